@@ -1,0 +1,50 @@
+//! FASTA(.gz) → k-mer ids throughput, end to end (open, decompress, parse, validate,
+//! tokenize), on one thread.
+//!
+//! `cargo bench --bench kmer_throughput [-- FILE.fa.gz]`; default: the E. coli MG1655 genome
+//! in `../shared/data`. Prints one JSON line per case for `benches/peers/compare_kmer.sh`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use genolm::data::tokenize::{tokenize_file, KmerTokenizer};
+
+fn main() {
+    let arg = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let gz = arg.map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pro/escherichia_coli_MG1655.fa.gz")
+    });
+    if !gz.exists() {
+        eprintln!("no input genome at {}; pass a FASTA(.gz) path", gz.display());
+        std::process::exit(2);
+    }
+    let text = genolm::data::io::read_all(&gz).expect("readable genome");
+    let dir = std::env::temp_dir().join(format!("genolm-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join("genome.fa");
+    std::fs::write(&plain, &text).unwrap();
+    let reps: usize = std::env::var("GENOLM_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    for (label, path) in [("plain", &plain), ("gzip", &gz)] {
+        for (k, s) in [(3usize, 1usize), (6, 1), (6, 3)] {
+            let t = KmerTokenizer::new(k, s).unwrap();
+            let mut times = Vec::new();
+            let mut n_tokens = 0;
+            for _ in 0..reps {
+                let t0 = Instant::now();
+                let out = tokenize_file(path, &t).unwrap();
+                times.push(t0.elapsed().as_secs_f64());
+                n_tokens = out.iter().map(|r| r.1.len()).sum::<usize>();
+                std::hint::black_box(&out);
+            }
+            times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let med = times[times.len() / 2];
+            // Throughput in MB of uncompressed FASTA text per second.
+            let mbs = text.len() as f64 / 1e6 / med;
+            println!(
+                "{{\"tool\":\"genolm\",\"input\":\"{label}\",\"k\":{k},\"stride\":{s},\"fasta_mb\":{:.3},\"median_s\":{med:.5},\"mb_per_s\":{mbs:.1},\"tokens\":{n_tokens}}}",
+                text.len() as f64 / 1e6
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

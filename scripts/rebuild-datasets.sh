@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Rebuild datasets/ from the packages the files come from (Debian and PyPI), then verify every
+# file against datasets/manifest.json. Needs apt-get (download only, no install), pip, gzip.
+# Usage: scripts/rebuild-datasets.sh [OUT_DIR]   (default: datasets/, in place)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-datasets}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"/{pro,euk,vir}
+
+cd "$work"
+apt-get download ragout-examples=2.3-4 gbrowse-data hmmer-examples bowtie2-examples >/dev/null
+for deb in *.deb; do dpkg-deb -x "$deb" root; done
+python3 -m pip download -q --no-deps --no-binary :all: biopython==1.88 -d pypi
+tar -xzf pypi/biopython-1.88.tar.gz
+cd - >/dev/null
+
+rag="$work/root/usr/share/doc/ragout/examples"
+bio="$work/biopython-1.88/Tests"
+cp "$rag/H.Pylori/references/G27.fasta.gz"      "$out/pro/helicobacter_pylori_G27.fa.gz"
+cp "$rag/H.Pylori/references/Puno120.fasta.gz"  "$out/pro/helicobacter_pylori_Puno120.fa.gz"
+cp "$rag/H.Pylori/references/ELS37.fasta.gz"    "$out/pro/helicobacter_pylori_ELS37.fa.gz"
+cp "$rag/S.Aureus/references/N315.fasta.gz"     "$out/pro/staphylococcus_aureus_N315.fa.gz"
+cp "$bio/GenBank/NC_005816.gb"                  "$out/pro/yersinia_pestis_pPCP1.gb"
+gzip -9n -c "$work/root/var/lib/gbrowse/databases/yeast_scaffolds/chr1.fa" > "$out/euk/saccharomyces_cerevisiae_chrI.fa.gz"
+# The version line and the chrI rows of the two-chromosome GFF3.
+awk -F'\t' 'NR == 1 || $1 == "chrI"' "$work/root/var/lib/gbrowse/databases/yeast_chr1+2/yeast_chr1+2.gff3" \
+  | gzip -9n > "$out/euk/saccharomyces_cerevisiae_chrI.gff3.gz"
+gzip -9n -c "$work/root/usr/share/doc/hmmer/examples/tutorial/dna_target.fa" > "$out/euk/homo_sapiens_chr1_fragment.fa.gz"
+gzip -9n -c "$bio/GenBank/NC_000932.gb" > "$out/euk/arabidopsis_thaliana_chloroplast.gb.gz"
+cp "$work/root/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz" "$out/vir/enterobacteria_phage_lambda.fa.gz"
+cp "$bio/GFF/NC_001422.gbk"                     "$out/vir/phiX174.gbk"
+for a in EU851978 HM138502 KF527485; do cp "$bio/GenBank/$a.gbk" "$out/vir/influenza_A_$a.gbk"; done
+
+# Verify: stored sha256, or the content's sha256 for files we re-compressed (gzip versions differ).
+python3 - "$out" <<'PY'
+import gzip, hashlib, json, os, sys
+out = sys.argv[1]
+m = json.load(open("datasets/manifest.json"))
+bad = 0
+for g in m["genomes"]:
+    for f in g["files"]:
+        p = os.path.join(out, f["path"])
+        data = open(p, "rb").read()
+        ok = hashlib.sha256(data).hexdigest() == f["sha256"]
+        if not ok and "sha256_uncompressed" in f:
+            ok = hashlib.sha256(gzip.decompress(data)).hexdigest() == f["sha256_uncompressed"]
+        print(("ok  " if ok else "BAD ") + f["path"])
+        bad += not ok
+sys.exit(1 if bad else 0)
+PY

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what genolm needs to build on a Debian/Ubuntu machine: HDF5 headers and pkg-config
+# (for hdf5-metno), a C compiler. Safe to run again; does nothing when all is present.
+set -euo pipefail
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "genolm setup: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "genolm setup: cargo (Rust >= 1.80) is required: https://rustup.rs" >&2
+  exit 1
+fi
+# A persistent target directory makes repeated runs fast; any location works.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/genolm/target}"
+mkdir -p "$CARGO_TARGET_DIR"

@@ -1,0 +1,200 @@
+//! The `genolm` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use genolm::data::annotation::{check_translations, read_annotation};
+use genolm::data::corpus::{Corpus, SplitLevel, SplitOptions};
+use genolm::data::tokenize::{informed_random_loss, tokenize_file, KmerTokenizer};
+use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
+
+#[derive(Parser)]
+#[command(name = "genolm", version, about = "Genomic language models: data, training, benchmark, explanations")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Load the embedded corpus, split it and print its summary.
+    Quickstart {
+        /// Seed of the genome-level split.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Summarise a corpus: the embedded default, or a folder of your own genomes.
+    Corpus {
+        /// Folder with a manifest.json or pro/ euk/ vir/ sub-folders (default: embedded corpus).
+        dir: Option<PathBuf>,
+        /// Split at `genome` or `species` level.
+        #[arg(long, default_value = "genome")]
+        level: String,
+        /// Seed of the split.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Work with annotation files.
+    Annotations {
+        #[command(subcommand)]
+        cmd: AnnCmd,
+    },
+    /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
+    Tokenize {
+        /// FASTA or FASTQ file (plain, gzip or bgzip).
+        file: PathBuf,
+        /// k-mer length.
+        #[arg(short, long, default_value_t = 3)]
+        k: usize,
+        /// Stride between k-mers.
+        #[arg(short, long, default_value_t = 1)]
+        stride: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnnCmd {
+    /// Re-translate every CDS and compare with its /translation (or check for a clean ORF).
+    ///
+    /// Exits with status 1 when any CDS fails.
+    Check {
+        /// GenBank or GFF3 file (plain or gzip).
+        file: PathBuf,
+        /// FASTA with the sequences a GFF3 file annotates.
+        #[arg(long)]
+        fasta: Option<PathBuf>,
+        /// Genetic code for CDS without /transl_table (1 standard, 11 bacterial/plastid).
+        #[arg(long, default_value_t = 11)]
+        code: u8,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_corpus(corpus: &Corpus, level: SplitLevel, seed: u64) -> genolm::Result<()> {
+    let splits = corpus.split(&SplitOptions {
+        level,
+        seed,
+        ..Default::default()
+    })?;
+    let df = corpus.summary(Some(&splits))?;
+    std::env::set_var("POLARS_FMT_MAX_ROWS", "100");
+    std::env::set_var("POLARS_FMT_STR_LEN", "40");
+    println!("{df}");
+    println!(
+        "{} genomes, {:.2} Mb; split at {:?} level (seed {seed}): {} train, {} valid, {} test genomes",
+        corpus.genomes.len(),
+        corpus.total_bases() as f64 / 1e6,
+        level,
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len()
+    );
+    Ok(())
+}
+
+fn run(cli: Cli) -> genolm::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Quickstart { seed } => {
+            let t0 = std::time::Instant::now();
+            let corpus = Corpus::embedded()?;
+            println!("genolm {} — embedded corpus '{}' (checksums verified)\n", env!("CARGO_PKG_VERSION"), corpus.name);
+            print_corpus(&corpus, SplitLevel::Genome, seed)?;
+            let tok = KmerTokenizer::new(3, 1)?;
+            let all: Vec<usize> = (0..corpus.genomes.len()).collect();
+            let n: usize = corpus.token_streams(&all, &tok, false).iter().map(Vec::len).sum();
+            println!(
+                "3-mer tokens (stride 1): {n}; vocabulary {}; informed-random loss ln(4^1) = {:.3}",
+                tok.vocab_size(),
+                informed_random_loss(1)
+            );
+            let mut annotated = 0;
+            for g in corpus.genomes.iter().filter(|g| g.is_annotated()) {
+                for c in &g.contigs {
+                    if let Some(t) = c.tracks(&g.track_options()) {
+                        let t = t?;
+                        annotated += 1;
+                        println!("  tracks {:<12} {:>8} bp, {:5.1} % coding", c.name, t.len(), 100.0 * t.coding_fraction());
+                    }
+                }
+            }
+            println!("{annotated} annotated contigs; loaded in {:.2} s", t0.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Corpus { dir, level, seed } => {
+            let corpus = match dir {
+                Some(d) => Corpus::from_dir(d)?,
+                None => Corpus::embedded()?,
+            };
+            let level = match level.as_str() {
+                "genome" => SplitLevel::Genome,
+                "species" => SplitLevel::Species,
+                other => return Err(genolm::Error::Config(format!("--level must be genome or species, not {other}"))),
+            };
+            print_corpus(&corpus, level, seed)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Annotations { cmd: AnnCmd::Check { file, fasta, code } } => {
+            let seqs = read_annotation(&file, fasta.as_deref())?;
+            let (mut total, mut ok) = (0, 0);
+            let mut failed = Vec::new();
+            for s in &seqs {
+                let checks = check_translations(s, code)?;
+                let opts = TrackOptions { default_code: code, ..Default::default() };
+                let tracks = Tracks::from_annotation(s, &opts)?;
+                let disagree = verify_tracks(s, &tracks, &opts)?;
+                let n_ok = checks.iter().filter(|c| c.ok).count();
+                let against_tr = checks.iter().filter(|c| c.against == "translation").count();
+                println!(
+                    "{}: {} of {} CDS re-translate ({} against /translation, {} as clean ORFs); tracks agree for {} of {}",
+                    s.name,
+                    n_ok,
+                    checks.len(),
+                    against_tr,
+                    checks.len() - against_tr,
+                    checks.len() - disagree.len(),
+                    checks.len()
+                );
+                total += checks.len();
+                ok += n_ok;
+                for c in checks.iter().filter(|c| !c.ok) {
+                    failed.push(format!("  {}:{} {} — {}", file.display(), c.line, c.label, c.reason.clone().unwrap_or_default()));
+                }
+                for d in disagree {
+                    failed.push(format!("  {} tracks disagree with the translation of {d}", s.name));
+                }
+            }
+            println!("total: {ok} of {total} CDS ok");
+            if failed.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("not ok:");
+                for f in failed {
+                    println!("{f}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        Cmd::Tokenize { file, k, stride } => {
+            let tok = KmerTokenizer::new(k, stride)?;
+            let t0 = std::time::Instant::now();
+            let recs = tokenize_file(&file, &tok)?;
+            let secs = t0.elapsed().as_secs_f64();
+            for (name, ids) in &recs {
+                let unk = ids.iter().filter(|&&i| i == 1).count();
+                println!("{name}\t{} tokens\t{unk} unk", ids.len());
+            }
+            eprintln!("{} records in {secs:.3} s", recs.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! Batching for the three training modes, deterministic for a seed:
+//!
+//! * [`LmBatcher`]: causal LM over contiguous BPTT windows. In **stateful** mode each batch
+//!   row walks along its genome in order (so an RNN can carry its hidden state from batch to
+//!   batch) and `reset` marks the rows whose state must be cleared because they start a new
+//!   contig; otherwise windows are shuffled and every row is reset.
+//! * [`MlmBatcher`]: masked LM (15 % of tokens; of those 80 % `MASK`, 10 % random, 10 % kept).
+//! * [`ClassificationBatcher`]: labelled sequences, padded **at the start**, in length-sorted
+//!   batches with local shuffling (seed 003 §5.9).
+//!
+//! ```
+//! use genolm::data::batch::LmBatcher;
+//! let streams = vec![(0..100u32).collect::<Vec<_>>(), (1000..1050).collect()];
+//! let b = LmBatcher::new(streams, 2, 8, true, 1).unwrap();
+//! let batches = b.epoch(0);
+//! // Row targets are the inputs shifted by one.
+//! assert_eq!(batches[0].y[0], batches[0].x[0] + 1);
+//! // Consecutive batches continue each row where it left off.
+//! assert_eq!(batches[1].x[0], batches[0].x[7] + 1);
+//! ```
+
+use candle_core::{Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::tokenize::{Special, N_SPECIAL};
+use crate::{Error, Result};
+
+/// Label value for positions that do not count in the loss (as PyTorch's `ignore_index`).
+pub const IGNORE_INDEX: i64 = -100;
+
+fn epoch_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// A causal-LM batch: `x` and `y` are `batch × seq_len`, row-major; `y` is `x` shifted by one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmBatch {
+    /// Input ids.
+    pub x: Vec<u32>,
+    /// Target ids (next token).
+    pub y: Vec<u32>,
+    /// Rows.
+    pub batch: usize,
+    /// Time steps.
+    pub seq_len: usize,
+    /// Per row: clear the recurrent state before this batch.
+    pub reset: Vec<bool>,
+}
+
+impl LmBatch {
+    /// `(x, y)` as `u32` tensors of shape `(batch, seq_len)` on `device`.
+    pub fn to_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
+        let x = Tensor::from_slice(&self.x, (self.batch, self.seq_len), device)?;
+        let y = Tensor::from_slice(&self.y, (self.batch, self.seq_len), device)?;
+        Ok((x, y))
+    }
+}
+
+/// Causal-LM batcher over token streams (one per contig).
+#[derive(Debug, Clone)]
+pub struct LmBatcher {
+    streams: Vec<Vec<u32>>,
+    batch: usize,
+    bptt: usize,
+    stateful: bool,
+    seed: u64,
+}
+
+impl LmBatcher {
+    /// `streams`: token ids per contig; `batch` rows; `bptt` time steps per window.
+    pub fn new(streams: Vec<Vec<u32>>, batch: usize, bptt: usize, stateful: bool, seed: u64) -> Result<Self> {
+        if batch == 0 || bptt == 0 {
+            return Err(Error::Config("batch size and bptt must be positive".into()));
+        }
+        let total: usize = streams.iter().map(|s| s.len().saturating_sub(1)).sum();
+        if total < batch * bptt {
+            return Err(Error::Input(format!(
+                "{total} tokens are too few for one batch of {batch} × {bptt}"
+            )));
+        }
+        Ok(Self {
+            streams,
+            batch,
+            bptt,
+            stateful,
+            seed,
+        })
+    }
+
+    /// Is this batcher stateful?
+    pub fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    /// Total tokens.
+    pub fn n_tokens(&self) -> usize {
+        self.streams.iter().map(Vec::len).sum()
+    }
+
+    /// The batches of one epoch (the order depends on `seed` and `epoch`).
+    pub fn epoch(&self, epoch: u64) -> Vec<LmBatch> {
+        if self.stateful {
+            self.stateful_epoch(epoch)
+        } else {
+            self.shuffled_epoch(epoch)
+        }
+    }
+
+    /// Windows `(stream, start)` of `bptt + 1` tokens stepping `bptt` over `[lo, hi)`.
+    fn windows(&self, stream: usize, lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
+        let mut s = lo;
+        while s + self.bptt < hi {
+            out.push((stream, s));
+            s += self.bptt;
+        }
+    }
+
+    fn make_batch(&self, rows: &[(usize, usize)], reset: Vec<bool>) -> LmBatch {
+        let t = self.bptt;
+        let mut x = Vec::with_capacity(rows.len() * t);
+        let mut y = Vec::with_capacity(rows.len() * t);
+        for &(s, start) in rows {
+            let w = &self.streams[s][start..start + t + 1];
+            x.extend_from_slice(&w[..t]);
+            y.extend_from_slice(&w[1..]);
+        }
+        LmBatch {
+            x,
+            y,
+            batch: rows.len(),
+            seq_len: t,
+            reset,
+        }
+    }
+
+    fn shuffled_epoch(&self, epoch: u64) -> Vec<LmBatch> {
+        let mut rng = epoch_rng(self.seed, epoch);
+        let mut wins = Vec::new();
+        for (i, s) in self.streams.iter().enumerate() {
+            // A random offset per epoch so window borders move.
+            let off = if s.len() > self.bptt + 1 { rng.random_range(0..self.bptt) } else { 0 };
+            self.windows(i, off, s.len(), &mut wins);
+        }
+        wins.shuffle(&mut rng);
+        wins.chunks_exact(self.batch)
+            .map(|rows| self.make_batch(rows, vec![true; self.batch]))
+            .collect()
+    }
+
+    fn stateful_epoch(&self, epoch: u64) -> Vec<LmBatch> {
+        let mut rng = epoch_rng(self.seed, epoch);
+        let mut order: Vec<usize> = (0..self.streams.len()).collect();
+        order.shuffle(&mut rng);
+        // Cut the concatenation of streams (in this epoch's order) into `batch` equal parts.
+        let total: usize = self.streams.iter().map(Vec::len).sum();
+        let per_row = total / self.batch;
+        let mut rows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.batch]; // windows per row
+        let mut row_starts: Vec<Vec<bool>> = vec![Vec::new(); self.batch]; // reset flags per window
+        let mut row = 0;
+        let mut room = per_row;
+        for &s in &order {
+            let len = self.streams[s].len();
+            let mut pos = 0;
+            while pos < len && row < self.batch {
+                let take = room.min(len - pos);
+                let before = rows[row].len();
+                self.windows(s, pos, pos + take, &mut rows[row]);
+                for w in before..rows[row].len() {
+                    row_starts[row].push(w == before);
+                }
+                pos += take;
+                room -= take;
+                if room == 0 {
+                    row += 1;
+                    room = per_row;
+                }
+            }
+        }
+        let n = rows.iter().map(Vec::len).min().unwrap_or(0);
+        (0..n)
+            .map(|b| {
+                let r: Vec<(usize, usize)> = rows.iter().map(|w| w[b]).collect();
+                let reset = row_starts.iter().map(|f| f[b]).collect();
+                self.make_batch(&r, reset)
+            })
+            .collect()
+    }
+}
+
+/// Options for masked-LM masking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MlmOptions {
+    /// Fraction of tokens selected for prediction (0.15).
+    pub mask_prob: f64,
+    /// Of the selected: fraction replaced by `MASK` (0.8).
+    pub mask_token_prob: f64,
+    /// Of the selected: fraction replaced by a random k-mer (0.1); the rest stay as they are.
+    pub random_token_prob: f64,
+    /// Mask spans of this many consecutive tokens (use `k` for overlapping k-mers, so that
+    /// neighbours do not give the masked token away, as DNABERT does).
+    pub span: usize,
+}
+
+impl Default for MlmOptions {
+    fn default() -> Self {
+        Self {
+            mask_prob: 0.15,
+            mask_token_prob: 0.8,
+            random_token_prob: 0.1,
+            span: 1,
+        }
+    }
+}
+
+/// Mask a token sequence for MLM. Returns `(inputs, labels)`; labels are the original ids at
+/// selected positions and [`IGNORE_INDEX`] elsewhere. Special tokens are never selected.
+///
+/// ```
+/// use genolm::data::batch::{mask_tokens, MlmOptions, IGNORE_INDEX};
+/// use rand::SeedableRng;
+/// let ids: Vec<u32> = (5..1005).collect();
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let (x, y) = mask_tokens(&ids, 1029, &MlmOptions::default(), &mut rng);
+/// let selected = y.iter().filter(|&&l| l != IGNORE_INDEX).count();
+/// assert!((100..200).contains(&selected));
+/// assert!(x.iter().zip(&y).all(|(&xi, &yi)| yi == IGNORE_INDEX || xi == 4 || yi >= 0));
+/// ```
+pub fn mask_tokens(ids: &[u32], vocab_size: usize, opts: &MlmOptions, rng: &mut impl Rng) -> (Vec<u32>, Vec<i64>) {
+    let mut x = ids.to_vec();
+    let mut y = vec![IGNORE_INDEX; ids.len()];
+    let span = opts.span.max(1);
+    // Span starts are drawn so that the expected selected fraction is `mask_prob`.
+    let start_prob = (opts.mask_prob / span as f64).min(1.0);
+    let mut selected = vec![false; ids.len()];
+    for i in 0..ids.len() {
+        if rng.random_bool(start_prob) {
+            for s in selected.iter_mut().skip(i).take(span) {
+                *s = true;
+            }
+        }
+    }
+    for i in 0..ids.len() {
+        if !selected[i] || ids[i] < N_SPECIAL {
+            continue;
+        }
+        y[i] = ids[i] as i64;
+        let r: f64 = rng.random();
+        if r < opts.mask_token_prob {
+            x[i] = Special::Mask as u32;
+        } else if r < opts.mask_token_prob + opts.random_token_prob {
+            x[i] = rng.random_range(N_SPECIAL..vocab_size as u32);
+        }
+    }
+    (x, y)
+}
+
+/// A masked-LM batch: `x` and `labels` are `batch × seq_len`, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlmBatch {
+    /// Inputs with masking applied.
+    pub x: Vec<u32>,
+    /// Original ids at selected positions, [`IGNORE_INDEX`] elsewhere.
+    pub labels: Vec<i64>,
+    /// Rows.
+    pub batch: usize,
+    /// Tokens per row.
+    pub seq_len: usize,
+}
+
+impl MlmBatch {
+    /// `(x: u32, labels: i64)` tensors of shape `(batch, seq_len)`.
+    pub fn to_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
+        Ok((
+            Tensor::from_slice(&self.x, (self.batch, self.seq_len), device)?,
+            Tensor::from_slice(&self.labels, (self.batch, self.seq_len), device)?,
+        ))
+    }
+}
+
+/// Masked-LM batcher: shuffled windows of `seq_len` tokens, masked afresh each epoch.
+#[derive(Debug, Clone)]
+pub struct MlmBatcher {
+    streams: Vec<Vec<u32>>,
+    batch: usize,
+    seq_len: usize,
+    vocab_size: usize,
+    opts: MlmOptions,
+    seed: u64,
+}
+
+impl MlmBatcher {
+    /// Windows of `seq_len` tokens from `streams`, `batch` per batch.
+    pub fn new(
+        streams: Vec<Vec<u32>>,
+        batch: usize,
+        seq_len: usize,
+        vocab_size: usize,
+        opts: MlmOptions,
+        seed: u64,
+    ) -> Result<Self> {
+        if batch == 0 || seq_len == 0 {
+            return Err(Error::Config("batch size and seq_len must be positive".into()));
+        }
+        Ok(Self {
+            streams,
+            batch,
+            seq_len,
+            vocab_size,
+            opts,
+            seed,
+        })
+    }
+
+    /// The batches of one epoch.
+    pub fn epoch(&self, epoch: u64) -> Vec<MlmBatch> {
+        let mut rng = epoch_rng(self.seed, epoch);
+        let mut wins = Vec::new();
+        for (i, s) in self.streams.iter().enumerate() {
+            let mut p = 0;
+            while p + self.seq_len <= s.len() {
+                wins.push((i, p));
+                p += self.seq_len;
+            }
+        }
+        wins.shuffle(&mut rng);
+        wins.chunks_exact(self.batch)
+            .map(|rows| {
+                let mut x = Vec::with_capacity(self.batch * self.seq_len);
+                let mut labels = Vec::with_capacity(self.batch * self.seq_len);
+                for &(s, p) in rows {
+                    let (xi, yi) = mask_tokens(&self.streams[s][p..p + self.seq_len], self.vocab_size, &self.opts, &mut rng);
+                    x.extend(xi);
+                    labels.extend(yi);
+                }
+                MlmBatch {
+                    x,
+                    labels,
+                    batch: self.batch,
+                    seq_len: self.seq_len,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A classification batch, padded at the start to the longest row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClsBatch {
+    /// `batch × seq_len` ids, `PAD` on the left.
+    pub x: Vec<u32>,
+    /// Unpadded length of each row.
+    pub lengths: Vec<usize>,
+    /// Class of each row.
+    pub labels: Vec<u32>,
+    /// Indices of the rows' items in the dataset.
+    pub items: Vec<usize>,
+    /// Rows.
+    pub batch: usize,
+    /// Padded length.
+    pub seq_len: usize,
+}
+
+impl ClsBatch {
+    /// `(x: u32 (batch, seq_len), labels: u32 (batch,))` tensors.
+    pub fn to_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
+        Ok((
+            Tensor::from_slice(&self.x, (self.batch, self.seq_len), device)?,
+            Tensor::from_slice(&self.labels, self.batch, device)?,
+        ))
+    }
+}
+
+/// Classification batcher: length-sorted batches with local shuffling (fastai's
+/// `SortishSampler`): items are shuffled, cut into chunks of 50 batches, sorted by length
+/// within each chunk, batched, and the batch order shuffled, longest batch first (so a
+/// memory problem shows at once). Rows are padded at the start.
+#[derive(Debug, Clone)]
+pub struct ClassificationBatcher {
+    items: Vec<(Vec<u32>, u32)>,
+    batch: usize,
+    seed: u64,
+    shuffle: bool,
+}
+
+impl ClassificationBatcher {
+    /// `items`: (token ids, class) pairs. With `shuffle = false` (evaluation) batches come
+    /// sorted by length, longest first, and every item appears once.
+    pub fn new(items: Vec<(Vec<u32>, u32)>, batch: usize, shuffle: bool, seed: u64) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::Config("batch size must be positive".into()));
+        }
+        if items.iter().any(|(x, _)| x.is_empty()) {
+            return Err(Error::Input("classification items must have at least one token".into()));
+        }
+        Ok(Self {
+            items,
+            batch,
+            seed,
+            shuffle,
+        })
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True without items.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The batches of one epoch; every item appears exactly once (the last batch may be smaller).
+    pub fn epoch(&self, epoch: u64) -> Vec<ClsBatch> {
+        let mut idx: Vec<usize> = (0..self.items.len()).collect();
+        let len = |i: &usize| self.items[*i].0.len();
+        let mut batches: Vec<Vec<usize>> = if self.shuffle {
+            let mut rng = epoch_rng(self.seed, epoch);
+            idx.shuffle(&mut rng);
+            let mut out = Vec::new();
+            for chunk in idx.chunks_mut(self.batch * 50) {
+                chunk.sort_by_key(|i| std::cmp::Reverse(len(i)));
+                out.extend(chunk.chunks(self.batch).map(<[usize]>::to_vec));
+            }
+            // Longest batch first, the rest shuffled.
+            if let Some(longest) = (0..out.len()).max_by_key(|&b| out[b].iter().map(len).max().unwrap_or(0)) {
+                out.swap(0, longest);
+                out[1..].shuffle(&mut rng);
+            }
+            out
+        } else {
+            idx.sort_by_key(|i| std::cmp::Reverse(len(i)));
+            idx.chunks(self.batch).map(<[usize]>::to_vec).collect()
+        };
+        batches
+            .drain(..)
+            .map(|rows| {
+                let t = rows.iter().map(len).max().unwrap_or(0);
+                let mut x = Vec::with_capacity(rows.len() * t);
+                for &i in &rows {
+                    let ids = &self.items[i].0;
+                    x.extend(std::iter::repeat_n(Special::Pad as u32, t - ids.len()));
+                    x.extend_from_slice(ids);
+                }
+                ClsBatch {
+                    x,
+                    lengths: rows.iter().map(len).collect(),
+                    labels: rows.iter().map(|&i| self.items[i].1).collect(),
+                    batch: rows.len(),
+                    seq_len: t,
+                    items: rows,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stateful_rows_walk_in_order_and_reset_at_contigs() {
+        let streams: Vec<Vec<u32>> = vec![(0..300).collect(), (10_000..10_200).collect(), (20_000..20_333).collect()];
+        let b = LmBatcher::new(streams.clone(), 4, 10, true, 3).unwrap();
+        let e = b.epoch(0);
+        assert!(!e.is_empty());
+        assert!(e[0].reset.iter().all(|&r| r));
+        for w in e.windows(2) {
+            for r in 0..4 {
+                let prev_last = w[0].x[r * 10 + 9];
+                let next_first = w[1].x[r * 10];
+                if !w[1].reset[r] {
+                    assert_eq!(next_first, prev_last + 1, "row {r} must continue");
+                } else {
+                    // A reset row starts a new piece of a contig.
+                    assert_ne!(next_first, prev_last + 1);
+                }
+            }
+        }
+        // Deterministic per (seed, epoch), different across epochs.
+        assert_eq!(b.epoch(1), b.epoch(1));
+        assert_eq!(e, LmBatcher::new(streams, 4, 10, true, 3).unwrap().epoch(0));
+        // Targets are the inputs shifted by one everywhere.
+        for bt in &e {
+            for i in 0..bt.x.len() {
+                assert_eq!(bt.y[i], bt.x[i] + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn shuffled_lm_covers_without_crossing_streams() {
+        let streams: Vec<Vec<u32>> = vec![(0..1000).collect(), (5000..5500).collect()];
+        let b = LmBatcher::new(streams, 8, 16, false, 9).unwrap();
+        let e = b.epoch(0);
+        let n: usize = e.iter().map(|b| b.x.len()).sum();
+        assert!(n > 1200, "{n}");
+        for bt in &e {
+            for i in 0..bt.x.len() {
+                assert_eq!(bt.y[i], bt.x[i] + 1);
+            }
+        }
+        assert_ne!(b.epoch(0), b.epoch(1));
+    }
+
+    #[test]
+    fn classification_pads_at_start_and_sorts() {
+        let items: Vec<(Vec<u32>, u32)> = (0..500).map(|i| (vec![7u32; 5 + (i * 37) % 90], (i % 2) as u32)).collect();
+        let b = ClassificationBatcher::new(items.clone(), 16, true, 5).unwrap();
+        let e = b.epoch(0);
+        let mut seen: Vec<usize> = e.iter().flat_map(|b| b.items.clone()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..500).collect::<Vec<_>>());
+        // Padding on the left.
+        let bt = &e[1];
+        for r in 0..bt.batch {
+            let row = &bt.x[r * bt.seq_len..(r + 1) * bt.seq_len];
+            let pad = bt.seq_len - bt.lengths[r];
+            assert!(row[..pad].iter().all(|&t| t == 0) && row[pad..].iter().all(|&t| t == 7));
+        }
+        // Batches are tight: little padding overall.
+        let padded: usize = e.iter().map(|b| b.batch * b.seq_len).sum();
+        let real: usize = items.iter().map(|i| i.0.len()).sum();
+        assert!((padded as f64) < real as f64 * 1.1, "{padded} vs {real}");
+        // Longest batch first.
+        let max_len = e.iter().map(|b| b.seq_len).max().unwrap();
+        assert_eq!(e[0].seq_len, max_len);
+    }
+
+    #[test]
+    fn mlm_specials_never_masked_and_span() {
+        let ids: Vec<u32> = (0..2000).map(|i| if i % 10 == 0 { 2 } else { 5 + i % 64 }).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let opts = MlmOptions { span: 3, ..Default::default() };
+        let (_, y) = mask_tokens(&ids, 69, &opts, &mut rng);
+        for i in 0..ids.len() {
+            if ids[i] < N_SPECIAL {
+                assert_eq!(y[i], IGNORE_INDEX);
+            }
+        }
+        let frac = y.iter().filter(|&&l| l != IGNORE_INDEX).count() as f64 / ids.len() as f64;
+        assert!((0.09..0.2).contains(&frac), "{frac}");
+    }
+}

@@ -1,0 +1,201 @@
+//! Opening sequence and annotation files: plain, gzip or BGZF (bgzip), detected from the
+//! first bytes, not the file name; and a line-counting reader so that every parse error can
+//! name its line.
+//!
+//! ```
+//! use std::io::Read;
+//! use genolm::data::io::{detect_compression, Compression};
+//! assert_eq!(detect_compression(b">sq0\nACGT\n"), Compression::None);
+//! assert_eq!(detect_compression(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+//! ```
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// How a file is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain text.
+    None,
+    /// gzip (one or several members).
+    Gzip,
+    /// Blocked gzip (bgzip / BGZF), the indexed variant used by samtools and htslib.
+    Bgzf,
+}
+
+/// Detect the compression of a stream from its first bytes (at least 18 for BGZF detection).
+pub fn detect_compression(head: &[u8]) -> Compression {
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        // BGZF: FEXTRA flag set and the extra subfield 'B','C'.
+        if head.len() >= 16 && head[3] & 0x04 != 0 && head[12] == b'B' && head[13] == b'C' {
+            Compression::Bgzf
+        } else {
+            Compression::Gzip
+        }
+    } else {
+        Compression::None
+    }
+}
+
+/// A boxed buffered reader over the decompressed bytes of a file.
+pub type DynBufRead = Box<dyn BufRead + Send>;
+
+const BUF: usize = 1 << 17;
+
+/// Open `path` for reading, transparently decompressing gzip and BGZF.
+///
+/// Returns the reader and the detected compression.
+pub fn open(path: impl AsRef<Path>) -> Result<(DynBufRead, Compression)> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut raw = BufReader::with_capacity(BUF, file);
+    let head = raw.fill_buf().map_err(|e| Error::io(path, e))?;
+    let compression = detect_compression(head);
+    Ok((wrap(raw, compression), compression))
+}
+
+/// Wrap any buffered reader, decompressing according to its first bytes.
+pub fn from_reader<R: BufRead + Send + 'static>(mut raw: R) -> io::Result<(DynBufRead, Compression)> {
+    let head = raw.fill_buf()?;
+    let compression = detect_compression(head);
+    Ok((wrap(raw, compression), compression))
+}
+
+fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBufRead {
+    match compression {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        )),
+        Compression::Bgzf => Box::new(noodles_bgzf::io::Reader::new(raw)),
+    }
+}
+
+/// Read a whole (possibly compressed) file into memory.
+pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let (mut r, _) = open(path)?;
+    let mut buf = Vec::new();
+    r.read_to_end(&mut buf)
+        .map_err(|e| Error::parse(path.display().to_string(), 0, describe_io(&e)))?;
+    Ok(buf)
+}
+
+/// Decompress an in-memory buffer (plain bytes are returned as they are).
+pub fn decompress(bytes: &[u8]) -> io::Result<Vec<u8>> {
+    let (mut r, c) = from_reader(io::Cursor::new(bytes.to_vec()))?;
+    if c == Compression::None {
+        return Ok(bytes.to_vec());
+    }
+    let mut out = Vec::new();
+    r.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// A human wording for I/O errors that arise while decoding (truncated gzip and the like).
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            "unexpected end of file (truncated or corrupt gzip/bgzip stream?)".to_string()
+        }
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+            format!("corrupt or invalid data: {e}")
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// A [`BufRead`] adapter that counts the newlines consumed so far, so that parsers built on
+/// noodles (which do not track lines) can report the line of an error.
+pub struct LineCounter<R> {
+    inner: R,
+    lines: usize,
+}
+
+impl<R: BufRead> LineCounter<R> {
+    /// Wrap a reader; the first line is line 1.
+    pub fn new(inner: R) -> Self {
+        Self { inner, lines: 0 }
+    }
+    /// The 1-based number of the line the reader is positioned on.
+    pub fn line(&self) -> usize {
+        self.lines + 1
+    }
+    /// Peek at the next byte without consuming it.
+    pub fn peek(&mut self) -> io::Result<Option<u8>> {
+        Ok(self.inner.fill_buf()?.first().copied())
+    }
+}
+
+impl<R: BufRead> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let src = self.fill_buf()?;
+        let n = src.len().min(buf.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineCounter<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        if amt > 0 {
+            // The buffer is still filled, so this does no I/O.
+            if let Ok(buf) = self.inner.fill_buf() {
+                let upto = amt.min(buf.len());
+                self.lines += buf[..upto].iter().filter(|&&b| b == b'\n').count();
+            }
+        }
+        self.inner.consume(amt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_and_bgzf_round_trip() {
+        let text = b">a\nACGT\n>b\nGG\n".repeat(1000);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&text).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(detect_compression(&gz), Compression::Gzip);
+        assert_eq!(decompress(&gz).unwrap(), text);
+
+        let mut w = noodles_bgzf::io::Writer::new(Vec::new());
+        w.write_all(&text).unwrap();
+        let bgz = w.finish().unwrap();
+        assert_eq!(detect_compression(&bgz), Compression::Bgzf);
+        assert_eq!(decompress(&bgz).unwrap(), text);
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error() {
+        let text = b">a\nACGTACGTACGTAAAACCCGGGTTT\n".repeat(5000);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&text).unwrap();
+        let gz = gz.finish().unwrap();
+        let cut = &gz[..gz.len() / 2];
+        assert!(decompress(cut).is_err());
+    }
+
+    #[test]
+    fn line_counter_counts() {
+        let mut r = LineCounter::new(&b"a\nb\nc"[..]);
+        let mut s = String::new();
+        r.read_line(&mut s).unwrap();
+        assert_eq!(r.line(), 2);
+        r.read_line(&mut s).unwrap();
+        r.read_line(&mut s).unwrap();
+        assert_eq!(r.line(), 3);
+    }
+}

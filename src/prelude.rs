@@ -1,0 +1,13 @@
+//! What a notebook imports: `use genolm::prelude::*;`.
+
+pub use crate::data::alphabet::{revcomp, AmbiguityPolicy};
+pub use crate::data::annotation::{
+    check_translations, read_annotation, read_genbank, read_gff3, AnnotatedSequence, Feature, Strand,
+};
+pub use crate::data::batch::{ClassificationBatcher, LmBatcher, MlmBatcher, MlmOptions};
+pub use crate::data::corpus::{Corpus, Genome, Kingdom, ReadOptions, SplitLevel, SplitOptions, Splits};
+pub use crate::data::fasta::{read_fasta, SeqReader, SeqRecord, SoftMask};
+pub use crate::data::genetic_code::GeneticCode;
+pub use crate::data::tokenize::{informed_random_loss, KmerTokenizer, Special};
+pub use crate::data::tracks::{TrackOptions, Tracks};
+pub use crate::{Error, Result};

@@ -1,0 +1,301 @@
+//! Integration tests of the data stage on the real genomes shipped in `datasets/`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use genolm::data::alphabet::revcomp;
+use genolm::data::annotation::{check_translations, read_annotation, read_genbank, read_gff3, Strand};
+use genolm::data::corpus::{Corpus, Kingdom, ReadOptions, SplitLevel, SplitOptions};
+use genolm::data::fasta::{read_fasta, ReadOptions as FaOpts, SeqReader};
+use genolm::data::tokenize::{tokenize_file, KmerTokenizer};
+use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
+use genolm::Error;
+
+fn ds(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(p)
+}
+
+fn check_file(path: &Path, fasta: Option<&Path>, code: u8) -> (usize, usize, Vec<String>) {
+    let seqs = read_annotation(path, fasta).unwrap();
+    let (mut ok, mut total, mut bad) = (0, 0, vec![]);
+    for s in &seqs {
+        let checks = check_translations(s, code).unwrap();
+        let opts = TrackOptions { default_code: code, ..Default::default() };
+        let tracks = Tracks::from_annotation(s, &opts).unwrap();
+        assert!(verify_tracks(s, &tracks, &opts).unwrap().is_empty(), "tracks disagree in {}", s.name);
+        total += checks.len();
+        ok += checks.iter().filter(|c| c.ok).count();
+        bad.extend(checks.iter().filter(|c| !c.ok).map(|c| format!("{} {:?}", c.label, c.reason)));
+    }
+    (ok, total, bad)
+}
+
+#[test]
+fn phix174_every_cds_translates_and_genes_overlap() {
+    let (ok, total, bad) = check_file(&ds("vir/phiX174.gbk"), None, 11);
+    assert_eq!(total, 11);
+    assert_eq!(ok, total, "{bad:?}");
+    let s = &read_genbank(ds("vir/phiX174.gbk")).unwrap()[0];
+    let t = Tracks::from_annotation(s, &TrackOptions { default_code: 11, ..Default::default() }).unwrap();
+    // Overlapping genes in different frames: positions with two forward codon positions.
+    let overlapping = t.codon.iter().filter(|&&c| (c & 0b111).count_ones() >= 2).count();
+    assert!(overlapping > 500, "{overlapping}");
+    // A position inside gene B (inside gene A) carries two amino acids at once.
+    assert!(t.amino_acid.iter().any(|a| a.count_ones() >= 2));
+}
+
+#[test]
+fn pestis_plasmid_every_cds_translates() {
+    let (ok, total, bad) = check_file(&ds("pro/yersinia_pestis_pPCP1.gb"), None, 11);
+    assert_eq!(total, 10);
+    assert_eq!(ok, total, "{bad:?}");
+}
+
+#[test]
+fn chloroplast_at_least_84_of_85() {
+    let (ok, total, bad) = check_file(&ds("euk/arabidopsis_thaliana_chloroplast.gb.gz"), None, 11);
+    assert_eq!(total, 85, "{bad:?}");
+    assert!(ok >= 84, "{ok}/{total}: {bad:?}");
+    eprintln!("chloroplast: {ok}/{total}; not ok: {bad:?}");
+}
+
+#[test]
+fn influenza_segments_translate() {
+    for f in ["vir/influenza_A_EU851978.gbk", "vir/influenza_A_HM138502.gbk", "vir/influenza_A_KF527485.gbk"] {
+        let (ok, total, bad) = check_file(&ds(f), None, 1);
+        assert!(total >= 1 && ok == total, "{f}: {bad:?}");
+    }
+}
+
+#[test]
+fn yeast_gff3_every_gene_is_a_clean_orf() {
+    let gff = ds("euk/saccharomyces_cerevisiae_chrI.gff3.gz");
+    let fa = ds("euk/saccharomyces_cerevisiae_chrI.fa.gz");
+    let seqs = read_gff3(&gff, Some(&fa)).unwrap();
+    assert_eq!(seqs.len(), 1);
+    let s = &seqs[0];
+    let checks = check_translations(s, 1).unwrap();
+    assert!(checks.len() >= 100, "{}", checks.len());
+    let bad: Vec<_> = checks.iter().filter(|c| !c.ok).collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    // Spliced genes exist and are handled (several CDS rows under one parent).
+    assert!(s.cds().any(|f| f.segments.len() > 1));
+    assert!(s.cds().any(|f| f.segments.iter().all(|x| x.strand == Strand::Reverse)));
+    let t = Tracks::from_annotation(s, &TrackOptions::default()).unwrap();
+    let frac = t.coding_fraction();
+    assert!((0.5..0.8).contains(&frac), "{frac}");
+    assert!(t.region.iter().any(|&r| r == genolm::data::tracks::Region::Trna));
+}
+
+#[test]
+fn plain_gzip_and_bgzip_read_the_same() {
+    let gz = ds("vir/enterobacteria_phage_lambda.fa.gz");
+    let recs = read_fasta(&gz).unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].len(), 48_502);
+    let dir = tempfile::tempdir().unwrap();
+    let text = genolm::data::io::read_all(&gz).unwrap();
+    let plain = dir.path().join("lambda.fa");
+    std::fs::write(&plain, &text).unwrap();
+    let bgz = dir.path().join("lambda.fa.bgz");
+    let mut w = noodles_bgzf::io::Writer::new(std::fs::File::create(&bgz).unwrap());
+    w.write_all(&text).unwrap();
+    w.finish().unwrap();
+    assert_eq!(read_fasta(&plain).unwrap(), recs);
+    assert_eq!(read_fasta(&bgz).unwrap(), recs);
+    // Streaming tokenization agrees with whole-record tokenization.
+    let t = KmerTokenizer::new(5, 2).unwrap();
+    let streamed = tokenize_file(&bgz, &t).unwrap();
+    assert_eq!(streamed[0].1, t.encode(&recs[0].seq));
+}
+
+#[test]
+fn soft_masked_human_fragment_keeps_its_mask() {
+    let recs = read_fasta(ds("euk/homo_sapiens_chr1_fragment.fa.gz")).unwrap();
+    let masked: usize = recs[0].mask.iter().map(|r| r.len()).sum();
+    // Whether or not this file is soft-masked, the mask must match its lower-case letters.
+    let text = genolm::data::io::read_all(ds("euk/homo_sapiens_chr1_fragment.fa.gz")).unwrap();
+    let body: Vec<u8> = text.split(|&b| b == b'\n').skip(1).flatten().copied().collect();
+    let lower = body.iter().filter(|b| b.is_ascii_lowercase()).count();
+    assert_eq!(masked, lower);
+    assert!(recs[0].seq.iter().all(|b| b.is_ascii_uppercase()));
+}
+
+#[test]
+fn malformed_inputs_give_typed_errors_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated gzip of a real genome.
+    let gz = std::fs::read(ds("pro/helicobacter_pylori_G27.fa.gz")).unwrap();
+    let cut = dir.path().join("cut.fa.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 3]).unwrap();
+    match read_fasta(&cut) {
+        Err(Error::Parse { line, msg, .. }) => {
+            assert!(line > 1000, "line {line}");
+            assert!(msg.contains("truncated") || msg.contains("corrupt"), "{msg}");
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    // Sequence without a header.
+    let nohead = dir.path().join("nohead.fa");
+    std::fs::write(&nohead, "ACGTACGT\n>x\nACGT\n").unwrap();
+    assert!(matches!(read_fasta(&nohead), Err(Error::Parse { line: 1, .. })));
+    // GFF3 with bad coordinates, and with a CDS past the end of the contig.
+    let fa = ds("euk/saccharomyces_cerevisiae_chrI.fa.gz");
+    let bad = dir.path().join("bad.gff3");
+    std::fs::write(&bad, "##gff-version 3\nchrI\tSGD\tCDS\t500\t100\t.\t+\t0\tID=x\n").unwrap();
+    assert!(matches!(read_gff3(&bad, Some(&fa)), Err(Error::Parse { line: 2, .. })));
+    std::fs::write(&bad, "##gff-version 3\nchrI\tSGD\tCDS\t230000\t239999\t.\t+\t0\tID=x\n").unwrap();
+    let e = read_gff3(&bad, Some(&fa)).unwrap_err();
+    assert!(matches!(e, Error::Parse { line: 2, .. }) && e.to_string().contains("past the end"), "{e}");
+    // GenBank CDS past the end of the record.
+    let phix = std::fs::read_to_string(ds("vir/phiX174.gbk")).unwrap();
+    let broken = phix.replacen("CDS             3981..5386", "CDS             3981..5999", 1);
+    assert_ne!(broken, phix, "fixture line not found");
+    let p = dir.path().join("broken.gbk");
+    std::fs::write(&p, broken).unwrap();
+    let e = read_genbank(&p).unwrap_err();
+    let line = phix.lines().position(|l| l.contains("CDS             3981..5386")).unwrap() + 1;
+    match &e {
+        Error::Parse { line: l, msg, .. } => assert!(*l == line && msg.contains("past the end"), "{e}"),
+        _ => panic!("{e}"),
+    }
+    // Not an annotation at all.
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello\n").unwrap();
+    assert!(read_annotation(&junk, None).is_err());
+}
+
+#[test]
+fn embedded_corpus_loads_with_all_kingdoms() {
+    let c = Corpus::embedded().unwrap();
+    assert_eq!(c.genomes.len(), 12);
+    for k in Kingdom::ALL {
+        assert!(c.of_kingdom(k).len() >= 3, "{k}");
+    }
+    let g27 = &c.genomes[c.index_of("hpylori_G27").unwrap()];
+    assert_eq!(g27.len(), 1_652_983);
+    let flu = &c.genomes[c.index_of("influenzaA_California_2009").unwrap()];
+    assert_eq!(flu.contigs.len(), 2);
+    let yeast = &c.genomes[c.index_of("scerevisiae_chrI").unwrap()];
+    assert!(yeast.is_annotated());
+    let df = c.summary(None).unwrap();
+    assert_eq!(df.height(), 12);
+}
+
+#[test]
+fn checksums_are_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("vir")).unwrap();
+    std::fs::copy(ds("vir/phiX174.gbk"), dir.path().join("vir/phiX174.gbk")).unwrap();
+    let manifest = |sha: &str| {
+        format!(
+            r#"{{"name":"t","genomes":[{{"id":"phix","kingdom":"VIR","species":"phiX174","genetic_code":11,
+            "files":[{{"path":"vir/phiX174.gbk","format":"genbank","sha256":"{sha}"}}]}}]}}"#
+        )
+    };
+    let good = genolm::data::corpus::sha256_hex(&std::fs::read(ds("vir/phiX174.gbk")).unwrap());
+    std::fs::write(dir.path().join("manifest.json"), manifest(&good)).unwrap();
+    assert_eq!(Corpus::from_dir(dir.path()).unwrap().genomes.len(), 1);
+    std::fs::write(dir.path().join("manifest.json"), manifest(&"0".repeat(64))).unwrap();
+    assert!(matches!(Corpus::from_dir(dir.path()), Err(Error::Checksum { .. })));
+    // Unknown fields are an error, not silently ignored.
+    std::fs::write(dir.path().join("manifest.json"), r#"{"name":"t","genomes":[],"genomez":1}"#).unwrap();
+    assert!(matches!(Corpus::from_dir(dir.path()), Err(Error::Parse { .. })));
+}
+
+#[test]
+fn user_folder_by_kingdom() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sub, f) in [
+        ("bacteria", "pro/yersinia_pestis_pPCP1.gb"),
+        ("viruses", "vir/enterobacteria_phage_lambda.fa.gz"),
+        ("eukaryotes", "euk/saccharomyces_cerevisiae_chrI.fa.gz"),
+        ("eukaryotes", "euk/saccharomyces_cerevisiae_chrI.gff3.gz"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        let name = Path::new(f).file_name().unwrap();
+        std::fs::copy(ds(f), dir.path().join(sub).join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("README.txt"), "not a genome folder").unwrap();
+    let c = Corpus::from_dir(dir.path()).unwrap();
+    assert_eq!(c.genomes.len(), 3);
+    let yeast = c.genomes.iter().find(|g| g.meta.kingdom == Kingdom::Euk).unwrap();
+    assert!(yeast.is_annotated(), "GFF3 with the same stem annotates the FASTA");
+    let pestis = c.genomes.iter().find(|g| g.meta.kingdom == Kingdom::Pro).unwrap();
+    assert_eq!(pestis.meta.species, "Yersinia pestis");
+    let lambda = c.genomes.iter().find(|g| g.meta.kingdom == Kingdom::Vir).unwrap();
+    assert_eq!(lambda.meta.species, "Enterobacteria phage");
+}
+
+#[test]
+fn splits_never_leak_and_are_deterministic() {
+    let c = Corpus::embedded().unwrap();
+    for level in [SplitLevel::Genome, SplitLevel::Species] {
+        for seed in 0..5 {
+            let opts = SplitOptions { level, seed, ..Default::default() };
+            let s = c.split(&opts).unwrap();
+            assert_eq!(s, c.split(&opts).unwrap());
+            let mut all: Vec<usize> = s.train.iter().chain(&s.valid).chain(&s.test).copied().collect();
+            all.sort();
+            assert_eq!(all, (0..c.genomes.len()).collect::<Vec<_>>());
+            for k in Kingdom::ALL {
+                assert!(s.train.iter().any(|&g| c.genomes[g].meta.kingdom == k));
+                assert!(s.test.iter().any(|&g| c.genomes[g].meta.kingdom == k), "{level:?} {seed} {k}");
+            }
+            if level == SplitLevel::Species {
+                for &t in s.test.iter().chain(&s.valid) {
+                    let sp = &c.genomes[t].meta.species;
+                    assert!(s.train.iter().all(|&g| &c.genomes[g].meta.species != sp));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reads_know_their_origin() {
+    let c = Corpus::embedded().unwrap();
+    let ids: Vec<usize> = (0..c.genomes.len()).collect();
+    let opts = ReadOptions { per_genome: Some(200), ..Default::default() };
+    let reads = c.sample_reads(&ids, &opts).unwrap();
+    assert_eq!(reads, c.sample_reads(&ids, &opts).unwrap());
+    assert!(reads.len() >= 200 * 11, "{}", reads.len());
+    let mut rev = 0;
+    for r in &reads {
+        assert_eq!(r.seq.len(), 150);
+        let src = &c.genomes[r.genome].contigs[r.contig].seq[r.start..r.start + 150];
+        match r.strand {
+            Strand::Forward => assert_eq!(r.seq, src),
+            Strand::Reverse => {
+                rev += 1;
+                assert_eq!(r.seq, revcomp(src))
+            }
+        }
+        assert!(r.seq.iter().all(|b| b"ACGT".contains(b)), "discard policy keeps reads clean");
+    }
+    assert!(rev > reads.len() / 3);
+}
+
+#[test]
+fn streaming_reader_on_real_genome_in_small_chunks() {
+    let path = ds("pro/staphylococcus_aureus_N315.fa.gz");
+    let whole = read_fasta(&path).unwrap();
+    let mut r = SeqReader::from_path(&path, FaOpts::default()).unwrap();
+    let h = r.next_header().unwrap().unwrap();
+    assert_eq!(h.name, whole[0].name);
+    let mut buf = Vec::new();
+    let mut n = 0;
+    let mut pos = 0;
+    loop {
+        buf.clear();
+        let got = r.read_chunk(&mut buf, 1 << 16).unwrap();
+        if got == 0 {
+            break;
+        }
+        assert_eq!(&buf[..], &whole[0].seq[pos..pos + got]);
+        pos += got;
+        n += 1;
+    }
+    assert_eq!(pos, whole[0].len());
+    assert!(n > 40);
+}

@@ -12,10 +12,14 @@ use genolm::data::tokenize::{tokenize_file, KmerTokenizer};
 fn main() {
     let arg = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let gz = arg.map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pro/escherichia_coli_MG1655.fa.gz")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/pro/escherichia_coli_MG1655.fa.gz")
     });
     if !gz.exists() {
-        eprintln!("no input genome at {}; pass a FASTA(.gz) path", gz.display());
+        eprintln!(
+            "no input genome at {}; pass a FASTA(.gz) path",
+            gz.display()
+        );
         std::process::exit(2);
     }
     let text = genolm::data::io::read_all(&gz).expect("readable genome");
@@ -23,7 +27,10 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let plain = dir.join("genome.fa");
     std::fs::write(&plain, &text).unwrap();
-    let reps: usize = std::env::var("GENOLM_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let reps: usize = std::env::var("GENOLM_BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
     for (label, path) in [("plain", &plain), ("gzip", &gz)] {
         for (k, s) in [(3usize, 1usize), (6, 1), (6, 3)] {
             let t = KmerTokenizer::new(k, s).unwrap();

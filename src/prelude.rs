@@ -2,10 +2,13 @@
 
 pub use crate::data::alphabet::{revcomp, AmbiguityPolicy};
 pub use crate::data::annotation::{
-    check_translations, read_annotation, read_genbank, read_gff3, AnnotatedSequence, Feature, Strand,
+    check_translations, read_annotation, read_genbank, read_gff3, AnnotatedSequence, Feature,
+    Strand,
 };
 pub use crate::data::batch::{ClassificationBatcher, LmBatcher, MlmBatcher, MlmOptions};
-pub use crate::data::corpus::{Corpus, Genome, Kingdom, ReadOptions, SplitLevel, SplitOptions, Splits};
+pub use crate::data::corpus::{
+    Corpus, Genome, Kingdom, ReadOptions, SplitLevel, SplitOptions, Splits,
+};
 pub use crate::data::fasta::{read_fasta, SeqReader, SeqRecord, SoftMask};
 pub use crate::data::genetic_code::GeneticCode;
 pub use crate::data::tokenize::{informed_random_loss, KmerTokenizer, Special};

@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use genolm::data::alphabet::revcomp;
-use genolm::data::annotation::{check_translations, read_annotation, read_genbank, read_gff3, Strand};
+use genolm::data::annotation::{
+    check_translations, read_annotation, read_genbank, read_gff3, Strand,
+};
 use genolm::data::corpus::{Corpus, Kingdom, ReadOptions, SplitLevel, SplitOptions};
 use genolm::data::fasta::{read_fasta, ReadOptions as FaOpts, SeqReader};
 use genolm::data::tokenize::{tokenize_file, KmerTokenizer};
@@ -12,7 +14,9 @@ use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
 use genolm::Error;
 
 fn ds(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(p)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets")
+        .join(p)
 }
 
 fn check_file(path: &Path, fasta: Option<&Path>, code: u8) -> (usize, usize, Vec<String>) {
@@ -20,12 +24,24 @@ fn check_file(path: &Path, fasta: Option<&Path>, code: u8) -> (usize, usize, Vec
     let (mut ok, mut total, mut bad) = (0, 0, vec![]);
     for s in &seqs {
         let checks = check_translations(s, code).unwrap();
-        let opts = TrackOptions { default_code: code, ..Default::default() };
+        let opts = TrackOptions {
+            default_code: code,
+            ..Default::default()
+        };
         let tracks = Tracks::from_annotation(s, &opts).unwrap();
-        assert!(verify_tracks(s, &tracks, &opts).unwrap().is_empty(), "tracks disagree in {}", s.name);
+        assert!(
+            verify_tracks(s, &tracks, &opts).unwrap().is_empty(),
+            "tracks disagree in {}",
+            s.name
+        );
         total += checks.len();
         ok += checks.iter().filter(|c| c.ok).count();
-        bad.extend(checks.iter().filter(|c| !c.ok).map(|c| format!("{} {:?}", c.label, c.reason)));
+        bad.extend(
+            checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{} {:?}", c.label, c.reason)),
+        );
     }
     (ok, total, bad)
 }
@@ -36,9 +52,20 @@ fn phix174_every_cds_translates_and_genes_overlap() {
     assert_eq!(total, 11);
     assert_eq!(ok, total, "{bad:?}");
     let s = &read_genbank(ds("vir/phiX174.gbk")).unwrap()[0];
-    let t = Tracks::from_annotation(s, &TrackOptions { default_code: 11, ..Default::default() }).unwrap();
+    let t = Tracks::from_annotation(
+        s,
+        &TrackOptions {
+            default_code: 11,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // Overlapping genes in different frames: positions with two forward codon positions.
-    let overlapping = t.codon.iter().filter(|&&c| (c & 0b111).count_ones() >= 2).count();
+    let overlapping = t
+        .codon
+        .iter()
+        .filter(|&&c| (c & 0b111).count_ones() >= 2)
+        .count();
     assert!(overlapping > 500, "{overlapping}");
     // A position inside gene B (inside gene A) carries two amino acids at once.
     assert!(t.amino_acid.iter().any(|a| a.count_ones() >= 2));
@@ -61,7 +88,11 @@ fn chloroplast_at_least_84_of_85() {
 
 #[test]
 fn influenza_segments_translate() {
-    for f in ["vir/influenza_A_EU851978.gbk", "vir/influenza_A_HM138502.gbk", "vir/influenza_A_KF527485.gbk"] {
+    for f in [
+        "vir/influenza_A_EU851978.gbk",
+        "vir/influenza_A_HM138502.gbk",
+        "vir/influenza_A_KF527485.gbk",
+    ] {
         let (ok, total, bad) = check_file(&ds(f), None, 1);
         assert!(total >= 1 && ok == total, "{f}: {bad:?}");
     }
@@ -80,11 +111,16 @@ fn yeast_gff3_every_gene_is_a_clean_orf() {
     assert!(bad.is_empty(), "{bad:?}");
     // Spliced genes exist and are handled (several CDS rows under one parent).
     assert!(s.cds().any(|f| f.segments.len() > 1));
-    assert!(s.cds().any(|f| f.segments.iter().all(|x| x.strand == Strand::Reverse)));
+    assert!(s
+        .cds()
+        .any(|f| f.segments.iter().all(|x| x.strand == Strand::Reverse)));
     let t = Tracks::from_annotation(s, &TrackOptions::default()).unwrap();
     let frac = t.coding_fraction();
     assert!((0.5..0.8).contains(&frac), "{frac}");
-    assert!(t.region.iter().any(|&r| r == genolm::data::tracks::Region::Trna));
+    assert!(t
+        .region
+        .iter()
+        .any(|&r| r == genolm::data::tracks::Region::Trna));
 }
 
 #[test]
@@ -115,7 +151,12 @@ fn soft_masked_human_fragment_keeps_its_mask() {
     let masked: usize = recs[0].mask.iter().map(|r| r.len()).sum();
     // Whether or not this file is soft-masked, the mask must match its lower-case letters.
     let text = genolm::data::io::read_all(ds("euk/homo_sapiens_chr1_fragment.fa.gz")).unwrap();
-    let body: Vec<u8> = text.split(|&b| b == b'\n').skip(1).flatten().copied().collect();
+    let body: Vec<u8> = text
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .flatten()
+        .copied()
+        .collect();
     let lower = body.iter().filter(|b| b.is_ascii_lowercase()).count();
     assert_eq!(masked, lower);
     assert!(recs[0].seq.iter().all(|b| b.is_ascii_uppercase()));
@@ -131,32 +172,58 @@ fn malformed_inputs_give_typed_errors_with_lines() {
     match read_fasta(&cut) {
         Err(Error::Parse { line, msg, .. }) => {
             assert!(line > 1000, "line {line}");
-            assert!(msg.contains("truncated") || msg.contains("corrupt"), "{msg}");
+            assert!(
+                msg.contains("truncated") || msg.contains("corrupt"),
+                "{msg}"
+            );
         }
         other => panic!("expected a parse error, got {other:?}"),
     }
     // Sequence without a header.
     let nohead = dir.path().join("nohead.fa");
     std::fs::write(&nohead, "ACGTACGT\n>x\nACGT\n").unwrap();
-    assert!(matches!(read_fasta(&nohead), Err(Error::Parse { line: 1, .. })));
+    assert!(matches!(
+        read_fasta(&nohead),
+        Err(Error::Parse { line: 1, .. })
+    ));
     // GFF3 with bad coordinates, and with a CDS past the end of the contig.
     let fa = ds("euk/saccharomyces_cerevisiae_chrI.fa.gz");
     let bad = dir.path().join("bad.gff3");
-    std::fs::write(&bad, "##gff-version 3\nchrI\tSGD\tCDS\t500\t100\t.\t+\t0\tID=x\n").unwrap();
-    assert!(matches!(read_gff3(&bad, Some(&fa)), Err(Error::Parse { line: 2, .. })));
-    std::fs::write(&bad, "##gff-version 3\nchrI\tSGD\tCDS\t230000\t239999\t.\t+\t0\tID=x\n").unwrap();
+    std::fs::write(
+        &bad,
+        "##gff-version 3\nchrI\tSGD\tCDS\t500\t100\t.\t+\t0\tID=x\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        read_gff3(&bad, Some(&fa)),
+        Err(Error::Parse { line: 2, .. })
+    ));
+    std::fs::write(
+        &bad,
+        "##gff-version 3\nchrI\tSGD\tCDS\t230000\t239999\t.\t+\t0\tID=x\n",
+    )
+    .unwrap();
     let e = read_gff3(&bad, Some(&fa)).unwrap_err();
-    assert!(matches!(e, Error::Parse { line: 2, .. }) && e.to_string().contains("past the end"), "{e}");
+    assert!(
+        matches!(e, Error::Parse { line: 2, .. }) && e.to_string().contains("past the end"),
+        "{e}"
+    );
     // GenBank CDS past the end of the record.
     let phix = std::fs::read_to_string(ds("vir/phiX174.gbk")).unwrap();
-    let broken = phix.replacen("CDS             3981..5386", "CDS             3981..5999", 1);
-    assert_ne!(broken, phix, "fixture line not found");
+    let broken = phix.replacen("CDS             51..221", "CDS             51..6221", 1);
+    assert!(broken != phix, "fixture line not found");
     let p = dir.path().join("broken.gbk");
     std::fs::write(&p, broken).unwrap();
     let e = read_genbank(&p).unwrap_err();
-    let line = phix.lines().position(|l| l.contains("CDS             3981..5386")).unwrap() + 1;
+    let line = phix
+        .lines()
+        .position(|l| l.contains("CDS             51..221"))
+        .unwrap()
+        + 1;
     match &e {
-        Error::Parse { line: l, msg, .. } => assert!(*l == line && msg.contains("past the end"), "{e}"),
+        Error::Parse { line: l, msg, .. } => {
+            assert!(*l == line && msg.contains("past the end"), "{e}")
+        }
         _ => panic!("{e}"),
     }
     // Not an annotation at all.
@@ -173,7 +240,7 @@ fn embedded_corpus_loads_with_all_kingdoms() {
         assert!(c.of_kingdom(k).len() >= 3, "{k}");
     }
     let g27 = &c.genomes[c.index_of("hpylori_G27").unwrap()];
-    assert_eq!(g27.len(), 1_652_983);
+    assert_eq!(g27.len(), 1_652_982); // NC_011333.1
     let flu = &c.genomes[c.index_of("influenzaA_California_2009").unwrap()];
     assert_eq!(flu.contigs.len(), 2);
     let yeast = &c.genomes[c.index_of("scerevisiae_chrI").unwrap()];
@@ -197,10 +264,20 @@ fn checksums_are_verified() {
     std::fs::write(dir.path().join("manifest.json"), manifest(&good)).unwrap();
     assert_eq!(Corpus::from_dir(dir.path()).unwrap().genomes.len(), 1);
     std::fs::write(dir.path().join("manifest.json"), manifest(&"0".repeat(64))).unwrap();
-    assert!(matches!(Corpus::from_dir(dir.path()), Err(Error::Checksum { .. })));
+    assert!(matches!(
+        Corpus::from_dir(dir.path()),
+        Err(Error::Checksum { .. })
+    ));
     // Unknown fields are an error, not silently ignored.
-    std::fs::write(dir.path().join("manifest.json"), r#"{"name":"t","genomes":[],"genomez":1}"#).unwrap();
-    assert!(matches!(Corpus::from_dir(dir.path()), Err(Error::Parse { .. })));
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        r#"{"name":"t","genomes":[],"genomez":1}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        Corpus::from_dir(dir.path()),
+        Err(Error::Parse { .. })
+    ));
 }
 
 #[test]
@@ -219,11 +296,26 @@ fn user_folder_by_kingdom() {
     std::fs::write(dir.path().join("README.txt"), "not a genome folder").unwrap();
     let c = Corpus::from_dir(dir.path()).unwrap();
     assert_eq!(c.genomes.len(), 3);
-    let yeast = c.genomes.iter().find(|g| g.meta.kingdom == Kingdom::Euk).unwrap();
-    assert!(yeast.is_annotated(), "GFF3 with the same stem annotates the FASTA");
-    let pestis = c.genomes.iter().find(|g| g.meta.kingdom == Kingdom::Pro).unwrap();
+    let yeast = c
+        .genomes
+        .iter()
+        .find(|g| g.meta.kingdom == Kingdom::Euk)
+        .unwrap();
+    assert!(
+        yeast.is_annotated(),
+        "GFF3 with the same stem annotates the FASTA"
+    );
+    let pestis = c
+        .genomes
+        .iter()
+        .find(|g| g.meta.kingdom == Kingdom::Pro)
+        .unwrap();
     assert_eq!(pestis.meta.species, "Yersinia pestis");
-    let lambda = c.genomes.iter().find(|g| g.meta.kingdom == Kingdom::Vir).unwrap();
+    let lambda = c
+        .genomes
+        .iter()
+        .find(|g| g.meta.kingdom == Kingdom::Vir)
+        .unwrap();
     assert_eq!(lambda.meta.species, "Enterobacteria phage");
 }
 
@@ -232,15 +324,28 @@ fn splits_never_leak_and_are_deterministic() {
     let c = Corpus::embedded().unwrap();
     for level in [SplitLevel::Genome, SplitLevel::Species] {
         for seed in 0..5 {
-            let opts = SplitOptions { level, seed, ..Default::default() };
+            let opts = SplitOptions {
+                level,
+                seed,
+                ..Default::default()
+            };
             let s = c.split(&opts).unwrap();
             assert_eq!(s, c.split(&opts).unwrap());
-            let mut all: Vec<usize> = s.train.iter().chain(&s.valid).chain(&s.test).copied().collect();
+            let mut all: Vec<usize> = s
+                .train
+                .iter()
+                .chain(&s.valid)
+                .chain(&s.test)
+                .copied()
+                .collect();
             all.sort();
             assert_eq!(all, (0..c.genomes.len()).collect::<Vec<_>>());
             for k in Kingdom::ALL {
                 assert!(s.train.iter().any(|&g| c.genomes[g].meta.kingdom == k));
-                assert!(s.test.iter().any(|&g| c.genomes[g].meta.kingdom == k), "{level:?} {seed} {k}");
+                assert!(
+                    s.test.iter().any(|&g| c.genomes[g].meta.kingdom == k),
+                    "{level:?} {seed} {k}"
+                );
             }
             if level == SplitLevel::Species {
                 for &t in s.test.iter().chain(&s.valid) {
@@ -256,7 +361,10 @@ fn splits_never_leak_and_are_deterministic() {
 fn reads_know_their_origin() {
     let c = Corpus::embedded().unwrap();
     let ids: Vec<usize> = (0..c.genomes.len()).collect();
-    let opts = ReadOptions { per_genome: Some(200), ..Default::default() };
+    let opts = ReadOptions {
+        per_genome: Some(200),
+        ..Default::default()
+    };
     let reads = c.sample_reads(&ids, &opts).unwrap();
     assert_eq!(reads, c.sample_reads(&ids, &opts).unwrap());
     assert!(reads.len() >= 200 * 11, "{}", reads.len());
@@ -271,7 +379,10 @@ fn reads_know_their_origin() {
                 assert_eq!(r.seq, revcomp(src))
             }
         }
-        assert!(r.seq.iter().all(|b| b"ACGT".contains(b)), "discard policy keeps reads clean");
+        assert!(
+            r.seq.iter().all(|b| b"ACGT".contains(b)),
+            "discard policy keeps reads clean"
+        );
     }
     assert!(rev > reads.len() / 3);
 }

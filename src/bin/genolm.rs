@@ -10,7 +10,11 @@ use genolm::data::tokenize::{informed_random_loss, tokenize_file, KmerTokenizer}
 use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
 
 #[derive(Parser)]
-#[command(name = "genolm", version, about = "Genomic language models: data, training, benchmark, explanations")]
+#[command(
+    name = "genolm",
+    version,
+    about = "Genomic language models: data, training, benchmark, explanations"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -107,11 +111,19 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         Cmd::Quickstart { seed } => {
             let t0 = std::time::Instant::now();
             let corpus = Corpus::embedded()?;
-            println!("genolm {} — embedded corpus '{}' (checksums verified)\n", env!("CARGO_PKG_VERSION"), corpus.name);
+            println!(
+                "genolm {} — embedded corpus '{}' (checksums verified)\n",
+                env!("CARGO_PKG_VERSION"),
+                corpus.name
+            );
             print_corpus(&corpus, SplitLevel::Genome, seed)?;
             let tok = KmerTokenizer::new(3, 1)?;
             let all: Vec<usize> = (0..corpus.genomes.len()).collect();
-            let n: usize = corpus.token_streams(&all, &tok, false).iter().map(Vec::len).sum();
+            let n: usize = corpus
+                .token_streams(&all, &tok, false)
+                .iter()
+                .map(Vec::len)
+                .sum();
             println!(
                 "3-mer tokens (stride 1): {n}; vocabulary {}; informed-random loss ln(4^1) = {:.3}",
                 tok.vocab_size(),
@@ -123,11 +135,19 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                     if let Some(t) = c.tracks(&g.track_options()) {
                         let t = t?;
                         annotated += 1;
-                        println!("  tracks {:<12} {:>8} bp, {:5.1} % coding", c.name, t.len(), 100.0 * t.coding_fraction());
+                        println!(
+                            "  tracks {:<12} {:>8} bp, {:5.1} % coding",
+                            c.name,
+                            t.len(),
+                            100.0 * t.coding_fraction()
+                        );
                     }
                 }
             }
-            println!("{annotated} annotated contigs; loaded in {:.2} s", t0.elapsed().as_secs_f64());
+            println!(
+                "{annotated} annotated contigs; loaded in {:.2} s",
+                t0.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Corpus { dir, level, seed } => {
@@ -138,18 +158,27 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             let level = match level.as_str() {
                 "genome" => SplitLevel::Genome,
                 "species" => SplitLevel::Species,
-                other => return Err(genolm::Error::Config(format!("--level must be genome or species, not {other}"))),
+                other => {
+                    return Err(genolm::Error::Config(format!(
+                        "--level must be genome or species, not {other}"
+                    )))
+                }
             };
             print_corpus(&corpus, level, seed)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Annotations { cmd: AnnCmd::Check { file, fasta, code } } => {
+        Cmd::Annotations {
+            cmd: AnnCmd::Check { file, fasta, code },
+        } => {
             let seqs = read_annotation(&file, fasta.as_deref())?;
             let (mut total, mut ok) = (0, 0);
             let mut failed = Vec::new();
             for s in &seqs {
                 let checks = check_translations(s, code)?;
-                let opts = TrackOptions { default_code: code, ..Default::default() };
+                let opts = TrackOptions {
+                    default_code: code,
+                    ..Default::default()
+                };
                 let tracks = Tracks::from_annotation(s, &opts)?;
                 let disagree = verify_tracks(s, &tracks, &opts)?;
                 let n_ok = checks.iter().filter(|c| c.ok).count();
@@ -167,10 +196,19 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 total += checks.len();
                 ok += n_ok;
                 for c in checks.iter().filter(|c| !c.ok) {
-                    failed.push(format!("  {}:{} {} — {}", file.display(), c.line, c.label, c.reason.clone().unwrap_or_default()));
+                    failed.push(format!(
+                        "  {}:{} {} — {}",
+                        file.display(),
+                        c.line,
+                        c.label,
+                        c.reason.clone().unwrap_or_default()
+                    ));
                 }
                 for d in disagree {
-                    failed.push(format!("  {} tracks disagree with the translation of {d}", s.name));
+                    failed.push(format!(
+                        "  {} tracks disagree with the translation of {d}",
+                        s.name
+                    ));
                 }
             }
             println!("total: {ok} of {total} CDS ok");

@@ -321,7 +321,12 @@ mod tests {
         // Same seed, same draw.
         let mut rng2 = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut seq2 = vec![b'N'; 10_000];
-        resolve_ambiguous(&mut seq2, AmbiguityPolicy::Empirical, [0, 0, 1, 3], &mut rng2);
+        resolve_ambiguous(
+            &mut seq2,
+            AmbiguityPolicy::Empirical,
+            [0, 0, 1, 3],
+            &mut rng2,
+        );
         assert_eq!(seq, seq2);
     }
 

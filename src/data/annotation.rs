@@ -12,7 +12,7 @@
 //!                      /locus_tag=\"t1\"
 //!                      /translation=\"MK\"
 //! ORIGIN
-//!         1 aaattatttt ca
+//!         1 aaattatttc at
 //! //
 //! ";
 //! let recs = parse_genbank_bytes(gb, "toy.gb").unwrap();
@@ -247,7 +247,10 @@ pub fn detect_format(head: &[u8]) -> Option<AnnotationFormat> {
 
 /// Read an annotation file of either format. For GFF3, `fasta` supplies the sequences
 /// unless the file embeds them after `##FASTA`.
-pub fn read_annotation(path: impl AsRef<Path>, fasta: Option<&Path>) -> Result<Vec<AnnotatedSequence>> {
+pub fn read_annotation(
+    path: impl AsRef<Path>,
+    fasta: Option<&Path>,
+) -> Result<Vec<AnnotatedSequence>> {
     let path = path.as_ref();
     let bytes = super::io::read_all(path)?;
     let label = path.display().to_string();
@@ -307,7 +310,14 @@ pub fn parse_genbank_bytes(bytes: &[u8], label: &str) -> Result<Vec<AnnotatedSeq
         ));
     }
     for (s, e, first_line) in records {
-        let text = &bytes[s..e];
+        // gb-io needs the final "//" to end with a newline; files from the wild do not always.
+        let owned;
+        let text: &[u8] = if bytes[s..e].ends_with(b"\n") {
+            &bytes[s..e]
+        } else {
+            owned = [&bytes[s..e], b"\n"].concat();
+            &owned
+        };
         // gb-io is a third-party parser: contain any panic on hostile input as a parse error.
         let parsed = std::panic::catch_unwind(|| gb_io::reader::parse_slice(text));
         let seqs = match parsed {
@@ -372,7 +382,11 @@ struct Piece {
     after: bool,
 }
 
-fn collect_pieces(loc: &Location, reverse: bool, out: &mut Vec<Piece>) -> std::result::Result<(), String> {
+fn collect_pieces(
+    loc: &Location,
+    reverse: bool,
+    out: &mut Vec<Piece>,
+) -> std::result::Result<(), String> {
     match loc {
         Location::Range((a, Before(b)), (e, After(af))) => {
             if *a < 0 || e < a {
@@ -382,7 +396,11 @@ fn collect_pieces(loc: &Location, reverse: bool, out: &mut Vec<Piece>) -> std::r
                 seg: Segment {
                     start: *a as usize,
                     end: *e as usize,
-                    strand: if reverse { Strand::Reverse } else { Strand::Forward },
+                    strand: if reverse {
+                        Strand::Reverse
+                    } else {
+                        Strand::Forward
+                    },
                 },
                 before: *b,
                 after: *af,
@@ -448,14 +466,26 @@ fn convert_gb(
         let line = line_of(i);
         let mut pieces = Vec::new();
         if let Err(msg) = collect_pieces(&f.location, false, &mut pieces) {
-            return Err(Error::parse(label, line, format!("{} location: {msg}", f.kind)));
+            return Err(Error::parse(
+                label,
+                line,
+                format!("{} location: {msg}", f.kind),
+            ));
         }
         let q = |k: &str| f.qualifier_values(k).next().map(|s| s.to_string());
         let has = |k: &str| f.qualifiers.iter().any(|(key, _)| key == k);
         let (partial_5, partial_3) = match (pieces.first(), pieces.last()) {
             (Some(a), Some(b)) => (
-                if a.seg.strand == Strand::Forward { a.before } else { a.after },
-                if b.seg.strand == Strand::Forward { b.after } else { b.before },
+                if a.seg.strand == Strand::Forward {
+                    a.before
+                } else {
+                    a.after
+                },
+                if b.seg.strand == Strand::Forward {
+                    b.after
+                } else {
+                    b.before
+                },
             ),
             _ => (false, false),
         };
@@ -469,9 +499,11 @@ fn convert_gb(
             None => 0,
         };
         let transl_table = match q("transl_table") {
-            Some(t) => Some(t.trim().parse::<u8>().map_err(|_| {
-                Error::parse(label, line, format!("bad /transl_table={t}"))
-            })?),
+            Some(t) => Some(
+                t.trim()
+                    .parse::<u8>()
+                    .map_err(|_| Error::parse(label, line, format!("bad /transl_table={t}")))?,
+            ),
             None => None,
         };
         features.push(Feature {
@@ -483,7 +515,8 @@ fn convert_gb(
             partial_3,
             phase,
             transl_table,
-            translation: q("translation").map(|t| t.chars().filter(|c| !c.is_whitespace()).collect()),
+            translation: q("translation")
+                .map(|t| t.chars().filter(|c| !c.is_whitespace()).collect()),
             transl_except: f
                 .qualifier_values("transl_except")
                 .filter_map(parse_transl_except)
@@ -548,17 +581,28 @@ pub fn parse_gff3_bytes(
             }
             continue;
         }
-        let Some(rec) = line.as_record() else { continue };
+        let Some(rec) = line.as_record() else {
+            continue;
+        };
         let err = |m: String| Error::parse(label, line_no, m);
         let rec = rec.map_err(|e| err(format!("bad GFF3 record: {e}")))?;
         let seqid = rec.reference_sequence_name().to_string();
         let ty = rec.ty().to_string();
-        let start = usize::from(rec.start().map_err(|e| err(format!("bad start (column 4): {e}")))?);
-        let end = usize::from(rec.end().map_err(|e| err(format!("bad end (column 5): {e}")))?);
+        let start = usize::from(
+            rec.start()
+                .map_err(|e| err(format!("bad start (column 4): {e}")))?,
+        );
+        let end = usize::from(
+            rec.end()
+                .map_err(|e| err(format!("bad end (column 5): {e}")))?,
+        );
         if start > end {
             return Err(err(format!("start {start} is greater than end {end}")));
         }
-        let strand = match rec.strand().map_err(|e| err(format!("bad strand (column 7): {e}")))? {
+        let strand = match rec
+            .strand()
+            .map_err(|e| err(format!("bad strand (column 7): {e}")))?
+        {
             gff::feature::record::Strand::Reverse => Strand::Reverse,
             _ => Strand::Forward,
         };
@@ -595,7 +639,10 @@ pub fn parse_gff3_bytes(
         }
         let feats = by_seq.entry(seqid.clone()).or_default();
         if ty == "CDS" {
-            let group = parent.clone().or(id.clone()).unwrap_or_else(|| format!("line{line_no}"));
+            let group = parent
+                .clone()
+                .or(id.clone())
+                .unwrap_or_else(|| format!("line{line_no}"));
             let key = (seqid.clone(), group.clone());
             if let Some(&idx) = cds_groups.get(&key) {
                 let f: &mut Feature = &mut feats[idx];
@@ -767,7 +814,10 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
             if !f.partial_3 && prot.last() != Some(&b'*') {
                 problems.push("does not end with a stop codon".to_string());
             }
-            let internal = prot[..prot.len().saturating_sub(1)].iter().filter(|&&a| a == b'*').count();
+            let internal = prot[..prot.len().saturating_sub(1)]
+                .iter()
+                .filter(|&&a| a == b'*')
+                .count();
             if internal > 0 {
                 problems.push(format!("{internal} internal stop codon(s)"));
             }
@@ -789,10 +839,10 @@ mod tests {
 c1\tsrc\tgene\t2\t13\t.\t+\t.\tID=g1
 c1\tsrc\tCDS\t2\t4\t.\t+\t0\tParent=g1
 c1\tsrc\tCDS\t8\t13\t.\t+\t0\tParent=g1
-c1\tsrc\tCDS\t15\t20\t.\t-\t0\tID=c2
+c1\tsrc\tCDS\t14\t19\t.\t-\t0\tID=c2
 ##FASTA
 >c1
-AATGCCCCAAATAAGTTACATT
+AATGCCCAAATAAGTTACATT
 ";
 
     #[test]
@@ -804,7 +854,7 @@ AATGCCCCAAATAAGTTACATT
         assert_eq!(cds[0].spliced_seq(&s[0].seq), b"ATGAAATAA".to_vec());
         let code = GeneticCode::standard();
         assert_eq!(cds[0].translate(&s[0].seq, &code), b"MK*".to_vec());
-        // Reverse strand: 15..20 is GTTACA → revcomp TGTAAC
+        // Reverse strand: 14..19 is GTTACA → revcomp TGTAAC
         assert_eq!(cds[1].spliced_seq(&s[0].seq), b"TGTAAC".to_vec());
         let checks = check_translations(&s[0], 1).unwrap();
         assert!(checks[0].ok);
@@ -813,17 +863,30 @@ AATGCCCCAAATAAGTTACATT
 
     #[test]
     fn gff3_errors_have_lines() {
-        let bad = b"##gff-version 3\nc1\ts\tgene\t9\t3\t.\t+\t.\tID=x\n##FASTA\n>c1\nACGTACGTACGT\n";
-        let e = parse_gff3_bytes(bad, "b.gff3", None).unwrap_err().to_string();
+        let bad =
+            b"##gff-version 3\nc1\ts\tgene\t9\t3\t.\t+\t.\tID=x\n##FASTA\n>c1\nACGTACGTACGT\n";
+        let e = parse_gff3_bytes(bad, "b.gff3", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("b.gff3:2:"), "{e}");
-        let past = b"##gff-version 3\n#c\nc1\ts\tCDS\t3\t30\t.\t+\t0\tID=x\n##FASTA\n>c1\nACGTACGTACGT\n";
-        let e = parse_gff3_bytes(past, "p.gff3", None).unwrap_err().to_string();
-        assert!(e.starts_with("p.gff3:3:") && e.contains("past the end"), "{e}");
+        let past =
+            b"##gff-version 3\n#c\nc1\ts\tCDS\t3\t30\t.\t+\t0\tID=x\n##FASTA\n>c1\nACGTACGTACGT\n";
+        let e = parse_gff3_bytes(past, "p.gff3", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p.gff3:3:") && e.contains("past the end"),
+            "{e}"
+        );
         let missing = b"##gff-version 3\nzz\ts\tgene\t1\t3\t.\t+\t.\tID=x\n##FASTA\n>c1\nACGT\n";
-        let e = parse_gff3_bytes(missing, "m.gff3", None).unwrap_err().to_string();
+        let e = parse_gff3_bytes(missing, "m.gff3", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("m.gff3:2:") && e.contains("'zz'"), "{e}");
         let junk = b"##gff-version 3\nc1\ts\tgene\tx\t3\t.\t+\t.\tID=x\n";
-        let e = parse_gff3_bytes(junk, "j.gff3", None).unwrap_err().to_string();
+        let e = parse_gff3_bytes(junk, "j.gff3", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("j.gff3:2:"), "{e}");
     }
 
@@ -831,7 +894,7 @@ AATGCCCCAAATAAGTTACATT
     fn genbank_join_complement_and_partial() {
         let gb = b"LOCUS       toy                       30 bp    DNA     circular UNK 01-JAN-2000
 FEATURES             Location/Qualifiers
-     CDS             join(25..30,1..3)
+     CDS             join(26..30,1..4)
                      /locus_tag=\"wrap\"
      CDS             complement(join(4..6,10..12))
                      /locus_tag=\"rev\"
@@ -843,10 +906,10 @@ ORIGIN
 ";
         let r = parse_genbank_bytes(gb, "toy.gb").unwrap();
         let f = &r[0].features;
-        assert_eq!(f[0].spliced_seq(&r[0].seq), b"ATGAAAAAA".to_vec());
+        assert_eq!(f[0].spliced_seq(&r[0].seq), b"ATGAAAAAC".to_vec());
         assert_eq!(f[0].line, 3);
         assert_eq!(f[1].segments[0].start, 9); // 10..12 comes first on the reverse strand
-        assert_eq!(f[1].spliced_seq(&r[0].seq), b"TTCGGG".to_vec());
+        assert_eq!(f[1].spliced_seq(&r[0].seq), b"CCCGGG".to_vec());
         assert_eq!(f[1].line, 5);
         assert!(f[2].partial_5 && f[2].phase == 1);
         assert!(r[0].circular);
@@ -863,7 +926,10 @@ ORIGIN
 //
 ";
         let e = parse_genbank_bytes(past, "p.gb").unwrap_err().to_string();
-        assert!(e.starts_with("p.gb:4:") && e.contains("past the end"), "{e}");
+        assert!(
+            e.starts_with("p.gb:4:") && e.contains("past the end"),
+            "{e}"
+        );
         let trunc = &past[..past.len() - 4];
         let e = parse_genbank_bytes(trunc, "t.gb").unwrap_err().to_string();
         assert!(e.contains("not terminated"), "{e}");

@@ -32,7 +32,10 @@ use crate::{Error, Result};
 pub const IGNORE_INDEX: i64 = -100;
 
 fn epoch_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    ChaCha8Rng::seed_from_u64(
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
 }
 
 /// A causal-LM batch: `x` and `y` are `batch × seq_len`, row-major; `y` is `x` shifted by one.
@@ -71,7 +74,13 @@ pub struct LmBatcher {
 
 impl LmBatcher {
     /// `streams`: token ids per contig; `batch` rows; `bptt` time steps per window.
-    pub fn new(streams: Vec<Vec<u32>>, batch: usize, bptt: usize, stateful: bool, seed: u64) -> Result<Self> {
+    pub fn new(
+        streams: Vec<Vec<u32>>,
+        batch: usize,
+        bptt: usize,
+        stateful: bool,
+        seed: u64,
+    ) -> Result<Self> {
         if batch == 0 || bptt == 0 {
             return Err(Error::Config("batch size and bptt must be positive".into()));
         }
@@ -141,7 +150,11 @@ impl LmBatcher {
         let mut wins = Vec::new();
         for (i, s) in self.streams.iter().enumerate() {
             // A random offset per epoch so window borders move.
-            let off = if s.len() > self.bptt + 1 { rng.random_range(0..self.bptt) } else { 0 };
+            let off = if s.len() > self.bptt + 1 {
+                rng.random_range(0..self.bptt)
+            } else {
+                0
+            };
             self.windows(i, off, s.len(), &mut wins);
         }
         wins.shuffle(&mut rng);
@@ -228,7 +241,12 @@ impl Default for MlmOptions {
 /// assert!((100..200).contains(&selected));
 /// assert!(x.iter().zip(&y).all(|(&xi, &yi)| yi == IGNORE_INDEX || xi == 4 || yi >= 0));
 /// ```
-pub fn mask_tokens(ids: &[u32], vocab_size: usize, opts: &MlmOptions, rng: &mut impl Rng) -> (Vec<u32>, Vec<i64>) {
+pub fn mask_tokens(
+    ids: &[u32],
+    vocab_size: usize,
+    opts: &MlmOptions,
+    rng: &mut impl Rng,
+) -> (Vec<u32>, Vec<i64>) {
     let mut x = ids.to_vec();
     let mut y = vec![IGNORE_INDEX; ids.len()];
     let span = opts.span.max(1);
@@ -302,7 +320,9 @@ impl MlmBatcher {
         seed: u64,
     ) -> Result<Self> {
         if batch == 0 || seq_len == 0 {
-            return Err(Error::Config("batch size and seq_len must be positive".into()));
+            return Err(Error::Config(
+                "batch size and seq_len must be positive".into(),
+            ));
         }
         Ok(Self {
             streams,
@@ -331,7 +351,12 @@ impl MlmBatcher {
                 let mut x = Vec::with_capacity(self.batch * self.seq_len);
                 let mut labels = Vec::with_capacity(self.batch * self.seq_len);
                 for &(s, p) in rows {
-                    let (xi, yi) = mask_tokens(&self.streams[s][p..p + self.seq_len], self.vocab_size, &self.opts, &mut rng);
+                    let (xi, yi) = mask_tokens(
+                        &self.streams[s][p..p + self.seq_len],
+                        self.vocab_size,
+                        &self.opts,
+                        &mut rng,
+                    );
                     x.extend(xi);
                     labels.extend(yi);
                 }
@@ -388,12 +413,19 @@ pub struct ClassificationBatcher {
 impl ClassificationBatcher {
     /// `items`: (token ids, class) pairs. With `shuffle = false` (evaluation) batches come
     /// sorted by length, longest first, and every item appears once.
-    pub fn new(items: Vec<(Vec<u32>, u32)>, batch: usize, shuffle: bool, seed: u64) -> Result<Self> {
+    pub fn new(
+        items: Vec<(Vec<u32>, u32)>,
+        batch: usize,
+        shuffle: bool,
+        seed: u64,
+    ) -> Result<Self> {
         if batch == 0 {
             return Err(Error::Config("batch size must be positive".into()));
         }
         if items.iter().any(|(x, _)| x.is_empty()) {
-            return Err(Error::Input("classification items must have at least one token".into()));
+            return Err(Error::Input(
+                "classification items must have at least one token".into(),
+            ));
         }
         Ok(Self {
             items,
@@ -426,7 +458,9 @@ impl ClassificationBatcher {
                 out.extend(chunk.chunks(self.batch).map(<[usize]>::to_vec));
             }
             // Longest batch first, the rest shuffled.
-            if let Some(longest) = (0..out.len()).max_by_key(|&b| out[b].iter().map(len).max().unwrap_or(0)) {
+            if let Some(longest) =
+                (0..out.len()).max_by_key(|&b| out[b].iter().map(len).max().unwrap_or(0))
+            {
                 out.swap(0, longest);
                 out[1..].shuffle(&mut rng);
             }
@@ -464,7 +498,11 @@ mod tests {
 
     #[test]
     fn stateful_rows_walk_in_order_and_reset_at_contigs() {
-        let streams: Vec<Vec<u32>> = vec![(0..300).collect(), (10_000..10_200).collect(), (20_000..20_333).collect()];
+        let streams: Vec<Vec<u32>> = vec![
+            (0..300).collect(),
+            (10_000..10_200).collect(),
+            (20_000..20_333).collect(),
+        ];
         let b = LmBatcher::new(streams.clone(), 4, 10, true, 3).unwrap();
         let e = b.epoch(0);
         assert!(!e.is_empty());
@@ -509,7 +547,9 @@ mod tests {
 
     #[test]
     fn classification_pads_at_start_and_sorts() {
-        let items: Vec<(Vec<u32>, u32)> = (0..500).map(|i| (vec![7u32; 5 + (i * 37) % 90], (i % 2) as u32)).collect();
+        let items: Vec<(Vec<u32>, u32)> = (0..500)
+            .map(|i| (vec![7u32; 5 + (i * 37) % 90], (i % 2) as u32))
+            .collect();
         let b = ClassificationBatcher::new(items.clone(), 16, true, 5).unwrap();
         let e = b.epoch(0);
         let mut seen: Vec<usize> = e.iter().flat_map(|b| b.items.clone()).collect();
@@ -533,9 +573,14 @@ mod tests {
 
     #[test]
     fn mlm_specials_never_masked_and_span() {
-        let ids: Vec<u32> = (0..2000).map(|i| if i % 10 == 0 { 2 } else { 5 + i % 64 }).collect();
+        let ids: Vec<u32> = (0..2000)
+            .map(|i| if i % 10 == 0 { 2 } else { 5 + i % 64 })
+            .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let opts = MlmOptions { span: 3, ..Default::default() };
+        let opts = MlmOptions {
+            span: 3,
+            ..Default::default()
+        };
         let (_, y) = mask_tokens(&ids, 69, &opts, &mut rng);
         for i in 0..ids.len() {
             if ids[i] < N_SPECIAL {

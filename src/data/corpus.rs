@@ -59,7 +59,17 @@ impl Kingdom {
     pub fn from_name(s: &str) -> Option<Kingdom> {
         let s = s.to_ascii_lowercase();
         let s = s.as_str();
-        if ["pro", "prokaryote", "prokaryotes", "bacteria", "bacterium", "archaea", "prokaryotic"].contains(&s) {
+        if [
+            "pro",
+            "prokaryote",
+            "prokaryotes",
+            "bacteria",
+            "bacterium",
+            "archaea",
+            "prokaryotic",
+        ]
+        .contains(&s)
+        {
             Some(Kingdom::Pro)
         } else if ["euk", "eukaryote", "eukaryotes", "eukaryota", "eukaryotic"].contains(&s) {
             Some(Kingdom::Euk)
@@ -344,20 +354,62 @@ pub const EMBEDDED_MANIFEST: &str = include_str!("../../datasets/manifest.json")
 
 /// The embedded files, by manifest path.
 pub static EMBEDDED_FILES: &[(&str, &[u8])] = &[
-    ("pro/helicobacter_pylori_G27.fa.gz", include_bytes!("../../datasets/pro/helicobacter_pylori_G27.fa.gz")),
-    ("pro/helicobacter_pylori_Puno120.fa.gz", include_bytes!("../../datasets/pro/helicobacter_pylori_Puno120.fa.gz")),
-    ("pro/helicobacter_pylori_ELS37.fa.gz", include_bytes!("../../datasets/pro/helicobacter_pylori_ELS37.fa.gz")),
-    ("pro/staphylococcus_aureus_N315.fa.gz", include_bytes!("../../datasets/pro/staphylococcus_aureus_N315.fa.gz")),
-    ("pro/yersinia_pestis_pPCP1.gb", include_bytes!("../../datasets/pro/yersinia_pestis_pPCP1.gb")),
-    ("euk/saccharomyces_cerevisiae_chrI.fa.gz", include_bytes!("../../datasets/euk/saccharomyces_cerevisiae_chrI.fa.gz")),
-    ("euk/saccharomyces_cerevisiae_chrI.gff3.gz", include_bytes!("../../datasets/euk/saccharomyces_cerevisiae_chrI.gff3.gz")),
-    ("euk/homo_sapiens_chr1_fragment.fa.gz", include_bytes!("../../datasets/euk/homo_sapiens_chr1_fragment.fa.gz")),
-    ("euk/arabidopsis_thaliana_chloroplast.gb.gz", include_bytes!("../../datasets/euk/arabidopsis_thaliana_chloroplast.gb.gz")),
-    ("vir/enterobacteria_phage_lambda.fa.gz", include_bytes!("../../datasets/vir/enterobacteria_phage_lambda.fa.gz")),
-    ("vir/phiX174.gbk", include_bytes!("../../datasets/vir/phiX174.gbk")),
-    ("vir/influenza_A_EU851978.gbk", include_bytes!("../../datasets/vir/influenza_A_EU851978.gbk")),
-    ("vir/influenza_A_HM138502.gbk", include_bytes!("../../datasets/vir/influenza_A_HM138502.gbk")),
-    ("vir/influenza_A_KF527485.gbk", include_bytes!("../../datasets/vir/influenza_A_KF527485.gbk")),
+    (
+        "pro/helicobacter_pylori_G27.fa.gz",
+        include_bytes!("../../datasets/pro/helicobacter_pylori_G27.fa.gz"),
+    ),
+    (
+        "pro/helicobacter_pylori_Puno120.fa.gz",
+        include_bytes!("../../datasets/pro/helicobacter_pylori_Puno120.fa.gz"),
+    ),
+    (
+        "pro/helicobacter_pylori_ELS37.fa.gz",
+        include_bytes!("../../datasets/pro/helicobacter_pylori_ELS37.fa.gz"),
+    ),
+    (
+        "pro/staphylococcus_aureus_N315.fa.gz",
+        include_bytes!("../../datasets/pro/staphylococcus_aureus_N315.fa.gz"),
+    ),
+    (
+        "pro/yersinia_pestis_pPCP1.gb",
+        include_bytes!("../../datasets/pro/yersinia_pestis_pPCP1.gb"),
+    ),
+    (
+        "euk/saccharomyces_cerevisiae_chrI.fa.gz",
+        include_bytes!("../../datasets/euk/saccharomyces_cerevisiae_chrI.fa.gz"),
+    ),
+    (
+        "euk/saccharomyces_cerevisiae_chrI.gff3.gz",
+        include_bytes!("../../datasets/euk/saccharomyces_cerevisiae_chrI.gff3.gz"),
+    ),
+    (
+        "euk/homo_sapiens_chr1_fragment.fa.gz",
+        include_bytes!("../../datasets/euk/homo_sapiens_chr1_fragment.fa.gz"),
+    ),
+    (
+        "euk/arabidopsis_thaliana_chloroplast.gb.gz",
+        include_bytes!("../../datasets/euk/arabidopsis_thaliana_chloroplast.gb.gz"),
+    ),
+    (
+        "vir/enterobacteria_phage_lambda.fa.gz",
+        include_bytes!("../../datasets/vir/enterobacteria_phage_lambda.fa.gz"),
+    ),
+    (
+        "vir/phiX174.gbk",
+        include_bytes!("../../datasets/vir/phiX174.gbk"),
+    ),
+    (
+        "vir/influenza_A_EU851978.gbk",
+        include_bytes!("../../datasets/vir/influenza_A_EU851978.gbk"),
+    ),
+    (
+        "vir/influenza_A_HM138502.gbk",
+        include_bytes!("../../datasets/vir/influenza_A_HM138502.gbk"),
+    ),
+    (
+        "vir/influenza_A_KF527485.gbk",
+        include_bytes!("../../datasets/vir/influenza_A_KF527485.gbk"),
+    ),
 ];
 
 /// Hex SHA-256 of bytes.
@@ -380,17 +432,26 @@ fn verify(entry: &FileEntry, bytes: &[u8], label: &str) -> Result<()> {
     Ok(())
 }
 
-fn load_genome(meta: &GenomeMeta, fetch: &dyn Fn(&str) -> Result<Vec<u8>>, base: &str) -> Result<Genome> {
+fn load_genome(
+    meta: &GenomeMeta,
+    fetch: &(dyn Fn(&str) -> Result<Vec<u8>> + Sync),
+    base: &str,
+) -> Result<Genome> {
     let mut contigs: Vec<Contig> = Vec::new();
     let mut gff: Vec<(String, Vec<u8>)> = Vec::new();
     for f in &meta.files {
         let label = format!("{base}{}", f.path);
         let raw = fetch(&f.path)?;
         verify(f, &raw, &label)?;
-        let bytes = super::io::decompress(&raw).map_err(|e| Error::parse(&label, 0, super::io::describe_io(&e)))?;
+        let bytes = super::io::decompress(&raw)
+            .map_err(|e| Error::parse(&label, 0, super::io::describe_io(&e)))?;
         match f.format.to_ascii_lowercase().as_str() {
             "fasta" | "fa" | "fastq" => {
-                let r = SeqReader::new(Box::new(std::io::Cursor::new(bytes)), label, Default::default())?;
+                let r = SeqReader::new(
+                    Box::new(std::io::Cursor::new(bytes)),
+                    label,
+                    Default::default(),
+                )?;
                 for rec in r {
                     let rec = rec?;
                     contigs.push(Contig {
@@ -478,11 +539,18 @@ impl Corpus {
         Self::from_manifest_with(&manifest, &fetch, &base)
     }
 
-    fn from_manifest_with(m: &Manifest, fetch: &dyn Fn(&str) -> Result<Vec<u8>>, base: &str) -> Result<Corpus> {
+    fn from_manifest_with(
+        m: &Manifest,
+        fetch: &(dyn Fn(&str) -> Result<Vec<u8>> + Sync),
+        base: &str,
+    ) -> Result<Corpus> {
         let mut ids = BTreeSet::new();
         for g in &m.genomes {
             if !ids.insert(g.id.clone()) {
-                return Err(Error::Config(format!("genome id '{}' appears twice in the manifest", g.id)));
+                return Err(Error::Config(format!(
+                    "genome id '{}' appears twice in the manifest",
+                    g.id
+                )));
             }
         }
         let genomes = std::thread::scope(|s| {
@@ -493,7 +561,10 @@ impl Corpus {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Input("genome loader panicked".into()))))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Input("genome loader panicked".into())))
+                })
                 .collect::<Result<Vec<_>>>()
         })?;
         Ok(Corpus {
@@ -525,7 +596,11 @@ impl Corpus {
             .collect();
         subdirs.sort();
         for sub in subdirs {
-            let Some(kingdom) = sub.file_name().and_then(|n| n.to_str()).and_then(Kingdom::from_name) else {
+            let Some(kingdom) = sub
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(Kingdom::from_name)
+            else {
                 continue;
             };
             let mut files: Vec<PathBuf> = std::fs::read_dir(&sub)
@@ -536,7 +611,12 @@ impl Corpus {
             files.sort();
             for f in &files {
                 let (stem, kind) = classify(f);
-                let rel = |p: &Path| p.strip_prefix(dir).unwrap_or(p).to_string_lossy().into_owned();
+                let rel = |p: &Path| {
+                    p.strip_prefix(dir)
+                        .unwrap_or(p)
+                        .to_string_lossy()
+                        .into_owned()
+                };
                 let entry = |p: &Path, fmt: &str| FileEntry {
                     path: rel(p),
                     format: fmt.into(),
@@ -579,7 +659,9 @@ impl Corpus {
             )));
         }
         let m = Manifest {
-            name: dir.file_name().map_or("corpus".into(), |n| n.to_string_lossy().into_owned()),
+            name: dir
+                .file_name()
+                .map_or("corpus".into(), |n| n.to_string_lossy().into_owned()),
             version: 1,
             description: String::new(),
             genomes: metas,
@@ -594,7 +676,9 @@ impl Corpus {
 
     /// Indices of the genomes of one kingdom.
     pub fn of_kingdom(&self, k: Kingdom) -> Vec<usize> {
-        (0..self.genomes.len()).filter(|&i| self.genomes[i].meta.kingdom == k).collect()
+        (0..self.genomes.len())
+            .filter(|&i| self.genomes[i].meta.kingdom == k)
+            .collect()
     }
 
     /// Index of a genome by id.
@@ -613,7 +697,9 @@ impl Corpus {
     /// train + test; `n ≥ 3` → at least one unit in each split.
     pub fn split(&self, opts: &SplitOptions) -> Result<Splits> {
         if !(0.0..1.0).contains(&(opts.valid_fraction + opts.test_fraction)) {
-            return Err(Error::Config("valid_fraction + test_fraction must be below 1".into()));
+            return Err(Error::Config(
+                "valid_fraction + test_fraction must be below 1".into(),
+            ));
         }
         let mut s = Splits {
             train: vec![],
@@ -692,7 +778,9 @@ impl Corpus {
                 .genomes
                 .get(gi)
                 .ok_or_else(|| Error::Input(format!("no genome with index {gi}")))?;
-            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ (gi as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                opts.seed ^ (gi as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             let usable: Vec<(usize, usize)> = g
                 .contigs
                 .iter()
@@ -704,9 +792,9 @@ impl Corpus {
             if total == 0 {
                 continue;
             }
-            let n = opts
-                .per_genome
-                .unwrap_or_else(|| ((g.len() as f64 * opts.coverage) / opts.len as f64).ceil() as usize);
+            let n = opts.per_genome.unwrap_or_else(|| {
+                ((g.len() as f64 * opts.coverage) / opts.len as f64).ceil() as usize
+            });
             let comp = g.composition();
             let mut got = 0;
             let mut tries = 0;
@@ -790,8 +878,14 @@ impl Corpus {
                 Column::new("kingdom".into(), col_str(&|x| x.meta.kingdom.to_string())),
                 Column::new("species".into(), col_str(&|x| x.meta.species.clone())),
                 Column::new("strain".into(), col_str(&|x| x.meta.strain.clone())),
-                Column::new("contigs".into(), g.iter().map(|x| x.contigs.len() as u32).collect::<Vec<_>>()),
-                Column::new("bases".into(), g.iter().map(|x| x.len() as u64).collect::<Vec<_>>()),
+                Column::new(
+                    "contigs".into(),
+                    g.iter().map(|x| x.contigs.len() as u32).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "bases".into(),
+                    g.iter().map(|x| x.len() as u64).collect::<Vec<_>>(),
+                ),
                 Column::new(
                     "gc".into(),
                     g.iter()
@@ -829,8 +923,15 @@ impl Corpus {
 }
 
 fn classify(p: &Path) -> (String, &'static str) {
-    let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    let name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".bgz")).unwrap_or(&name).to_string();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".bgz"))
+        .unwrap_or(&name)
+        .to_string();
     let (stem, ext) = match name.rsplit_once('.') {
         Some((s, e)) => (s.to_string(), e.to_string()),
         None => (name.clone(), String::new()),
@@ -856,7 +957,8 @@ fn guess_species(p: &Path, kind: &str) -> Option<String> {
             let h = r.next_header().ok()??;
             let d = h.description?;
             let words: Vec<&str> = d.split_whitespace().collect();
-            (words.len() >= 2 && words[0].chars().next()?.is_uppercase()).then(|| words[..2].join(" "))
+            (words.len() >= 2 && words[0].chars().next()?.is_uppercase())
+                .then(|| words[..2].join(" "))
         }
         _ => None,
     }
@@ -869,7 +971,11 @@ mod tests {
     #[test]
     fn embedded_list_matches_manifest() {
         let m: Manifest = serde_json::from_str(EMBEDDED_MANIFEST).unwrap();
-        let mut paths: Vec<&str> = m.genomes.iter().flat_map(|g| g.files.iter().map(|f| f.path.as_str())).collect();
+        let mut paths: Vec<&str> = m
+            .genomes
+            .iter()
+            .flat_map(|g| g.files.iter().map(|f| f.path.as_str()))
+            .collect();
         let mut embedded: Vec<&str> = EMBEDDED_FILES.iter().map(|f| f.0).collect();
         paths.sort();
         embedded.sort();

@@ -116,6 +116,28 @@ const fn build_norm() -> [u8; 256] {
     t
 }
 
+/// Position `lc` on the next sequence line of the current FASTA record (skipping line breaks)
+/// and return `(line number, usable bytes)`: the bytes up to the line end or buffer end, a
+/// trailing CR excluded. `None` at the next header or end of file.
+fn next_seq_piece<R: BufRead>(lc: &mut LineCounter<R>) -> io::Result<Option<(usize, usize)>> {
+    loop {
+        match lc.fill_buf()?.first() {
+            Some(b'\n') | Some(b'\r') => lc.consume(1),
+            _ => break,
+        }
+    }
+    let line = lc.line();
+    let buf = lc.fill_buf()?;
+    if buf.is_empty() || buf[0] == b'>' {
+        return Ok(None);
+    }
+    let mut n = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if n > 0 && buf[n - 1] == b'\r' {
+        n -= 1;
+    }
+    Ok(Some((line, n)))
+}
+
 /// Streaming reader over a FASTA or FASTQ file.
 pub struct SeqReader {
     file: String,
@@ -322,23 +344,25 @@ impl SeqReader {
 
     fn fasta_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
         let start = buf.len();
+        let mut piece = Vec::new();
         while self.in_seq && buf.len() - start < max {
-            let reader = self.fasta.as_mut().expect("fasta reader");
-            let line = reader.get_ref().line();
-            let mut sr = reader.sequence_reader();
-            let src = match sr.fill_buf() {
-                Ok(s) => s,
-                Err(e) => return Err(Error::parse(&self.file, line, describe_io(&e))),
+            let lc = self.fasta.as_mut().expect("fasta reader").get_mut();
+            let (line, n) = match next_seq_piece(lc) {
+                Ok(Some(x)) => x,
+                Ok(None) => {
+                    self.in_seq = false;
+                    break;
+                }
+                Err(e) => return Err(Error::parse(&self.file, lc.line(), describe_io(&e))),
             };
-            if src.is_empty() {
-                self.in_seq = false;
-                break;
-            }
-            let take = src.len().min(max - (buf.len() - start));
-            // Copy out to satisfy the borrow checker cheaply (one line at a time).
-            let chunk: Vec<u8> = src[..take].to_vec();
-            sr.consume(take);
-            self.normalize(&chunk, buf, line)?;
+            let take = n.min(max - (buf.len() - start));
+            piece.clear();
+            piece.extend_from_slice(
+                &lc.fill_buf()
+                    .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?[..take],
+            );
+            lc.consume(take);
+            self.normalize(&piece, buf, line)?;
         }
         Ok(buf.len() - start)
     }
@@ -400,7 +424,10 @@ impl SeqReader {
     /// Hand each raw line of the current FASTA record's sequence (newlines removed, not
     /// normalised or validated) to `f`. This is the zero-copy fast path used by tokenizers
     /// that validate as they encode; FASTQ records are passed in one piece.
-    pub fn for_each_raw_line(&mut self, mut f: impl FnMut(&[u8], usize) -> Result<()>) -> Result<()> {
+    pub fn for_each_raw_line(
+        &mut self,
+        mut f: impl FnMut(&[u8], usize) -> Result<()>,
+    ) -> Result<()> {
         match self.format {
             Format::Fastq => {
                 if let Some((seq, _, line)) = self.pending.take() {
@@ -409,20 +436,20 @@ impl SeqReader {
             }
             Format::Fasta => {
                 while self.in_seq {
-                    let reader = self.fasta.as_mut().expect("fasta reader");
-                    let line = reader.get_ref().line();
-                    let mut sr = reader.sequence_reader();
-                    let src = match sr.fill_buf() {
-                        Ok(s) => s,
-                        Err(e) => return Err(Error::parse(&self.file, line, describe_io(&e))),
+                    let lc = self.fasta.as_mut().expect("fasta reader").get_mut();
+                    let (line, n) = match next_seq_piece(lc) {
+                        Ok(Some(x)) => x,
+                        Ok(None) => {
+                            self.in_seq = false;
+                            break;
+                        }
+                        Err(e) => return Err(Error::parse(&self.file, lc.line(), describe_io(&e))),
                     };
-                    if src.is_empty() {
-                        self.in_seq = false;
-                        break;
-                    }
-                    let n = src.len();
-                    f(src, line)?;
-                    sr.consume(n);
+                    let src = lc
+                        .fill_buf()
+                        .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?;
+                    f(&src[..n], line)?;
+                    lc.consume(n);
                 }
             }
         }
@@ -474,8 +501,16 @@ mod tests {
 
     #[test]
     fn fold_forgets_mask() {
-        let (rd, _) = crate::data::io::from_reader(io::Cursor::new(b">a\nacGT\n".to_vec())).unwrap();
-        let mut r = SeqReader::new(rd, "x", ReadOptions { soft_mask: SoftMask::Fold }).unwrap();
+        let (rd, _) =
+            crate::data::io::from_reader(io::Cursor::new(b">a\nacGT\n".to_vec())).unwrap();
+        let mut r = SeqReader::new(
+            rd,
+            "x",
+            ReadOptions {
+                soft_mask: SoftMask::Fold,
+            },
+        )
+        .unwrap();
         let rec = r.next_record().unwrap().unwrap();
         assert!(rec.mask.is_empty());
         assert_eq!(rec.seq, b"ACGT");

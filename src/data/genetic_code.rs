@@ -27,63 +27,120 @@ pub fn aa_index(aa: u8) -> Option<usize> {
 
 // (id, name, amino acids, starts)
 const TABLES: &[(u8, &str, &[u8; 64], &[u8; 64])] = &[
-    (1, "Standard",
-     b"FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"---M------**--*----M---------------M----------------------------"),
-    (2, "Vertebrate Mitochondrial",
-     b"FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIMMTTTTNNKKSS**VVVVAAAADDEEGGGG",
-     b"----------**--------------------MMMM----------**---M------------"),
-    (3, "Yeast Mitochondrial",
-     b"FFLLSSSSYY**CCWWTTTTPPPPHHQQRRRRIIMMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"----------**----------------------MM---------------M------------"),
-    (4, "Mold, Protozoan and Coelenterate Mitochondrial; Mycoplasma/Spiroplasma",
-     b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"--MM------**-------M------------MMMM---------------M------------"),
-    (5, "Invertebrate Mitochondrial",
-     b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSSSSVVVVAAAADDEEGGGG",
-     b"---M------**--------------------MMMM---------------M------------"),
-    (6, "Ciliate, Dasycladacean and Hexamita Nuclear",
-     b"FFLLSSSSYYQQCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"--------------*--------------------M----------------------------"),
-    (9, "Echinoderm and Flatworm Mitochondrial",
-     b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
-     b"----------**-----------------------M---------------M------------"),
-    (10, "Euplotid Nuclear",
-     b"FFLLSSSSYY**CCCWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"----------**-----------------------M----------------------------"),
-    (11, "Bacterial, Archaeal and Plant Plastid",
-     b"FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"---M------**--*----M------------MMMM---------------M------------"),
-    (12, "Alternative Yeast Nuclear",
-     b"FFLLSSSSYY**CC*WLLLSPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"----------**--*----M---------------M----------------------------"),
-    (13, "Ascidian Mitochondrial",
-     b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSSGGVVVVAAAADDEEGGGG",
-     b"---M------**----------------------MM---------------M------------"),
-    (14, "Alternative Flatworm Mitochondrial",
-     b"FFLLSSSSYYY*CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
-     b"-----------*-----------------------M----------------------------"),
-    (16, "Chlorophycean Mitochondrial",
-     b"FFLLSSSSYY*LCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"----------*---*--------------------M----------------------------"),
-    (21, "Trematode Mitochondrial",
-     b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
-     b"----------**-----------------------M---------------M------------"),
-    (22, "Scenedesmus obliquus Mitochondrial",
-     b"FFLLSS*SYY*LCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"------*---*---*--------------------M----------------------------"),
-    (23, "Thraustochytrium Mitochondrial",
-     b"FF*LSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"--*-------**--*-----------------M--M---------------M------------"),
-    (24, "Rhabdopleuridae Mitochondrial",
-     b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSSKVVVVAAAADDEEGGGG",
-     b"---M------**-------M---------------M---------------M------------"),
-    (25, "Candidate Division SR1 and Gracilibacteria",
-     b"FFLLSSSSYY**CCGWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"---M------**-----------------------M---------------M------------"),
-    (26, "Pachysolen tannophilus Nuclear",
-     b"FFLLSSSSYY**CC*WLLLAPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     b"----------**--*----M---------------M----------------------------"),
+    (
+        1,
+        "Standard",
+        b"FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"---M------**--*----M---------------M----------------------------",
+    ),
+    (
+        2,
+        "Vertebrate Mitochondrial",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSS**VVVVAAAADDEEGGGG",
+        b"----------**--------------------MMMM----------**---M------------",
+    ),
+    (
+        3,
+        "Yeast Mitochondrial",
+        b"FFLLSSSSYY**CCWWTTTTPPPPHHQQRRRRIIMMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"----------**----------------------MM---------------M------------",
+    ),
+    (
+        4,
+        "Mold, Protozoan and Coelenterate Mitochondrial; Mycoplasma/Spiroplasma",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"--MM------**-------M------------MMMM---------------M------------",
+    ),
+    (
+        5,
+        "Invertebrate Mitochondrial",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSSSSVVVVAAAADDEEGGGG",
+        b"---M------**--------------------MMMM---------------M------------",
+    ),
+    (
+        6,
+        "Ciliate, Dasycladacean and Hexamita Nuclear",
+        b"FFLLSSSSYYQQCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"--------------*--------------------M----------------------------",
+    ),
+    (
+        9,
+        "Echinoderm and Flatworm Mitochondrial",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
+        b"----------**-----------------------M---------------M------------",
+    ),
+    (
+        10,
+        "Euplotid Nuclear",
+        b"FFLLSSSSYY**CCCWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"----------**-----------------------M----------------------------",
+    ),
+    (
+        11,
+        "Bacterial, Archaeal and Plant Plastid",
+        b"FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"---M------**--*----M------------MMMM---------------M------------",
+    ),
+    (
+        12,
+        "Alternative Yeast Nuclear",
+        b"FFLLSSSSYY**CC*WLLLSPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"----------**--*----M---------------M----------------------------",
+    ),
+    (
+        13,
+        "Ascidian Mitochondrial",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSSGGVVVVAAAADDEEGGGG",
+        b"---M------**----------------------MM---------------M------------",
+    ),
+    (
+        14,
+        "Alternative Flatworm Mitochondrial",
+        b"FFLLSSSSYYY*CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
+        b"-----------*-----------------------M----------------------------",
+    ),
+    (
+        16,
+        "Chlorophycean Mitochondrial",
+        b"FFLLSSSSYY*LCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"----------*---*--------------------M----------------------------",
+    ),
+    (
+        21,
+        "Trematode Mitochondrial",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
+        b"----------**-----------------------M---------------M------------",
+    ),
+    (
+        22,
+        "Scenedesmus obliquus Mitochondrial",
+        b"FFLLSS*SYY*LCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"------*---*---*--------------------M----------------------------",
+    ),
+    (
+        23,
+        "Thraustochytrium Mitochondrial",
+        b"FF*LSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"--*-------**--*-----------------M--M---------------M------------",
+    ),
+    (
+        24,
+        "Rhabdopleuridae Mitochondrial",
+        b"FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSSKVVVVAAAADDEEGGGG",
+        b"---M------**-------M---------------M---------------M------------",
+    ),
+    (
+        25,
+        "Candidate Division SR1 and Gracilibacteria",
+        b"FFLLSSSSYY**CCGWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"---M------**-----------------------M---------------M------------",
+    ),
+    (
+        26,
+        "Pachysolen tannophilus Nuclear",
+        b"FFLLSSSSYY**CC*WLLLAPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        b"----------**--*----M---------------M----------------------------",
+    ),
 ];
 
 /// Index of a base in NCBI codon order (T, C, A, G); `None` if not canonical.
@@ -113,7 +170,11 @@ impl GeneticCode {
         let (_, name, aas, starts) = TABLES.iter().find(|t| t.0 == id).ok_or_else(|| {
             Error::Config(format!(
                 "unknown genetic code {id} (known: {})",
-                TABLES.iter().map(|t| t.0.to_string()).collect::<Vec<_>>().join(", ")
+                TABLES
+                    .iter()
+                    .map(|t| t.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         let mut s = [false; 64];
@@ -204,7 +265,10 @@ impl GeneticCode {
     /// Translate a coding sequence codon by codon (a trailing partial codon is dropped).
     /// With `complete_start`, a start codon in first position is translated as `M`.
     pub fn translate(&self, cds: &[u8], complete_start: bool) -> Vec<u8> {
-        let mut out: Vec<u8> = cds.chunks_exact(3).map(|c| self.translate_codon(c)).collect();
+        let mut out: Vec<u8> = cds
+            .chunks_exact(3)
+            .map(|c| self.translate_codon(c))
+            .collect();
         if complete_start && cds.len() >= 3 && self.is_start(&cds[..3]) {
             out[0] = b'M';
         }
@@ -260,7 +324,12 @@ mod tests {
             (b"CAT", b'H'),
             (b"ATA", b'I'),
         ] {
-            assert_eq!(c.translate_codon(codon), aa, "{}", String::from_utf8_lossy(codon));
+            assert_eq!(
+                c.translate_codon(codon),
+                aa,
+                "{}",
+                String::from_utf8_lossy(codon)
+            );
         }
         assert!(c.is_start(b"ATG") && c.is_start(b"TTG") && c.is_start(b"CTG"));
         assert!(!c.is_start(b"GTG"));

@@ -58,7 +58,9 @@ pub fn open(path: impl AsRef<Path>) -> Result<(DynBufRead, Compression)> {
 }
 
 /// Wrap any buffered reader, decompressing according to its first bytes.
-pub fn from_reader<R: BufRead + Send + 'static>(mut raw: R) -> io::Result<(DynBufRead, Compression)> {
+pub fn from_reader<R: BufRead + Send + 'static>(
+    mut raw: R,
+) -> io::Result<(DynBufRead, Compression)> {
     let head = raw.fill_buf()?;
     let compression = detect_compression(head);
     Ok((wrap(raw, compression), compression))

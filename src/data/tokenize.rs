@@ -44,7 +44,13 @@ pub const N_SPECIAL: u32 = 5;
 
 impl Special {
     /// All specials in id order.
-    pub const ALL: [Special; 5] = [Special::Pad, Special::Unk, Special::Cls, Special::Sep, Special::Mask];
+    pub const ALL: [Special; 5] = [
+        Special::Pad,
+        Special::Unk,
+        Special::Cls,
+        Special::Sep,
+        Special::Mask,
+    ];
     /// Display form, e.g. `<pad>`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -101,7 +107,10 @@ impl KmerTokenizer {
     /// Check `k` and `stride` are usable.
     pub fn validate(&self) -> Result<()> {
         if self.k == 0 || self.k > 15 {
-            return Err(Error::Config(format!("k-mer length must be 1..=15, got {}", self.k)));
+            return Err(Error::Config(format!(
+                "k-mer length must be 1..=15, got {}",
+                self.k
+            )));
         }
         if self.stride == 0 {
             return Err(Error::Config("stride must be at least 1".into()));
@@ -245,7 +254,10 @@ impl StreamEncoder {
     /// Feed bases; returns an error message with the offending byte if it is not a
     /// nucleotide letter (IUPAC, either case).
     pub fn push(&mut self, seq: &[u8], out: &mut Vec<u32>) -> std::result::Result<(), u8> {
-        if let Some(&bad) = seq.iter().find(|&&b| CODE[b as usize] == super::alphabet::INVALID) {
+        if let Some(&bad) = seq
+            .iter()
+            .find(|&&b| CODE[b as usize] == super::alphabet::INVALID)
+        {
             // Only reached on invalid input: the scan above is fused into the hot loop below
             // by the optimiser in practice; keep the common path simple.
             return Err(bad);
@@ -297,7 +309,10 @@ impl StreamEncoder {
 /// Tokenize every record of a FASTA/FASTQ file (plain, gzip, bgzip) in one streaming pass:
 /// constant memory beyond the token output, with invalid letters reported by line.
 /// Returns `(record name, token ids)` per record.
-pub fn tokenize_file(path: impl AsRef<std::path::Path>, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> {
+pub fn tokenize_file(
+    path: impl AsRef<std::path::Path>,
+    t: &KmerTokenizer,
+) -> Result<Vec<(String, Vec<u32>)>> {
     let mut r = super::fasta::SeqReader::from_path(path, Default::default())?;
     let mut out = Vec::new();
     let mut enc = StreamEncoder::new(*t);
@@ -310,7 +325,10 @@ pub fn tokenize_file(path: impl AsRef<std::path::Path>, t: &KmerTokenizer) -> Re
                 Error::parse(
                     &label,
                     line_no,
-                    format!("invalid nucleotide '{}' in sequence", (b as char).escape_default()),
+                    format!(
+                        "invalid nucleotide '{}' in sequence",
+                        (b as char).escape_default()
+                    ),
                 )
             })
         })?;
@@ -356,7 +374,11 @@ mod tests {
         }
         // Seed 003 §1.1: stride examples.
         let t = KmerTokenizer::new(4, 3).unwrap();
-        let toks: Vec<String> = t.encode(b"ATCGCGTACGATCCG").iter().map(|&i| t.token_str(i)).collect();
+        let toks: Vec<String> = t
+            .encode(b"ATCGCGTACGATCCG")
+            .iter()
+            .map(|&i| t.token_str(i))
+            .collect();
         assert_eq!(toks, ["ATCG", "GCGT", "TACG", "GATC"]);
     }
 

@@ -18,7 +18,8 @@
 //! let seqs = parse_gff3_bytes(gff, "x.gff3", None).unwrap();
 //! let t = Tracks::from_annotation(&seqs[0], &TrackOptions::default()).unwrap();
 //! assert_eq!(t.cds_mask(), vec![0,1,1,1,1,1,1,1,1,1,0]);
-//! assert_eq!(t.codon_position(4), Some(3));
+//! assert_eq!(t.codon_position(3), Some(3)); // the G of ATG
+//! assert_eq!(t.codon_position(4), Some(1));
 //! assert!(t.has_amino_acid(4, b'K'));
 //! ```
 
@@ -138,7 +139,12 @@ impl Tracks {
     }
 
     /// Build the tracks of sequence `seq` (named `name`) from its features.
-    pub fn from_features(name: &str, seq: &[u8], features: &[Feature], opts: &TrackOptions) -> Result<Self> {
+    pub fn from_features(
+        name: &str,
+        seq: &[u8],
+        features: &[Feature],
+        opts: &TrackOptions,
+    ) -> Result<Self> {
         let mut t = Self::empty(name, seq.len());
         // Regions first, by precedence (lower precedence written first).
         let mut by_prec: Vec<(&Feature, Region)> = features
@@ -163,7 +169,10 @@ impl Tracks {
             }
         }
         let mut codes: Vec<GeneticCode> = Vec::new();
-        for f in features.iter().filter(|f| f.is_cds() && (opts.include_pseudo || !f.pseudo)) {
+        for f in features
+            .iter()
+            .filter(|f| f.is_cds() && (opts.include_pseudo || !f.pseudo))
+        {
             if f.segments.iter().any(|s| s.end > seq.len()) {
                 return Err(crate::Error::Input(format!(
                     "CDS {} lies past the end of {name} ({} bp)",
@@ -208,7 +217,9 @@ impl Tracks {
     /// Codon position (1, 2 or 3) at `i`; forward strand wins where both strands code.
     pub fn codon_position(&self, i: usize) -> Option<u8> {
         let c = self.codon[i];
-        (0..6).find(|b| c & (1 << b) != 0).map(|b| (b % 3) as u8 + 1)
+        (0..6)
+            .find(|b| c & (1 << b) != 0)
+            .map(|b| (b % 3) as u8 + 1)
     }
 
     /// Is position `i` part of a codon for amino acid `aa` (one-letter code, `*` = stop)?
@@ -221,8 +232,14 @@ impl Tracks {
     pub fn targets(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = vec![
             ("CDS".to_string(), self.cds_mask()),
-            ("CDS+".to_string(), self.cds.iter().map(|&c| c & 1).collect()),
-            ("CDS-".to_string(), self.cds.iter().map(|&c| (c >> 1) & 1).collect()),
+            (
+                "CDS+".to_string(),
+                self.cds.iter().map(|&c| c & 1).collect(),
+            ),
+            (
+                "CDS-".to_string(),
+                self.cds.iter().map(|&c| (c >> 1) & 1).collect(),
+            ),
         ];
         for k in 0..3 {
             out.push((
@@ -241,7 +258,10 @@ impl Tracks {
             };
             out.push((
                 name,
-                self.amino_acid.iter().map(|&a| ((a >> i) & 1) as u8).collect(),
+                self.amino_acid
+                    .iter()
+                    .map(|&a| ((a >> i) & 1) as u8)
+                    .collect(),
             ));
         }
         for r in Region::ALL {
@@ -265,7 +285,11 @@ impl Tracks {
 /// Check that the tracks agree, codon by codon, with the translation of every CDS they were
 /// built from: each codon's three positions carry its codon-position bit and amino-acid bit.
 /// Returns the labels of CDS that disagree (empty when all agree).
-pub fn verify_tracks(seq: &AnnotatedSequence, tracks: &Tracks, opts: &TrackOptions) -> Result<Vec<String>> {
+pub fn verify_tracks(
+    seq: &AnnotatedSequence,
+    tracks: &Tracks,
+    opts: &TrackOptions,
+) -> Result<Vec<String>> {
     let mut bad = Vec::new();
     for f in seq.cds().filter(|f| opts.include_pseudo || !f.pseudo) {
         let code = GeneticCode::new(f.transl_table.unwrap_or(opts.default_code))?;
@@ -311,7 +335,9 @@ ATGAATGAATAGTAAGC
         assert_eq!(t.codon[4] & 0b111, 0b011);
         assert!(t.has_amino_acid(4, b'N') && t.has_amino_acid(4, b'M'));
         assert_eq!(t.region[14], Region::Trna);
-        assert!(verify_tracks(&s[0], &t, &TrackOptions::default()).unwrap().is_empty());
+        assert!(verify_tracks(&s[0], &t, &TrackOptions::default())
+            .unwrap()
+            .is_empty());
         let names: Vec<_> = t.targets().into_iter().map(|(n, _)| n).collect();
         assert!(names.contains(&"aa_K".to_string()) && names.contains(&"region_tRNA".to_string()));
         assert_eq!(names.len(), 3 + 3 + 21 + 5);

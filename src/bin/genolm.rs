@@ -75,6 +75,25 @@ enum AnnCmd {
 }
 
 fn main() -> ExitCode {
+    // Behave like other Unix tools when the reader goes away (`genolm … | head`).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Show whole tables in the terminal (set before any thread starts).
+    for (k, v) in [
+        ("POLARS_FMT_MAX_ROWS", "200"),
+        ("POLARS_FMT_MAX_COLS", "30"),
+        ("POLARS_FMT_STR_LEN", "40"),
+        ("POLARS_TABLE_WIDTH", "200"),
+        ("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1"),
+        ("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
+        }
+    }
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -91,8 +110,6 @@ fn print_corpus(corpus: &Corpus, level: SplitLevel, seed: u64) -> genolm::Result
         ..Default::default()
     })?;
     let df = corpus.summary(Some(&splits))?;
-    std::env::set_var("POLARS_FMT_MAX_ROWS", "100");
-    std::env::set_var("POLARS_FMT_STR_LEN", "40");
     println!("{df}");
     println!(
         "{} genomes, {:.2} Mb; split at {:?} level (seed {seed}): {} train, {} valid, {} test genomes",

@@ -794,9 +794,29 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
                     .position(|(a, b)| a != b)
                     .unwrap_or(got.len().min(expected.len()));
                 check.ok = false;
+                let res = |p: &str| {
+                    p.as_bytes()
+                        .get(at)
+                        .map_or("end".to_string(), |&c| (c as char).to_string())
+                };
+                let codon: String = {
+                    let pos = f.coding_positions();
+                    pos.get(at * 3..at * 3 + 3)
+                        .map(|c| {
+                            c.iter()
+                                .map(|&(p, s)| match s {
+                                    Strand::Forward => seq.seq[p] as char,
+                                    Strand::Reverse => complement(seq.seq[p]) as char,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
                 check.reason = Some(format!(
-                    "differs at residue {} (got {} aa, recorded {} aa)",
+                    "residue {} is {} (codon {codon}) but recorded as {} ({} vs {} aa)",
                     at + 1,
+                    res(&got),
+                    res(expected),
                     got.len(),
                     expected.len()
                 ));

@@ -509,7 +509,7 @@ fn load_genome(
 }
 
 impl Corpus {
-    /// The default corpus shipped inside the library (≈ 11 Mb of sequence from 12 genomes of
+    /// The default corpus shipped inside the library (≈ 8.5 Mb of sequence from 12 genomes of
     /// all three kingdoms, see `datasets/manifest.json`). Checksums are verified on load.
     pub fn embedded() -> Result<Corpus> {
         let manifest: Manifest = serde_json::from_str(EMBEDDED_MANIFEST)

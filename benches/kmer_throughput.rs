@@ -30,10 +30,12 @@ fn main() {
     let reps: usize = std::env::var("GENOLM_BENCH_REPS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(7);
+        .unwrap_or(11);
     for (label, path) in [("plain", &plain), ("gzip", &gz)] {
         for (k, s) in [(3usize, 1usize), (6, 1), (6, 3)] {
             let t = KmerTokenizer::new(k, s).unwrap();
+            // One untimed warm-up run (page cache, allocator, CPU frequency).
+            std::hint::black_box(tokenize_file(path, &t).unwrap());
             let mut times = Vec::new();
             let mut n_tokens = 0;
             for _ in 0..reps {

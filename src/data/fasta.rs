@@ -131,7 +131,7 @@ fn next_seq_piece<R: BufRead>(lc: &mut LineCounter<R>) -> io::Result<Option<(usi
     if buf.is_empty() || buf[0] == b'>' {
         return Ok(None);
     }
-    let mut n = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let mut n = memchr::memchr(b'\n', buf).unwrap_or(buf.len());
     if n > 0 && buf[n - 1] == b'\r' {
         n -= 1;
     }
@@ -361,7 +361,7 @@ impl SeqReader {
                 &lc.fill_buf()
                     .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?[..take],
             );
-            lc.consume(take);
+            lc.consume_within_line(take);
             self.normalize(&piece, buf, line)?;
         }
         Ok(buf.len() - start)
@@ -449,7 +449,7 @@ impl SeqReader {
                         .fill_buf()
                         .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?;
                     f(&src[..n], line)?;
-                    lc.consume(n);
+                    lc.consume_within_line(n);
                 }
             }
         }

@@ -127,6 +127,10 @@ impl<R: BufRead> LineCounter<R> {
     pub fn line(&self) -> usize {
         self.lines + 1
     }
+    /// Consume `amt` bytes the caller knows contain no newline (skips the count).
+    pub fn consume_within_line(&mut self, amt: usize) {
+        self.inner.consume(amt);
+    }
     /// Peek at the next byte without consuming it.
     pub fn peek(&mut self) -> io::Result<Option<u8>> {
         Ok(self.inner.fill_buf()?.first().copied())
@@ -152,7 +156,7 @@ impl<R: BufRead> BufRead for LineCounter<R> {
             // The buffer is still filled, so this does no I/O.
             if let Ok(buf) = self.inner.fill_buf() {
                 let upto = amt.min(buf.len());
-                self.lines += buf[..upto].iter().filter(|&&b| b == b'\n').count();
+                self.lines += memchr::memchr_iter(b'\n', &buf[..upto]).count();
             }
         }
         self.inner.consume(amt);

@@ -251,35 +251,40 @@ impl StreamEncoder {
         self.until_next = self.k;
     }
 
-    /// Feed bases; returns an error message with the offending byte if it is not a
-    /// nucleotide letter (IUPAC, either case).
+    /// Feed bases; returns the offending byte if one is not a nucleotide letter (IUPAC,
+    /// either case). Validation is fused into the encoding loop and costs nothing on clean input.
+    #[inline]
     pub fn push(&mut self, seq: &[u8], out: &mut Vec<u32>) -> std::result::Result<(), u8> {
-        if let Some(&bad) = seq
-            .iter()
-            .find(|&&b| CODE[b as usize] == super::alphabet::INVALID)
-        {
-            // Only reached on invalid input: the scan above is fused into the hot loop below
-            // by the optimiser in practice; keep the common path simple.
-            return Err(bad);
+        match self.encode_chunk(seq, out) {
+            None => Ok(()),
+            Some(bad) => Err(bad),
         }
-        self.push_unchecked(seq, out);
-        Ok(())
     }
 
     /// Feed bases without validation (invalid bytes count as ambiguous).
     #[inline]
     pub fn push_unchecked(&mut self, seq: &[u8], out: &mut Vec<u32>) {
+        self.encode_chunk(seq, out);
+    }
+
+    /// The encoding loop; returns the first invalid byte, if any (it is encoded as ambiguous).
+    #[inline]
+    fn encode_chunk(&mut self, seq: &[u8], out: &mut Vec<u32>) -> Option<u8> {
         out.reserve(seq.len() / self.stride + 1);
         let (k, s, mask) = (self.k, self.stride, self.mask);
         let mut code = self.code;
         let mut valid_run = self.valid_run;
         let mut until_next = self.until_next;
+        let mut bad: Option<u8> = None;
         for &b in seq {
             let c = CODE[b as usize];
             if c < 4 {
                 code = ((code << 2) | c as u64) & mask;
                 valid_run += 1;
             } else {
+                if c == super::alphabet::INVALID && bad.is_none() {
+                    bad = Some(b);
+                }
                 code = (code << 2) & mask;
                 valid_run = 0;
             }
@@ -298,6 +303,7 @@ impl StreamEncoder {
         self.code = code;
         self.valid_run = valid_run;
         self.until_next = until_next;
+        bad
     }
 
     /// Bases fed since the last reset.

@@ -40,10 +40,14 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let plain = dir.join("genome.fa");
     std::fs::write(&plain, &text).unwrap();
-    let reps: usize = std::env::var("GENOLM_BENCH_REPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(11);
+    let reps: usize = if bench_mode {
+        std::env::var("GENOLM_BENCH_REPS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(11)
+    } else {
+        1
+    };
     for (label, path) in [("plain", &plain), ("gzip", &gz)] {
         for (k, s) in [(3usize, 1usize), (6, 1), (6, 3)] {
             let t = KmerTokenizer::new(k, s).unwrap();

@@ -770,8 +770,8 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
     let mut codes: HashMap<u8, GeneticCode> = HashMap::new();
     for f in seq.cds().filter(|f| !f.pseudo) {
         let table = f.transl_table.unwrap_or(default_code);
-        if !codes.contains_key(&table) {
-            codes.insert(table, GeneticCode::new(table)?);
+        if let std::collections::hash_map::Entry::Vacant(e) = codes.entry(table) {
+            e.insert(GeneticCode::new(table)?);
         }
         let code = &codes[&table];
         let mut prot = f.translate(&seq.seq, code);

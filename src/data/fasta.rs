@@ -120,11 +120,8 @@ const fn build_norm() -> [u8; 256] {
 /// and return `(line number, usable bytes)`: the bytes up to the line end or buffer end, a
 /// trailing CR excluded. `None` at the next header or end of file.
 fn next_seq_piece<R: BufRead>(lc: &mut LineCounter<R>) -> io::Result<Option<(usize, usize)>> {
-    loop {
-        match lc.fill_buf()?.first() {
-            Some(b'\n') | Some(b'\r') => lc.consume(1),
-            _ => break,
-        }
+    while let Some(b'\n' | b'\r') = lc.fill_buf()?.first() {
+        lc.consume(1);
     }
     let line = lc.line();
     let buf = lc.fill_buf()?;

@@ -135,20 +135,58 @@ fn next_seq_piece<R: BufRead>(lc: &mut LineCounter<R>) -> io::Result<Option<(usi
     Ok(Some((line, n)))
 }
 
+/// Normalises raw sequence bytes and records the soft-mask of the current record.
+#[derive(Debug, Default)]
+struct Normalizer {
+    keep_mask: bool,
+    /// Bases emitted so far in the current record.
+    pos: usize,
+    mask: Vec<Range<usize>>,
+}
+
+impl Normalizer {
+    fn push(&mut self, src: &[u8], buf: &mut Vec<u8>, line: usize, file: &str) -> Result<()> {
+        buf.reserve(src.len());
+        for &b in src {
+            match NORM[b as usize] {
+                0 => {
+                    return Err(Error::parse(
+                        file,
+                        line,
+                        format!(
+                            "invalid nucleotide '{}' in sequence (expected IUPAC letters)",
+                            (b as char).escape_default()
+                        ),
+                    ))
+                }
+                1 => continue,
+                n => {
+                    if self.keep_mask && b.is_ascii_lowercase() {
+                        match self.mask.last_mut() {
+                            Some(r) if r.end == self.pos => r.end += 1,
+                            _ => self.mask.push(self.pos..self.pos + 1),
+                        }
+                    }
+                    buf.push(n);
+                    self.pos += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Streaming reader over a FASTA or FASTQ file.
 pub struct SeqReader {
     file: String,
     format: Format,
-    opts: ReadOptions,
     fasta: Option<noodles_fasta::io::Reader<LineCounter<DynBufRead>>>,
     fastq: Option<noodles_fastq::io::Reader<LineCounter<DynBufRead>>>,
     /// FASTA: inside the sequence of the current record.
     in_seq: bool,
     /// FASTQ: the pending record (header already handed out, sequence not yet).
     pending: Option<(Vec<u8>, Vec<u8>, usize)>,
-    /// Position within the current record (bases emitted so far).
-    pos: usize,
-    mask: Vec<Range<usize>>,
+    norm: Normalizer,
     records: usize,
 }
 
@@ -193,13 +231,14 @@ impl SeqReader {
         Ok(Self {
             file,
             format,
-            opts,
             fasta,
             fastq,
             in_seq: false,
             pending: None,
-            pos: 0,
-            mask: Vec::new(),
+            norm: Normalizer {
+                keep_mask: opts.soft_mask == SoftMask::Keep,
+                ..Default::default()
+            },
             records: 0,
         })
     }
@@ -230,8 +269,8 @@ impl SeqReader {
             sink.clear();
             self.read_chunk(&mut sink, 1 << 20)?;
         }
-        self.pos = 0;
-        self.mask.clear();
+        self.norm.pos = 0;
+        self.norm.mask.clear();
         match self.format {
             Format::Fasta => self.fasta_header(),
             Format::Fastq => self.fastq_header(),
@@ -333,7 +372,7 @@ impl SeqReader {
                     return Ok(0);
                 };
                 let before = buf.len();
-                self.normalize(&seq, buf, line)?;
+                self.norm.push(&seq, buf, line, &self.file)?;
                 Ok(buf.len() - before)
             }
         }
@@ -341,8 +380,22 @@ impl SeqReader {
 
     fn fasta_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
         let start = buf.len();
-        let mut piece = Vec::new();
-        while self.in_seq && buf.len() - start < max {
+        let mut norm = std::mem::take(&mut self.norm);
+        let file = self.file.clone();
+        let r = self.walk_fasta(max, |src, line| norm.push(src, buf, line, &file));
+        self.norm = norm;
+        r?;
+        Ok(buf.len() - start)
+    }
+
+    /// Walk the current FASTA record's sequence in raw pieces (each within one line, at most
+    /// `budget` bytes in all), handing each piece and its line number to `f`.
+    fn walk_fasta(
+        &mut self,
+        mut budget: usize,
+        mut f: impl FnMut(&[u8], usize) -> Result<()>,
+    ) -> Result<()> {
+        while self.in_seq && budget > 0 {
             let lc = self.fasta.as_mut().expect("fasta reader").get_mut();
             let (line, n) = match next_seq_piece(lc) {
                 Ok(Some(x)) => x,
@@ -352,53 +405,20 @@ impl SeqReader {
                 }
                 Err(e) => return Err(Error::parse(&self.file, lc.line(), describe_io(&e))),
             };
-            let take = n.min(max - (buf.len() - start));
-            piece.clear();
-            piece.extend_from_slice(
-                &lc.fill_buf()
-                    .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?[..take],
-            );
+            let take = n.min(budget);
+            let src = lc
+                .fill_buf()
+                .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?;
+            f(&src[..take], line)?;
             lc.consume_within_line(take);
-            self.normalize(&piece, buf, line)?;
-        }
-        Ok(buf.len() - start)
-    }
-
-    fn normalize(&mut self, src: &[u8], buf: &mut Vec<u8>, line: usize) -> Result<()> {
-        buf.reserve(src.len());
-        let keep = self.opts.soft_mask == SoftMask::Keep;
-        for &b in src {
-            let n = NORM[b as usize];
-            match n {
-                0 => {
-                    return Err(Error::parse(
-                        &self.file,
-                        line,
-                        format!(
-                            "invalid nucleotide '{}' in sequence (expected IUPAC letters)",
-                            (b as char).escape_default()
-                        ),
-                    ))
-                }
-                1 => continue,
-                _ => {
-                    if keep && b.is_ascii_lowercase() {
-                        match self.mask.last_mut() {
-                            Some(r) if r.end == self.pos => r.end += 1,
-                            _ => self.mask.push(self.pos..self.pos + 1),
-                        }
-                    }
-                    buf.push(n);
-                    self.pos += 1;
-                }
-            }
+            budget -= take;
         }
         Ok(())
     }
 
     /// Soft-masked intervals seen so far in the current record.
     pub fn current_mask(&self) -> &[Range<usize>] {
-        &self.mask
+        &self.norm.mask
     }
 
     /// Read the next whole record.
@@ -413,7 +433,7 @@ impl SeqReader {
             name: h.name,
             description: h.description,
             seq,
-            mask: std::mem::take(&mut self.mask),
+            mask: std::mem::take(&mut self.norm.mask),
             quality,
         }))
     }
@@ -431,24 +451,7 @@ impl SeqReader {
                     f(&seq, line)?;
                 }
             }
-            Format::Fasta => {
-                while self.in_seq {
-                    let lc = self.fasta.as_mut().expect("fasta reader").get_mut();
-                    let (line, n) = match next_seq_piece(lc) {
-                        Ok(Some(x)) => x,
-                        Ok(None) => {
-                            self.in_seq = false;
-                            break;
-                        }
-                        Err(e) => return Err(Error::parse(&self.file, lc.line(), describe_io(&e))),
-                    };
-                    let src = lc
-                        .fill_buf()
-                        .map_err(|e| Error::parse(&self.file, line, describe_io(&e)))?;
-                    f(&src[..n], line)?;
-                    lc.consume_within_line(n);
-                }
-            }
+            Format::Fasta => self.walk_fasta(usize::MAX, f)?,
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use genolm::data::annotation::{check_translations, read_annotation};
 use genolm::data::corpus::{Corpus, SplitLevel, SplitOptions};
-use genolm::data::tokenize::{informed_random_loss, tokenize_file, KmerTokenizer};
+use genolm::data::tokenize::{informed_random_loss, tokenize_file, KmerTokenizer, Special};
 use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
 
 #[derive(Parser)]
@@ -245,7 +245,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             let recs = tokenize_file(&file, &tok)?;
             let secs = t0.elapsed().as_secs_f64();
             for (name, ids) in &recs {
-                let unk = ids.iter().filter(|&&i| i == 1).count();
+                let unk = ids.iter().filter(|&&i| i == Special::Unk as u32).count();
                 println!("{name}\t{} tokens\t{unk} unk", ids.len());
             }
             eprintln!("{} records in {secs:.3} s", recs.len());

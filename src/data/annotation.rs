@@ -30,7 +30,7 @@ use std::path::Path;
 use gb_io::seq::{After, Before, Location};
 
 use super::alphabet::complement;
-use super::genetic_code::{aa_from_three, GeneticCode};
+use super::genetic_code::{aa_from_three, CodeCache, GeneticCode};
 use super::io::{describe_io, LineCounter};
 use crate::{Error, Result};
 
@@ -63,6 +63,23 @@ impl Segment {
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }
+}
+
+/// The bases read at stranded positions: the genome's base on the forward strand, its
+/// complement on the reverse strand.
+///
+/// ```
+/// use genolm::data::annotation::{stranded_bases, Strand};
+/// assert_eq!(stranded_bases(b"ACGT", &[(0, Strand::Forward), (0, Strand::Reverse)]), b"AT".to_vec());
+/// ```
+pub fn stranded_bases(genome: &[u8], positions: &[(usize, Strand)]) -> Vec<u8> {
+    positions
+        .iter()
+        .map(|&(p, s)| match s {
+            Strand::Forward => genome[p],
+            Strand::Reverse => complement(genome[p]),
+        })
+        .collect()
 }
 
 /// One annotated feature (CDS, gene, tRNA, …).
@@ -138,26 +155,14 @@ impl Feature {
 
     /// The spliced (transcribed-strand) sequence of the feature.
     pub fn spliced_seq(&self, genome: &[u8]) -> Vec<u8> {
-        self.spliced_positions()
-            .into_iter()
-            .map(|(p, s)| match s {
-                Strand::Forward => genome[p],
-                Strand::Reverse => complement(genome[p]),
-            })
-            .collect()
+        stranded_bases(genome, &self.spliced_positions())
     }
 
     /// Translate the CDS (trailing stop included as `*`, as codons read), honouring the
     /// phase, alternative starts for 5'-complete CDS and `/transl_except`.
     pub fn translate(&self, genome: &[u8], code: &GeneticCode) -> Vec<u8> {
         let pos = self.coding_positions();
-        let bases: Vec<u8> = pos
-            .iter()
-            .map(|&(p, s)| match s {
-                Strand::Forward => genome[p],
-                Strand::Reverse => complement(genome[p]),
-            })
-            .collect();
+        let bases = stranded_bases(genome, &pos);
         let mut prot = code.translate(&bases, !self.partial_5 && self.phase == 0);
         for &(gpos, aa) in &self.transl_except {
             if let Some(i) = pos.iter().position(|&(p, _)| p == gpos) {
@@ -197,27 +202,31 @@ impl AnnotatedSequence {
 
     /// Check every feature lies inside the sequence; the error names the feature's line.
     pub fn validate_bounds(&self) -> Result<()> {
-        for f in &self.features {
-            for s in &f.segments {
-                if s.end > self.seq.len() || s.start > s.end {
-                    return Err(Error::parse(
-                        &self.file,
-                        f.line,
-                        format!(
-                            "{} {} spans {}..{}, past the end of sequence {} ({} bp)",
-                            f.kind,
-                            f.label(),
-                            s.start + 1,
-                            s.end,
-                            self.name,
-                            self.seq.len()
-                        ),
-                    ));
-                }
+        check_bounds(&self.file, &self.name, self.seq.len(), &self.features)
+    }
+}
+
+/// Check that every segment of `features` lies inside a sequence `name` of `len` bases; the
+/// error names the offending feature's line in `file`.
+pub fn check_bounds(file: &str, name: &str, len: usize, features: &[Feature]) -> Result<()> {
+    for f in features {
+        for s in &f.segments {
+            if s.end > len || s.start > s.end {
+                return Err(Error::parse(
+                    file,
+                    f.line,
+                    format!(
+                        "{} {} spans {}..{}, past the end of sequence {name} ({len} bp)",
+                        f.kind,
+                        f.label(),
+                        s.start + 1,
+                        s.end,
+                    ),
+                ));
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Annotation file format.
@@ -551,12 +560,80 @@ pub fn read_gff3(path: impl AsRef<Path>, fasta: Option<&Path>) -> Result<Vec<Ann
     parse_gff3_bytes(&bytes, &path.display().to_string(), seqs)
 }
 
+/// The features of a GFF3 file, per sequence id, before they meet their sequences.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gff3Features {
+    /// `(seqid, features)` in order of first appearance.
+    pub by_seqid: Vec<(String, Vec<Feature>)>,
+    /// Records of an embedded `##FASTA` section, if any.
+    pub fasta: Vec<super::fasta::SeqRecord>,
+}
+
+impl Gff3Features {
+    /// Match each feature list to its sequence: `find(seqid)` gives the index and length of
+    /// the sequence with that name. Returns `(index, features)` pairs after checking bounds;
+    /// errors name the line of a feature whose sequence is missing or that runs past its end.
+    pub fn resolve(
+        self,
+        label: &str,
+        find: impl Fn(&str) -> Option<(usize, usize)>,
+    ) -> Result<Vec<(usize, Vec<Feature>)>> {
+        self.by_seqid
+            .into_iter()
+            .map(|(seqid, feats)| {
+                let Some((idx, len)) = find(&seqid) else {
+                    let line = feats.first().map_or(1, |f| f.line);
+                    return Err(Error::parse(
+                        label,
+                        line,
+                        format!("sequence '{seqid}' is not in the FASTA file"),
+                    ));
+                };
+                check_bounds(label, &seqid, len, &feats)?;
+                Ok((idx, feats))
+            })
+            .collect()
+    }
+}
+
 /// Parse GFF3 held in memory. Sequences come from `seqs`, or from a `##FASTA` section.
 pub fn parse_gff3_bytes(
     bytes: &[u8],
     label: &str,
     seqs: Option<Vec<super::fasta::SeqRecord>>,
 ) -> Result<Vec<AnnotatedSequence>> {
+    let mut parsed = parse_gff3_features(bytes, label)?;
+    let mut seqs = seqs.unwrap_or_default();
+    seqs.append(&mut parsed.fasta);
+    if seqs.is_empty() {
+        return Err(Error::Input(format!(
+            "{label}: a GFF3 file needs its sequences: pass the FASTA file (or embed a ##FASTA section)"
+        )));
+    }
+    let index: HashMap<&str, usize> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    let resolved = parsed.resolve(label, |id| index.get(id).map(|&i| (i, seqs[i].seq.len())))?;
+    drop(index);
+    Ok(resolved
+        .into_iter()
+        .map(|(i, features)| AnnotatedSequence {
+            name: seqs[i].name.clone(),
+            description: seqs[i].description.clone(),
+            organism: None,
+            seq: std::mem::take(&mut seqs[i].seq),
+            circular: false,
+            features,
+            file: label.to_string(),
+        })
+        .collect())
+}
+
+/// Parse the features of a GFF3 file (and its `##FASTA` section, if any) without needing the
+/// sequences: CDS rows are grouped by `Parent` (or `ID`) and ordered 5' → 3'.
+pub fn parse_gff3_features(bytes: &[u8], label: &str) -> Result<Gff3Features> {
     use noodles_gff as gff;
     let mut lc = LineCounter::new(bytes);
     let mut reader = gff::io::Reader::new(&mut lc);
@@ -702,7 +779,7 @@ pub fn parse_gff3_bytes(
         }
     }
     let fasta_line = reader.get_ref().line();
-    let mut seqs = seqs.unwrap_or_default();
+    let mut fasta = Vec::new();
     if embedded_fasta {
         let mut rest = Vec::new();
         lc.read_to_end(&mut rest)
@@ -712,39 +789,16 @@ pub fn parse_gff3_bytes(
             format!("{label} (##FASTA section after line {fasta_line})"),
             Default::default(),
         )?;
-        seqs.extend(r.collect::<Result<Vec<_>>>()?);
+        fasta = r.collect::<Result<Vec<_>>>()?;
     }
-    if seqs.is_empty() {
-        return Err(Error::Input(format!(
-            "{label}: a GFF3 file needs its sequences: pass the FASTA file (or embed a ##FASTA section)"
-        )));
-    }
-    let mut seq_map: HashMap<String, super::fasta::SeqRecord> =
-        seqs.into_iter().map(|r| (r.name.clone(), r)).collect();
-    let mut out = Vec::new();
-    for seqid in order {
-        let feats = by_seq.remove(&seqid).unwrap_or_default();
-        let Some(rec) = seq_map.remove(&seqid) else {
-            let line = feats.first().map_or(1, |f| f.line);
-            return Err(Error::parse(
-                label,
-                line,
-                format!("sequence '{seqid}' is not in the FASTA file"),
-            ));
-        };
-        let a = AnnotatedSequence {
-            name: seqid,
-            description: rec.description,
-            organism: None,
-            seq: rec.seq,
-            circular: false,
-            features: feats,
-            file: label.to_string(),
-        };
-        a.validate_bounds()?;
-        out.push(a);
-    }
-    Ok(out)
+    let by_seqid = order
+        .into_iter()
+        .map(|id| {
+            let f = by_seq.remove(&id).unwrap_or_default();
+            (id, f)
+        })
+        .collect();
+    Ok(Gff3Features { by_seqid, fasta })
 }
 
 /// Translation check of one CDS.
@@ -767,14 +821,9 @@ pub struct CdsCheck {
 /// `default_code` is used for CDS without `/transl_table`. Pseudogenes are skipped.
 pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<Vec<CdsCheck>> {
     let mut out = Vec::new();
-    let mut codes: HashMap<u8, GeneticCode> = HashMap::new();
+    let mut codes = CodeCache::default();
     for f in seq.cds().filter(|f| !f.pseudo) {
-        let table = f.transl_table.unwrap_or(default_code);
-        if let std::collections::hash_map::Entry::Vacant(e) = codes.entry(table) {
-            e.insert(GeneticCode::new(table)?);
-        }
-        let code = &codes[&table];
-        let mut prot = f.translate(&seq.seq, code);
+        let mut prot = f.translate(&seq.seq, codes.get(f.transl_table.unwrap_or(default_code))?);
         let mut check = CdsCheck {
             label: f.label(),
             line: f.line,
@@ -799,19 +848,11 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
                         .get(at)
                         .map_or("end".to_string(), |&c| (c as char).to_string())
                 };
-                let codon: String = {
-                    let pos = f.coding_positions();
-                    pos.get(at * 3..at * 3 + 3)
-                        .map(|c| {
-                            c.iter()
-                                .map(|&(p, s)| match s {
-                                    Strand::Forward => seq.seq[p] as char,
-                                    Strand::Reverse => complement(seq.seq[p]) as char,
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
+                let codon = f
+                    .coding_positions()
+                    .get(at * 3..at * 3 + 3)
+                    .map(|c| String::from_utf8_lossy(&stranded_bases(&seq.seq, c)).into_owned())
+                    .unwrap_or_default();
                 check.reason = Some(format!(
                     "residue {} is {} (codon {codon}) but recorded as {} ({} vs {} aa)",
                     at + 1,

@@ -439,6 +439,8 @@ fn load_genome(
 ) -> Result<Genome> {
     let mut contigs: Vec<Contig> = Vec::new();
     let mut gff: Vec<(String, Vec<u8>)> = Vec::new();
+    // Species read from the records themselves, for genomes whose metadata leaves it empty.
+    let mut inferred: Option<String> = None;
     for f in &meta.files {
         let label = format!("{base}{}", f.path);
         let raw = fetch(&f.path)?;
@@ -454,6 +456,12 @@ fn load_genome(
                 )?;
                 for rec in r {
                     let rec = rec?;
+                    if inferred.is_none() {
+                        inferred = rec
+                            .description
+                            .as_deref()
+                            .and_then(species_from_description);
+                    }
                     contigs.push(Contig {
                         name: rec.name,
                         seq: rec.seq,
@@ -464,6 +472,9 @@ fn load_genome(
             }
             "genbank" | "gb" | "gbk" => {
                 for a in annotation::parse_genbank_bytes(&bytes, &label)? {
+                    if inferred.is_none() {
+                        inferred = a.organism.as_deref().map(first_two_words);
+                    }
                     contigs.push(Contig {
                         name: a.name,
                         seq: a.seq,
@@ -481,18 +492,29 @@ fn load_genome(
         }
     }
     for (label, bytes) in gff {
-        let recs = contigs
-            .iter()
-            .map(|c| super::fasta::SeqRecord {
-                name: c.name.clone(),
-                seq: c.seq.clone(),
-                ..Default::default()
-            })
-            .collect();
-        for a in annotation::parse_gff3_bytes(&bytes, &label, Some(recs))? {
-            if let Some(c) = contigs.iter_mut().find(|c| c.name == a.name) {
-                c.features.get_or_insert_with(Vec::new).extend(a.features);
+        let mut parsed = annotation::parse_gff3_features(&bytes, &label)?;
+        // Sequences embedded after ##FASTA join the genome's contigs.
+        for rec in std::mem::take(&mut parsed.fasta) {
+            if !contigs.iter().any(|c| c.name == rec.name) {
+                contigs.push(Contig {
+                    name: rec.name,
+                    seq: rec.seq,
+                    mask: rec.mask,
+                    features: None,
+                });
             }
+        }
+        let resolved = parsed.resolve(&label, |id| {
+            contigs
+                .iter()
+                .position(|c| c.name == id)
+                .map(|i| (i, contigs[i].seq.len()))
+        })?;
+        for (i, feats) in resolved {
+            contigs[i]
+                .features
+                .get_or_insert_with(Vec::new)
+                .extend(feats);
         }
         // Contigs of an annotated genome without GFF rows are annotated as "nothing here".
         for c in contigs.iter_mut() {
@@ -502,10 +524,11 @@ fn load_genome(
     if contigs.is_empty() {
         return Err(Error::Input(format!("genome {} has no sequence", meta.id)));
     }
-    Ok(Genome {
-        meta: meta.clone(),
-        contigs,
-    })
+    let mut meta = meta.clone();
+    if meta.species.is_empty() {
+        meta.species = inferred.unwrap_or_default();
+    }
+    Ok(Genome { meta, contigs })
 }
 
 impl Corpus {
@@ -589,6 +612,7 @@ impl Corpus {
             return Self::from_manifest(manifest);
         }
         let mut metas = Vec::new();
+        let mut stems: Vec<String> = Vec::new();
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let mut subdirs: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -637,11 +661,12 @@ impl Corpus {
                         fe.push(entry(g, "gff3"));
                     }
                 }
-                let species = guess_species(f, kind).unwrap_or_else(|| stem.clone());
+                stems.push(stem.clone());
                 metas.push(GenomeMeta {
                     id: format!("{}_{}", kingdom.as_str().to_lowercase(), stem),
                     kingdom,
-                    species,
+                    // Inferred on load from ORGANISM / the FASTA description; else the stem.
+                    species: String::new(),
                     strain: String::new(),
                     organism: String::new(),
                     accession: String::new(),
@@ -671,7 +696,13 @@ impl Corpus {
             let f = base.join(p);
             std::fs::read(&f).map_err(|e| Error::io(&f, e))
         };
-        Self::from_manifest_with(&m, &fetch, &format!("{}/", dir.display()))
+        let mut corpus = Self::from_manifest_with(&m, &fetch, &format!("{}/", dir.display()))?;
+        for (g, stem) in corpus.genomes.iter_mut().zip(stems) {
+            if g.meta.species.is_empty() {
+                g.meta.species = stem;
+            }
+        }
+        Ok(corpus)
     }
 
     /// Indices of the genomes of one kingdom.
@@ -871,6 +902,8 @@ impl Corpus {
         let split: Vec<String> = (0..g.len())
             .map(|i| splits.map_or("-".to_string(), |s| s.of(i).to_string()))
             .collect();
+        // One pass over each genome for both GC and ambiguous counts.
+        let comps: Vec<[u64; 4]> = g.iter().map(Genome::composition).collect();
         let df = DataFrame::new(
             g.len(),
             vec![
@@ -888,9 +921,9 @@ impl Corpus {
                 ),
                 Column::new(
                     "gc".into(),
-                    g.iter()
-                        .map(|x| {
-                            let c = x.composition();
+                    comps
+                        .iter()
+                        .map(|c| {
                             let n = c.iter().sum::<u64>().max(1);
                             ((c[1] + c[2]) as f64 / n as f64 * 1000.0).round() / 1000.0
                         })
@@ -899,7 +932,8 @@ impl Corpus {
                 Column::new(
                     "ambiguous".into(),
                     g.iter()
-                        .map(|x| x.len() as u64 - x.composition().iter().sum::<u64>())
+                        .zip(&comps)
+                        .map(|(x, c)| x.len() as u64 - c.iter().sum::<u64>())
                         .collect::<Vec<_>>(),
                 ),
                 Column::new(
@@ -945,23 +979,14 @@ fn classify(p: &Path) -> (String, &'static str) {
     (stem, kind)
 }
 
-fn guess_species(p: &Path, kind: &str) -> Option<String> {
-    match kind {
-        "genbank" => annotation::read_genbank(p)
-            .ok()?
-            .into_iter()
-            .find_map(|a| a.organism)
-            .map(|o| o.split_whitespace().take(2).collect::<Vec<_>>().join(" ")),
-        "fasta" => {
-            let mut r = SeqReader::from_path(p, Default::default()).ok()?;
-            let h = r.next_header().ok()??;
-            let d = h.description?;
-            let words: Vec<&str> = d.split_whitespace().collect();
-            (words.len() >= 2 && words[0].chars().next()?.is_uppercase())
-                .then(|| words[..2].join(" "))
-        }
-        _ => None,
-    }
+fn first_two_words(s: &str) -> String {
+    s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// "Helicobacter pylori G27 chromosome, …" → "Helicobacter pylori" (NCBI-style descriptions).
+fn species_from_description(d: &str) -> Option<String> {
+    let words: Vec<&str> = d.split_whitespace().collect();
+    (words.len() >= 2 && words[0].chars().next()?.is_uppercase()).then(|| words[..2].join(" "))
 }
 
 #[cfg(test)]

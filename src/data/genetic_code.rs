@@ -276,6 +276,32 @@ impl GeneticCode {
     }
 }
 
+/// Genetic codes built on first use, for code that walks many CDS with a few tables.
+///
+/// ```
+/// let mut codes = genolm::data::genetic_code::CodeCache::default();
+/// assert_eq!(codes.get(11).unwrap().id(), 11);
+/// assert!(codes.get(7).is_err());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CodeCache {
+    codes: Vec<GeneticCode>,
+}
+
+impl CodeCache {
+    /// The table with NCBI number `id`.
+    pub fn get(&mut self, id: u8) -> Result<&GeneticCode> {
+        let i = match self.codes.iter().position(|c| c.id == id) {
+            Some(i) => i,
+            None => {
+                self.codes.push(GeneticCode::new(id)?);
+                self.codes.len() - 1
+            }
+        };
+        Ok(&self.codes[i])
+    }
+}
+
 /// Three-letter amino-acid names (as in `/transl_except=(pos:..,aa:Sec)`) to one letter.
 pub fn aa_from_three(name: &str) -> Option<u8> {
     let t = match name.to_ascii_lowercase().as_str() {

@@ -89,12 +89,12 @@ pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 
 /// Decompress an in-memory buffer (plain bytes are returned as they are).
 pub fn decompress(bytes: &[u8]) -> io::Result<Vec<u8>> {
-    let (mut r, c) = from_reader(io::Cursor::new(bytes.to_vec()))?;
-    if c == Compression::None {
-        return Ok(bytes.to_vec());
-    }
     let mut out = Vec::new();
-    r.read_to_end(&mut out)?;
+    match detect_compression(bytes) {
+        Compression::None => return Ok(bytes.to_vec()),
+        Compression::Gzip => flate2::bufread::MultiGzDecoder::new(bytes).read_to_end(&mut out)?,
+        Compression::Bgzf => noodles_bgzf::io::Reader::new(bytes).read_to_end(&mut out)?,
+    };
     Ok(out)
 }
 

@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::annotation::{AnnotatedSequence, Feature, Strand};
-use super::genetic_code::{aa_index, GeneticCode, AMINO_ACIDS};
+use super::genetic_code::{aa_index, CodeCache, GeneticCode, AMINO_ACIDS};
 use crate::Result;
 
 /// Region class of a position.
@@ -168,7 +168,7 @@ impl Tracks {
                 }
             }
         }
-        let mut codes: Vec<GeneticCode> = Vec::new();
+        let mut codes = CodeCache::default();
         for f in features
             .iter()
             .filter(|f| f.is_cds() && (opts.include_pseudo || !f.pseudo))
@@ -180,15 +180,11 @@ impl Tracks {
                     seq.len()
                 )));
             }
-            let table = f.transl_table.unwrap_or(opts.default_code);
-            let code = match codes.iter().position(|c| c.id() == table) {
-                Some(i) => &codes[i],
-                None => {
-                    codes.push(GeneticCode::new(table)?);
-                    codes.last().expect("just pushed")
-                }
-            };
-            t.add_cds(f, seq, code);
+            t.add_cds(
+                f,
+                seq,
+                codes.get(f.transl_table.unwrap_or(opts.default_code))?,
+            );
         }
         Ok(t)
     }
@@ -291,9 +287,12 @@ pub fn verify_tracks(
     opts: &TrackOptions,
 ) -> Result<Vec<String>> {
     let mut bad = Vec::new();
+    let mut codes = CodeCache::default();
     for f in seq.cds().filter(|f| opts.include_pseudo || !f.pseudo) {
-        let code = GeneticCode::new(f.transl_table.unwrap_or(opts.default_code))?;
-        let prot = f.translate(&seq.seq, &code);
+        let prot = f.translate(
+            &seq.seq,
+            codes.get(f.transl_table.unwrap_or(opts.default_code))?,
+        );
         let pos = f.coding_positions();
         let ok = pos.chunks_exact(3).enumerate().all(|(c, codon)| {
             codon.iter().enumerate().all(|(j, &(p, s))| {

@@ -59,6 +59,19 @@ pub enum Error {
     /// An error raised by candle.
     #[error(transparent)]
     Model(#[from] candle_core::Error),
+    /// Training stopped (non-finite loss, or a diverging run). The last good checkpoint, if
+    /// one was written, is named so that nothing is lost.
+    #[error("training stopped at epoch {epoch}, step {step}: {msg}{}", checkpoint.as_ref().map(|p| format!(" (last good checkpoint: {})", p.display())).unwrap_or_default())]
+    Training {
+        /// Epoch (0-based) at which training stopped.
+        epoch: usize,
+        /// Optimizer step at which training stopped.
+        step: usize,
+        /// What happened.
+        msg: String,
+        /// The last checkpoint written before the failure.
+        checkpoint: Option<PathBuf>,
+    },
     /// An error raised by polars while building a table.
     #[error(transparent)]
     Table(#[from] polars::error::PolarsError),

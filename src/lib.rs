@@ -32,6 +32,8 @@
 
 pub mod data;
 pub mod error;
+pub mod models;
+pub mod train;
 pub mod prelude;
 
 pub use error::{Error, Result};

@@ -1,0 +1,371 @@
+//! The building blocks, as functions of tensors, all with a backward pass in candle 0.11.
+//!
+//! candle's fast `LayerNorm`, `RmsNorm`, `softmax_last_dim` and `rope` kernels have no
+//! backward pass, so every block here is written with differentiable primitives
+//! (`matmul`, `exp`, `sum_keepdim`, `narrow`, `cat`, …). The gradient tests in
+//! `tests/gradients.rs` check each block against finite differences in f64.
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use genolm::models::layers::{linear, softmax};
+//! let x = Tensor::new(&[[1f32, 2., 3.]], &Device::Cpu).unwrap();
+//! let w = Tensor::new(&[[1f32, 0., 0.], [0., 0., 1.]], &Device::Cpu).unwrap();
+//! let y = linear(&x, &w, None).unwrap();
+//! assert_eq!(y.to_vec2::<f32>().unwrap(), vec![vec![1., 3.]]);
+//! let p = softmax(&y).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+//! assert!((p - 1.0).abs() < 1e-6);
+//! ```
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::Result;
+
+/// `x · wᵀ + b` over the last dimension of `x` (any leading shape). The weight is cast to
+/// `x`'s dtype, so a bf16 activation against an f32 master weight computes in bf16.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let w = if w.dtype() != x.dtype() {
+        w.to_dtype(x.dtype())?
+    } else {
+        w.clone()
+    };
+    let dims = x.dims().to_vec();
+    let last = *dims.last().unwrap_or(&1);
+    let rows = x.elem_count() / last.max(1);
+    let y = x.reshape((rows, last))?.matmul(&w.t()?)?;
+    let y = match b {
+        Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?)?,
+        None => y,
+    };
+    let mut out = dims;
+    *out.last_mut().unwrap() = w.dim(0)?;
+    Ok(y.reshape(out)?)
+}
+
+/// A dropout mask of `shape` with entries `0` or `1/(1-p)` (inverted dropout), drawn from `rng`.
+pub fn dropout_mask(
+    shape: &[usize],
+    p: f64,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+    dtype: DType,
+) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let keep = 1.0 / (1.0 - p);
+    let v: Vec<f32> = (0..n)
+        .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep as f32 })
+        .collect();
+    Ok(Tensor::from_vec(v, shape, device)?.to_dtype(dtype)?)
+}
+
+/// Standard dropout (a fresh mask per element) when `p > 0`.
+pub fn dropout(x: &Tensor, p: f64, rng: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
+    match rng {
+        Some(rng) if p > 0.0 => {
+            let m = dropout_mask(x.dims(), p, rng, x.device(), x.dtype())?;
+            Ok((x * m)?)
+        }
+        _ => Ok(x.clone()),
+    }
+}
+
+/// Variational ("locked") dropout on `(batch, time, channels)`: one mask per row and channel,
+/// shared by every time step.
+pub fn locked_dropout(x: &Tensor, p: f64, rng: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
+    match rng {
+        Some(rng) if p > 0.0 => {
+            let (b, _, c) = x.dims3()?;
+            let m = dropout_mask(&[b, 1, c], p, rng, x.device(), x.dtype())?;
+            Ok(x.broadcast_mul(&m)?)
+        }
+        _ => Ok(x.clone()),
+    }
+}
+
+/// Look up rows of `w` (`vocab × dim`) for `ids` of any shape; returns `ids.shape × dim`.
+pub fn embedding(ids: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let mut dims = ids.dims().to_vec();
+    dims.push(w.dim(1)?);
+    let flat = ids.flatten_all()?;
+    Ok(w.index_select(&flat, 0)?.reshape(dims)?)
+}
+
+/// Weights of one LSTM layer in PyTorch's layout (gates `i, f, g, o`).
+#[derive(Debug, Clone)]
+pub struct LstmWeights {
+    /// `4h × in`.
+    pub w_ih: Tensor,
+    /// `4h × h`.
+    pub w_hh: Tensor,
+    /// `4h`.
+    pub b_ih: Tensor,
+    /// `4h`.
+    pub b_hh: Tensor,
+}
+
+/// One LSTM layer over `x: (batch, time, in)` from state `(h0, c0)` (each `batch × h`).
+/// The input projection of every time step is one matrix product; only the recurrent part
+/// loops. `w_hh` may already carry a DropConnect mask. Returns `(outputs (batch, time, h), h_T, c_T)`.
+pub fn lstm_layer(
+    x: &Tensor,
+    w: &LstmWeights,
+    h0: &Tensor,
+    c0: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (b, t, _) = x.dims3()?;
+    let hd = w.w_hh.dim(1)?;
+    let dt = x.dtype();
+    // Time-major so that each step's slice is contiguous.
+    let xt = x.transpose(0, 1)?.contiguous()?; // (t, b, in)
+    let bias = (&w.b_ih + &w.b_hh)?;
+    let xp = linear(&xt, &w.w_ih, Some(&bias))?; // (t, b, 4h)
+    let w_hh_t = w.w_hh.to_dtype(dt)?.t()?;
+    let mut h = h0.to_dtype(dt)?;
+    let mut c = c0.to_dtype(dt)?;
+    let mut outs = Vec::with_capacity(t);
+    for step in 0..t {
+        let gates = (xp.get(step)? + h.matmul(&w_hh_t)?)?; // (b, 4h)
+        let i_f = candle_nn::ops::sigmoid(&gates.narrow(1, 0, 2 * hd)?)?;
+        let i = i_f.narrow(1, 0, hd)?;
+        let f = i_f.narrow(1, hd, hd)?;
+        let g = gates.narrow(1, 2 * hd, hd)?.tanh()?;
+        let o = candle_nn::ops::sigmoid(&gates.narrow(1, 3 * hd, hd)?)?;
+        c = ((f * &c)? + (i * g)?)?;
+        h = (o * c.tanh()?)?;
+        outs.push(h.clone());
+    }
+    let out = Tensor::stack(&outs, 1)?; // (b, t, h)
+    debug_assert_eq!(out.dims(), &[b, t, hd]);
+    Ok((out, h, c))
+}
+
+/// Layer normalisation over the last dimension, written with differentiable primitives and
+/// computed in f32 whatever the input dtype.
+pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    let dt = x.dtype();
+    let xf = if dt == DType::F16 || dt == DType::BF16 {
+        x.to_dtype(DType::F32)?
+    } else {
+        x.clone()
+    };
+    let mean = xf.mean_keepdim(D::Minus1)?;
+    let xc = xf.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    let y = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
+    let y = y
+        .broadcast_mul(&gamma.to_dtype(y.dtype())?)?
+        .broadcast_add(&beta.to_dtype(y.dtype())?)?;
+    Ok(y.to_dtype(dt)?)
+}
+
+/// Softmax over the last dimension (max-subtracted; differentiable).
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::ops::softmax(x, D::Minus1)?)
+}
+
+/// Log-softmax over the last dimension (differentiable).
+pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let xs = x.broadcast_sub(&max)?;
+    let lse = xs.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    Ok(xs.broadcast_sub(&lse)?)
+}
+
+/// RoPE tables `(cos, sin)`, each `positions × dim/2`, for positions `offset..offset+len`.
+/// `scale` divides positions (position interpolation); 1.0 is plain RoPE.
+pub fn rope_tables(
+    len: usize,
+    offset: usize,
+    dim: usize,
+    theta: f64,
+    scale: f64,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let half = dim / 2;
+    let mut cos = Vec::with_capacity(len * half);
+    let mut sin = Vec::with_capacity(len * half);
+    for p in offset..offset + len {
+        for i in 0..half {
+            let inv = theta.powf(-(2.0 * i as f64) / dim as f64);
+            let a = p as f64 / scale * inv;
+            cos.push(a.cos() as f32);
+            sin.push(a.sin() as f32);
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (len, half), device)?,
+        Tensor::from_vec(sin, (len, half), device)?,
+    ))
+}
+
+/// Rotary position embedding (rotate-half layout) on `x: (batch, heads, time, dim)` with
+/// tables from [`rope_tables`]; differentiable, unlike candle's fused `rope` kernel.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let d = x.dim(D::Minus1)?;
+    let half = d / 2;
+    let cos = cos.to_dtype(x.dtype())?;
+    let sin = sin.to_dtype(x.dtype())?;
+    let x1 = x.narrow(D::Minus1, 0, half)?;
+    let x2 = x.narrow(D::Minus1, half, half)?;
+    let a = (x1.broadcast_mul(&cos)? - x2.broadcast_mul(&sin)?)?;
+    let b = (x1.broadcast_mul(&sin)? + x2.broadcast_mul(&cos)?)?;
+    Ok(Tensor::cat(&[a, b], D::Minus1)?)
+}
+
+/// Weights of one attention layer.
+#[derive(Debug, Clone)]
+pub struct AttentionWeights {
+    /// `d × d` query projection.
+    pub wq: Tensor,
+    /// `d × d` key projection.
+    pub wk: Tensor,
+    /// `d × d` value projection.
+    pub wv: Tensor,
+    /// `d × d` output projection.
+    pub wo: Tensor,
+    /// `d` output bias.
+    pub bo: Tensor,
+}
+
+/// Multi-head self-attention with RoPE on `x: (batch, time, d)`. `causal` hides the future;
+/// `key_mask` (`batch × time`, 1 = real token, 0 = padding) hides padding. Returns the
+/// output and, when `want_probs`, the attention probabilities `(batch, heads, time, time)`.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    x: &Tensor,
+    w: &AttentionWeights,
+    heads: usize,
+    cos: &Tensor,
+    sin: &Tensor,
+    causal: bool,
+    key_mask: Option<&Tensor>,
+    dropout_p: f64,
+    rng: Option<&mut ChaCha8Rng>,
+) -> Result<Tensor> {
+    let (b, t, d) = x.dims3()?;
+    let hd = d / heads;
+    let split = |y: Tensor| -> Result<Tensor> {
+        Ok(y.reshape((b, t, heads, hd))?.transpose(1, 2)?.contiguous()?)
+    };
+    let q = rope(&split(linear(x, &w.wq, None)?)?, cos, sin)?;
+    let k = rope(&split(linear(x, &w.wk, None)?)?, cos, sin)?;
+    let v = split(linear(x, &w.wv, None)?)?;
+    let mut scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?; // (b, h, t, t)
+    let neg = -1e9f32;
+    if causal {
+        let m: Vec<f32> = (0..t * t)
+            .map(|i| if i % t > i / t { neg } else { 0.0 })
+            .collect();
+        let m = Tensor::from_vec(m, (t, t), x.device())?.to_dtype(scores.dtype())?;
+        scores = scores.broadcast_add(&m)?;
+    }
+    if let Some(km) = key_mask {
+        let bias = ((km.to_dtype(DType::F32)? - 1.0)? * (-(neg as f64)))?
+            .to_dtype(scores.dtype())?
+            .reshape((b, 1, 1, t))?;
+        scores = scores.broadcast_add(&bias)?;
+    }
+    let probs = softmax(&scores)?;
+    let probs = dropout(&probs, dropout_p, rng)?;
+    let y = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
+    linear(&y, &w.wo, Some(&w.bo))
+}
+
+/// 1-D convolution over `x: (batch, channels, time)` with `w: (out, in, kernel)`, keeping the
+/// length: `causal` pads only on the left (no output sees a later input), otherwise both sides.
+pub fn conv1d_same(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    dilation: usize,
+    causal: bool,
+) -> Result<Tensor> {
+    let k = w.dim(2)?;
+    let span = (k - 1) * dilation;
+    let (left, right) = if causal {
+        (span, 0)
+    } else {
+        (span / 2, span - span / 2)
+    };
+    let xp = x.pad_with_zeros(2, left, right)?;
+    let w = w.to_dtype(x.dtype())?;
+    let y = xp.conv1d(&w, 0, 1, dilation, 1)?;
+    Ok(match b {
+        Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?.reshape((1, (), 1))?)?,
+        None => y,
+    })
+}
+
+/// Batch normalisation over `x: (batch, features)`. In training it normalises by the batch
+/// statistics and updates the running ones (momentum 0.1, unbiased variance as PyTorch);
+/// in evaluation it uses the running statistics. Computed in f32.
+pub fn batch_norm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    running_mean: &candle_core::Var,
+    running_var: &candle_core::Var,
+    train: bool,
+) -> Result<Tensor> {
+    let eps = 1e-5;
+    let dt = x.dtype();
+    let x = x.to_dtype(running_mean.dtype())?;
+    let (mean, var) = if train && x.dim(0)? > 1 {
+        let n = x.dim(0)? as f64;
+        let mean = x.mean_keepdim(0)?;
+        let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(0)?;
+        let m = 0.1;
+        let rm = ((running_mean.as_tensor() * (1.0 - m))? + (mean.squeeze(0)?.detach() * m)?)?;
+        let unbiased = (var.squeeze(0)?.detach() * (n / (n - 1.0)))?;
+        let rv = ((running_var.as_tensor() * (1.0 - m))? + (unbiased * m)?)?;
+        running_mean.set(&rm)?;
+        running_var.set(&rv)?;
+        (mean, var)
+    } else {
+        (
+            running_mean.as_tensor().unsqueeze(0)?,
+            running_var.as_tensor().unsqueeze(0)?,
+        )
+    };
+    let y = x
+        .broadcast_sub(&mean)?
+        .broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_mul(&weight.to_dtype(x.dtype())?.unsqueeze(0)?)?
+        .broadcast_add(&bias.to_dtype(x.dtype())?.unsqueeze(0)?)?;
+    Ok(y.to_dtype(dt)?)
+}
+
+/// Mean cross-entropy of `logits: (n, classes)` against `targets: (n,)` (u32), in f32.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let lp = log_softmax(&logits.to_dtype(DType::F32)?)?;
+    let picked = lp.gather(&targets.to_dtype(DType::U32)?.unsqueeze(1)?, 1)?;
+    Ok(picked.mean_all()?.neg()?)
+}
+
+/// Mean cross-entropy over the positions whose label is not
+/// [`IGNORE_INDEX`](crate::data::batch::IGNORE_INDEX) (`labels: (n,)`, i64). Returns the loss
+/// and the number of counted positions.
+pub fn masked_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<(Tensor, usize)> {
+    let lab: Vec<i64> = labels.to_dtype(DType::I64)?.to_vec1()?;
+    let keep: Vec<f32> = lab.iter().map(|&l| if l >= 0 { 1.0 } else { 0.0 }).collect();
+    let n = keep.iter().filter(|&&k| k > 0.0).count();
+    let idx: Vec<u32> = lab.iter().map(|&l| l.max(0) as u32).collect();
+    let dev = logits.device();
+    let idx = Tensor::from_vec(idx, lab.len(), dev)?;
+    let keep = Tensor::from_vec(keep, lab.len(), dev)?;
+    let lp = log_softmax(&logits.to_dtype(DType::F32)?)?;
+    let picked = lp.gather(&idx.unsqueeze(1)?, 1)?.squeeze(1)?;
+    let loss = ((picked * keep)?.sum_all()? / (n.max(1) as f64))?.neg()?;
+    Ok((loss, n))
+}
+
+/// GELU (erf form); candle's `gelu_erf` has a backward pass.
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    Ok(x.gelu_erf()?)
+}
+
+/// ReLU.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::Activation::Relu.forward(x)?)
+}

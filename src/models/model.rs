@@ -1,0 +1,762 @@
+//! [`GenomicModel`]: every architecture of [`ModelConfig`] behind one forward pass.
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use genolm::models::{GenomicModel, ModelConfig, Mode};
+//! let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 42).unwrap();
+//! let x = Tensor::from_vec(vec![5u32, 9, 17, 33, 40, 7], (2, 3), &Device::Cpu).unwrap();
+//! let out = model.forward(&x, None, Mode::Eval).unwrap();
+//! assert_eq!(out.logits.dims(), &[2, 3, model.config().vocab()]);
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::config::{Head, ModelConfig};
+use super::layers::{self, AttentionWeights, LstmWeights};
+use super::params::{self, Init, Params};
+use crate::data::tokenize::Special;
+use crate::{Error, Result};
+
+/// Training (with dropout masks drawn from `seed`) or evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No dropout; BatchNorm uses running statistics.
+    Eval,
+    /// Dropout on; every mask of this forward pass comes from a generator seeded by `seed`.
+    Train {
+        /// Seed of this pass's dropout masks.
+        seed: u64,
+    },
+}
+
+impl Mode {
+    /// Is this a training pass?
+    pub fn is_train(self) -> bool {
+        matches!(self, Mode::Train { .. })
+    }
+}
+
+/// Hidden and cell state of every LSTM layer (each `batch × width`).
+#[derive(Debug, Clone)]
+pub struct RnnState {
+    /// Hidden states, one per LSTM layer.
+    pub h: Vec<Tensor>,
+    /// Cell states, one per LSTM layer.
+    pub c: Vec<Tensor>,
+}
+
+impl RnnState {
+    /// Cut the graph (truncated BPTT): the values stay, the history goes.
+    pub fn detach(&self) -> RnnState {
+        RnnState {
+            h: self.h.iter().map(Tensor::detach).collect(),
+            c: self.c.iter().map(Tensor::detach).collect(),
+        }
+    }
+
+    /// Zero the rows flagged in `reset` (a new contig starts in those rows).
+    pub fn reset_rows(&self, reset: &[bool]) -> Result<RnnState> {
+        if !reset.iter().any(|&r| r) {
+            return Ok(self.clone());
+        }
+        let Some(first) = self.h.first() else {
+            return Ok(self.clone());
+        };
+        let keep: Vec<f32> = reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
+        let keep = Tensor::from_vec(keep, (reset.len(), 1), first.device())?;
+        let z = |v: &Vec<Tensor>| -> Result<Vec<Tensor>> {
+            v.iter()
+                .map(|t| Ok(t.broadcast_mul(&keep.to_dtype(t.dtype())?)?))
+                .collect()
+        };
+        Ok(RnnState {
+            h: z(&self.h)?,
+            c: z(&self.c)?,
+        })
+    }
+}
+
+/// The result of a forward pass.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// `(batch, time, vocab)` for LM/MLM heads, `(batch, classes)` for a classifier.
+    pub logits: Tensor,
+    /// AR + TAR penalty to add to the loss (training passes with `ar`/`tar` > 0).
+    pub penalty: Option<Tensor>,
+    /// The LSTM state after the last step (models with LSTMs).
+    pub state: Option<RnnState>,
+    /// Per-layer activations `(name, (batch, time, width))` in layer order, when asked for.
+    pub layers: Vec<(String, Tensor)>,
+}
+
+struct ConvLayer {
+    w: Tensor,
+    b: Tensor,
+    gate: Option<(Tensor, Tensor)>,
+    res: Option<(Tensor, Tensor)>,
+    skip: Option<(Tensor, Tensor)>,
+    dilation: usize,
+}
+
+struct AttnLayer {
+    ln1: (Tensor, Tensor),
+    attn: AttentionWeights,
+    ln2: (Tensor, Tensor),
+    ff1: (Tensor, Tensor),
+    ff2: (Tensor, Tensor),
+}
+
+struct ClsHead {
+    bn1: (Tensor, Tensor, Var, Var),
+    lin1: (Tensor, Tensor),
+    bn2: (Tensor, Tensor, Var, Var),
+    lin2: (Tensor, Tensor),
+}
+
+/// A genomic language model or classifier built from a [`ModelConfig`].
+pub struct GenomicModel {
+    cfg: ModelConfig,
+    params: Params,
+    device: Device,
+    compute_dtype: DType,
+    embed: Tensor,
+    conv: Vec<ConvLayer>,
+    lstm: Vec<LstmWeights>,
+    attn: Vec<AttnLayer>,
+    ln_f: Option<(Tensor, Tensor)>,
+    decoder: Option<(Option<Tensor>, Tensor)>,
+    cls: Option<ClsHead>,
+}
+
+impl std::fmt::Debug for GenomicModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenomicModel")
+            .field("arch", &self.cfg.arch_label())
+            .field("name", &self.cfg.name)
+            .field("parameters", &self.params.n_scalars())
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl GenomicModel {
+    /// Build a model with f32 parameters on `device`, initialised from `seed`.
+    pub fn new(cfg: ModelConfig, device: &Device, seed: u64) -> Result<Self> {
+        Self::with_dtype(cfg, device, DType::F32, seed)
+    }
+
+    /// Build a model whose parameters have `dtype` (f64 for finite-difference checks).
+    pub fn with_dtype(cfg: ModelConfig, device: &Device, dtype: DType, seed: u64) -> Result<Self> {
+        cfg.validate()?;
+        let mut p = Params::new(device.clone(), dtype, seed);
+        let v = cfg.vocab();
+        let e = cfg.emb_dim;
+        let embed_init = if cfg.attn_layers > 0 {
+            Init::Normal(0.02)
+        } else {
+            Init::Uniform(0.1)
+        };
+        let embed = p.param("embed.weight", (v, e), embed_init)?;
+        let mut d = e;
+        let mut conv = Vec::new();
+        for i in 0..cfg.conv_layers {
+            let c = cfg.conv_channels;
+            let k = cfg.conv_kernel;
+            let a = 1.0 / ((d * k) as f64).sqrt();
+            let w = p.param(&format!("conv.{i}.weight"), (c, d, k), Init::Uniform(a))?;
+            let b = p.param(&format!("conv.{i}.bias"), c, Init::Zeros)?;
+            let gate = if cfg.conv_gated {
+                Some((
+                    p.param(&format!("conv.{i}.gate.weight"), (c, d, k), Init::Uniform(a))?,
+                    p.param(&format!("conv.{i}.gate.bias"), c, Init::Zeros)?,
+                ))
+            } else {
+                None
+            };
+            let a1 = 1.0 / (c as f64).sqrt();
+            let res = if cfg.conv_gated && cfg.conv_residual && d == c {
+                Some((
+                    p.param(&format!("conv.{i}.res.weight"), (c, c), Init::Uniform(a1))?,
+                    p.param(&format!("conv.{i}.res.bias"), c, Init::Zeros)?,
+                ))
+            } else {
+                None
+            };
+            let skip = if cfg.conv_skip {
+                Some((
+                    p.param(&format!("conv.{i}.skip.weight"), (c, c), Init::Uniform(a1))?,
+                    p.param(&format!("conv.{i}.skip.bias"), c, Init::Zeros)?,
+                ))
+            } else {
+                None
+            };
+            let dilation = cfg.conv_dilation_growth.pow(i as u32);
+            conv.push(ConvLayer {
+                w,
+                b,
+                gate,
+                res,
+                skip,
+                dilation,
+            });
+            d = c;
+        }
+        let mut lstm = Vec::new();
+        for i in 0..cfg.lstm_layers {
+            let h = cfg.lstm_out_dim(i);
+            let a = 1.0 / (h as f64).sqrt();
+            lstm.push(LstmWeights {
+                w_ih: p.param(&format!("lstm.{i}.weight_ih"), (4 * h, d), Init::Uniform(a))?,
+                w_hh: p.param(&format!("lstm.{i}.weight_hh"), (4 * h, h), Init::Uniform(a))?,
+                b_ih: p.param(&format!("lstm.{i}.bias_ih"), 4 * h, Init::Uniform(a))?,
+                b_hh: p.param(&format!("lstm.{i}.bias_hh"), 4 * h, Init::Uniform(a))?,
+            });
+            d = h;
+        }
+        let mut attn = Vec::new();
+        for i in 0..cfg.attn_layers {
+            let f = d * cfg.attn_ff_mult;
+            let sd = 0.02;
+            let out_sd = 0.02 / ((2 * cfg.attn_layers) as f64).sqrt();
+            let mut ln = |n: &str| -> Result<(Tensor, Tensor)> {
+                Ok((
+                    p.param(&format!("attn.{i}.{n}.weight"), d, Init::Ones)?,
+                    p.param(&format!("attn.{i}.{n}.bias"), d, Init::Zeros)?,
+                ))
+            };
+            let ln1 = ln("ln1")?;
+            let ln2 = ln("ln2")?;
+            let aw = AttentionWeights {
+                wq: p.param(&format!("attn.{i}.q.weight"), (d, d), Init::Normal(sd))?,
+                wk: p.param(&format!("attn.{i}.k.weight"), (d, d), Init::Normal(sd))?,
+                wv: p.param(&format!("attn.{i}.v.weight"), (d, d), Init::Normal(sd))?,
+                wo: p.param(&format!("attn.{i}.o.weight"), (d, d), Init::Normal(out_sd))?,
+                bo: p.param(&format!("attn.{i}.o.bias"), d, Init::Zeros)?,
+            };
+            let ff1 = (
+                p.param(&format!("attn.{i}.ff1.weight"), (f, d), Init::Normal(sd))?,
+                p.param(&format!("attn.{i}.ff1.bias"), f, Init::Zeros)?,
+            );
+            let ff2 = (
+                p.param(&format!("attn.{i}.ff2.weight"), (d, f), Init::Normal(out_sd))?,
+                p.param(&format!("attn.{i}.ff2.bias"), d, Init::Zeros)?,
+            );
+            attn.push(AttnLayer {
+                ln1,
+                attn: aw,
+                ln2,
+                ff1,
+                ff2,
+            });
+        }
+        let ln_f = if cfg.attn_layers > 0 {
+            Some((
+                p.param("attn.ln_f.weight", d, Init::Ones)?,
+                p.param("attn.ln_f.bias", d, Init::Zeros)?,
+            ))
+        } else {
+            None
+        };
+        let (decoder, cls) = match cfg.head {
+            Head::Lm | Head::Mlm => {
+                let w = if cfg.tie_weights {
+                    None
+                } else {
+                    let a = 1.0 / (d as f64).sqrt();
+                    Some(p.param("head.decoder.weight", (v, d), Init::Uniform(a))?)
+                };
+                let b = p.param("head.decoder.bias", v, Init::Zeros)?;
+                (Some((w, b)), None)
+            }
+            Head::Classifier => {
+                let n_in = 3 * d;
+                let hdim = cfg.cls_hidden;
+                let mut bn = |n: &str, width: usize| -> Result<(Tensor, Tensor, Var, Var)> {
+                    Ok((
+                        p.param(&format!("head.{n}.weight"), width, Init::Ones)?,
+                        p.param(&format!("head.{n}.bias"), width, Init::Zeros)?,
+                        p.buffer(&format!("head.{n}.running_mean"), width, Init::Zeros)?,
+                        p.buffer(&format!("head.{n}.running_var"), width, Init::Ones)?,
+                    ))
+                };
+                let bn1 = bn("bn1", n_in)?;
+                let bn2 = bn("bn2", hdim)?;
+                let a1 = 1.0 / (n_in as f64).sqrt();
+                let a2 = 1.0 / (hdim as f64).sqrt();
+                let lin1 = (
+                    p.param("head.lin1.weight", (hdim, n_in), Init::Uniform(a1))?,
+                    p.param("head.lin1.bias", hdim, Init::Uniform(a1))?,
+                );
+                let lin2 = (
+                    p.param("head.lin2.weight", (cfg.n_classes, hdim), Init::Uniform(a2))?,
+                    p.param("head.lin2.bias", cfg.n_classes, Init::Uniform(a2))?,
+                );
+                (
+                    None,
+                    Some(ClsHead {
+                        bn1,
+                        lin1,
+                        bn2,
+                        lin2,
+                    }),
+                )
+            }
+        };
+        Ok(GenomicModel {
+            cfg,
+            params: p,
+            device: device.clone(),
+            compute_dtype: dtype,
+            embed,
+            conv,
+            lstm,
+            attn,
+            ln_f,
+            decoder,
+            cls,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// The parameters (names, vars, buffers).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The dtype activations are computed in (parameters stay in their own dtype).
+    pub fn compute_dtype(&self) -> DType {
+        self.compute_dtype
+    }
+
+    /// Compute activations in `dtype` (bf16/f16 for mixed precision on a GPU); the master
+    /// weights keep their dtype and receive gradients in it.
+    pub fn set_compute_dtype(&mut self, dtype: DType) {
+        self.compute_dtype = dtype;
+    }
+
+    /// Number of trainable scalars.
+    pub fn n_params(&self) -> usize {
+        self.params.n_scalars()
+    }
+
+    /// Names of the layer groups from the bottom (embedding) to the top (head), and the
+    /// parameter names in each: the units of discriminative learning rates and gradual
+    /// unfreezing. With tied weights the embedding sits in the head group (as in fastai),
+    /// because the decoder uses it.
+    pub fn layer_groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        let tied_lm = self.cfg.tie_weights && self.cfg.head != Head::Classifier;
+        let mut prefixes: Vec<String> = Vec::new();
+        if !tied_lm {
+            prefixes.push("embed.".into());
+        }
+        prefixes.extend((0..self.cfg.conv_layers).map(|i| format!("conv.{i}.")));
+        prefixes.extend((0..self.cfg.lstm_layers).map(|i| format!("lstm.{i}.")));
+        prefixes.extend((0..self.cfg.attn_layers).map(|i| format!("attn.{i}.")));
+        for pre in prefixes {
+            let names: Vec<String> = self
+                .params
+                .names()
+                .iter()
+                .filter(|n| n.starts_with(&pre))
+                .cloned()
+                .collect();
+            groups.push((pre.trim_end_matches('.').to_string(), names));
+        }
+        let top: Vec<String> = self
+            .params
+            .names()
+            .iter()
+            .filter(|n| {
+                n.starts_with("head.") || n.starts_with("attn.ln_f.") || (tied_lm && n.starts_with("embed."))
+            })
+            .cloned()
+            .collect();
+        groups.push(("head".into(), top));
+        groups
+    }
+
+    /// A zero LSTM state for `batch` rows (None when the model has no LSTM).
+    pub fn zero_state(&self, batch: usize) -> Result<Option<RnnState>> {
+        if self.lstm.is_empty() {
+            return Ok(None);
+        }
+        let mut h = Vec::new();
+        for (i, _) in self.lstm.iter().enumerate() {
+            let w = self.cfg.lstm_out_dim(i);
+            h.push(Tensor::zeros((batch, w), self.compute_dtype, &self.device)?);
+        }
+        Ok(Some(RnnState {
+            c: h.clone(),
+            h,
+        }))
+    }
+
+    /// Forward pass on token ids `x: (batch, time)` (u32). `state` continues a stateful LSTM.
+    pub fn forward(&self, x: &Tensor, state: Option<&RnnState>, mode: Mode) -> Result<Output> {
+        self.forward_impl(x, state, mode, false)
+    }
+
+    /// As [`forward`](Self::forward), also returning every layer's activations in order
+    /// (`embed`, `conv.i`, `lstm.i`, `attn.i`, `body`).
+    pub fn forward_collect(
+        &self,
+        x: &Tensor,
+        state: Option<&RnnState>,
+        mode: Mode,
+    ) -> Result<Output> {
+        self.forward_impl(x, state, mode, true)
+    }
+
+    fn forward_impl(
+        &self,
+        x: &Tensor,
+        state: Option<&RnnState>,
+        mode: Mode,
+        collect: bool,
+    ) -> Result<Output> {
+        let cfg = &self.cfg;
+        let (b, t) = x.dims2().map_err(|_| {
+            Error::Shape(format!("token ids must be (batch, time); got {:?}", x.dims()))
+        })?;
+        if t == 0 || b == 0 {
+            return Err(Error::Input("empty batch".into()));
+        }
+        let x = x.to_dtype(DType::U32)?;
+        let max_id = x.max_all()?.to_scalar::<u32>()? as usize;
+        if max_id >= cfg.vocab() {
+            return Err(Error::Input(format!(
+                "token id {max_id} is outside the vocabulary of {} (k = {}); was the data \
+                 tokenized with the model's tokenizer?",
+                cfg.vocab(),
+                cfg.k
+            )));
+        }
+        let mut rng = match mode {
+            Mode::Train { seed } => Some(ChaCha8Rng::seed_from_u64(seed)),
+            Mode::Eval => None,
+        };
+        let train = mode.is_train();
+        let dt = self.compute_dtype;
+        let mut layers_out: Vec<(String, Tensor)> = Vec::new();
+
+        // Embedding with embedding dropout (whole rows, one mask per batch).
+        let pe = cfg.p(cfg.embed_dropout);
+        let emb_w = match rng.as_mut() {
+            Some(r) if pe > 0.0 => {
+                let m = layers::dropout_mask(
+                    &[cfg.vocab(), 1],
+                    pe,
+                    r,
+                    &self.device,
+                    self.embed.dtype(),
+                )?;
+                self.embed.broadcast_mul(&m)?
+            }
+            _ => self.embed.clone(),
+        };
+        let mut h = layers::embedding(&x, &emb_w)?.to_dtype(dt)?;
+        if collect {
+            layers_out.push(("embed".into(), h.clone()));
+        }
+        h = layers::locked_dropout(&h, cfg.p(cfg.input_dropout), rng.as_mut())?;
+
+        // Convolutions (causal for an LM head).
+        if !self.conv.is_empty() {
+            let mut xc = h.transpose(1, 2)?.contiguous()?; // (b, c, t)
+            let mut skip_sum: Option<Tensor> = None;
+            for (i, l) in self.conv.iter().enumerate() {
+                let a = layers::conv1d_same(&xc, &l.w, Some(&l.b), l.dilation, cfg.causal())?;
+                let act = match &l.gate {
+                    Some((gw, gb)) => {
+                        let g = layers::conv1d_same(&xc, gw, Some(gb), l.dilation, cfg.causal())?;
+                        (a.tanh()? * candle_nn::ops::sigmoid(&g)?)?
+                    }
+                    None => layers::relu(&a)?,
+                };
+                let act_t = act.transpose(1, 2)?; // (b, t, c)
+                if let Some((sw, sb)) = &l.skip {
+                    let s = layers::linear(&act_t, sw, Some(sb))?;
+                    skip_sum = Some(match skip_sum {
+                        Some(acc) => (acc + s)?,
+                        None => s,
+                    });
+                }
+                let out_t = match &l.res {
+                    Some((rw, rb)) => (layers::linear(&act_t, rw, Some(rb))?
+                        + xc.transpose(1, 2)?)?,
+                    None if cfg.conv_residual && xc.dim(1)? == act.dim(1)? => {
+                        (act_t + xc.transpose(1, 2)?)?
+                    }
+                    None => act_t,
+                };
+                let out_t = layers::locked_dropout(
+                    &out_t.contiguous()?,
+                    if i + 1 < self.conv.len() {
+                        cfg.p(cfg.hidden_dropout)
+                    } else {
+                        0.0
+                    },
+                    rng.as_mut(),
+                )?;
+                if collect {
+                    layers_out.push((format!("conv.{i}"), out_t.clone()));
+                }
+                xc = out_t.transpose(1, 2)?.contiguous()?;
+            }
+            h = match skip_sum {
+                Some(s) => layers::relu(&s)?,
+                None => xc.transpose(1, 2)?.contiguous()?,
+            };
+        }
+
+        // LSTMs (AWD: DropConnect on hidden-to-hidden, locked dropout between layers).
+        let mut new_state = None;
+        let mut raw_last = None;
+        if !self.lstm.is_empty() {
+            let init = match state {
+                Some(s) => s.clone(),
+                None => self.zero_state(b)?.expect("model has LSTMs"),
+            };
+            if init.h.len() != self.lstm.len() || init.h[0].dim(0)? != b {
+                return Err(Error::Shape(format!(
+                    "state has {} layers of {} rows; the model has {} layers and the batch {b} rows",
+                    init.h.len(),
+                    init.h.first().map(|t| t.dim(0).unwrap_or(0)).unwrap_or(0),
+                    self.lstm.len()
+                )));
+            }
+            let pw = cfg.p(cfg.weight_dropout);
+            let mut hs = Vec::new();
+            let mut cs = Vec::new();
+            for (i, w) in self.lstm.iter().enumerate() {
+                let w_used = match rng.as_mut() {
+                    Some(r) if pw > 0.0 => {
+                        let m = layers::dropout_mask(
+                            w.w_hh.dims(),
+                            pw,
+                            r,
+                            &self.device,
+                            w.w_hh.dtype(),
+                        )?;
+                        LstmWeights {
+                            w_hh: (&w.w_hh * m)?,
+                            ..w.clone()
+                        }
+                    }
+                    _ => w.clone(),
+                };
+                let (out, hn, cn) = layers::lstm_layer(&h, &w_used, &init.h[i], &init.c[i])?;
+                hs.push(hn);
+                cs.push(cn);
+                if collect {
+                    layers_out.push((format!("lstm.{i}"), out.clone()));
+                }
+                let last = i + 1 == self.lstm.len();
+                if last {
+                    raw_last = Some(out.clone());
+                    h = out;
+                } else {
+                    h = layers::locked_dropout(&out, cfg.p(cfg.hidden_dropout), rng.as_mut())?;
+                }
+            }
+            new_state = Some(RnnState { h: hs, c: cs });
+        }
+
+        // Transformer blocks (pre-LN, RoPE).
+        let key_mask = if cfg.attn_layers > 0 && cfg.head != Head::Lm {
+            let pad = Special::Pad as u32;
+            let m = x.ne(pad)?.to_dtype(DType::F32)?;
+            Some(m)
+        } else {
+            None
+        };
+        if !self.attn.is_empty() {
+            let d = h.dim(2)?;
+            let hd = d / cfg.attn_heads;
+            let (cos, sin) = layers::rope_tables(t, 0, hd, cfg.rope_theta, 1.0, &self.device)?;
+            let ph = cfg.p(cfg.hidden_dropout);
+            for (i, l) in self.attn.iter().enumerate() {
+                let n1 = layers::layer_norm(&h, &l.ln1.0, &l.ln1.1, 1e-5)?;
+                let a = layers::attention(
+                    &n1,
+                    &l.attn,
+                    cfg.attn_heads,
+                    &cos,
+                    &sin,
+                    cfg.causal(),
+                    key_mask.as_ref(),
+                    ph,
+                    rng.as_mut(),
+                )?;
+                h = (h + layers::dropout(&a, ph, rng.as_mut())?)?;
+                let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
+                let f = layers::gelu(&layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?)?;
+                let f = layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?;
+                h = (h + layers::dropout(&f, ph, rng.as_mut())?)?;
+                if collect {
+                    layers_out.push((format!("attn.{i}"), h.clone()));
+                }
+            }
+            if let Some((g, bb)) = &self.ln_f {
+                h = layers::layer_norm(&h, g, bb, 1e-5)?;
+            }
+        }
+        if collect {
+            layers_out.push(("body".into(), h.clone()));
+        }
+
+        // Output dropout, AR/TAR.
+        let po = cfg.p(cfg.output_dropout);
+        let dropped = layers::locked_dropout(&h, po, rng.as_mut())?;
+        let mut penalty = None;
+        if train && (cfg.ar > 0.0 || cfg.tar > 0.0) && cfg.head != Head::Classifier {
+            let raw = raw_last.unwrap_or_else(|| h.clone()).to_dtype(DType::F32)?;
+            let mut p = (dropped.to_dtype(DType::F32)?.sqr()?.mean_all()? * cfg.ar)?;
+            if t > 1 && cfg.tar > 0.0 {
+                let diff = (raw.narrow(1, 1, t - 1)? - raw.narrow(1, 0, t - 1)?)?;
+                p = (p + (diff.sqr()?.mean_all()? * cfg.tar)?)?;
+            }
+            penalty = Some(p);
+        }
+
+        let logits = match (&self.decoder, &self.cls) {
+            (Some((w, bias)), _) => {
+                let w = w.as_ref().unwrap_or(&self.embed);
+                layers::linear(&dropped, w, Some(bias))?
+            }
+            (None, Some(head)) => {
+                // Pool over real (non-padding) positions: last, max, mean (seed 003 §3.4.2).
+                let pad = Special::Pad as u32;
+                let mask = x.ne(pad)?.to_dtype(h.dtype())?.unsqueeze(2)?; // (b, t, 1)
+                let last = h.narrow(1, t - 1, 1)?.squeeze(1)?;
+                let n = mask.sum(1)?.clamp(1.0, f64::MAX)?;
+                let mean = h.broadcast_mul(&mask)?.sum(1)?.broadcast_div(&n)?;
+                let neg = ((mask.ones_like()? - &mask)? * 1e4)?;
+                let max = h.broadcast_sub(&neg)?.max(1)?;
+                let pooled = Tensor::cat(&[last, max, mean], 1)?.to_dtype(DType::F32)?;
+                let (g1, b1, m1, v1) = &head.bn1;
+                let z = layers::batch_norm(&pooled, g1, b1, m1, v1, train)?;
+                let z = layers::dropout(&z, po, rng.as_mut())?;
+                let z = layers::relu(&layers::linear(&z, &head.lin1.0, Some(&head.lin1.1))?)?;
+                let (g2, b2, m2, v2) = &head.bn2;
+                let z = layers::batch_norm(&z, g2, b2, m2, v2, train)?;
+                // Output dropout before the first linear layer, a lighter one (0.1 at drop_mult 0.5) before the second.
+                let z = layers::dropout(&z, cfg.p(0.2), rng.as_mut())?;
+                layers::linear(&z, &head.lin2.0, Some(&head.lin2.1))?
+            }
+            _ => unreachable!("a model has a decoder or a classifier head"),
+        };
+        Ok(Output {
+            logits,
+            penalty,
+            state: new_state,
+            layers: layers_out,
+        })
+    }
+
+    /// The training loss of a batch: cross-entropy (LM: every position; MLM: the masked
+    /// positions; classifier: one label per row) plus the AR/TAR penalty.
+    /// Returns `(loss with penalty, cross-entropy alone)`.
+    pub fn loss(&self, out: &Output, targets: &Tensor) -> Result<(Tensor, Tensor)> {
+        let ce = match self.cfg.head {
+            Head::Lm => {
+                let v = out.logits.dim(D::Minus1)?;
+                layers::cross_entropy(&out.logits.reshape(((), v))?, &targets.flatten_all()?)?
+            }
+            Head::Mlm => {
+                let v = out.logits.dim(D::Minus1)?;
+                layers::masked_cross_entropy(
+                    &out.logits.reshape(((), v))?,
+                    &targets.flatten_all()?,
+                )?
+                .0
+            }
+            Head::Classifier => layers::cross_entropy(&out.logits, &targets.flatten_all()?)?,
+        };
+        let total = match &out.penalty {
+            Some(p) => (&ce + p)?,
+            None => ce.clone(),
+        };
+        Ok((total, ce))
+    }
+
+    /// Copy the embedding and body weights (everything but the head) of `other` into this
+    /// model, for ULMFiT's LM → classifier transfer. Returns how many tensors were copied.
+    pub fn load_encoder_from(&self, other: &GenomicModel) -> Result<usize> {
+        let src: HashMap<String, Tensor> = other
+            .params
+            .tensors()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("head."))
+            .collect();
+        let n = self.params.assign(&src, false)?;
+        let want = self
+            .params
+            .names()
+            .iter()
+            .filter(|n| !n.starts_with("head."))
+            .count();
+        if n != want {
+            return Err(Error::Shape(format!(
+                "only {n} of {want} encoder tensors matched; the two configurations differ in their body"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Save weights (and buffers) to a safetensors file, atomically. The model configuration
+    /// is stored as JSON in the header metadata (`genolm_config`), so the file alone is
+    /// enough to rebuild the model; PyTorch users open it with `safetensors.torch.load_file`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let meta = HashMap::from([
+            (
+                "genolm_config".to_string(),
+                serde_json::to_string(&self.cfg).expect("config serialises"),
+            ),
+            ("genolm_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("format".to_string(), "pt".to_string()),
+        ]);
+        params::save_safetensors(path.as_ref(), &self.params.tensors(), meta)
+    }
+
+    /// Load a model saved by [`save`](Self::save). `path` may be the `.safetensors` file or
+    /// a checkpoint folder holding `model.safetensors`.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let path = resolve_checkpoint(path.as_ref());
+        let (tensors, meta) = params::load_safetensors(&path, device)?;
+        let cfg_json = meta.get("genolm_config").ok_or_else(|| {
+            Error::Input(format!(
+                "{}: no genolm_config in the header; was it written by genolm?",
+                path.display()
+            ))
+        })?;
+        let cfg = ModelConfig::from_json_str(cfg_json)?;
+        let model = GenomicModel::new(cfg, device, 0)?;
+        model.params.assign(&tensors, true)?;
+        Ok(model)
+    }
+}
+
+/// `dir/model.safetensors` for a folder, the path itself otherwise.
+pub fn resolve_checkpoint(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("model.safetensors")
+    } else {
+        path.to_path_buf()
+    }
+}

@@ -1,0 +1,291 @@
+//! Named, ordered parameters with seeded initialisation, plus non-trainable buffers
+//! (BatchNorm running statistics), saved together in one safetensors file.
+//!
+//! candle's `VarMap` initialises on the device's own random generator, which cannot be seeded
+//! on CPU; here every initial value is drawn from a ChaCha generator so that the same seed
+//! gives the same model on every machine.
+//!
+//! ```
+//! use candle_core::{DType, Device};
+//! use genolm::models::params::{Init, Params};
+//! let mut p = Params::new(Device::Cpu, DType::F32, 7);
+//! let w = p.param("lin.weight", (4, 3), Init::Uniform(0.5)).unwrap();
+//! assert_eq!(w.dims(), &[4, 3]);
+//! assert_eq!(p.names(), &["lin.weight".to_string()]);
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Shape, Tensor, Var};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{Error, Result};
+
+/// How a parameter starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// All zeros.
+    Zeros,
+    /// All ones.
+    Ones,
+    /// Uniform on `[-a, a]`.
+    Uniform(f64),
+    /// Normal with mean 0 and this standard deviation.
+    Normal(f64),
+}
+
+/// Ordered trainable parameters and buffers.
+#[derive(Debug, Clone)]
+pub struct Params {
+    names: Vec<String>,
+    vars: Vec<Var>,
+    index: HashMap<String, usize>,
+    buffers: Vec<(String, Var)>,
+    device: Device,
+    dtype: DType,
+    rng: ChaCha8Rng,
+}
+
+impl Params {
+    /// An empty store on `device` whose parameters will be `dtype`, drawn from `seed`.
+    pub fn new(device: Device, dtype: DType, seed: u64) -> Self {
+        Params {
+            names: Vec::new(),
+            vars: Vec::new(),
+            index: HashMap::new(),
+            buffers: Vec::new(),
+            device,
+            dtype,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    fn init_values(&mut self, n: usize, init: Init) -> Vec<f64> {
+        match init {
+            Init::Zeros => vec![0.0; n],
+            Init::Ones => vec![1.0; n],
+            Init::Uniform(a) => (0..n).map(|_| self.rng.random_range(-a..=a)).collect(),
+            Init::Normal(sd) => (0..n)
+                .map(|_| {
+                    // Box–Muller.
+                    let u1: f64 = self.rng.random_range(f64::MIN_POSITIVE..1.0);
+                    let u2: f64 = self.rng.random();
+                    sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+                })
+                .collect(),
+        }
+    }
+
+    fn make(&mut self, shape: Shape, init: Init) -> Result<Var> {
+        let vals = self.init_values(shape.elem_count(), init);
+        let t = Tensor::from_vec(vals, shape, &Device::Cpu)?
+            .to_dtype(self.dtype)?
+            .to_device(&self.device)?;
+        Ok(Var::from_tensor(&t)?)
+    }
+
+    /// Create (or fetch, when it exists with the same shape) a trainable parameter.
+    pub fn param(&mut self, name: &str, shape: impl Into<Shape>, init: Init) -> Result<Tensor> {
+        let shape = shape.into();
+        if let Some(&i) = self.index.get(name) {
+            let v = &self.vars[i];
+            if v.shape() != &shape {
+                return Err(Error::Shape(format!(
+                    "parameter {name} exists with shape {:?}, asked for {:?}",
+                    v.shape(),
+                    shape
+                )));
+            }
+            return Ok(v.as_tensor().clone());
+        }
+        let v = self.make(shape, init)?;
+        self.index.insert(name.to_string(), self.vars.len());
+        self.names.push(name.to_string());
+        let t = v.as_tensor().clone();
+        self.vars.push(v);
+        Ok(t)
+    }
+
+    /// Create a non-trainable buffer (saved with the parameters, never given to an optimizer).
+    pub fn buffer(&mut self, name: &str, shape: impl Into<Shape>, init: Init) -> Result<Var> {
+        if let Some((_, v)) = self.buffers.iter().find(|(n, _)| n == name) {
+            return Ok(v.clone());
+        }
+        let v = self.make(shape.into(), init)?;
+        self.buffers.push((name.to_string(), v.clone()));
+        Ok(v)
+    }
+
+    /// Parameter names in creation order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Parameters in creation order.
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    /// `(name, var)` pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
+        self.names.iter().map(String::as_str).zip(self.vars.iter())
+    }
+
+    /// The parameter called `name`.
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.index.get(name).map(|&i| &self.vars[i])
+    }
+
+    /// Buffers as `(name, var)`.
+    pub fn buffers(&self) -> &[(String, Var)] {
+        &self.buffers
+    }
+
+    /// Number of trainable scalars.
+    pub fn n_scalars(&self) -> usize {
+        self.vars.iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// Device of the parameters.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Every parameter and buffer by name (detached copies of the current values).
+    pub fn tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out: Vec<(String, Tensor)> = self
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_tensor().detach()))
+            .collect();
+        out.extend(self.buffers.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())));
+        out
+    }
+
+    /// Overwrite parameters and buffers from `tensors` (matched by name). Every parameter
+    /// must be present with its shape; extra tensors are ignored when `strict` is false.
+    pub fn assign(&self, tensors: &HashMap<String, Tensor>, strict: bool) -> Result<usize> {
+        let mut n = 0;
+        let all = self
+            .iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .chain(self.buffers.iter().map(|(n, v)| (n.clone(), v)));
+        for (name, var) in all {
+            match tensors.get(&name) {
+                Some(t) => {
+                    if t.shape() != var.shape() {
+                        return Err(Error::Shape(format!(
+                            "{name}: checkpoint has {:?}, model has {:?}",
+                            t.dims(),
+                            var.dims()
+                        )));
+                    }
+                    var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+                    n += 1;
+                }
+                None if strict => {
+                    return Err(Error::Input(format!("the checkpoint lacks parameter {name}")))
+                }
+                None => {}
+            }
+        }
+        if strict {
+            let known: std::collections::HashSet<&str> = self
+                .names
+                .iter()
+                .map(String::as_str)
+                .chain(self.buffers.iter().map(|(n, _)| n.as_str()))
+                .collect();
+            if let Some(extra) = tensors.keys().find(|k| !known.contains(k.as_str())) {
+                return Err(Error::Input(format!(
+                    "the checkpoint has a tensor {extra} that this model does not"
+                )));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Write `tensors` to a safetensors file atomically (temp file in the same folder, then
+/// rename), with string `metadata` in the header. Tensors are written in their own dtype.
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let data: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<Result<_>>()?;
+    let bytes = safetensors::serialize(data, Some(metadata))
+        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    atomic_write(path, &bytes)
+}
+
+/// Read a safetensors file: tensors (on `device`) and the header metadata.
+pub fn load_safetensors(
+    path: &Path,
+    device: &Device,
+) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |e: safetensors::SafeTensorError| {
+        Error::parse(path.display().to_string(), 0, format!("not a safetensors file: {e}"))
+    };
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(bad)?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(bad)?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let t = candle_core::safetensors::Load::load(&view, device)?;
+        out.insert(name, t);
+    }
+    Ok((out, metadata))
+}
+
+/// Write bytes to `path` atomically: a temporary file beside it, `fsync`, then rename.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_values_and_roundtrip() {
+        let mk = |seed| {
+            let mut p = Params::new(Device::Cpu, DType::F32, seed);
+            p.param("a", (3, 5), Init::Normal(1.0)).unwrap();
+            p.param("b", 5, Init::Uniform(0.1)).unwrap();
+            p.buffer("m", 5, Init::Ones).unwrap();
+            p
+        };
+        let (a, b, c) = (mk(1), mk(1), mk(2));
+        let v = |p: &Params| p.vars()[0].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(v(&a), v(&b));
+        assert_ne!(v(&a), v(&c));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let meta = HashMap::from([("k".to_string(), "v".to_string())]);
+        save_safetensors(&path, &a.tensors(), meta.clone()).unwrap();
+        let (t, m) = load_safetensors(&path, &Device::Cpu).unwrap();
+        assert_eq!(m, meta);
+        assert_eq!(c.assign(&t, true).unwrap(), 3);
+        assert_eq!(v(&a), v(&c));
+        // A file that is not safetensors is a clear error.
+        std::fs::write(&path, b"hello").unwrap();
+        let e = load_safetensors(&path, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("not a safetensors file"), "{e}");
+    }
+}

@@ -1,0 +1,181 @@
+//! Classification metrics: accuracy, precision, recall, specificity, MCC, F1, AUROC, AUPRC.
+//!
+//! ```
+//! use genolm::train::metrics::BinaryMetrics;
+//! // scores of the positive class and true labels
+//! let m = BinaryMetrics::compute(&[0.9, 0.8, 0.3, 0.2], &[true, false, true, false]);
+//! assert_eq!(m.accuracy, 0.5);
+//! assert_eq!(m.auroc, 0.75);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Binary classification metrics at threshold 0.5, plus the threshold-free AUROC/AUPRC.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct BinaryMetrics {
+    /// Items scored.
+    pub n: usize,
+    /// (TP + TN) / n.
+    pub accuracy: f64,
+    /// TP / (TP + FP).
+    pub precision: f64,
+    /// TP / (TP + FN) (sensitivity).
+    pub recall: f64,
+    /// TN / (TN + FP).
+    pub specificity: f64,
+    /// Matthews correlation coefficient.
+    pub mcc: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Area under the ROC curve (ties count one half).
+    pub auroc: f64,
+    /// Area under the precision–recall curve (average precision).
+    pub auprc: f64,
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+/// AUROC by the rank-sum (Mann–Whitney) statistic with average ranks for ties.
+pub fn auroc(scores: &[f64], labels: &[bool]) -> f64 {
+    let n_pos = labels.iter().filter(|&&l| l).count();
+    let n_neg = labels.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut rank_sum = 0f64;
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            if labels[k] {
+                rank_sum += avg;
+            }
+        }
+        i = j + 1;
+    }
+    (rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos * n_neg) as f64
+}
+
+/// Average precision (area under the precision–recall curve, step-wise).
+pub fn auprc(scores: &[f64], labels: &[bool]) -> f64 {
+    let n_pos = labels.iter().filter(|&&l| l).count();
+    if n_pos == 0 {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp, mut ap) = (0f64, 0f64, 0f64);
+    let mut i = 0;
+    while i < idx.len() {
+        // Treat tied scores as one threshold.
+        let mut j = i;
+        let (mut dtp, mut dfp) = (0f64, 0f64);
+        while j < idx.len() && scores[idx[j]] == scores[idx[i]] {
+            if labels[idx[j]] {
+                dtp += 1.0
+            } else {
+                dfp += 1.0
+            }
+            j += 1;
+        }
+        tp += dtp;
+        fp += dfp;
+        ap += dtp / n_pos as f64 * (tp / (tp + fp));
+        i = j;
+    }
+    ap
+}
+
+impl BinaryMetrics {
+    /// Metrics from positive-class scores (probabilities) and labels; threshold 0.5.
+    pub fn compute(scores: &[f64], labels: &[bool]) -> Self {
+        let (mut tp, mut tn, mut fp, mut fneg) = (0f64, 0f64, 0f64, 0f64);
+        for (&s, &l) in scores.iter().zip(labels) {
+            match (s >= 0.5, l) {
+                (true, true) => tp += 1.0,
+                (false, false) => tn += 1.0,
+                (true, false) => fp += 1.0,
+                (false, true) => fneg += 1.0,
+            }
+        }
+        let n = scores.len();
+        let precision = ratio(tp, tp + fp);
+        let recall = ratio(tp, tp + fneg);
+        let denom = ((tp + fp) * (tp + fneg) * (tn + fp) * (tn + fneg)).sqrt();
+        BinaryMetrics {
+            n,
+            accuracy: ratio(tp + tn, n as f64),
+            precision,
+            recall,
+            specificity: ratio(tn, tn + fp),
+            mcc: ratio(tp * tn - fp * fneg, denom),
+            f1: ratio(2.0 * precision * recall, precision + recall),
+            auroc: auroc(scores, labels),
+            auprc: auprc(scores, labels),
+        }
+    }
+
+    /// The metrics as `(name, value)` pairs, in a fixed order.
+    pub fn named(&self) -> [(&'static str, f64); 8] {
+        [
+            ("accuracy", self.accuracy),
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("specificity", self.specificity),
+            ("mcc", self.mcc),
+            ("f1", self.f1),
+            ("auroc", self.auroc),
+            ("auprc", self.auprc),
+        ]
+    }
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / n;
+    let sd = if xs.len() > 1 {
+        (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, sd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_case() {
+        // TP=2 (0.9, 0.7), FP=1 (0.6), TN=2 (0.4, 0.1), FN=1 (0.2)
+        let s = [0.9, 0.7, 0.6, 0.4, 0.2, 0.1];
+        let l = [true, true, false, false, true, false];
+        let m = BinaryMetrics::compute(&s, &l);
+        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.specificity - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.mcc - 1.0 / 3.0).abs() < 1e-12);
+        // Positives rank 6,5,2 → (13 − 6) / 9.
+        assert!((m.auroc - 7.0 / 9.0).abs() < 1e-12);
+        // AP = (1/3)(1 + 1 + 3/5)
+        assert!((m.auprc - (2.0 + 0.6) / 3.0).abs() < 1e-12);
+        assert_eq!(auroc(&[0.5, 0.5], &[true, false]), 0.5);
+    }
+}

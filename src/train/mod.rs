@@ -1,0 +1,25 @@
+//! Training: AdamW with parameter groups, schedules, the LR finder, discriminative LRs,
+//! gradual unfreezing, the [`Learner`] with callbacks and checkpoints, and the recipes
+//! (`fit_one_cycle`, [`fine_tune`](recipes::fine_tune), [`ulmfit`](recipes::ulmfit)).
+//!
+//! * [`optim`]: AdamW with groups, clipping and freezing.
+//! * [`schedule`]: one-cycle, cosine, constant.
+//! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume.
+//! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
+//! * [`metrics`]: classification metrics.
+//! * [`run`]: `genolm train --config run.toml`.
+
+pub mod learner;
+pub mod metrics;
+pub mod optim;
+pub mod recipes;
+pub mod run;
+pub mod schedule;
+
+pub use learner::{
+    evaluate, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord, EvalResult,
+    Learner, LearnerOptions, LrFinder, Precision,
+};
+pub use optim::{AdamW, AdamWOptions};
+pub use recipes::{fine_tune, ulmfit, UlmfitOptions, UlmfitResult};
+pub use schedule::Schedule;

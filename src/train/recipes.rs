@@ -1,0 +1,174 @@
+//! Training recipes: [`fine_tune`] (fastai's) and [`ulmfit`], the three stages of seed 003 §2
+//! and §5: general LM → task LM fine-tuning with discriminative LRs → classifier with gradual
+//! unfreezing.
+//!
+//! `fit_one_cycle` and `lr_find` are methods of [`Learner`](super::Learner).
+
+use serde::{Deserialize, Serialize};
+
+use super::learner::{Data, EpochRecord, Learner, LearnerOptions};
+use crate::data::batch::ClassificationBatcher;
+use crate::models::GenomicModel;
+use crate::{Error, Result};
+
+/// The ULMFiT discriminative factor (`η_{l-1} = η_l / 2.6`).
+pub const DISCRIMINATIVE_FACTOR: f64 = 2.6;
+
+/// fastai's `fine_tune`: train only the top group for `freeze_epochs` at `base_lr`, then
+/// unfreeze and train everything for `epochs` with discriminative LRs peaking at `base_lr / 2`.
+pub fn fine_tune(
+    learn: &mut Learner,
+    epochs: usize,
+    base_lr: f64,
+    freeze_epochs: usize,
+) -> Result<Vec<EpochRecord>> {
+    let mut out = Vec::new();
+    if freeze_epochs > 0 {
+        learn.opt.freeze_to(-1);
+        learn.opt.set_lr(base_lr);
+        learn.set_stage("fine_tune frozen");
+        out.extend(learn.fit_one_cycle(freeze_epochs, base_lr)?);
+    }
+    learn.opt.unfreeze();
+    learn.opt.set_discriminative(base_lr / 2.0, DISCRIMINATIVE_FACTOR);
+    learn.set_stage("fine_tune");
+    out.extend(learn.fit_one_cycle(epochs, base_lr / 2.0)?);
+    Ok(out)
+}
+
+/// Settings of the [`ulmfit`] recipe (defaults follow seed 003 §5.7–5.9, scaled down for CPU).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UlmfitOptions {
+    /// Epochs of general-domain LM training (stage 1; skipped when no general data is given).
+    pub lm_epochs: usize,
+    /// Peak LR of stage 1 (constant across groups).
+    pub lm_lr: f64,
+    /// Epochs of task-LM fine-tuning (stage 2; 0 skips it).
+    pub finetune_epochs: usize,
+    /// Peak LR of stage 2 (discriminative below it).
+    pub finetune_lr: f64,
+    /// Epochs of each of the four unfreezing cycles of stage 3.
+    pub cls_epochs: [usize; 4],
+    /// Peak LRs of the four cycles: head, + last layer, + last two, everything.
+    pub cls_lrs: [f64; 4],
+    /// Seed of the classifier head's initialisation.
+    pub seed: u64,
+    /// Learner options for every stage.
+    pub learner: LearnerOptions,
+}
+
+impl Default for UlmfitOptions {
+    fn default() -> Self {
+        UlmfitOptions {
+            lm_epochs: 2,
+            lm_lr: 5e-3,
+            finetune_epochs: 2,
+            finetune_lr: 2e-3,
+            cls_epochs: [4, 3, 3, 6],
+            cls_lrs: [2e-2, 1e-2, 5e-3, 1e-3],
+            seed: 42,
+            learner: LearnerOptions::default(),
+        }
+    }
+}
+
+/// The outcome of [`ulmfit`].
+pub struct UlmfitResult {
+    /// The (general, then task-fine-tuned) language model.
+    pub lm: GenomicModel,
+    /// The classifier.
+    pub classifier: GenomicModel,
+    /// Every epoch of every stage, labelled by stage.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Train `lm` on the general corpus (if `general` is given), fine-tune it on the task's
+/// sequences (if `task_lm` is given), then build a classifier with `n_classes` from its
+/// encoder and train it with gradual unfreezing (head → +1 layer → +2 layers → all), each
+/// cycle one-cycle with discriminative LRs (÷2.6 per group).
+pub fn ulmfit(
+    lm: GenomicModel,
+    general: Option<(Data, Option<Data>)>,
+    task_lm: Option<(Data, Option<Data>)>,
+    cls_train: ClassificationBatcher,
+    cls_valid: Option<ClassificationBatcher>,
+    n_classes: usize,
+    opts: &UlmfitOptions,
+) -> Result<UlmfitResult> {
+    let mut history = Vec::new();
+    let mut lm = lm;
+    let mut stages: Vec<(Data, Option<Data>, &str, usize, f64, bool)> = Vec::new();
+    if let Some((t, v)) = general {
+        stages.push((t, v, "general LM", opts.lm_epochs, opts.lm_lr, false));
+    }
+    if let Some((t, v)) = task_lm {
+        stages.push((t, v, "task LM", opts.finetune_epochs, opts.finetune_lr, true));
+    }
+    for (t, v, name, epochs, lr, discr) in stages {
+        if epochs == 0 {
+            continue;
+        }
+        let mut learn = Learner::new(lm, t, v, opts.learner.clone())?;
+        if discr {
+            learn.opt.set_discriminative(lr, DISCRIMINATIVE_FACTOR);
+        } else {
+            learn.opt.set_lr(lr);
+        }
+        learn.set_stage(name);
+        history.extend(learn.fit_one_cycle(epochs, lr)?);
+        lm = learn.model;
+    }
+    let classifier = classifier_from_lm(&lm, n_classes, opts.seed)?;
+    let (classifier, h) = train_classifier(classifier, cls_train, cls_valid, opts, true)?;
+    history.extend(h);
+    Ok(UlmfitResult {
+        lm,
+        classifier,
+        history,
+    })
+}
+
+/// A classifier with `n_classes` whose embedding and body are copied from `lm`.
+pub fn classifier_from_lm(lm: &GenomicModel, n_classes: usize, seed: u64) -> Result<GenomicModel> {
+    let cfg = lm.config().to_classifier(n_classes);
+    let clf = GenomicModel::new(cfg, lm.device(), seed)?;
+    clf.load_encoder_from(lm)?;
+    Ok(clf)
+}
+
+/// Stage 3 of ULMFiT on an already-built classifier. With `gradual`, the four cycles of
+/// `opts.cls_epochs`/`cls_lrs` unfreeze one more group each; without (a model trained from
+/// scratch), the same number of epochs runs with everything trainable.
+pub fn train_classifier(
+    model: GenomicModel,
+    train: ClassificationBatcher,
+    valid: Option<ClassificationBatcher>,
+    opts: &UlmfitOptions,
+    gradual: bool,
+) -> Result<(GenomicModel, Vec<EpochRecord>)> {
+    if train.is_empty() {
+        return Err(Error::Input("no classification training items".into()));
+    }
+    let mut learn = Learner::new(model, Data::Cls(train), valid.map(Data::Cls), opts.learner.clone())?;
+    let mut history = Vec::new();
+    let freeze = [-1isize, -2, -3, 0];
+    for (i, (&epochs, &lr)) in opts.cls_epochs.iter().zip(&opts.cls_lrs).enumerate() {
+        if epochs == 0 {
+            continue;
+        }
+        if gradual {
+            learn.opt.freeze_to(freeze[i]);
+        } else {
+            learn.opt.unfreeze();
+        }
+        learn.opt.set_discriminative(lr, DISCRIMINATIVE_FACTOR);
+        learn.set_stage(if gradual {
+            format!("classifier freeze_to({})", freeze[i])
+        } else {
+            format!("classifier cycle {}", i + 1)
+        });
+        history.extend(learn.fit_one_cycle(epochs, lr)?);
+    }
+    Ok((learn.model, history))
+}

@@ -1,0 +1,399 @@
+//! `genolm train --config run.toml`: one TOML file names the data, the model, the schedule
+//! and the output folder; the run writes a checkpoint (resumable) and `summary.json`.
+//!
+//! ```toml
+//! output = "runs/awd"
+//!
+//! [data]
+//! corpus = "embedded"        # or a folder (see Corpus::from_dir) or a manifest.json
+//! bptt = 64
+//! batch_size = 32
+//!
+//! [model]
+//! preset = "awd_lstm_small"  # any ModelConfig field may follow and override the preset
+//!
+//! [train]
+//! epochs = 2
+//! lr = 5e-3
+//! ```
+//!
+//! ```
+//! use genolm::train::run::RunConfig;
+//! let cfg = RunConfig::from_toml_str("output = \"runs/x\"\n[model]\npreset = \"tiny\"\n").unwrap();
+//! assert_eq!(cfg.model.name, "tiny");
+//! assert!(RunConfig::from_toml_str("output = \"x\"\n[trian]\nepochs = 1\n").is_err());
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
+use super::learner::{Data, EarlyStopping, EpochRecord, Learner, LearnerOptions, Precision};
+use super::optim::AdamWOptions;
+use super::schedule::Schedule;
+use crate::data::batch::{LmBatcher, MlmBatcher, MlmOptions};
+use crate::data::corpus::{Corpus, Kingdom, SplitLevel, SplitOptions, Splits};
+use crate::data::tokenize::{informed_random_loss, KmerTokenizer};
+use crate::models::{GenomicModel, Head, ModelConfig};
+use crate::{Error, Result};
+
+/// The `[data]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `embedded`, a corpus folder, or a `manifest.json`.
+    pub corpus: String,
+    /// Kingdoms to train on (`PRO`, `EUK`, `VIR`); empty = all.
+    pub kingdoms: Vec<String>,
+    /// Split level: `genome` or `species`.
+    pub split_level: String,
+    /// Split seed.
+    pub split_seed: u64,
+    /// Tokens per training window.
+    pub bptt: usize,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Add reverse complements of the training contigs.
+    pub reverse_complement: bool,
+    /// Seed of the batch order.
+    pub batch_seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            corpus: "embedded".into(),
+            kingdoms: Vec::new(),
+            split_level: "genome".into(),
+            split_seed: 42,
+            bptt: 64,
+            batch_size: 32,
+            reverse_complement: false,
+            batch_seed: 1,
+        }
+    }
+}
+
+/// The `[train]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Epochs.
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// `one_cycle`, `cosine` or `constant`.
+    pub schedule: String,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Gradient-norm clipping (0 = off).
+    pub clip: f64,
+    /// Seed of initialisation and dropout.
+    pub seed: u64,
+    /// `auto`, `f32`, `bf16` or `f16`.
+    pub precision: Precision,
+    /// Training batches per epoch (0 = all).
+    pub max_batches: usize,
+    /// Validation batches (0 = all).
+    pub valid_max_batches: usize,
+    /// Early-stopping patience in epochs (0 = off).
+    pub early_stopping: usize,
+    /// `cpu`, `cuda` or `auto`.
+    pub device: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 2,
+            lr: 5e-3,
+            schedule: "one_cycle".into(),
+            weight_decay: 1e-2,
+            clip: 1.0,
+            seed: 42,
+            precision: Precision::Auto,
+            max_batches: 0,
+            valid_max_batches: 0,
+            early_stopping: 0,
+            device: "auto".into(),
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunConfig {
+    /// Output folder (checkpoint + summary).
+    pub output: PathBuf,
+    /// Data.
+    pub data: DataConfig,
+    /// Model.
+    pub model: ModelConfig,
+    /// Training.
+    pub train: TrainConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    output: PathBuf,
+    #[serde(default)]
+    data: DataConfig,
+    #[serde(default)]
+    model: Option<toml::Value>,
+    #[serde(default)]
+    train: TrainConfig,
+}
+
+impl RunConfig {
+    /// Parse a run file's text.
+    pub fn from_toml_str(s: &str) -> Result<Self> {
+        let raw: RawRun = toml::from_str(s).map_err(|e: toml::de::Error| {
+            Error::Config(format!("run config: {}", e.message()))
+        })?;
+        let model = match raw.model {
+            Some(v) => ModelConfig::from_toml_value(v)?,
+            None => ModelConfig::default(),
+        };
+        Ok(RunConfig {
+            output: raw.output,
+            data: raw.data,
+            model,
+            train: raw.train,
+        })
+    }
+
+    /// Read a run file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&s).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
+            e => e,
+        })
+    }
+}
+
+/// Pick the device by name: `cpu`, `cuda` (error without the `cuda` feature or a GPU), `auto`.
+pub fn device_from_name(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" | "gpu" => Device::new_cuda(0).map_err(|e| {
+            Error::Config(format!(
+                "cannot open CUDA device 0 ({e}); build with `--features cuda` on a machine with a GPU"
+            ))
+        }),
+        "auto" => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
+        other => Err(Error::Config(format!("unknown device {other:?}; use cpu, cuda or auto"))),
+    }
+}
+
+/// Validation quality of a language model on one kingdom's held-out genomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KingdomEval {
+    /// Kingdom.
+    pub kingdom: String,
+    /// Genomes evaluated.
+    pub genomes: Vec<String>,
+    /// Tokens scored.
+    pub tokens: usize,
+    /// Mean cross-entropy (nats per token).
+    pub loss: f64,
+    /// Next-token (or masked-token) accuracy.
+    pub accuracy: f64,
+    /// The informed-random point `ln(4^s)` of the tokenizer.
+    pub informed_random: f64,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Model name and architecture.
+    pub model: String,
+    /// Architecture label.
+    pub arch: String,
+    /// Trainable parameters.
+    pub n_params: usize,
+    /// Device description.
+    pub device: String,
+    /// Per-epoch records.
+    pub history: Vec<EpochRecord>,
+    /// Per-kingdom validation.
+    pub valid: Vec<KingdomEval>,
+    /// Per-kingdom test (held-out genomes never used for model selection).
+    pub test: Vec<KingdomEval>,
+    /// Wall-clock minutes of the run.
+    pub minutes: f64,
+    /// Where the checkpoint is.
+    pub checkpoint: PathBuf,
+}
+
+fn lm_data(
+    streams: Vec<Vec<u32>>,
+    cfg: &ModelConfig,
+    d: &DataConfig,
+    seed: u64,
+    stateful: bool,
+) -> Result<Data> {
+    Ok(match cfg.head {
+        Head::Mlm => Data::Mlm(MlmBatcher::new(
+            streams,
+            d.batch_size,
+            d.bptt,
+            cfg.vocab(),
+            MlmOptions::default(),
+            seed,
+        )?),
+        _ => Data::Lm(LmBatcher::new(streams, d.batch_size, d.bptt, stateful, seed)?),
+    })
+}
+
+/// Per-kingdom evaluation of `model` on the genomes `ids` of `corpus`.
+pub fn eval_by_kingdom(
+    model: &GenomicModel,
+    corpus: &Corpus,
+    ids: &[usize],
+    d: &DataConfig,
+    max_batches: usize,
+) -> Result<Vec<KingdomEval>> {
+    let tok: KmerTokenizer = model.config().tokenizer()?;
+    let mut out = Vec::new();
+    for k in [Kingdom::Pro, Kingdom::Euk, Kingdom::Vir] {
+        let g: Vec<usize> = ids
+            .iter()
+            .copied()
+            .filter(|&i| corpus.genomes[i].meta.kingdom == k)
+            .collect();
+        if g.is_empty() {
+            continue;
+        }
+        let streams = corpus.token_streams(&g, &tok, false);
+        let total: usize = streams.iter().map(|s| s.len().saturating_sub(1)).sum();
+        // Small genomes (viruses) get smaller batches so that they can be scored at all.
+        let mut dd = d.clone();
+        while dd.batch_size > 1 && total < dd.batch_size * dd.bptt * 2 {
+            dd.batch_size /= 2;
+        }
+        let data = lm_data(streams, model.config(), &dd, 7, model.config().stateful)?;
+        let r = super::learner::evaluate(model, &data, max_batches)?;
+        out.push(KingdomEval {
+            kingdom: k.as_str().into(),
+            genomes: g.iter().map(|&i| corpus.genomes[i].meta.id.clone()).collect(),
+            tokens: r.n,
+            loss: r.loss,
+            accuracy: r.accuracy,
+            informed_random: informed_random_loss(model.config().stride),
+        });
+    }
+    Ok(out)
+}
+
+/// Load the corpus named in a `[data]` section.
+pub fn load_corpus(d: &DataConfig) -> Result<Corpus> {
+    if d.corpus == "embedded" {
+        Corpus::embedded()
+    } else {
+        let p = Path::new(&d.corpus);
+        if p.is_file() {
+            Corpus::from_manifest(p)
+        } else {
+            Corpus::from_dir(p)
+        }
+    }
+}
+
+/// The training, validation and test genome indices of a run (filtered by kingdom).
+pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<(Splits, Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let level = match d.split_level.as_str() {
+        "genome" => SplitLevel::Genome,
+        "species" => SplitLevel::Species,
+        o => return Err(Error::Config(format!("split_level {o:?}: use genome or species"))),
+    };
+    let splits = corpus.split(&SplitOptions {
+        level,
+        seed: d.split_seed,
+        ..SplitOptions::default()
+    })?;
+    let kingdoms: Vec<Kingdom> = d
+        .kingdoms
+        .iter()
+        .map(|k| {
+            Kingdom::from_name(k)
+                .ok_or_else(|| Error::Config(format!("unknown kingdom {k:?}; use PRO, EUK or VIR")))
+        })
+        .collect::<Result<_>>()?;
+    let keep = |v: &Vec<usize>| -> Vec<usize> {
+        v.iter()
+            .copied()
+            .filter(|&i| kingdoms.is_empty() || kingdoms.contains(&corpus.genomes[i].meta.kingdom))
+            .collect()
+    };
+    let (tr, va, te) = (keep(&splits.train), keep(&splits.valid), keep(&splits.test));
+    if tr.is_empty() {
+        return Err(Error::Input("no training genomes after the kingdom filter".into()));
+    }
+    Ok((splits, tr, va, te))
+}
+
+/// Run a whole training job: load data, build (or resume) the model, train with checkpoints
+/// in `cfg.output`, evaluate per kingdom on validation and test genomes, write `summary.json`.
+pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    let device = device_from_name(&cfg.train.device)?;
+    let corpus = load_corpus(&cfg.data)?;
+    let (_splits, tr, va, te) = run_splits(&corpus, &cfg.data)?;
+    let tok = cfg.model.tokenizer()?;
+    let train_streams = corpus.token_streams(&tr, &tok, cfg.data.reverse_complement);
+    let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;
+    let train = lm_data(train_streams, &cfg.model, &cfg.data, cfg.data.batch_seed, stateful)?;
+    let valid = if va.is_empty() {
+        None
+    } else {
+        let s = corpus.token_streams(&va, &tok, false);
+        Some(lm_data(s, &cfg.model, &cfg.data, 7, stateful)?)
+    };
+    let opts = LearnerOptions {
+        seed: cfg.train.seed,
+        adamw: AdamWOptions {
+            weight_decay: cfg.train.weight_decay,
+            clip: cfg.train.clip,
+            ..AdamWOptions::default()
+        },
+        precision: cfg.train.precision,
+        max_batches: cfg.train.max_batches,
+        valid_max_batches: cfg.train.valid_max_batches,
+        checkpoint_dir: Some(cfg.output.clone()),
+        verbose: true,
+    };
+    let ckpt_state = cfg.output.join("state.json");
+    let mut learn = if resume && ckpt_state.exists() {
+        println!("resuming from {}", cfg.output.display());
+        Learner::resume(&cfg.output, train, valid, &device)?
+    } else {
+        let model = GenomicModel::new(cfg.model.clone(), &device, cfg.train.seed)?;
+        Learner::new(model, train, valid, opts)?
+    };
+    if cfg.train.early_stopping > 0 {
+        learn.add_callback(Box::new(EarlyStopping::new(cfg.train.early_stopping, 1e-4)));
+    }
+    let schedule = Schedule::from_name(&cfg.train.schedule, cfg.train.lr)?;
+    learn.fit(cfg.train.epochs, schedule)?;
+    let vmax = cfg.train.valid_max_batches;
+    let valid = eval_by_kingdom(&learn.model, &corpus, &va, &cfg.data, vmax)?;
+    let test = eval_by_kingdom(&learn.model, &corpus, &te, &cfg.data, vmax)?;
+    let summary = RunSummary {
+        model: learn.model.config().name.clone(),
+        arch: learn.model.config().arch_label(),
+        n_params: learn.model.n_params(),
+        device: format!("{device:?}"),
+        history: learn.history.clone(),
+        valid,
+        test,
+        minutes: t0.elapsed().as_secs_f64() / 60.0,
+        checkpoint: cfg.output.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+    crate::models::params::atomic_write(&cfg.output.join("summary.json"), &json)?;
+    Ok(summary)
+}

@@ -144,11 +144,7 @@ pub fn lstm_layer(
 /// computed in f32 whatever the input dtype.
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     let dt = x.dtype();
-    let xf = if dt == DType::F16 || dt == DType::BF16 {
-        x.to_dtype(DType::F32)?
-    } else {
-        x.clone()
-    };
+    let xf = upcast(x)?;
     let mean = xf.mean_keepdim(D::Minus1)?;
     let xc = xf.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
@@ -289,8 +285,20 @@ pub fn conv1d_same(
         (span / 2, span - span / 2)
     };
     let xp = x.pad_with_zeros(2, left, right)?;
-    let w = w.to_dtype(x.dtype())?;
-    let y = xp.conv1d(&w, 0, 1, dilation, 1)?;
+    let (_, _, t) = x.dims3()?;
+    let (o, c, _) = w.dims3()?;
+    // im2col with K shifted views and one matrix product; differentiable through
+    // narrow/cat/matmul (candle 0.11's conv1d input gradient is wrong for some shapes).
+    let cols: Vec<Tensor> = (0..k)
+        .map(|j| xp.narrow(2, j * dilation, t))
+        .collect::<candle_core::Result<_>>()?;
+    let cols = Tensor::cat(&cols, 1)?; // (b, k·c, t), k-major
+    let w2 = w
+        .to_dtype(x.dtype())?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape((o, k * c))?;
+    let y = w2.broadcast_matmul(&cols)?; // (b, o, t)
     Ok(match b {
         Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?.reshape((1, (), 1))?)?,
         None => y,
@@ -336,9 +344,17 @@ pub fn batch_norm(
     Ok(y.to_dtype(dt)?)
 }
 
+/// `x` in f32 when it is a half type (f16/bf16); unchanged otherwise (f32, f64).
+pub fn upcast(x: &Tensor) -> Result<Tensor> {
+    Ok(match x.dtype() {
+        DType::F16 | DType::BF16 => x.to_dtype(DType::F32)?,
+        _ => x.clone(),
+    })
+}
+
 /// Mean cross-entropy of `logits: (n, classes)` against `targets: (n,)` (u32), in f32.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    let lp = log_softmax(&logits.to_dtype(DType::F32)?)?;
+    let lp = log_softmax(&upcast(logits)?)?;
     let picked = lp.gather(&targets.to_dtype(DType::U32)?.unsqueeze(1)?, 1)?;
     Ok(picked.mean_all()?.neg()?)
 }
@@ -353,8 +369,8 @@ pub fn masked_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<(Tensor,
     let idx: Vec<u32> = lab.iter().map(|&l| l.max(0) as u32).collect();
     let dev = logits.device();
     let idx = Tensor::from_vec(idx, lab.len(), dev)?;
-    let keep = Tensor::from_vec(keep, lab.len(), dev)?;
-    let lp = log_softmax(&logits.to_dtype(DType::F32)?)?;
+    let lp = log_softmax(&upcast(logits)?)?;
+    let keep = Tensor::from_vec(keep, lab.len(), dev)?.to_dtype(lp.dtype())?;
     let picked = lp.gather(&idx.unsqueeze(1)?, 1)?.squeeze(1)?;
     let loss = ((picked * keep)?.sum_all()? / (n.max(1) as f64))?.neg()?;
     Ok((loss, n))

@@ -179,7 +179,9 @@ impl GenomicModel {
                 None
             };
             let a1 = 1.0 / (c as f64).sqrt();
-            let res = if cfg.conv_gated && cfg.conv_residual && d == c {
+            // The last layer's residual output is unused when the body is the sum of skips.
+            let last_with_skip = cfg.conv_skip && i + 1 == cfg.conv_layers;
+            let res = if cfg.conv_gated && cfg.conv_residual && d == c && !last_with_skip {
                 Some((
                     p.param(&format!("conv.{i}.res.weight"), (c, c), Init::Uniform(a1))?,
                     p.param(&format!("conv.{i}.res.bias"), c, Init::Zeros)?,

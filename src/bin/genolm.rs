@@ -24,9 +24,33 @@ struct Cli {
 enum Cmd {
     /// Load the embedded corpus, split it and print its summary.
     Quickstart {
-        /// Seed of the genome-level split.
+        /// Seed of the genome-level split and of training.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Training batches per epoch of the small LM (0 skips training).
+        #[arg(long, default_value_t = 120)]
+        batches: usize,
+        /// Epochs of the small LM.
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+        /// Where the checkpoint goes.
+        #[arg(long, default_value = "runs/quickstart")]
+        out: PathBuf,
+    },
+    /// Train a model from a run file (data, model, schedule, output folder).
+    Train {
+        /// The run file (TOML; see docs/guide.md).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Continue an interrupted run from the checkpoint in its output folder.
+        #[arg(long)]
+        resume: bool,
+        /// Override the run file's epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Override the run file's training batches per epoch.
+        #[arg(long)]
+        max_batches: Option<usize>,
     },
     /// Summarise a corpus: the embedded default, or a folder of your own genomes.
     Corpus {
@@ -123,9 +147,59 @@ fn print_corpus(corpus: &Corpus, level: SplitLevel, seed: u64) -> genolm::Result
     Ok(())
 }
 
+fn print_run_summary(s: &genolm::train::run::RunSummary) {
+    println!("\n{} ({}, {} parameters) on {}:", s.model, s.arch, s.n_params, s.device);
+    println!("{:<6} {:<5} {:>9} {:>8} {:>9} {:>16}", "split", "king.", "tokens", "loss", "accuracy", "ln(4^s) − loss");
+    for (split, rows) in [("valid", &s.valid), ("test", &s.test)] {
+        for r in rows.iter() {
+            println!(
+                "{split:<6} {:<5} {:>9} {:>8.4} {:>9.4} {:>16.4}",
+                r.kingdom,
+                r.tokens,
+                r.loss,
+                r.accuracy,
+                r.informed_random - r.loss
+            );
+        }
+    }
+    println!(
+        "{:.2} minutes; checkpoint in {} (model.safetensors, optimizer.safetensors, state.json, summary.json)",
+        s.minutes,
+        s.checkpoint.display()
+    );
+}
+
 fn run(cli: Cli) -> genolm::Result<ExitCode> {
     match cli.cmd {
-        Cmd::Quickstart { seed } => {
+        Cmd::Train {
+            config,
+            resume,
+            epochs,
+            max_batches,
+        } => {
+            let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
+            if let Some(e) = epochs {
+                cfg.train.epochs = e;
+            }
+            if let Some(m) = max_batches {
+                cfg.train.max_batches = m;
+            }
+            println!(
+                "training {} ({}), output {}",
+                cfg.model.name,
+                cfg.model.arch_label(),
+                cfg.output.display()
+            );
+            let s = genolm::train::run::run_training(&cfg, resume)?;
+            print_run_summary(&s);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Quickstart {
+            seed,
+            batches,
+            epochs,
+            out,
+        } => {
             let t0 = std::time::Instant::now();
             let corpus = Corpus::embedded()?;
             println!(
@@ -165,6 +239,32 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 "{annotated} annotated contigs; loaded in {:.2} s",
                 t0.elapsed().as_secs_f64()
             );
+            if batches > 0 && epochs > 0 {
+                let cfg = genolm::train::run::RunConfig {
+                    output: out,
+                    data: genolm::train::run::DataConfig {
+                        split_seed: seed,
+                        ..Default::default()
+                    },
+                    model: genolm::models::ModelConfig::awd_lstm_small(),
+                    train: genolm::train::run::TrainConfig {
+                        epochs,
+                        max_batches: batches,
+                        valid_max_batches: 40,
+                        seed,
+                        device: "cpu".into(),
+                        ..Default::default()
+                    },
+                };
+                println!(
+                    "\ntraining the small AWD-LSTM ({} params) for {epochs} × {batches} batches of {} × {} 3-mers",
+                    genolm::models::GenomicModel::new(cfg.model.clone(), &candle_core::Device::Cpu, seed)?.n_params(),
+                    cfg.data.batch_size,
+                    cfg.data.bptt
+                );
+                let s = genolm::train::run::run_training(&cfg, false)?;
+                print_run_summary(&s);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Corpus { dir, level, seed } => {

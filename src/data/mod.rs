@@ -20,5 +20,6 @@ pub mod corpus;
 pub mod fasta;
 pub mod genetic_code;
 pub mod io;
+pub mod tasks;
 pub mod tokenize;
 pub mod tracks;

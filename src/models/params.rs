@@ -153,13 +153,13 @@ impl Params {
         &self.device
     }
 
-    /// Every parameter and buffer by name (detached copies of the current values).
+    /// Every parameter and buffer by name: copies of the current values (a snapshot that
+    /// later training does not change).
     pub fn tensors(&self) -> Vec<(String, Tensor)> {
-        let mut out: Vec<(String, Tensor)> = self
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.as_tensor().detach()))
-            .collect();
-        out.extend(self.buffers.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())));
+        let copy = |v: &Var| v.as_tensor().detach().copy().expect("copy of a live tensor");
+        let mut out: Vec<(String, Tensor)> =
+            self.iter().map(|(n, v)| (n.to_string(), copy(v))).collect();
+        out.extend(self.buffers.iter().map(|(n, v)| (n.clone(), copy(v))));
         out
     }
 

@@ -418,6 +418,11 @@ impl Learner {
         self.opts.checkpoint_dir = dir;
     }
 
+    /// Use at most `n` training batches per epoch (0 = all).
+    pub fn set_max_batches(&mut self, n: usize) {
+        self.opts.max_batches = n;
+    }
+
     /// Label the next fits in the history (recipes name their stages).
     pub fn set_stage(&mut self, stage: impl Into<String>) {
         self.stage = stage.into();

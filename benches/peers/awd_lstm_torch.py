@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""PyTorch peer of benches/train_throughput.rs: the same small AWD-LSTM LM (3-mer vocab 69,
+embedding 64, LSTMs 256/256/64, tied decoder + bias, embedding dropout, DropConnect on the
+hidden-to-hidden weights, locked dropout, AR/TAR), batch 32 x 64, AdamW with clipping.
+Tokens are real: 3-mers of the embedded genomes read from the datasets folder.
+
+Prints one JSON line like the Rust bench. Usage: awd_lstm_torch.py [--batches N] [--threads T]
+"""
+import argparse, gzip, json, os, time, glob
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--batches", type=int, default=20)
+ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--warmup", type=int, default=3)
+args = ap.parse_args()
+torch.set_num_threads(args.threads)
+torch.manual_seed(1)
+
+root = os.path.join(os.path.dirname(__file__), "..", "..", "datasets")
+code = {c: i for i, c in enumerate("ACGT")}
+ids = []
+for path in sorted(glob.glob(os.path.join(root, "*", "*.fa.gz"))):
+    seq = "".join(l.strip() for l in gzip.open(path, "rt") if not l.startswith(">")).upper()
+    for i in range(len(seq) - 2):
+        a, b, c = seq[i : i + 3]
+        if a in code and b in code and c in code:
+            ids.append(5 + code[a] * 16 + code[b] * 4 + code[c])
+    if len(ids) > 2_000_000:
+        break
+data = torch.tensor(ids, dtype=torch.long)
+
+V, E, H, L = 69, 64, 256, 3
+dm = 0.2
+p_emb, p_in, p_w, p_h, p_out = 0.02 * dm, 0.1 * dm, 0.15 * dm, 0.1 * dm, 0.25 * dm
+
+
+class AWD(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, E)
+        self.rnns = nn.ModuleList(
+            [nn.LSTM(E if i == 0 else H, E if i == L - 1 else H, batch_first=True) for i in range(L)]
+        )
+        self.bias = nn.Parameter(torch.zeros(V))
+
+    def forward(self, x):
+        w = self.emb.weight
+        if self.training:
+            mask = w.new_empty(V, 1).bernoulli_(1 - p_emb) / (1 - p_emb)
+            w = w * mask
+        h = F.embedding(x, w)
+        h = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_in) / (1 - p_in))
+        raw = None
+        for i, rnn in enumerate(self.rnns):
+            whh = rnn.weight_hh_l0
+            dropped = F.dropout(whh, p_w, training=self.training)
+            h, _ = functional_call(rnn, {"weight_hh_l0": dropped}, (h,))
+            if i < L - 1:
+                h = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_h) / (1 - p_h))
+            else:
+                raw = h
+        d = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_out) / (1 - p_out))
+        logits = F.linear(d, self.emb.weight, self.bias)
+        pen = 2.0 * d.pow(2).mean() + 1.0 * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+        return logits, pen
+
+
+model = AWD()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-6, weight_decay=1e-2)
+B, T = 32, 64
+n = (len(data) - 1) // (B * T)
+
+
+def batch(i):
+    s = (i % n) * B * T
+    x = data[s : s + B * T].view(B, T)
+    y = data[s + 1 : s + 1 + B * T].view(B, T)
+    return x, y
+
+
+def step(i):
+    x, y = batch(i)
+    logits, pen = model(x)
+    loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1)) + pen
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
+model.train()
+for i in range(args.warmup):
+    step(i)
+t0 = time.perf_counter()
+for i in range(args.batches):
+    step(args.warmup + i)
+secs = time.perf_counter() - t0
+print(json.dumps({
+    "impl": "pytorch", "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters()),
+    "batch": B, "bptt": T, "batches": args.batches, "seconds": round(secs, 3),
+    "tokens_per_s": round(args.batches * B * T / secs, 1), "threads": torch.get_num_threads(),
+}))

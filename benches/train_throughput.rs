@@ -1,0 +1,56 @@
+//! AWD-LSTM language-model training throughput: tokens per second of forward + backward +
+//! AdamW, on real genome tokens (the embedded corpus), for `benches/peers/compare_train.sh`.
+//!
+//! `cargo bench --bench train_throughput [-- --batches N --preset NAME]`. Prints one JSON line.
+//! Under `cargo test --all-targets` it runs one batch as a smoke test.
+
+use std::time::Instant;
+
+use candle_core::Device;
+use genolm::data::batch::LmBatcher;
+use genolm::data::corpus::Corpus;
+use genolm::models::{GenomicModel, ModelConfig};
+use genolm::train::{AdamW, AdamWOptions};
+
+fn arg(name: &str) -> Option<String> {
+    let a: Vec<String> = std::env::args().collect();
+    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1).cloned())
+}
+
+fn main() {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let batches: usize = arg("--batches").and_then(|s| s.parse().ok()).unwrap_or(if bench_mode { 20 } else { 1 });
+    let warmup = if bench_mode { 3 } else { 0 };
+    let preset = arg("--preset").unwrap_or_else(|| "awd_lstm_small".into());
+    let (bs, bptt) = (32, 64);
+    let cfg = ModelConfig::preset(&preset).expect("known preset");
+    let corpus = Corpus::embedded().expect("embedded corpus");
+    let tok = cfg.tokenizer().unwrap();
+    let ids: Vec<usize> = (0..corpus.genomes.len()).collect();
+    let streams = corpus.token_streams(&ids, &tok, false);
+    let data = LmBatcher::new(streams, bs, bptt, false, 1).unwrap();
+    let model = GenomicModel::new(cfg.clone(), &Device::Cpu, 1).unwrap();
+    let mut opt = AdamW::for_model(&model, 1e-3, AdamWOptions::default()).unwrap();
+    let all = data.epoch(0);
+    let mut step = |b: &genolm::data::batch::LmBatch, seed: u64| {
+        let (x, y) = b.to_tensors(&Device::Cpu).unwrap();
+        let out = model.forward(&x, None, genolm::models::Mode::Train { seed }).unwrap();
+        let (loss, _) = model.loss(&out, &y).unwrap();
+        opt.step(&loss.backward().unwrap(), 1.0).unwrap();
+    };
+    for (i, b) in all.iter().take(warmup).enumerate() {
+        step(b, i as u64);
+    }
+    let t0 = Instant::now();
+    for (i, b) in all.iter().skip(warmup).take(batches).enumerate() {
+        step(b, i as u64);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let tokens = batches * bs * bptt;
+    println!(
+        "{{\"impl\": \"genolm\", \"preset\": \"{preset}\", \"params\": {}, \"batch\": {bs}, \"bptt\": {bptt}, \"batches\": {batches}, \"seconds\": {secs:.3}, \"tokens_per_s\": {:.1}, \"threads\": {}}}",
+        model.n_params(),
+        tokens as f64 / secs,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+}

@@ -14,12 +14,16 @@ use genolm::train::{AdamW, AdamWOptions};
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1).cloned())
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1).cloned())
 }
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    let batches: usize = arg("--batches").and_then(|s| s.parse().ok()).unwrap_or(if bench_mode { 20 } else { 1 });
+    let batches: usize = arg("--batches")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if bench_mode { 20 } else { 1 });
     let warmup = if bench_mode { 3 } else { 0 };
     let preset = arg("--preset").unwrap_or_else(|| "awd_lstm_small".into());
     let (bs, bptt) = (32, 64);
@@ -34,7 +38,9 @@ fn main() {
     let all = data.epoch(0);
     let mut step = |b: &genolm::data::batch::LmBatch, seed: u64| {
         let (x, y) = b.to_tensors(&Device::Cpu).unwrap();
-        let out = model.forward(&x, None, genolm::models::Mode::Train { seed }).unwrap();
+        let out = model
+            .forward(&x, None, genolm::models::Mode::Train { seed })
+            .unwrap();
         let (loss, _) = model.loss(&out, &y).unwrap();
         opt.step(&loss.backward().unwrap(), 1.0).unwrap();
     };

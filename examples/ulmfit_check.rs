@@ -28,7 +28,9 @@ use rand_chacha::ChaCha8Rng;
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1).cloned())
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1).cloned())
 }
 
 fn main() -> genolm::Result<()> {
@@ -41,10 +43,17 @@ fn main() -> genolm::Result<()> {
     let dev = Device::Cpu;
     let lm = GenomicModel::load(&lm_path, &dev)?;
     let tok = lm.config().tokenizer()?;
-    println!("pretrained LM: {} ({} params) from {}", lm.config().name, lm.n_params(), lm_path.display());
+    println!(
+        "pretrained LM: {} ({} params) from {}",
+        lm.config().name,
+        lm.n_params(),
+        lm_path.display()
+    );
 
     let corpus = Corpus::embedded()?;
-    let yeast = &corpus.genomes[corpus.index_of("scerevisiae_chrI").expect("yeast in corpus")];
+    let yeast = &corpus.genomes[corpus
+        .index_of("scerevisiae_chrI")
+        .expect("yeast in corpus")];
     let mut tasks: Vec<(String, Vec<LabelledSeq>)> = Vec::new();
     match read_labelled_csv(&promoters) {
         Ok(p) => tasks.push(("E. coli promoters (UCI, 106 × 57 nt)".into(), p)),
@@ -89,7 +98,8 @@ fn main() -> genolm::Result<()> {
                     let streams: Vec<Vec<u32>> = train.iter().map(|(x, _)| x.clone()).collect();
                     let data = LmBatcher::new(streams, 8, 32, false, seed)?;
                     let lm_copy = GenomicModel::load(&lm_path, &dev)?;
-                    let mut learn = Learner::new(lm_copy, Data::Lm(data), None, opts.learner.clone())?;
+                    let mut learn =
+                        Learner::new(lm_copy, Data::Lm(data), None, opts.learner.clone())?;
                     learn.opt.set_discriminative(2e-3, 2.6);
                     learn.fit_one_cycle(2, 2e-3)?;
                     classifier_from_lm(&learn.model, 2, seed)?

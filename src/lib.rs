@@ -33,8 +33,8 @@
 pub mod data;
 pub mod error;
 pub mod models;
-pub mod train;
 pub mod prelude;
+pub mod train;
 
 pub use error::{Error, Result};
 

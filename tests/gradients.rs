@@ -25,7 +25,9 @@ fn small(mut c: ModelConfig) -> ModelConfig {
 
 fn ids(b: usize, t: usize, vocab: usize, seed: u64) -> Tensor {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<u32> = (0..b * t).map(|_| r.random_range(5..vocab as u32)).collect();
+    let v: Vec<u32> = (0..b * t)
+        .map(|_| r.random_range(5..vocab as u32))
+        .collect();
     Tensor::from_vec(v, (b, t), &Device::Cpu).unwrap()
 }
 
@@ -37,7 +39,9 @@ fn check_all_params(cfg: ModelConfig) {
     let y = match cfg.head {
         Head::Lm => ids(b, t, cfg.vocab(), 2),
         Head::Mlm => {
-            let v: Vec<i64> = (0..b * t).map(|i| if i % 3 == 0 { 5 + (i % 4) as i64 } else { -100 }).collect();
+            let v: Vec<i64> = (0..b * t)
+                .map(|i| if i % 3 == 0 { 5 + (i % 4) as i64 } else { -100 })
+                .collect();
             Tensor::from_vec(v, (b, t), &Device::Cpu).unwrap()
         }
         Head::Classifier => Tensor::from_vec(vec![0u32, 1, 1, 0], b, &Device::Cpu).unwrap(),
@@ -50,7 +54,10 @@ fn check_all_params(cfg: ModelConfig) {
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("{name}: {pname} has no gradient"));
         let v: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
-        assert!(v.iter().all(|x| x.is_finite()), "{name}: {pname} has a non-finite gradient");
+        assert!(
+            v.iter().all(|x| x.is_finite()),
+            "{name}: {pname} has a non-finite gradient"
+        );
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!(norm > 0.0, "{name}: {pname} has a zero gradient");
     }
@@ -89,11 +96,20 @@ fn fd_check(name: &str, inputs: &[Var], f: &dyn Fn(&[Tensor]) -> Tensor) {
             .unwrap()
             .to_vec1::<f64>()
             .unwrap();
-        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let n = base.len();
-        let picks: Vec<usize> = if n <= 24 { (0..n).collect() } else { (0..24).map(|_| r.random_range(0..n)).collect() };
+        let picks: Vec<usize> = if n <= 24 {
+            (0..n).collect()
+        } else {
+            (0..24).map(|_| r.random_range(0..n)).collect()
+        };
         for i in picks {
-            let mut eval = |d: f64| {
+            let eval = |d: f64| {
                 let mut v = base.clone();
                 v[i] += d;
                 let t = Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap();
@@ -153,7 +169,10 @@ fn finite_differences_lstm_cell() {
 fn finite_differences_attention_and_rope() {
     let (b, t, d, heads) = (2, 5, 8, 2);
     let (cos, sin) = layers::rope_tables(t, 0, d / heads, 10_000.0, 1.0, &Device::Cpu).unwrap();
-    let (cos, sin) = (cos.to_dtype(DType::F64).unwrap(), sin.to_dtype(DType::F64).unwrap());
+    let (cos, sin) = (
+        cos.to_dtype(DType::F64).unwrap(),
+        sin.to_dtype(DType::F64).unwrap(),
+    );
     let vars = [
         rvar(&[b, t, d], 1.0, 1),
         rvar(&[d, d], 0.4, 2),
@@ -171,52 +190,106 @@ fn finite_differences_attention_and_rope() {
                 wo: a[4].clone(),
                 bo: a[5].clone(),
             };
-            let y = layers::attention(&a[0], &w, heads, &cos, &sin, causal, None, 0.0, None).unwrap();
+            let y =
+                layers::attention(&a[0], &w, heads, &cos, &sin, causal, None, 0.0, None).unwrap();
             project(&y, 21)
         });
     }
     let x = [rvar(&[1, 2, t, 4], 1.0, 8)];
     let (c4, s4) = layers::rope_tables(t, 3, 4, 100.0, 1.0, &Device::Cpu).unwrap();
-    let (c4, s4) = (c4.to_dtype(DType::F64).unwrap(), s4.to_dtype(DType::F64).unwrap());
-    fd_check("rope", &x, &|a| project(&layers::rope(&a[0], &c4, &s4).unwrap(), 22));
+    let (c4, s4) = (
+        c4.to_dtype(DType::F64).unwrap(),
+        s4.to_dtype(DType::F64).unwrap(),
+    );
+    fd_check("rope", &x, &|a| {
+        project(&layers::rope(&a[0], &c4, &s4).unwrap(), 22)
+    });
     // RoPE is a rotation: it keeps norms.
     let r = layers::rope(x[0].as_tensor(), &c4, &s4).unwrap();
-    let n0 = x[0].as_tensor().sqr().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
-    let n1 = r.sqr().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
+    let n0 = x[0]
+        .as_tensor()
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
+    let n1 = r
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
     assert!((n0 - n1).abs() < 1e-6 * n0);
 }
 
 #[test]
 fn finite_differences_conv_norms_and_heads() {
-    let vars = [rvar(&[2, 3, 9], 1.0, 1), rvar(&[4, 3, 3], 0.5, 2), rvar(&[4], 0.5, 3)];
+    let vars = [
+        rvar(&[2, 3, 9], 1.0, 1),
+        rvar(&[4, 3, 3], 0.5, 2),
+        rvar(&[4], 0.5, 3),
+    ];
     for (dil, causal) in [(1, true), (2, true), (4, false)] {
-        fd_check(&format!("conv dilation {dil} causal {causal}"), &vars, &|a| {
-            project(&layers::conv1d_same(&a[0], &a[1], Some(&a[2]), dil, causal).unwrap(), 31)
-        });
+        fd_check(
+            &format!("conv dilation {dil} causal {causal}"),
+            &vars,
+            &|a| {
+                project(
+                    &layers::conv1d_same(&a[0], &a[1], Some(&a[2]), dil, causal).unwrap(),
+                    31,
+                )
+            },
+        );
     }
-    let ln = [rvar(&[3, 6], 1.0, 4), rvar(&[6], 1.0, 5), rvar(&[6], 1.0, 6)];
-    fd_check("layer_norm", &ln, &|a| project(&layers::layer_norm(&a[0], &a[1], &a[2], 1e-5).unwrap(), 32));
+    let ln = [
+        rvar(&[3, 6], 1.0, 4),
+        rvar(&[6], 1.0, 5),
+        rvar(&[6], 1.0, 6),
+    ];
+    fd_check("layer_norm", &ln, &|a| {
+        project(&layers::layer_norm(&a[0], &a[1], &a[2], 1e-5).unwrap(), 32)
+    });
     // Classifier head pieces: batch norm (training statistics), linear, cross-entropy.
     let rm = Var::from_tensor(&Tensor::zeros(6, DType::F64, &Device::Cpu).unwrap()).unwrap();
     let rv = Var::from_tensor(&Tensor::ones(6, DType::F64, &Device::Cpu).unwrap()).unwrap();
-    let bn = [rvar(&[5, 6], 1.0, 7), rvar(&[6], 1.0, 8), rvar(&[6], 1.0, 9), rvar(&[3, 6], 0.5, 10), rvar(&[3], 0.5, 11)];
+    let bn = [
+        rvar(&[5, 6], 1.0, 7),
+        rvar(&[6], 1.0, 8),
+        rvar(&[6], 1.0, 9),
+        rvar(&[3, 6], 0.5, 10),
+        rvar(&[3], 0.5, 11),
+    ];
     let targets = Tensor::new(&[0u32, 2, 1, 1, 0], &Device::Cpu).unwrap();
     fd_check("batch_norm + linear + cross_entropy", &bn, &|a| {
         let z = layers::batch_norm(&a[0], &a[1], &a[2], &rm, &rv, true).unwrap();
         let logits = layers::linear(&z, &a[3], Some(&a[4])).unwrap();
-        layers::cross_entropy(&logits, &targets).unwrap().to_dtype(DType::F64).unwrap()
+        layers::cross_entropy(&logits, &targets)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
     });
     let lg = [rvar(&[4, 7], 2.0, 12)];
     let labels = Tensor::new(&[3i64, -100, 0, 6], &Device::Cpu).unwrap();
     fd_check("masked cross-entropy", &lg, &|a| {
-        layers::masked_cross_entropy(&a[0], &labels).unwrap().0.to_dtype(DType::F64).unwrap()
+        layers::masked_cross_entropy(&a[0], &labels)
+            .unwrap()
+            .0
+            .to_dtype(DType::F64)
+            .unwrap()
     });
 }
 
 /// The whole tiny model in f64: parameters perturbed in place.
 #[test]
 fn finite_differences_whole_models() {
-    for preset in ["tiny", "transformer_small", "dilated_small", "cnn_lstm_small"] {
+    for preset in [
+        "tiny",
+        "transformer_small",
+        "dilated_small",
+        "cnn_lstm_small",
+    ] {
         let mut cfg = small(ModelConfig::preset(preset).unwrap());
         cfg.drop_mult = 0.0;
         cfg.ar = 0.0;
@@ -230,22 +303,42 @@ fn finite_differences_whole_models() {
         let y = ids(2, 6, cfg.vocab(), 2);
         let loss = |m: &GenomicModel| {
             let o = m.forward(&x, None, Mode::Eval).unwrap();
-            m.loss(&o, &y).unwrap().1.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+            m.loss(&o, &y)
+                .unwrap()
+                .1
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
         };
         let o = model.forward(&x, None, Mode::Eval).unwrap();
         let grads = model.loss(&o, &y).unwrap().1.backward().unwrap();
         let mut r = ChaCha8Rng::seed_from_u64(1);
         for (name, var) in model.params().iter() {
-            let g = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
-            let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            let base = var
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
             // Probe the coordinate with the largest gradient and two random ones.
-            let imax = (0..g.len()).max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs())).unwrap();
+            let imax = (0..g.len())
+                .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
+                .unwrap();
             for i in [imax, r.random_range(0..g.len()), r.random_range(0..g.len())] {
                 let eps = 1e-6;
-                let mut set = |d: f64| {
+                let set = |d: f64| {
                     let mut v = base.clone();
                     v[i] += d;
-                    var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap()).unwrap();
+                    var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                        .unwrap();
                 };
                 set(eps);
                 let lp = loss(&model);

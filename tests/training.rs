@@ -60,7 +60,11 @@ fn learns_on_a_real_genome_and_is_deterministic() {
     let mut b = learner(3, None);
     b.set_max_batches(150);
     b.fit_one_cycle(3, 1e-2).unwrap();
-    assert_eq!(weights(&a.model), weights(&b.model), "same seed, same weights");
+    assert_eq!(
+        weights(&a.model),
+        weights(&b.model),
+        "same seed, same weights"
+    );
 }
 
 #[test]
@@ -112,9 +116,14 @@ fn nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint() {
         .fit(2, genolm::train::Schedule::Constant { lr: 1e38 })
         .unwrap_err();
     match &err {
-        Error::Training { checkpoint, msg, .. } => {
+        Error::Training {
+            checkpoint, msg, ..
+        } => {
             assert_eq!(checkpoint.as_deref(), Some(dir.path()));
-            assert!(msg.contains("learning rate") || msg.contains("gradient"), "{msg}");
+            assert!(
+                msg.contains("learning rate") || msg.contains("gradient"),
+                "{msg}"
+            );
         }
         e => panic!("expected a training error, got {e}"),
     }
@@ -143,7 +152,10 @@ fn checkpoints_are_self_describing_and_strict() {
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     assert_eq!(header["conv.0.weight"]["dtype"], "F32");
-    assert!(header["__metadata__"]["genolm_config"].as_str().unwrap().contains("dilated"));
+    assert!(header["__metadata__"]["genolm_config"]
+        .as_str()
+        .unwrap()
+        .contains("dilated"));
     // Loading into a different architecture is a clear error.
     let other = GenomicModel::new(ModelConfig::cnn_small(), &Device::Cpu, 2).unwrap();
     let (t, _) = genolm::models::params::load_safetensors(&p, &Device::Cpu).unwrap();
@@ -156,7 +168,10 @@ fn checkpoints_are_self_describing_and_strict() {
 #[test]
 fn python_reads_the_checkpoint_with_the_standard_library() {
     // What `safetensors.torch.load_file` does, in plain Python, when python3 is present.
-    let Ok(out) = std::process::Command::new("python3").arg("--version").output() else {
+    let Ok(out) = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("python3 not found; skipping the Python read-back");
         return;
     };
@@ -167,7 +182,14 @@ fn python_reads_the_checkpoint_with_the_standard_library() {
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 2).unwrap();
     let p = dir.path().join("m.safetensors");
     m.save(&p).unwrap();
-    let w = m.params().get("lstm.0.weight_hh").unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let w = m
+        .params()
+        .get("lstm.0.weight_hh")
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     let script = r#"
 import json, struct, sys
 b = open(sys.argv[1], 'rb').read()
@@ -186,7 +208,11 @@ print(t['dtype'], t['shape'], vals[0], vals[-1], json.loads(h['__metadata__']['g
         .unwrap();
     let s = String::from_utf8_lossy(&out.stdout).to_string();
     let f: Vec<&str> = s.split_whitespace().collect();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(f[0], "F32");
     assert_eq!(f.last().unwrap(), &"tiny");
     let first: f32 = f[f.len() - 3].parse().unwrap();
@@ -201,7 +227,11 @@ fn lr_find_restores_weights_and_suggests_a_rate() {
     assert_eq!(weights(&l.model), before);
     assert!(r.lrs.len() >= 10);
     assert!(r.lrs.windows(2).all(|w| w[1] > w[0]));
-    assert!(r.suggestion > 1e-6 && r.suggestion < 1.0, "{}", r.suggestion);
+    assert!(
+        r.suggestion > 1e-6 && r.suggestion < 1.0,
+        "{}",
+        r.suggestion
+    );
 }
 
 #[test]
@@ -214,7 +244,12 @@ fn frozen_groups_do_not_move_and_discriminative_rates_follow_the_cycle() {
     let snapshot = |m: &GenomicModel| -> HashMap<String, Vec<f32>> {
         m.params()
             .iter()
-            .map(|(n, v)| (n.to_string(), v.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    v.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                )
+            })
             .collect()
     };
     let before = snapshot(&l.model);
@@ -241,7 +276,14 @@ fn stateful_state_resets_per_row() {
     // Carrying the state changes the output; a zero state equals no state.
     let a = m.forward(&x, Some(&s), Mode::Eval).unwrap().logits;
     let b = m.forward(&x, None, Mode::Eval).unwrap().logits;
-    let row = |t: &Tensor, r: usize| t.get(r).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let row = |t: &Tensor, r: usize| {
+        t.get(r)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     assert_eq!(row(&a, 0), row(&b, 0));
     assert_ne!(row(&a, 1), row(&b, 1));
 }
@@ -270,7 +312,11 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
     let te = ClassificationBatcher::new(test.to_vec(), 40, false, 1).unwrap();
     let mut l = Learner::new(model, Data::Cls(tr.clone()), Some(Data::Cls(te)), quiet(1)).unwrap();
     let h = l.fit_one_cycle(8, 1e-2).unwrap();
-    assert!(h.last().unwrap().valid_accuracy.unwrap() >= 0.8, "{:?}", h.last());
+    assert!(
+        h.last().unwrap().valid_accuracy.unwrap() >= 0.8,
+        "{:?}",
+        h.last()
+    );
     // LM data for a classifier is refused with a clear message.
     let (lm_tr, _) = lambda_streams();
     let lm = Data::Lm(LmBatcher::new(lm_tr, 4, 8, false, 1).unwrap());

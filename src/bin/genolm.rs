@@ -51,6 +51,15 @@ enum Cmd {
         /// Override the run file's training batches per epoch.
         #[arg(long)]
         max_batches: Option<usize>,
+        /// Replace the run file's model by this preset (see `ModelConfig::preset`).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Override the run file's output folder.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Override the run file's peak learning rate.
+        #[arg(long)]
+        lr: Option<f64>,
     },
     /// Summarise a corpus: the embedded default, or a folder of your own genomes.
     Corpus {
@@ -148,8 +157,14 @@ fn print_corpus(corpus: &Corpus, level: SplitLevel, seed: u64) -> genolm::Result
 }
 
 fn print_run_summary(s: &genolm::train::run::RunSummary) {
-    println!("\n{} ({}, {} parameters) on {}:", s.model, s.arch, s.n_params, s.device);
-    println!("{:<6} {:<5} {:>9} {:>8} {:>9} {:>16}", "split", "king.", "tokens", "loss", "accuracy", "ln(4^s) − loss");
+    println!(
+        "\n{} ({}, {} parameters) on {}:",
+        s.model, s.arch, s.n_params, s.device
+    );
+    println!(
+        "{:<6} {:<5} {:>9} {:>8} {:>9} {:>16}",
+        "split", "king.", "tokens", "loss", "accuracy", "ln(4^s) − loss"
+    );
     for (split, rows) in [("valid", &s.valid), ("test", &s.test)] {
         for r in rows.iter() {
             println!(
@@ -176,6 +191,9 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             resume,
             epochs,
             max_batches,
+            preset,
+            output,
+            lr,
         } => {
             let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
             if let Some(e) = epochs {
@@ -183,6 +201,15 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             }
             if let Some(m) = max_batches {
                 cfg.train.max_batches = m;
+            }
+            if let Some(p) = preset {
+                cfg.model = genolm::models::ModelConfig::preset(&p)?;
+            }
+            if let Some(o) = output {
+                cfg.output = o;
+            }
+            if let Some(lr) = lr {
+                cfg.train.lr = lr;
             }
             println!(
                 "training {} ({}), output {}",

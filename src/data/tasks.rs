@@ -40,7 +40,10 @@ pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> 
     let (_, header) = lines
         .next()
         .ok_or_else(|| Error::parse(name, 1, "empty file; expected a header `sequence,label`"))?;
-    let cols: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
     let find = |n: &str| cols.iter().position(|c| c == n);
     let (Some(si), Some(li)) = (find("sequence"), find("label")) else {
         return Err(Error::parse(
@@ -75,7 +78,11 @@ pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> 
             ));
         }
         let label: u32 = f[li].trim().parse().map_err(|_| {
-            Error::parse(name, line_no, format!("label {:?} is not a class index", f[li].trim()))
+            Error::parse(
+                name,
+                line_no,
+                format!("label {:?} is not a class index", f[li].trim()),
+            )
         })?;
         out.push(LabelledSeq {
             seq,

@@ -440,7 +440,10 @@ impl ModelConfig {
             return bad("emb_dim must be positive".into());
         }
         if self.vocab_size > 0 && self.vocab_size < self.vocab() {
-            return bad(format!("vocab_size {} is smaller than 4^k + 5", self.vocab_size));
+            return bad(format!(
+                "vocab_size {} is smaller than 4^k + 5",
+                self.vocab_size
+            ));
         }
         if self.conv_layers > 0 && (self.conv_channels == 0 || self.conv_kernel == 0) {
             return bad("conv_channels and conv_kernel must be positive".into());
@@ -449,7 +452,11 @@ impl ModelConfig {
             return bad("conv_dilation_growth must be at least 1".into());
         }
         if self.conv_layers > 0
-            && (self.conv_kernel - 1) * self.conv_dilation_growth.saturating_pow(self.conv_layers as u32) > 1 << 20
+            && (self.conv_kernel - 1)
+                * self
+                    .conv_dilation_growth
+                    .saturating_pow(self.conv_layers as u32)
+                > 1 << 20
         {
             return bad("the dilated convolution's receptive field exceeds 2^20 tokens".into());
         }
@@ -500,7 +507,9 @@ impl ModelConfig {
             }
         }
         if !(self.drop_mult >= 0.0 && self.ar >= 0.0 && self.tar >= 0.0 && self.rope_theta > 0.0) {
-            return bad("drop_mult, ar and tar must be non-negative and rope_theta positive".into());
+            return bad(
+                "drop_mult, ar and tar must be non-negative and rope_theta positive".into(),
+            );
         }
         Ok(())
     }
@@ -541,12 +550,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(ModelConfig::preset("nope").unwrap_err().to_string().contains("presets"));
+        assert!(ModelConfig::preset("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("presets"));
         let e = ModelConfig::from_toml_str("preset = \"transformer_small\"\nattn_heads = 3\n")
             .unwrap_err();
         assert!(e.to_string().contains("divisible"), "{e}");
-        let e = ModelConfig::from_toml_str("preset = \"cnn_small\"\ntie_weights = true\n")
-            .unwrap_err();
+        let e =
+            ModelConfig::from_toml_str("preset = \"cnn_small\"\ntie_weights = true\n").unwrap_err();
         assert!(e.to_string().contains("tie_weights"), "{e}");
     }
 }

@@ -54,7 +54,13 @@ pub fn dropout_mask(
     let n: usize = shape.iter().product();
     let keep = 1.0 / (1.0 - p);
     let v: Vec<f32> = (0..n)
-        .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep as f32 })
+        .map(|_| {
+            if rng.random::<f64>() < p {
+                0.0
+            } else {
+                keep as f32
+            }
+        })
         .collect();
     Ok(Tensor::from_vec(v, shape, device)?.to_dtype(dtype)?)
 }
@@ -242,7 +248,9 @@ pub fn attention(
     let (b, t, d) = x.dims3()?;
     let hd = d / heads;
     let split = |y: Tensor| -> Result<Tensor> {
-        Ok(y.reshape((b, t, heads, hd))?.transpose(1, 2)?.contiguous()?)
+        Ok(y.reshape((b, t, heads, hd))?
+            .transpose(1, 2)?
+            .contiguous()?)
     };
     let q = rope(&split(linear(x, &w.wq, None)?)?, cos, sin)?;
     let k = rope(&split(linear(x, &w.wk, None)?)?, cos, sin)?;
@@ -364,7 +372,10 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// and the number of counted positions.
 pub fn masked_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<(Tensor, usize)> {
     let lab: Vec<i64> = labels.to_dtype(DType::I64)?.to_vec1()?;
-    let keep: Vec<f32> = lab.iter().map(|&l| if l >= 0 { 1.0 } else { 0.0 }).collect();
+    let keep: Vec<f32> = lab
+        .iter()
+        .map(|&l| if l >= 0 { 1.0 } else { 0.0 })
+        .collect();
     let n = keep.iter().filter(|&&k| k > 0.0).count();
     let idx: Vec<u32> = lab.iter().map(|&l| l.max(0) as u32).collect();
     let dev = logits.device();

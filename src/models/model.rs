@@ -172,7 +172,11 @@ impl GenomicModel {
             let b = p.param(&format!("conv.{i}.bias"), c, Init::Zeros)?;
             let gate = if cfg.conv_gated {
                 Some((
-                    p.param(&format!("conv.{i}.gate.weight"), (c, d, k), Init::Uniform(a))?,
+                    p.param(
+                        &format!("conv.{i}.gate.weight"),
+                        (c, d, k),
+                        Init::Uniform(a),
+                    )?,
                     p.param(&format!("conv.{i}.gate.bias"), c, Init::Zeros)?,
                 ))
             } else {
@@ -245,7 +249,11 @@ impl GenomicModel {
                 p.param(&format!("attn.{i}.ff1.bias"), f, Init::Zeros)?,
             );
             let ff2 = (
-                p.param(&format!("attn.{i}.ff2.weight"), (d, f), Init::Normal(out_sd))?,
+                p.param(
+                    &format!("attn.{i}.ff2.weight"),
+                    (d, f),
+                    Init::Normal(out_sd),
+                )?,
                 p.param(&format!("attn.{i}.ff2.bias"), d, Init::Zeros)?,
             );
             attn.push(AttnLayer {
@@ -384,7 +392,9 @@ impl GenomicModel {
             .names()
             .iter()
             .filter(|n| {
-                n.starts_with("head.") || n.starts_with("attn.ln_f.") || (tied_lm && n.starts_with("embed."))
+                n.starts_with("head.")
+                    || n.starts_with("attn.ln_f.")
+                    || (tied_lm && n.starts_with("embed."))
             })
             .cloned()
             .collect();
@@ -402,10 +412,7 @@ impl GenomicModel {
             let w = self.cfg.lstm_out_dim(i);
             h.push(Tensor::zeros((batch, w), self.compute_dtype, &self.device)?);
         }
-        Ok(Some(RnnState {
-            c: h.clone(),
-            h,
-        }))
+        Ok(Some(RnnState { c: h.clone(), h }))
     }
 
     /// Forward pass on token ids `x: (batch, time)` (u32). `state` continues a stateful LSTM.
@@ -433,7 +440,10 @@ impl GenomicModel {
     ) -> Result<Output> {
         let cfg = &self.cfg;
         let (b, t) = x.dims2().map_err(|_| {
-            Error::Shape(format!("token ids must be (batch, time); got {:?}", x.dims()))
+            Error::Shape(format!(
+                "token ids must be (batch, time); got {:?}",
+                x.dims()
+            ))
         })?;
         if t == 0 || b == 0 {
             return Err(Error::Input("empty batch".into()));
@@ -499,8 +509,9 @@ impl GenomicModel {
                     });
                 }
                 let out_t = match &l.res {
-                    Some((rw, rb)) => (layers::linear(&act_t, rw, Some(rb))?
-                        + xc.transpose(1, 2)?)?,
+                    Some((rw, rb)) => {
+                        (layers::linear(&act_t, rw, Some(rb))? + xc.transpose(1, 2)?)?
+                    }
                     None if cfg.conv_residual && xc.dim(1)? == act.dim(1)? => {
                         (act_t + xc.transpose(1, 2)?)?
                     }
@@ -730,7 +741,10 @@ impl GenomicModel {
                 "genolm_config".to_string(),
                 serde_json::to_string(&self.cfg).expect("config serialises"),
             ),
-            ("genolm_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (
+                "genolm_version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
             ("format".to_string(), "pt".to_string()),
         ]);
         params::save_safetensors(path.as_ref(), &self.params.tensors(), meta)

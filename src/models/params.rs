@@ -156,7 +156,12 @@ impl Params {
     /// Every parameter and buffer by name: copies of the current values (a snapshot that
     /// later training does not change).
     pub fn tensors(&self) -> Vec<(String, Tensor)> {
-        let copy = |v: &Var| v.as_tensor().detach().copy().expect("copy of a live tensor");
+        let copy = |v: &Var| {
+            v.as_tensor()
+                .detach()
+                .copy()
+                .expect("copy of a live tensor")
+        };
         let mut out: Vec<(String, Tensor)> =
             self.iter().map(|(n, v)| (n.to_string(), copy(v))).collect();
         out.extend(self.buffers.iter().map(|(n, v)| (n.clone(), copy(v))));
@@ -185,7 +190,9 @@ impl Params {
                     n += 1;
                 }
                 None if strict => {
-                    return Err(Error::Input(format!("the checkpoint lacks parameter {name}")))
+                    return Err(Error::Input(format!(
+                        "the checkpoint lacks parameter {name}"
+                    )))
                 }
                 None => {}
             }
@@ -230,7 +237,11 @@ pub fn load_safetensors(
 ) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |e: safetensors::SafeTensorError| {
-        Error::parse(path.display().to_string(), 0, format!("not a safetensors file: {e}"))
+        Error::parse(
+            path.display().to_string(),
+            0,
+            format!("not a safetensors file: {e}"),
+        )
     };
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(bad)?;
     let metadata = meta.metadata().clone().unwrap_or_default();
@@ -246,9 +257,15 @@ pub fn load_safetensors(
 /// Write bytes to `path` atomically: a temporary file beside it, `fsync`, then rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
@@ -285,7 +302,9 @@ mod tests {
         assert_eq!(v(&a), v(&c));
         // A file that is not safetensors is a clear error.
         std::fs::write(&path, b"hello").unwrap();
-        let e = load_safetensors(&path, &Device::Cpu).unwrap_err().to_string();
+        let e = load_safetensors(&path, &Device::Cpu)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a safetensors file"), "{e}");
     }
 }

@@ -496,7 +496,9 @@ impl Learner {
                 }
                 let step = self.opt.steps();
                 let seed = mix(self.opts.seed, step as u64);
-                let out = self.model.forward(&x, state.as_ref(), Mode::Train { seed })?;
+                let out = self
+                    .model
+                    .forward(&x, state.as_ref(), Mode::Train { seed })?;
                 let (loss, ce) = self.model.loss(&out, &y)?;
                 let ce_v = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let loss_v = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
@@ -551,7 +553,11 @@ impl Learner {
                 let w = hb.n_targets() as f64;
                 sum_loss += ce_v * w;
                 n_loss += w;
-                units += if is_cls { hb.batch } else { hb.batch * hb.seq_len };
+                units += if is_cls {
+                    hb.batch
+                } else {
+                    hb.batch * hb.seq_len
+                };
                 if let Some(b) = &bar {
                     b.inc(1);
                     b.set_message(format!("loss {:.4}", sum_loss / n_loss.max(1.0)));
@@ -610,7 +616,12 @@ impl Learner {
         Ok(new_records)
     }
 
-    fn progress_bar(&self, n: usize, epoch: usize, epochs: usize) -> Option<indicatif::ProgressBar> {
+    fn progress_bar(
+        &self,
+        n: usize,
+        epoch: usize,
+        epochs: usize,
+    ) -> Option<indicatif::ProgressBar> {
         if !self.opts.verbose || !std::io::stderr().is_terminal() {
             return None;
         }
@@ -697,9 +708,13 @@ impl Learner {
                 let lr = start * (end / start).powf(i as f64 / (iters - 1) as f64);
                 opt.scale_to_top(lr);
                 let (x, y) = hb.tensors(&dev)?;
-                let out = self
-                    .model
-                    .forward(&x, None, Mode::Train { seed: mix(self.opts.seed, i as u64) })?;
+                let out = self.model.forward(
+                    &x,
+                    None,
+                    Mode::Train {
+                        seed: mix(self.opts.seed, i as u64),
+                    },
+                )?;
                 let (loss, ce) = self.model.loss(&out, &y)?;
                 let l = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 if !l.is_finite() {
@@ -827,7 +842,11 @@ pub fn evaluate(model: &GenomicModel, data: &Data, max_batches: usize) -> Result
         let k = hb.n_targets();
         loss_sum += ce.to_dtype(DType::F64)?.to_scalar::<f64>()? * k as f64;
         n += k;
-        let pred = out.logits.argmax(D::Minus1)?.flatten_all()?.to_vec1::<u32>()?;
+        let pred = out
+            .logits
+            .argmax(D::Minus1)?
+            .flatten_all()?
+            .to_vec1::<u32>()?;
         correct += match data {
             Data::Mlm(_) => pred
                 .iter()
@@ -854,7 +873,8 @@ pub fn predict_proba(model: &GenomicModel, data: &ClassificationBatcher) -> Resu
     for b in data.epoch(0) {
         let (x, _) = b.to_tensors(&dev)?;
         let o = model.forward(&x, None, Mode::Eval)?;
-        let p = crate::models::layers::softmax(&o.logits.to_dtype(DType::F32)?)?.to_vec2::<f32>()?;
+        let p =
+            crate::models::layers::softmax(&o.logits.to_dtype(DType::F32)?)?.to_vec2::<f32>()?;
         for (item, row) in b.items.iter().zip(p) {
             out[*item] = row;
         }

@@ -133,7 +133,10 @@ impl AdamW {
                 let vars = names
                     .into_iter()
                     .map(|n| {
-                        let v = p.get(&n).expect("layer groups name model parameters").clone();
+                        let v = p
+                            .get(&n)
+                            .expect("layer groups name model parameters")
+                            .clone();
                         (n, v)
                     })
                     .collect();
@@ -224,7 +227,11 @@ impl AdamW {
         for g in self.groups.iter().filter(|g| !g.frozen) {
             for (_, v) in &g.vars {
                 if let Some(gr) = grads.get(v.as_tensor()) {
-                    sq += gr.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+                    sq += gr
+                        .to_dtype(DType::F64)?
+                        .sqr()?
+                        .sum_all()?
+                        .to_scalar::<f64>()?;
                 }
             }
         }
@@ -355,7 +362,11 @@ mod tests {
             no_decay_1d: false,
             ..Default::default()
         };
-        let mut opt = AdamW::new(vec![("g".into(), vec![("w".into(), w.clone())])], 0.01, opts);
+        let mut opt = AdamW::new(
+            vec![("g".into(), vec![("w".into(), w.clone())])],
+            0.01,
+            opts,
+        );
         // loss = w², gradient 4.
         let loss = w.as_tensor().sqr().unwrap().sum_all().unwrap();
         opt.step(&loss.backward().unwrap(), 1.0).unwrap();
@@ -378,7 +389,12 @@ mod tests {
             0.1,
             AdamWOptions::default(),
         );
-        let loss = (w.as_tensor() * 1e30).unwrap().sqr().unwrap().sum_all().unwrap();
+        let loss = (w.as_tensor() * 1e30)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let info = opt.step(&loss.backward().unwrap(), 1.0).unwrap();
         assert!(!info.applied);
         assert_eq!(w.as_tensor().to_vec1::<f32>().unwrap(), vec![1.0, 1.0]);

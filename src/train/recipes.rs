@@ -30,7 +30,9 @@ pub fn fine_tune(
         out.extend(learn.fit_one_cycle(freeze_epochs, base_lr)?);
     }
     learn.opt.unfreeze();
-    learn.opt.set_discriminative(base_lr / 2.0, DISCRIMINATIVE_FACTOR);
+    learn
+        .opt
+        .set_discriminative(base_lr / 2.0, DISCRIMINATIVE_FACTOR);
     learn.set_stage("fine_tune");
     out.extend(learn.fit_one_cycle(epochs, base_lr / 2.0)?);
     Ok(out)
@@ -98,12 +100,21 @@ pub fn ulmfit(
 ) -> Result<UlmfitResult> {
     let mut history = Vec::new();
     let mut lm = lm;
-    let mut stages: Vec<(Data, Option<Data>, &str, usize, f64, bool)> = Vec::new();
+    // (train, valid, stage name, epochs, peak LR, discriminative?)
+    type Stage<'a> = (Data, Option<Data>, &'a str, usize, f64, bool);
+    let mut stages: Vec<Stage> = Vec::new();
     if let Some((t, v)) = general {
         stages.push((t, v, "general LM", opts.lm_epochs, opts.lm_lr, false));
     }
     if let Some((t, v)) = task_lm {
-        stages.push((t, v, "task LM", opts.finetune_epochs, opts.finetune_lr, true));
+        stages.push((
+            t,
+            v,
+            "task LM",
+            opts.finetune_epochs,
+            opts.finetune_lr,
+            true,
+        ));
     }
     for (t, v, name, epochs, lr, discr) in stages {
         if epochs == 0 {
@@ -150,7 +161,12 @@ pub fn train_classifier(
     if train.is_empty() {
         return Err(Error::Input("no classification training items".into()));
     }
-    let mut learn = Learner::new(model, Data::Cls(train), valid.map(Data::Cls), opts.learner.clone())?;
+    let mut learn = Learner::new(
+        model,
+        Data::Cls(train),
+        valid.map(Data::Cls),
+        opts.learner.clone(),
+    )?;
     let mut history = Vec::new();
     let freeze = [-1isize, -2, -3, 0];
     for (i, (&epochs, &lr)) in opts.cls_epochs.iter().zip(&opts.cls_lrs).enumerate() {

@@ -150,9 +150,8 @@ struct RawRun {
 impl RunConfig {
     /// Parse a run file's text.
     pub fn from_toml_str(s: &str) -> Result<Self> {
-        let raw: RawRun = toml::from_str(s).map_err(|e: toml::de::Error| {
-            Error::Config(format!("run config: {}", e.message()))
-        })?;
+        let raw: RawRun = toml::from_str(s)
+            .map_err(|e: toml::de::Error| Error::Config(format!("run config: {}", e.message())))?;
         let model = match raw.model {
             Some(v) => ModelConfig::from_toml_value(v)?,
             None => ModelConfig::default(),
@@ -245,7 +244,13 @@ fn lm_data(
             MlmOptions::default(),
             seed,
         )?),
-        _ => Data::Lm(LmBatcher::new(streams, d.batch_size, d.bptt, stateful, seed)?),
+        _ => Data::Lm(LmBatcher::new(
+            streams,
+            d.batch_size,
+            d.bptt,
+            stateful,
+            seed,
+        )?),
     })
 }
 
@@ -279,7 +284,10 @@ pub fn eval_by_kingdom(
         let r = super::learner::evaluate(model, &data, max_batches)?;
         out.push(KingdomEval {
             kingdom: k.as_str().into(),
-            genomes: g.iter().map(|&i| corpus.genomes[i].meta.id.clone()).collect(),
+            genomes: g
+                .iter()
+                .map(|&i| corpus.genomes[i].meta.id.clone())
+                .collect(),
             tokens: r.n,
             loss: r.loss,
             accuracy: r.accuracy,
@@ -303,12 +311,19 @@ pub fn load_corpus(d: &DataConfig) -> Result<Corpus> {
     }
 }
 
+/// A corpus split and its train / valid / test genome indices after the kingdom filter.
+pub type RunSplits = (Splits, Vec<usize>, Vec<usize>, Vec<usize>);
+
 /// The training, validation and test genome indices of a run (filtered by kingdom).
-pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<(Splits, Vec<usize>, Vec<usize>, Vec<usize>)> {
+pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<RunSplits> {
     let level = match d.split_level.as_str() {
         "genome" => SplitLevel::Genome,
         "species" => SplitLevel::Species,
-        o => return Err(Error::Config(format!("split_level {o:?}: use genome or species"))),
+        o => {
+            return Err(Error::Config(format!(
+                "split_level {o:?}: use genome or species"
+            )))
+        }
     };
     let splits = corpus.split(&SplitOptions {
         level,
@@ -331,7 +346,9 @@ pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<(Splits, Vec<usize>
     };
     let (tr, va, te) = (keep(&splits.train), keep(&splits.valid), keep(&splits.test));
     if tr.is_empty() {
-        return Err(Error::Input("no training genomes after the kingdom filter".into()));
+        return Err(Error::Input(
+            "no training genomes after the kingdom filter".into(),
+        ));
     }
     Ok((splits, tr, va, te))
 }
@@ -346,7 +363,13 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let tok = cfg.model.tokenizer()?;
     let train_streams = corpus.token_streams(&tr, &tok, cfg.data.reverse_complement);
     let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;
-    let train = lm_data(train_streams, &cfg.model, &cfg.data, cfg.data.batch_seed, stateful)?;
+    let train = lm_data(
+        train_streams,
+        &cfg.model,
+        &cfg.data,
+        cfg.data.batch_seed,
+        stateful,
+    )?;
     let valid = if va.is_empty() {
         None
     } else {

@@ -36,10 +36,16 @@ pub fn one_cycle(pct: f64, lr_max: f64) -> (f64, f64) {
     let (hi, lo) = ONE_CYCLE_MOMS;
     if pct < ONE_CYCLE_PCT_START {
         let p = pct / ONE_CYCLE_PCT_START;
-        (cos_anneal(lr_max / ONE_CYCLE_DIV, lr_max, p), cos_anneal(hi, lo, p))
+        (
+            cos_anneal(lr_max / ONE_CYCLE_DIV, lr_max, p),
+            cos_anneal(hi, lo, p),
+        )
     } else {
         let p = (pct - ONE_CYCLE_PCT_START) / (1.0 - ONE_CYCLE_PCT_START);
-        (cos_anneal(lr_max, lr_max / ONE_CYCLE_FINAL_DIV, p), cos_anneal(lo, hi, p))
+        (
+            cos_anneal(lr_max, lr_max / ONE_CYCLE_FINAL_DIV, p),
+            cos_anneal(lo, hi, p),
+        )
     }
 }
 
@@ -80,7 +86,10 @@ impl Schedule {
     pub fn from_name(name: &str, lr: f64) -> crate::Result<Self> {
         Ok(match name {
             "one_cycle" | "onecycle" | "one-cycle" => Schedule::OneCycle { lr_max: lr },
-            "cosine" => Schedule::Cosine { lr, lr_end: lr * 1e-3 },
+            "cosine" => Schedule::Cosine {
+                lr,
+                lr_end: lr * 1e-3,
+            },
             "constant" => Schedule::Constant { lr },
             other => {
                 return Err(crate::Error::Config(format!(

@@ -13,4 +13,8 @@ pub use crate::data::fasta::{read_fasta, SeqReader, SeqRecord, SoftMask};
 pub use crate::data::genetic_code::GeneticCode;
 pub use crate::data::tokenize::{informed_random_loss, KmerTokenizer, Special};
 pub use crate::data::tracks::{TrackOptions, Tracks};
+pub use crate::models::{GenomicModel, Head, Mode, ModelConfig};
+pub use crate::train::{
+    fine_tune, ulmfit, Data, EarlyStopping, Learner, LearnerOptions, Schedule, UlmfitOptions,
+};
 pub use crate::{Error, Result};

@@ -153,7 +153,17 @@ fn finite_differences_lstm_cell() {
         rvar(&[b, h], 0.5, 6),
         rvar(&[b, h], 0.5, 7),
     ];
-    fd_check("lstm", &vars, &|a| {
+    fd_check("lstm (composed)", &vars, &|a| {
+        let w = LstmWeights {
+            w_ih: a[1].clone(),
+            w_hh: a[2].clone(),
+            b_ih: a[3].clone(),
+            b_hh: a[4].clone(),
+        };
+        let (out, hn, cn) = layers::lstm_layer_composed(&a[0], &w, &a[5], &a[6]).unwrap();
+        (project(&out, 11) + project(&hn, 12) + project(&cn, 13)).unwrap()
+    });
+    fd_check("lstm (fused)", &vars, &|a| {
         let w = LstmWeights {
             w_ih: a[1].clone(),
             w_hh: a[2].clone(),
@@ -163,6 +173,67 @@ fn finite_differences_lstm_cell() {
         let (out, hn, cn) = layers::lstm_layer(&a[0], &w, &a[5], &a[6]).unwrap();
         (project(&out, 11) + project(&hn, 12) + project(&cn, 13)).unwrap()
     });
+}
+
+#[test]
+fn fused_lstm_matches_the_composed_one() {
+    let (b, t, i, h) = (3, 7, 4, 6);
+    let v = [
+        rvar(&[b, t, i], 1.0, 1),
+        rvar(&[4 * h, i], 0.5, 2),
+        rvar(&[4 * h, h], 0.5, 3),
+        rvar(&[4 * h], 0.5, 4),
+        rvar(&[4 * h], 0.5, 5),
+        rvar(&[b, h], 0.5, 6),
+        rvar(&[b, h], 0.5, 7),
+    ];
+    let w = LstmWeights {
+        w_ih: v[1].as_tensor().clone(),
+        w_hh: v[2].as_tensor().clone(),
+        b_ih: v[3].as_tensor().clone(),
+        b_hh: v[4].as_tensor().clone(),
+    };
+    let run = |f: &dyn Fn() -> (Tensor, Tensor, Tensor)| {
+        let (o, hn, cn) = f();
+        let loss = (project(&o, 11) + project(&hn, 12) + project(&cn, 13)).unwrap();
+        let g = loss.backward().unwrap();
+        let grads: Vec<Vec<f64>> = v
+            .iter()
+            .map(|x| {
+                g.get(x.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap()
+            })
+            .collect();
+        (o.flatten_all().unwrap().to_vec1::<f64>().unwrap(), grads)
+    };
+    let (o1, g1) = run(&|| {
+        layers::lstm_layer(v[0].as_tensor(), &w, v[5].as_tensor(), v[6].as_tensor()).unwrap()
+    });
+    let (o2, g2) = run(&|| {
+        layers::lstm_layer_composed(v[0].as_tensor(), &w, v[5].as_tensor(), v[6].as_tensor())
+            .unwrap()
+    });
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-10);
+    assert!(close(&o1, &o2));
+    for (k, (a, b)) in g1.iter().zip(&g2).enumerate() {
+        assert!(close(a, b), "gradient of input {k} differs");
+    }
+    // One time step works too.
+    let x1 = v[0].as_tensor().narrow(1, 0, 1).unwrap();
+    let a = layers::lstm_layer(&x1, &w, v[5].as_tensor(), v[6].as_tensor())
+        .unwrap()
+        .0;
+    let b2 = layers::lstm_layer_composed(&x1, &w, v[5].as_tensor(), v[6].as_tensor())
+        .unwrap()
+        .0;
+    assert!(close(
+        &a.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
+        &b2.flatten_all().unwrap().to_vec1::<f64>().unwrap()
+    ));
 }
 
 #[test]

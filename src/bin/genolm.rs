@@ -28,7 +28,7 @@ enum Cmd {
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Training batches per epoch of the small LM (0 skips training).
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 150)]
         batches: usize,
         /// Epochs of the small LM.
         #[arg(long, default_value_t = 2)]

@@ -113,7 +113,34 @@ pub struct LstmWeights {
 /// One LSTM layer over `x: (batch, time, in)` from state `(h0, c0)` (each `batch × h`).
 /// The input projection of every time step is one matrix product; only the recurrent part
 /// loops. `w_hh` may already carry a DropConnect mask. Returns `(outputs (batch, time, h), h_T, c_T)`.
+///
+/// On the CPU (f32/f64) the recurrence is the fused op of [`lstm_fused`](super::lstm_fused)
+/// with a hand-written backward pass; elsewhere (CUDA, half types) it is composed of candle
+/// primitives ([`lstm_layer_composed`]). Both give the same values and gradients (tested).
 pub fn lstm_layer(
+    x: &Tensor,
+    w: &LstmWeights,
+    h0: &Tensor,
+    c0: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let dt = x.dtype();
+    if !x.device().is_cpu() || !(dt == DType::F32 || dt == DType::F64) {
+        return lstm_layer_composed(x, w, h0, c0);
+    }
+    let xt = x.transpose(0, 1)?.contiguous()?; // (t, b, in)
+    let bias = (&w.b_ih + &w.b_hh)?;
+    let xp = linear(&xt, &w.w_ih, Some(&bias))?; // (t, b, 4h)
+    let (hs, h, c) = super::lstm_fused::lstm_seq(
+        &xp,
+        &w.w_hh.to_dtype(dt)?,
+        &h0.to_dtype(dt)?,
+        &c0.to_dtype(dt)?,
+    )?;
+    Ok((hs.transpose(0, 1)?.contiguous()?, h, c))
+}
+
+/// [`lstm_layer`] written with candle primitives only (any device and dtype).
+pub fn lstm_layer_composed(
     x: &Tensor,
     w: &LstmWeights,
     h0: &Tensor,

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod layers;
+pub mod lstm_fused;
 pub mod model;
 pub mod params;
 

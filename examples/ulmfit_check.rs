@@ -5,7 +5,7 @@
 //! 2. coding vs intergenic 99-nt windows of yeast chromosome I (from its GFF3 tracks).
 //!
 //! ```text
-//! cargo run --release --example ulmfit_check -- --lm runs/awd_lstm_small [--seeds 5]
+//! cargo run --release --example ulmfit_check -- --lm runs/awd_lstm_small [--seeds 5] [--tasks all|promoters|coding]
 //!     [--promoters ../shared/data/labelled/ecoli_promoters_uci.csv]
 //! ```
 //! Prints a markdown table (mean ± sd of accuracy, precision, recall, specificity, MCC, F1,
@@ -40,6 +40,7 @@ fn main() -> genolm::Result<()> {
     let promoters = arg("--promoters")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/data/labelled/ecoli_promoters_uci.csv"));
+    let which = arg("--tasks").unwrap_or_else(|| "all".into());
     let dev = Device::Cpu;
     let lm = GenomicModel::load(&lm_path, &dev)?;
     let tok = lm.config().tokenizer()?;
@@ -55,14 +56,18 @@ fn main() -> genolm::Result<()> {
         .index_of("scerevisiae_chrI")
         .expect("yeast in corpus")];
     let mut tasks: Vec<(String, Vec<LabelledSeq>)> = Vec::new();
-    match read_labelled_csv(&promoters) {
-        Ok(p) => tasks.push(("E. coli promoters (UCI, 106 × 57 nt)".into(), p)),
-        Err(e) => eprintln!("skipping promoters: {e}"),
+    if which == "all" || which == "promoters" {
+        match read_labelled_csv(&promoters) {
+            Ok(p) => tasks.push(("E. coli promoters (UCI, 106 × 57 nt)".into(), p)),
+            Err(e) => eprintln!("skipping promoters: {e}"),
+        }
     }
-    tasks.push((
-        "yeast chrI coding vs intergenic (2 × 100 × 99 nt)".into(),
-        coding_vs_intergenic(yeast, 99, 100, 1)?,
-    ));
+    if which == "all" || which == "coding" {
+        tasks.push((
+            "yeast chrI coding vs intergenic (2 × 100 × 99 nt)".into(),
+            coding_vs_intergenic(yeast, 99, 100, 1)?,
+        ));
+    }
 
     let mut report = String::from(
         "| task | init | accuracy | precision | recall | specificity | MCC | F1 | AUROC |\n|---|---|---|---|---|---|---|---|---|\n",

@@ -141,10 +141,9 @@ fn project(y: &Tensor, seed: u64) -> Tensor {
     (y * p).unwrap().sum_all().unwrap()
 }
 
-#[test]
-fn finite_differences_lstm_cell() {
-    let (b, t, i, h) = (2, 4, 3, 5);
-    let vars = [
+/// Input, weights and initial state of an LSTM layer: `[x, w_ih, w_hh, b_ih, b_hh, h0, c0]`.
+fn lstm_vars(b: usize, t: usize, i: usize, h: usize) -> [Var; 7] {
+    [
         rvar(&[b, t, i], 1.0, 1),
         rvar(&[4 * h, i], 0.5, 2),
         rvar(&[4 * h, h], 0.5, 3),
@@ -152,51 +151,47 @@ fn finite_differences_lstm_cell() {
         rvar(&[4 * h], 0.5, 5),
         rvar(&[b, h], 0.5, 6),
         rvar(&[b, h], 0.5, 7),
-    ];
+    ]
+}
+
+/// The weights among [`lstm_vars`]' tensors.
+fn lstm_weights(a: &[Tensor]) -> LstmWeights {
+    LstmWeights {
+        w_ih: a[1].clone(),
+        w_hh: a[2].clone(),
+        b_ih: a[3].clone(),
+        b_hh: a[4].clone(),
+    }
+}
+
+type LstmFn =
+    fn(&Tensor, &LstmWeights, &Tensor, &Tensor) -> genolm::Result<(Tensor, Tensor, Tensor)>;
+
+/// A scalar of every output of an LSTM layer run on [`lstm_vars`]' tensors.
+fn lstm_scalar(layer: LstmFn, a: &[Tensor]) -> Tensor {
+    let (out, hn, cn) = layer(&a[0], &lstm_weights(a), &a[5], &a[6]).unwrap();
+    (project(&out, 11) + project(&hn, 12) + project(&cn, 13)).unwrap()
+}
+
+#[test]
+fn finite_differences_lstm_cell() {
+    let vars = lstm_vars(2, 4, 3, 5);
     fd_check("lstm (composed)", &vars, &|a| {
-        let w = LstmWeights {
-            w_ih: a[1].clone(),
-            w_hh: a[2].clone(),
-            b_ih: a[3].clone(),
-            b_hh: a[4].clone(),
-        };
-        let (out, hn, cn) = layers::lstm_layer_composed(&a[0], &w, &a[5], &a[6]).unwrap();
-        (project(&out, 11) + project(&hn, 12) + project(&cn, 13)).unwrap()
+        lstm_scalar(layers::lstm_layer_composed, a)
     });
     fd_check("lstm (fused)", &vars, &|a| {
-        let w = LstmWeights {
-            w_ih: a[1].clone(),
-            w_hh: a[2].clone(),
-            b_ih: a[3].clone(),
-            b_hh: a[4].clone(),
-        };
-        let (out, hn, cn) = layers::lstm_layer(&a[0], &w, &a[5], &a[6]).unwrap();
-        (project(&out, 11) + project(&hn, 12) + project(&cn, 13)).unwrap()
+        lstm_scalar(layers::lstm_layer, a)
     });
 }
 
 #[test]
 fn fused_lstm_matches_the_composed_one() {
-    let (b, t, i, h) = (3, 7, 4, 6);
-    let v = [
-        rvar(&[b, t, i], 1.0, 1),
-        rvar(&[4 * h, i], 0.5, 2),
-        rvar(&[4 * h, h], 0.5, 3),
-        rvar(&[4 * h], 0.5, 4),
-        rvar(&[4 * h], 0.5, 5),
-        rvar(&[b, h], 0.5, 6),
-        rvar(&[b, h], 0.5, 7),
-    ];
-    let w = LstmWeights {
-        w_ih: v[1].as_tensor().clone(),
-        w_hh: v[2].as_tensor().clone(),
-        b_ih: v[3].as_tensor().clone(),
-        b_hh: v[4].as_tensor().clone(),
-    };
-    let run = |f: &dyn Fn() -> (Tensor, Tensor, Tensor)| {
-        let (o, hn, cn) = f();
-        let loss = (project(&o, 11) + project(&hn, 12) + project(&cn, 13)).unwrap();
-        let g = loss.backward().unwrap();
+    let v = lstm_vars(3, 7, 4, 6);
+    let ts: Vec<Tensor> = v.iter().map(|x| x.as_tensor().clone()).collect();
+    let w = lstm_weights(&ts);
+    let run = |layer: LstmFn| {
+        let (o, _, _) = layer(&ts[0], &w, &ts[5], &ts[6]).unwrap();
+        let g = lstm_scalar(layer, &ts).backward().unwrap();
         let grads: Vec<Vec<f64>> = v
             .iter()
             .map(|x| {
@@ -210,13 +205,8 @@ fn fused_lstm_matches_the_composed_one() {
             .collect();
         (o.flatten_all().unwrap().to_vec1::<f64>().unwrap(), grads)
     };
-    let (o1, g1) = run(&|| {
-        layers::lstm_layer(v[0].as_tensor(), &w, v[5].as_tensor(), v[6].as_tensor()).unwrap()
-    });
-    let (o2, g2) = run(&|| {
-        layers::lstm_layer_composed(v[0].as_tensor(), &w, v[5].as_tensor(), v[6].as_tensor())
-            .unwrap()
-    });
+    let (o1, g1) = run(layers::lstm_layer);
+    let (o2, g2) = run(layers::lstm_layer_composed);
     let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-10);
     assert!(close(&o1, &o2));
     for (k, (a, b)) in g1.iter().zip(&g2).enumerate() {

@@ -8,7 +8,6 @@ PY=${PEER_PY:-$HOME/.cache/genolm/peer-venv/bin/python}
 BATCHES=${BATCHES:-20}
 THREADS=${THREADS:-$(nproc)}
 export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
-cargo build --release --bench train_throughput -q 2>/dev/null || true
 R=$(cargo bench -q --bench train_throughput -- --bench --batches "$BATCHES" | tail -1)
 P=$("$PY" benches/peers/awd_lstm_torch.py --batches "$BATCHES" --threads "$THREADS" | tail -1)
 echo "$R"

@@ -284,8 +284,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                     },
                 };
                 println!(
-                    "\ntraining the small AWD-LSTM ({} params) for {epochs} × {batches} batches of {} × {} 3-mers",
-                    genolm::models::GenomicModel::new(cfg.model.clone(), &candle_core::Device::Cpu, seed)?.n_params(),
+                    "\ntraining the small AWD-LSTM for {epochs} × {batches} batches of {} × {} 3-mers",
                     cfg.data.batch_size,
                     cfg.data.bptt
                 );

@@ -127,9 +127,7 @@ pub fn lstm_layer(
     if !x.device().is_cpu() || !(dt == DType::F32 || dt == DType::F64) {
         return lstm_layer_composed(x, w, h0, c0);
     }
-    let xt = x.transpose(0, 1)?.contiguous()?; // (t, b, in)
-    let bias = (&w.b_ih + &w.b_hh)?;
-    let xp = linear(&xt, &w.w_ih, Some(&bias))?; // (t, b, 4h)
+    let xp = input_projection(x, w)?;
     let (hs, h, c) = super::lstm_fused::lstm_seq(
         &xp,
         &w.w_hh.to_dtype(dt)?,
@@ -137,6 +135,13 @@ pub fn lstm_layer(
         &c0.to_dtype(dt)?,
     )?;
     Ok((hs.transpose(0, 1)?.contiguous()?, h, c))
+}
+
+/// The input projection of every time step in one matmul, time-major: `(t, b, 4h)`.
+fn input_projection(x: &Tensor, w: &LstmWeights) -> Result<Tensor> {
+    let xt = x.transpose(0, 1)?.contiguous()?; // (t, b, in)
+    let bias = (&w.b_ih + &w.b_hh)?;
+    linear(&xt, &w.w_ih, Some(&bias))
 }
 
 /// [`lstm_layer`] written with candle primitives only (any device and dtype).
@@ -150,9 +155,7 @@ pub fn lstm_layer_composed(
     let hd = w.w_hh.dim(1)?;
     let dt = x.dtype();
     // Time-major so that each step's slice is contiguous.
-    let xt = x.transpose(0, 1)?.contiguous()?; // (t, b, in)
-    let bias = (&w.b_ih + &w.b_hh)?;
-    let xp = linear(&xt, &w.w_ih, Some(&bias))?; // (t, b, 4h)
+    let xp = input_projection(x, w)?; // (t, b, 4h)
     let w_hh_t = w.w_hh.to_dtype(dt)?.t()?;
     let mut h = h0.to_dtype(dt)?;
     let mut c = c0.to_dtype(dt)?;

@@ -84,6 +84,29 @@ fn matmul<T: 'static + Copy + num_traits::Zero + num_traits::One>(
 }
 
 impl LstmSeq {
+    #[allow(clippy::too_many_arguments)]
+    fn fwd_laid_out<T: WithDType + Float>(
+        &self,
+        x: &[T],
+        lx: &Layout,
+        w: &[T],
+        lw: &Layout,
+        hc: &[T],
+        lhc: &Layout,
+        t_len: usize,
+        b: usize,
+        h: usize,
+    ) -> Result<Vec<T>> {
+        self.fwd(
+            contiguous(x, lx)?,
+            contiguous(w, lw)?,
+            contiguous(hc, lhc)?,
+            t_len,
+            b,
+            h,
+        )
+    }
+
     fn fwd<T: WithDType + Float>(
         &self,
         xp: &[T],
@@ -153,31 +176,16 @@ impl CustomOp3 for LstmSeq {
         let (t_len, b, g4) = l1.shape().dims3()?;
         let h = g4 / 4;
         let shape = Shape::from((t_len + 1, b, h));
-        match (s1, s2, s3) {
+        let out = match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(hc)) => {
-                let out = self.fwd(
-                    contiguous(x, l1)?,
-                    contiguous(w, l2)?,
-                    contiguous(hc, l3)?,
-                    t_len,
-                    b,
-                    h,
-                )?;
-                Ok((CpuStorage::F32(out), shape))
+                CpuStorage::F32(self.fwd_laid_out(x, l1, w, l2, hc, l3, t_len, b, h)?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(hc)) => {
-                let out = self.fwd(
-                    contiguous(x, l1)?,
-                    contiguous(w, l2)?,
-                    contiguous(hc, l3)?,
-                    t_len,
-                    b,
-                    h,
-                )?;
-                Ok((CpuStorage::F64(out), shape))
+                CpuStorage::F64(self.fwd_laid_out(x, l1, w, l2, hc, l3, t_len, b, h)?)
             }
             _ => candle_core::bail!("lstm-seq supports f32 and f64 inputs of one dtype"),
-        }
+        };
+        Ok((out, shape))
     }
 
     fn bwd(

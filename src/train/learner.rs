@@ -51,6 +51,8 @@ struct HostBatch {
     x: Vec<u32>,
     y_u32: Vec<u32>,
     y_i64: Vec<i64>,
+    /// One target per row (classification) rather than one per position.
+    per_row: bool,
     batch: usize,
     seq_len: usize,
     reset: Option<Vec<bool>>,
@@ -61,7 +63,7 @@ impl HostBatch {
         let x = Tensor::from_slice(&self.x, (self.batch, self.seq_len), dev)?;
         let y = if !self.y_i64.is_empty() {
             Tensor::from_slice(&self.y_i64, (self.batch, self.seq_len), dev)?
-        } else if self.y_u32.len() == self.batch {
+        } else if self.per_row {
             Tensor::from_slice(&self.y_u32, self.batch, dev)?
         } else {
             Tensor::from_slice(&self.y_u32, (self.batch, self.seq_len), dev)?
@@ -101,6 +103,7 @@ impl Data {
                     x: b.x,
                     y_u32: b.y,
                     y_i64: Vec::new(),
+                    per_row: false,
                     batch: b.batch,
                     seq_len: b.seq_len,
                     reset: Some(b.reset),
@@ -113,6 +116,7 @@ impl Data {
                     x: b.x,
                     y_u32: Vec::new(),
                     y_i64: b.labels,
+                    per_row: false,
                     batch: b.batch,
                     seq_len: b.seq_len,
                     reset: None,
@@ -125,6 +129,7 @@ impl Data {
                     x: b.x,
                     y_u32: b.labels,
                     y_i64: Vec::new(),
+                    per_row: true,
                     batch: b.batch,
                     seq_len: b.seq_len,
                     reset: None,
@@ -466,7 +471,10 @@ impl Learner {
             }
             _ => 0,
         };
-        let n_batches = self.train_batches(0).len().max(1);
+        // The schedule counts epoch 0's batches; those batches are reused when the fit starts there.
+        let epoch0 = self.train_batches(0);
+        let n_batches = epoch0.len().max(1);
+        let mut pending = (start == 0).then_some(epoch0);
         let total = (epochs * n_batches) as f64;
         let dev = self.model.device().clone();
         let is_cls = matches!(self.train, Data::Cls(_));
@@ -477,7 +485,7 @@ impl Learner {
         }
         for epoch in start..epochs {
             let t0 = Instant::now();
-            let batches = self.train_batches(epoch);
+            let batches = pending.take().unwrap_or_else(|| self.train_batches(epoch));
             let bar = self.progress_bar(batches.len(), epoch, epochs);
             let mut state: Option<RnnState> = None;
             let (mut sum_loss, mut n_loss) = (0f64, 0f64);
@@ -491,10 +499,7 @@ impl Learner {
                 lr_now = lr;
                 let (x, y) = hb.tensors(&dev)?;
                 if stateful {
-                    state = match (state.take(), &hb.reset) {
-                        (Some(s), Some(r)) => Some(s.reset_rows(r)?.detach()),
-                        (s, _) => s.map(|s| s.detach()),
-                    };
+                    state = carry_state(state, &hb.reset)?;
                 }
                 let step = self.opt.steps();
                 let seed = mix(self.opts.seed, step as u64);
@@ -576,9 +581,9 @@ impl Learner {
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }
-            let (valid_loss, valid_accuracy) = match self.valid.clone() {
+            let (valid_loss, valid_accuracy) = match &self.valid {
                 Some(v) => {
-                    let r = self.evaluate(&v)?;
+                    let r = self.evaluate(v)?;
                     (Some(r.loss), Some(r.accuracy))
                 }
                 None => (None, None),
@@ -818,6 +823,15 @@ impl Learner {
     }
 }
 
+/// The LSTM state to start a batch from: the previous batch's, cut from its graph
+/// (truncated BPTT), with the rows that begin a new contig zeroed.
+fn carry_state(state: Option<RnnState>, reset: &Option<Vec<bool>>) -> Result<Option<RnnState>> {
+    Ok(match (state, reset) {
+        (Some(s), Some(r)) => Some(s.reset_rows(r)?.detach()),
+        (s, _) => s.map(|s| s.detach()),
+    })
+}
+
 /// Cross-entropy and accuracy of `model` on `data` (at most `max_batches`, 0 = all).
 pub fn evaluate(model: &GenomicModel, data: &Data, max_batches: usize) -> Result<EvalResult> {
     let dev = model.device().clone();
@@ -831,14 +845,11 @@ pub fn evaluate(model: &GenomicModel, data: &Data, max_batches: usize) -> Result
     for hb in &batches {
         let (x, y) = hb.tensors(&dev)?;
         if stateful {
-            state = match (state.take(), &hb.reset) {
-                (Some(s), Some(r)) => Some(s.reset_rows(r)?),
-                (s, _) => s,
-            };
+            state = carry_state(state, &hb.reset)?;
         }
         let out = model.forward(&x, state.as_ref(), Mode::Eval)?;
         if stateful {
-            state = out.state.as_ref().map(RnnState::detach);
+            state = out.state.clone();
         }
         let (_, ce) = model.loss(&out, &y)?;
         let k = hb.n_targets();

@@ -223,18 +223,23 @@ impl AdamW {
 
     /// Global L2 norm of the gradients of the trainable parameters (times `inv_scale`).
     pub fn grad_norm(&self, grads: &GradStore, inv_scale: f64) -> Result<f64> {
-        let mut sq = 0f64;
+        // Sum on the device and read back once (not once per parameter).
+        let mut sq: Option<Tensor> = None;
         for g in self.groups.iter().filter(|g| !g.frozen) {
             for (_, v) in &g.vars {
                 if let Some(gr) = grads.get(v.as_tensor()) {
-                    sq += gr
-                        .to_dtype(DType::F64)?
-                        .sqr()?
-                        .sum_all()?
-                        .to_scalar::<f64>()?;
+                    let s = gr.to_dtype(DType::F64)?.sqr()?.sum_all()?;
+                    sq = Some(match sq {
+                        Some(acc) => (acc + s)?,
+                        None => s,
+                    });
                 }
             }
         }
+        let sq = match sq {
+            Some(t) => t.to_scalar::<f64>()?,
+            None => 0.0,
+        };
         Ok(sq.sqrt() * inv_scale)
     }
 

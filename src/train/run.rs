@@ -34,7 +34,7 @@ use super::learner::{Data, EarlyStopping, EpochRecord, Learner, LearnerOptions, 
 use super::optim::AdamWOptions;
 use super::schedule::Schedule;
 use crate::data::batch::{LmBatcher, MlmBatcher, MlmOptions};
-use crate::data::corpus::{Corpus, Kingdom, SplitLevel, SplitOptions, Splits};
+use crate::data::corpus::{Corpus, Kingdom, SplitLevel, SplitOptions};
 use crate::data::tokenize::{informed_random_loss, KmerTokenizer};
 use crate::models::{GenomicModel, Head, ModelConfig};
 use crate::{Error, Result};
@@ -311,8 +311,8 @@ pub fn load_corpus(d: &DataConfig) -> Result<Corpus> {
     }
 }
 
-/// A corpus split and its train / valid / test genome indices after the kingdom filter.
-pub type RunSplits = (Splits, Vec<usize>, Vec<usize>, Vec<usize>);
+/// Train / valid / test genome indices after the kingdom filter.
+pub type RunSplits = (Vec<usize>, Vec<usize>, Vec<usize>);
 
 /// The training, validation and test genome indices of a run (filtered by kingdom).
 pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<RunSplits> {
@@ -350,7 +350,7 @@ pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<RunSplits> {
             "no training genomes after the kingdom filter".into(),
         ));
     }
-    Ok((splits, tr, va, te))
+    Ok((tr, va, te))
 }
 
 /// Run a whole training job: load data, build (or resume) the model, train with checkpoints
@@ -359,7 +359,7 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let t0 = Instant::now();
     let device = device_from_name(&cfg.train.device)?;
     let corpus = load_corpus(&cfg.data)?;
-    let (_splits, tr, va, te) = run_splits(&corpus, &cfg.data)?;
+    let (tr, va, te) = run_splits(&corpus, &cfg.data)?;
     let tok = cfg.model.tokenizer()?;
     let train_streams = corpus.token_streams(&tr, &tok, cfg.data.reverse_complement);
     let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;

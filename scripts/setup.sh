@@ -6,6 +6,8 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
+# h5py: the tests check that states files open in Python
+python3 -c "import h5py" >/dev/null 2>&1 || /usr/bin/python3 -c "import h5py" >/dev/null 2>&1 || need+=(python3-h5py)
 if [ ${#need[@]} -gt 0 ]; then
   echo "genolm setup: installing ${need[*]}" >&2
   SUDO=""

@@ -75,6 +75,14 @@ pub enum Error {
     /// An error raised by polars while building a table.
     #[error(transparent)]
     Table(#[from] polars::error::PolarsError),
+    /// An HDF5 file could not be written or read as expected.
+    #[error("{}: HDF5: {msg}", path.display())]
+    Hdf5 {
+        /// The file involved.
+        path: PathBuf,
+        /// What went wrong (the HDF5 library's message).
+        msg: String,
+    },
 }
 
 impl Error {
@@ -84,6 +92,14 @@ impl Error {
             file: file.into(),
             line,
             msg: msg.into(),
+        }
+    }
+
+    /// Wrap an HDF5 error raised while working on `path`.
+    pub fn hdf5(path: impl AsRef<Path>, e: impl std::fmt::Display) -> Self {
+        Error::Hdf5 {
+            path: path.as_ref().to_path_buf(),
+            msg: e.to_string(),
         }
     }
 

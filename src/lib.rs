@@ -32,8 +32,12 @@
 
 pub mod data;
 pub mod error;
+pub mod explain;
+pub mod infer;
 pub mod models;
+pub mod plot;
 pub mod prelude;
+pub mod table;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -21,4 +21,4 @@ pub mod model;
 pub mod params;
 
 pub use config::{Head, ModelConfig, PRESETS};
-pub use model::{GenomicModel, Mode, Output, RnnState};
+pub use model::{Ablation, GenomicModel, Hooks, Mode, Output, RnnState};

@@ -118,6 +118,66 @@ struct ClsHead {
     lin2: (Tensor, Tensor),
 }
 
+/// Neurons to silence in one named layer (`embed`, `conv.i`, `lstm.i`, `attn.i`, `body`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ablation {
+    /// Layer name as in [`GenomicModel::layer_names`].
+    pub layer: String,
+    /// Units (neurons) of that layer to replace.
+    pub units: Vec<usize>,
+    /// Replacement value per unit (e.g. its mean activation); `None` sets them to zero.
+    pub values: Option<Vec<f32>>,
+}
+
+/// Interventions in a forward pass: input embeddings to use instead of looking up the
+/// token ids (attributions), and neuron ablations (deletion analyses).
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use genolm::models::{Ablation, GenomicModel, Hooks, Mode, ModelConfig};
+/// let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+/// let x = Tensor::from_vec(vec![5u32, 9, 17, 33], (1, 4), &Device::Cpu).unwrap();
+/// let hooks = Hooks { ablate: vec![Ablation { layer: "body".into(), units: vec![0, 1], values: None }],
+///                     ..Default::default() };
+/// let out = m.forward_hooked(&x, None, Mode::Eval, true, &hooks).unwrap();
+/// let body = &out.layers.last().unwrap().1;
+/// assert_eq!(body.get(0).unwrap().get(2).unwrap().get(1).unwrap().to_scalar::<f32>().unwrap(), 0.0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    /// `(batch, time, emb_dim)` embeddings replacing the lookup of the token ids.
+    pub input_embeddings: Option<Tensor>,
+    /// Neurons to silence.
+    pub ablate: Vec<Ablation>,
+}
+
+impl Hooks {
+    /// Apply the ablations registered for `layer` to its output `(batch, time, units)`.
+    pub fn apply(&self, layer: &str, h: Tensor) -> Result<Tensor> {
+        let mut h = h;
+        for a in self.ablate.iter().filter(|a| a.layer == layer) {
+            let units = h.dim(D::Minus1)?;
+            let mut keep = vec![1f32; units];
+            let mut add = vec![0f32; units];
+            for (j, &u) in a.units.iter().enumerate() {
+                if u >= units {
+                    return Err(Error::Input(format!(
+                        "layer {layer} has {units} units; cannot ablate unit {u}"
+                    )));
+                }
+                keep[u] = 0.0;
+                add[u] = a.values.as_ref().and_then(|v| v.get(j).copied()).unwrap_or(0.0);
+            }
+            let dev = h.device().clone();
+            let dt = h.dtype();
+            let keep = Tensor::from_vec(keep, units, &dev)?.to_dtype(dt)?;
+            let add = Tensor::from_vec(add, units, &dev)?.to_dtype(dt)?;
+            h = h.broadcast_mul(&keep)?.broadcast_add(&add)?;
+        }
+        Ok(h)
+    }
+}
+
 /// A genomic language model or classifier built from a [`ModelConfig`].
 pub struct GenomicModel {
     cfg: ModelConfig,
@@ -417,7 +477,43 @@ impl GenomicModel {
 
     /// Forward pass on token ids `x: (batch, time)` (u32). `state` continues a stateful LSTM.
     pub fn forward(&self, x: &Tensor, state: Option<&RnnState>, mode: Mode) -> Result<Output> {
-        self.forward_impl(x, state, mode, false)
+        self.forward_impl(x, state, mode, false, &Hooks::default())
+    }
+
+    /// As [`forward`](Self::forward) with [`Hooks`]: replace the input embeddings (for
+    /// gradients with respect to the input) and ablate neurons of named layers.
+    pub fn forward_hooked(
+        &self,
+        x: &Tensor,
+        state: Option<&RnnState>,
+        mode: Mode,
+        collect: bool,
+        hooks: &Hooks,
+    ) -> Result<Output> {
+        self.forward_impl(x, state, mode, collect, hooks)
+    }
+
+    /// The embedding matrix `(vocab, emb_dim)` (the input layer; tied to the decoder in AWD-LSTM).
+    pub fn embedding_matrix(&self) -> &Tensor {
+        &self.embed
+    }
+
+    /// Names of the layers [`forward_collect`](Self::forward_collect) returns, in order, with
+    /// their widths.
+    pub fn layer_names(&self) -> Vec<(String, usize)> {
+        let cfg = &self.cfg;
+        let mut out = vec![("embed".to_string(), cfg.emb_dim)];
+        for i in 0..self.conv.len() {
+            out.push((format!("conv.{i}"), cfg.conv_channels));
+        }
+        for i in 0..self.lstm.len() {
+            out.push((format!("lstm.{i}"), cfg.lstm_out_dim(i)));
+        }
+        for i in 0..self.attn.len() {
+            out.push((format!("attn.{i}"), cfg.body_dim()));
+        }
+        out.push(("body".to_string(), cfg.body_dim()));
+        out
     }
 
     /// As [`forward`](Self::forward), also returning every layer's activations in order
@@ -428,7 +524,7 @@ impl GenomicModel {
         state: Option<&RnnState>,
         mode: Mode,
     ) -> Result<Output> {
-        self.forward_impl(x, state, mode, true)
+        self.forward_impl(x, state, mode, true, &Hooks::default())
     }
 
     fn forward_impl(
@@ -437,6 +533,7 @@ impl GenomicModel {
         state: Option<&RnnState>,
         mode: Mode,
         collect: bool,
+        hooks: &Hooks,
     ) -> Result<Output> {
         let cfg = &self.cfg;
         let (b, t) = x.dims2().map_err(|_| {
@@ -481,7 +578,20 @@ impl GenomicModel {
             }
             _ => self.embed.clone(),
         };
-        let mut h = layers::embedding(&x, &emb_w)?.to_dtype(dt)?;
+        let mut h = match &hooks.input_embeddings {
+            Some(e) => {
+                if e.dims() != [b, t, cfg.emb_dim] {
+                    return Err(Error::Shape(format!(
+                        "input embeddings must be ({b}, {t}, {}); got {:?}",
+                        cfg.emb_dim,
+                        e.dims()
+                    )));
+                }
+                e.to_dtype(dt)?
+            }
+            None => layers::embedding(&x, &emb_w)?.to_dtype(dt)?,
+        };
+        h = hooks.apply("embed", h)?;
         if collect {
             layers_out.push(("embed".into(), h.clone()));
         }
@@ -517,8 +627,9 @@ impl GenomicModel {
                     }
                     None => act_t,
                 };
+                let out_t = hooks.apply(&format!("conv.{i}"), out_t.contiguous()?)?;
                 let out_t = layers::locked_dropout(
-                    &out_t.contiguous()?,
+                    &out_t,
                     if i + 1 < self.conv.len() {
                         cfg.p(cfg.hidden_dropout)
                     } else {
@@ -574,6 +685,7 @@ impl GenomicModel {
                     _ => w.clone(),
                 };
                 let (out, hn, cn) = layers::lstm_layer(&h, &w_used, &init.h[i], &init.c[i])?;
+                let out = hooks.apply(&format!("lstm.{i}"), out)?;
                 hs.push(hn);
                 cs.push(cn);
                 if collect {
@@ -621,6 +733,7 @@ impl GenomicModel {
                 let f = layers::gelu(&layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?)?;
                 let f = layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?;
                 h = (h + layers::dropout(&f, ph, rng.as_mut())?)?;
+                h = hooks.apply(&format!("attn.{i}"), h)?;
                 if collect {
                     layers_out.push((format!("attn.{i}"), h.clone()));
                 }
@@ -629,6 +742,7 @@ impl GenomicModel {
                 h = layers::layer_norm(&h, g, bb, 1e-5)?;
             }
         }
+        h = hooks.apply("body", h)?;
         if collect {
             layers_out.push(("body".into(), h.clone()));
         }

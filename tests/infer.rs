@@ -1,0 +1,164 @@
+//! The prediction core and states files: batching does not change the numbers; HDF5 files
+//! read back (in Rust and in Python's h5py) equal the in-memory states.
+
+use candle_core::{Device, Tensor};
+use genolm::data::tokenize::KmerTokenizer;
+use genolm::infer::{states, write_states, H5Layout, PredictOptions, StatesFile};
+use genolm::models::{GenomicModel, Mode, ModelConfig};
+
+fn real_seq(n: usize) -> Vec<u8> {
+    // phiX174 from the embedded corpus: real bases for mechanics tests
+    let c = genolm::data::corpus::Corpus::embedded().unwrap();
+    let g = &c.genomes[c.index_of("phiX174").unwrap()];
+    g.contigs[0].seq[..n].to_vec()
+}
+
+fn full_forward(model: &GenomicModel, seq: &[u8], layer: &str) -> Vec<Vec<f32>> {
+    let tok = KmerTokenizer::new(model.config().k, model.config().stride).unwrap();
+    let ids = tok.encode(seq);
+    let x = Tensor::from_vec(ids.clone(), (1, ids.len()), &Device::Cpu).unwrap();
+    let out = model.forward_collect(&x, None, Mode::Eval).unwrap();
+    let t = &out.layers.iter().find(|(n, _)| n == layer).unwrap().1;
+    t.get(0).unwrap().to_vec2::<f32>().unwrap()
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
+}
+
+#[test]
+fn recurrent_states_in_windows_equal_one_forward_pass() {
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 3).unwrap();
+    let seq = real_seq(300);
+    let full = full_forward(&model, &seq, "lstm.0");
+    let opts = PredictOptions { batch_size: 1, window: 37, ..Default::default() };
+    let st = states(&model, &[("phix".into(), seq.clone())], &opts).unwrap();
+    let l = st.layer("lstm.0").unwrap();
+    assert_eq!(l.n_rows(), full.len());
+    for (i, row) in full.iter().enumerate() {
+        assert!(close(l.row(i), row, 1e-4), "row {i}");
+    }
+    // Several segments side by side: each is warmed up by `context` tokens, so beyond the
+    // first few bases of each segment the states agree with the single pass.
+    let opts4 = PredictOptions { batch_size: 4, window: 25, context: 60, ..Default::default() };
+    let st4 = states(&model, &[("phix".into(), seq)], &opts4).unwrap();
+    let l4 = st4.layer("lstm.0").unwrap();
+    let mut max_diff = 0f32;
+    for (i, row) in full.iter().enumerate() {
+        for (a, b) in l4.row(i).iter().zip(row) {
+            max_diff = max_diff.max((a - b).abs());
+        }
+    }
+    assert!(max_diff < 0.05, "warm-up context should make segments agree (max diff {max_diff})");
+}
+
+#[test]
+fn convolutional_states_with_enough_context_equal_one_forward_pass() {
+    let mut cfg = ModelConfig::preset("dilated_small").unwrap();
+    cfg.conv_layers = 3;
+    cfg.conv_channels = 16;
+    let model = GenomicModel::new(cfg, &Device::Cpu, 5).unwrap();
+    let seq = real_seq(400);
+    let full = full_forward(&model, &seq, "body");
+    let opts = PredictOptions { batch_size: 3, window: 50, context: 100, every: 3, ..Default::default() };
+    let st = states(&model, &[("phix".into(), seq)], &opts).unwrap();
+    let l = st.layer("body").unwrap();
+    assert_eq!(l.n_rows(), full.len().div_ceil(3));
+    for r in 0..l.n_rows() {
+        assert!(close(l.row(r), &full[r * 3], 1e-4), "row {r}");
+        assert_eq!(st.position[r], (r * 3) as u64);
+    }
+}
+
+fn python_with_h5py() -> Option<String> {
+    for py in ["python3", "/usr/bin/python3"] {
+        let ok = std::process::Command::new(py)
+            .args(["-c", "import h5py, numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(py.to_string());
+        }
+    }
+    None
+}
+
+#[test]
+fn states_file_reads_back_in_rust_and_in_h5py() {
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 7).unwrap();
+    let recs = vec![
+        ("phix_a".to_string(), real_seq(120)),
+        ("phix_b".to_string(), real_seq(90)[30..].to_vec()),
+    ];
+    let opts = PredictOptions { window: 32, every: 2, ..Default::default() };
+    let mem = states(&model, &recs, &opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("states.h5");
+    let sum = write_states(&model, &recs, &path, &opts, H5Layout::Genolm).unwrap();
+    assert_eq!(sum.n_rows, mem.n_rows());
+    let names: Vec<&str> = sum.layers.iter().map(|l| l.0.as_str()).collect();
+    assert_eq!(names, ["embed", "lstm.0", "body"]);
+
+    // Rust: lazy view and full load
+    let f = StatesFile::open(&path).unwrap();
+    assert_eq!(f.records.len(), 2);
+    let unit3 = f.read_unit("lstm.0", 3).unwrap();
+    assert_eq!(unit3, mem.layer("lstm.0").unwrap().unit(3));
+    let back = f.load().unwrap();
+    assert_eq!(back, mem);
+
+    // deepG layout
+    let dg = dir.path().join("deepg.h5");
+    write_states(&model, &recs[..1], &dg, &PredictOptions { layers: vec!["lstm.0".into()], ..opts.clone() }, H5Layout::DeepG).unwrap();
+    assert!(StatesFile::open(&dg).is_err(), "the deepG layout is not a genolm file");
+
+    let Some(py) = python_with_h5py() else {
+        eprintln!("python3 with h5py not found; skipping the h5py read-back (scripts/setup.sh installs it)");
+        return;
+    };
+    let l = mem.layer("lstm.0").unwrap();
+    let expect: Vec<String> = [0usize, 1, l.n_rows() - 1]
+        .iter()
+        .map(|&r| format!("{:.6}", l.row(r)[5]))
+        .collect();
+    let script = format!(
+        r#"
+import h5py, numpy as np
+f = h5py.File("{p}", "r")
+assert f.attrs["format"] == "genolm-states", f.attrs["format"]
+assert f.attrs["layer_order"] == "embed,lstm.0,body"
+s = f["layers/lstm.0"]
+assert s.shape == ({n}, {u}), s.shape
+vals = [s[0, 5], s[1, 5], s[-1, 5]]
+exp = [{e}]
+assert np.allclose(vals, exp, atol=1e-5), (vals, exp)
+names = [x.decode() if isinstance(x, bytes) else x for x in f["records/name"][:]]
+assert names == ["phix_a", "phix_b"], names
+off = f["records/row_offset"][:]
+assert off[-1] == {n}
+seq = f["records/sequence"][0]
+seq = seq.decode() if isinstance(seq, bytes) else seq
+pos = f["index/end_position"][:]
+assert len(seq) == 120 and pos[1] == 2 + {k} - 1, pos[:3]
+g = h5py.File("{dg}", "r")
+assert g["states"].shape[1] == {u}
+assert g["sample_end_position"][0] == {k} and g["sample_end_position"][1] == {k} + 2
+assert g["multi_entries"][0] == 0
+print("ok")
+"#,
+        p = path.display(),
+        dg = dg.display(),
+        n = l.n_rows(),
+        u = l.units,
+        e = expect.join(", "),
+        k = model.config().k
+    );
+    let out = std::process::Command::new(&py).args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "h5py read-back failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

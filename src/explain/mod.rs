@@ -5,8 +5,18 @@
 //!   correlation, FDR/Bonferroni correction, sparse probes, heatmaps and activation tracks;
 //!   phenotype association per genome.
 //! * [`stats`]: the statistics behind it.
+//! * [`deletion`]: neuron importance by deletion, ranked-vs-random deletion curves.
+//! * [`attribution`]: saliency, input × gradient, integrated gradients, in-silico mutagenesis.
+//! * [`depmap`]: nucleotide dependency maps.
+//! * [`motifs`]: filter PWMs, JASPAR, Tomtom-like matching, logos.
+//! * [`embed`]: PCA, k-means, t-SNE views.
 
 pub mod neurons;
 pub mod stats;
 
 pub use neurons::{identify_explainable_neurons, NeuronOptions, NeuronReport, Target};
+pub mod attribution;
+pub mod deletion;
+pub mod depmap;
+pub mod embed;
+pub mod motifs;

@@ -1,0 +1,301 @@
+//! Neuron importance by deletion: silence one neuron or a set (zero or its mean activation)
+//! and measure the change of LM loss and next-token accuracy on held-out sequences; rank
+//! neurons; compare deleting the top-ranked neurons with deleting random ones (a curve).
+//!
+//! ```
+//! use candle_core::Device;
+//! use genolm::explain::deletion::{lm_loss, deletion_curve, Ablate};
+//! use genolm::models::{GenomicModel, ModelConfig};
+//! let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
+//! let recs = vec![("s".to_string(), b"ACGTAGCTAGCATGCATCGATCGATTAGCGCGATATCGCTAGCTAGGCTA".to_vec())];
+//! let base = lm_loss(&model, &recs, &Default::default())?;
+//! assert!(base.loss > 0.0 && base.n > 0);
+//! let curve = deletion_curve(&model, &recs, "lstm.0", &[3, 1, 4, 0], &[0, 1, 2], 2, Ablate::Zero, 7)?;
+//! assert_eq!(curve.ranked.len(), 3);
+//! # Ok::<(), genolm::Error>(())
+//! ```
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::tokenize::Special;
+use crate::infer::{predict_each, tokenizer_of, PredictOptions};
+use crate::models::{Ablation, GenomicModel, Head};
+use crate::plot::{Figure, Series};
+use crate::table::Table;
+use crate::{Error, Result};
+
+/// LM quality on some sequences.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct LmScore {
+    /// Mean cross-entropy (nats per token).
+    pub loss: f64,
+    /// Fraction of tokens whose most probable prediction is right.
+    pub accuracy: f64,
+    /// Tokens scored.
+    pub n: usize,
+}
+
+/// Mean next-token cross-entropy and accuracy of a causal LM on `records` (MLMs: 15 % of tokens
+/// masked deterministically, scored at the masked positions). `opts.hooks` may ablate neurons.
+pub fn lm_loss(
+    model: &GenomicModel,
+    records: &[(String, Vec<u8>)],
+    opts: &PredictOptions,
+) -> Result<LmScore> {
+    let head = model.config().head;
+    if head == Head::Classifier {
+        return Err(Error::Input("lm_loss needs an LM or MLM head".into()));
+    }
+    let tok = tokenizer_of(model);
+    let mut o = opts.clone();
+    o.layers = vec!["body".into()];
+    o.log_probs = true;
+    o.every = 1;
+    let (mut sum, mut correct, mut n) = (0f64, 0usize, 0usize);
+    for (_, seq) in records {
+        let ids = tok.encode(&seq.to_ascii_uppercase());
+        let (input, scored): (Vec<u32>, Vec<bool>) = if head == Head::Mlm {
+            let mut inp = ids.clone();
+            let mut sc = vec![false; ids.len()];
+            for (t, v) in inp.iter_mut().enumerate() {
+                // a fixed 15 % pattern (multiplicative hash): the same positions for every ablation
+                if (t as u64).wrapping_mul(2_654_435_761) % 1000 < 150 {
+                    *v = Special::Mask as u32;
+                    sc[t] = true;
+                }
+            }
+            (inp, sc)
+        } else {
+            (ids.clone(), vec![true; ids.len()])
+        };
+        predict_each(model, &input, &o, &mut |c| {
+            let lp = &c.layers.last().expect("log-probs").1;
+            let v = lp.len() / c.tokens.len();
+            for (r, &t) in c.tokens.iter().enumerate() {
+                let row = &lp[r * v..(r + 1) * v];
+                let (target, ok) = if head == Head::Lm {
+                    (ids.get(t + 1).copied(), t + 1 < ids.len())
+                } else {
+                    (Some(ids[t]), scored[t])
+                };
+                if !ok {
+                    continue;
+                }
+                let y = target.expect("checked") as usize;
+                if ids.get(if head == Head::Lm { t + 1 } else { t }) == Some(&(Special::Unk as u32)) {
+                    continue;
+                }
+                sum -= row[y] as f64;
+                let arg = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|x| x.0)
+                    .unwrap_or(0);
+                correct += (arg == y) as usize;
+                n += 1;
+            }
+            Ok(())
+        })?;
+    }
+    if n == 0 {
+        return Err(Error::Input("no tokens to score".into()));
+    }
+    Ok(LmScore {
+        loss: sum / n as f64,
+        accuracy: correct as f64 / n as f64,
+        n,
+    })
+}
+
+/// How a deleted neuron is silenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Ablate {
+    /// Set to zero.
+    #[default]
+    Zero,
+    /// Set to its mean activation on the evaluation sequences.
+    Mean,
+}
+
+fn ablation(model: &GenomicModel, records: &[(String, Vec<u8>)], layer: &str, units: &[usize], how: Ablate) -> Result<Ablation> {
+    let values = match how {
+        Ablate::Zero => None,
+        Ablate::Mean => {
+            let st = crate::infer::states(
+                model,
+                records,
+                &PredictOptions {
+                    layers: vec![layer.to_string()],
+                    ..Default::default()
+                },
+            )?;
+            let m = st.layers[0].mean();
+            Some(units.iter().map(|&u| m[u]).collect())
+        }
+    };
+    Ok(Ablation {
+        layer: layer.to_string(),
+        units: units.to_vec(),
+        values,
+    })
+}
+
+/// Loss with `units` of `layer` ablated.
+pub fn loss_with_deleted(
+    model: &GenomicModel,
+    records: &[(String, Vec<u8>)],
+    layer: &str,
+    units: &[usize],
+    how: Ablate,
+) -> Result<LmScore> {
+    let mut o = PredictOptions::default();
+    o.hooks.ablate.push(ablation(model, records, layer, units, how)?);
+    lm_loss(model, records, &o)
+}
+
+/// Rank every neuron of `layer` by the loss increase when it alone is deleted (one pass per
+/// neuron). Returns `(unit, Δ loss)`, largest first.
+pub fn rank_by_deletion(
+    model: &GenomicModel,
+    records: &[(String, Vec<u8>)],
+    layer: &str,
+    how: Ablate,
+) -> Result<Vec<(usize, f64)>> {
+    let width = model
+        .layer_names()
+        .into_iter()
+        .find(|(n, _)| n == layer)
+        .ok_or_else(|| Error::Input(format!("no layer {layer:?}")))?
+        .1;
+    let base = lm_loss(model, records, &PredictOptions::default())?;
+    let mut out = Vec::with_capacity(width);
+    for u in 0..width {
+        let s = loss_with_deleted(model, records, layer, &[u], how)?;
+        out.push((u, s.loss - base.loss));
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(out)
+}
+
+/// Loss after deleting the top-`k` neurons of a ranking, and `k` random neurons, for each `k`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletionCurve {
+    /// Layer.
+    pub layer: String,
+    /// `(k, LM score)` deleting the first `k` of the ranking.
+    pub ranked: Vec<(usize, LmScore)>,
+    /// `(k, mean loss, sd)` over random draws of `k` neurons.
+    pub random: Vec<(usize, f64, f64)>,
+    /// Area between the two loss curves (trapezoid over the `k` values; > 0 when the ranking
+    /// finds neurons that matter more than random ones).
+    pub area: f64,
+}
+
+/// Deletion curve for a `ranking` of units (e.g. from [`rank_by_deletion`] or from
+/// `identify_explainable_neurons`) at each `k` of `ks`, with `n_random` seeded random draws.
+#[allow(clippy::too_many_arguments)]
+pub fn deletion_curve(
+    model: &GenomicModel,
+    records: &[(String, Vec<u8>)],
+    layer: &str,
+    ranking: &[usize],
+    ks: &[usize],
+    n_random: usize,
+    how: Ablate,
+    seed: u64,
+) -> Result<DeletionCurve> {
+    let width = model
+        .layer_names()
+        .into_iter()
+        .find(|(n, _)| n == layer)
+        .ok_or_else(|| Error::Input(format!("no layer {layer:?}")))?
+        .1;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ranked = Vec::new();
+    let mut random = Vec::new();
+    for &k in ks {
+        let k = k.min(ranking.len()).min(width);
+        let s = if k == 0 {
+            lm_loss(model, records, &PredictOptions::default())?
+        } else {
+            loss_with_deleted(model, records, layer, &ranking[..k], how)?
+        };
+        ranked.push((k, s));
+        let mut losses = Vec::new();
+        for _ in 0..n_random.max(1) {
+            let mut all: Vec<usize> = (0..width).collect();
+            all.shuffle(&mut rng);
+            let l = if k == 0 {
+                s.loss
+            } else {
+                loss_with_deleted(model, records, layer, &all[..k], how)?.loss
+            };
+            losses.push(l);
+        }
+        let (m, sd) = crate::train::metrics::mean_sd(&losses);
+        random.push((k, m, sd));
+    }
+    let mut area = 0.0;
+    for i in 1..ks.len() {
+        let dx = ranked[i].0 as f64 - ranked[i - 1].0 as f64;
+        let d0 = ranked[i - 1].1.loss - random[i - 1].1;
+        let d1 = ranked[i].1.loss - random[i].1;
+        area += dx * (d0 + d1) / 2.0;
+    }
+    Ok(DeletionCurve {
+        layer: layer.to_string(),
+        ranked,
+        random,
+        area,
+    })
+}
+
+impl DeletionCurve {
+    /// Loss vs number of deleted neurons, ranked and random.
+    pub fn plot(&self) -> Result<Figure> {
+        Figure::lines(
+            &format!("Deleting neurons of {}", self.layer),
+            "neurons deleted",
+            "LM loss (nats/token)",
+            &[
+                Series::new(
+                    "top-ranked",
+                    self.ranked.iter().map(|r| r.0 as f64).collect(),
+                    self.ranked.iter().map(|r| r.1.loss).collect(),
+                ),
+                Series::new(
+                    "random (mean)",
+                    self.random.iter().map(|r| r.0 as f64).collect(),
+                    self.random.iter().map(|r| r.1).collect(),
+                ),
+            ],
+            &[],
+        )
+    }
+    /// The curve as a table.
+    pub fn table(&self) -> Result<Table> {
+        use polars::prelude::*;
+        let n = self.ranked.len();
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new("k".into(), self.ranked.iter().map(|r| r.0 as u32).collect::<Vec<_>>()),
+                Column::new("loss_ranked".into(), self.ranked.iter().map(|r| r.1.loss).collect::<Vec<_>>()),
+                Column::new("accuracy_ranked".into(), self.ranked.iter().map(|r| r.1.accuracy).collect::<Vec<_>>()),
+                Column::new("loss_random".into(), self.random.iter().map(|r| r.1).collect::<Vec<_>>()),
+                Column::new("loss_random_sd".into(), self.random.iter().map(|r| r.2).collect::<Vec<_>>()),
+            ],
+        )?;
+        Ok(Table::new("deletion_curve", df))
+    }
+    /// evcxr display: the plot.
+    pub fn evcxr_display(&self) {
+        if let Ok(f) = self.plot() {
+            f.evcxr_display();
+        }
+    }
+}

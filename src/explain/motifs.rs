@@ -1,0 +1,449 @@
+//! Motifs: position weight matrices from first-layer convolution filters (the bases of each
+//! filter's top-activating windows), a JASPAR reader, Tomtom-like matching of learned PWMs to a
+//! motif database, and sequence logos.
+//!
+//! Matching follows Tomtom's idea (Gupta et al. 2007) with its Pearson column similarity: for
+//! every offset and both strands, the summed Pearson correlation of overlapping columns; the
+//! p-value of the best alignment is estimated against the same comparison for column-shuffled
+//! copies of the query (seeded), and q-values are Benjamini–Hochberg over the database.
+//!
+//! ```
+//! use genolm::explain::motifs::{parse_jaspar, tomtom, Pwm, TomtomOptions};
+//! let db = parse_jaspar(">MA0004.1\tArnt\nA [4 19 0 0 0 0]\nC [16 0 20 0 0 0]\nG [0 1 0 20 0 20]\nT [0 0 0 0 20 0]\n", "mem")?;
+//! let q = Pwm::from_counts("query", &[[0., 20., 0., 0.], [20., 0., 0., 0.], [0., 0., 0., 20.], [0., 20., 0., 0.], [0., 0., 20., 0.], [20., 0., 0., 0.]]);
+//! let hits = tomtom(&q, &db, &TomtomOptions::default());
+//! assert_eq!(hits[0].target, "MA0004.1");  // CACGTG is its own reverse complement
+//! # Ok::<(), genolm::Error>(())
+//! ```
+
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::stats::benjamini_hochberg;
+use crate::data::tokenize::KmerTokenizer;
+use crate::infer::{predict_each, tokenizer_of, PredictOptions};
+use crate::models::GenomicModel;
+use crate::plot::Figure;
+use crate::table::Table;
+use crate::{Error, Result};
+
+/// A position weight matrix as base probabilities (A, C, G, T) per column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pwm {
+    /// Identifier (JASPAR matrix id, or `conv.0/17` for a filter).
+    pub id: String,
+    /// Name (transcription factor), may be empty.
+    pub name: String,
+    /// Probabilities per column.
+    pub probs: Vec<[f64; 4]>,
+    /// Sites the matrix was built from.
+    pub n_sites: usize,
+}
+
+impl Pwm {
+    /// From counts (a pseudocount of 0.01 per base avoids zeros after normalisation).
+    pub fn from_counts(id: &str, counts: &[[f64; 4]]) -> Pwm {
+        let n = counts.first().map(|c| c.iter().sum::<f64>()).unwrap_or(0.0);
+        Pwm {
+            id: id.to_string(),
+            name: String::new(),
+            probs: counts
+                .iter()
+                .map(|c| {
+                    let s: f64 = c.iter().sum::<f64>() + 0.04;
+                    c.map(|v| (v + 0.01) / s)
+                })
+                .collect(),
+            n_sites: n.round() as usize,
+        }
+    }
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        self.probs.len()
+    }
+    /// True when there are no columns.
+    pub fn is_empty(&self) -> bool {
+        self.probs.is_empty()
+    }
+    /// The reverse complement.
+    pub fn revcomp(&self) -> Pwm {
+        Pwm {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            probs: self.probs.iter().rev().map(|c| [c[3], c[2], c[1], c[0]]).collect(),
+            n_sites: self.n_sites,
+        }
+    }
+    /// Information content (bits) summed over columns.
+    pub fn information(&self) -> f64 {
+        self.probs
+            .iter()
+            .map(|c| 2.0 + c.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f64>())
+            .sum()
+    }
+    /// Consensus sequence (IUPAC-free: the most probable base, lower case when p < 0.5).
+    pub fn consensus(&self) -> String {
+        self.probs
+            .iter()
+            .map(|c| {
+                let (i, p) = c
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .expect("4 bases");
+                let b = b"ACGT"[i] as char;
+                if *p >= 0.5 {
+                    b
+                } else {
+                    b.to_ascii_lowercase()
+                }
+            })
+            .collect()
+    }
+    /// Sequence logo (information content).
+    pub fn plot(&self) -> Result<Figure> {
+        Figure::logo(&format!("{} {}", self.id, self.name), &self.probs, true)
+    }
+    /// evcxr display: the logo.
+    pub fn evcxr_display(&self) {
+        if let Ok(f) = self.plot() {
+            f.evcxr_display();
+        }
+    }
+}
+
+/// Parse JASPAR-format text (`>ID name` then four rows `A [ … ]`, `C`, `G`, `T`).
+pub fn parse_jaspar(text: &str, file: &str) -> Result<Vec<Pwm>> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String, usize)> = None;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let finish = |cur: &Option<(String, String, usize)>, rows: &Vec<Vec<f64>>, out: &mut Vec<Pwm>| -> Result<()> {
+        if let Some((id, name, line)) = cur {
+            if rows.len() != 4 {
+                return Err(Error::parse(file, *line, format!("motif {id} has {} base rows, expected 4 (A, C, G, T)", rows.len())));
+            }
+            let w = rows[0].len();
+            if w == 0 || rows.iter().any(|r| r.len() != w) {
+                return Err(Error::parse(file, *line, format!("motif {id}: rows of unequal or zero length")));
+            }
+            let counts: Vec<[f64; 4]> = (0..w).map(|j| [rows[0][j], rows[1][j], rows[2][j], rows[3][j]]).collect();
+            let mut p = Pwm::from_counts(id, &counts);
+            p.name = name.clone();
+            out.push(p);
+        }
+        Ok(())
+    };
+    for (i, line) in text.lines().enumerate() {
+        let ln = i + 1;
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if let Some(h) = t.strip_prefix('>') {
+            finish(&cur, &rows, &mut out)?;
+            rows.clear();
+            let mut parts = h.split_whitespace();
+            let id = parts.next().unwrap_or("").to_string();
+            let name = parts.collect::<Vec<_>>().join(" ");
+            cur = Some((id, name, ln));
+            continue;
+        }
+        if cur.is_none() {
+            return Err(Error::parse(file, ln, "matrix row before any '>' header"));
+        }
+        let base = t.chars().next().unwrap_or(' ');
+        let expect = ['A', 'C', 'G', 'T'][rows.len().min(3)];
+        if rows.len() >= 4 || base.to_ascii_uppercase() != expect {
+            return Err(Error::parse(file, ln, format!("expected the {expect} row, found {t:?}")));
+        }
+        let body = t[1..].replace(['[', ']'], " ");
+        let vals: std::result::Result<Vec<f64>, _> = body.split_whitespace().map(|v| v.parse::<f64>()).collect();
+        match vals {
+            Ok(v) if v.iter().all(|x| *x >= 0.0 && x.is_finite()) => rows.push(v),
+            _ => return Err(Error::parse(file, ln, format!("counts must be non-negative numbers: {t:?}"))),
+        }
+    }
+    finish(&cur, &rows, &mut out)?;
+    Ok(out)
+}
+
+/// Read a JASPAR file.
+pub fn read_jaspar(path: impl AsRef<Path>) -> Result<Vec<Pwm>> {
+    let path = path.as_ref();
+    let bytes = crate::data::io::read_all(path)?;
+    parse_jaspar(&String::from_utf8_lossy(&bytes), &path.display().to_string())
+}
+
+/// PWMs of the first convolution layer's filters: for each filter, the bases of the windows
+/// (its receptive field) at positions where it reaches at least `threshold` × its maximum
+/// activation over `sequences` (DeepBind/Basset convention), at most `max_sites` per filter
+/// (strongest first).
+pub fn filter_pwms(
+    model: &GenomicModel,
+    sequences: &[Vec<u8>],
+    threshold: f32,
+    max_sites: usize,
+) -> Result<Vec<Pwm>> {
+    let cfg = model.config();
+    if cfg.conv_layers == 0 {
+        return Err(Error::Input("the model has no convolution layers".into()));
+    }
+    let tok: KmerTokenizer = tokenizer_of(model);
+    let span_tokens = cfg.conv_kernel; // first layer: dilation 1
+    let width = tok.k + (span_tokens - 1) * tok.stride;
+    let causal = cfg.causal();
+    let opts = PredictOptions {
+        layers: vec!["conv.0".into()],
+        context: 0,
+        ..Default::default()
+    };
+    let ch = cfg.conv_channels;
+    // (activation, seq index, first base) per filter
+    let mut hits: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); ch];
+    let mut maxv = vec![f32::NEG_INFINITY; ch];
+    for (si, s) in sequences.iter().enumerate() {
+        let s = s.to_ascii_uppercase();
+        let ids = tok.encode(&s);
+        predict_each(model, &ids, &opts, &mut |c| {
+            let v = &c.layers[0].1;
+            for (r, &t) in c.tokens.iter().enumerate() {
+                // receptive field in tokens: causal [t-K+1, t]; centred otherwise
+                let first_tok = if causal {
+                    t as isize - (span_tokens as isize - 1)
+                } else {
+                    t as isize - (span_tokens as isize - 1) / 2
+                };
+                if first_tok < 0 {
+                    continue;
+                }
+                let b0 = first_tok as usize * tok.stride;
+                if b0 + width > s.len() {
+                    continue;
+                }
+                for f in 0..ch {
+                    let a = v[r * ch + f];
+                    if a > maxv[f] {
+                        maxv[f] = a;
+                    }
+                    hits[f].push((a, si, b0));
+                }
+            }
+            Ok(())
+        })?;
+        // keep memory bounded: prune to candidates above the running threshold
+        for f in 0..ch {
+            let thr = maxv[f] * threshold;
+            hits[f].retain(|h| h.0 >= thr && h.0 > 0.0);
+            if hits[f].len() > max_sites * 4 {
+                hits[f].sort_by(|a, b| b.0.total_cmp(&a.0));
+                hits[f].truncate(max_sites * 2);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for f in 0..ch {
+        let thr = maxv[f] * threshold;
+        let mut h: Vec<_> = hits[f].iter().filter(|h| h.0 >= thr && h.0 > 0.0).copied().collect();
+        h.sort_by(|a, b| b.0.total_cmp(&a.0));
+        h.truncate(max_sites);
+        let mut counts = vec![[0f64; 4]; width];
+        for &(_, si, b0) in &h {
+            let s = &sequences[si];
+            for j in 0..width {
+                if let Some(i) = b"ACGT".iter().position(|&x| x == s[b0 + j].to_ascii_uppercase()) {
+                    counts[j][i] += 1.0;
+                }
+            }
+        }
+        let mut p = Pwm::from_counts(&format!("conv.0/{f}"), &counts);
+        p.n_sites = h.len();
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Options of [`tomtom`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TomtomOptions {
+    /// Minimum overlapping columns.
+    pub min_overlap: usize,
+    /// Column-shuffled copies of the query for the null distribution.
+    pub n_null: usize,
+    /// Seed of the shuffles.
+    pub seed: u64,
+}
+
+impl Default for TomtomOptions {
+    fn default() -> Self {
+        Self {
+            min_overlap: 5,
+            n_null: 100,
+            seed: 0,
+        }
+    }
+}
+
+/// One database match of a query motif.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MotifMatch {
+    /// Query id.
+    pub query: String,
+    /// Target id.
+    pub target: String,
+    /// Target name.
+    pub target_name: String,
+    /// Best summed column Pearson correlation.
+    pub score: f64,
+    /// Offset of the target relative to the query at the best alignment.
+    pub offset: isize,
+    /// `+` or `-` (target reverse-complemented).
+    pub strand: char,
+    /// Overlapping columns.
+    pub overlap: usize,
+    /// Empirical p-value against column-shuffled queries.
+    pub p: f64,
+    /// Benjamini–Hochberg q-value over the database.
+    pub q: f64,
+}
+
+fn col_pcc(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    let ma = a.iter().sum::<f64>() / 4.0;
+    let mb = b.iter().sum::<f64>() / 4.0;
+    let (mut c, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for i in 0..4 {
+        c += (a[i] - ma) * (b[i] - mb);
+        va += (a[i] - ma).powi(2);
+        vb += (b[i] - mb).powi(2);
+    }
+    if va <= 1e-12 || vb <= 1e-12 {
+        0.0
+    } else {
+        c / (va * vb).sqrt()
+    }
+}
+
+fn best_alignment(q: &[[f64; 4]], t: &[[f64; 4]], min_overlap: usize) -> (f64, isize, usize) {
+    let (lq, lt) = (q.len() as isize, t.len() as isize);
+    let mo = (min_overlap as isize).min(lq).min(lt);
+    let mut best = (f64::NEG_INFINITY, 0isize, 0usize);
+    for off in (-(lt - mo))..=(lq - mo) {
+        let (mut s, mut n) = (0.0, 0usize);
+        for i in 0..lq {
+            let j = i - off;
+            if j >= 0 && j < lt {
+                s += col_pcc(&q[i as usize], &t[j as usize]);
+                n += 1;
+            }
+        }
+        if n as isize >= mo && s > best.0 {
+            best = (s, off, n);
+        }
+    }
+    best
+}
+
+/// Match `query` against `db` (both strands), best first.
+pub fn tomtom(query: &Pwm, db: &[Pwm], opts: &TomtomOptions) -> Vec<MotifMatch> {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let nulls: Vec<Vec<[f64; 4]>> = (0..opts.n_null)
+        .map(|_| {
+            let mut c = query.probs.clone();
+            c.shuffle(&mut rng);
+            c
+        })
+        .collect();
+    let mut out: Vec<MotifMatch> = db
+        .iter()
+        .map(|t| {
+            let rc = t.revcomp();
+            let f = best_alignment(&query.probs, &t.probs, opts.min_overlap);
+            let r = best_alignment(&query.probs, &rc.probs, opts.min_overlap);
+            let (best, strand) = if r.0 > f.0 { (r, '-') } else { (f, '+') };
+            let ge = nulls
+                .iter()
+                .filter(|nq| {
+                    let a = best_alignment(nq, &t.probs, opts.min_overlap).0;
+                    let b = best_alignment(nq, &rc.probs, opts.min_overlap).0;
+                    a.max(b) >= best.0
+                })
+                .count();
+            MotifMatch {
+                query: query.id.clone(),
+                target: t.id.clone(),
+                target_name: t.name.clone(),
+                score: best.0,
+                offset: best.1,
+                strand,
+                overlap: best.2,
+                p: (1 + ge) as f64 / (1 + opts.n_null) as f64,
+                q: 1.0,
+            }
+        })
+        .collect();
+    let q = benjamini_hochberg(&out.iter().map(|m| m.p).collect::<Vec<_>>());
+    for (m, qq) in out.iter_mut().zip(q) {
+        m.q = qq;
+    }
+    out.sort_by(|a, b| a.p.total_cmp(&b.p).then(b.score.total_cmp(&a.score)));
+    out
+}
+
+/// Matches as a table.
+pub fn matches_table(matches: &[MotifMatch]) -> Result<Table> {
+    use polars::prelude::*;
+    let m = matches;
+    let df = DataFrame::new(
+        m.len(),
+        vec![
+            Column::new("query".into(), m.iter().map(|x| x.query.clone()).collect::<Vec<_>>()),
+            Column::new("target".into(), m.iter().map(|x| x.target.clone()).collect::<Vec<_>>()),
+            Column::new("name".into(), m.iter().map(|x| x.target_name.clone()).collect::<Vec<_>>()),
+            Column::new("score".into(), m.iter().map(|x| x.score).collect::<Vec<_>>()),
+            Column::new("overlap".into(), m.iter().map(|x| x.overlap as u32).collect::<Vec<_>>()),
+            Column::new("offset".into(), m.iter().map(|x| x.offset as i64).collect::<Vec<_>>()),
+            Column::new("strand".into(), m.iter().map(|x| x.strand.to_string()).collect::<Vec<_>>()),
+            Column::new("p".into(), m.iter().map(|x| x.p).collect::<Vec<_>>()),
+            Column::new("q".into(), m.iter().map(|x| x.q).collect::<Vec<_>>()),
+        ],
+    )?;
+    Ok(Table::new("motif_matches", df))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaspar_errors_name_the_line() {
+        let e = parse_jaspar(">M1 x\nA [1 2]\nC [1 2]\nG [1]\nT [1 2]\n", "m.jaspar").unwrap_err();
+        assert!(e.to_string().contains("m.jaspar:1"), "{e}");
+        let e = parse_jaspar(">M1 x\nA [1 2]\nG [1 2]\n", "m.jaspar").unwrap_err();
+        assert!(e.to_string().contains("m.jaspar:3"), "{e}");
+        let e = parse_jaspar(">M1 x\nA [1 -2]\n", "m.jaspar").unwrap_err();
+        assert!(e.to_string().contains("m.jaspar:2"), "{e}");
+    }
+
+    #[test]
+    fn a_planted_jaspar_motif_is_matched_first_among_the_real_database() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz");
+        let db = read_jaspar(path).unwrap();
+        assert!(db.len() > 800, "{}", db.len());
+        // a noisy copy of CTCF (MA0139) on the reverse strand must come back as CTCF
+        let ctcf = db.iter().find(|m| m.name == "CTCF").unwrap().clone();
+        let mut q = ctcf.revcomp();
+        q.id = "noisy".into();
+        for c in q.probs.iter_mut() {
+            for v in c.iter_mut() {
+                *v = 0.8 * *v + 0.05;
+            }
+        }
+        let hits = tomtom(&q, &db, &TomtomOptions { n_null: 20, ..Default::default() });
+        assert_eq!(hits[0].target_name, "CTCF", "{:?}", &hits[..3]);
+        assert_eq!(hits[0].strand, '-');
+    }
+}

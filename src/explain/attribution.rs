@@ -69,7 +69,7 @@ fn objective_of(model: &GenomicModel, out: &Output, ids: &Tensor, obj: Objective
                 if t < 2 {
                     return Err(Error::Input("need at least 2 tokens".into()));
                 }
-                (lp.narrow(1, 0, t - 1)?, ids.narrow(1, 1, t - 1)?)
+                (lp.narrow(1, 0, t - 1)?.contiguous()?, ids.narrow(1, 1, t - 1)?)
             } else {
                 (lp, ids.clone())
             };

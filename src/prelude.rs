@@ -13,7 +13,17 @@ pub use crate::data::fasta::{read_fasta, SeqReader, SeqRecord, SoftMask};
 pub use crate::data::genetic_code::GeneticCode;
 pub use crate::data::tokenize::{informed_random_loss, KmerTokenizer, Special};
 pub use crate::data::tracks::{TrackOptions, Tracks};
+pub use crate::explain::attribution::{integrated_gradients, ism, saliency, Baseline, Objective};
+pub use crate::explain::depmap::{dependency_map, DepMapOptions};
+pub use crate::explain::neurons::{
+    identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
+};
+pub use crate::infer::{
+    read_states, states, write_states, H5Layout, PredictOptions, States, StatesFile,
+};
 pub use crate::models::{GenomicModel, Head, Mode, ModelConfig};
+pub use crate::plot::Figure;
+pub use crate::table::Table;
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, Learner, LearnerOptions, Schedule, UlmfitOptions,
 };

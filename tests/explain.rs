@@ -47,7 +47,12 @@ fn nucleotide(preset: &str) -> GenomicModel {
 fn integrated_gradients_are_complete_for_every_architecture() {
     let (seq, _) = phix();
     let s = &seq[1000..1060];
-    for preset in ["awd_lstm_small", "transformer_small", "cnn_small", "transformer_mlm_small"] {
+    for preset in [
+        "awd_lstm_small",
+        "transformer_small",
+        "cnn_small",
+        "transformer_mlm_small",
+    ] {
         let m = nucleotide(preset);
         for base in [Baseline::Zero, Baseline::Shuffled(3)] {
             let ig = integrated_gradients(&m, s, Objective::LogLikelihood, base, 64).unwrap();
@@ -60,8 +65,19 @@ fn integrated_gradients_are_complete_for_every_architecture() {
                 gap
             );
             // per-base map sums to the same total for nucleotide models
-            let pb: f64 = ig.per_base.as_ref().unwrap().iter().flatten().map(|&v| v as f64).sum();
-            assert!((pb - ig.total()).abs() < 1e-3 * ig.total().abs().max(1.0), "{preset}: {pb} vs {}", ig.total());
+            let pb: f64 = ig
+                .per_base
+                .as_ref()
+                .unwrap()
+                .iter()
+                .flatten()
+                .map(|&v| v as f64)
+                .sum();
+            assert!(
+                (pb - ig.total()).abs() < 1e-3 * ig.total().abs().max(1.0),
+                "{preset}: {pb} vs {}",
+                ig.total()
+            );
         }
     }
     // k-mer model: one attribution per token
@@ -87,7 +103,10 @@ fn saliency_and_input_x_gradient_agree_with_the_gradient() {
     let pb = ixg.per_base.as_ref().unwrap();
     for (t, v) in ixg.per_token.iter().enumerate() {
         let b: f32 = pb[t].iter().sum();
-        assert!((b - v).abs() < 1e-4 * v.abs().max(1.0), "token {t}: {b} vs {v}");
+        assert!(
+            (b - v).abs() < 1e-4 * v.abs().max(1.0),
+            "token {t}: {b} vs {v}"
+        );
     }
 }
 
@@ -128,7 +147,10 @@ fn ism_recovers_a_planted_motif_exactly() {
             r
         })
         .collect();
-    let sc = PlantedPwm { at: 20, w: w.clone() };
+    let sc = PlantedPwm {
+        at: 20,
+        w: w.clone(),
+    };
     for bs in [1, 7, 500] {
         let r = ism(&sc, &s, bs).unwrap();
         for (p, d) in r.delta.iter().enumerate() {
@@ -145,7 +167,10 @@ fn ism_recovers_a_planted_motif_exactly() {
     }
     // with a real model, batched ISM equals scoring each mutant alone
     let m = nucleotide("transformer_small");
-    let ms = ModelScorer { model: &m, objective: Objective::LogLikelihood };
+    let ms = ModelScorer {
+        model: &m,
+        objective: Objective::LogLikelihood,
+    };
     let a = ism(&ms, &s[..30], 1).unwrap();
     let b = ism(&ms, &s[..30], 64).unwrap();
     for (x, y) in a.delta.iter().zip(&b.delta) {
@@ -159,14 +184,37 @@ fn ism_recovers_a_planted_motif_exactly() {
 fn batched_dependency_map_equals_one_pass_per_variant() {
     let (seq, _) = phix();
     let s = &seq[3000..3040];
-    for preset in ["transformer_small", "transformer_mlm_small", "awd_lstm_small"] {
+    for preset in [
+        "transformer_small",
+        "transformer_mlm_small",
+        "awd_lstm_small",
+    ] {
         let m = nucleotide(preset);
-        let a = dependency_map(&m, s, &DepMapOptions { batch_size: 1, ..Default::default() }).unwrap();
-        let b = dependency_map(&m, s, &DepMapOptions { batch_size: 50, ..Default::default() }).unwrap();
+        let a = dependency_map(
+            &m,
+            s,
+            &DepMapOptions {
+                batch_size: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let b = dependency_map(
+            &m,
+            s,
+            &DepMapOptions {
+                batch_size: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(a.passes, 3 * 40 + 1);
         assert!(b.passes < 10);
         for (x, y) in a.values.iter().zip(&b.values) {
-            assert!((x - y).abs() < 1e-3 * x.abs().max(1.0), "{preset}: {x} vs {y}");
+            assert!(
+                (x - y).abs() < 1e-3 * x.abs().max(1.0),
+                "{preset}: {x} vs {y}"
+            );
         }
         let causal = preset != "transformer_mlm_small";
         if causal {
@@ -191,18 +239,39 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
 fn shuffled_targets_leave_no_significant_neuron() {
     let (seq, tracks) = phix();
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 9).unwrap();
-    let st = states(&m, &[("phiX174".into(), seq)], &PredictOptions { every: 3, ..Default::default() }).unwrap();
+    let st = states(
+        &m,
+        &[("phiX174".into(), seq)],
+        &PredictOptions {
+            every: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let targets = targets_from_tracks(&st, 0, &tracks, 30).unwrap();
     assert!(targets.iter().any(|t| t.name == "CDS"));
-    let opts = NeuronOptions { probe: false, ..Default::default() };
+    let opts = NeuronOptions {
+        probe: false,
+        ..Default::default()
+    };
     for seed in 0..3 {
         let shuffled = shuffle_targets(&targets, seed);
         let rep = identify_explainable_neurons(&st, &shuffled, &opts).unwrap();
-        assert_eq!(rep.significant().len(), 0, "seed {seed}: {:?}", &rep.significant()[..rep.significant().len().min(3)]);
+        assert_eq!(
+            rep.significant().len(),
+            0,
+            "seed {seed}: {:?}",
+            &rep.significant()[..rep.significant().len().min(3)]
+        );
     }
     // the real targets: the report, table, plot and probe all work on real tracks
     let rep = identify_explainable_neurons(&st, &targets[..4], &NeuronOptions::default()).unwrap();
-    let width: usize = st.layers.iter().filter(|l| l.name != "embed").map(|l| l.units).sum();
+    let width: usize = st
+        .layers
+        .iter()
+        .filter(|l| l.name != "embed")
+        .map(|l| l.units)
+        .sum();
     assert_eq!(rep.n_tests, 4 * width);
     assert!(rep.table().unwrap().height() == rep.n_tests);
     assert!(rep.plot(10).unwrap().svg().contains("Explainable neurons"));

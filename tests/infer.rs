@@ -23,7 +23,9 @@ fn full_forward(model: &GenomicModel, seq: &[u8], layer: &str) -> Vec<Vec<f32>> 
 }
 
 fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
-    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
 }
 
 #[test]
@@ -31,7 +33,11 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 3).unwrap();
     let seq = real_seq(300);
     let full = full_forward(&model, &seq, "lstm.0");
-    let opts = PredictOptions { batch_size: 1, window: 37, ..Default::default() };
+    let opts = PredictOptions {
+        batch_size: 1,
+        window: 37,
+        ..Default::default()
+    };
     let st = states(&model, &[("phix".into(), seq.clone())], &opts).unwrap();
     let l = st.layer("lstm.0").unwrap();
     assert_eq!(l.n_rows(), full.len());
@@ -40,7 +46,12 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
     }
     // Several segments side by side: each is warmed up by `context` tokens, so beyond the
     // first few bases of each segment the states agree with the single pass.
-    let opts4 = PredictOptions { batch_size: 4, window: 25, context: 60, ..Default::default() };
+    let opts4 = PredictOptions {
+        batch_size: 4,
+        window: 25,
+        context: 60,
+        ..Default::default()
+    };
     let st4 = states(&model, &[("phix".into(), seq)], &opts4).unwrap();
     let l4 = st4.layer("lstm.0").unwrap();
     let mut max_diff = 0f32;
@@ -49,7 +60,10 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
             max_diff = max_diff.max((a - b).abs());
         }
     }
-    assert!(max_diff < 0.05, "warm-up context should make segments agree (max diff {max_diff})");
+    assert!(
+        max_diff < 0.05,
+        "warm-up context should make segments agree (max diff {max_diff})"
+    );
 }
 
 #[test]
@@ -60,7 +74,13 @@ fn convolutional_states_with_enough_context_equal_one_forward_pass() {
     let model = GenomicModel::new(cfg, &Device::Cpu, 5).unwrap();
     let seq = real_seq(400);
     let full = full_forward(&model, &seq, "body");
-    let opts = PredictOptions { batch_size: 3, window: 50, context: 100, every: 3, ..Default::default() };
+    let opts = PredictOptions {
+        batch_size: 3,
+        window: 50,
+        context: 100,
+        every: 3,
+        ..Default::default()
+    };
     let st = states(&model, &[("phix".into(), seq)], &opts).unwrap();
     let l = st.layer("body").unwrap();
     assert_eq!(l.n_rows(), full.len().div_ceil(3));
@@ -91,7 +111,11 @@ fn states_file_reads_back_in_rust_and_in_h5py() {
         ("phix_a".to_string(), real_seq(120)),
         ("phix_b".to_string(), real_seq(90)[30..].to_vec()),
     ];
-    let opts = PredictOptions { window: 32, every: 2, ..Default::default() };
+    let opts = PredictOptions {
+        window: 32,
+        every: 2,
+        ..Default::default()
+    };
     let mem = states(&model, &recs, &opts).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("states.h5");
@@ -110,8 +134,21 @@ fn states_file_reads_back_in_rust_and_in_h5py() {
 
     // deepG layout
     let dg = dir.path().join("deepg.h5");
-    write_states(&model, &recs[..1], &dg, &PredictOptions { layers: vec!["lstm.0".into()], ..opts.clone() }, H5Layout::DeepG).unwrap();
-    assert!(StatesFile::open(&dg).is_err(), "the deepG layout is not a genolm file");
+    write_states(
+        &model,
+        &recs[..1],
+        &dg,
+        &PredictOptions {
+            layers: vec!["lstm.0".into()],
+            ..opts.clone()
+        },
+        H5Layout::DeepG,
+    )
+    .unwrap();
+    assert!(
+        StatesFile::open(&dg).is_err(),
+        "the deepG layout is not a genolm file"
+    );
 
     let Some(py) = python_with_h5py() else {
         eprintln!("python3 with h5py not found; skipping the h5py read-back (scripts/setup.sh installs it)");
@@ -154,7 +191,10 @@ print("ok")
         e = expect.join(", "),
         k = model.config().k
     );
-    let out = std::process::Command::new(&py).args(["-c", &script]).output().unwrap();
+    let out = std::process::Command::new(&py)
+        .args(["-c", &script])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "h5py read-back failed:\n{}\n{}",

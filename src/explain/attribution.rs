@@ -47,15 +47,26 @@ pub enum Objective {
     TokenLogProb(usize),
 }
 
-fn objective_of(model: &GenomicModel, out: &Output, ids: &Tensor, obj: Objective) -> Result<Tensor> {
+fn objective_of(
+    model: &GenomicModel,
+    out: &Output,
+    ids: &Tensor,
+    obj: Objective,
+) -> Result<Tensor> {
     // returns one value per batch row
     let (_, t) = ids.dims2()?;
     match obj {
         Objective::Class(c) => {
             if model.config().head != Head::Classifier {
-                return Err(Error::Input("Objective::Class needs a classifier head".into()));
+                return Err(Error::Input(
+                    "Objective::Class needs a classifier head".into(),
+                ));
             }
-            Ok(out.logits.to_dtype(DType::F32)?.narrow(1, c, 1)?.squeeze(1)?)
+            Ok(out
+                .logits
+                .to_dtype(DType::F32)?
+                .narrow(1, c, 1)?
+                .squeeze(1)?)
         }
         Objective::LogLikelihood | Objective::TokenLogProb(_) => {
             if model.config().head == Head::Classifier {
@@ -69,7 +80,10 @@ fn objective_of(model: &GenomicModel, out: &Output, ids: &Tensor, obj: Objective
                 if t < 2 {
                     return Err(Error::Input("need at least 2 tokens".into()));
                 }
-                (lp.narrow(1, 0, t - 1)?.contiguous()?, ids.narrow(1, 1, t - 1)?)
+                (
+                    lp.narrow(1, 0, t - 1)?.contiguous()?,
+                    ids.narrow(1, 1, t - 1)?,
+                )
             } else {
                 (lp, ids.clone())
             };
@@ -84,7 +98,11 @@ fn objective_of(model: &GenomicModel, out: &Output, ids: &Tensor, obj: Objective
                         Some(c) if c < picked.dim(1)? => Ok(picked.narrow(1, c, 1)?.squeeze(1)?),
                         _ => Err(Error::Input(format!(
                             "token position {p} has no prediction (sequence of {t} tokens{})",
-                            if causal { "; position 0 is never predicted by a causal LM" } else { "" }
+                            if causal {
+                                "; position 0 is never predicted by a causal LM"
+                            } else {
+                                ""
+                            }
                         ))),
                     }
                 }
@@ -135,7 +153,12 @@ fn prepare(model: &GenomicModel, seq: &[u8]) -> Result<(KmerTokenizer, Vec<u8>, 
 }
 
 /// Gradients of the objective with respect to input embeddings `emb` (`(rows, t, d)`), rows sharing `ids`.
-fn embedding_grads(model: &GenomicModel, ids: &[u32], emb: &Tensor, obj: Objective) -> Result<(Tensor, Vec<f64>)> {
+fn embedding_grads(
+    model: &GenomicModel,
+    ids: &[u32],
+    emb: &Tensor,
+    obj: Objective,
+) -> Result<(Tensor, Vec<f64>)> {
     let rows = emb.dim(0)?;
     let t = ids.len();
     let dev = model.device();
@@ -218,7 +241,9 @@ pub fn input_x_gradient(model: &GenomicModel, seq: &[u8], obj: Objective) -> Res
     let (tok, seq, ids) = prepare(model, seq)?;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
-    let per_token = (g.squeeze(0)? * emb.squeeze(0)?)?.sum(D::Minus1)?.to_vec1::<f32>()?;
+    let per_token = (g.squeeze(0)? * emb.squeeze(0)?)?
+        .sum(D::Minus1)?
+        .to_vec1::<f32>()?;
     let per_base = if tok.k == 1 {
         let gb = to_bases(model, &g.squeeze(0)?)?;
         Some(
@@ -281,7 +306,7 @@ pub fn integrated_gradients(
     let alphas: Vec<f32> = (0..=steps).map(|i| i as f32 / steps as f32).collect();
     let a = Tensor::from_vec(alphas.clone(), (steps + 1, 1, 1), model.device())?;
     let path = base.broadcast_add(&diff.broadcast_mul(&a)?)?; // (steps+1, t, d)
-    // chunk the path to bound memory
+                                                              // chunk the path to bound memory
     let mut gsum = Tensor::zeros(diff.squeeze(0)?.dims(), DType::F32, model.device())?;
     let mut vals = vec![0f64; steps + 1];
     let chunk = 16;
@@ -369,7 +394,11 @@ impl Attribution {
                 })
                 .collect(),
         };
-        Figure::logo(&format!("{} (f = {:.3})", self.method, self.output), &m, false)
+        Figure::logo(
+            &format!("{} (f = {:.3})", self.method, self.output),
+            &m,
+            false,
+        )
     }
 
     /// Per-token values as a table (`token`, `position`, `value`).
@@ -383,7 +412,14 @@ impl Attribution {
                 Column::new(
                     "kmer".into(),
                     (0..n)
-                        .map(|t| String::from_utf8_lossy(self.sequence.get(t..(t + self.k).min(self.sequence.len())).unwrap_or(&[])).to_string())
+                        .map(|t| {
+                            String::from_utf8_lossy(
+                                self.sequence
+                                    .get(t..(t + self.k).min(self.sequence.len()))
+                                    .unwrap_or(&[]),
+                            )
+                            .to_string()
+                        })
                         .collect::<Vec<_>>(),
                 ),
                 Column::new("value".into(), self.per_token.clone()),
@@ -421,7 +457,9 @@ impl SequenceScorer for ModelScorer<'_> {
         let ids: Vec<Vec<u32>> = seqs.iter().map(|s| tok.encode(s)).collect();
         let t = ids.first().map(|v| v.len()).unwrap_or(0);
         if ids.iter().any(|v| v.len() != t) || t == 0 {
-            return Err(Error::Input("sequences to score must have equal, non-zero lengths".into()));
+            return Err(Error::Input(
+                "sequences to score must have equal, non-zero lengths".into(),
+            ));
         }
         let flat: Vec<u32> = ids.concat();
         let x = Tensor::from_vec(flat, (seqs.len(), t), self.model.device())?;
@@ -490,12 +528,20 @@ impl Ism {
                 o
             })
             .collect();
-        Figure::logo("in-silico mutagenesis (importance of the observed base)", &m, false)
+        Figure::logo(
+            "in-silico mutagenesis (importance of the observed base)",
+            &m,
+            false,
+        )
     }
 
     /// Heatmap `base × position` of the deltas.
     pub fn heatmap(&self) -> Result<Figure> {
-        let cols: Vec<String> = self.sequence.iter().map(|&b| (b as char).to_string()).collect();
+        let cols: Vec<String> = self
+            .sequence
+            .iter()
+            .map(|&b| (b as char).to_string())
+            .collect();
         let rows: Vec<String> = ["A", "C", "G", "T"].iter().map(|s| s.to_string()).collect();
         let mut v = vec![0f64; 4 * cols.len()];
         for (p, d) in self.delta.iter().enumerate() {

@@ -85,7 +85,8 @@ pub fn lm_loss(
                     continue;
                 }
                 let y = target.expect("checked") as usize;
-                if ids.get(if head == Head::Lm { t + 1 } else { t }) == Some(&(Special::Unk as u32)) {
+                if ids.get(if head == Head::Lm { t + 1 } else { t }) == Some(&(Special::Unk as u32))
+                {
                     continue;
                 }
                 sum -= row[y] as f64;
@@ -121,7 +122,13 @@ pub enum Ablate {
     Mean,
 }
 
-fn ablation(model: &GenomicModel, records: &[(String, Vec<u8>)], layer: &str, units: &[usize], how: Ablate) -> Result<Ablation> {
+fn ablation(
+    model: &GenomicModel,
+    records: &[(String, Vec<u8>)],
+    layer: &str,
+    units: &[usize],
+    how: Ablate,
+) -> Result<Ablation> {
     let values = match how {
         Ablate::Zero => None,
         Ablate::Mean => {
@@ -153,7 +160,9 @@ pub fn loss_with_deleted(
     how: Ablate,
 ) -> Result<LmScore> {
     let mut o = PredictOptions::default();
-    o.hooks.ablate.push(ablation(model, records, layer, units, how)?);
+    o.hooks
+        .ablate
+        .push(ablation(model, records, layer, units, how)?);
     lm_loss(model, records, &o)
 }
 
@@ -283,11 +292,26 @@ impl DeletionCurve {
         let df = DataFrame::new(
             n,
             vec![
-                Column::new("k".into(), self.ranked.iter().map(|r| r.0 as u32).collect::<Vec<_>>()),
-                Column::new("loss_ranked".into(), self.ranked.iter().map(|r| r.1.loss).collect::<Vec<_>>()),
-                Column::new("accuracy_ranked".into(), self.ranked.iter().map(|r| r.1.accuracy).collect::<Vec<_>>()),
-                Column::new("loss_random".into(), self.random.iter().map(|r| r.1).collect::<Vec<_>>()),
-                Column::new("loss_random_sd".into(), self.random.iter().map(|r| r.2).collect::<Vec<_>>()),
+                Column::new(
+                    "k".into(),
+                    self.ranked.iter().map(|r| r.0 as u32).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "loss_ranked".into(),
+                    self.ranked.iter().map(|r| r.1.loss).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "accuracy_ranked".into(),
+                    self.ranked.iter().map(|r| r.1.accuracy).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "loss_random".into(),
+                    self.random.iter().map(|r| r.1).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "loss_random_sd".into(),
+                    self.random.iter().map(|r| r.2).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         Ok(Table::new("deletion_curve", df))

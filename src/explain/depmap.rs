@@ -45,7 +45,7 @@ pub struct DepMapOptions {
 impl Default for DepMapOptions {
     fn default() -> Self {
         Self {
-            batch_size: 64,
+            batch_size: 16,
             eps: 1e-6,
         }
     }
@@ -56,18 +56,24 @@ impl Default for DepMapOptions {
 pub fn nucleotide_probs(model: &GenomicModel, seqs: &[Vec<u8>]) -> Result<Vec<Vec<[f32; 4]>>> {
     let cfg = model.config();
     if cfg.head == Head::Classifier {
-        return Err(Error::Input("dependency maps need an LM or MLM head".into()));
+        return Err(Error::Input(
+            "dependency maps need an LM or MLM head".into(),
+        ));
     }
     let tok = tokenizer_of(model);
     let (k, s) = (tok.k, tok.stride);
     if s > k {
-        return Err(Error::Input("stride larger than k leaves bases unpredicted".into()));
+        return Err(Error::Input(
+            "stride larger than k leaves bases unpredicted".into(),
+        ));
     }
     let ids: Vec<Vec<u32>> = seqs.iter().map(|x| tok.encode(x)).collect();
     let t = ids.first().map(|v| v.len()).unwrap_or(0);
     let l = seqs.first().map(|v| v.len()).unwrap_or(0);
     if t < 2 || ids.iter().any(|v| v.len() != t) || seqs.iter().any(|v| v.len() != l) {
-        return Err(Error::Input("sequences must have equal lengths of at least k + 1".into()));
+        return Err(Error::Input(
+            "sequences must have equal lengths of at least k + 1".into(),
+        ));
     }
     let x = Tensor::from_vec(ids.concat(), (seqs.len(), t), model.device())?;
     let out = model.forward(&x, None, Mode::Eval)?;
@@ -163,7 +169,11 @@ impl DependencyMap {
 }
 
 /// The dependency map of `seq` (see the module docs).
-pub fn dependency_map(model: &GenomicModel, seq: &[u8], opts: &DepMapOptions) -> Result<DependencyMap> {
+pub fn dependency_map(
+    model: &GenomicModel,
+    seq: &[u8],
+    opts: &DepMapOptions,
+) -> Result<DependencyMap> {
     let start = Instant::now();
     let seq = seq.to_ascii_uppercase();
     let l = seq.len();

@@ -14,6 +14,8 @@
 //! # Ok::<(), genolm::Error>(())
 //! ```
 
+#![allow(clippy::needless_range_loop)] // index loops read best in these numeric kernels
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -34,7 +36,10 @@ pub struct Pca {
 
 fn check(x: &[f32], d: usize) -> Result<usize> {
     if d == 0 || x.len() % d != 0 || x.is_empty() {
-        return Err(Error::Shape(format!("{} values are not rows of {d}", x.len())));
+        return Err(Error::Shape(format!(
+            "{} values are not rows of {d}",
+            x.len()
+        )));
     }
     Ok(x.len() / d)
 }
@@ -137,9 +142,14 @@ pub fn kmeans(x: &[f32], d: usize, k: usize, seed: u64, iters: usize) -> Result<
         return Err(Error::Input(format!("k = {k} clusters for {n} rows")));
     }
     let row = |i: usize| &x[i * d..(i + 1) * d];
-    let dist = |a: &[f32], c: &[f64]| -> f64 { a.iter().zip(c).map(|(&p, q)| (p as f64 - q).powi(2)).sum() };
+    let dist = |a: &[f32], c: &[f64]| -> f64 {
+        a.iter().zip(c).map(|(&p, q)| (p as f64 - q).powi(2)).sum()
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut cent: Vec<Vec<f64>> = vec![row(rng.random_range(0..n)).iter().map(|&v| v as f64).collect()];
+    let mut cent: Vec<Vec<f64>> = vec![row(rng.random_range(0..n))
+        .iter()
+        .map(|&v| v as f64)
+        .collect()];
     let mut dmin: Vec<f64> = (0..n).map(|i| dist(row(i), &cent[0])).collect();
     while cent.len() < k {
         let tot: f64 = dmin.iter().sum();
@@ -259,7 +269,10 @@ pub fn tsne(x: &[f32], d: usize, opts: &TsneOptions) -> Result<Vec<(f64, f64)>> 
     let mut p = vec![0f64; n * n];
     for i in 0..n {
         let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0f64);
-        let dmin = (0..n).filter(|&j| j != i).map(|j| d2[i * n + j]).fold(f64::INFINITY, f64::min);
+        let dmin = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| d2[i * n + j])
+            .fold(f64::INFINITY, f64::min);
         for _ in 0..64 {
             let mut sum = 0.0;
             let mut hsum = 0.0;
@@ -281,7 +294,11 @@ pub fn tsne(x: &[f32], d: usize, opts: &TsneOptions) -> Result<Vec<(f64, f64)>> 
             }
             if h > target {
                 lo = beta;
-                beta = if hi.is_finite() { (beta + hi) / 2.0 } else { beta * 2.0 };
+                beta = if hi.is_finite() {
+                    (beta + hi) / 2.0
+                } else {
+                    beta * 2.0
+                };
             } else {
                 hi = beta;
                 beta = (beta + lo) / 2.0;
@@ -296,7 +313,12 @@ pub fn tsne(x: &[f32], d: usize, opts: &TsneOptions) -> Result<Vec<(f64, f64)>> 
     }
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut y: Vec<[f64; 2]> = (0..n)
-        .map(|_| [(rng.random::<f64>() - 0.5) * 1e-2, (rng.random::<f64>() - 0.5) * 1e-2])
+        .map(|_| {
+            [
+                (rng.random::<f64>() - 0.5) * 1e-2,
+                (rng.random::<f64>() - 0.5) * 1e-2,
+            ]
+        })
         .collect();
     let mut vel = vec![[0f64; 2]; n];
     let mut gains = vec![[1f64; 2]; n];
@@ -344,6 +366,11 @@ pub fn tsne(x: &[f32], d: usize, opts: &TsneOptions) -> Result<Vec<(f64, f64)>> 
 }
 
 /// A 2-D view coloured by labels.
-pub fn plot_view(title: &str, points: &[(f64, f64)], labels: &[String], axes: (&str, &str)) -> Result<Figure> {
+pub fn plot_view(
+    title: &str,
+    points: &[(f64, f64)],
+    labels: &[String],
+    axes: (&str, &str),
+) -> Result<Figure> {
     Figure::scatter(title, axes.0, axes.1, points, labels)
 }

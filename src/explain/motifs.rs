@@ -74,7 +74,12 @@ impl Pwm {
         Pwm {
             id: self.id.clone(),
             name: self.name.clone(),
-            probs: self.probs.iter().rev().map(|c| [c[3], c[2], c[1], c[0]]).collect(),
+            probs: self
+                .probs
+                .iter()
+                .rev()
+                .map(|c| [c[3], c[2], c[1], c[0]])
+                .collect(),
             n_sites: self.n_sites,
         }
     }
@@ -82,7 +87,13 @@ impl Pwm {
     pub fn information(&self) -> f64 {
         self.probs
             .iter()
-            .map(|c| 2.0 + c.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f64>())
+            .map(|c| {
+                2.0 + c
+                    .iter()
+                    .filter(|&&p| p > 0.0)
+                    .map(|&p| p * p.log2())
+                    .sum::<f64>()
+            })
             .sum()
     }
     /// Consensus sequence (IUPAC-free: the most probable base, lower case when p < 0.5).
@@ -121,16 +132,32 @@ pub fn parse_jaspar(text: &str, file: &str) -> Result<Vec<Pwm>> {
     let mut out = Vec::new();
     let mut cur: Option<(String, String, usize)> = None;
     let mut rows: Vec<Vec<f64>> = Vec::new();
-    let finish = |cur: &Option<(String, String, usize)>, rows: &Vec<Vec<f64>>, out: &mut Vec<Pwm>| -> Result<()> {
+    let finish = |cur: &Option<(String, String, usize)>,
+                  rows: &Vec<Vec<f64>>,
+                  out: &mut Vec<Pwm>|
+     -> Result<()> {
         if let Some((id, name, line)) = cur {
             if rows.len() != 4 {
-                return Err(Error::parse(file, *line, format!("motif {id} has {} base rows, expected 4 (A, C, G, T)", rows.len())));
+                return Err(Error::parse(
+                    file,
+                    *line,
+                    format!(
+                        "motif {id} has {} base rows, expected 4 (A, C, G, T)",
+                        rows.len()
+                    ),
+                ));
             }
             let w = rows[0].len();
             if w == 0 || rows.iter().any(|r| r.len() != w) {
-                return Err(Error::parse(file, *line, format!("motif {id}: rows of unequal or zero length")));
+                return Err(Error::parse(
+                    file,
+                    *line,
+                    format!("motif {id}: rows of unequal or zero length"),
+                ));
             }
-            let counts: Vec<[f64; 4]> = (0..w).map(|j| [rows[0][j], rows[1][j], rows[2][j], rows[3][j]]).collect();
+            let counts: Vec<[f64; 4]> = (0..w)
+                .map(|j| [rows[0][j], rows[1][j], rows[2][j], rows[3][j]])
+                .collect();
             let mut p = Pwm::from_counts(id, &counts);
             p.name = name.clone();
             out.push(p);
@@ -158,13 +185,24 @@ pub fn parse_jaspar(text: &str, file: &str) -> Result<Vec<Pwm>> {
         let base = t.chars().next().unwrap_or(' ');
         let expect = ['A', 'C', 'G', 'T'][rows.len().min(3)];
         if rows.len() >= 4 || base.to_ascii_uppercase() != expect {
-            return Err(Error::parse(file, ln, format!("expected the {expect} row, found {t:?}")));
+            return Err(Error::parse(
+                file,
+                ln,
+                format!("expected the {expect} row, found {t:?}"),
+            ));
         }
         let body = t[1..].replace(['[', ']'], " ");
-        let vals: std::result::Result<Vec<f64>, _> = body.split_whitespace().map(|v| v.parse::<f64>()).collect();
+        let vals: std::result::Result<Vec<f64>, _> =
+            body.split_whitespace().map(|v| v.parse::<f64>()).collect();
         match vals {
             Ok(v) if v.iter().all(|x| *x >= 0.0 && x.is_finite()) => rows.push(v),
-            _ => return Err(Error::parse(file, ln, format!("counts must be non-negative numbers: {t:?}"))),
+            _ => {
+                return Err(Error::parse(
+                    file,
+                    ln,
+                    format!("counts must be non-negative numbers: {t:?}"),
+                ))
+            }
         }
     }
     finish(&cur, &rows, &mut out)?;
@@ -175,7 +213,10 @@ pub fn parse_jaspar(text: &str, file: &str) -> Result<Vec<Pwm>> {
 pub fn read_jaspar(path: impl AsRef<Path>) -> Result<Vec<Pwm>> {
     let path = path.as_ref();
     let bytes = crate::data::io::read_all(path)?;
-    parse_jaspar(&String::from_utf8_lossy(&bytes), &path.display().to_string())
+    parse_jaspar(
+        &String::from_utf8_lossy(&bytes),
+        &path.display().to_string(),
+    )
 }
 
 /// PWMs of the first convolution layer's filters: for each filter, the bases of the windows
@@ -247,14 +288,21 @@ pub fn filter_pwms(
     let mut out = Vec::new();
     for f in 0..ch {
         let thr = maxv[f] * threshold;
-        let mut h: Vec<_> = hits[f].iter().filter(|h| h.0 >= thr && h.0 > 0.0).copied().collect();
+        let mut h: Vec<_> = hits[f]
+            .iter()
+            .filter(|h| h.0 >= thr && h.0 > 0.0)
+            .copied()
+            .collect();
         h.sort_by(|a, b| b.0.total_cmp(&a.0));
         h.truncate(max_sites);
         let mut counts = vec![[0f64; 4]; width];
         for &(_, si, b0) in &h {
             let s = &sequences[si];
             for j in 0..width {
-                if let Some(i) = b"ACGT".iter().position(|&x| x == s[b0 + j].to_ascii_uppercase()) {
+                if let Some(i) = b"ACGT"
+                    .iter()
+                    .position(|&x| x == s[b0 + j].to_ascii_uppercase())
+                {
                     counts[j][i] += 1.0;
                 }
             }
@@ -400,13 +448,34 @@ pub fn matches_table(matches: &[MotifMatch]) -> Result<Table> {
     let df = DataFrame::new(
         m.len(),
         vec![
-            Column::new("query".into(), m.iter().map(|x| x.query.clone()).collect::<Vec<_>>()),
-            Column::new("target".into(), m.iter().map(|x| x.target.clone()).collect::<Vec<_>>()),
-            Column::new("name".into(), m.iter().map(|x| x.target_name.clone()).collect::<Vec<_>>()),
-            Column::new("score".into(), m.iter().map(|x| x.score).collect::<Vec<_>>()),
-            Column::new("overlap".into(), m.iter().map(|x| x.overlap as u32).collect::<Vec<_>>()),
-            Column::new("offset".into(), m.iter().map(|x| x.offset as i64).collect::<Vec<_>>()),
-            Column::new("strand".into(), m.iter().map(|x| x.strand.to_string()).collect::<Vec<_>>()),
+            Column::new(
+                "query".into(),
+                m.iter().map(|x| x.query.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "target".into(),
+                m.iter().map(|x| x.target.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "name".into(),
+                m.iter().map(|x| x.target_name.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "score".into(),
+                m.iter().map(|x| x.score).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "overlap".into(),
+                m.iter().map(|x| x.overlap as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "offset".into(),
+                m.iter().map(|x| x.offset as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "strand".into(),
+                m.iter().map(|x| x.strand.to_string()).collect::<Vec<_>>(),
+            ),
             Column::new("p".into(), m.iter().map(|x| x.p).collect::<Vec<_>>()),
             Column::new("q".into(), m.iter().map(|x| x.q).collect::<Vec<_>>()),
         ],
@@ -430,7 +499,10 @@ mod tests {
 
     #[test]
     fn a_planted_jaspar_motif_is_matched_first_among_the_real_database() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz"
+        );
         let db = read_jaspar(path).unwrap();
         assert!(db.len() > 800, "{}", db.len());
         // a noisy copy of CTCF (MA0139) on the reverse strand must come back as CTCF
@@ -442,7 +514,14 @@ mod tests {
                 *v = 0.8 * *v + 0.05;
             }
         }
-        let hits = tomtom(&q, &db, &TomtomOptions { n_null: 20, ..Default::default() });
+        let hits = tomtom(
+            &q,
+            &db,
+            &TomtomOptions {
+                n_null: 20,
+                ..Default::default()
+            },
+        );
         assert_eq!(hits[0].target_name, "CTCF", "{:?}", &hits[..3]);
         assert_eq!(hits[0].strand, '-');
     }

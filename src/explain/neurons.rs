@@ -102,6 +102,39 @@ pub fn shuffle_targets(targets: &[Target], seed: u64) -> Vec<Target> {
         .collect()
 }
 
+/// A null distribution that keeps the autocorrelation of genomes: the target is circularly
+/// shifted by `n_shifts` seeded offsets (each at least 10 % of the rows away) and, for each
+/// shift, the best effect (`|AUROC − 0.5|`, or `|r|`) over all neurons is recorded. The
+/// fraction of shifts whose best effect reaches an observed one is an empirical p-value that,
+/// unlike the per-row tests, does not assume independent positions.
+pub fn shift_null(
+    states: &States,
+    target: &Target,
+    opts: &NeuronOptions,
+    n_shifts: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    use rand::Rng;
+    let n = target.values.len();
+    if n < 10 {
+        return Err(Error::Input("too few rows for a shift null".into()));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let o = NeuronOptions {
+        probe: false,
+        ..opts.clone()
+    };
+    let mut out = Vec::with_capacity(n_shifts);
+    for _ in 0..n_shifts {
+        let off = rng.random_range(n / 10..n - n / 10);
+        let mut v = target.values[off..].to_vec();
+        v.extend_from_slice(&target.values[..off]);
+        let rep = identify_explainable_neurons(states, &[Target::new(&target.name, v)], &o)?;
+        out.push(rep.scores.first().map(|s| s.effect()).unwrap_or(0.0));
+    }
+    Ok(out)
+}
+
 /// Options of [`identify_explainable_neurons`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,8 +151,15 @@ pub struct NeuronOptions {
     pub probe_train_fraction: f64,
     /// At most this many training rows (sampled with `seed`).
     pub probe_max_rows: usize,
+    /// The probe considers the neurons most correlated with the target on the training rows
+    /// (screening), at most this many.
+    pub probe_candidates: usize,
     /// Seed for sampling.
     pub seed: u64,
+    /// Centred moving average of each neuron over this many rows (within a record) before
+    /// scoring; 1 = raw activations. Features such as CDS span hundreds of bases, and a
+    /// neuron's evidence may be spread along them.
+    pub smooth: usize,
 }
 
 impl Default for NeuronOptions {
@@ -130,8 +170,10 @@ impl Default for NeuronOptions {
             probe: true,
             probe_max_neurons: 10,
             probe_train_fraction: 0.7,
-            probe_max_rows: 20_000,
+            probe_max_rows: 10_000,
+            probe_candidates: 64,
             seed: 0,
+            smooth: 1,
         }
     }
 }
@@ -249,11 +291,26 @@ pub fn identify_explainable_neurons(
             .collect::<Result<_>>()?
     };
     if layers.is_empty() || n < 3 {
-        return Err(Error::Input("no layers or fewer than 3 rows to analyse".into()));
+        return Err(Error::Input(
+            "no layers or fewer than 3 rows to analyse".into(),
+        ));
     }
+    let smoothed: Vec<crate::infer::LayerStates>;
+    let layers: Vec<&crate::infer::LayerStates> = if opts.smooth > 1 {
+        smoothed = layers
+            .iter()
+            .map(|l| smooth_layer(l, states, opts.smooth))
+            .collect();
+        smoothed.iter().collect()
+    } else {
+        layers
+    };
     let bins: Vec<Option<Vec<bool>>> = targets
         .iter()
-        .map(|t| t.is_binary().then(|| t.values.iter().map(|&v| v > 0.5).collect()))
+        .map(|t| {
+            t.is_binary()
+                .then(|| t.values.iter().map(|&v| v > 0.5).collect())
+        })
         .collect();
     let neurons: Vec<(usize, usize)> = layers
         .iter()
@@ -265,17 +322,26 @@ pub fn identify_explainable_neurons(
         .flat_map_iter(|&(li, u)| {
             let l = layers[li];
             let x = l.unit(u);
-            let (rk, ties) = stats::ranks(&x);
+            let mut order: Vec<usize> = (0..x.len()).collect();
+            order.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
+            let (rk, ties) = stats::ranks_sorted(&x, &order);
             let mut v = Vec::with_capacity(targets.len());
             for (t, b) in targets.iter().zip(&bins) {
                 let (r, p_r) = stats::pearson(&x, &t.values);
                 let (auroc, p_mw, acc, thr, dir) = match b {
                     Some(lab) => {
                         let (a, p) = stats::auroc_from_ranks(&rk, ties, lab);
-                        let (acc, thr, dir) = stats::best_threshold_accuracy(&x, lab);
+                        let (acc, thr, dir) =
+                            stats::best_threshold_accuracy_sorted(&x, &order, lab);
                         (a, p, acc, thr, dir)
                     }
-                    None => (f64::NAN, f64::NAN, f64::NAN, 0.0, if r >= 0.0 { 1 } else { -1 }),
+                    None => (
+                        f64::NAN,
+                        f64::NAN,
+                        f64::NAN,
+                        0.0,
+                        if r >= 0.0 { 1 } else { -1 },
+                    ),
                 };
                 v.push(NeuronScore {
                     layer: l.name.clone(),
@@ -309,11 +375,17 @@ pub fn identify_explainable_neurons(
     scores.sort_by(|a, b| b.effect().total_cmp(&a.effect()));
     let mut probes = Vec::new();
     if opts.probe {
-        for (t, b) in targets.iter().zip(&bins) {
-            if let Some(lab) = b {
-                if let Some(p) = sparse_probe(&layers, lab, &t.name, opts)? {
-                    probes.push(p);
-                }
+        let fitted: Vec<Result<Option<Probe>>> = targets
+            .par_iter()
+            .zip(bins.par_iter())
+            .map(|(t, b)| match b {
+                Some(lab) => sparse_probe(&layers, lab, &t.name, opts),
+                None => Ok(None),
+            })
+            .collect();
+        for p in fitted {
+            if let Some(p) = p? {
+                probes.push(p);
             }
         }
     }
@@ -325,6 +397,35 @@ pub fn identify_explainable_neurons(
         targets: targets.iter().map(|t| t.name.clone()).collect(),
         fdr: opts.fdr,
     })
+}
+
+/// Centred moving average of every unit over `w` rows, never across record boundaries.
+fn smooth_layer(l: &crate::infer::LayerStates, st: &States, w: usize) -> crate::infer::LayerStates {
+    let u = l.units;
+    let mut out = vec![0f32; l.data.len()];
+    let half = w / 2;
+    for rec in &st.records {
+        let (a, b) = (rec.row_offset, rec.row_offset + rec.n_rows);
+        // prefix sums per unit
+        let mut pre = vec![0f64; (b - a + 1) * u];
+        for r in a..b {
+            for j in 0..u {
+                pre[(r - a + 1) * u + j] = pre[(r - a) * u + j] + l.data[r * u + j] as f64;
+            }
+        }
+        for r in a..b {
+            let lo = r.saturating_sub(half).max(a) - a;
+            let hi = (r + half + 1).min(b) - a;
+            for j in 0..u {
+                out[r * u + j] = ((pre[hi * u + j] - pre[lo * u + j]) / (hi - lo) as f64) as f32;
+            }
+        }
+    }
+    crate::infer::LayerStates {
+        name: l.name.clone(),
+        units: u,
+        data: out,
+    }
 }
 
 /// L1-regularised logistic regression (FISTA on standardized activations) along a decreasing
@@ -343,17 +444,11 @@ fn sparse_probe(
     if tr_pos == 0 || tr_pos == tr_lab.len() || te_pos == 0 || te_pos == te_lab.len() {
         return Ok(None); // one class only on one side: nothing to probe honestly
     }
-    let names: Vec<String> = layers
+    let all_names: Vec<(usize, usize)> = layers
         .iter()
-        .flat_map(|l| (0..l.units).map(move |u| format!("{}/{}", l.name, u)))
+        .enumerate()
+        .flat_map(|(li, l)| (0..l.units).map(move |u| (li, u)))
         .collect();
-    let d = names.len();
-    let row = |i: usize, out: &mut Vec<f32>| {
-        out.clear();
-        for l in layers {
-            out.extend_from_slice(l.row(i));
-        }
-    };
     // training rows: a seeded subsample of the first part
     let mut idx: Vec<usize> = (0..split).collect();
     if idx.len() > opts.probe_max_rows {
@@ -362,6 +457,30 @@ fn sparse_probe(
         idx.truncate(opts.probe_max_rows);
         idx.sort_unstable();
     }
+    // screening on the training rows only (no peeking at the held-out part)
+    let ysub: Vec<f32> = idx.iter().map(|&i| labels[i] as u8 as f32).collect();
+    let mut screen: Vec<(usize, f64)> = all_names
+        .iter()
+        .enumerate()
+        .map(|(c, &(li, u))| {
+            let x: Vec<f32> = idx.iter().map(|&i| layers[li].row(i)[u]).collect();
+            (c, stats::pearson(&x, &ysub).0.abs())
+        })
+        .collect();
+    screen.sort_by(|a, b| b.1.total_cmp(&a.1));
+    screen.truncate(opts.probe_candidates.max(1));
+    let cols: Vec<(usize, usize)> = screen.iter().map(|&(c, _)| all_names[c]).collect();
+    let names: Vec<String> = cols
+        .iter()
+        .map(|&(li, u)| format!("{}/{}", layers[li].name, u))
+        .collect();
+    let d = names.len();
+    let row = |i: usize, out: &mut Vec<f32>| {
+        out.clear();
+        for &(li, u) in &cols {
+            out.push(layers[li].row(i)[u]);
+        }
+    };
     let m = idx.len();
     let mut xtr = vec![0f32; m * d];
     let mut buf = Vec::with_capacity(d);
@@ -384,14 +503,15 @@ fn sparse_probe(
             sd[j] += (r[j] as f64 - mean[j]).powi(2);
         }
     }
-    sd.iter_mut().for_each(|v| *v = (*v / m as f64).sqrt().max(1e-6));
+    sd.iter_mut()
+        .for_each(|v| *v = (*v / m as f64).sqrt().max(1e-6));
     for r in xtr.chunks_mut(d) {
         for j in 0..d {
             r[j] = ((r[j] as f64 - mean[j]) / sd[j]) as f32;
         }
     }
     let fit = |lambda: f64, warm: &(Vec<f64>, f64)| -> (Vec<f64>, f64) {
-        fista_logistic(&xtr, &ytr, d, lambda, warm, 200)
+        fista_logistic(&xtr, &ytr, d, lambda, warm, 150)
     };
     // λ_max: the smallest penalty with all-zero weights
     let pbar = ytr.iter().sum::<f32>() as f64 / m as f64;
@@ -471,7 +591,8 @@ fn fista_logistic(
 ) -> (Vec<f64>, f64) {
     let m = y.len();
     // Lipschitz constant of the mean logistic gradient ≤ ‖X‖²_F / (4m) (standardized: ≈ d/4)
-    let lip = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / (4.0 * m as f64)).max(1e-6) + 0.25;
+    let lip =
+        (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / (4.0 * m as f64)).max(1e-6) + 0.25;
     let step = 1.0 / lip;
     let (mut w, mut b) = init.clone();
     let (mut zw, mut zb) = (w.clone(), b);
@@ -563,18 +684,45 @@ impl NeuronReport {
         let df = DataFrame::new(
             s.len(),
             vec![
-                Column::new("neuron".into(), s.iter().map(|x| x.neuron()).collect::<Vec<_>>()),
-                Column::new("layer".into(), s.iter().map(|x| x.layer.clone()).collect::<Vec<_>>()),
-                Column::new("unit".into(), s.iter().map(|x| x.unit as u32).collect::<Vec<_>>()),
-                Column::new("target".into(), s.iter().map(|x| x.target.clone()).collect::<Vec<_>>()),
-                Column::new("auroc".into(), s.iter().map(|x| x.auroc).collect::<Vec<_>>()),
-                Column::new("accuracy".into(), s.iter().map(|x| x.accuracy).collect::<Vec<_>>()),
-                Column::new("direction".into(), s.iter().map(|x| x.direction as i32).collect::<Vec<_>>()),
+                Column::new(
+                    "neuron".into(),
+                    s.iter().map(|x| x.neuron()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "layer".into(),
+                    s.iter().map(|x| x.layer.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "unit".into(),
+                    s.iter().map(|x| x.unit as u32).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "target".into(),
+                    s.iter().map(|x| x.target.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "auroc".into(),
+                    s.iter().map(|x| x.auroc).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "accuracy".into(),
+                    s.iter().map(|x| x.accuracy).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "direction".into(),
+                    s.iter().map(|x| x.direction as i32).collect::<Vec<_>>(),
+                ),
                 Column::new("r".into(), s.iter().map(|x| x.r).collect::<Vec<_>>()),
                 Column::new("p".into(), s.iter().map(|x| x.p).collect::<Vec<_>>()),
                 Column::new("q_bh".into(), s.iter().map(|x| x.q_bh).collect::<Vec<_>>()),
-                Column::new("p_bonferroni".into(), s.iter().map(|x| x.p_bonferroni).collect::<Vec<_>>()),
-                Column::new("significant".into(), s.iter().map(|x| x.significant).collect::<Vec<_>>()),
+                Column::new(
+                    "p_bonferroni".into(),
+                    s.iter().map(|x| x.p_bonferroni).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "significant".into(),
+                    s.iter().map(|x| x.significant).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         Ok(Table::new("explainable_neurons", df))
@@ -586,19 +734,46 @@ impl NeuronReport {
         let df = DataFrame::new(
             p.len(),
             vec![
-                Column::new("target".into(), p.iter().map(|x| x.target.clone()).collect::<Vec<_>>()),
-                Column::new("n_neurons".into(), p.iter().map(|x| x.neurons.len() as u32).collect::<Vec<_>>()),
+                Column::new(
+                    "target".into(),
+                    p.iter().map(|x| x.target.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "n_neurons".into(),
+                    p.iter().map(|x| x.neurons.len() as u32).collect::<Vec<_>>(),
+                ),
                 Column::new(
                     "neurons".into(),
                     p.iter()
-                        .map(|x| x.neurons.iter().map(|n| n.0.clone()).collect::<Vec<_>>().join(" "))
+                        .map(|x| {
+                            x.neurons
+                                .iter()
+                                .map(|n| n.0.clone())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
                         .collect::<Vec<_>>(),
                 ),
-                Column::new("test_accuracy".into(), p.iter().map(|x| x.test_accuracy).collect::<Vec<_>>()),
-                Column::new("baseline_accuracy".into(), p.iter().map(|x| x.baseline_accuracy).collect::<Vec<_>>()),
-                Column::new("test_auroc".into(), p.iter().map(|x| x.test_auroc).collect::<Vec<_>>()),
-                Column::new("train_accuracy".into(), p.iter().map(|x| x.train_accuracy).collect::<Vec<_>>()),
-                Column::new("lambda".into(), p.iter().map(|x| x.lambda).collect::<Vec<_>>()),
+                Column::new(
+                    "test_accuracy".into(),
+                    p.iter().map(|x| x.test_accuracy).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "baseline_accuracy".into(),
+                    p.iter().map(|x| x.baseline_accuracy).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "test_auroc".into(),
+                    p.iter().map(|x| x.test_auroc).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "train_accuracy".into(),
+                    p.iter().map(|x| x.train_accuracy).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "lambda".into(),
+                    p.iter().map(|x| x.lambda).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         Ok(Table::new("sparse_probes", df))
@@ -621,8 +796,16 @@ impl NeuronReport {
         let mut v = vec![f64::NAN; rows.len() * self.targets.len()];
         for s in &self.scores {
             if let Some(r) = rows.iter().position(|x| *x == s.neuron()) {
-                let c = self.targets.iter().position(|t| *t == s.target).unwrap_or(0);
-                v[r * self.targets.len() + c] = if s.auroc.is_finite() { s.auroc - 0.5 } else { s.r };
+                let c = self
+                    .targets
+                    .iter()
+                    .position(|t| *t == s.target)
+                    .unwrap_or(0);
+                v[r * self.targets.len() + c] = if s.auroc.is_finite() {
+                    s.auroc - 0.5
+                } else {
+                    s.r
+                };
             }
         }
         Figure::heatmap(
@@ -729,7 +912,9 @@ pub fn phenotype_association(
 ) -> Result<Table> {
     let g = genomes.len();
     if g < 3 {
-        return Err(Error::Input("phenotype association needs at least 3 genomes".into()));
+        return Err(Error::Input(
+            "phenotype association needs at least 3 genomes".into(),
+        ));
     }
     let mut summ: Vec<Vec<f32>> = Vec::new();
     for (name, st) in genomes {
@@ -747,7 +932,10 @@ pub fn phenotype_association(
     let mut rows = Vec::new();
     for (tn, tv) in traits {
         if tv.len() != g {
-            return Err(Error::Shape(format!("trait {tn} has {} values for {g} genomes", tv.len())));
+            return Err(Error::Shape(format!(
+                "trait {tn} has {} values for {g} genomes",
+                tv.len()
+            )));
         }
         let y: Vec<f32> = tv.iter().map(|&v| v as f32).collect();
         for u in 0..units {
@@ -762,10 +950,22 @@ pub fn phenotype_association(
     let df = DataFrame::new(
         rows.len(),
         vec![
-            Column::new("neuron".into(), idx.iter().map(|&i| rows[i].0.clone()).collect::<Vec<_>>()),
-            Column::new("trait".into(), idx.iter().map(|&i| rows[i].1.clone()).collect::<Vec<_>>()),
-            Column::new("r".into(), idx.iter().map(|&i| rows[i].2).collect::<Vec<_>>()),
-            Column::new("p".into(), idx.iter().map(|&i| rows[i].3).collect::<Vec<_>>()),
+            Column::new(
+                "neuron".into(),
+                idx.iter().map(|&i| rows[i].0.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "trait".into(),
+                idx.iter().map(|&i| rows[i].1.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "r".into(),
+                idx.iter().map(|&i| rows[i].2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "p".into(),
+                idx.iter().map(|&i| rows[i].3).collect::<Vec<_>>(),
+            ),
             Column::new("q_bh".into(), idx.iter().map(|&i| q[i]).collect::<Vec<_>>()),
         ],
     )?;

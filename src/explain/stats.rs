@@ -16,6 +16,11 @@
 pub fn ranks(x: &[f32]) -> (Vec<f64>, f64) {
     let mut idx: Vec<usize> = (0..x.len()).collect();
     idx.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
+    ranks_sorted(x, &idx)
+}
+
+/// [`ranks`] from `idx`, the indices that sort `x` ascending.
+pub fn ranks_sorted(x: &[f32], idx: &[usize]) -> (Vec<f64>, f64) {
     let mut r = vec![0f64; x.len()];
     let mut ties = 0f64;
     let mut i = 0;
@@ -116,12 +121,18 @@ pub fn pearson_p(r: f64, n: usize) -> f64 {
 /// Returns `(accuracy, threshold, direction)`: predicted positive when
 /// `direction · x > direction · threshold`.
 pub fn best_threshold_accuracy(x: &[f32], labels: &[bool]) -> (f64, f32, i8) {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
+    best_threshold_accuracy_sorted(x, &idx, labels)
+}
+
+/// [`best_threshold_accuracy`] with `idx`, the indices that sort `x` ascending (reused
+/// across targets).
+pub fn best_threshold_accuracy_sorted(x: &[f32], idx: &[usize], labels: &[bool]) -> (f64, f32, i8) {
     let n = x.len();
     if n == 0 {
         return (f64::NAN, 0.0, 1);
     }
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
     let n_pos = labels.iter().filter(|&&l| l).count();
     let n_neg = n - n_pos;
     // threshold below everything: all predicted positive (direction +1)

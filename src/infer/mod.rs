@@ -91,7 +91,12 @@ impl LayerStates {
     }
     /// One unit's values over all rows (a column).
     pub fn unit(&self, u: usize) -> Vec<f32> {
-        self.data.iter().skip(u).step_by(self.units).copied().collect()
+        self.data
+            .iter()
+            .skip(u)
+            .step_by(self.units)
+            .copied()
+            .collect()
     }
     /// Per-unit mean over rows.
     pub fn mean(&self) -> Vec<f32> {
@@ -232,7 +237,10 @@ pub fn layer_plan(model: &GenomicModel, opts: &PredictOptions) -> Result<Vec<(St
                 None => {
                     return Err(Error::Input(format!(
                         "the model has no layer {want:?}; it has {}",
-                        all.iter().map(|x| x.0.as_str()).collect::<Vec<_>>().join(", ")
+                        all.iter()
+                            .map(|x| x.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )))
                 }
             }
@@ -294,7 +302,7 @@ pub fn predict_each(
     let mut deliver = |outs: &[(String, Tensor)],
                        logp: Option<&Tensor>,
                        row: usize,
-                       t0: usize,     // token index of column 0
+                       t0: usize, // token index of column 0
                        lo: usize,
                        hi: usize|
      -> Result<()> {
@@ -331,7 +339,7 @@ pub fn predict_each(
         })
     };
     let log_probs_of = |logits: &Tensor| -> Result<Tensor> {
-        Ok(crate::models::layers::log_softmax(&logits.to_dtype(DType::F32)?)?)
+        crate::models::layers::log_softmax(&logits.to_dtype(DType::F32)?)
     };
 
     if recurrent {
@@ -553,7 +561,10 @@ pub fn write_states(
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
 
     // Rows per record are known before running the model.
-    let seqs: Vec<Vec<u8>> = records.iter().map(|(_, s)| s.to_ascii_uppercase()).collect();
+    let seqs: Vec<Vec<u8>> = records
+        .iter()
+        .map(|(_, s)| s.to_ascii_uppercase())
+        .collect();
     let mut infos = Vec::new();
     let mut total = 0usize;
     for ((name, _), s) in records.iter().zip(&seqs) {
@@ -605,9 +616,24 @@ pub fn write_states(
                     }
                 }
                 let end: Vec<u64> = pos.iter().map(|p| p + tok.k as u64 - 1).collect();
-                h5(&tmp, idx.new_dataset_builder().with_data(&rec[..]).create("record"))?;
-                h5(&tmp, idx.new_dataset_builder().with_data(&pos[..]).create("position"))?;
-                h5(&tmp, idx.new_dataset_builder().with_data(&end[..]).create("end_position"))?;
+                h5(
+                    &tmp,
+                    idx.new_dataset_builder()
+                        .with_data(&rec[..])
+                        .create("record"),
+                )?;
+                h5(
+                    &tmp,
+                    idx.new_dataset_builder()
+                        .with_data(&pos[..])
+                        .create("position"),
+                )?;
+                h5(
+                    &tmp,
+                    idx.new_dataset_builder()
+                        .with_data(&end[..])
+                        .create("end_position"),
+                )?;
                 let rg = h5(&tmp, file.create_group("records"))?;
                 let names: Vec<VarLenUnicode> = infos
                     .iter()
@@ -620,10 +646,30 @@ pub fn write_states(
                 let mut offs: Vec<u64> = infos.iter().map(|i| i.row_offset as u64).collect();
                 offs.push(total as u64);
                 let lens: Vec<u64> = infos.iter().map(|i| i.length as u64).collect();
-                h5(&tmp, rg.new_dataset_builder().with_data(&names[..]).create("name"))?;
-                h5(&tmp, rg.new_dataset_builder().with_data(&seq_s[..]).create("sequence"))?;
-                h5(&tmp, rg.new_dataset_builder().with_data(&offs[..]).create("row_offset"))?;
-                h5(&tmp, rg.new_dataset_builder().with_data(&lens[..]).create("length"))?;
+                h5(
+                    &tmp,
+                    rg.new_dataset_builder()
+                        .with_data(&names[..])
+                        .create("name"),
+                )?;
+                h5(
+                    &tmp,
+                    rg.new_dataset_builder()
+                        .with_data(&seq_s[..])
+                        .create("sequence"),
+                )?;
+                h5(
+                    &tmp,
+                    rg.new_dataset_builder()
+                        .with_data(&offs[..])
+                        .create("row_offset"),
+                )?;
+                h5(
+                    &tmp,
+                    rg.new_dataset_builder()
+                        .with_data(&lens[..])
+                        .create("length"),
+                )?;
             }
             H5Layout::DeepG => {
                 let (n, u) = &plan[0];
@@ -658,22 +704,41 @@ pub fn write_states(
                 )?;
                 if infos.len() == 1 {
                     let s = vlu(&tmp, &String::from_utf8_lossy(&seqs[0]))?;
-                    h5(&tmp, file.new_dataset_builder().with_data(&[s][..]).create("sequence"))?;
+                    h5(
+                        &tmp,
+                        file.new_dataset_builder()
+                            .with_data(&[s][..])
+                            .create("sequence"),
+                    )?;
                 } else {
                     // deepG's multi-entry files: the entry of each row and each entry's 1-based first row.
                     let names: Vec<VarLenUnicode> = infos
                         .iter()
                         .map(|i| vlu(&tmp, &i.name))
                         .collect::<Result<_>>()?;
-                    let start: Vec<i64> =
-                        infos.iter().map(|i| i.row_offset as i64 + 1).collect();
+                    let start: Vec<i64> = infos.iter().map(|i| i.row_offset as i64 + 1).collect();
                     let seq_s: Vec<VarLenUnicode> = seqs
                         .iter()
                         .map(|s| vlu(&tmp, &String::from_utf8_lossy(s)))
                         .collect::<Result<_>>()?;
-                    h5(&tmp, file.new_dataset_builder().with_data(&names[..]).create("entry_names"))?;
-                    h5(&tmp, file.new_dataset_builder().with_data(&start[..]).create("start_ind"))?;
-                    h5(&tmp, file.new_dataset_builder().with_data(&seq_s[..]).create("sequence"))?;
+                    h5(
+                        &tmp,
+                        file.new_dataset_builder()
+                            .with_data(&names[..])
+                            .create("entry_names"),
+                    )?;
+                    h5(
+                        &tmp,
+                        file.new_dataset_builder()
+                            .with_data(&start[..])
+                            .create("start_ind"),
+                    )?;
+                    h5(
+                        &tmp,
+                        file.new_dataset_builder()
+                            .with_data(&seq_s[..])
+                            .create("sequence"),
+                    )?;
                 }
             }
         }
@@ -736,7 +801,9 @@ fn read_u64_attr(path: &Path, loc: &hdf5::Location, name: &str) -> Result<u64> {
 
 fn read_str_attr(path: &Path, loc: &hdf5::Location, name: &str) -> Result<String> {
     let a = h5(path, loc.attr(name))?;
-    Ok(h5(path, a.read_scalar::<VarLenUnicode>())?.as_str().to_string())
+    Ok(h5(path, a.read_scalar::<VarLenUnicode>())?
+        .as_str()
+        .to_string())
 }
 
 impl StatesFile {
@@ -770,7 +837,10 @@ impl StatesFile {
         }
         let names: Vec<VarLenUnicode> =
             h5(&path, h5(&path, file.dataset("records/name"))?.read_raw())?;
-        let offs: Vec<u64> = h5(&path, h5(&path, file.dataset("records/row_offset"))?.read_raw())?;
+        let offs: Vec<u64> = h5(
+            &path,
+            h5(&path, file.dataset("records/row_offset"))?.read_raw(),
+        )?;
         let lens: Vec<u64> = h5(&path, h5(&path, file.dataset("records/length"))?.read_raw())?;
         let records = names
             .iter()
@@ -813,7 +883,10 @@ impl StatesFile {
     pub fn read_unit(&self, layer: &str, unit: usize) -> Result<Vec<f32>> {
         let units = self.units(layer)?;
         if unit >= units {
-            return Err(Error::Input(format!("{layer} has {units} units, not {}", unit + 1)));
+            return Err(Error::Input(format!(
+                "{layer} has {units} units, not {}",
+                unit + 1
+            )));
         }
         let ds = h5(&self.path, self.file.dataset(&format!("layers/{layer}")))?;
         let arr: ndarray::Array1<f32> = h5(&self.path, ds.read_slice_1d(ndarray::s![.., unit]))?;
@@ -842,9 +915,14 @@ impl StatesFile {
         for (n, _) in &self.layers {
             layers.push(self.read_rows(n, 0, self.n_rows)?);
         }
-        let record: Vec<u32> = h5(&self.path, h5(&self.path, self.file.dataset("index/record"))?.read_raw())?;
-        let position: Vec<u64> =
-            h5(&self.path, h5(&self.path, self.file.dataset("index/position"))?.read_raw())?;
+        let record: Vec<u32> = h5(
+            &self.path,
+            h5(&self.path, self.file.dataset("index/record"))?.read_raw(),
+        )?;
+        let position: Vec<u64> = h5(
+            &self.path,
+            h5(&self.path, self.file.dataset("index/position"))?.read_raw(),
+        )?;
         let sequences = (0..self.records.len())
             .map(|i| self.sequence(i))
             .collect::<Result<_>>()?;

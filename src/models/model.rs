@@ -166,7 +166,11 @@ impl Hooks {
                     )));
                 }
                 keep[u] = 0.0;
-                add[u] = a.values.as_ref().and_then(|v| v.get(j).copied()).unwrap_or(0.0);
+                add[u] = a
+                    .values
+                    .as_ref()
+                    .and_then(|v| v.get(j).copied())
+                    .unwrap_or(0.0);
             }
             let dev = h.device().clone();
             let dt = h.dtype();

@@ -121,12 +121,20 @@ pub fn sequential(t: f64) -> RGBColor {
 
 /// Blue–white–red diverging colour map on `[-1, 1]`.
 pub fn diverging(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 3] = [(33.0, 102.0, 172.0), (247.0, 247.0, 247.0), (178.0, 24.0, 43.0)];
+    const STOPS: [(f64, f64, f64); 3] = [
+        (33.0, 102.0, 172.0),
+        (247.0, 247.0, 247.0),
+        (178.0, 24.0, 43.0),
+    ];
     interp(&STOPS, (t + 1.0) / 2.0)
 }
 
 fn interp(stops: &[(f64, f64, f64)], t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (stops.len() - 1) as f64;
     let i = (x.floor() as usize).min(stops.len() - 2);
     let f = x - i as f64;
@@ -208,22 +216,26 @@ impl Figure {
             let draw_series = |chart: &mut ChartContext<'_, SVGBackend<'_>, _>| -> Result<()> {
                 for (i, s) in series.iter().enumerate() {
                     let c = color(i);
-                    let pts: Vec<(f64, f64)> = s
-                        .x
-                        .iter()
-                        .zip(&s.y)
-                        .filter(|(a, b)| a.is_finite() && b.is_finite())
-                        .map(|(&a, &b)| (a, b))
-                        .collect();
+                    let pts: Vec<(f64, f64)> =
+                        s.x.iter()
+                            .zip(&s.y)
+                            .filter(|(a, b)| a.is_finite() && b.is_finite())
+                            .map(|(&a, &b)| (a, b))
+                            .collect();
                     chart
                         .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                         .map_err(perr)?
                         .label(s.name.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                        });
                 }
                 for (x, label) in markers {
                     chart
-                        .draw_series(LineSeries::new(vec![(*x, y0), (*x, y1)], BLACK.stroke_width(1)))
+                        .draw_series(LineSeries::new(
+                            vec![(*x, y0), (*x, y1)],
+                            BLACK.stroke_width(1),
+                        ))
                         .map_err(perr)?
                         .label(label.clone())
                         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
@@ -244,16 +256,26 @@ impl Figure {
                     .map_err(perr)?;
                 for (i, s) in series.iter().enumerate() {
                     let c = color(i);
-                    let pts: Vec<(f64, f64)> = s.x.iter().zip(&s.y).filter(|(a, b)| **a > 0.0 && b.is_finite()).map(|(&a, &b)| (a, b)).collect();
+                    let pts: Vec<(f64, f64)> =
+                        s.x.iter()
+                            .zip(&s.y)
+                            .filter(|(a, b)| **a > 0.0 && b.is_finite())
+                            .map(|(&a, &b)| (a, b))
+                            .collect();
                     chart
                         .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                         .map_err(perr)?
                         .label(s.name.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                        });
                 }
                 for (x, label) in markers {
                     chart
-                        .draw_series(LineSeries::new(vec![(*x, y0), (*x, y1)], BLACK.stroke_width(1)))
+                        .draw_series(LineSeries::new(
+                            vec![(*x, y0), (*x, y1)],
+                            BLACK.stroke_width(1),
+                        ))
                         .map_err(perr)?
                         .label(label.clone())
                         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
@@ -380,7 +402,11 @@ impl Figure {
         let bh = (cell_h * nr as f64).max(60.0);
         for i in 0..50 {
             let t = 1.0 - i as f64 / 49.0;
-            let v = if diverging_map { -m + 2.0 * m * t } else { lo + (hi - lo) * t };
+            let v = if diverging_map {
+                -m + 2.0 * m * t
+            } else {
+                lo + (hi - lo) * t
+            };
             let _ = write!(
                 s,
                 r#"<rect x="{bx:.1}" y="{:.2}" width="14" height="{:.2}" fill="{}"/>"#,
@@ -446,7 +472,10 @@ impl Figure {
                     .map(|(p, _)| *p)
                     .collect();
                 chart
-                    .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.mix(0.75).filled())))
+                    .draw_series(
+                        pts.into_iter()
+                            .map(|p| Circle::new(p, 3, c.mix(0.75).filled())),
+                    )
                     .map_err(perr)?
                     .label((*cl).clone())
                     .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
@@ -465,7 +494,13 @@ impl Figure {
     }
 
     /// Bars with optional error bars (± `errors`).
-    pub fn bars(title: &str, ylabel: &str, labels: &[String], values: &[f64], errors: Option<&[f64]>) -> Result<Figure> {
+    pub fn bars(
+        title: &str,
+        ylabel: &str,
+        labels: &[String],
+        values: &[f64],
+        errors: Option<&[f64]>,
+    ) -> Result<Figure> {
         let n = labels.len().min(values.len());
         let hi_v = (0..n)
             .map(|i| values[i] + errors.map(|e| e[i]).unwrap_or(0.0))
@@ -496,7 +531,10 @@ impl Figure {
             chart
                 .draw_series((0..n).map(|i| {
                     let mut r = Rectangle::new(
-                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), values[i])],
+                        [
+                            (SegmentValue::Exact(i), 0.0),
+                            (SegmentValue::Exact(i + 1), values[i]),
+                        ],
                         color(i).filled(),
                     );
                     r.set_margin(0, 0, 8, 8);
@@ -550,12 +588,18 @@ impl Figure {
                 let c = color(i);
                 chart
                     .draw_series(LineSeries::new(
-                        positions.iter().copied().zip(v.iter().copied()).filter(|p| p.1.is_finite()),
+                        positions
+                            .iter()
+                            .copied()
+                            .zip(v.iter().copied())
+                            .filter(|p| p.1.is_finite()),
                         c.stroke_width(1),
                     ))
                     .map_err(perr)?
                     .label(name.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                    });
             }
             chart
                 .configure_series_labels()
@@ -588,7 +632,11 @@ impl Figure {
                 .filter(|f| (f.end as f64) > x0 && (f.start as f64) < x1);
             gchart
                 .draw_series(vis.map(|f| {
-                    let (a, b) = if f.strand < 0 { (-1.2, -0.15) } else { (0.15, 1.2) };
+                    let (a, b) = if f.strand < 0 {
+                        (-1.2, -0.15)
+                    } else {
+                        (0.15, 1.2)
+                    };
                     let c = if f.strand < 0 { color(1) } else { color(0) };
                     Rectangle::new(
                         [((f.start as f64).max(x0), a), ((f.end as f64).min(x1), b)],
@@ -627,8 +675,14 @@ impl Figure {
         let (ymax, ymin) = if information {
             (2.0, 0.0)
         } else {
-            let hi = heights.iter().map(|r| r.iter().filter(|v| **v > 0.0).sum::<f64>()).fold(0.0, f64::max);
-            let lo = heights.iter().map(|r| r.iter().filter(|v| **v < 0.0).sum::<f64>()).fold(0.0, f64::min);
+            let hi = heights
+                .iter()
+                .map(|r| r.iter().filter(|v| **v > 0.0).sum::<f64>())
+                .fold(0.0, f64::max);
+            let lo = heights
+                .iter()
+                .map(|r| r.iter().filter(|v| **v < 0.0).sum::<f64>())
+                .fold(0.0, f64::min);
             (hi.max(1e-9), lo)
         };
         let left = 56.0;
@@ -741,10 +795,25 @@ mod tests {
     #[test]
     fn every_chart_kind_renders() {
         let lab = |n: usize| (0..n).map(|i| format!("r{i}")).collect::<Vec<_>>();
-        let h = Figure::heatmap("h", &lab(3), &lab(2), &[0.1, 0.2, -0.3, 0.4, 0.5, f64::NAN], "r", true).unwrap();
+        let h = Figure::heatmap(
+            "h",
+            &lab(3),
+            &lab(2),
+            &[0.1, 0.2, -0.3, 0.4, 0.5, f64::NAN],
+            "r",
+            true,
+        )
+        .unwrap();
         assert!(h.svg().contains("r2 / r1"));
         assert!(Figure::heatmap("h", &lab(3), &lab(2), &[0.0; 5], "r", true).is_err());
-        let s = Figure::scatter("s", "x", "y", &[(0.0, 1.0), (1.0, 2.0)], &["a".into(), "b".into()]).unwrap();
+        let s = Figure::scatter(
+            "s",
+            "x",
+            "y",
+            &[(0.0, 1.0), (1.0, 2.0)],
+            &["a".into(), "b".into()],
+        )
+        .unwrap();
         assert!(s.svg().contains("<circle"));
         let l = Figure::logo("logo", &[[0.97, 0.01, 0.01, 0.01], [0.25; 4]], true).unwrap();
         assert!(l.svg().contains(">A</text>"));
@@ -754,13 +823,29 @@ mod tests {
             "t",
             &[0.0, 1.0, 2.0],
             &[("n1".into(), vec![0.1, 0.5, 0.2])],
-            &[TrackFeature { start: 0, end: 2, strand: -1, label: "g".into() }],
+            &[TrackFeature {
+                start: 0,
+                end: 2,
+                strand: -1,
+                label: "g".into(),
+            }],
         )
         .unwrap();
         assert!(t.svg().contains("n1"));
         let b = Figure::bars("b", "v", &lab(2), &[1.0, 2.0], Some(&[0.1, 0.2])).unwrap();
         assert!(b.svg().contains("r1"));
-        let ls = Figure::lines("l", "lr", "loss", &[Series::new("x", vec![1e-5, 1e-3, 1e-1], vec![2.0, 1.0, 3.0])], &[(1e-3, "suggested".into())]).unwrap();
+        let ls = Figure::lines(
+            "l",
+            "lr",
+            "loss",
+            &[Series::new(
+                "x",
+                vec![1e-5, 1e-3, 1e-1],
+                vec![2.0, 1.0, 3.0],
+            )],
+            &[(1e-3, "suggested".into())],
+        )
+        .unwrap();
         assert!(ls.svg().contains("suggested"));
     }
 }

@@ -160,6 +160,33 @@ impl DependencyMap {
             false,
         )
     }
+    /// Long-format table: `i`, `ref_i`, `j`, `ref_j`, `dependency`.
+    pub fn table(&self) -> Result<crate::table::Table> {
+        use polars::prelude::*;
+        let l = self.len();
+        let (mut i_, mut ri, mut j_, mut rj, mut v) = (vec![], vec![], vec![], vec![], vec![]);
+        for i in 0..l {
+            for j in 0..l {
+                i_.push(i as u32);
+                ri.push((self.sequence[i] as char).to_string());
+                j_.push(j as u32);
+                rj.push((self.sequence[j] as char).to_string());
+                v.push(self.get(i, j));
+            }
+        }
+        let df = DataFrame::new(
+            v.len(),
+            vec![
+                Column::new("i".into(), i_),
+                Column::new("ref_i".into(), ri),
+                Column::new("j".into(), j_),
+                Column::new("ref_j".into(), rj),
+                Column::new("dependency".into(), v),
+            ],
+        )?;
+        Ok(crate::table::Table::new("dependency_map", df))
+    }
+
     /// evcxr display: the heatmap.
     pub fn evcxr_display(&self) {
         if let Ok(f) = self.plot() {

@@ -124,6 +124,58 @@ pub fn pca(x: &[f32], d: usize, k: usize) -> Result<Pca> {
     })
 }
 
+impl Pca {
+    /// Scatter of the first two components coloured by `labels` (may be empty).
+    pub fn plot(&self, labels: &[String]) -> Result<Figure> {
+        let pts: Vec<(f64, f64)> = self
+            .scores
+            .iter()
+            .map(|s| {
+                (
+                    s.first().copied().unwrap_or(0.0),
+                    s.get(1).copied().unwrap_or(0.0),
+                )
+            })
+            .collect();
+        let ex = |i: usize| self.explained.get(i).copied().unwrap_or(0.0) * 100.0;
+        let lab: Vec<String> = if labels.len() == pts.len() {
+            labels.to_vec()
+        } else {
+            vec!["all".into(); pts.len()]
+        };
+        Figure::scatter(
+            "PCA",
+            &format!("PC1 ({:.1} %)", ex(0)),
+            &format!("PC2 ({:.1} %)", ex(1)),
+            &pts,
+            &lab,
+        )
+    }
+    /// Scores as a table (`PC1`, `PC2`, …).
+    pub fn table(&self) -> Result<crate::table::Table> {
+        use polars::prelude::*;
+        let k = self.explained.len();
+        let cols: Vec<Column> = (0..k)
+            .map(|c| {
+                Column::new(
+                    format!("PC{}", c + 1).into(),
+                    self.scores.iter().map(|s| s[c]).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        Ok(crate::table::Table::new(
+            "pca",
+            DataFrame::new(self.scores.len(), cols)?,
+        ))
+    }
+    /// evcxr display: the scatter.
+    pub fn evcxr_display(&self) {
+        if let Ok(f) = self.plot(&[]) {
+            f.evcxr_display();
+        }
+    }
+}
+
 /// k-means result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KMeans {
@@ -210,6 +262,32 @@ pub fn kmeans(x: &[f32], d: usize, k: usize, seed: u64, iters: usize) -> Result<
         centroids: cent,
         inertia,
     })
+}
+
+impl KMeans {
+    /// Cluster sizes as a table.
+    pub fn table(&self) -> Result<crate::table::Table> {
+        use polars::prelude::*;
+        let k = self.centroids.len();
+        let mut n = vec![0u32; k];
+        for &l in &self.labels {
+            n[l] += 1;
+        }
+        let df = DataFrame::new(
+            k,
+            vec![
+                Column::new("cluster".into(), (0..k as u32).collect::<Vec<_>>()),
+                Column::new("size".into(), n),
+            ],
+        )?;
+        Ok(crate::table::Table::new("kmeans", df))
+    }
+    /// evcxr display: the cluster sizes.
+    pub fn evcxr_display(&self) {
+        if let Ok(t) = self.table() {
+            t.evcxr_display();
+        }
+    }
 }
 
 /// Options of [`tsne`].

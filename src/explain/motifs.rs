@@ -115,6 +115,26 @@ impl Pwm {
             })
             .collect()
     }
+    /// The matrix as a table (`position`, `A`, `C`, `G`, `T`).
+    pub fn table(&self) -> Result<Table> {
+        use polars::prelude::*;
+        let col = |b: usize| self.probs.iter().map(|c| c[b]).collect::<Vec<_>>();
+        let df = DataFrame::new(
+            self.len(),
+            vec![
+                Column::new(
+                    "position".into(),
+                    (1..=self.len() as u32).collect::<Vec<_>>(),
+                ),
+                Column::new("A".into(), col(0)),
+                Column::new("C".into(), col(1)),
+                Column::new("G".into(), col(2)),
+                Column::new("T".into(), col(3)),
+            ],
+        )?;
+        Ok(Table::new(self.id.clone(), df))
+    }
+
     /// Sequence logo (information content).
     pub fn plot(&self) -> Result<Figure> {
         Figure::logo(&format!("{} {}", self.id, self.name), &self.probs, true)

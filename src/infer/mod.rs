@@ -180,6 +180,64 @@ impl States {
             .map(|r| track[self.position[r] as usize + self.k - 1].into() as f32)
             .collect())
     }
+    /// Layers, widths and records as a table.
+    pub fn summary(&self) -> Result<crate::table::Table> {
+        use polars::prelude::*;
+        let df = DataFrame::new(
+            self.layers.len(),
+            vec![
+                Column::new(
+                    "layer".into(),
+                    self.layers
+                        .iter()
+                        .map(|l| l.name.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "units".into(),
+                    self.layers
+                        .iter()
+                        .map(|l| l.units as u32)
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "rows".into(),
+                    self.layers
+                        .iter()
+                        .map(|l| l.n_rows() as u64)
+                        .collect::<Vec<_>>(),
+                ),
+            ],
+        )?;
+        Ok(crate::table::Table::new("states", df))
+    }
+
+    /// evcxr display: the layer summary and the records.
+    pub fn evcxr_display(&self) {
+        if let Ok(t) = self.summary() {
+            let recs: Vec<String> = self
+                .records
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} ({} bp, {} rows)",
+                        crate::plot::xml(&r.name),
+                        r.length,
+                        r.n_rows
+                    )
+                })
+                .collect();
+            println!(
+                "EVCXR_BEGIN_CONTENT text/html\n<p>States of {} (k = {}, stride {}, every {})</p>{}\nEVCXR_END_CONTENT",
+                recs.join(", "),
+                self.k,
+                self.stride,
+                self.every,
+                t.to_html()
+            );
+        }
+    }
+
     /// The rows of one record as a new state set.
     pub fn select_record(&self, record: usize) -> Result<States> {
         let info = self

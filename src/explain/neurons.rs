@@ -666,12 +666,16 @@ impl NeuronReport {
         let mut s = format!("{target}:\n");
         for x in self.top(target, n) {
             s.push_str(&format!(
-                "Neuron {}: Accuracy = {:.2} (AUROC {:.3}, r {:+.3}, q {:.1e}{})\n",
+                "Neuron {}: Accuracy = {:.2} (AUROC {:.3}, r {:+.3}, q {}{})\n",
                 x.neuron(),
                 x.accuracy,
                 x.auroc,
                 x.r,
-                x.q_bh,
+                if x.q_bh > 0.0 {
+                    format!("{:.1e}", x.q_bh)
+                } else {
+                    "< 1e-300".to_string()
+                },
                 if x.significant { "" } else { ", n.s." }
             ));
         }

@@ -11,12 +11,8 @@ use genolm::data::corpus::Corpus;
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
 use genolm::models::{GenomicModel, ModelConfig};
 
-fn arg(name: &str) -> Option<String> {
-    let a: Vec<String> = std::env::args().collect();
-    a.iter()
-        .position(|x| x == name)
-        .and_then(|i| a.get(i + 1).cloned())
-}
+mod common;
+use common::arg;
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");

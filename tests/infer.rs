@@ -2,7 +2,6 @@
 //! read back (in Rust and in Python's h5py) equal the in-memory states.
 
 use candle_core::{Device, Tensor};
-use genolm::data::tokenize::KmerTokenizer;
 use genolm::infer::{states, write_states, H5Layout, PredictOptions, StatesFile};
 use genolm::models::{GenomicModel, Mode, ModelConfig};
 
@@ -14,7 +13,7 @@ fn real_seq(n: usize) -> Vec<u8> {
 }
 
 fn full_forward(model: &GenomicModel, seq: &[u8], layer: &str) -> Vec<Vec<f32>> {
-    let tok = KmerTokenizer::new(model.config().k, model.config().stride).unwrap();
+    let tok = model.config().tokenizer().unwrap();
     let ids = tok.encode(seq);
     let x = Tensor::from_vec(ids.clone(), (1, ids.len()), &Device::Cpu).unwrap();
     let out = model.forward_collect(&x, None, Mode::Eval).unwrap();

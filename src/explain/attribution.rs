@@ -28,7 +28,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::tokenize::{KmerTokenizer, N_SPECIAL};
-use crate::infer::tokenizer_of;
 use crate::models::{layers, GenomicModel, Head, Hooks, Mode, Output};
 use crate::plot::Figure;
 use crate::table::Table;
@@ -139,7 +138,7 @@ pub struct Attribution {
 }
 
 fn prepare(model: &GenomicModel, seq: &[u8]) -> Result<(KmerTokenizer, Vec<u8>, Vec<u32>)> {
-    let tok = tokenizer_of(model);
+    let tok = model.config().tokenizer()?;
     let seq = seq.to_ascii_uppercase();
     let ids = tok.encode(&seq);
     if ids.len() < 2 {
@@ -294,13 +293,18 @@ pub fn integrated_gradients(
     let (tok, seq, ids) = prepare(model, seq)?;
     let steps = steps.max(1);
     let x = embed_ids(model, &ids)?; // (1, t, d)
-    let base = match baseline {
-        Baseline::Zero => x.zeros_like()?,
+                                     // the shuffled baseline's bases (None for the zero baseline), drawn once
+    let base_seq: Option<Vec<u8>> = match baseline {
+        Baseline::Zero => None,
         Baseline::Shuffled(s) => {
             let mut b = seq.clone();
             b.shuffle(&mut ChaCha8Rng::seed_from_u64(s));
-            embed_ids(model, &tok.encode(&b))?
+            Some(b)
         }
+    };
+    let base = match &base_seq {
+        None => x.zeros_like()?,
+        Some(b) => embed_ids(model, &tok.encode(b))?,
     };
     let diff = (&x - &base)?;
     let alphas: Vec<f32> = (0..=steps).map(|i| i as f32 / steps as f32).collect();
@@ -329,16 +333,6 @@ pub fn integrated_gradients(
     let per_base = if tok.k == 1 {
         // on the one-hot input: (x − x') ⊙ avg grad; with a zero baseline only the observed base
         let gb = to_bases(model, &avg)?;
-        let bseq: Option<Vec<u8>> = match baseline {
-            Baseline::Zero => None,
-            Baseline::Shuffled(_) => Some(tok.decode(&tok.encode(&{
-                let mut b = seq.clone();
-                if let Baseline::Shuffled(s) = baseline {
-                    b.shuffle(&mut ChaCha8Rng::seed_from_u64(s));
-                }
-                b
-            }))),
-        };
         Some(
             seq.iter()
                 .enumerate()
@@ -347,7 +341,7 @@ pub fn integrated_gradients(
                     if let Some(i) = base_index(b) {
                         o[i] += gb[p][i];
                     }
-                    if let Some(bs) = &bseq {
+                    if let Some(bs) = &base_seq {
                         if let Some(j) = bs.get(p).and_then(|&c| base_index(c)) {
                             o[j] -= gb[p][j];
                         }
@@ -453,7 +447,7 @@ pub struct ModelScorer<'a> {
 
 impl SequenceScorer for ModelScorer<'_> {
     fn score(&self, seqs: &[Vec<u8>]) -> Result<Vec<f64>> {
-        let tok = tokenizer_of(self.model);
+        let tok = self.model.config().tokenizer()?;
         let ids: Vec<Vec<u32>> = seqs.iter().map(|s| tok.encode(s)).collect();
         let t = ids.first().map(|v| v.len()).unwrap_or(0);
         if ids.iter().any(|v| v.len() != t) || t == 0 {

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::tokenize::Special;
-use crate::infer::{predict_each, tokenizer_of, PredictOptions};
+use crate::infer::{predict_each, PredictOptions};
 use crate::models::{Ablation, GenomicModel, Head};
 use crate::plot::{Figure, Series};
 use crate::table::Table;
@@ -49,7 +49,7 @@ pub fn lm_loss(
     if head == Head::Classifier {
         return Err(Error::Input("lm_loss needs an LM or MLM head".into()));
     }
-    let tok = tokenizer_of(model);
+    let tok = model.config().tokenizer()?;
     let mut o = opts.clone();
     o.layers = vec!["body".into()];
     o.log_probs = true;
@@ -57,38 +57,40 @@ pub fn lm_loss(
     let (mut sum, mut correct, mut n) = (0f64, 0usize, 0usize);
     for (_, seq) in records {
         let ids = tok.encode(&seq.to_ascii_uppercase());
-        let (input, scored): (Vec<u32>, Vec<bool>) = if head == Head::Mlm {
-            let mut inp = ids.clone();
-            let mut sc = vec![false; ids.len()];
-            for (t, v) in inp.iter_mut().enumerate() {
-                // a fixed 15 % pattern (multiplicative hash): the same positions for every ablation
-                if (t as u64).wrapping_mul(2_654_435_761) % 1000 < 150 {
-                    *v = Special::Mask as u32;
-                    sc[t] = true;
-                }
-            }
-            (inp, sc)
+        // MLMs: a fixed 15 % pattern (multiplicative hash), the same positions for every ablation
+        let scored: Vec<bool> = if head == Head::Mlm {
+            (0..ids.len())
+                .map(|t| (t as u64).wrapping_mul(2_654_435_761) % 1000 < 150)
+                .collect()
         } else {
-            (ids.clone(), vec![true; ids.len()])
+            Vec::new()
         };
-        predict_each(model, &input, &o, &mut |c| {
+        let masked: Vec<u32>;
+        let input: &[u32] = if head == Head::Mlm {
+            masked = ids
+                .iter()
+                .zip(&scored)
+                .map(|(&id, &m)| if m { Special::Mask as u32 } else { id })
+                .collect();
+            &masked
+        } else {
+            &ids
+        };
+        predict_each(model, input, &o, &mut |c| {
             let lp = &c.layers.last().expect("log-probs").1;
             let v = lp.len() / c.tokens.len();
             for (r, &t) in c.tokens.iter().enumerate() {
                 let row = &lp[r * v..(r + 1) * v];
-                let (target, ok) = if head == Head::Lm {
-                    (ids.get(t + 1).copied(), t + 1 < ids.len())
+                // causal: the next token; MLM: the masked token itself
+                let target = if head == Head::Lm {
+                    ids.get(t + 1)
                 } else {
-                    (Some(ids[t]), scored[t])
+                    scored[t].then(|| &ids[t])
                 };
-                if !ok {
-                    continue;
-                }
-                let y = target.expect("checked") as usize;
-                if ids.get(if head == Head::Lm { t + 1 } else { t }) == Some(&(Special::Unk as u32))
-                {
-                    continue;
-                }
+                let y = match target {
+                    Some(&y) if y != Special::Unk as u32 => y as usize,
+                    _ => continue,
+                };
                 sum -= row[y] as f64;
                 let arg = row
                     .iter()
@@ -151,6 +153,16 @@ fn ablation(
     })
 }
 
+/// Units of a named layer.
+fn layer_width(model: &GenomicModel, layer: &str) -> Result<usize> {
+    model
+        .layer_names()
+        .into_iter()
+        .find(|(n, _)| n == layer)
+        .map(|l| l.1)
+        .ok_or_else(|| Error::Input(format!("no layer {layer:?}")))
+}
+
 /// Loss with `units` of `layer` ablated.
 pub fn loss_with_deleted(
     model: &GenomicModel,
@@ -174,12 +186,7 @@ pub fn rank_by_deletion(
     layer: &str,
     how: Ablate,
 ) -> Result<Vec<(usize, f64)>> {
-    let width = model
-        .layer_names()
-        .into_iter()
-        .find(|(n, _)| n == layer)
-        .ok_or_else(|| Error::Input(format!("no layer {layer:?}")))?
-        .1;
+    let width = layer_width(model, layer)?;
     let base = lm_loss(model, records, &PredictOptions::default())?;
     let mut out = Vec::with_capacity(width);
     for u in 0..width {
@@ -217,12 +224,7 @@ pub fn deletion_curve(
     how: Ablate,
     seed: u64,
 ) -> Result<DeletionCurve> {
-    let width = model
-        .layer_names()
-        .into_iter()
-        .find(|(n, _)| n == layer)
-        .ok_or_else(|| Error::Input(format!("no layer {layer:?}")))?
-        .1;
+    let width = layer_width(model, layer)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut ranked = Vec::new();
     let mut random = Vec::new();

@@ -27,7 +27,6 @@ use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::tokenize::N_SPECIAL;
-use crate::infer::tokenizer_of;
 use crate::models::{layers, GenomicModel, Head, Mode};
 use crate::plot::Figure;
 use crate::{Error, Result};
@@ -60,7 +59,7 @@ pub fn nucleotide_probs(model: &GenomicModel, seqs: &[Vec<u8>]) -> Result<Vec<Ve
             "dependency maps need an LM or MLM head".into(),
         ));
     }
-    let tok = tokenizer_of(model);
+    let tok = model.config().tokenizer()?;
     let (k, s) = (tok.k, tok.stride);
     if s > k {
         return Err(Error::Input(

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::benjamini_hochberg;
 use crate::data::tokenize::KmerTokenizer;
-use crate::infer::{predict_each, tokenizer_of, PredictOptions};
+use crate::infer::{predict_each, PredictOptions};
 use crate::models::GenomicModel;
 use crate::plot::Figure;
 use crate::table::Table;
@@ -253,7 +253,7 @@ pub fn filter_pwms(
     if cfg.conv_layers == 0 {
         return Err(Error::Input("the model has no convolution layers".into()));
     }
-    let tok: KmerTokenizer = tokenizer_of(model);
+    let tok: KmerTokenizer = model.config().tokenizer()?;
     let span_tokens = cfg.conv_kernel; // first layer: dilation 1
     let width = tok.k + (span_tokens - 1) * tok.stride;
     let causal = cfg.causal();
@@ -290,20 +290,23 @@ pub fn filter_pwms(
                     if a > maxv[f] {
                         maxv[f] = a;
                     }
-                    hits[f].push((a, si, b0));
+                    // the maximum only grows: a site below the running threshold never qualifies
+                    if a > 0.0 && a >= maxv[f] * threshold {
+                        hits[f].push((a, si, b0));
+                    }
+                }
+            }
+            // keep memory bounded on whole genomes: only the strongest sites can be kept
+            for f in 0..ch {
+                if hits[f].len() > max_sites * 4 {
+                    let thr = maxv[f] * threshold;
+                    hits[f].retain(|h| h.0 >= thr);
+                    hits[f].sort_by(|a, b| b.0.total_cmp(&a.0));
+                    hits[f].truncate(max_sites * 2);
                 }
             }
             Ok(())
         })?;
-        // keep memory bounded: prune to candidates above the running threshold
-        for f in 0..ch {
-            let thr = maxv[f] * threshold;
-            hits[f].retain(|h| h.0 >= thr && h.0 > 0.0);
-            if hits[f].len() > max_sites * 4 {
-                hits[f].sort_by(|a, b| b.0.total_cmp(&a.0));
-                hits[f].truncate(max_sites * 2);
-            }
-        }
     }
     let mut out = Vec::new();
     for f in 0..ch {

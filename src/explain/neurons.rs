@@ -120,9 +120,28 @@ pub fn shift_null(
         return Err(Error::Input("too few rows for a shift null".into()));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let o = NeuronOptions {
+    let mut o = NeuronOptions {
         probe: false,
         ..opts.clone()
+    };
+    // Smooth once, not once per shift: the shifts move the target, not the states.
+    let smoothed: States;
+    let states = if opts.smooth > 1 {
+        smoothed = States {
+            layers: selected_layers(states, opts)?
+                .into_iter()
+                .map(|l| smooth_layer(l, states, opts.smooth))
+                .collect(),
+            records: states.records.clone(),
+            sequences: states.sequences.clone(),
+            record: states.record.clone(),
+            position: states.position.clone(),
+            ..*states
+        };
+        o.smooth = 1;
+        &smoothed
+    } else {
+        states
     };
     let mut out = Vec::with_capacity(n_shifts);
     for _ in 0..n_shifts {
@@ -274,22 +293,7 @@ pub fn identify_explainable_neurons(
             )));
         }
     }
-    let layers: Vec<&crate::infer::LayerStates> = if opts.layers.is_empty() {
-        states
-            .layers
-            .iter()
-            .filter(|l| l.name != "embed" && l.name != "log_probs")
-            .collect()
-    } else {
-        opts.layers
-            .iter()
-            .map(|name| {
-                states
-                    .layer(name)
-                    .ok_or_else(|| Error::Input(format!("states have no layer {name:?}")))
-            })
-            .collect::<Result<_>>()?
-    };
+    let layers = selected_layers(states, opts)?;
     if layers.is_empty() || n < 3 {
         return Err(Error::Input(
             "no layers or fewer than 3 rows to analyse".into(),
@@ -397,6 +401,29 @@ pub fn identify_explainable_neurons(
         targets: targets.iter().map(|t| t.name.clone()).collect(),
         fdr: opts.fdr,
     })
+}
+
+/// The layers an analysis with `opts` reads: `opts.layers`, or every layer except `embed` and
+/// `log_probs`.
+fn selected_layers<'a>(
+    states: &'a States,
+    opts: &NeuronOptions,
+) -> Result<Vec<&'a crate::infer::LayerStates>> {
+    if opts.layers.is_empty() {
+        return Ok(states
+            .layers
+            .iter()
+            .filter(|l| l.name != "embed" && l.name != "log_probs")
+            .collect());
+    }
+    opts.layers
+        .iter()
+        .map(|name| {
+            states
+                .layer(name)
+                .ok_or_else(|| Error::Input(format!("states have no layer {name:?}")))
+        })
+        .collect()
 }
 
 /// Centred moving average of every unit over `w` rows, never across record boundaries.

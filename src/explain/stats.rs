@@ -13,14 +13,14 @@
 
 /// Average ranks (1-based, ties get their mean rank) and the tie-correction term
 /// `Σ (t³ − t)` over groups of tied values.
-pub fn ranks(x: &[f32]) -> (Vec<f64>, f64) {
+pub fn ranks<T: Copy + Into<f64> + PartialEq>(x: &[T]) -> (Vec<f64>, f64) {
     let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
+    idx.sort_unstable_by(|&a, &b| x[a].into().total_cmp(&x[b].into()));
     ranks_sorted(x, &idx)
 }
 
 /// [`ranks`] from `idx`, the indices that sort `x` ascending.
-pub fn ranks_sorted(x: &[f32], idx: &[usize]) -> (Vec<f64>, f64) {
+pub fn ranks_sorted<T: PartialEq>(x: &[T], idx: &[usize]) -> (Vec<f64>, f64) {
     let mut r = vec![0f64; x.len()];
     let mut ties = 0f64;
     let mut i = 0;
@@ -248,39 +248,22 @@ pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
 }
 
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
-    const FPMIN: f64 = 1e-300;
+    // keep continued-fraction terms away from zero (Lentz's method)
+    let nz = |v: f64| if v.abs() < 1e-300 { 1e-300 } else { v };
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < FPMIN {
-        d = FPMIN;
-    }
-    d = 1.0 / d;
+    let mut d = 1.0 / nz(1.0 - qab * x / qap);
     let mut h = d;
     for m in 1..300 {
         let m = m as f64;
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < FPMIN {
-            d = FPMIN;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < FPMIN {
-            c = FPMIN;
-        }
-        d = 1.0 / d;
+        d = 1.0 / nz(1.0 + aa * d);
+        c = nz(1.0 + aa / c);
         h *= d * c;
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < FPMIN {
-            d = FPMIN;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < FPMIN {
-            c = FPMIN;
-        }
-        d = 1.0 / d;
+        d = 1.0 / nz(1.0 + aa * d);
+        c = nz(1.0 + aa / c);
         let del = d * c;
         h *= del;
         if (del - 1.0).abs() < 1e-12 {

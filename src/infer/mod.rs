@@ -30,7 +30,7 @@ use candle_core::{DType, Tensor};
 use hdf5::types::VarLenUnicode;
 use serde::{Deserialize, Serialize};
 
-use crate::data::tokenize::{KmerTokenizer, Special};
+use crate::data::tokenize::Special;
 use crate::models::{GenomicModel, Head, Hooks, Mode};
 use crate::{Error, Result};
 
@@ -318,14 +318,6 @@ pub fn layer_plan(model: &GenomicModel, opts: &PredictOptions) -> Result<Vec<(St
     Ok(plan)
 }
 
-/// Tokenizer of a model.
-pub fn tokenizer_of(model: &GenomicModel) -> KmerTokenizer {
-    KmerTokenizer {
-        k: model.config().k,
-        stride: model.config().stride,
-    }
-}
-
 fn check_opts(opts: &PredictOptions) -> Result<()> {
     if opts.batch_size == 0 || opts.window == 0 || opts.every == 0 {
         return Err(Error::Config(
@@ -487,7 +479,7 @@ pub fn states(
     opts: &PredictOptions,
 ) -> Result<States> {
     let plan = layer_plan(model, opts)?;
-    let tok = tokenizer_of(model);
+    let tok = model.config().tokenizer()?;
     let mut layers: Vec<LayerStates> = plan
         .iter()
         .map(|(n, u)| LayerStates {
@@ -606,17 +598,8 @@ pub fn write_states(
         opts.layers = vec![last];
     }
     let plan = layer_plan(model, &opts)?;
-    let tok = tokenizer_of(model);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "states.h5".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let tok = model.config().tokenizer()?;
+    let tmp = crate::models::params::temp_path_for(path)?;
 
     // Rows per record are known before running the model.
     let seqs: Vec<Vec<u8>> = records

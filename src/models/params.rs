@@ -254,9 +254,9 @@ pub fn load_safetensors(
     Ok((out, metadata))
 }
 
-/// Write bytes to `path` atomically: a temporary file beside it, `fsync`, then rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
+/// The temporary path beside `path` that an atomic write renames into place (its folder is
+/// created).
+pub fn temp_path_for(path: &Path) -> Result<std::path::PathBuf> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -266,7 +266,13 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    Ok(dir.join(format!(".{name}.tmp{}", std::process::id())))
+}
+
+/// Write bytes to `path` atomically: a temporary file beside it, `fsync`, then rename.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = temp_path_for(path)?;
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
     f.sync_all().map_err(|e| Error::io(&tmp, e))?;

@@ -13,6 +13,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use crate::{Error, Result};
@@ -149,6 +150,69 @@ fn interp(stops: &[(f64, f64, f64)], t: f64) -> RGBColor {
 
 const FONT: &str = "sans-serif";
 
+/// The body of [`Figure::lines`] for a linear or a logarithmic x axis.
+fn line_chart<X>(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    (title, xlabel, ylabel): (&str, &str, &str),
+    x_range: X,
+    (y0, y1): (f64, f64),
+    series: &[Series],
+    markers: &[(f64, String)],
+    keep_x: fn(f64) -> bool,
+) -> Result<()>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x_range, y0..y1)
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .x_desc(xlabel)
+        .y_desc(ylabel)
+        .label_style((FONT, 12))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(perr)?;
+    for (i, s) in series.iter().enumerate() {
+        let c = color(i);
+        let pts: Vec<(f64, f64)> =
+            s.x.iter()
+                .zip(&s.y)
+                .filter(|(a, b)| keep_x(**a) && b.is_finite())
+                .map(|(&a, &b)| (a, b))
+                .collect();
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            .map_err(perr)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+    }
+    for (x, label) in markers {
+        chart
+            .draw_series(LineSeries::new(
+                vec![(*x, y0), (*x, y1)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(perr)?
+            .label(label.clone())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(perr)?;
+    Ok(())
+}
+
 impl Figure {
     /// A figure from SVG text.
     pub fn from_svg(svg: String, width: u32, height: u32) -> Self {
@@ -207,106 +271,30 @@ impl Figure {
         let (x0, x1) = finite_range(series.iter().flat_map(|s| s.x.iter().copied()));
         let (y0, y1) = finite_range(series.iter().flat_map(|s| s.y.iter().copied()));
         let logx = x0 > 0.0 && x1 / x0 > 1e3;
+        let labels = (title, xlabel, ylabel);
         Self::draw(640, 400, |root| {
-            let mut b = ChartBuilder::on(&root);
-            b.caption(title, (FONT, 18))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(56);
-            let draw_series = |chart: &mut ChartContext<'_, SVGBackend<'_>, _>| -> Result<()> {
-                for (i, s) in series.iter().enumerate() {
-                    let c = color(i);
-                    let pts: Vec<(f64, f64)> =
-                        s.x.iter()
-                            .zip(&s.y)
-                            .filter(|(a, b)| a.is_finite() && b.is_finite())
-                            .map(|(&a, &b)| (a, b))
-                            .collect();
-                    chart
-                        .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                        .map_err(perr)?
-                        .label(s.name.clone())
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                        });
-                }
-                for (x, label) in markers {
-                    chart
-                        .draw_series(LineSeries::new(
-                            vec![(*x, y0), (*x, y1)],
-                            BLACK.stroke_width(1),
-                        ))
-                        .map_err(perr)?
-                        .label(label.clone())
-                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
-                }
-                Ok(())
-            };
             if logx {
-                let mut chart = b
-                    .build_cartesian_2d((x0.max(1e-300)..x1).log_scale(), y0..y1)
-                    .map_err(perr)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(xlabel)
-                    .y_desc(ylabel)
-                    .label_style((FONT, 12))
-                    .light_line_style(WHITE.mix(0.0))
-                    .draw()
-                    .map_err(perr)?;
-                for (i, s) in series.iter().enumerate() {
-                    let c = color(i);
-                    let pts: Vec<(f64, f64)> =
-                        s.x.iter()
-                            .zip(&s.y)
-                            .filter(|(a, b)| **a > 0.0 && b.is_finite())
-                            .map(|(&a, &b)| (a, b))
-                            .collect();
-                    chart
-                        .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                        .map_err(perr)?
-                        .label(s.name.clone())
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                        });
-                }
-                for (x, label) in markers {
-                    chart
-                        .draw_series(LineSeries::new(
-                            vec![(*x, y0), (*x, y1)],
-                            BLACK.stroke_width(1),
-                        ))
-                        .map_err(perr)?
-                        .label(label.clone())
-                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
-                }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font((FONT, 12))
-                    .draw()
-                    .map_err(perr)?;
+                // points at x ≤ 0 cannot be drawn on a log axis
+                line_chart(
+                    &root,
+                    labels,
+                    (x0.max(1e-300)..x1).log_scale(),
+                    (y0, y1),
+                    series,
+                    markers,
+                    |x| x > 0.0,
+                )
             } else {
-                let mut chart = b.build_cartesian_2d(x0..x1, y0..y1).map_err(perr)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(xlabel)
-                    .y_desc(ylabel)
-                    .label_style((FONT, 12))
-                    .light_line_style(WHITE.mix(0.0))
-                    .draw()
-                    .map_err(perr)?;
-                draw_series(&mut chart)?;
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font((FONT, 12))
-                    .draw()
-                    .map_err(perr)?;
+                line_chart(
+                    &root,
+                    labels,
+                    x0..x1,
+                    (y0, y1),
+                    series,
+                    markers,
+                    f64::is_finite,
+                )
             }
-            Ok(())
         })
     }
 

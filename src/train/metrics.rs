@@ -41,31 +41,11 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-/// AUROC by the rank-sum (Mann–Whitney) statistic with average ranks for ties.
+/// AUROC by the rank-sum (Mann–Whitney) statistic with average ranks for ties
+/// (NaN when a class is missing).
 pub fn auroc(scores: &[f64], labels: &[bool]) -> f64 {
-    let n_pos = labels.iter().filter(|&&l| l).count();
-    let n_neg = labels.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return f64::NAN;
-    }
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut rank_sum = 0f64;
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            if labels[k] {
-                rank_sum += avg;
-            }
-        }
-        i = j + 1;
-    }
-    (rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos * n_neg) as f64
+    let (r, ties) = crate::explain::stats::ranks(scores);
+    crate::explain::stats::auroc_from_ranks(&r, ties, labels).0
 }
 
 /// Average precision (area under the precision–recall curve, step-wise).

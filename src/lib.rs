@@ -30,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod explain;

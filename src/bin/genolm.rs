@@ -61,6 +61,29 @@ enum Cmd {
         #[arg(long)]
         lr: Option<f64>,
     },
+    /// Benchmark a trained LM (seed 002): every task, next to a Markov baseline.
+    Bench {
+        /// Checkpoint: a `.safetensors` file or a run folder.
+        model: PathBuf,
+        /// Tasks (comma-separated; default all): transfer, rare_species, conservation,
+        /// impute_nucleotide, impute_fragment, neurons_aa, neurons_cds, importance,
+        /// classification, variants, cost.
+        #[arg(long, value_delimiter = ',')]
+        tasks: Vec<String>,
+        /// Sizes: `default`, `quick` (smoke test) or a JSON/TOML file of BenchOptions.
+        #[arg(long, default_value = "default")]
+        sizes: String,
+        /// Bases scored per held-out genome (overrides the sizes; 0 = whole genomes).
+        #[arg(long)]
+        bases_per_genome: Option<usize>,
+        /// Corpus (`embedded`, a folder or a manifest; default: the run's).
+        #[arg(long)]
+        corpus: Option<String>,
+        /// Write the table (CSV), every metric (CSV), the report (JSON), the summary figure
+        /// (SVG) and the table (Markdown, LaTeX) into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Summarise a corpus: the embedded default, or a folder of your own genomes.
     Corpus {
         /// Folder with a manifest.json or pro/ euk/ vir/ sub-folders (default: embedded corpus).
@@ -290,6 +313,70 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 );
                 let s = genolm::train::run::run_training(&cfg, false)?;
                 print_run_summary(&s);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench {
+            model,
+            tasks,
+            sizes,
+            bases_per_genome,
+            corpus,
+            out,
+        } => {
+            use genolm::bench::{benchmark_with, BenchOptions, Task};
+            let mut opts = match sizes.as_str() {
+                "default" => BenchOptions::default(),
+                "quick" => BenchOptions {
+                    verbose: true,
+                    ..BenchOptions::quick()
+                },
+                path => {
+                    let text =
+                        std::fs::read_to_string(path).map_err(|e| genolm::Error::io(path, e))?;
+                    if path.ends_with(".json") {
+                        serde_json::from_str(&text)
+                            .map_err(|e| genolm::Error::parse(path, e.line(), e.to_string()))?
+                    } else {
+                        toml::from_str(&text).map_err(|e: toml::de::Error| {
+                            genolm::Error::Config(format!("{path}: {}", e.message()))
+                        })?
+                    }
+                }
+            };
+            opts.tasks = tasks
+                .iter()
+                .map(|t| Task::from_name(t.trim()))
+                .collect::<genolm::Result<_>>()?;
+            if let Some(b) = bases_per_genome {
+                opts.bases_per_genome = b;
+            }
+            if corpus.is_some() {
+                opts.corpus = corpus;
+            }
+            let rep = benchmark_with(model.as_path(), &opts)?;
+            println!("{}", rep.table()?.df);
+            for (t, why) in &rep.skipped {
+                println!("skipped {t}: {why}");
+            }
+            println!(
+                "{} ({}), training genomes from {}; {:.1} s",
+                rep.model, rep.arch, rep.train_source, rep.seconds
+            );
+            if let Some(dir) = out {
+                std::fs::create_dir_all(&dir).map_err(|e| genolm::Error::io(&dir, e))?;
+                let t = rep.table()?;
+                t.to_csv(dir.join("benchmark.csv"))?;
+                t.to_latex_file(dir.join("benchmark.tex"))?;
+                rep.metrics_table()?.to_csv(dir.join("metrics.csv"))?;
+                rep.datasets_table()?.to_csv(dir.join("datasets.csv"))?;
+                rep.save_json(dir.join("report.json"))?;
+                rep.plot()?.save(dir.join("summary.svg"))?;
+                genolm::models::params::atomic_write(
+                    &dir.join("benchmark.md"),
+                    rep.to_markdown().as_bytes(),
+                )?;
+                println!("wrote {}", dir.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -20,8 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::tokenize::Special;
-use crate::infer::{predict_each, PredictOptions};
+use crate::infer::PredictOptions;
 use crate::models::{Ablation, GenomicModel, Head};
 use crate::plot::{Figure, Series};
 use crate::table::Table;
@@ -49,60 +48,12 @@ pub fn lm_loss(
     if head == Head::Classifier {
         return Err(Error::Input("lm_loss needs an LM or MLM head".into()));
     }
-    let tok = model.config().tokenizer()?;
-    let mut o = opts.clone();
-    o.layers = vec!["body".into()];
-    o.log_probs = true;
-    o.every = 1;
     let (mut sum, mut correct, mut n) = (0f64, 0usize, 0usize);
     for (_, seq) in records {
-        let ids = tok.encode(&seq.to_ascii_uppercase());
-        // MLMs: a fixed 15 % pattern (multiplicative hash), the same positions for every ablation
-        let scored: Vec<bool> = if head == Head::Mlm {
-            (0..ids.len())
-                .map(|t| (t as u64).wrapping_mul(2_654_435_761) % 1000 < 150)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let masked: Vec<u32>;
-        let input: &[u32] = if head == Head::Mlm {
-            masked = ids
-                .iter()
-                .zip(&scored)
-                .map(|(&id, &m)| if m { Special::Mask as u32 } else { id })
-                .collect();
-            &masked
-        } else {
-            &ids
-        };
-        predict_each(model, input, &o, &mut |c| {
-            let lp = &c.layers.last().expect("log-probs").1;
-            let v = lp.len() / c.tokens.len();
-            for (r, &t) in c.tokens.iter().enumerate() {
-                let row = &lp[r * v..(r + 1) * v];
-                // causal: the next token; MLM: the masked token itself
-                let target = if head == Head::Lm {
-                    ids.get(t + 1)
-                } else {
-                    scored[t].then(|| &ids[t])
-                };
-                let y = match target {
-                    Some(&y) if y != Special::Unk as u32 => y as usize,
-                    _ => continue,
-                };
-                sum -= row[y] as f64;
-                let arg = row
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|x| x.0)
-                    .unwrap_or(0);
-                correct += (arg == y) as usize;
-                n += 1;
-            }
-            Ok(())
-        })?;
+        let s = crate::infer::token_scores(model, seq, opts)?;
+        sum -= s.logp.iter().map(|&v| v as f64).sum::<f64>();
+        correct += s.correct.iter().filter(|&&c| c).count();
+        n += s.len();
     }
     if n == 0 {
         return Err(Error::Input("no tokens to score".into()));

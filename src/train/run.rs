@@ -226,6 +226,12 @@ pub struct RunSummary {
     pub minutes: f64,
     /// Where the checkpoint is.
     pub checkpoint: PathBuf,
+    /// Ids of the training genomes (the benchmark holds out everything else).
+    #[serde(default)]
+    pub train_genomes: Vec<String>,
+    /// The `[data]` section of the run.
+    #[serde(default)]
+    pub data: Option<DataConfig>,
 }
 
 fn lm_data(
@@ -415,6 +421,11 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         test,
         minutes: t0.elapsed().as_secs_f64() / 60.0,
         checkpoint: cfg.output.clone(),
+        train_genomes: tr
+            .iter()
+            .map(|&i| corpus.genomes[i].meta.id.clone())
+            .collect(),
+        data: Some(cfg.data.clone()),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     crate::models::params::atomic_write(&cfg.output.join("summary.json"), &json)?;

@@ -1,0 +1,287 @@
+//! **Sequence classification** (the ULMFiT tasks of seed 003): the LM's encoder gets a
+//! classifier head and is trained with gradual unfreezing (stage 3 of ULMFiT, four cycles of
+//! `classification_epochs`), then scored on held-out items with accuracy (arg-max), and
+//! precision, recall, specificity, MCC, F1, AUROC and AUPRC (binary; macro one-vs-rest for
+//! more classes). Tasks:
+//! * `promoters`: the UCI E. coli promoter sequences (106 × 57 nt, shipped), stratified 80/20;
+//! * `coding_vs_intergenic`: 99-nt windows entirely in CDS vs entirely intergenic, from a
+//!   held-out annotated genome, stratified 80/20;
+//! * `read_kingdom`: kingdom (PRO/EUK/VIR) of 150-nt reads — trained on reads of the training
+//!   genomes, tested on reads of held-out genomes.
+//!
+//! Baseline: one Markov chain per class (order 2, fitted on the training items), classifying
+//! by the posterior of the per-class likelihoods, on the same test items.
+
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::markov::MarkovModel;
+use super::{BenchContext, BenchRow, KINGDOMS};
+use crate::data::batch::ClassificationBatcher;
+use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, LabelledSeq};
+use crate::train::learner::{predict_proba, LearnerOptions};
+use crate::train::metrics::BinaryMetrics;
+use crate::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
+use crate::Result;
+
+/// The shipped UCI E. coli promoter set (`datasets/labelled/ecoli_promoters_uci.csv`).
+pub const PROMOTERS_CSV: &[u8] = include_bytes!("../../datasets/labelled/ecoli_promoters_uci.csv");
+
+/// Metrics of class probabilities: arg-max accuracy, then the binary metrics (macro one-vs-rest
+/// for more than two classes). Returns `(accuracy, named metrics)`.
+pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static str, f64)>) {
+    let n_classes = probs.first().map(|p| p.len()).unwrap_or(0);
+    let acc = probs
+        .iter()
+        .zip(labels)
+        .filter(|(p, &y)| {
+            let arg = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|x| x.0)
+                .unwrap_or(0);
+            arg == y as usize
+        })
+        .count() as f64
+        / labels.len().max(1) as f64;
+    let classes: Vec<usize> = if n_classes == 2 {
+        vec![1]
+    } else {
+        (0..n_classes).collect()
+    };
+    let mut sums: Vec<(&'static str, f64)> = Vec::new();
+    for &c in &classes {
+        let s: Vec<f64> = probs.iter().map(|p| p[c]).collect();
+        let l: Vec<bool> = labels.iter().map(|&y| y as usize == c).collect();
+        let m = BinaryMetrics::compute(&s, &l);
+        for (i, (name, v)) in m.named().into_iter().enumerate() {
+            if name == "accuracy" {
+                continue;
+            }
+            match sums.iter_mut().find(|x| x.0 == name) {
+                Some(x) => x.1 += v,
+                None => {
+                    let _ = i;
+                    sums.push((name, v))
+                }
+            }
+        }
+    }
+    for x in &mut sums {
+        x.1 /= classes.len() as f64;
+    }
+    (acc, sums)
+}
+
+fn markov_probs(
+    train: &[LabelledSeq],
+    test: &[LabelledSeq],
+    n_classes: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let models: Vec<MarkovModel> = (0..n_classes as u32)
+        .map(|c| {
+            MarkovModel::fit(
+                train
+                    .iter()
+                    .filter(|x| x.label == c)
+                    .map(|x| x.seq.as_slice()),
+                2,
+                false,
+            )
+        })
+        .collect::<Result<_>>()?;
+    Ok(test
+        .iter()
+        .map(|x| {
+            let ll: Vec<f64> = models
+                .iter()
+                .map(|m| m.span_logp(&x.seq, 0, x.seq.len()))
+                .collect();
+            let mx = ll.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = ll.iter().map(|v| (v - mx).exp()).sum();
+            ll.iter().map(|v| (v - mx).exp() / z).collect()
+        })
+        .collect())
+}
+
+fn stratified(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, Vec<LabelledSeq>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut tr, mut te) = (Vec::new(), Vec::new());
+    let n_classes = items
+        .iter()
+        .map(|x| x.label)
+        .max()
+        .map(|m| m + 1)
+        .unwrap_or(0);
+    for c in 0..n_classes {
+        let mut v: Vec<LabelledSeq> = items.iter().filter(|x| x.label == c).cloned().collect();
+        v.shuffle(&mut rng);
+        let cut = v.len() * 4 / 5;
+        te.extend(v.split_off(cut));
+        tr.extend(v);
+    }
+    (tr, te)
+}
+
+/// Fine-tune a classifier from the LM and score it (and the baseline) on `test`.
+pub fn evaluate_task(
+    ctx: &BenchContext,
+    name: &str,
+    train: &[LabelledSeq],
+    test: &[LabelledSeq],
+    genomes: Vec<String>,
+) -> Result<BenchRow> {
+    let t0 = Instant::now();
+    let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
+    let enc = |v: &[LabelledSeq]| -> Vec<(Vec<u32>, u32)> {
+        v.iter()
+            .map(|x| (ctx.tok.encode(&x.seq), x.label))
+            .collect()
+    };
+    let seed = ctx.opts.seed;
+    let opts = UlmfitOptions {
+        cls_epochs: ctx.opts.classification_epochs,
+        seed,
+        learner: LearnerOptions {
+            seed,
+            verbose: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let clf = classifier_from_lm(ctx.model, n_classes, seed)?;
+    let tr = ClassificationBatcher::new(enc(train), 16, true, seed)?;
+    let (clf, _) = train_classifier(clf, tr, None, &opts, true)?;
+    let te = ClassificationBatcher::new(enc(test), ctx.opts.batch_size.max(1), false, 0)?;
+    let probs: Vec<Vec<f64>> = predict_proba(&clf, &te)?
+        .into_iter()
+        .map(|p| p.into_iter().map(|v| v as f64).collect())
+        .collect();
+    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let (acc, named) = class_metrics(&probs, &labels);
+    let (bacc, bnamed) = class_metrics(&markov_probs(train, test, n_classes)?, &labels);
+    let extra = named
+        .iter()
+        .zip(&bnamed)
+        .map(|((n, v), (_, b))| (n.to_string(), *v, *b))
+        .collect();
+    Ok(BenchRow {
+        task: "classification".into(),
+        dataset: name.into(),
+        metric: "accuracy".into(),
+        value: acc,
+        baseline: bacc,
+        baseline_name: "Markov order 2 per class".into(),
+        higher_is_better: true,
+        n: test.len(),
+        genomes,
+        extra,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The task: up to three rows.
+pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    let per = ctx.opts.classification_items;
+    // promoters
+    let prom = parse_labelled_csv(PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
+    let (tr, te) = stratified(&prom, ctx.opts.seed);
+    rows.push(evaluate_task(
+        ctx,
+        "promoters",
+        &tr,
+        &te,
+        vec!["UCI E. coli promoters".into()],
+    )?);
+    // coding vs intergenic on the first held-out annotated genome with both classes
+    for g in ctx.annotated_held_out() {
+        if let Ok(items) = coding_vs_intergenic(&ctx.corpus.genomes[g], 99, per, ctx.opts.seed) {
+            let (tr, te) = stratified(&items, ctx.opts.seed);
+            if !tr.is_empty() && !te.is_empty() {
+                rows.push(evaluate_task(
+                    ctx,
+                    "coding_vs_intergenic",
+                    &tr,
+                    &te,
+                    vec![ctx.id(g)],
+                )?);
+                break;
+            }
+        }
+    }
+    // kingdom of origin of reads
+    let mut tr = Vec::new();
+    let mut te = Vec::new();
+    let mut ids = Vec::new();
+    for (ki, k) in KINGDOMS.into_iter().enumerate() {
+        let train_g: Vec<usize> = ctx
+            .train
+            .iter()
+            .copied()
+            .filter(|&g| ctx.corpus.genomes[g].meta.kingdom == k)
+            .collect();
+        let test_g = ctx.held_out_of(k);
+        if train_g.is_empty() || test_g.is_empty() {
+            return Ok(rows);
+        }
+        let draw = |gs: &[usize], n: usize, seed: u64| -> Result<Vec<LabelledSeq>> {
+            let reads = ctx.corpus.sample_reads(
+                gs,
+                &crate::data::corpus::ReadOptions {
+                    len: ctx.opts.read_len,
+                    per_genome: Some(n.div_ceil(gs.len())),
+                    seed,
+                    ..Default::default()
+                },
+            )?;
+            Ok(reads
+                .into_iter()
+                .take(n)
+                .map(|r| LabelledSeq {
+                    seq: r.seq,
+                    label: ki as u32,
+                    origin: String::new(),
+                })
+                .collect())
+        };
+        tr.extend(draw(&train_g, per, ctx.opts.seed)?);
+        te.extend(draw(&test_g, per / 4 + 1, ctx.opts.seed + 1)?);
+        ids.extend(test_g.iter().map(|&g| ctx.id(g)));
+    }
+    rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids)?);
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_metrics;
+
+    #[test]
+    fn metrics_by_hand() {
+        // 4 items, binary: p1 = .9 (y1), .6 (y0), .4 (y1), .1 (y0) → arg-max accuracy 2/4
+        let probs = vec![
+            vec![0.1, 0.9],
+            vec![0.4, 0.6],
+            vec![0.6, 0.4],
+            vec![0.9, 0.1],
+        ];
+        let (acc, m) = class_metrics(&probs, &[1, 0, 1, 0]);
+        assert!((acc - 0.5).abs() < 1e-12);
+        let auroc = m.iter().find(|x| x.0 == "auroc").unwrap().1;
+        assert!((auroc - 0.75).abs() < 1e-12); // 3 of 4 positive–negative pairs ordered
+                                               // three classes, all right → macro recall 1
+        let p3 = vec![
+            vec![0.8, 0.1, 0.1],
+            vec![0.1, 0.8, 0.1],
+            vec![0.1, 0.1, 0.8],
+        ];
+        let (acc, m) = class_metrics(&p3, &[0, 1, 2]);
+        assert_eq!(acc, 1.0);
+        assert!((m.iter().find(|x| x.0 == "recall").unwrap().1 - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,90 @@
+//! **Cost** (seed 002: end-to-end cost, not just accuracy): trainable parameters, inference
+//! throughput (tokens per second of the prediction core on held-out bases, with the batch
+//! size of the options), the peak resident memory of this process, the device, and — when
+//! the run's `summary.json` is next to the checkpoint — training minutes, seconds per epoch
+//! and the training throughput.
+
+use std::time::Instant;
+
+use super::{BenchContext, BenchRow};
+use crate::infer::token_scores;
+use crate::Result;
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`; NaN elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// The task.
+pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+    // throughput on up to 20 kb of the largest held-out genome
+    let g = *ctx
+        .held_out
+        .iter()
+        .max_by_key(|&&g| ctx.corpus.genomes[g].len())
+        .expect("held-out genomes exist");
+    let c = ctx.corpus.genomes[g]
+        .contigs
+        .iter()
+        .max_by_key(|c| c.seq.len())
+        .expect("a contig");
+    let seq = &c.seq[..c.seq.len().min(20_000)];
+    let t0 = Instant::now();
+    let s = token_scores(ctx.model, seq, &ctx.predict_options())?;
+    let secs = t0.elapsed().as_secs_f64();
+    let tps = s.len() as f64 / secs.max(1e-9);
+    let mut extra = vec![
+        ("n_params".into(), ctx.model.n_params() as f64, f64::NAN),
+        ("peak_rss_mib".into(), peak_rss_mib(), f64::NAN),
+    ];
+    if let Some(sum) = &ctx.run_summary {
+        if let Some(m) = sum.get("minutes").and_then(|v| v.as_f64()) {
+            extra.push(("train_minutes".into(), m, f64::NAN));
+        }
+        if let Some(h) = sum.get("history").and_then(|v| v.as_array()) {
+            let secs: Vec<f64> = h
+                .iter()
+                .filter_map(|e| e.get("seconds")?.as_f64())
+                .collect();
+            let thr: Vec<f64> = h
+                .iter()
+                .filter_map(|e| e.get("train_throughput")?.as_f64())
+                .collect();
+            if !secs.is_empty() {
+                extra.push((
+                    "seconds_per_epoch".into(),
+                    secs.iter().sum::<f64>() / secs.len() as f64,
+                    f64::NAN,
+                ));
+            }
+            if !thr.is_empty() {
+                extra.push((
+                    "train_tokens_per_s".into(),
+                    thr.iter().sum::<f64>() / thr.len() as f64,
+                    f64::NAN,
+                ));
+            }
+        }
+    }
+    Ok(vec![BenchRow {
+        task: "cost".into(),
+        dataset: format!("{:?}", ctx.model.device()),
+        metric: "inference_tokens_per_s".into(),
+        value: tps,
+        baseline: f64::NAN,
+        baseline_name: String::new(),
+        higher_is_better: true,
+        n: s.len(),
+        genomes: vec![ctx.id(g)],
+        extra,
+        seconds: secs,
+    }])
+}

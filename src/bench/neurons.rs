@@ -1,0 +1,182 @@
+//! **Neuron interpretability 1 (amino acids)** and **2 (CDS)**: states of every layer on
+//! held-out annotated genomes (the first `neuron_bases` bases of each annotated contig),
+//! smoothed over `neuron_smooth` rows, analysed with
+//! [`identify_explainable_neurons`](crate::explain::neurons::identify_explainable_neurons)
+//! against the CDS track (task 2) or the 21 amino-acid tracks (task 1).
+//!
+//! Reported per genome: the best neuron's AUROC in either direction (`0.5 + |AUROC − 0.5|`;
+//! the mean over amino acids for task 1), the number of FDR-significant neuron × target pairs,
+//! and the sparse probe's held-out AUROC and accuracy (its baseline: the majority class). The
+//! baseline of the best-neuron AUROC is the same analysis on targets circularly shifted by
+//! five seeded offsets (which keeps their autocorrelation): what "best neuron" reaches by
+//! chance on a genome.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{BenchContext, BenchRow};
+use crate::data::tracks::Tracks;
+use crate::explain::neurons::{
+    identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
+};
+use crate::infer::{states, PredictOptions, States};
+use crate::Result;
+
+/// Circular shifts for the null.
+pub const N_SHIFTS: usize = 5;
+
+fn truncate_tracks(t: &Tracks, n: usize) -> Tracks {
+    Tracks {
+        name: t.name.clone(),
+        cds: t.cds[..n].to_vec(),
+        codon: t.codon[..n].to_vec(),
+        amino_acid: t.amino_acid[..n].to_vec(),
+        region: t.region[..n].to_vec(),
+    }
+}
+
+/// States and targets of genome `g` (annotated contigs, truncated).
+pub fn states_and_targets(ctx: &BenchContext, g: usize) -> Result<Option<(States, Vec<Target>)>> {
+    let genome = &ctx.corpus.genomes[g];
+    let opts = genome.track_options();
+    let mut records = Vec::new();
+    let mut tracks = Vec::new();
+    let mut left = if ctx.opts.neuron_bases == 0 {
+        usize::MAX
+    } else {
+        ctx.opts.neuron_bases
+    };
+    for c in &genome.contigs {
+        if left == 0 {
+            break;
+        }
+        let Some(t) = c.tracks(&opts) else { continue };
+        let t = t?;
+        let n = c.seq.len().min(left);
+        left -= n;
+        records.push((c.name.clone(), c.seq[..n].to_vec()));
+        tracks.push(truncate_tracks(&t, n));
+    }
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let st = states(
+        ctx.model,
+        &records,
+        &PredictOptions {
+            batch_size: ctx.opts.batch_size,
+            ..Default::default()
+        },
+    )?;
+    // targets: concatenate per-record aligned targets
+    let mut by_name: Vec<Target> = Vec::new();
+    for (ri, t) in tracks.iter().enumerate() {
+        let ts = targets_from_tracks(&st, ri, t, 0)?;
+        if ri == 0 {
+            by_name = ts;
+        } else {
+            for (acc, x) in by_name.iter_mut().zip(ts) {
+                acc.values.extend(x.values);
+            }
+        }
+    }
+    Ok(Some((st, by_name)))
+}
+
+fn best_auroc(rep: &NeuronReport, target: &str) -> f64 {
+    rep.top(target, 1)
+        .first()
+        .map(|s| 0.5 + s.effect())
+        .unwrap_or(f64::NAN)
+}
+
+fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    for g in ctx.annotated_held_out() {
+        let t0 = Instant::now();
+        let Some((st, all)) = states_and_targets(ctx, g)? else {
+            continue;
+        };
+        let min_class = 20;
+        let targets: Vec<Target> = all
+            .into_iter()
+            .filter(|t| pick(&t.name))
+            .filter(|t| {
+                let p = t.values.iter().filter(|&&v| v > 0.5).count();
+                p >= min_class && t.values.len() - p >= min_class
+            })
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let opts = NeuronOptions {
+            smooth: ctx.opts.neuron_smooth,
+            seed: ctx.opts.seed,
+            ..NeuronOptions::default()
+        };
+        let rep = identify_explainable_neurons(&st, &targets, &opts)?;
+        let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        let mean = |v: Vec<f64>| {
+            let v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+        let best = mean(names.iter().map(|n| best_auroc(&rep, n)).collect());
+        // shift null: all targets shifted by the same offsets
+        let mut rng = ChaCha8Rng::seed_from_u64(ctx.opts.seed ^ 0x5eed);
+        let n = st.n_rows();
+        let null_opts = NeuronOptions {
+            probe: false,
+            ..opts.clone()
+        };
+        let mut null = Vec::new();
+        for _ in 0..N_SHIFTS {
+            let off = rng.random_range(n / 10..n - n / 10);
+            let shifted: Vec<Target> = targets
+                .iter()
+                .map(|t| {
+                    let mut v = t.values[off..].to_vec();
+                    v.extend_from_slice(&t.values[..off]);
+                    Target::new(&t.name, v)
+                })
+                .collect();
+            let r = identify_explainable_neurons(&st, &shifted, &null_opts)?;
+            null.push(mean(names.iter().map(|nm| best_auroc(&r, nm)).collect()));
+        }
+        let probe_auc = mean(rep.probes.iter().map(|p| p.test_auroc).collect());
+        let probe_acc = mean(rep.probes.iter().map(|p| p.test_accuracy).collect());
+        let probe_base = mean(rep.probes.iter().map(|p| p.baseline_accuracy).collect());
+        let n_sig: usize = names.iter().map(|nm| rep.n_significant(nm)).sum();
+        rows.push(BenchRow {
+            task: task.into(),
+            dataset: ctx.id(g),
+            metric: "best_neuron_auroc".into(),
+            value: best,
+            baseline: null.iter().sum::<f64>() / null.len() as f64,
+            baseline_name: format!("circular-shift null ({N_SHIFTS} shifts)"),
+            higher_is_better: true,
+            n: n,
+            genomes: vec![ctx.id(g)],
+            extra: vec![
+                ("n_significant".into(), n_sig as f64, f64::NAN),
+                ("n_tests".into(), rep.n_tests as f64, f64::NAN),
+                ("n_targets".into(), names.len() as f64, f64::NAN),
+                ("probe_auroc".into(), probe_auc, 0.5),
+                ("probe_accuracy".into(), probe_acc, probe_base),
+            ],
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Task "neurons_aa": the amino-acid targets.
+pub fn run_aa(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+    run_targets(ctx, "neurons_aa", |n| n.starts_with("aa_"))
+}
+
+/// Task "neurons_cds": the CDS target.
+pub fn run_cds(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+    run_targets(ctx, "neurons_cds", |n| n == "CDS")
+}

@@ -1,0 +1,151 @@
+//! **General transferability**: LM quality — cross-entropy (nats per token), perplexity,
+//! next-token accuracy and the improvement over the informed-random point `ln(4^s)` — on each
+//! kingdom's held-out genomes (evenly spaced chunks, scored with context) and on 150-nt reads
+//! of the same genomes (each read alone). [`transfer_matrix`] crosses several models (e.g.
+//! trained on PRO, on EUK) with the test kingdoms.
+
+use std::time::Instant;
+
+use super::score::{score_reads, score_sequence, Tally};
+use super::{BenchContext, BenchOptions, BenchRow, KINGDOMS};
+use crate::data::tokenize::informed_random_loss;
+use crate::models::GenomicModel;
+use crate::table::Table;
+use crate::Result;
+
+/// A benchmark row of LM quality from a tally.
+pub fn lm_row(
+    ctx: &BenchContext,
+    task: &str,
+    dataset: String,
+    t: &Tally,
+    genomes: Vec<String>,
+    secs: f64,
+) -> BenchRow {
+    let ir = informed_random_loss(ctx.tok.stride);
+    BenchRow {
+        task: task.into(),
+        dataset,
+        metric: "cross_entropy".into(),
+        value: t.model_ce(),
+        baseline: t.markov_ce(),
+        baseline_name: format!("Markov order {}", ctx.markov.order),
+        higher_is_better: false,
+        n: t.n,
+        genomes,
+        extra: vec![
+            ("perplexity".into(), t.model_ce().exp(), t.markov_ce().exp()),
+            ("accuracy".into(), t.model_acc(), t.markov_acc()),
+            (
+                "gain_over_random".into(),
+                ir - t.model_ce(),
+                ir - t.markov_ce(),
+            ),
+            ("informed_random".into(), ir, ir),
+        ],
+        seconds: secs,
+    }
+}
+
+/// Score genomes (chunks) into a tally.
+pub fn tally_genomes(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
+    let mut t = Tally::default();
+    for &g in genomes {
+        for (_, _, _, seq) in ctx.chunks(g) {
+            for p in score_sequence(ctx, &seq)? {
+                t.add(&p);
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// Score reads of genomes into a tally.
+pub fn tally_reads(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
+    let reads: Vec<Vec<u8>> = ctx.reads(genomes)?.into_iter().map(|r| r.seq).collect();
+    let mut t = Tally::default();
+    for r in score_reads(ctx, &reads)? {
+        for p in &r {
+            t.add(p);
+        }
+    }
+    Ok(t)
+}
+
+/// The task: one row per kingdom for genomes and one for reads.
+pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    for k in KINGDOMS {
+        let g = ctx.held_out_of(k);
+        if g.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = g.iter().map(|&i| ctx.id(i)).collect();
+        let t0 = Instant::now();
+        let t = tally_genomes(ctx, &g)?;
+        if t.n > 0 {
+            rows.push(lm_row(
+                ctx,
+                "transfer",
+                k.as_str().into(),
+                &t,
+                ids.clone(),
+                t0.elapsed().as_secs_f64(),
+            ));
+        }
+        let t0 = Instant::now();
+        let t = tally_reads(ctx, &g)?;
+        if t.n > 0 {
+            rows.push(lm_row(
+                ctx,
+                "transfer",
+                format!("{}_reads", k.as_str()),
+                &t,
+                ids,
+                t0.elapsed().as_secs_f64(),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// The train-kingdom × test-kingdom matrix: each `(label, model)` (label e.g. `"trained on
+/// PRO"`) is scored on every kingdom's genomes that none of the models trained on
+/// (`opts.train_genomes` = the union of their training genomes). Columns: model, test
+/// kingdom, cross-entropy, accuracy, Markov cross-entropy.
+///
+/// ```no_run
+/// # use genolm::prelude::*;
+/// # use genolm::bench::{transfer_matrix, BenchOptions};
+/// # let (pro, euk): (GenomicModel, GenomicModel) = todo!();
+/// let opts = BenchOptions { train_genomes: Some(vec!["hpylori_ELS37".into(), "scerevisiae_chrI".into()]),
+///                           ..Default::default() };
+/// let m = transfer_matrix(&[("PRO", &pro), ("EUK", &euk)], &opts)?;
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn transfer_matrix(models: &[(&str, &GenomicModel)], opts: &BenchOptions) -> Result<Table> {
+    use polars::prelude::*;
+    let (mut m, mut k, mut ce, mut acc, mut base) = (vec![], vec![], vec![], vec![], vec![]);
+    for (label, model) in models {
+        let o = BenchOptions {
+            tasks: vec![super::Task::Transfer],
+            ..opts.clone()
+        };
+        let rep = super::benchmark_with(*model, &o)?;
+        for r in rep.rows.iter().filter(|r| !r.dataset.ends_with("_reads")) {
+            m.push(label.to_string());
+            k.push(r.dataset.clone());
+            ce.push(r.value);
+            acc.push(
+                r.extra
+                    .iter()
+                    .find(|e| e.0 == "accuracy")
+                    .map(|e| e.1)
+                    .unwrap_or(f64::NAN),
+            );
+            base.push(r.baseline);
+        }
+    }
+    let df = df!("trained_on" => m, "tested_on" => k, "cross_entropy" => ce, "accuracy" => acc, "markov_cross_entropy" => base)?;
+    Ok(Table::new("transfer_matrix", df))
+}

@@ -1,0 +1,509 @@
+//! **Zero-shot variant effect**: score substitutions with no labels and no training, by
+//! 1. the log-likelihood ratio `LLR = score(alt) − score(ref)` of the window around the
+//!    substitution (causal LM: full-window log-likelihood; MLM: masked tokens covering the base,
+//!    as in imputation 1), and
+//! 2. the distance between the mean-pooled `body` embeddings of the ref and alt windows.
+//!
+//! With no clinical labels here, the benchmark uses a biological contrast every annotated genome
+//! has: random substitutions inside CDS (positions in exactly one reading frame), classed by the
+//! genome's genetic code as synonymous, missense or nonsense. Reported: AUROC of `−LLR` for
+//! non-synonymous vs synonymous (main metric), nonsense vs missense, and of the embedding
+//! distance; the Markov baseline's LLR on the same substitutions.
+//!
+//! Users' own variants: [`read_vcf_variants`] (VCF + FASTA, plain or gzip) and
+//! [`score_variants`] give a table of LLR and distance per variant.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Tensor};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::impute_nucleotide::{markov_candidate_scores, model_candidate_scores};
+use super::markov::{code, BASES};
+use super::{BenchContext, BenchRow};
+use crate::data::alphabet::revcomp;
+use crate::data::genetic_code::GeneticCode;
+use crate::explain::stats::auroc_test;
+use crate::models::{GenomicModel, Mode};
+use crate::table::Table;
+use crate::{Error, Result};
+
+/// Consequence of a substitution in a CDS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Consequence {
+    /// Same amino acid.
+    Synonymous,
+    /// Another amino acid.
+    Missense,
+    /// A stop codon.
+    Nonsense,
+}
+
+/// The consequence of changing base `p` (0-based, in the CDS's own orientation) of `codon` to
+/// `alt`; `None` for a stop codon or an ambiguous codon.
+pub fn consequence(
+    code_table: &GeneticCode,
+    codon: &[u8],
+    p: usize,
+    alt: u8,
+) -> Option<Consequence> {
+    let r = code_table.translate_codon(codon);
+    if r == b'*' || r == b'X' {
+        return None;
+    }
+    let mut c = codon.to_vec();
+    c[p] = alt;
+    let a = code_table.translate_codon(&c);
+    Some(match a {
+        b'*' => Consequence::Nonsense,
+        b'X' => return None,
+        a if a == r => Consequence::Synonymous,
+        _ => Consequence::Missense,
+    })
+}
+
+/// A substitution in a window: the window (reference bases), the centre index, the alt base.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Substitution {
+    /// Where it is (`contig:pos`, 1-based).
+    pub name: String,
+    /// Reference window, centred on the substitution.
+    pub window: Vec<u8>,
+    /// Index of the substituted base in the window.
+    pub centre: usize,
+    /// Alternative base.
+    pub alt: u8,
+}
+
+/// LLR and embedding distance of each substitution (same flank for all).
+pub fn score_substitutions(
+    ctx: &BenchContext,
+    subs: &[Substitution],
+) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    let centre = subs.first().map(|s| s.centre).unwrap_or(0);
+    if subs
+        .iter()
+        .any(|s| s.centre != centre || s.window.len() != subs[0].window.len())
+    {
+        return Err(Error::Input(
+            "substitution windows must share one length and centre".into(),
+        ));
+    }
+    let wins: Vec<Vec<u8>> = subs.iter().map(|s| s.window.clone()).collect();
+    let ms = model_candidate_scores(ctx, &wins, centre)?;
+    let mut llr = Vec::new();
+    let mut base = Vec::new();
+    for (s, m) in subs.iter().zip(&ms) {
+        let (r, a) = (code(s.window[centre]), code(s.alt));
+        llr.push(m[a] - m[r]);
+        let b = markov_candidate_scores(ctx, &s.window, centre);
+        base.push(b[a] - b[r]);
+    }
+    let dist = embedding_distances(ctx.model, subs, ctx.opts.batch_size)?;
+    Ok((llr, dist, base))
+}
+
+/// Euclidean distance between the mean-pooled `body` activations of ref and alt windows.
+pub fn embedding_distances(
+    model: &GenomicModel,
+    subs: &[Substitution],
+    batch_size: usize,
+) -> Result<Vec<f64>> {
+    let tok = model.config().tokenizer()?;
+    let mut out = Vec::with_capacity(subs.len());
+    for batch in subs.chunks((batch_size / 2).max(1)) {
+        let mut ids = Vec::new();
+        for s in batch {
+            let mut alt = s.window.clone();
+            alt[s.centre] = s.alt;
+            ids.push(tok.encode(&s.window));
+            ids.push(tok.encode(&alt));
+        }
+        let t = ids[0].len();
+        let x = Tensor::from_vec(ids.concat(), (batch.len() * 2, t), model.device())?;
+        let o = model.forward_collect(&x, None, Mode::Eval)?;
+        let body = &o
+            .layers
+            .iter()
+            .find(|(n, _)| n == "body")
+            .ok_or_else(|| Error::Input("model has no body layer".into()))?
+            .1;
+        let pooled = body.to_dtype(DType::F32)?.mean(1)?.to_vec2::<f32>()?;
+        for pair in pooled.chunks(2) {
+            let d: f64 = pair[0]
+                .iter()
+                .zip(&pair[1])
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Random substitutions in single-frame CDS positions of genome `g`, with consequences.
+pub fn sample_cds_substitutions(
+    ctx: &BenchContext,
+    g: usize,
+    n: usize,
+    flank: usize,
+    seed: u64,
+) -> Result<Vec<(Substitution, Consequence)>> {
+    let genome = &ctx.corpus.genomes[g];
+    let gc = GeneticCode::new(genome.meta.genetic_code)?;
+    let opts = genome.track_options();
+    let mut cand: Vec<(usize, usize)> = Vec::new(); // (contig, pos)
+    let mut tracks = Vec::new();
+    for (ci, c) in genome.contigs.iter().enumerate() {
+        let t = match c.tracks(&opts) {
+            Some(t) => Some(t?),
+            None => None,
+        };
+        if let Some(t) = &t {
+            for i in flank..c.seq.len().saturating_sub(flank + 2) {
+                if t.codon[i].count_ones() == 1 {
+                    cand.push((ci, i));
+                }
+            }
+        }
+        tracks.push(t);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    cand.shuffle(&mut rng);
+    let mut out = Vec::new();
+    for (ci, i) in cand {
+        if out.len() >= n {
+            break;
+        }
+        let seq = &genome.contigs[ci].seq;
+        let win = seq[i - flank..=i + flank].to_ascii_uppercase();
+        if win.iter().any(|&b| code(b) == 4) {
+            continue;
+        }
+        let bits = tracks[ci].as_ref().expect("annotated").codon[i];
+        let p = bits.trailing_zeros() as usize;
+        let (codon, pos_in_codon, alt_fw) = {
+            let alts: Vec<u8> = BASES.iter().copied().filter(|&b| b != win[flank]).collect();
+            let alt = alts[rng.random_range(0..3)];
+            if p < 3 {
+                (seq[i - p..i - p + 3].to_ascii_uppercase(), p, alt)
+            } else {
+                let p = p - 3;
+                // reverse strand: codon position p sits at forward i; the codon spans i+p-2 ..= i+p
+                if i + p < 2 || i + p >= seq.len() {
+                    continue;
+                }
+                (
+                    revcomp(&seq[i + p - 2..=i + p]).to_ascii_uppercase(),
+                    p,
+                    alt,
+                )
+            }
+        };
+        let alt_on_cds = if p < 3 { alt_fw } else { revcomp(&[alt_fw])[0] };
+        let Some(cons) = consequence(&gc, &codon, pos_in_codon, alt_on_cds) else {
+            continue;
+        };
+        out.push((
+            Substitution {
+                name: format!("{}:{}", genome.contigs[ci].name, i + 1),
+                window: win,
+                centre: flank,
+                alt: alt_fw,
+            },
+            cons,
+        ));
+    }
+    Ok(out)
+}
+
+/// The task: one row per held-out annotated genome.
+pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    for (gi, g) in ctx.annotated_held_out().into_iter().enumerate() {
+        let t0 = Instant::now();
+        let subs = sample_cds_substitutions(
+            ctx,
+            g,
+            ctx.opts.variants_per_genome,
+            ctx.opts.variant_flank,
+            ctx.opts.seed + gi as u64,
+        )?;
+        let nonsyn: Vec<bool> = subs
+            .iter()
+            .map(|s| s.1 != Consequence::Synonymous)
+            .collect();
+        let n_syn = nonsyn.iter().filter(|&&x| !x).count();
+        if subs.len() < 10 || n_syn == 0 || n_syn == subs.len() {
+            continue;
+        }
+        let only: Vec<Substitution> = subs.iter().map(|s| s.0.clone()).collect();
+        let (llr, dist, base) = score_substitutions(ctx, &only)?;
+        let neg = |x: &[f64]| x.iter().map(|&v| -v as f32).collect::<Vec<f32>>();
+        let auc = |x: &[f32], lab: &[bool]| auroc_test(x, lab).0;
+        let main_m = auc(&neg(&llr), &nonsyn);
+        let main_b = auc(&neg(&base), &nonsyn);
+        let dist32: Vec<f32> = dist.iter().map(|&v| v as f32).collect();
+        // nonsense vs missense
+        let idx: Vec<usize> = (0..subs.len())
+            .filter(|&i| subs[i].1 != Consequence::Synonymous)
+            .collect();
+        let lab: Vec<bool> = idx
+            .iter()
+            .map(|&i| subs[i].1 == Consequence::Nonsense)
+            .collect();
+        let nn = lab.iter().filter(|&&x| x).count();
+        let (nm, nb) = if nn > 0 && nn < lab.len() {
+            let pick = |x: &[f64]| idx.iter().map(|&i| -x[i] as f32).collect::<Vec<f32>>();
+            (auc(&pick(&llr), &lab), auc(&pick(&base), &lab))
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        let count = |c: Consequence| subs.iter().filter(|s| s.1 == c).count() as f64;
+        rows.push(BenchRow {
+            task: "variants".into(),
+            dataset: ctx.id(g),
+            metric: "auroc_nonsyn_vs_syn".into(),
+            value: main_m,
+            baseline: main_b,
+            baseline_name: format!("Markov order {} LLR", ctx.markov.order),
+            higher_is_better: true,
+            n: subs.len(),
+            genomes: vec![ctx.id(g)],
+            extra: vec![
+                ("auroc_nonsense_vs_missense".into(), nm, nb),
+                (
+                    "auroc_embedding_distance".into(),
+                    auc(&dist32, &nonsyn),
+                    f64::NAN,
+                ),
+                (
+                    "n_synonymous".into(),
+                    count(Consequence::Synonymous),
+                    f64::NAN,
+                ),
+                ("n_missense".into(), count(Consequence::Missense), f64::NAN),
+                ("n_nonsense".into(), count(Consequence::Nonsense), f64::NAN),
+            ],
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(rows)
+}
+
+/// A variant from a VCF, with its reference window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VcfVariant {
+    /// Chromosome / contig name.
+    pub chrom: String,
+    /// 1-based position.
+    pub pos: usize,
+    /// The ID column.
+    pub id: String,
+    /// Reference base.
+    pub reference: u8,
+    /// Alternative base.
+    pub alt: u8,
+}
+
+/// Single-base substitutions of a VCF (plain, gzip or bgzip) checked against a FASTA: every
+/// REF must match the FASTA; multi-allelic records give one variant per ALT; indels and
+/// symbolic alleles are skipped (counted in the second value). Errors name the file and line.
+pub fn read_vcf_variants(
+    vcf: impl AsRef<Path>,
+    fasta: impl AsRef<Path>,
+) -> Result<(Vec<VcfVariant>, Vec<(String, Vec<u8>)>, usize)> {
+    use noodles_vcf as nv;
+    let vcf = vcf.as_ref();
+    let label = vcf.display().to_string();
+    let genome: Vec<(String, Vec<u8>)> = crate::data::fasta::read_fasta(fasta.as_ref())?
+        .into_iter()
+        .map(|r| (r.name, r.seq))
+        .collect();
+    let (inner, _) = crate::data::io::open(vcf)?;
+    let mut reader = nv::io::Reader::new(inner);
+    reader
+        .read_header()
+        .map_err(|e| Error::parse(&label, 1, format!("VCF header: {e}")))?;
+    let header_lines = header_line_count(vcf);
+    let mut rec = nv::Record::default();
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    let mut n = 0;
+    loop {
+        let got = reader
+            .read_record(&mut rec)
+            .map_err(|e| Error::parse(&label, header_lines + n + 1, e.to_string()))?;
+        if got == 0 {
+            break;
+        }
+        n += 1;
+        let line = header_lines + n;
+        let chrom = rec.reference_sequence_name().to_string();
+        let pos = match rec.variant_start() {
+            Some(Ok(p)) => usize::from(p),
+            _ => return Err(Error::parse(&label, line, "missing or bad POS")),
+        };
+        let r = rec.reference_bases().to_ascii_uppercase();
+        let seq = &genome
+            .iter()
+            .find(|(n, _)| n == &chrom || n.split_whitespace().next() == Some(chrom.as_str()))
+            .ok_or_else(|| {
+                Error::parse(
+                    &label,
+                    line,
+                    format!("contig {chrom:?} is not in the FASTA"),
+                )
+            })?
+            .1;
+        let alt_field = rec.alternate_bases();
+        let alts: &str = alt_field.as_ref();
+        for alt in alts.split(',') {
+            if r.len() != 1 || alt.len() != 1 || code(alt.as_bytes()[0]) == 4 {
+                skipped += 1;
+                continue;
+            }
+            let fa = seq.get(pos - 1).map(|b| b.to_ascii_uppercase());
+            if fa != Some(r.as_bytes()[0]) {
+                return Err(Error::parse(
+                    &label,
+                    line,
+                    format!(
+                        "REF {r} does not match the FASTA base {} at {chrom}:{pos}",
+                        fa.map(|b| (b as char).to_string())
+                            .unwrap_or_else(|| "(past the end)".into())
+                    ),
+                ));
+            }
+            out.push(VcfVariant {
+                chrom: chrom.clone(),
+                pos,
+                id: rec.ids().as_ref().to_string(),
+                reference: r.as_bytes()[0],
+                alt: alt.as_bytes()[0].to_ascii_uppercase(),
+            });
+        }
+    }
+    Ok((out, genome, skipped))
+}
+
+fn header_line_count(path: &Path) -> usize {
+    use std::io::BufRead;
+    crate::data::io::open(path)
+        .map(|(r, _)| {
+            r.lines()
+                .map_while(|l| l.ok())
+                .take_while(|l| l.starts_with('#'))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Score users' variants (e.g. from [`read_vcf_variants`]) with a model: LLR (alt vs ref) and
+/// embedding distance, windows of `2·flank + 1` bases. Variants too close to a contig end or in
+/// windows with ambiguous bases get NaN.
+pub fn score_variants(
+    model: &GenomicModel,
+    variants: &[VcfVariant],
+    genome: &[(String, Vec<u8>)],
+    flank: usize,
+) -> Result<Table> {
+    use polars::prelude::*;
+    let opts = super::BenchOptions::default();
+    let ctx = BenchContext {
+        model,
+        tok: model.config().tokenizer()?,
+        corpus: crate::data::corpus::Corpus {
+            name: "variants".into(),
+            genomes: Vec::new(),
+        },
+        train: Vec::new(),
+        held_out: Vec::new(),
+        markov: super::markov::MarkovModel::fit(genome.iter().map(|g| g.1.as_slice()), 4, true)?,
+        opts,
+        run_summary: None,
+    };
+    let mut subs = Vec::new();
+    let mut keep = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        let seq = &genome
+            .iter()
+            .find(|g| g.0 == v.chrom || g.0.split_whitespace().next() == Some(v.chrom.as_str()))
+            .map(|g| &g.1);
+        let Some(seq) = seq else { continue };
+        let p = v.pos - 1;
+        if p < flank || p + flank >= seq.len() {
+            continue;
+        }
+        let w = seq[p - flank..=p + flank].to_ascii_uppercase();
+        if w.iter().any(|&b| code(b) == 4) {
+            continue;
+        }
+        subs.push(Substitution {
+            name: format!("{}:{}", v.chrom, v.pos),
+            window: w,
+            centre: flank,
+            alt: v.alt,
+        });
+        keep.push(i);
+    }
+    let (mut llr, mut dist, mut base) = (
+        vec![f64::NAN; variants.len()],
+        vec![f64::NAN; variants.len()],
+        vec![f64::NAN; variants.len()],
+    );
+    if !subs.is_empty() {
+        let (l, d, b) = score_substitutions(&ctx, &subs)?;
+        for (j, &i) in keep.iter().enumerate() {
+            llr[i] = l[j];
+            dist[i] = d[j];
+            base[i] = b[j];
+        }
+    }
+    let df = df!(
+        "chrom" => variants.iter().map(|v| v.chrom.clone()).collect::<Vec<_>>(),
+        "pos" => variants.iter().map(|v| v.pos as u64).collect::<Vec<_>>(),
+        "id" => variants.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "ref" => variants.iter().map(|v| (v.reference as char).to_string()).collect::<Vec<_>>(),
+        "alt" => variants.iter().map(|v| (v.alt as char).to_string()).collect::<Vec<_>>(),
+        "llr" => llr,
+        "embedding_distance" => dist,
+        "markov4_llr" => base,
+    )?;
+    Ok(Table::new("variant_scores", df))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consequences_by_hand() {
+        let g = GeneticCode::standard();
+        // CTT (Leu) → CTC (Leu): synonymous; → CAT (His): missense; TGG (Trp) → TAG: nonsense
+        assert_eq!(
+            consequence(&g, b"CTT", 2, b'C'),
+            Some(Consequence::Synonymous)
+        );
+        assert_eq!(
+            consequence(&g, b"CTT", 1, b'A'),
+            Some(Consequence::Missense)
+        );
+        assert_eq!(
+            consequence(&g, b"TGG", 1, b'A'),
+            Some(Consequence::Nonsense)
+        );
+        assert_eq!(consequence(&g, b"TAA", 0, b'C'), None); // stop-lost is not scored
+                                                            // table 4: TGA is Trp
+        let m = GeneticCode::new(4).unwrap();
+        assert_eq!(
+            consequence(&m, b"TGG", 2, b'A'),
+            Some(Consequence::Synonymous)
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! The benchmark on a tiny model: every task runs, metrics agree with hand computations, and the
+//! baseline is scored on exactly the model's positions.
+
+use candle_core::Device;
+use genolm::bench::markov::MarkovModel;
+use genolm::bench::score::{score_sequence, Tally};
+use genolm::bench::{benchmark_with, BenchContext, BenchOptions, BenchmarkReport, Task};
+use genolm::data::corpus::Corpus;
+use genolm::infer::{token_scores, PredictOptions};
+use genolm::models::{GenomicModel, ModelConfig};
+
+fn ctx_for<'a>(model: &'a GenomicModel, train_seq: &[u8]) -> BenchContext<'a> {
+    BenchContext {
+        model,
+        tok: model.config().tokenizer().unwrap(),
+        corpus: Corpus {
+            name: "t".into(),
+            genomes: Vec::new(),
+        },
+        train: Vec::new(),
+        held_out: Vec::new(),
+        markov: MarkovModel::fit([train_seq], 2, true).unwrap(),
+        opts: BenchOptions::quick(),
+        run_summary: None,
+    }
+}
+
+#[test]
+fn model_and_baseline_score_the_same_tokens() {
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 3).unwrap();
+    let (k, s) = (model.config().k, model.config().stride);
+    let train = b"ACGTTGCAAGCTTAGCGATCGATCGGCTAGCTAGGCATCGAT".repeat(5);
+    let ctx = ctx_for(&model, &train);
+    // an ambiguous base: tokens covering it are skipped by both
+    let mut seq = b"ATGCGTACGTTAGCATGCATCGATCGATCGGGCTAGCTAGCATCGACTAGCTAG".to_vec();
+    seq[20] = b'N';
+    let scored = score_sequence(&ctx, &seq).unwrap();
+    let ts = token_scores(&model, &seq, &PredictOptions::default()).unwrap();
+    for p in &scored {
+        // the model's own score of that token is the one paired with the baseline
+        let i = ts.index.iter().position(|&j| j == p.token).unwrap();
+        assert_eq!(p.model_logp, ts.logp[i] as f64);
+        // the Markov score covers exactly the bases the token adds
+        let r = MarkovModel::new_bases(p.token, k, s);
+        let hand: f64 = r
+            .clone()
+            .map(|b| ctx.markov.log_prob(&seq, b).unwrap())
+            .sum();
+        assert!((p.markov_logp - hand).abs() < 1e-12);
+        assert!(!r.contains(&20), "token {} touches the N", p.token);
+    }
+    // every token the model scores whose new bases are clean is scored by both
+    let expected = ts
+        .index
+        .iter()
+        .filter(|&&j| MarkovModel::new_bases(j, k, s).all(|b| b < seq.len() && seq[b] != b'N'))
+        .count();
+    assert_eq!(scored.len(), expected);
+    // the tally is the mean of what was paired
+    let mut t = Tally::default();
+    scored.iter().for_each(|p| t.add(p));
+    let ce: f64 = -scored.iter().map(|p| p.model_logp).sum::<f64>() / scored.len() as f64;
+    assert!((t.model_ce() - ce).abs() < 1e-12);
+}
+
+#[test]
+fn the_whole_suite_runs_on_a_tiny_model() {
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let opts = BenchOptions::quick();
+    let rep = benchmark_with(&model, &opts).unwrap();
+    assert!(rep.train_source.starts_with("assumed"));
+    // held-out PRO, EUK, VIR genomes and reads
+    for d in ["PRO", "EUK", "VIR", "PRO_reads", "EUK_reads", "VIR_reads"] {
+        let r = rep
+            .get("transfer", d)
+            .unwrap_or_else(|| panic!("no transfer row for {d}"));
+        assert!(
+            r.value.is_finite() && r.baseline.is_finite() && r.n > 0,
+            "{d}: {r:?}"
+        );
+    }
+    for task in Task::ALL {
+        let ran = rep.rows.iter().any(|r| r.task == task.name());
+        let skipped = rep.skipped.iter().any(|s| s.0 == task.name());
+        assert!(
+            ran || skipped,
+            "{} neither ran nor was skipped",
+            task.name()
+        );
+    }
+    // an untrained model is no better than chance at imputation
+    for r in rep.rows.iter().filter(|r| r.task == "impute_nucleotide") {
+        assert!((0.0..=1.0).contains(&r.value));
+    }
+    // held-out genomes never include a training genome
+    assert!(rep.datasets.iter().filter(|d| d.role == "train").count() >= 1);
+    let table = rep.table().unwrap();
+    assert_eq!(table.height(), rep.rows.len());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.json");
+    rep.save_json(&p).unwrap();
+    let back = BenchmarkReport::load_json(&p).unwrap();
+    assert_eq!(back.rows.len(), rep.rows.len());
+    assert!(rep.plot().unwrap().svg().contains("<svg"));
+    assert!(rep.to_markdown().contains("| transfer | PRO |"));
+}
+
+#[test]
+fn given_training_genomes_are_not_benchmarked() {
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let opts = BenchOptions {
+        tasks: vec![Task::Transfer],
+        train_genomes: Some(vec!["phiX174".into(), "hpylori_G27".into()]),
+        ..BenchOptions::quick()
+    };
+    let rep = benchmark_with(&model, &opts).unwrap();
+    for r in &rep.rows {
+        assert!(!r.genomes.contains(&"phiX174".to_string()));
+    }
+    let bad = BenchOptions {
+        train_genomes: Some(vec!["nope".into()]),
+        ..opts
+    };
+    assert!(benchmark_with(&model, &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("nope"));
+}

@@ -1,5 +1,9 @@
 //! What a notebook imports: `use genolm::prelude::*;`.
 
+pub use crate::bench::{
+    benchmark, benchmark_with, transfer_matrix, transferability_test, BenchOptions,
+    BenchmarkReport, Task,
+};
 pub use crate::data::alphabet::{revcomp, AmbiguityPolicy};
 pub use crate::data::annotation::{
     check_translations, read_annotation, read_genbank, read_gff3, AnnotatedSequence, Feature,

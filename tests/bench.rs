@@ -126,3 +126,97 @@ fn given_training_genomes_are_not_benchmarked() {
         .to_string()
         .contains("nope"));
 }
+
+#[test]
+fn sampled_cds_substitutions_read_the_annotated_codons() {
+    use genolm::bench::variants::{sample_cds_substitutions, Consequence};
+    use genolm::data::genetic_code::aa_index;
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let corpus = Corpus::embedded().unwrap();
+    let mut ctx = ctx_for(&model, b"ACGTACGTTTGACCA");
+    // chloroplast: genes on both strands, code 11; phiX174: overlapping genes
+    for id in ["athaliana_chloroplast", "phiX174"] {
+        ctx.corpus = corpus.clone();
+        let g = corpus.index_of(id).unwrap();
+        let subs = sample_cds_substitutions(&ctx, g, 200, 16, 5).unwrap();
+        assert!(subs.len() >= 150, "{id}: {}", subs.len());
+        let genome = &corpus.genomes[g];
+        let mut counts = [0usize; 3];
+        for s in &subs {
+            let (ci, i) = s.at;
+            let t = genome.contigs[ci]
+                .tracks(&genome.track_options())
+                .unwrap()
+                .unwrap();
+            // the reference amino acid is the one the annotation puts at this base
+            let bit = aa_index(s.aa.0).unwrap();
+            assert_eq!(
+                (t.amino_acid[i] >> bit) & 1,
+                1,
+                "{id} {}: {}",
+                s.sub.name,
+                s.aa.0 as char
+            );
+            assert_eq!(
+                s.sub.window[s.sub.centre],
+                genome.contigs[ci].seq[i].to_ascii_uppercase()
+            );
+            let expect = match (s.aa.0 == s.aa.1, s.aa.1 == b'*') {
+                (true, _) => Consequence::Synonymous,
+                (false, true) => Consequence::Nonsense,
+                _ => Consequence::Missense,
+            };
+            assert_eq!(s.consequence, expect);
+            counts[s.consequence as usize] += 1;
+        }
+        // about a quarter of random coding substitutions are synonymous
+        let syn = counts[0] as f64 / subs.len() as f64;
+        assert!(
+            (0.15..0.35).contains(&syn),
+            "{id}: synonymous fraction {syn}"
+        );
+    }
+}
+
+#[test]
+fn users_variants_from_vcf_and_fasta() {
+    use genolm::bench::variants::{read_vcf_variants, score_variants};
+    let corpus = Corpus::embedded().unwrap();
+    let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()].contigs[0];
+    let dir = tempfile::tempdir().unwrap();
+    let fa = dir.path().join("phix.fa");
+    std::fs::write(
+        &fa,
+        format!(">{}\n{}\n", phix.name, String::from_utf8_lossy(&phix.seq)),
+    )
+    .unwrap();
+    let b = |i: usize| phix.seq[i - 1] as char;
+    let other = |i: usize| if b(i) == 'A' { 'C' } else { 'A' };
+    let header = "##fileformat=VCFv4.3\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+    let body = format!(
+        "{c}\t100\tv1\t{r1}\t{a1}\t.\tPASS\t.\n{c}\t200\tv2\t{r2}\t{a2},G\t.\tPASS\t.\n{c}\t300\tv3\t{r3}\t{r3}T\t.\tPASS\t.\n",
+        c = phix.name, r1 = b(100), a1 = other(100), r2 = b(200), a2 = other(200), r3 = b(300)
+    );
+    let vcf = dir.path().join("v.vcf");
+    std::fs::write(&vcf, format!("{header}{body}")).unwrap();
+    let got = read_vcf_variants(&vcf, &fa).unwrap();
+    // v2 is multi-allelic (one may equal REF only if REF is G: then it is still an SNV record)
+    assert_eq!(got.skipped, 1, "the insertion is skipped");
+    assert_eq!(got.variants.len(), 3);
+    assert_eq!(got.variants[0].pos, 100);
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let t = score_variants(&model, &got.variants, &got.genome, 16).unwrap();
+    assert_eq!(t.height(), 3);
+    // a REF that disagrees with the FASTA is an error naming the file and line 6
+    let wrong = if b(50) == 'A' { 'C' } else { 'A' };
+    std::fs::write(
+        &vcf,
+        format!(
+            "{header}{body}{}\t50\tbad\t{wrong}\tT\t.\tPASS\t.\n",
+            phix.name
+        ),
+    )
+    .unwrap();
+    let e = read_vcf_variants(&vcf, &fa).unwrap_err().to_string();
+    assert!(e.contains("v.vcf:6") && e.contains("REF"), "{e}");
+}

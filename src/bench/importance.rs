@@ -1,6 +1,6 @@
 //! **Neuron importance**: neurons of the `body` layer (what the LM head reads) are ranked by
 //! how much deleting each alone (zeroing it) raises the LM loss on a *ranking* set (the first
-//! 1,000 bases of each held-out genome); the deletion curve — loss after deleting the top-k
+//! 500 bases of each held-out genome); the deletion curve — loss after deleting the top-k
 //! ranked neurons versus k random neurons (3 draws), k = 1, 2, 4, … up to `importance_max` — is
 //! measured on a separate *evaluation* set (2,000 bases from the middle of each genome). The
 //! main metric is the area between the curves (nats × k, trapezoid); the baseline row value is
@@ -28,7 +28,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         if c.seq.len() < 3_000 {
             continue;
         }
-        rank_set.push((format!("{}:rank", ctx.id(g)), c.seq[..1_000].to_vec()));
+        rank_set.push((format!("{}:rank", ctx.id(g)), c.seq[..500].to_vec()));
         let mid = c.seq.len() / 2;
         eval_set.push((
             format!("{}:eval", ctx.id(g)),

@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn new_bases_cover_each_base_once() {
         for (k, s) in [(1, 1), (3, 1), (3, 3), (6, 2), (4, 3)] {
-            let mut covered = vec![0; 40];
+            let mut covered = [0; 40];
             let n_tok = (40 - k) / s + 1;
             for j in 0..n_tok {
                 for i in MarkovModel::new_bases(j, k, s) {

@@ -156,7 +156,7 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
             baseline: null.iter().sum::<f64>() / null.len() as f64,
             baseline_name: format!("circular-shift null ({N_SHIFTS} shifts)"),
             higher_is_better: true,
-            n: n,
+            n,
             genomes: vec![ctx.id(g)],
             extra: vec![
                 ("n_significant".into(), n_sig as f64, f64::NAN),

@@ -146,6 +146,19 @@ pub fn embedding_distances(
     Ok(out)
 }
 
+/// A substitution sampled inside a CDS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdsSubstitution {
+    /// The substitution (forward-strand window).
+    pub sub: Substitution,
+    /// Its consequence.
+    pub consequence: Consequence,
+    /// Contig index and 0-based position.
+    pub at: (usize, usize),
+    /// Reference and alternative amino acids (one-letter, `*` for stop).
+    pub aa: (u8, u8),
+}
+
 /// Random substitutions in single-frame CDS positions of genome `g`, with consequences.
 pub fn sample_cds_substitutions(
     ctx: &BenchContext,
@@ -153,7 +166,7 @@ pub fn sample_cds_substitutions(
     n: usize,
     flank: usize,
     seed: u64,
-) -> Result<Vec<(Substitution, Consequence)>> {
+) -> Result<Vec<CdsSubstitution>> {
     let genome = &ctx.corpus.genomes[g];
     let gc = GeneticCode::new(genome.meta.genetic_code)?;
     let opts = genome.track_options();
@@ -209,15 +222,19 @@ pub fn sample_cds_substitutions(
         let Some(cons) = consequence(&gc, &codon, pos_in_codon, alt_on_cds) else {
             continue;
         };
-        out.push((
-            Substitution {
+        let mut alt_codon = codon.clone();
+        alt_codon[pos_in_codon] = alt_on_cds;
+        out.push(CdsSubstitution {
+            sub: Substitution {
                 name: format!("{}:{}", genome.contigs[ci].name, i + 1),
                 window: win,
                 centre: flank,
                 alt: alt_fw,
             },
-            cons,
-        ));
+            consequence: cons,
+            at: (ci, i),
+            aa: (gc.translate_codon(&codon), gc.translate_codon(&alt_codon)),
+        });
     }
     Ok(out)
 }
@@ -236,13 +253,13 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         )?;
         let nonsyn: Vec<bool> = subs
             .iter()
-            .map(|s| s.1 != Consequence::Synonymous)
+            .map(|s| s.consequence != Consequence::Synonymous)
             .collect();
         let n_syn = nonsyn.iter().filter(|&&x| !x).count();
         if subs.len() < 10 || n_syn == 0 || n_syn == subs.len() {
             continue;
         }
-        let only: Vec<Substitution> = subs.iter().map(|s| s.0.clone()).collect();
+        let only: Vec<Substitution> = subs.iter().map(|s| s.sub.clone()).collect();
         let (llr, dist, base) = score_substitutions(ctx, &only)?;
         let neg = |x: &[f64]| x.iter().map(|&v| -v as f32).collect::<Vec<f32>>();
         let auc = |x: &[f32], lab: &[bool]| auroc_test(x, lab).0;
@@ -251,11 +268,11 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         let dist32: Vec<f32> = dist.iter().map(|&v| v as f32).collect();
         // nonsense vs missense
         let idx: Vec<usize> = (0..subs.len())
-            .filter(|&i| subs[i].1 != Consequence::Synonymous)
+            .filter(|&i| subs[i].consequence != Consequence::Synonymous)
             .collect();
         let lab: Vec<bool> = idx
             .iter()
-            .map(|&i| subs[i].1 == Consequence::Nonsense)
+            .map(|&i| subs[i].consequence == Consequence::Nonsense)
             .collect();
         let nn = lab.iter().filter(|&&x| x).count();
         let (nm, nb) = if nn > 0 && nn < lab.len() {
@@ -264,7 +281,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         } else {
             (f64::NAN, f64::NAN)
         };
-        let count = |c: Consequence| subs.iter().filter(|s| s.1 == c).count() as f64;
+        let count = |c: Consequence| subs.iter().filter(|s| s.consequence == c).count() as f64;
         rows.push(BenchRow {
             task: "variants".into(),
             dataset: ctx.id(g),
@@ -311,13 +328,21 @@ pub struct VcfVariant {
     pub alt: u8,
 }
 
+/// What [`read_vcf_variants`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VcfInput {
+    /// Single-base substitutions, in file order.
+    pub variants: Vec<VcfVariant>,
+    /// The FASTA's records `(name, bases)`.
+    pub genome: Vec<(String, Vec<u8>)>,
+    /// Alleles skipped (indels, symbolic or ambiguous alleles).
+    pub skipped: usize,
+}
+
 /// Single-base substitutions of a VCF (plain, gzip or bgzip) checked against a FASTA: every
 /// REF must match the FASTA; multi-allelic records give one variant per ALT; indels and
-/// symbolic alleles are skipped (counted in the second value). Errors name the file and line.
-pub fn read_vcf_variants(
-    vcf: impl AsRef<Path>,
-    fasta: impl AsRef<Path>,
-) -> Result<(Vec<VcfVariant>, Vec<(String, Vec<u8>)>, usize)> {
+/// symbolic alleles are skipped (counted in `skipped`). Errors name the file and line.
+pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfInput> {
     use noodles_vcf as nv;
     let vcf = vcf.as_ref();
     let label = vcf.display().to_string();
@@ -389,7 +414,11 @@ pub fn read_vcf_variants(
             });
         }
     }
-    Ok((out, genome, skipped))
+    Ok(VcfInput {
+        variants: out,
+        genome,
+        skipped,
+    })
 }
 
 fn header_line_count(path: &Path) -> usize {

@@ -38,6 +38,7 @@ pub mod infer;
 pub mod models;
 pub mod plot;
 pub mod prelude;
+pub mod report;
 pub mod table;
 pub mod train;
 

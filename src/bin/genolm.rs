@@ -36,6 +36,20 @@ enum Cmd {
         /// Where the checkpoint goes.
         #[arg(long, default_value = "runs/quickstart")]
         out: PathBuf,
+        /// Where the report goes (default: OUT/report): index.html, manifest.json, figures, tables.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Re-run the command recorded in a report's manifest.json and list every metric that differs.
+    Reproduce {
+        /// The manifest.json of a report.
+        manifest: PathBuf,
+        /// Relative tolerance (0: identical, the goal on CPU).
+        #[arg(long, default_value_t = 0.0)]
+        tol: f64,
+        /// Where the re-run goes (default: a folder next to the manifest).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Train a model from a run file (data, model, schedule, output folder).
     Train {
@@ -249,6 +263,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             batches,
             epochs,
             out,
+            report,
         } => {
             let t0 = std::time::Instant::now();
             let corpus = Corpus::embedded()?;
@@ -313,8 +328,111 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 );
                 let s = genolm::train::run::run_training(&cfg, false)?;
                 print_run_summary(&s);
+                let mut rep = genolm::report::training_report(
+                    "genolm quickstart: a small AWD-LSTM on the embedded corpus",
+                    &corpus,
+                    &cfg,
+                    &s,
+                )?;
+                let dir = report.unwrap_or_else(|| cfg.output.join("report"));
+                rep.command(&[
+                    "quickstart".into(),
+                    "--seed".into(),
+                    seed.to_string(),
+                    "--batches".into(),
+                    batches.to_string(),
+                    "--epochs".into(),
+                    epochs.to_string(),
+                    "--out".into(),
+                    cfg.output.display().to_string(),
+                ]);
+                rep.timing("total", t0.elapsed().as_secs_f64());
+                rep.write(&dir)?;
+                println!(
+                    "report: {} (re-run and compare: genolm reproduce {})",
+                    dir.join("index.html").display(),
+                    dir.join("manifest.json").display()
+                );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Reproduce { manifest, tol, out } => {
+            use genolm::report::{compare_metrics, Manifest};
+            let before = Manifest::load(&manifest)?;
+            if before.command.is_empty() {
+                return Err(genolm::Error::Input(format!(
+                    "{}: no command recorded; this report cannot be re-run",
+                    manifest.display()
+                )));
+            }
+            let base = out.unwrap_or_else(|| {
+                manifest
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("reproduced")
+            });
+            // the same command, writing into `base`
+            let mut args = vec!["genolm".to_string()];
+            let mut it = before.command.iter();
+            while let Some(a) = it.next() {
+                args.push(a.clone());
+                if a == "--out" || a == "--report" {
+                    it.next();
+                    args.push(
+                        base.join(if a == "--out" { "run" } else { "report" })
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+            if !args.iter().any(|a| a == "--report") {
+                args.push("--report".into());
+                args.push(base.join("report").display().to_string());
+            }
+            println!("re-running: {}", args[1..].join(" "));
+            let cli = Cli::try_parse_from(&args)
+                .map_err(|e| genolm::Error::Input(format!("recorded command: {e}")))?;
+            if matches!(cli.cmd, Cmd::Reproduce { .. }) {
+                return Err(genolm::Error::Input(
+                    "a manifest cannot reproduce itself".into(),
+                ));
+            }
+            run(cli)?;
+            let after = Manifest::load(base.join("report").join("manifest.json"))?;
+            if before.genolm_version != after.genolm_version
+                || before.git_commit != after.git_commit
+            {
+                println!(
+                    "note: built from {} {} then, {} {} now",
+                    before.genolm_version,
+                    before.git_commit,
+                    after.genolm_version,
+                    after.git_commit
+                );
+            }
+            let diffs = compare_metrics(&before, &after, tol);
+            if diffs.is_empty() {
+                println!(
+                    "reproduced: all {} metrics identical{}",
+                    before.metrics.len(),
+                    if tol > 0.0 {
+                        format!(" within {tol}")
+                    } else {
+                        String::new()
+                    }
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "{} of {} metrics differ:",
+                    diffs.len(),
+                    before.metrics.len()
+                );
+                for d in &diffs {
+                    println!("  {:<28} {:>14.8} → {:>14.8}", d.name, d.before, d.after);
+                }
+                Ok(ExitCode::from(1))
+            }
         }
         Cmd::Bench {
             model,

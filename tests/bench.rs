@@ -220,3 +220,20 @@ fn users_variants_from_vcf_and_fasta() {
     let e = read_vcf_variants(&vcf, &fa).unwrap_err().to_string();
     assert!(e.contains("v.vcf:6") && e.contains("REF"), "{e}");
 }
+
+#[test]
+fn transfer_matrix_crosses_models_and_kingdoms() {
+    use genolm::bench::transfer_matrix;
+    let a = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let b = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 2).unwrap();
+    let opts = BenchOptions {
+        train_genomes: Some(vec!["hpylori_ELS37".into(), "scerevisiae_chrI".into()]),
+        ..BenchOptions::quick()
+    };
+    let t = transfer_matrix(&[("PRO", &a), ("EUK", &b)], &opts).unwrap();
+    assert_eq!(t.height(), 6); // 2 models × 3 test kingdoms
+    let ce = t.df.column("cross_entropy").unwrap().f64().unwrap();
+    assert!(ce
+        .iter()
+        .all(|v| v.is_some_and(|v| v.is_finite() && v > 0.0)));
+}

@@ -1,6 +1,7 @@
 //! **Cost** (seed 002: end-to-end cost, not just accuracy): trainable parameters, inference
 //! throughput (tokens per second of the prediction core on held-out bases, with the batch
-//! size of the options), the peak resident memory of this process, the device, and — when
+//! size of the options; tokens *scored* per second, so an MLM counts only its 15 % masked
+//! tokens), the peak resident memory of this process, the device, and — when
 //! the run's `summary.json` is next to the checkpoint — training minutes, seconds per epoch
 //! and the training throughput.
 

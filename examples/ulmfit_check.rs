@@ -17,14 +17,11 @@ use std::time::Instant;
 use candle_core::Device;
 use genolm::data::batch::{ClassificationBatcher, LmBatcher};
 use genolm::data::corpus::Corpus;
-use genolm::data::tasks::{coding_vs_intergenic, read_labelled_csv, LabelledSeq};
+use genolm::data::tasks::{coding_vs_intergenic, read_labelled_csv, stratified_split, LabelledSeq};
 use genolm::models::GenomicModel;
 use genolm::train::metrics::{mean_sd, BinaryMetrics};
 use genolm::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
 use genolm::train::{predict_proba, Data, Learner, LearnerOptions};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
@@ -77,15 +74,11 @@ fn main() -> genolm::Result<()> {
         let mut results: [Vec<BinaryMetrics>; 2] = [Vec::new(), Vec::new()];
         for seed in 0..seeds {
             // Stratified 80/20 split per seed.
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (mut train, mut test) = (Vec::new(), Vec::new());
-            for class in 0..2u32 {
-                let mut c: Vec<&LabelledSeq> = items.iter().filter(|i| i.label == class).collect();
-                c.shuffle(&mut rng);
-                let cut = c.len() * 4 / 5;
-                train.extend(c[..cut].iter().map(|i| (tok.encode(&i.seq), i.label)));
-                test.extend(c[cut..].iter().map(|i| (tok.encode(&i.seq), i.label)));
-            }
+            let (tr, te) = stratified_split(items, seed);
+            let enc = |v: &[LabelledSeq]| -> Vec<(Vec<u32>, u32)> {
+                v.iter().map(|i| (tok.encode(&i.seq), i.label)).collect()
+            };
+            let (train, test) = (enc(&tr), enc(&te));
             let labels: Vec<bool> = test.iter().map(|(_, l)| *l == 1).collect();
             let opts = UlmfitOptions {
                 seed,

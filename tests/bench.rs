@@ -22,6 +22,7 @@ fn ctx_for<'a>(model: &'a GenomicModel, train_seq: &[u8]) -> BenchContext<'a> {
         markov: MarkovModel::fit([train_seq], 2, true).unwrap(),
         opts: BenchOptions::quick(),
         run_summary: None,
+        neuron_states: Default::default(),
     }
 }
 

@@ -14,14 +14,10 @@
 
 use std::time::Instant;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use super::markov::MarkovModel;
 use super::{BenchContext, BenchRow, KINGDOMS};
 use crate::data::batch::ClassificationBatcher;
-use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, LabelledSeq};
+use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
 use crate::train::learner::{predict_proba, LearnerOptions};
 use crate::train::metrics::BinaryMetrics;
 use crate::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
@@ -108,25 +104,6 @@ fn markov_probs(
         .collect())
 }
 
-fn stratified(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, Vec<LabelledSeq>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut tr, mut te) = (Vec::new(), Vec::new());
-    let n_classes = items
-        .iter()
-        .map(|x| x.label)
-        .max()
-        .map(|m| m + 1)
-        .unwrap_or(0);
-    for c in 0..n_classes {
-        let mut v: Vec<LabelledSeq> = items.iter().filter(|x| x.label == c).cloned().collect();
-        v.shuffle(&mut rng);
-        let cut = v.len() * 4 / 5;
-        te.extend(v.split_off(cut));
-        tr.extend(v);
-    }
-    (tr, te)
-}
-
 /// Fine-tune a classifier from the LM and score it (and the baseline) on `test`.
 pub fn evaluate_task(
     ctx: &BenchContext,
@@ -190,7 +167,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
     let per = ctx.opts.classification_items;
     // promoters
     let prom = parse_labelled_csv(PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
-    let (tr, te) = stratified(&prom, ctx.opts.seed);
+    let (tr, te) = stratified_split(&prom, ctx.opts.seed);
     rows.push(evaluate_task(
         ctx,
         "promoters",
@@ -201,7 +178,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
     // coding vs intergenic on the first held-out annotated genome with both classes
     for g in ctx.annotated_held_out() {
         if let Ok(items) = coding_vs_intergenic(&ctx.corpus.genomes[g], 99, per, ctx.opts.seed) {
-            let (tr, te) = stratified(&items, ctx.opts.seed);
+            let (tr, te) = stratified_split(&items, ctx.opts.seed);
             if !tr.is_empty() && !te.is_empty() {
                 rows.push(evaluate_task(
                     ctx,

@@ -17,43 +17,30 @@ use crate::Result;
 /// k-mer length of the conservation test.
 pub const K: usize = 16;
 
-fn canonical_kmers(seq: &[u8], out: &mut HashSet<u32>) {
-    let mask: u32 = u32::MAX; // 16 bases × 2 bits
+/// Every clean 16-mer of `seq` as `(index of its last base, canonical 2-bit code)`: the smaller
+/// of the k-mer and its reverse complement. k-mers with an ambiguous base are skipped.
+fn canonical_kmers(seq: &[u8]) -> impl Iterator<Item = (usize, u32)> + '_ {
     let (mut fw, mut rc, mut clean) = (0u32, 0u32, 0usize);
-    for &b in seq {
+    seq.iter().enumerate().filter_map(move |(i, &b)| {
         let c = code(b);
         if c == 4 {
             clean = 0;
-            continue;
+            return None;
         }
-        fw = ((fw << 2) | c as u32) & mask;
+        fw = (fw << 2) | c as u32; // 16 bases fill the 32 bits exactly
         rc = (rc >> 2) | (((3 - c) as u32) << (2 * (K - 1)));
         clean += 1;
-        if clean >= K {
-            out.insert(fw.min(rc));
-        }
-    }
+        (clean >= K).then(|| (i, fw.min(rc)))
+    })
 }
 
 /// Per-base labels of `seq`: `Some(true)` variable, `Some(false)` conserved, `None` where no
 /// clean 16-mer is centred on the base.
 pub fn conservation_labels(seq: &[u8], others: &[HashSet<u32>]) -> Vec<Option<bool>> {
     let mut out = vec![None; seq.len()];
-    let (mut fw, mut rc, mut clean) = (0u32, 0u32, 0usize);
-    for (i, &b) in seq.iter().enumerate() {
-        let c = code(b);
-        if c == 4 {
-            clean = 0;
-            continue;
-        }
-        fw = (fw << 2) | c as u32;
-        rc = (rc >> 2) | (((3 - c) as u32) << (2 * (K - 1)));
-        clean += 1;
-        if clean >= K {
-            let kmer = fw.min(rc);
-            let centre = i + 1 - K + K / 2;
-            out[centre] = Some(!others.iter().all(|s| s.contains(&kmer)));
-        }
+    for (i, kmer) in canonical_kmers(seq) {
+        let centre = i + 1 - K + K / 2;
+        out[centre] = Some(!others.iter().all(|s| s.contains(&kmer)));
     }
     out
 }
@@ -73,11 +60,11 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         let sets: Vec<HashSet<u32>> = others
             .iter()
             .map(|&o| {
-                let mut s = HashSet::new();
-                for c in &ctx.corpus.genomes[o].contigs {
-                    canonical_kmers(&c.seq, &mut s);
-                }
-                s
+                ctx.corpus.genomes[o]
+                    .contigs
+                    .iter()
+                    .flat_map(|c| canonical_kmers(&c.seq).map(|(_, k)| k))
+                    .collect::<HashSet<u32>>()
             })
             .collect();
         let genome = &ctx.corpus.genomes[g];
@@ -154,8 +141,7 @@ mod tests {
         let a = b"ACGTTGCATGCATCGATCGGATCGATTACGATCGGCTAGCTAGGATCCATCG".to_vec();
         let mut b = a.clone();
         b[30] = if b[30] == b'A' { b'C' } else { b'A' };
-        let mut s = HashSet::new();
-        canonical_kmers(&b, &mut s);
+        let s: HashSet<u32> = canonical_kmers(&b).map(|x| x.1).collect();
         let lab = conservation_labels(&a, &[s]);
         // the 16 k-mers containing base 30 are centred on 30-16+1+8 ..= 30+8
         for (i, l) in lab.iter().enumerate() {
@@ -164,8 +150,8 @@ mod tests {
             }
         }
         // a reverse-complemented strain is the same strain
-        let mut s = HashSet::new();
-        canonical_kmers(&crate::data::alphabet::revcomp(&a), &mut s);
+        let rc = crate::data::alphabet::revcomp(&a);
+        let s: HashSet<u32> = canonical_kmers(&rc).map(|x| x.1).collect();
         assert!(conservation_labels(&a, &[s]).iter().flatten().all(|v| !v));
     }
 }

@@ -20,6 +20,7 @@ use super::{BenchContext, BenchRow};
 use crate::data::alphabet::revcomp;
 use crate::data::genetic_code::GeneticCode;
 use crate::data::tokenize::{Special, N_SPECIAL};
+use crate::explain::depmap::base_marginal;
 use crate::models::{layers, Head, Mode};
 use crate::{Error, Result};
 
@@ -147,7 +148,7 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
                 ids[j] = Special::Mask as u32;
             }
             let x = Tensor::from_vec(ids.clone(), (1, ids.len()), model.device())?;
-            let lp = layers::log_softmax(
+            let probs = layers::softmax(
                 &model
                     .forward(&x, None, Mode::Eval)?
                     .logits
@@ -156,20 +157,15 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
             .to_vec3::<f32>()?
             .remove(0);
             let mut score = vec![[0f64; 4]; gap.len];
-            let nk = 1usize << (2 * k);
             for &j in &masked {
                 for off in 0..k {
                     let p = j * s + off;
                     if p < lo || p >= hi {
                         continue;
                     }
-                    let mut m = [0f64; 4];
-                    for code_ in 0..nk {
-                        let b = (code_ >> (2 * (k - 1 - off))) & 3;
-                        m[b] += (lp[j][N_SPECIAL as usize + code_] as f64).exp();
-                    }
+                    let m = base_marginal(&probs[j], k, off);
                     for b in 0..4 {
-                        score[p - lo][b] += m[b].max(1e-30).ln();
+                        score[p - lo][b] += (m[b] as f64).max(1e-30).ln();
                     }
                 }
             }

@@ -397,7 +397,15 @@ pub struct BenchContext<'a> {
     pub opts: BenchOptions,
     /// Summary of the training run, when known (`summary.json`).
     pub run_summary: Option<serde_json::Value>,
+    /// States and annotation targets per genome, computed once and shared by the two neuron
+    /// tasks.
+    pub neuron_states: NeuronStates,
 }
+
+/// The cache of [`BenchContext::neuron_states`].
+pub type NeuronStates = std::sync::Mutex<
+    std::collections::HashMap<usize, Option<std::sync::Arc<neurons::StatesAndTargets>>>,
+>;
 
 impl BenchContext<'_> {
     /// Prediction options for scoring.
@@ -633,12 +641,7 @@ pub fn benchmark_with<'a>(
                     "held_out"
                 }
                 .into(),
-                files: g
-                    .meta
-                    .files
-                    .iter()
-                    .map(|f| (f.path.clone(), f.sha256.clone().unwrap_or_default()))
-                    .collect(),
+                files: g.file_checksums(),
             }
         })
         .collect();
@@ -651,6 +654,7 @@ pub fn benchmark_with<'a>(
         markov,
         opts: opts.clone(),
         run_summary: summary,
+        neuron_states: Default::default(),
     };
     let mut rows = Vec::new();
     let mut skipped = Vec::new();

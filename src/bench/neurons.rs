@@ -11,6 +11,7 @@
 //! five seeded offsets (which keeps their autocorrelation): what "best neuron" reaches by
 //! chance on a genome.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -37,8 +38,25 @@ fn truncate_tracks(t: &Tracks, n: usize) -> Tracks {
     }
 }
 
-/// States and targets of genome `g` (annotated contigs, truncated).
-pub fn states_and_targets(ctx: &BenchContext, g: usize) -> Result<Option<(States, Vec<Target>)>> {
+/// A genome's states and its annotation targets aligned to them.
+pub type StatesAndTargets = (States, Vec<Target>);
+
+/// States and targets of genome `g` (annotated contigs, truncated), computed once per
+/// benchmark run and shared by both neuron tasks.
+pub fn states_and_targets(ctx: &BenchContext, g: usize) -> Result<Option<Arc<StatesAndTargets>>> {
+    let mut cache = ctx.neuron_states.lock().expect("neuron state cache");
+    if let Some(hit) = cache.get(&g) {
+        return Ok(hit.clone());
+    }
+    let computed = compute_states_and_targets(ctx, g)?.map(Arc::new);
+    cache.insert(g, computed.clone());
+    Ok(computed)
+}
+
+fn compute_states_and_targets(
+    ctx: &BenchContext,
+    g: usize,
+) -> Result<Option<(States, Vec<Target>)>> {
     let genome = &ctx.corpus.genomes[g];
     let opts = genome.track_options();
     let mut records = Vec::new();
@@ -96,17 +114,19 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
     let mut rows = Vec::new();
     for g in ctx.annotated_held_out() {
         let t0 = Instant::now();
-        let Some((st, all)) = states_and_targets(ctx, g)? else {
+        let Some(cached) = states_and_targets(ctx, g)? else {
             continue;
         };
+        let (st, all) = &*cached;
         let min_class = 20;
         let targets: Vec<Target> = all
-            .into_iter()
+            .iter()
             .filter(|t| pick(&t.name))
             .filter(|t| {
                 let p = t.values.iter().filter(|&&v| v > 0.5).count();
                 p >= min_class && t.values.len() - p >= min_class
             })
+            .cloned()
             .collect();
         if targets.is_empty() {
             continue;
@@ -116,7 +136,7 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
             seed: ctx.opts.seed,
             ..NeuronOptions::default()
         };
-        let rep = identify_explainable_neurons(&st, &targets, &opts)?;
+        let rep = identify_explainable_neurons(st, &targets, &opts)?;
         let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
         let mean = |v: Vec<f64>| {
             let v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
@@ -141,7 +161,7 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
                     Target::new(&t.name, v)
                 })
                 .collect();
-            let r = identify_explainable_neurons(&st, &shifted, &null_opts)?;
+            let r = identify_explainable_neurons(st, &shifted, &null_opts)?;
             null.push(mean(names.iter().map(|nm| best_auroc(&r, nm)).collect()));
         }
         let probe_auc = mean(rep.probes.iter().map(|p| p.test_auroc).collect());

@@ -5,8 +5,7 @@ use candle_core::{DType, Tensor};
 
 use super::markov::MarkovModel;
 use super::BenchContext;
-use crate::data::tokenize::Special;
-use crate::infer::{mlm_scored, token_scores};
+use crate::infer::{mlm_masked, score_row, token_scores};
 use crate::models::{layers, Head, Mode};
 use crate::Result;
 
@@ -132,17 +131,7 @@ pub fn score_reads(ctx: &BenchContext, reads: &[Vec<u8>]) -> Result<Vec<Vec<PosS
                 continue;
             }
             let input: Vec<u32> = if mlm {
-                ids.iter()
-                    .flat_map(|r| {
-                        r.iter().enumerate().map(|(j, &id)| {
-                            if mlm_scored(j) {
-                                Special::Mask as u32
-                            } else {
-                                id
-                            }
-                        })
-                    })
-                    .collect()
+                ids.iter().flat_map(|r| mlm_masked(r)).collect()
             } else {
                 ids.concat()
             };
@@ -151,25 +140,10 @@ pub fn score_reads(ctx: &BenchContext, reads: &[Vec<u8>]) -> Result<Vec<Vec<PosS
             let lp = layers::log_softmax(&o.logits.to_dtype(DType::F32)?)?.to_vec3::<f32>()?;
             for (bi, &ri) in batch.iter().enumerate() {
                 for (pos, row) in lp[bi].iter().enumerate() {
-                    let target = if mlm {
-                        if !mlm_scored(pos) {
-                            continue;
-                        }
-                        pos
-                    } else {
-                        pos + 1
+                    let Some((target, logp, ok)) = score_row(row, &ids[bi], pos, mlm) else {
+                        continue;
                     };
-                    let y = match ids[bi].get(target) {
-                        Some(&y) if y != Special::Unk as u32 => y as usize,
-                        _ => continue,
-                    };
-                    let arg = row
-                        .iter()
-                        .enumerate()
-                        .max_by(|a, b| a.1.total_cmp(b.1))
-                        .map(|x| x.0)
-                        .unwrap_or(0);
-                    if let Some(p) = pair(&ctx.markov, &seqs[bi], k, s, target, row[y], arg == y) {
+                    if let Some(p) = pair(&ctx.markov, &seqs[bi], k, s, target, logp, ok) {
                         out[ri].push(p);
                     }
                 }

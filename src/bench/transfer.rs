@@ -117,7 +117,10 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
 /// ```no_run
 /// # use genolm::prelude::*;
 /// # use genolm::bench::{transfer_matrix, BenchOptions};
-/// # let (pro, euk): (GenomicModel, GenomicModel) = todo!();
+/// # let dev = candle_core::Device::Cpu;
+/// // e.g. two checkpoints trained with `kingdoms = ["PRO"]` and `kingdoms = ["EUK"]`
+/// let pro = GenomicModel::load("runs/pro_only", &dev)?;
+/// let euk = GenomicModel::load("runs/euk_only", &dev)?;
 /// let opts = BenchOptions { train_genomes: Some(vec!["hpylori_ELS37".into(), "scerevisiae_chrI".into()]),
 ///                           ..Default::default() };
 /// let m = transfer_matrix(&[("PRO", &pro), ("EUK", &euk)], &opts)?;

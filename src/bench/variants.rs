@@ -456,6 +456,7 @@ pub fn score_variants(
         markov: super::markov::MarkovModel::fit(genome.iter().map(|g| g.1.as_slice()), 4, true)?,
         opts,
         run_summary: None,
+        neuron_states: Default::default(),
     };
     let mut subs = Vec::new();
     let mut keep = Vec::new();

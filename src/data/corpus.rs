@@ -225,6 +225,14 @@ impl Genome {
         }
         c
     }
+    /// `(path, sha256)` of each of its files as recorded in the manifest (empty when none).
+    pub fn file_checksums(&self) -> Vec<(String, String)> {
+        self.meta
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.sha256.clone().unwrap_or_default()))
+            .collect()
+    }
     /// Track options with this genome's genetic code.
     pub fn track_options(&self) -> TrackOptions {
         TrackOptions {

@@ -100,6 +100,27 @@ pub fn read_labelled_csv(path: impl AsRef<Path>) -> Result<Vec<LabelledSeq>> {
     parse_labelled_csv(&bytes, &path.display().to_string())
 }
 
+/// A stratified 80/20 split (seeded): within each class, in class order, the items are
+/// shuffled and the first 80 % go to training.
+pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, Vec<LabelledSeq>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut tr, mut te) = (Vec::new(), Vec::new());
+    let n_classes = items
+        .iter()
+        .map(|x| x.label)
+        .max()
+        .map(|m| m + 1)
+        .unwrap_or(0);
+    for c in 0..n_classes {
+        let mut v: Vec<LabelledSeq> = items.iter().filter(|x| x.label == c).cloned().collect();
+        v.shuffle(&mut rng);
+        let cut = v.len() * 4 / 5;
+        te.extend(v.split_off(cut));
+        tr.extend(v);
+    }
+    (tr, te)
+}
+
 /// Windows of `len` bases from the annotated contigs of `genome`: label 1 when every base is
 /// inside a CDS (either strand), label 0 when every base is intergenic (no gene or RNA), at
 /// most `per_class` of each, non-overlapping, chosen with `seed`. Windows with ambiguous bases

@@ -80,7 +80,6 @@ pub fn nucleotide_probs(model: &GenomicModel, seqs: &[Vec<u8>]) -> Result<Vec<Ve
         .to_dtype(DType::F32)?
         .to_vec3::<f32>()?; // (b, t, V)
     let causal = cfg.head == Head::Lm;
-    let nk = 1usize << (2 * k);
     let mut res = Vec::with_capacity(seqs.len());
     for row in p {
         let mut o = vec![[f32::NAN; 4]; l];
@@ -101,11 +100,7 @@ pub fn nucleotide_probs(model: &GenomicModel, seqs: &[Vec<u8>]) -> Result<Vec<Ve
                 if pos >= l {
                     continue;
                 }
-                let mut m = [0f32; 4];
-                for code in 0..nk {
-                    let b = (code >> (2 * (k - 1 - off))) & 3;
-                    m[b] += dist[N_SPECIAL as usize + code];
-                }
+                let m = base_marginal(dist, k, off);
                 let z: f32 = m.iter().sum::<f32>().max(1e-20);
                 o[pos] = m.map(|v| v / z);
             }
@@ -113,6 +108,17 @@ pub fn nucleotide_probs(model: &GenomicModel, seqs: &[Vec<u8>]) -> Result<Vec<Ve
         res.push(o);
     }
     Ok(res)
+}
+
+/// Probability mass of a k-mer distribution (`dist` over the whole vocabulary, specials
+/// first) on each base A, C, G, T at offset `off` of the k-mer (unnormalised: the specials'
+/// mass is left out).
+pub fn base_marginal(dist: &[f32], k: usize, off: usize) -> [f32; 4] {
+    let mut m = [0f32; 4];
+    for code in 0..1usize << (2 * k) {
+        m[(code >> (2 * (k - 1 - off))) & 3] += dist[N_SPECIAL as usize + code];
+    }
+    m
 }
 
 /// A dependency map.

@@ -502,6 +502,43 @@ pub fn mlm_scored(t: usize) -> bool {
     (t as u64).wrapping_mul(2_654_435_761) % 1000 < 150
 }
 
+/// The input of an MLM when scoring: the [`mlm_scored`] tokens replaced by the mask token.
+pub fn mlm_masked(ids: &[u32]) -> Vec<u32> {
+    ids.iter()
+        .enumerate()
+        .map(|(t, &id)| {
+            if mlm_scored(t) {
+                Special::Mask as u32
+            } else {
+                id
+            }
+        })
+        .collect()
+}
+
+/// Score one output row: the log-probabilities `row` made at token position `pos` of `ids`.
+/// Returns `(scored token index, ln p(observed), arg-max right?)`, or `None` when nothing is
+/// scored there (an MLM position outside [`mlm_scored`], a causal LM's last position, an
+/// unknown target token).
+pub fn score_row(row: &[f32], ids: &[u32], pos: usize, mlm: bool) -> Option<(usize, f32, bool)> {
+    let target = if mlm {
+        mlm_scored(pos).then_some(pos)?
+    } else {
+        pos + 1
+    };
+    let y = match ids.get(target) {
+        Some(&y) if y != Special::Unk as u32 => y as usize,
+        _ => return None,
+    };
+    let arg = row
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|x| x.0)
+        .unwrap_or(0);
+    Some((target, row[y], arg == y))
+}
+
 /// Score every token of `seq` (causal LM: each next token; MLM: the tokens chosen by
 /// [`mlm_scored`], masked). Targets that are unknown tokens (ambiguous bases) are skipped.
 /// Rows are in token order. `opts.hooks` may ablate neurons.
@@ -534,17 +571,7 @@ pub fn token_scores(
     let mlm = head == Head::Mlm;
     let masked: Vec<u32>;
     let input: &[u32] = if mlm {
-        masked = ids
-            .iter()
-            .enumerate()
-            .map(|(t, &id)| {
-                if mlm_scored(t) {
-                    Special::Mask as u32
-                } else {
-                    id
-                }
-            })
-            .collect();
+        masked = mlm_masked(&ids);
         &masked
     } else {
         &ids
@@ -554,26 +581,9 @@ pub fn token_scores(
         let lp = &c.layers.last().expect("log-probs").1;
         let v = lp.len() / c.tokens.len();
         for (r, &t) in c.tokens.iter().enumerate() {
-            let target = if mlm {
-                if !mlm_scored(t) {
-                    continue;
-                }
-                t
-            } else {
-                t + 1
-            };
-            let y = match ids.get(target) {
-                Some(&y) if y != Special::Unk as u32 => y as usize,
-                _ => continue,
-            };
-            let row = &lp[r * v..(r + 1) * v];
-            let arg = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|x| x.0)
-                .unwrap_or(0);
-            rows.push((target, row[y], arg == y));
+            if let Some(row) = score_row(&lp[r * v..(r + 1) * v], &ids, t, mlm) {
+                rows.push(row);
+            }
         }
         Ok(())
     })?;

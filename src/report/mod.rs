@@ -253,12 +253,7 @@ impl Report {
             }
             self.manifest.datasets.push(DatasetEntry {
                 id: g.meta.id.clone(),
-                files: g
-                    .meta
-                    .files
-                    .iter()
-                    .map(|f| (f.path.clone(), f.sha256.clone().unwrap_or_default()))
-                    .collect(),
+                files: g.file_checksums(),
             });
         }
         self

@@ -103,6 +103,19 @@ fn resume_equals_an_uninterrupted_run() {
     assert_eq!(rest.len(), 2, "the two remaining epochs run");
     assert_eq!(resumed.history.len(), 3);
     assert_eq!(weights(&full.model), weights(&resumed.model));
+
+    // Notebook chunks: a zero-second budget runs one epoch per call and continues the same fit.
+    let mut chunked = learner(5, None);
+    let sched = genolm::train::Schedule::OneCycle { lr_max: 5e-3 };
+    assert!(!chunked.fit_for(3, sched, 0.0).unwrap());
+    assert_eq!(chunked.history.len(), 1);
+    assert!(!chunked.fit_for(3, sched, 0.0).unwrap());
+    assert!(
+        chunked.fit_for(3, sched, 0.0).unwrap(),
+        "third chunk finishes"
+    );
+    assert_eq!(chunked.history.len(), 3);
+    assert_eq!(weights(&full.model), weights(&chunked.model));
 }
 
 #[test]

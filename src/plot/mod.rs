@@ -51,6 +51,7 @@ pub struct Figure {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    inches: Option<(f64, f64)>,
 }
 
 /// One line of a line chart.
@@ -86,6 +87,43 @@ pub struct TrackFeature {
     pub strand: i8,
     /// Label (gene name or kind).
     pub label: String,
+}
+
+/// Position of attribute `name=` in a tag (not as the tail of another name such as `stroke-width`).
+fn find_attr(tag: &str, name: &str) -> Option<usize> {
+    let pat = format!("{name}=");
+    let mut from = 0;
+    while let Some(i) = tag[from..].find(&pat) {
+        let at = from + i;
+        if at > 0 && tag.as_bytes()[at - 1].is_ascii_whitespace() {
+            return Some(at);
+        }
+        from = at + pat.len();
+    }
+    None
+}
+
+/// The embedded fonts used for PNG export (DejaVu Sans, Bold, Oblique and Mono), loaded once.
+fn raster_fonts() -> std::sync::Arc<resvg::usvg::fontdb::Database> {
+    static DB: std::sync::OnceLock<std::sync::Arc<resvg::usvg::fontdb::Database>> =
+        std::sync::OnceLock::new();
+    DB.get_or_init(|| {
+        let mut db = resvg::usvg::fontdb::Database::new();
+        for f in [
+            dejavu::sans::regular(),
+            dejavu::sans::bold(),
+            dejavu::sans::oblique(),
+            dejavu::sans::bold_oblique(),
+            dejavu::sans_mono::regular(),
+        ] {
+            db.load_font_data(f.to_vec());
+        }
+        db.set_sans_serif_family("DejaVu Sans");
+        db.set_serif_family("DejaVu Sans");
+        db.set_monospace_family("DejaVu Sans Mono");
+        std::sync::Arc::new(db)
+    })
+    .clone()
 }
 
 fn perr<E: std::fmt::Debug>(e: E) -> Error {
@@ -216,7 +254,12 @@ where
 impl Figure {
     /// A figure from SVG text.
     pub fn from_svg(svg: String, width: u32, height: u32) -> Self {
-        Self { svg, width, height }
+        Self {
+            svg,
+            width,
+            height,
+            inches: None,
+        }
     }
 
     /// The SVG document.
@@ -224,17 +267,131 @@ impl Figure {
         &self.svg
     }
 
-    /// Size in inches (at 96 px per inch).
+    /// Printed size in inches: as set by [`Figure::with_size_inches`], else 96 px per inch.
     pub fn size_inches(&self) -> (f64, f64) {
+        if let Some(s) = self.inches {
+            return s;
+        }
         (
             self.width as f64 / PX_PER_INCH,
             self.height as f64 / PX_PER_INCH,
         )
     }
 
-    /// Save as SVG (atomically).
+    /// Save atomically: PNG at 300 dpi when the path ends in `.png`, SVG otherwise.
+    ///
+    /// ```
+    /// # use genolm::plot::Figure;
+    /// let fig = Figure::bars("Counts", "n", &["A".into(), "C".into()], &[3.0, 5.0], None)?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// fig.save(dir.path().join("counts.svg"))?;
+    /// fig.save(dir.path().join("counts.png"))?;
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::models::params::atomic_write(path.as_ref(), self.svg.as_bytes())
+        let path = path.as_ref();
+        let is_png = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        if is_png {
+            self.save_png(path, 300.0)
+        } else {
+            crate::models::params::atomic_write(path, self.svg.as_bytes())
+        }
+    }
+
+    /// Set the printed size in inches (journal column widths: 3.35–3.5 in single, 7 in double).
+    /// The drawing is scaled, not redrawn: the SVG keeps its coordinates and gets physical
+    /// `width`/`height`, and [`Figure::png`] renders at that size. Text scales with the figure,
+    /// so pick a size near the drawing's own ([`Figure::size_inches`]) to keep 8–10 pt labels.
+    ///
+    /// ```
+    /// # use genolm::plot::Figure;
+    /// let fig = Figure::bars("Counts", "n", &["A".into()], &[3.0], None)?.with_size_inches(3.5, 2.5);
+    /// assert!(fig.svg().contains(r#"width="3.5in""#));
+    /// assert_eq!(fig.png(300.0)?.len() > 0, true);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn with_size_inches(mut self, width: f64, height: f64) -> Self {
+        if !(width > 0.0 && height > 0.0 && width.is_finite() && height.is_finite()) {
+            return self;
+        }
+        if let Some(end) = self.svg.find('>') {
+            let head = &self.svg[..end];
+            let mut tag = String::new();
+            let mut rest = head;
+            // drop the root's own width/height and add physical ones and a viewBox
+            for attr in ["width", "height"] {
+                if let Some(i) = find_attr(rest, attr) {
+                    let after = &rest[i..];
+                    if let Some(q1) = after.find('"') {
+                        if let Some(q2) = after[q1 + 1..].find('"') {
+                            tag.push_str(&rest[..i]);
+                            rest = &after[q1 + q2 + 2..];
+                            continue;
+                        }
+                    }
+                }
+            }
+            tag.push_str(rest);
+            let mut tag = tag.trim_end().to_string();
+            if !tag.contains("viewBox") {
+                let _ = write!(tag, r#" viewBox="0 0 {} {}""#, self.width, self.height);
+            }
+            let _ = write!(tag, r#" width="{width}in" height="{height}in""#);
+            self.svg = format!("{tag}{}", &self.svg[end..]);
+        }
+        self.inches = Some((width, height));
+        self
+    }
+
+    /// Rasterise to PNG at `dpi` dots per inch (300 for journals, 96 for screens), with the
+    /// embedded DejaVu Sans font so the result is the same on machines without system fonts.
+    ///
+    /// ```
+    /// # use genolm::plot::{Figure, Series};
+    /// let fig = Figure::lines("Loss", "step", "loss", &[Series::new("train", vec![0.0, 1.0], vec![1.4, 1.3])], &[])?;
+    /// let png = fig.png(96.0)?;
+    /// assert_eq!(&png[1..4], b"PNG");
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn png(&self, dpi: f64) -> Result<Vec<u8>> {
+        use resvg::{tiny_skia, usvg};
+        if !(dpi > 0.0 && dpi.is_finite()) {
+            return Err(Error::Input(format!(
+                "PNG resolution must be positive, got {dpi} dpi"
+            )));
+        }
+        let (w_in, h_in) = self.size_inches();
+        let (wp, hp) = ((w_in * dpi).round(), (h_in * dpi).round());
+        if wp < 1.0 || hp < 1.0 || wp * hp > 2.5e8 {
+            return Err(Error::Input(format!(
+                "PNG of {wp}×{hp} pixels is out of range (figure {w_in:.2}×{h_in:.2} in at {dpi} dpi)"
+            )));
+        }
+        let mut opt = usvg::Options {
+            font_family: "DejaVu Sans".into(),
+            ..usvg::Options::default()
+        };
+        opt.fontdb = raster_fonts();
+        let tree = usvg::Tree::from_str(&self.svg, &opt)
+            .map_err(|e| Error::Input(format!("figure SVG could not be parsed for PNG: {e}")))?;
+        let mut pixmap = tiny_skia::Pixmap::new(wp as u32, hp as u32)
+            .ok_or_else(|| Error::Input("PNG canvas could not be allocated".into()))?;
+        pixmap.fill(tiny_skia::Color::WHITE);
+        let size = tree.size();
+        let transform =
+            tiny_skia::Transform::from_scale(wp as f32 / size.width(), hp as f32 / size.height());
+        resvg::render(&tree, transform, &mut pixmap.as_mut());
+        pixmap
+            .encode_png()
+            .map_err(|e| Error::Input(format!("PNG encoding failed: {e}")))
+    }
+
+    /// Save as PNG at `dpi` (atomically).
+    pub fn save_png(&self, path: impl AsRef<Path>, dpi: f64) -> Result<()> {
+        let png = self.png(dpi)?;
+        crate::models::params::atomic_write(path.as_ref(), &png)
     }
 
     /// evcxr inline display (`image/svg+xml`).
@@ -296,6 +453,77 @@ impl Figure {
                 )
             }
         })
+    }
+
+    /// ROC curves, one per `(name, scores, labels)` (higher score = positive), with the AUROC
+    /// in each legend entry and the chance diagonal.
+    ///
+    /// ```
+    /// # use genolm::plot::Figure;
+    /// let fig = Figure::roc("Promoters", &[("model".into(), vec![0.9, 0.7, 0.4, 0.2], vec![true, true, false, true])])?;
+    /// assert!(fig.svg().contains("AUROC 0.67"));
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn roc(title: &str, curves: &[(String, Vec<f64>, Vec<bool>)]) -> Result<Figure> {
+        let mut series = Vec::new();
+        for (name, scores, labels) in curves {
+            let pts = crate::train::metrics::roc_curve(scores, labels);
+            if pts.is_empty() {
+                return Err(Error::Input(format!(
+                    "ROC curve '{name}' needs both positive and negative examples"
+                )));
+            }
+            let auc = crate::train::metrics::auroc(scores, labels);
+            series.push(Series::new(
+                format!("{name} (AUROC {auc:.2})"),
+                pts.iter().map(|p| p.0).collect(),
+                pts.iter().map(|p| p.1).collect(),
+            ));
+        }
+        series.push(Series::new("chance", vec![0.0, 1.0], vec![0.0, 1.0]));
+        Self::lines(
+            title,
+            "false positive rate",
+            "true positive rate",
+            &series,
+            &[],
+        )
+    }
+
+    /// Precision–recall curves, one per `(name, scores, labels)`, with the average precision in
+    /// each legend entry and each set's prevalence (the precision of a random ranking).
+    ///
+    /// ```
+    /// # use genolm::plot::Figure;
+    /// let fig = Figure::pr("Promoters", &[("model".into(), vec![0.9, 0.7, 0.4, 0.2], vec![true, true, false, true])])?;
+    /// assert!(fig.svg().contains("AP "));
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn pr(title: &str, curves: &[(String, Vec<f64>, Vec<bool>)]) -> Result<Figure> {
+        let mut series = Vec::new();
+        let mut chance = Vec::new();
+        for (name, scores, labels) in curves {
+            let pts = crate::train::metrics::pr_curve(scores, labels);
+            if pts.is_empty() {
+                return Err(Error::Input(format!(
+                    "precision–recall curve '{name}' needs at least one positive example"
+                )));
+            }
+            let ap = crate::train::metrics::auprc(scores, labels);
+            let prev = labels.iter().filter(|&&l| l).count() as f64 / labels.len() as f64;
+            series.push(Series::new(
+                format!("{name} (AP {ap:.2})"),
+                pts.iter().map(|p| p.0).collect(),
+                pts.iter().map(|p| p.1).collect(),
+            ));
+            chance.push(Series::new(
+                format!("{name} prevalence {prev:.2}"),
+                vec![0.0, 1.0],
+                vec![prev, prev],
+            ));
+        }
+        series.extend(chance);
+        Self::lines(title, "recall", "precision", &series, &[])
     }
 
     /// Heatmap of `values` (`rows × cols`, row-major) with row/column labels and a colour bar.
@@ -835,5 +1063,45 @@ mod tests {
         )
         .unwrap();
         assert!(ls.svg().contains("suggested"));
+        let r = Figure::roc(
+            "roc",
+            &[("m".into(), vec![0.9, 0.8, 0.3], vec![true, false, false])],
+        )
+        .unwrap();
+        assert!(r.svg().contains("AUROC 1.00"));
+        assert!(Figure::roc("roc", &[("m".into(), vec![0.9], vec![true])]).is_err());
+        let p = Figure::pr(
+            "pr",
+            &[("m".into(), vec![0.9, 0.8, 0.3], vec![true, false, true])],
+        )
+        .unwrap();
+        assert!(p.svg().contains("prevalence 0.67"));
+    }
+
+    #[test]
+    fn png_uses_embedded_font_and_physical_size() {
+        let f = Figure::bars("Title", "value", &["a".into()], &[1.0], None).unwrap();
+        let (w, h) = f.size_inches();
+        let png = f.png(192.0).unwrap();
+        let img = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        assert_eq!(img.width(), (w * 192.0).round() as u32);
+        assert_eq!(img.height(), (h * 192.0).round() as u32);
+        // text is drawn: the title band holds dark pixels only if the font was found
+        let dark = |y0: u32, y1: u32| {
+            (y0..y1)
+                .flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| img.pixel(x, y).is_some_and(|p| p.red() < 100))
+                .count()
+        };
+        assert!(dark(0, 40) > 50, "no title text in the PNG");
+        let small = f.clone().with_size_inches(3.5, 2.5);
+        assert!(small.svg().contains(r#"width="3.5in""#) && small.svg().contains("viewBox"));
+        assert_eq!(
+            small.svg().matches("width=").count(),
+            f.svg().matches("width=").count()
+        );
+        let img = resvg::tiny_skia::Pixmap::decode_png(&small.png(300.0).unwrap()).unwrap();
+        assert_eq!((img.width(), img.height()), (1050, 750));
+        assert!(f.png(0.0).is_err() && f.png(f64::NAN).is_err());
     }
 }

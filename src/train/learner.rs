@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
@@ -360,6 +360,7 @@ pub struct Learner {
     loss_scale: f64,
     good_steps: usize,
     stage: String,
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for Learner {
@@ -407,6 +408,7 @@ impl Learner {
             loss_scale,
             good_steps: 0,
             stage: "fit".into(),
+            deadline: None,
         })
     }
 
@@ -460,6 +462,28 @@ impl Learner {
     /// [`AdamW::set_discriminative`] follow the cycle).
     pub fn fit_one_cycle(&mut self, epochs: usize, lr_max: f64) -> Result<Vec<EpochRecord>> {
         self.fit(epochs, Schedule::OneCycle { lr_max })
+    }
+
+    /// Train in chunks of about `seconds` (whole epochs): runs epochs of the fit `epochs` ×
+    /// `schedule` until the time is spent, and returns `true` once the fit is finished. Call it
+    /// again (in the next notebook cell, or after [`resume`](Self::resume) in a new session)
+    /// to continue; the result equals one uninterrupted [`fit`](Self::fit). Notebooks use this
+    /// because interrupting a running evcxr cell is unreliable.
+    ///
+    /// ```no_run
+    /// # fn demo(learner: &mut genolm::train::Learner) -> genolm::Result<()> {
+    /// use genolm::train::Schedule;
+    /// while !learner.fit_for(8, Schedule::OneCycle { lr_max: 3e-3 }, 60.0)? {
+    ///     println!("{} epochs so far", learner.history.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn fit_for(&mut self, epochs: usize, schedule: Schedule, seconds: f64) -> Result<bool> {
+        self.deadline = Some(Instant::now() + Duration::from_secs_f64(seconds.max(0.0)));
+        let r = self.fit(epochs, schedule);
+        self.deadline = None;
+        r?;
+        Ok(self.fit_state.is_none())
     }
 
     /// Train for `epochs` under `schedule`. After [`resume`](Self::resume), a call with the
@@ -617,6 +641,10 @@ impl Learner {
             }
             if stop {
                 break;
+            }
+            if epoch + 1 < epochs && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                // time is up: keep the fit state so the next call continues here
+                return Ok(new_records);
             }
         }
         self.fit_state = None;

@@ -159,3 +159,76 @@ mod tests {
         assert_eq!(auroc(&[0.5, 0.5], &[true, false]), 0.5);
     }
 }
+
+/// Points of the ROC curve `(false positive rate, true positive rate)`, from (0, 0) to (1, 1),
+/// one point per distinct score threshold (tied scores move diagonally). Empty when a class is
+/// missing.
+///
+/// ```
+/// let pts = genolm::train::metrics::roc_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
+/// assert_eq!(pts.first(), Some(&(0.0, 0.0)));
+/// assert_eq!(pts.last(), Some(&(1.0, 1.0)));
+/// ```
+pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    let (order, n_pos, n_neg) = sorted_desc(scores, labels);
+    if n_pos == 0 || n_neg == 0 {
+        return Vec::new();
+    }
+    let mut pts = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    for (k, &i) in order.iter().enumerate() {
+        if labels[i] {
+            tp += 1
+        } else {
+            fp += 1
+        }
+        let last_of_tie = order
+            .get(k + 1)
+            .is_none_or(|&j| scores[j].total_cmp(&scores[i]).is_ne());
+        if last_of_tie {
+            pts.push((fp as f64 / n_neg as f64, tp as f64 / n_pos as f64));
+        }
+    }
+    pts
+}
+
+/// Points of the precision–recall curve `(recall, precision)`, one per distinct score threshold.
+/// Empty when there is no positive.
+///
+/// ```
+/// let pts = genolm::train::metrics::pr_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
+/// assert_eq!(pts[0], (0.5, 1.0));
+/// assert_eq!(pts.last(), Some(&(1.0, 0.5)));
+/// ```
+pub fn pr_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    let (order, n_pos, _) = sorted_desc(scores, labels);
+    if n_pos == 0 {
+        return Vec::new();
+    }
+    let mut pts = Vec::new();
+    let (mut tp, mut seen) = (0usize, 0usize);
+    for (k, &i) in order.iter().enumerate() {
+        seen += 1;
+        if labels[i] {
+            tp += 1
+        }
+        let last_of_tie = order
+            .get(k + 1)
+            .is_none_or(|&j| scores[j].total_cmp(&scores[i]).is_ne());
+        if last_of_tie {
+            pts.push((tp as f64 / n_pos as f64, tp as f64 / seen as f64));
+        }
+    }
+    pts
+}
+
+/// Indices of the finite scores by descending score, and the class counts among them.
+fn sorted_desc(scores: &[f64], labels: &[bool]) -> (Vec<usize>, usize, usize) {
+    let mut order: Vec<usize> = (0..scores.len().min(labels.len()))
+        .filter(|&i| scores[i].is_finite())
+        .collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let n_pos = order.iter().filter(|&&i| labels[i]).count();
+    let n_neg = order.len() - n_pos;
+    (order, n_pos, n_neg)
+}

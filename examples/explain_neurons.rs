@@ -251,24 +251,7 @@ fn main() -> genolm::Result<()> {
             .iter()
             .map(|s| (s.layer.clone(), s.unit))
             .collect();
-        let feats: Vec<TrackFeature> = contig
-            .features
-            .iter()
-            .flatten()
-            .filter(|f| f.is_cds())
-            .flat_map(|f| {
-                f.segments.iter().map(move |sg| TrackFeature {
-                    start: sg.start,
-                    end: sg.end,
-                    strand: if sg.strand == genolm::data::annotation::Strand::Reverse {
-                        -1
-                    } else {
-                        1
-                    },
-                    label: f.name.clone().unwrap_or_else(|| f.kind.clone()),
-                })
-            })
-            .collect();
+        let feats = TrackFeature::cds(contig.features.as_deref().unwrap_or(&[]));
         let to = contig.seq.len().min(20_000);
         activation_track(&st, 0, &top, &feats, 0, to)?.save(dir.join("track.svg"))?;
     }

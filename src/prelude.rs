@@ -26,8 +26,13 @@ pub use crate::infer::{
     read_states, states, write_states, H5Layout, PredictOptions, States, StatesFile,
 };
 pub use crate::models::{GenomicModel, Head, Mode, ModelConfig};
-pub use crate::plot::Figure;
+pub use crate::plot::{Figure, Series, TrackFeature};
+pub use crate::report::Report;
 pub use crate::table::Table;
+pub use crate::train::display::{history_figure, history_table};
+pub use crate::train::run::{train_or_load, RunConfig};
+/// The compute device (`Device::Cpu`, or `Device::new_cuda(0)?` with the `cuda` feature).
+pub use candle_core::Device;
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, Learner, LearnerOptions, Schedule, UlmfitOptions,
 };

@@ -305,22 +305,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 t0.elapsed().as_secs_f64()
             );
             if batches > 0 && epochs > 0 {
-                let cfg = genolm::train::run::RunConfig {
-                    output: out,
-                    data: genolm::train::run::DataConfig {
-                        split_seed: seed,
-                        ..Default::default()
-                    },
-                    model: genolm::models::ModelConfig::awd_lstm_small(),
-                    train: genolm::train::run::TrainConfig {
-                        epochs,
-                        max_batches: batches,
-                        valid_max_batches: 40,
-                        seed,
-                        device: "cpu".into(),
-                        ..Default::default()
-                    },
-                };
+                let cfg = genolm::train::run::RunConfig::quickstart(out, seed, epochs, batches);
                 println!(
                     "\ntraining the small AWD-LSTM for {epochs} × {batches} batches of {} × {} 3-mers",
                     cfg.data.batch_size,

@@ -89,6 +89,67 @@ pub struct TrackFeature {
     pub label: String,
 }
 
+impl TrackFeature {
+    /// One box per segment of every CDS in `features` (spliced genes give several boxes),
+    /// labelled by gene name, for [`Figure::track`] and activation tracks.
+    ///
+    /// ```
+    /// use genolm::prelude::*;
+    /// let corpus = Corpus::embedded()?;
+    /// let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()];
+    /// let boxes = TrackFeature::cds(phix.contigs[0].features.as_deref().unwrap_or(&[]));
+    /// assert!(boxes.len() >= 10);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn cds(features: &[crate::data::annotation::Feature]) -> Vec<TrackFeature> {
+        features
+            .iter()
+            .filter(|f| f.is_cds())
+            .flat_map(|f| {
+                f.segments.iter().map(move |sg| TrackFeature {
+                    start: sg.start,
+                    end: sg.end,
+                    strand: match sg.strand {
+                        crate::data::annotation::Strand::Reverse => -1,
+                        _ => 1,
+                    },
+                    label: f.name.clone().unwrap_or_else(|| f.kind.clone()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Centred moving mean over `window` values (shrinking at the ends; non-finite values are
+/// skipped), for plotting per-base or per-token signals along a genome.
+///
+/// ```
+/// let m = genolm::plot::moving_mean(&[1.0, 2.0, 3.0, f64::NAN, 5.0], 3);
+/// assert_eq!(m[1], 2.0);
+/// assert_eq!(m[3], 4.0);
+/// ```
+pub fn moving_mean(values: &[f64], window: usize) -> Vec<f64> {
+    let half = window.max(1) / 2;
+    let mut sum = vec![0.0; values.len() + 1];
+    let mut cnt = vec![0usize; values.len() + 1];
+    for (i, &v) in values.iter().enumerate() {
+        let ok = v.is_finite();
+        sum[i + 1] = sum[i] + if ok { v } else { 0.0 };
+        cnt[i + 1] = cnt[i] + ok as usize;
+    }
+    (0..values.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(half), (i + half + 1).min(values.len()));
+            let n = cnt[b] - cnt[a];
+            if n == 0 {
+                f64::NAN
+            } else {
+                (sum[b] - sum[a]) / n as f64
+            }
+        })
+        .collect()
+}
+
 /// Position of attribute `name=` in a tag (not as the tail of another name such as `stroke-width`).
 fn find_attr(tag: &str, name: &str) -> Option<usize> {
     let pat = format!("{name}=");

@@ -415,7 +415,6 @@ pub fn training_report(
     cfg: &crate::train::run::RunConfig,
     summary: &crate::train::run::RunSummary,
 ) -> Result<Report> {
-    use crate::plot::Series;
     use polars::prelude::*;
     let mut r = Report::new(title);
     r.device(summary.device.clone());
@@ -461,42 +460,17 @@ pub fn training_report(
         summary.minutes
     ));
     let h = &summary.history;
-    let x: Vec<f64> = h.iter().map(|e| e.step as f64).collect();
-    let mut series = vec![Series::new(
-        "train",
-        x.clone(),
-        h.iter().map(|e| e.train_loss).collect(),
-    )];
-    if h.iter().all(|e| e.valid_loss.is_some()) {
-        series.push(Series::new(
-            "valid",
-            x.clone(),
-            h.iter().map(|e| e.valid_loss.unwrap_or(f64::NAN)).collect(),
-        ));
-    }
     let ir = crate::data::tokenize::informed_random_loss(cfg.model.stride);
-    series.push(Series::new("ln(4^s)", x.clone(), vec![ir; x.len()]));
     r.figure(
         "loss",
-        &Figure::lines(
-            "Loss per epoch",
-            "step",
-            "cross-entropy (nats/token)",
-            &series,
-            &[],
-        )?,
+        &crate::train::display::history_figure(h, Some(ir))?,
         "Training and validation loss after each epoch, and the informed-random point.",
     );
-    let df = df!(
-        "epoch" => h.iter().map(|e| e.epoch as u64).collect::<Vec<_>>(),
-        "stage" => h.iter().map(|e| e.stage.clone()).collect::<Vec<_>>(),
-        "train_loss" => h.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
-        "valid_loss" => h.iter().map(|e| e.valid_loss.unwrap_or(f64::NAN)).collect::<Vec<_>>(),
-        "valid_accuracy" => h.iter().map(|e| e.valid_accuracy.unwrap_or(f64::NAN)).collect::<Vec<_>>(),
-        "lr" => h.iter().map(|e| e.lr).collect::<Vec<_>>(),
-        "seconds" => h.iter().map(|e| e.seconds).collect::<Vec<_>>(),
-    )?;
-    r.table("history", &Table::new("history", df), "Per-epoch history.");
+    r.table(
+        "history",
+        &crate::train::display::history_table(h)?,
+        "Per-epoch history.",
+    );
     for (i, e) in h.iter().enumerate() {
         r.metric(&format!("epoch{}_train_loss", i + 1), e.train_loss);
         if let Some(v) = e.valid_loss {

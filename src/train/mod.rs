@@ -6,9 +6,11 @@
 //! * [`schedule`]: one-cycle, cosine, constant.
 //! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume.
 //! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
-//! * [`metrics`]: classification metrics.
+//! * [`metrics`]: classification metrics, ROC and PR curves.
+//! * [`display`]: loss curves, history tables and the LR finder plot for notebooks.
 //! * [`run`]: `genolm train --config run.toml`.
 
+pub mod display;
 pub mod learner;
 pub mod metrics;
 pub mod optim;

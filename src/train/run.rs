@@ -260,6 +260,87 @@ fn lm_data(
     })
 }
 
+impl RunSummary {
+    /// Read the `summary.json` of a run folder (or of the folder holding a checkpoint file).
+    ///
+    /// ```no_run
+    /// let s = genolm::train::run::RunSummary::load("runs/quickstart")?;
+    /// println!("{} epochs, test loss {:?}", s.history.len(), s.test.iter().map(|k| k.loss).collect::<Vec<_>>());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn load(run: impl AsRef<Path>) -> Result<RunSummary> {
+        let run = run.as_ref();
+        let dir = if run.is_file() {
+            run.parent().unwrap_or(Path::new("."))
+        } else {
+            run
+        };
+        let path = dir.join("summary.json");
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::parse(
+                path.display().to_string(),
+                e.line(),
+                format!("not a genolm run summary: {e}"),
+            )
+        })
+    }
+}
+
+impl RunConfig {
+    /// The quickstart run: the small AWD-LSTM on the embedded corpus (default split with
+    /// `seed`), `epochs` × `batches` training batches on the CPU, checkpoint and summary in `output`.
+    /// `genolm quickstart` and the notebooks train exactly this.
+    ///
+    /// ```
+    /// let cfg = genolm::train::run::RunConfig::quickstart("runs/quickstart", 42, 2, 150);
+    /// assert_eq!(cfg.train.max_batches, 150);
+    /// ```
+    pub fn quickstart(
+        output: impl Into<PathBuf>,
+        seed: u64,
+        epochs: usize,
+        batches: usize,
+    ) -> RunConfig {
+        RunConfig {
+            output: output.into(),
+            data: DataConfig {
+                split_seed: seed,
+                ..Default::default()
+            },
+            model: ModelConfig::awd_lstm_small(),
+            train: TrainConfig {
+                epochs,
+                max_batches: batches,
+                valid_max_batches: 40,
+                seed,
+                device: "cpu".into(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// The trained model of run `cfg`: loaded from `cfg.output` when that run finished before
+/// (its `summary.json` exists), otherwise trained now with [`run_training`] (resuming an
+/// interrupted run from its checkpoint). Notebooks call this so that re-running a cell, or a
+/// later notebook, reuses the model instead of training it again.
+///
+/// ```no_run
+/// use genolm::train::run::{train_or_load, RunConfig};
+/// let model = train_or_load(&RunConfig::quickstart("runs/quickstart", 42, 2, 150))?;
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn train_or_load(cfg: &RunConfig) -> Result<GenomicModel> {
+    let device = device_from_name(&cfg.train.device)?;
+    let ckpt = cfg.output.join("model.safetensors");
+    if !(cfg.output.join("summary.json").exists() && ckpt.exists()) {
+        let resume = cfg.output.join("state.json").exists();
+        run_training(cfg, resume)?;
+    }
+    GenomicModel::load(&ckpt, &device)
+}
+
 /// Per-kingdom evaluation of `model` on the genomes `ids` of `corpus`.
 pub fn eval_by_kingdom(
     model: &GenomicModel,

@@ -11,6 +11,7 @@ committed notebooks keep their outputs (plots render on GitHub).
   build.py 01-quickstart    only the named ones (substring match)
   build.py --no-execute     only convert (fast; to inspect the cells)
   build.py --out DIR        write executed notebooks to DIR instead (CI: leaves the tree clean)
+  build.py --check-run      the same, then run each natively (release build): a smoke test
   build.py --check          compile every notebook's code as one Rust example with cargo
                             (seconds, no kernel) to catch API errors before executing
 
@@ -57,7 +58,7 @@ def parse(path):
     return nb
 
 
-def check(sources):
+def check(sources, run=False):
     """Compile each notebook's cells, in order, as the body of one `main` (an example)."""
     repo = os.path.dirname(HERE)
     names = []
@@ -80,8 +81,15 @@ def check(sources):
             f.write(code)
         names.append(name)
     try:
-        args = ["cargo", "build", "--quiet"] + [x for n in names for x in ("--example", n)]
-        return subprocess.run(args, cwd=repo).returncode
+        args = ["cargo", "build", "--release" if run else "--quiet"] + [x for n in names for x in ("--example", n)]
+        rc = subprocess.run(args, cwd=repo).returncode
+        for n, src in zip(names, sources):
+            if rc == 0 and run:
+                t0 = time.time()
+                cwd = os.path.dirname(os.path.join(HERE, os.path.relpath(src, SRC)))
+                rc = subprocess.run([os.path.join(repo, "target", "release", "examples", n)], cwd=cwd).returncode
+                print(f"ran {n} natively in {time.time() - t0:.0f} s (rc {rc})", flush=True)
+        return rc
     finally:
         for n in names:
             os.remove(os.path.join(repo, "examples", n + ".rs"))
@@ -93,6 +101,7 @@ def main():
     ap.add_argument("--no-execute", action="store_true")
     ap.add_argument("--out")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--check-run", action="store_true", help="--check, then run each natively (release)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     a = ap.parse_args()
     sources = []
@@ -105,8 +114,8 @@ def main():
         sources = [s for s in sources if any(n in s for n in a.names)]
         if not sources:
             sys.exit(f"no notebook source matches {a.names}")
-    if a.check:
-        sys.exit(check(sources))
+    if a.check or a.check_run:
+        sys.exit(check(sources, run=a.check_run))
     jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
     failed, times = [], {}
     for src in sources:

@@ -62,9 +62,11 @@ let summary = genolm::train::run::RunSummary::load(&cfg.output)?;
 history_figure(&summary.history, Some(informed_random_loss(1)))?
 
 // %%
-let rows: Vec<_> = summary.test.iter().map(|k| format!("{}: {:.3} nats/token ({} tokens, {} genomes), {:+.3} vs informed random",
-    k.kingdom, k.loss, k.tokens, k.genomes.len(), k.loss - k.informed_random)).collect();
-println!("held-out test genomes\n  {}", rows.join("\n  "));
+println!("held-out test genomes");
+for k in &summary.test {
+    println!("  {}: {:.3} nats/token ({} tokens, {} genomes), {:+.3} vs informed random",
+        k.kingdom, k.loss, k.tokens, k.genomes.len(), k.loss - k.informed_random);
+}
 
 // %% [markdown]
 // A loss below 1.386 means the model predicts bases better than chance on genomes it never saw.
@@ -76,13 +78,14 @@ println!("held-out test genomes\n  {}", rows.join("\n  "));
 // phiX174 genome, with its genes beneath, shows where the sequence is predictable.
 
 // %%
-let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()];
-let contig = &phix.contigs[0];
-let scores = genolm::infer::token_scores(&model, &contig.seq, &PredictOptions::default())?;
-let loss: Vec<f64> = scores.logp.iter().map(|&l| -(l as f64)).collect();
-let smooth = genolm::plot::moving_mean(&loss, 101);
-let pos: Vec<f64> = scores.index.iter().map(|&i| i as f64).collect();
-let genes = TrackFeature::cds(contig.features.as_deref().unwrap_or(&[]));
+let (pos, smooth, genes) = {
+    let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()];
+    let contig = &phix.contigs[0];
+    let scores = genolm::infer::token_scores(&model, &contig.seq, &PredictOptions::default())?;
+    let loss: Vec<f64> = scores.logp.iter().map(|&l| -(l as f64)).collect();
+    let pos: Vec<f64> = scores.index.iter().map(|&i| i as f64).collect();
+    (pos, genolm::plot::moving_mean(&loss, 101), TrackFeature::cds(contig.features.as_deref().unwrap_or(&[])))
+};
 Figure::track("phiX174: loss per token (101-token mean)", &pos, &[("loss (nats)".into(), smooth.clone())], &genes)?
 
 // %% [markdown]

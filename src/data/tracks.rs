@@ -128,6 +128,25 @@ impl Tracks {
         self.cds.len()
     }
 
+    /// The tracks of bases `range` (clamped to the sequence), to analyse a window of a genome
+    /// with the states of that window.
+    ///
+    /// ```
+    /// let t = genolm::data::tracks::Tracks::empty("x", 100).window(10..40);
+    /// assert_eq!(t.len(), 30);
+    /// ```
+    pub fn window(&self, range: std::ops::Range<usize>) -> Tracks {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        Tracks {
+            name: self.name.clone(),
+            cds: self.cds[start..end].to_vec(),
+            codon: self.codon[start..end].to_vec(),
+            amino_acid: self.amino_acid[start..end].to_vec(),
+            region: self.region[start..end].to_vec(),
+        }
+    }
+
     /// True for a zero-length sequence.
     pub fn is_empty(&self) -> bool {
         self.cds.is_empty()

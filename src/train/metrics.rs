@@ -79,6 +79,34 @@ pub fn auprc(scores: &[f64], labels: &[bool]) -> f64 {
 }
 
 impl BinaryMetrics {
+    /// One row per named result (models, seeds, tasks): n and every metric, as a table that
+    /// displays in notebooks and exports to CSV, Parquet and LaTeX.
+    ///
+    /// ```
+    /// use genolm::train::metrics::BinaryMetrics;
+    /// let m = BinaryMetrics::compute(&[0.9, 0.2], &[true, false]);
+    /// let t = BinaryMetrics::table(&[("model".into(), m)])?;
+    /// assert_eq!(t.height(), 1);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn table(rows: &[(String, BinaryMetrics)]) -> crate::Result<crate::table::Table> {
+        use polars::prelude::*;
+        let col = |f: fn(&BinaryMetrics) -> f64| rows.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
+        let df = df!(
+            "name" => rows.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            "n" => rows.iter().map(|(_, m)| m.n as u64).collect::<Vec<_>>(),
+            "accuracy" => col(|m| m.accuracy),
+            "precision" => col(|m| m.precision),
+            "recall" => col(|m| m.recall),
+            "specificity" => col(|m| m.specificity),
+            "mcc" => col(|m| m.mcc),
+            "f1" => col(|m| m.f1),
+            "auroc" => col(|m| m.auroc),
+            "auprc" => col(|m| m.auprc),
+        )?;
+        Ok(crate::table::Table::new("classification metrics", df))
+    }
+
     /// Metrics from positive-class scores (probabilities) and labels; threshold 0.5.
     pub fn compute(scores: &[f64], labels: &[bool]) -> Self {
         let (mut tp, mut tn, mut fp, mut fneg) = (0f64, 0f64, 0f64, 0f64);

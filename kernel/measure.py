@@ -39,7 +39,7 @@ def start():
     km.start_kernel()
     kc = km.client()
     kc.start_channels()
-    kc.wait_for_ready(timeout=600)
+    kc.wait_for_ready(timeout=3600)
     return km, kc, t0
 
 
@@ -52,7 +52,12 @@ def main():
     if a.prebuild:
         km, kc, t0 = start()
         try:
-            dt, _ = run_cell(kc, "KmerTokenizer::new(3, 1).unwrap().vocab_size()", 3600)
+            # a value, a persisted variable (evcxr type-checks those with `cargo check`, which
+            # needs its own metadata build) and an inline figure: every kind of first cell
+            for code in ["KmerTokenizer::new(3, 1).unwrap().vocab_size()",
+                         "let tok = KmerTokenizer::new(3, 1).unwrap(); tok.vocab_size()",
+                         "Figure::bars(\"x\", \"y\", &[\"a\".into()], &[1.0], None).unwrap()"]:
+                run_cell(kc, code, 3600)
             print(f"genolm kernel: prebuilt the library in evcxr's build folder in {time.perf_counter() - t0:.0f} s")
         finally:
             kc.stop_channels()

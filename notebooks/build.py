@@ -147,7 +147,13 @@ def main():
         shutil.move(tmp, dest)
         print(f"executed {rel} in {dt:.0f} s", flush=True)
     if times:
-        print(json.dumps({"notebook_seconds": times, "total_s": round(sum(times.values()), 1)}, indent=2))
+        res = {"notebook_seconds": times, "total_s": round(sum(times.values()), 1), "failed": failed}
+        print(json.dumps(res, indent=2))
+        out = os.path.join(os.path.dirname(HERE), "runs", "notebooks", "timings.json")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out + ".tmp", "w") as f:
+            json.dump(res, f, indent=2)
+        os.replace(out + ".tmp", out)
     if failed:
         sys.exit(f"{len(failed)} notebook(s) failed: {', '.join(failed)}")
 

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# README command 2: install prerequisites and run the whole test suite
-# (unit, integration and doc tests; the benchmark binary is built but not timed).
+# README command 2: install prerequisites and run the whole test suite — what CI runs:
+#  1. unit, integration and doc tests (the benchmark binaries are built but not timed);
+#  2. every notebook executed headless in the "Rust (genolm)" kernel (installs the kernel:
+#     Jupyter venv, evcxr_jupyter, prebuilt library; ~20 minutes the first time on 2 cores);
+#  3. the notebook quickstart's HTML report rendered in headless Chromium and checked.
+# GENOLM_SKIP_NOTEBOOKS=1 runs only step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --all-targets
 cargo test --all-targets
 cargo test --doc
+if [ "${GENOLM_SKIP_NOTEBOOKS:-0}" != 1 ]; then
+  bash scripts/notebooks.sh
+  bash scripts/browser-check.sh runs/notebooks/quickstart/report
+fi

@@ -31,9 +31,9 @@ pub use crate::report::Report;
 pub use crate::table::Table;
 pub use crate::train::display::{history_figure, history_table};
 pub use crate::train::run::{train_or_load, RunConfig};
-/// The compute device (`Device::Cpu`, or `Device::new_cuda(0)?` with the `cuda` feature).
-pub use candle_core::Device;
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, Learner, LearnerOptions, Schedule, UlmfitOptions,
 };
 pub use crate::{Error, Result};
+/// The compute device (`Device::Cpu`, or `Device::new_cuda(0)?` with the `cuda` feature).
+pub use candle_core::Device;

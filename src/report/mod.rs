@@ -1,6 +1,6 @@
 //! Reproducible reports: collect text, figures, tables, configs, seeds, datasets, timings and
 //! metrics, then write a folder with a self-contained `index.html` (figures inline as SVG),
-//! `manifest.json` (everything needed to re-run and compare), `figures/*.svg` and
+//! `manifest.json` (everything needed to re-run and compare), `figures/*.svg` + `*.png` and
 //! `tables/*.csv`. `genolm reproduce manifest.json` re-runs the recorded command and lists
 //! every metric that differs.
 //!
@@ -196,7 +196,7 @@ impl Report {
         self.blocks.push(Block::Text(t.into()));
         self
     }
-    /// A figure: inline in the HTML and `figures/<name>.svg`.
+    /// A figure: inline in the HTML, `figures/<name>.svg` and a 300-dpi `figures/<name>.png`.
     pub fn figure(&mut self, name: &str, fig: &Figure, caption: impl Into<String>) -> &mut Self {
         self.blocks.push(Block::Figure {
             name: slug(name),
@@ -387,6 +387,10 @@ th{background:#f3f3f3}figure{margin:1em 0}figcaption{font-size:13px;color:#555}c
                 Block::Figure { name, fig, .. } => {
                     let p = format!("figures/{name}.svg");
                     fig.save(dir.join(&p))?;
+                    m.files.push(p);
+                    // the same figure as a 300-dpi PNG (embedded font) for slides and journals
+                    let p = format!("figures/{name}.png");
+                    fig.save_png(dir.join(&p), 300.0)?;
                     m.files.push(p);
                 }
                 Block::Table { name, table, .. } => {

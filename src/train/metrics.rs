@@ -91,7 +91,8 @@ impl BinaryMetrics {
     /// ```
     pub fn table(rows: &[(String, BinaryMetrics)]) -> crate::Result<crate::table::Table> {
         use polars::prelude::*;
-        let col = |f: fn(&BinaryMetrics) -> f64| rows.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
+        let col =
+            |f: fn(&BinaryMetrics) -> f64| rows.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
         let df = df!(
             "name" => rows.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
             "n" => rows.iter().map(|(_, m)| m.n as u64).collect::<Vec<_>>(),

@@ -311,6 +311,7 @@ impl RunConfig {
             model: ModelConfig::awd_lstm_small(),
             train: TrainConfig {
                 epochs,
+                lr: 1e-2,
                 max_batches: batches,
                 valid_max_batches: 40,
                 seed,

@@ -136,8 +136,24 @@ def main():
         r = subprocess.run([jupyter, "nbconvert", "--to", "notebook", "--execute", "--inplace",
                             "--ExecutePreprocessor.kernel_name=genolm",
                             f"--ExecutePreprocessor.timeout={a.timeout}",
-                            "--log-level=WARN",
+                            "--ExecutePreprocessor.startup_timeout=1800",
+                            "--log-level=WARN", "--allow-errors",
                             tmp], cwd=cwd)
+        # every cell runs (errors are kept in the notebook, where they are readable); a notebook
+        # with any error output fails
+        if r.returncode == 0:
+            # evcxr reports an error returned by `?` on stderr and marks the cell as done, so
+            # stderr output counts as an error too
+            errors = [o if o.get("output_type") == "error" else
+                      {"ename": "stderr", "evalue": "".join(o.get("text", ""))}
+                      for c in nbformat.read(tmp, as_version=4).cells if c.cell_type == "code"
+                      for o in c.get("outputs", [])
+                      if o.get("output_type") == "error"
+                      or (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            for e in errors:
+                print(f"error in {rel}: {e.get('ename')}: {e.get('evalue')}\n" + "\n".join(e.get("traceback") or []), flush=True)
+            if errors:
+                r = subprocess.CompletedProcess(r.args, 1)
         dt = time.time() - t0
         times[rel] = round(dt, 1)
         if r.returncode != 0:

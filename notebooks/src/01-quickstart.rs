@@ -62,11 +62,9 @@ let summary = genolm::train::run::RunSummary::load(&cfg.output)?;
 history_figure(&summary.history, Some(informed_random_loss(1)))?
 
 // %%
-println!("held-out test genomes");
-for k in &summary.test {
-    println!("  {}: {:.3} nats/token ({} tokens, {} genomes), {:+.3} vs informed random",
-        k.kingdom, k.loss, k.tokens, k.genomes.len(), k.loss - k.informed_random);
-}
+let lines: Vec<String> = summary.test.iter().map(|k| format!("  {}: {:.3} nats/token ({} tokens, {} genomes), {:+.3} vs informed random",
+    k.kingdom, k.loss, k.tokens, k.genomes.len(), k.loss - k.informed_random)).collect();
+println!("held-out test genomes\n{}", lines.join("\n"));
 
 // %% [markdown]
 // A loss below 1.386 would mean the model predicts bases better than the overlap alone on genomes

@@ -677,21 +677,9 @@ impl Learner {
             return;
         }
         let fmt = |o: Option<f64>| o.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
-        if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
-            println!(
-                "EVCXR_BEGIN_CONTENT text/html\n<table><tr><td>{}</td><td>epoch {}/{}</td>\
-                 <td>train {:.4}</td><td>valid {}</td><td>acc {}</td><td>lr {:.2e}</td>\
-                 <td>{:.1} s</td></tr></table>\nEVCXR_END_CONTENT",
-                r.stage,
-                r.epoch + 1,
-                epochs,
-                r.train_loss,
-                fmt(r.valid_loss),
-                fmt(r.valid_accuracy),
-                r.lr,
-                r.seconds
-            );
-        } else {
+        // One plain line per epoch everywhere: in evcxr, stdout streams into the notebook while
+        // the cell runs (rich content is only shown when the cell ends, and one per type).
+        {
             println!(
                 "{:<12} epoch {}/{}  train_loss {:.4}  valid_loss {}  valid_acc {}  lr {:.2e}  {:.1} s  {:.0}/s",
                 r.stage,

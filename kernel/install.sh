@@ -65,11 +65,6 @@ cat > "$cfg/evcxr.toml" <<TOML
 opt_level = "2"
 # Variables survive a panicking cell.
 preserve_vars_on_panic = true
-# Dependencies are linked as shared libraries, never statically into each cell: candle numbers
-# its tensors from a global counter, and with one static copy per cell, tensors made in
-# different cells share ids and back-propagation mixes them up (a model loaded in one cell and
-# trained in the next failed with "shape mismatch in add").
-allow_static_linking = false
 # The persistent build directory is not set here: kernel/launch.sh gives each running kernel
 # its own slot under $genolm_home/kernel-build through EVCXR_TMPDIR (a tmpdir set in this file
 # would be shared by two notebooks open at once). slot-0 is prebuilt by the installer.

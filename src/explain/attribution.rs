@@ -208,6 +208,9 @@ fn base_index(b: u8) -> Option<usize> {
 
 /// Saliency map `|∂f/∂input|` (and, for nucleotide models, per base).
 pub fn saliency(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attribution> {
+    // fresh tensors in this code's copy of candle (see GenomicModel::rebuilt)
+    let rebuilt = model.rebuilt()?;
+    let model = &rebuilt;
     let (tok, seq, ids) = prepare(model, seq)?;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
@@ -237,6 +240,9 @@ pub fn saliency(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attr
 /// Input × gradient: `Σ_d e_d · ∂f/∂e_d` per token; per base for nucleotide models (the
 /// observed base's one-hot times its gradient).
 pub fn input_x_gradient(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attribution> {
+    // fresh tensors in this code's copy of candle (see GenomicModel::rebuilt)
+    let rebuilt = model.rebuilt()?;
+    let model = &rebuilt;
     let (tok, seq, ids) = prepare(model, seq)?;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
@@ -290,6 +296,9 @@ pub fn integrated_gradients(
     baseline: Baseline,
     steps: usize,
 ) -> Result<Attribution> {
+    // fresh tensors in this code's copy of candle (see GenomicModel::rebuilt)
+    let rebuilt = model.rebuilt()?;
+    let model = &rebuilt;
     let (tok, seq, ids) = prepare(model, seq)?;
     let steps = steps.max(1);
     let x = embed_ids(model, &ids)?; // (1, t, d)

@@ -826,6 +826,29 @@ impl GenomicModel {
         Ok((total, ce))
     }
 
+    /// A fresh copy of this model: same configuration, weights and buffers, new tensors.
+    ///
+    /// Gradient code (the [`Learner`](crate::train::Learner), saliency, integrated gradients)
+    /// trains or differentiates a rebuilt copy. In an evcxr notebook every cell links its own
+    /// static copy of candle, whose tensor ids come from a per-copy counter: a model made in one
+    /// cell and differentiated in another would share ids with the new cell's tensors and
+    /// back-propagation would mix them up. Rebuilding in the cell that runs the backward pass
+    /// gives every tensor of the graph ids from one counter. Costs one copy of the weights.
+    ///
+    /// ```
+    /// # use genolm::prelude::*;
+    /// let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
+    /// let c = m.rebuilt()?;
+    /// assert_eq!(c.n_params(), m.n_params());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn rebuilt(&self) -> Result<GenomicModel> {
+        let model = GenomicModel::new(self.config().clone(), self.device(), 0)?;
+        let tensors: HashMap<String, Tensor> = self.params.tensors().into_iter().collect();
+        model.params.assign(&tensors, true)?;
+        Ok(model)
+    }
+
     /// Copy the embedding and body weights (everything but the head) of `other` into this
     /// model, for ULMFiT's LM → classifier transfer. Returns how many tensors were copied.
     pub fn load_encoder_from(&self, other: &GenomicModel) -> Result<usize> {

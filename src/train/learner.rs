@@ -382,6 +382,10 @@ impl Learner {
         valid: Option<Data>,
         opts: LearnerOptions,
     ) -> Result<Self> {
+        // Train a fresh copy whose tensors come from this code's copy of candle: in a notebook,
+        // the model may come from an earlier cell (see GenomicModel::rebuilt). Create the
+        // learner in the cell that trains it (or `resume` it there).
+        model = model.rebuilt()?;
         let head = model.config().head;
         for d in std::iter::once(&train).chain(valid.as_ref()) {
             if d.head() != head {

@@ -32,8 +32,10 @@ println!("a model that has learned nothing scores {:.3} nats per token (the info
 // %%
 let model = GenomicModel::new(ModelConfig::preset("tiny")?, &Device::Cpu, 42)?;
 println!("{} trainable numbers (parameters)", model.n_params());
-let opts = LearnerOptions { max_batches: 80, ..Default::default() };
-let mut learn = Learner::new(model, Data::Lm(LmBatcher::new(train, 16, 64, true, 1)?), Some(Data::Lm(LmBatcher::new(test, 4, 64, true, 1)?)), opts)?;
+let opts = LearnerOptions { max_batches: 80, checkpoint_dir: Some("../../runs/notebooks/workshop/checkpoint".into()), ..Default::default() };
+fn data(train: &[Vec<u32>], test: &[Vec<u32>]) -> genolm::Result<(Data, Option<Data>)> {
+    Ok((Data::Lm(LmBatcher::new(train.to_vec(), 16, 64, true, 1)?), Some(Data::Lm(LmBatcher::new(test.to_vec(), 4, 64, true, 1)?))))
+}
 
 // %% [markdown]
 // ## Choosing a learning rate
@@ -42,18 +44,22 @@ let mut learn = Learner::new(model, Data::Lm(LmBatcher::new(train, 16, 64, true,
 // falls fastest. (It puts the model back as it was afterwards.)
 
 // %%
-let finder = learn.lr_find(1e-5, 1.0, 60)?;
+let finder = { let (tr, va) = data(&train, &test)?; Learner::new(model.rebuilt()?, tr, va, opts.clone())?.lr_find(1e-5, 1.0, 60)? };
 let lr = finder.suggestion.clamp(1e-3, 3e-2);
 finder
 
 // %% [markdown]
 // ## Training, in chunks
-// `fit_for` trains for about 60 seconds at a time and then returns, so the notebook stays
-// responsive; run the cell again to continue (the result is the same as one long run). Each row
-// is one **epoch** (one pass over the training batches).
+// `fit_for` trains for about 60 seconds at a time and returns; the loop prints one line per
+// **epoch** (one pass over the training batches) as it goes. A checkpoint is written after every
+// epoch: if the kernel dies, `Learner::resume` on the checkpoint folder continues the same fit
+// (the result equals one uninterrupted run). Create the learner in the cell that trains it.
 
 // %%
-while !learn.fit_for(6, Schedule::OneCycle { lr_max: lr }, 60.0)? {}
+let mut learn = { let (tr, va) = data(&train, &test)?; Learner::new(model.rebuilt()?, tr, va, opts.clone())? };
+while !learn.fit_for(6, Schedule::OneCycle { lr_max: lr }, 60.0)? {
+    println!("… {} epochs done, continuing", learn.history.len());
+}
 history_figure(&learn.history, Some(informed_random_loss(1)))?
 
 // %% [markdown]

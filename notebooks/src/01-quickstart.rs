@@ -17,7 +17,7 @@
 // %%
 let corpus = Corpus::embedded()?;
 let splits = corpus.split(&SplitOptions::default())?;
-Table::new("embedded corpus", corpus.summary(Some(&splits))?)
+corpus.summary_table(Some(&splits))?
 
 // %% [markdown]
 // Each row is one genome with its **kingdom** (PRO: prokaryotes, EUK: eukaryotes, VIR: viruses),

@@ -81,7 +81,7 @@ BinaryMetrics::table(&results)?
 Figure::roc("Promoters, held-out sequences", &[("ULMFiT".into(), s_pre.clone(), labels.clone()), ("scratch".into(), s_scr.clone(), labels.clone())])?
 
 // %%
-Figure::pr("Promoters, held-out sequences", &[("ULMFiT".into(), s_pre, labels.clone()), ("scratch".into(), s_scr, labels)])?
+Figure::pr("Promoters, held-out sequences", &[("ULMFiT".into(), s_pre.clone(), labels.clone()), ("scratch".into(), s_scr.clone(), labels.clone())])?
 
 // %% [markdown]
 // The classifier's training, stage by stage (each row one epoch of one unfreezing cycle):

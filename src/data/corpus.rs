@@ -901,6 +901,21 @@ impl Corpus {
         out
     }
 
+    /// [`summary`](Self::summary) as a [`Table`](crate::table::Table): an HTML table in
+    /// notebooks, CSV / Parquet / LaTeX on disk.
+    ///
+    /// ```
+    /// let corpus = genolm::data::corpus::Corpus::embedded()?;
+    /// assert_eq!(corpus.summary_table(None)?.height(), corpus.genomes.len());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn summary_table(&self, splits: Option<&Splits>) -> Result<crate::table::Table> {
+        Ok(crate::table::Table::new(
+            format!("corpus {}", self.name),
+            self.summary(splits)?,
+        ))
+    }
+
     /// One row per genome: id, kingdom, species, strain, contigs, bases, GC, ambiguous
     /// bases, annotated CDS, and the split (when given).
     pub fn summary(&self, splits: Option<&Splits>) -> Result<polars::prelude::DataFrame> {

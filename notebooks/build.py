@@ -17,7 +17,7 @@ committed notebooks keep their outputs (plots render on GitHub).
 
 Exits non-zero when any cell of any notebook fails; prints each notebook's wall time.
 """
-import argparse, json, os, shutil, subprocess, sys, time
+import argparse, json, os, re, shutil, subprocess, sys, time
 
 import nbformat
 
@@ -142,14 +142,17 @@ def main():
         # every cell runs (errors are kept in the notebook, where they are readable); a notebook
         # with any error output fails
         if r.returncode == 0:
-            # evcxr reports an error returned by `?` on stderr and marks the cell as done, so
-            # stderr output counts as an error too
+            # evcxr reports an error returned by `?` on stderr (the message, then a backtrace
+            # starting "   0: ") and marks the cell as done; progress on stderr is fine
+            def failed_stderr(o):
+                text = "".join(o.get("text", ""))
+                return (o.get("output_type") == "stream" and o.get("name") == "stderr"
+                        and (re.search(r"(^|\n)\s+0: ", text) or "panicked at" in text))
             errors = [o if o.get("output_type") == "error" else
                       {"ename": "stderr", "evalue": "".join(o.get("text", ""))}
                       for c in nbformat.read(tmp, as_version=4).cells if c.cell_type == "code"
                       for o in c.get("outputs", [])
-                      if o.get("output_type") == "error"
-                      or (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+                      if o.get("output_type") == "error" or failed_stderr(o)]
             for e in errors:
                 print(f"error in {rel}: {e.get('ename')}: {e.get('evalue')}\n" + "\n".join(e.get("traceback") or []), flush=True)
             if errors:

@@ -5,14 +5,13 @@
 #     Jupyter venv, evcxr_jupyter, prebuilt library; ~20 minutes the first time on 2 cores);
 #  3. the notebook quickstart's HTML report rendered in headless Chromium and checked.
 # GENOLM_SKIP_NOTEBOOKS=1 runs only step 1.
-# (Notebooks default to off until every notebook has passed in the kernel on this branch.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --all-targets
 cargo test --all-targets
 cargo test --doc
-if [ "${GENOLM_SKIP_NOTEBOOKS:-1}" != 1 ]; then
+if [ "${GENOLM_SKIP_NOTEBOOKS:-0}" != 1 ]; then
   bash scripts/notebooks.sh
   bash scripts/browser-check.sh runs/notebooks/quickstart/report
 fi

@@ -17,6 +17,10 @@
 // %%
 let corpus = Corpus::embedded()?;
 let splits = corpus.split(&SplitOptions::default())?;
+println!("{} genomes, {:.1} Mb; {} for training, {} for validation, {} for testing",
+    corpus.genomes.len(), corpus.total_bases() as f64 / 1e6, splits.train.len(), splits.valid.len(), splits.test.len());
+
+// %%
 corpus.summary_table(Some(&splits))?
 
 // %% [markdown]

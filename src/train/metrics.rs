@@ -166,29 +166,6 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     (m, sd)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hand_computed_case() {
-        // TP=2 (0.9, 0.7), FP=1 (0.6), TN=2 (0.4, 0.1), FN=1 (0.2)
-        let s = [0.9, 0.7, 0.6, 0.4, 0.2, 0.1];
-        let l = [true, true, false, false, true, false];
-        let m = BinaryMetrics::compute(&s, &l);
-        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
-        assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
-        assert!((m.recall - 2.0 / 3.0).abs() < 1e-12);
-        assert!((m.specificity - 2.0 / 3.0).abs() < 1e-12);
-        assert!((m.mcc - 1.0 / 3.0).abs() < 1e-12);
-        // Positives rank 6,5,2 → (13 − 6) / 9.
-        assert!((m.auroc - 7.0 / 9.0).abs() < 1e-12);
-        // AP = (1/3)(1 + 1 + 3/5)
-        assert!((m.auprc - (2.0 + 0.6) / 3.0).abs() < 1e-12);
-        assert_eq!(auroc(&[0.5, 0.5], &[true, false]), 0.5);
-    }
-}
-
 /// Points of the ROC curve `(false positive rate, true positive rate)`, from (0, 0) to (1, 1),
 /// one point per distinct score threshold (tied scores move diagonally). Empty when a class is
 /// missing.
@@ -260,4 +237,27 @@ fn sorted_desc(scores: &[f64], labels: &[bool]) -> (Vec<usize>, usize, usize) {
     let n_pos = order.iter().filter(|&&i| labels[i]).count();
     let n_neg = order.len() - n_pos;
     (order, n_pos, n_neg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_case() {
+        // TP=2 (0.9, 0.7), FP=1 (0.6), TN=2 (0.4, 0.1), FN=1 (0.2)
+        let s = [0.9, 0.7, 0.6, 0.4, 0.2, 0.1];
+        let l = [true, true, false, false, true, false];
+        let m = BinaryMetrics::compute(&s, &l);
+        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.specificity - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.mcc - 1.0 / 3.0).abs() < 1e-12);
+        // Positives rank 6,5,2 → (13 − 6) / 9.
+        assert!((m.auroc - 7.0 / 9.0).abs() < 1e-12);
+        // AP = (1/3)(1 + 1 + 3/5)
+        assert!((m.auprc - (2.0 + 0.6) / 3.0).abs() < 1e-12);
+        assert_eq!(auroc(&[0.5, 0.5], &[true, false]), 0.5);
+    }
 }

@@ -17,6 +17,9 @@
 let corpus = Corpus::embedded()?;
 let names: Vec<String> = corpus.genomes.iter().map(|g| g.meta.id.clone()).collect();
 let gc: Vec<f64> = corpus.genomes.iter().map(|g| { let c = g.composition(); (c[1] + c[2]) as f64 / c.iter().sum::<u64>().max(1) as f64 }).collect();
+println!("{} genomes, {} bases in all", names.len(), corpus.total_bases());
+
+// %%
 Figure::bars("GC content of the twelve genomes", "fraction G + C", &names, &gc, None)?
 
 // %% [markdown]

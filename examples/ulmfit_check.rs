@@ -21,7 +21,7 @@ use genolm::data::tasks::{coding_vs_intergenic, read_labelled_csv, stratified_sp
 use genolm::models::GenomicModel;
 use genolm::train::metrics::{mean_sd, BinaryMetrics};
 use genolm::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
-use genolm::train::{predict_proba, Data, Learner, LearnerOptions};
+use genolm::train::{predict_proba, Data, Learner};
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
@@ -80,15 +80,7 @@ fn main() -> genolm::Result<()> {
             };
             let (train, test) = (enc(&tr), enc(&te));
             let labels: Vec<bool> = test.iter().map(|(_, l)| *l == 1).collect();
-            let opts = UlmfitOptions {
-                seed,
-                learner: LearnerOptions {
-                    seed,
-                    verbose: false,
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
+            let opts = UlmfitOptions::quiet(seed);
             for (k, pretrained) in [(0, true), (1, false)] {
                 let t0 = Instant::now();
                 let clf = if pretrained {

@@ -86,7 +86,6 @@ write_spec() {
   "env": {"GENOLM_HOME": "$genolm_home"}
 }
 JSON
-  [ -f "$repo/kernel/logo-64x64.png" ] && cp "$repo/kernel/logo-64x64.png" "$dir/" || true
   echo "genolm kernel: kernelspec in $dir" >&2
 }
 write_spec "$venv/share/jupyter/kernels"

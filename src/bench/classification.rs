@@ -18,7 +18,7 @@ use super::markov::MarkovModel;
 use super::{BenchContext, BenchRow, KINGDOMS};
 use crate::data::batch::ClassificationBatcher;
 use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
-use crate::train::learner::{predict_proba, LearnerOptions};
+use crate::train::learner::predict_proba;
 use crate::train::metrics::BinaryMetrics;
 use crate::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
 use crate::Result;
@@ -122,13 +122,7 @@ pub fn evaluate_task(
     let seed = ctx.opts.seed;
     let opts = UlmfitOptions {
         cls_epochs: ctx.opts.classification_epochs,
-        seed,
-        learner: LearnerOptions {
-            seed,
-            verbose: false,
-            ..Default::default()
-        },
-        ..Default::default()
+        ..UlmfitOptions::quiet(seed)
     };
     let clf = classifier_from_lm(ctx.model, n_classes, seed)?;
     let tr = ClassificationBatcher::new(enc(train), 16, true, seed)?;

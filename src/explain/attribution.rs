@@ -137,7 +137,13 @@ pub struct Attribution {
     pub baseline_output: Option<f64>,
 }
 
-fn prepare(model: &GenomicModel, seq: &[u8]) -> Result<(KmerTokenizer, Vec<u8>, Vec<u32>)> {
+/// What every gradient attribution starts from: a fresh copy of the model (its tensors come
+/// from this code's copy of candle; see [`GenomicModel::rebuilt`]), the tokenizer, the
+/// upper-cased sequence and its token ids.
+fn prepare(
+    model: &GenomicModel,
+    seq: &[u8],
+) -> Result<(GenomicModel, KmerTokenizer, Vec<u8>, Vec<u32>)> {
     let tok = model.config().tokenizer()?;
     let seq = seq.to_ascii_uppercase();
     let ids = tok.encode(&seq);
@@ -148,7 +154,7 @@ fn prepare(model: &GenomicModel, seq: &[u8]) -> Result<(KmerTokenizer, Vec<u8>, 
             tok.k
         )));
     }
-    Ok((tok, seq, ids))
+    Ok((model.rebuilt()?, tok, seq, ids))
 }
 
 /// Gradients of the objective with respect to input embeddings `emb` (`(rows, t, d)`), rows sharing `ids`.
@@ -208,10 +214,8 @@ fn base_index(b: u8) -> Option<usize> {
 
 /// Saliency map `|∂f/∂input|` (and, for nucleotide models, per base).
 pub fn saliency(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attribution> {
-    // fresh tensors in this code's copy of candle (see GenomicModel::rebuilt)
-    let rebuilt = model.rebuilt()?;
-    let model = &rebuilt;
-    let (tok, seq, ids) = prepare(model, seq)?;
+    let (model, tok, seq, ids) = prepare(model, seq)?;
+    let model = &model;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
     let g = g.squeeze(0)?;
@@ -240,10 +244,8 @@ pub fn saliency(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attr
 /// Input × gradient: `Σ_d e_d · ∂f/∂e_d` per token; per base for nucleotide models (the
 /// observed base's one-hot times its gradient).
 pub fn input_x_gradient(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attribution> {
-    // fresh tensors in this code's copy of candle (see GenomicModel::rebuilt)
-    let rebuilt = model.rebuilt()?;
-    let model = &rebuilt;
-    let (tok, seq, ids) = prepare(model, seq)?;
+    let (model, tok, seq, ids) = prepare(model, seq)?;
+    let model = &model;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
     let per_token = (g.squeeze(0)? * emb.squeeze(0)?)?
@@ -296,10 +298,8 @@ pub fn integrated_gradients(
     baseline: Baseline,
     steps: usize,
 ) -> Result<Attribution> {
-    // fresh tensors in this code's copy of candle (see GenomicModel::rebuilt)
-    let rebuilt = model.rebuilt()?;
-    let model = &rebuilt;
-    let (tok, seq, ids) = prepare(model, seq)?;
+    let (model, tok, seq, ids) = prepare(model, seq)?;
+    let model = &model;
     let steps = steps.max(1);
     let x = embed_ids(model, &ids)?; // (1, t, d)
                                      // the shuffled baseline's bases (None for the zero baseline), drawn once

@@ -683,20 +683,18 @@ impl Learner {
         let fmt = |o: Option<f64>| o.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
         // One plain line per epoch everywhere: in evcxr, stdout streams into the notebook while
         // the cell runs (rich content is only shown when the cell ends, and one per type).
-        {
-            println!(
-                "{:<12} epoch {}/{}  train_loss {:.4}  valid_loss {}  valid_acc {}  lr {:.2e}  {:.1} s  {:.0}/s",
-                r.stage,
-                r.epoch + 1,
-                epochs,
-                r.train_loss,
-                fmt(r.valid_loss),
-                fmt(r.valid_accuracy),
-                r.lr,
-                r.seconds,
-                r.train_throughput
-            );
-        }
+        println!(
+            "{:<12} epoch {}/{}  train_loss {:.4}  valid_loss {}  valid_acc {}  lr {:.2e}  {:.1} s  {:.0}/s",
+            r.stage,
+            r.epoch + 1,
+            epochs,
+            r.train_loss,
+            fmt(r.valid_loss),
+            fmt(r.valid_accuracy),
+            r.lr,
+            r.seconds,
+            r.train_throughput
+        );
     }
 
     /// Cross-entropy and accuracy of the model on `data` (evaluation mode; stateful LM data

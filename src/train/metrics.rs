@@ -176,26 +176,17 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 /// assert_eq!(pts.last(), Some(&(1.0, 1.0)));
 /// ```
 pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
-    let (order, n_pos, n_neg) = sorted_desc(scores, labels);
+    let (steps, n_pos, n_neg) = threshold_counts(scores, labels);
     if n_pos == 0 || n_neg == 0 {
         return Vec::new();
     }
-    let mut pts = vec![(0.0, 0.0)];
-    let (mut tp, mut fp) = (0usize, 0usize);
-    for (k, &i) in order.iter().enumerate() {
-        if labels[i] {
-            tp += 1
-        } else {
-            fp += 1
-        }
-        let last_of_tie = order
-            .get(k + 1)
-            .is_none_or(|&j| scores[j].total_cmp(&scores[i]).is_ne());
-        if last_of_tie {
-            pts.push((fp as f64 / n_neg as f64, tp as f64 / n_pos as f64));
-        }
-    }
-    pts
+    std::iter::once((0.0, 0.0))
+        .chain(
+            steps
+                .iter()
+                .map(|&(tp, fp)| (fp as f64 / n_neg as f64, tp as f64 / n_pos as f64)),
+        )
+        .collect()
 }
 
 /// Points of the precision–recall curve `(recall, precision)`, one per distinct score threshold.
@@ -207,36 +198,39 @@ pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
 /// assert_eq!(pts.last(), Some(&(1.0, 0.5)));
 /// ```
 pub fn pr_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
-    let (order, n_pos, _) = sorted_desc(scores, labels);
+    let (steps, n_pos, _) = threshold_counts(scores, labels);
     if n_pos == 0 {
         return Vec::new();
     }
-    let mut pts = Vec::new();
-    let (mut tp, mut seen) = (0usize, 0usize);
+    steps
+        .iter()
+        .map(|&(tp, fp)| (tp as f64 / n_pos as f64, tp as f64 / (tp + fp) as f64))
+        .collect()
+}
+
+/// Cumulative `(true positives, false positives)` at each distinct threshold, from the highest
+/// finite score down (tied scores enter together), and the class counts among finite scores.
+fn threshold_counts(scores: &[f64], labels: &[bool]) -> (Vec<(usize, usize)>, usize, usize) {
+    let mut order: Vec<usize> = (0..scores.len().min(labels.len()))
+        .filter(|&i| scores[i].is_finite())
+        .collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut steps = Vec::new();
+    let (mut tp, mut fp) = (0usize, 0usize);
     for (k, &i) in order.iter().enumerate() {
-        seen += 1;
         if labels[i] {
             tp += 1
+        } else {
+            fp += 1
         }
         let last_of_tie = order
             .get(k + 1)
             .is_none_or(|&j| scores[j].total_cmp(&scores[i]).is_ne());
         if last_of_tie {
-            pts.push((tp as f64 / n_pos as f64, tp as f64 / seen as f64));
+            steps.push((tp, fp));
         }
     }
-    pts
-}
-
-/// Indices of the finite scores by descending score, and the class counts among them.
-fn sorted_desc(scores: &[f64], labels: &[bool]) -> (Vec<usize>, usize, usize) {
-    let mut order: Vec<usize> = (0..scores.len().min(labels.len()))
-        .filter(|&i| scores[i].is_finite())
-        .collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let n_pos = order.iter().filter(|&&i| labels[i]).count();
-    let n_neg = order.len() - n_pos;
-    (order, n_pos, n_neg)
+    (steps, tp, fp)
 }
 
 #[cfg(test)]

@@ -75,6 +75,27 @@ impl Default for UlmfitOptions {
     }
 }
 
+impl UlmfitOptions {
+    /// The default recipe with `seed` for the classifier head and every learner, and no
+    /// per-epoch printing (benchmarks and repeated experiments).
+    ///
+    /// ```
+    /// let o = genolm::train::UlmfitOptions::quiet(3);
+    /// assert_eq!((o.seed, o.learner.seed, o.learner.verbose), (3, 3, false));
+    /// ```
+    pub fn quiet(seed: u64) -> Self {
+        UlmfitOptions {
+            seed,
+            learner: LearnerOptions {
+                seed,
+                verbose: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
 /// The outcome of [`ulmfit`].
 pub struct UlmfitResult {
     /// The (general, then task-fine-tuned) language model.

@@ -226,6 +226,67 @@ fn fused_lstm_matches_the_composed_one() {
     ));
 }
 
+/// The f32 path (fast vectorised gate functions, rows split into one chunk per thread) gives
+/// the composed f64 values and gradients to f32 precision, for 1 and 3 threads.
+#[test]
+fn fused_lstm_f32_in_chunks_matches_f64() {
+    let v = lstm_vars(7, 9, 5, 16);
+    let ts64: Vec<Tensor> = v.iter().map(|x| x.as_tensor().clone()).collect();
+    let (o64, g64) = {
+        let g = lstm_scalar(layers::lstm_layer_composed, &ts64)
+            .backward()
+            .unwrap();
+        let o = layers::lstm_layer_composed(&ts64[0], &lstm_weights(&ts64), &ts64[5], &ts64[6])
+            .unwrap()
+            .0;
+        let grads: Vec<Vec<f64>> = v
+            .iter()
+            .map(|x| g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        (o.flatten_all().unwrap().to_vec1::<f64>().unwrap(), grads)
+    };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let v32: Vec<Var> = ts64
+                .iter()
+                .map(|t| Var::from_tensor(&t.to_dtype(DType::F32).unwrap()).unwrap())
+                .collect();
+            let ts: Vec<Tensor> = v32.iter().map(|x| x.as_tensor().clone()).collect();
+            let (o, hn, cn) =
+                layers::lstm_layer(&ts[0], &lstm_weights(&ts), &ts[5], &ts[6]).unwrap();
+            let o32: Vec<f64> = o
+                .to_dtype(DType::F64)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let close = |a: &[f64], b: &[f64], tol: f64| {
+                a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
+            };
+            assert!(close(&o32, &o64, 1e-5), "outputs differ ({threads} threads)");
+            let s = (project(&o.to_dtype(DType::F64).unwrap(), 11)
+                + project(&hn.to_dtype(DType::F64).unwrap(), 12)
+                + project(&cn.to_dtype(DType::F64).unwrap(), 13))
+            .unwrap();
+            let g = s.backward().unwrap();
+            for (k, x) in v32.iter().enumerate() {
+                let a: Vec<f64> = g
+                    .get(x.as_tensor())
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                assert!(close(&a, &g64[k], 1e-4), "gradient {k} differs ({threads} threads)");
+            }
+        });
+    }
+}
+
 #[test]
 fn finite_differences_attention_and_rope() {
     let (b, t, d, heads) = (2, 5, 8, 2);

@@ -127,14 +127,15 @@ pub fn lstm_layer(
     if !x.device().is_cpu() || !(dt == DType::F32 || dt == DType::F64) {
         return lstm_layer_composed(x, w, h0, c0);
     }
-    let xp = input_projection(x, w)?;
-    let (hs, h, c) = super::lstm_fused::lstm_seq(
+    // Batch-major (b, t, 4h): the layout the fused op splits over threads by rows.
+    let bias = (&w.b_ih + &w.b_hh)?;
+    let xp = linear(x, &w.w_ih, Some(&bias))?;
+    Ok(super::lstm_fused::lstm_seq(
         &xp,
         &w.w_hh.to_dtype(dt)?,
         &h0.to_dtype(dt)?,
         &c0.to_dtype(dt)?,
-    )?;
-    Ok((hs.transpose(0, 1)?.contiguous()?, h, c))
+    )?)
 }
 
 /// The input projection of every time step in one matmul, time-major: `(t, b, 4h)`.

@@ -241,12 +241,22 @@ fn fused_lstm_f32_in_chunks_matches_f64() {
             .0;
         let grads: Vec<Vec<f64>> = v
             .iter()
-            .map(|x| g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap())
+            .map(|x| {
+                g.get(x.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap()
+            })
             .collect();
         (o.flatten_all().unwrap().to_vec1::<f64>().unwrap(), grads)
     };
     for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let v32: Vec<Var> = ts64
                 .iter()
@@ -263,9 +273,14 @@ fn fused_lstm_f32_in_chunks_matches_f64() {
                 .to_vec1()
                 .unwrap();
             let close = |a: &[f64], b: &[f64], tol: f64| {
-                a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
+                a.iter()
+                    .zip(b)
+                    .all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
             };
-            assert!(close(&o32, &o64, 1e-5), "outputs differ ({threads} threads)");
+            assert!(
+                close(&o32, &o64, 1e-5),
+                "outputs differ ({threads} threads)"
+            );
             let s = (project(&o.to_dtype(DType::F64).unwrap(), 11)
                 + project(&hn.to_dtype(DType::F64).unwrap(), 12)
                 + project(&cn.to_dtype(DType::F64).unwrap(), 13))
@@ -281,7 +296,10 @@ fn fused_lstm_f32_in_chunks_matches_f64() {
                     .unwrap()
                     .to_vec1()
                     .unwrap();
-                assert!(close(&a, &g64[k], 1e-4), "gradient {k} differs ({threads} threads)");
+                assert!(
+                    close(&a, &g64[k], 1e-4),
+                    "gradient {k} differs ({threads} threads)"
+                );
             }
         });
     }

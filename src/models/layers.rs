@@ -128,11 +128,13 @@ pub fn lstm_layer(
         return lstm_layer_composed(x, w, h0, c0);
     }
     // Batch-major (b, t, 4h): the layout the fused op splits over threads by rows.
-    let bias = (&w.b_ih + &w.b_hh)?;
-    let xp = linear(x, &w.w_ih, Some(&bias))?;
+    // The gate bias goes into the fused op, which adds it while it reads each step.
+    let bias = (&w.b_ih + &w.b_hh)?.to_dtype(dt)?;
+    let xp = linear(x, &w.w_ih, None)?;
     Ok(super::lstm_fused::lstm_seq(
         &xp,
         &w.w_hh.to_dtype(dt)?,
+        &bias,
         &h0.to_dtype(dt)?,
         &c0.to_dtype(dt)?,
     )?)

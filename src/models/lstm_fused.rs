@@ -4,8 +4,10 @@
 //! Composed of candle primitives, the recurrence costs ~16 small ops per step, and every
 //! per-step slice of the input projection has a backward that allocates a tensor the size of
 //! the whole sequence, which makes BPTT quadratic in the sequence length. This op takes the
-//! precomputed input projection `xp: (B, T, 4H)` (batch-major, as the layer's input comes),
-//! `W_hh: (4H, H)` and the initial state `hc0: (2, B, H)`, and returns one flat tensor of
+//! precomputed input projection `xp: (B, T, 4H)` (batch-major, as the layer's input comes,
+//! without bias), `[W_hh | b]: (4H, H + 1)` (the recurrent matrix with the summed gate bias as
+//! its last column, so the bias costs no separate broadcast op or reduction) and the initial
+//! state `hc0: (2, B, H)`, and returns one flat tensor of
 //! `B·T·H + B·H` values: the hidden states of every step `(B, T, H)`, then the final cell state
 //! `(B, H)`. Both parts are contiguous views of it, so no transpose or copy follows.
 //!
@@ -14,7 +16,7 @@
 //! without synchronising with the others. The gate non-linearities of the f32 path use a
 //! branch-free exponential that the compiler vectorises (relative error ≈ 1e-7, the f32
 //! rounding level); the f64 path uses the standard library's functions.
-//! Gradients flow to `xp`, `W_hh` and `hc0`; `tests/gradients.rs` checks them against finite
+//! Gradients flow to `xp`, `[W_hh | b]` and `hc0`; `tests/gradients.rs` checks them against finite
 //! differences and against the composed version, in f64 and f32.
 
 use std::sync::Mutex;
@@ -191,8 +193,8 @@ fn rows_per_chunk(b: usize) -> usize {
 }
 
 impl LstmSeq {
-    /// Forward over all rows: `xp (b, t, 4h)`, `w (4h, h)`, `hc0 (2, b, h)`; returns the flat
-    /// output `(b, t, h)` then `(b, h)`.
+    /// Forward over all rows: `xp (b, t, 4h)`, `w (4h, h + 1)` (`[W_hh | b]`), `hc0 (2, b, h)`;
+    /// returns the flat output `(b, t, h)` then `(b, h)`.
     fn fwd<T: LstmFloat>(
         &self,
         xp: &[T],
@@ -203,6 +205,8 @@ impl LstmSeq {
         h: usize,
     ) -> Result<Vec<T>> {
         let g4 = 4 * h;
+        let ws = h + 1; // row stride of [W_hh | b]
+        let bias: Vec<T> = (0..g4).map(|q| w[q * ws + h]).collect();
         let rpc = rows_per_chunk(b);
         let mut out = vec![T::zero(); b * t_len * h + b * h];
         let (hs_all, c_all) = out.split_at_mut(b * t_len * h);
@@ -221,11 +225,14 @@ impl LstmSeq {
                 for t in 0..t_len {
                     let g = &mut gates[t * n * g4..(t + 1) * n * g4];
                     for r in 0..n {
-                        let src = ((r0 + r) * t_len + t) * g4;
-                        g[r * g4..(r + 1) * g4].copy_from_slice(&xp[src..src + g4]);
+                        let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
+                        for ((d, &x), &bq) in g[r * g4..(r + 1) * g4].iter_mut().zip(src).zip(&bias)
+                        {
+                            *d = x + bq;
+                        }
                     }
-                    // g (n × 4h) += hprev (n × h) · W_hhᵀ, W_hh row-major (4h × h).
-                    matmul(g, true, &hprev, 1, h as isize, w, h as isize, 1, n, g4, h);
+                    // g (n × 4h) += hprev (n × h) · W_hhᵀ, W_hh row-major with row stride h + 1.
+                    matmul(g, true, &hprev, 1, h as isize, w, ws as isize, 1, n, g4, h);
                     let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
                     for r in 0..n {
                         let gr = &mut g[r * g4..(r + 1) * g4];
@@ -278,26 +285,26 @@ impl CustomOp3 for LstmSeq {
         let h = g4 / 4;
         let shape = Shape::from(b * t_len * h + b * h);
         let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(hc)) => CpuStorage::F32(
-                self.fwd(
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(hc)) => {
+                CpuStorage::F32(self.fwd(
                     contiguous(x, l1)?,
                     contiguous(w, l2)?,
                     contiguous(hc, l3)?,
                     t_len,
                     b,
                     h,
-                )?,
-            ),
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(hc)) => CpuStorage::F64(
-                self.fwd(
+                )?)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(hc)) => {
+                CpuStorage::F64(self.fwd(
                     contiguous(x, l1)?,
                     contiguous(w, l2)?,
                     contiguous(hc, l3)?,
                     t_len,
                     b,
                     h,
-                )?,
-            ),
+                )?)
+            }
             _ => candle_core::bail!("lstm-seq supports f32 and f64 inputs of one dtype"),
         };
         Ok((out, shape))
@@ -339,16 +346,18 @@ impl LstmSeq {
         };
         let gr: Vec<T> = grad_res.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1()?;
         let (gr_hs, gr_c) = gr.split_at(b * t_len * h);
-        let w: Vec<T> = w_hh.detach().flatten_all()?.to_vec1()?; // (4h, h) row-major
+        let ws = h + 1;
+        let w: Vec<T> = w_hh.detach().flatten_all()?.to_vec1()?; // (4h, h + 1) row-major
         let mut dxp = vec![T::zero(); b * t_len * g4];
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];
-        dxp.par_chunks_mut(rpc * t_len * g4)
+        let dbias_parts: Vec<Vec<T>> = dxp
+            .par_chunks_mut(rpc * t_len * g4)
             .zip(dh0.par_chunks_mut(rpc * h))
             .zip(dc0.par_chunks_mut(rpc * h))
             .zip(chunks.par_iter())
             .enumerate()
-            .for_each(|(ci, (((dx, dh_out), dc_out), saved))| {
+            .map(|(ci, (((dx, dh_out), dc_out), saved))| {
                 let r0 = ci * rpc;
                 let n = dh_out.len() / h;
                 let (gates, cells) = (&saved.gates, &saved.cells);
@@ -357,6 +366,7 @@ impl LstmSeq {
                 let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
                 let mut dg = vec![T::zero(); n * g4];
                 let mut tc = vec![T::zero(); h];
+                let mut dbias = vec![T::zero(); g4];
                 let one = T::one();
                 for t in (0..t_len).rev() {
                     for r in 0..n {
@@ -383,8 +393,11 @@ impl LstmSeq {
                             d_o[j] = dh * tc[j] * o[j] * (one - o[j]);
                             dcn[j] = dc * f[j];
                         }
-                        dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4]
-                            .copy_from_slice(&dg[r * g4..(r + 1) * g4]);
+                        let dgr = &dg[r * g4..(r + 1) * g4];
+                        dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4].copy_from_slice(dgr);
+                        for (a, &v) in dbias.iter_mut().zip(dgr) {
+                            *a = *a + v;
+                        }
                     }
                     // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h).
                     matmul(
@@ -395,7 +408,7 @@ impl LstmSeq {
                         g4 as isize,
                         &w,
                         1,
-                        h as isize,
+                        ws as isize,
                         n,
                         h,
                         g4,
@@ -403,11 +416,22 @@ impl LstmSeq {
                 }
                 dh_out.copy_from_slice(&dh_next);
                 dc_out.copy_from_slice(&dc_next);
-            });
+                dbias
+            })
+            .collect();
         drop(s);
+        let mut dbias = vec![T::zero(); g4];
+        for part in &dbias_parts {
+            for (a, &v) in dbias.iter_mut().zip(part) {
+                *a = *a + v;
+            }
+        }
         // dW_hh = Σ_t dgates_tᵀ · h_{t-1}, with h_{-1} = h0 and h_t from the output.
         let h0 = hc0.detach().get(0)?.unsqueeze(1)?; // (b, 1, h)
-        let hs = res.detach().narrow(0, 0, b * t_len * h)?.reshape((b, t_len, h))?;
+        let hs = res
+            .detach()
+            .narrow(0, 0, b * t_len * h)?
+            .reshape((b, t_len, h))?;
         let hprev = if t_len > 1 {
             Tensor::cat(&[h0, hs.narrow(1, 0, t_len - 1)?], 1)?
         } else {
@@ -415,7 +439,13 @@ impl LstmSeq {
         }
         .reshape((b * t_len, h))?;
         let dg_all = Tensor::from_vec(dxp, (b * t_len, g4), &dev)?;
-        let dw = dg_all.t()?.matmul(&hprev)?;
+        let dw = Tensor::cat(
+            &[
+                dg_all.t()?.matmul(&hprev)?,
+                Tensor::from_vec(dbias, (g4, 1), &dev)?,
+            ],
+            1,
+        )?;
         let dxp = dg_all.reshape((b, t_len, g4))?;
         let dhc0 = Tensor::cat(
             &[
@@ -428,12 +458,14 @@ impl LstmSeq {
     }
 }
 
-/// Run the fused recurrence: `xp: (B, T, 4H)`, `w_hh: (4H, H)`, `h0`, `c0: (B, H)`.
+/// Run the fused recurrence: `xp: (B, T, 4H)` (input projection without bias), `w_hh: (4H, H)`,
+/// `bias: (4H)` (the summed input and recurrent gate biases), `h0`, `c0: (B, H)`.
 /// Returns `(outputs (B, T, H), h_T, c_T)`; the outputs and `c_T` are contiguous views of the
 /// op's result, `h_T` a strided view of the outputs.
 pub fn lstm_seq(
     xp: &Tensor,
     w_hh: &Tensor,
+    bias: &Tensor,
     h0: &Tensor,
     c0: &Tensor,
 ) -> Result<(Tensor, Tensor, Tensor)> {
@@ -444,7 +476,7 @@ pub fn lstm_seq(
         saved: Mutex::new(Saved::default()),
     };
     let out = xp.contiguous()?.apply_op3_arc(
-        &w_hh.contiguous()?,
+        &Tensor::cat(&[w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?,
         &hc0,
         std::sync::Arc::new(Box::new(op)),
     )?;

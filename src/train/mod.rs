@@ -7,9 +7,11 @@
 //! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume.
 //! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
 //! * [`metrics`]: classification metrics, ROC and PR curves.
+//! * [`alloc`]: allocator tuning that keeps tensor buffers in-process.
 //! * [`display`]: loss curves, history tables and the LR finder plot for notebooks.
 //! * [`run`]: `genolm train --config run.toml`.
 
+pub mod alloc;
 pub mod display;
 pub mod learner;
 pub mod metrics;

@@ -102,7 +102,9 @@ pub struct AdamW {
 
 impl AdamW {
     /// One group per entry of `groups` (`(name, [(param name, var)])`), all at `lr`.
+    /// Also tunes the allocator for training ([`tune_allocator`](super::alloc::tune_allocator)).
     pub fn new(groups: Vec<(String, Vec<(String, Var)>)>, lr: f64, opts: AdamWOptions) -> Self {
+        super::alloc::tune_allocator();
         let groups = groups
             .into_iter()
             .map(|(name, vars)| ParamGroup {

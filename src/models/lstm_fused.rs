@@ -207,6 +207,14 @@ impl LstmSeq {
         let g4 = 4 * h;
         let ws = h + 1; // row stride of [W_hh | b]
         let bias: Vec<T> = (0..g4).map(|q| w[q * ws + h]).collect();
+        // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
+        // operand instead of repacking 4h × h values at every step.
+        let mut wt = vec![T::zero(); h * g4];
+        for q in 0..g4 {
+            for j in 0..h {
+                wt[j * g4 + q] = w[q * ws + j];
+            }
+        }
         let rpc = rows_per_chunk(b);
         let mut out = vec![T::zero(); b * t_len * h + b * h];
         let (hs_all, c_all) = out.split_at_mut(b * t_len * h);
@@ -231,8 +239,20 @@ impl LstmSeq {
                             *d = x + bq;
                         }
                     }
-                    // g (n × 4h) += hprev (n × h) · W_hhᵀ, W_hh row-major with row stride h + 1.
-                    matmul(g, true, &hprev, 1, h as isize, w, ws as isize, 1, n, g4, h);
+                    // g (n × 4h) += hprev (n × h) · W_hhᵀ.
+                    matmul(
+                        g,
+                        true,
+                        &hprev,
+                        1,
+                        h as isize,
+                        &wt,
+                        1,
+                        g4 as isize,
+                        n,
+                        g4,
+                        h,
+                    );
                     let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
                     for r in 0..n {
                         let gr = &mut g[r * g4..(r + 1) * g4];
@@ -338,20 +358,28 @@ impl LstmSeq {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (b, t_len, g4) = xp.dims3()?;
         let h = g4 / 4;
+        let ws = h + 1;
         let dev = xp.device().clone();
         let s = self.saved.lock().expect("lstm saved state");
         let rpc = s.rows_per_chunk;
         let Some(chunks) = T::unwrap(&s.chunks) else {
             candle_core::bail!("lstm-seq backward: no saved forward pass of this dtype")
         };
-        let gr: Vec<T> = grad_res.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1()?;
+        let grad_res = grad_res.to_dtype(T::DTYPE)?.contiguous()?;
+        let (gr_st, gr_l) = grad_res.storage_and_layout();
+        let gr = cpu_slice::<T>(&gr_st, gr_l)?;
         let (gr_hs, gr_c) = gr.split_at(b * t_len * h);
-        let ws = h + 1;
-        let w: Vec<T> = w_hh.detach().flatten_all()?.to_vec1()?; // (4h, h + 1) row-major
+        let (w_st, w_l) = w_hh.storage_and_layout(); // [W_hh | b]: (4h, h + 1) row-major
+        let w = cpu_slice::<T>(&w_st, w_l)?;
+        let (res_st, res_l) = res.storage_and_layout(); // forward output
+        let hs_all = &cpu_slice::<T>(&res_st, res_l)?[..b * t_len * h];
+        let (hc_st, hc_l) = hc0.storage_and_layout();
+        let h0_all = &cpu_slice::<T>(&hc_st, hc_l)?[..b * h];
         let mut dxp = vec![T::zero(); b * t_len * g4];
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];
-        let dbias_parts: Vec<Vec<T>> = dxp
+        // Each chunk returns its part of d[W_hh | b] (4h × (h + 1)).
+        let dw_parts: Vec<Vec<T>> = dxp
             .par_chunks_mut(rpc * t_len * g4)
             .zip(dh0.par_chunks_mut(rpc * h))
             .zip(dc0.par_chunks_mut(rpc * h))
@@ -366,7 +394,7 @@ impl LstmSeq {
                 let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
                 let mut dg = vec![T::zero(); n * g4];
                 let mut tc = vec![T::zero(); h];
-                let mut dbias = vec![T::zero(); g4];
+                let mut dw = vec![T::zero(); g4 * ws];
                 let one = T::one();
                 for t in (0..t_len).rev() {
                     for r in 0..n {
@@ -395,18 +423,19 @@ impl LstmSeq {
                         }
                         let dgr = &dg[r * g4..(r + 1) * g4];
                         dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4].copy_from_slice(dgr);
-                        for (a, &v) in dbias.iter_mut().zip(dgr) {
-                            *a = *a + v;
+                        // Bias column of d[W_hh | b].
+                        for (q, &v) in dgr.iter().enumerate() {
+                            dw[q * ws + h] = dw[q * ws + h] + v;
                         }
                     }
-                    // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h).
+                    // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h, row stride h + 1).
                     matmul(
                         &mut dh_next,
                         false,
                         &dg,
                         1,
                         g4 as isize,
-                        &w,
+                        w,
                         1,
                         ws as isize,
                         n,
@@ -416,37 +445,41 @@ impl LstmSeq {
                 }
                 dh_out.copy_from_slice(&dh_next);
                 dc_out.copy_from_slice(&dc_next);
-                dbias
+                // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
+                // (n·T) rows; h[r,-1] is the initial state.
+                let mut hprev = vec![T::zero(); n * t_len * h];
+                for r in 0..n {
+                    let dst = &mut hprev[r * t_len * h..(r + 1) * t_len * h];
+                    dst[..h].copy_from_slice(&h0_all[(r0 + r) * h..(r0 + r + 1) * h]);
+                    let src = &hs_all[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
+                    dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
+                }
+                matmul_strided_dst(
+                    &mut dw,
+                    ws,
+                    dx,
+                    g4 as isize,
+                    1,
+                    &hprev,
+                    1,
+                    h as isize,
+                    g4,
+                    h,
+                    n * t_len,
+                );
+                dw
             })
             .collect();
         drop(s);
-        let mut dbias = vec![T::zero(); g4];
-        for part in &dbias_parts {
-            for (a, &v) in dbias.iter_mut().zip(part) {
+        let mut dw = dw_parts.into_iter();
+        let mut acc = dw.next().unwrap_or_else(|| vec![T::zero(); g4 * ws]);
+        for part in dw {
+            for (a, v) in acc.iter_mut().zip(part) {
                 *a = *a + v;
             }
         }
-        // dW_hh = Σ_t dgates_tᵀ · h_{t-1}, with h_{-1} = h0 and h_t from the output.
-        let h0 = hc0.detach().get(0)?.unsqueeze(1)?; // (b, 1, h)
-        let hs = res
-            .detach()
-            .narrow(0, 0, b * t_len * h)?
-            .reshape((b, t_len, h))?;
-        let hprev = if t_len > 1 {
-            Tensor::cat(&[h0, hs.narrow(1, 0, t_len - 1)?], 1)?
-        } else {
-            h0
-        }
-        .reshape((b * t_len, h))?;
-        let dg_all = Tensor::from_vec(dxp, (b * t_len, g4), &dev)?;
-        let dw = Tensor::cat(
-            &[
-                dg_all.t()?.matmul(&hprev)?,
-                Tensor::from_vec(dbias, (g4, 1), &dev)?,
-            ],
-            1,
-        )?;
-        let dxp = dg_all.reshape((b, t_len, g4))?;
+        let dw = Tensor::from_vec(acc, (g4, ws), &dev)?;
+        let dxp = Tensor::from_vec(dxp, (b, t_len, g4), &dev)?;
         let dhc0 = Tensor::cat(
             &[
                 Tensor::from_vec(dh0, (1, b, h), &dev)?,
@@ -455,6 +488,60 @@ impl LstmSeq {
             0,
         )?;
         Ok((dxp, dw, dhc0))
+    }
+}
+
+/// The CPU values of a contiguous tensor's storage, without copying.
+fn cpu_slice<'a, T: WithDType>(st: &'a candle_core::Storage, l: &Layout) -> Result<&'a [T]> {
+    match st {
+        candle_core::Storage::Cpu(c) => contiguous(c.as_slice::<T>()?, l),
+        _ => candle_core::bail!("lstm-seq runs on the CPU"),
+    }
+}
+
+/// `dst (m × n, row stride dst_rs) = lhs (m × k) · rhs (k × n)`, single-threaded, overwriting
+/// `dst`'s first `n` columns of each row.
+#[allow(clippy::too_many_arguments)]
+fn matmul_strided_dst<T: 'static + Copy + num_traits::Zero + num_traits::One>(
+    dst: &mut [T],
+    dst_rs: usize,
+    lhs: &[T],
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: &[T],
+    rhs_cs: isize,
+    rhs_rs: isize,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    assert!(n <= dst_rs && dst.len() >= (m.max(1) - 1) * dst_rs + n);
+    assert!(lhs.len() > (m.max(1) - 1) * lhs_rs as usize + (k.max(1) - 1) * lhs_cs as usize);
+    assert!(rhs.len() > (k.max(1) - 1) * rhs_rs as usize + (n.max(1) - 1) * rhs_cs as usize);
+    // SAFETY: the asserts above check that the slices cover every element addressed by the
+    // shapes and (non-negative) strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
     }
 }
 

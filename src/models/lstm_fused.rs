@@ -55,7 +55,7 @@ pub struct LstmSeq {
 }
 
 /// Floats the fused op runs in, with their gate non-linearities.
-trait LstmFloat: WithDType + Float + Send + Sync {
+trait LstmFloat: WithDType + Float + std::ops::AddAssign + Send + Sync {
     /// In place: `sigmoid` on `v`.
     fn sigmoid_slice(v: &mut [Self]);
     /// In place: `tanh` on `v`.
@@ -425,7 +425,7 @@ impl LstmSeq {
                         dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4].copy_from_slice(dgr);
                         // Bias column of d[W_hh | b].
                         for (q, &v) in dgr.iter().enumerate() {
-                            dw[q * ws + h] = dw[q * ws + h] + v;
+                            dw[q * ws + h] += v;
                         }
                     }
                     // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h, row stride h + 1).
@@ -475,7 +475,7 @@ impl LstmSeq {
         let mut acc = dw.next().unwrap_or_else(|| vec![T::zero(); g4 * ws]);
         for part in dw {
             for (a, v) in acc.iter_mut().zip(part) {
-                *a = *a + v;
+                *a += v;
             }
         }
         let dw = Tensor::from_vec(acc, (g4, ws), &dev)?;

@@ -1034,8 +1034,16 @@ impl Figure {
             top + ph / 2.0,
             top + ph / 2.0
         );
-        let step = (n as f64 / 40.0).ceil().max(1.0) as usize;
-        for i in (0..n).step_by(step) {
+        // Position ticks: the smallest 1-2-5 step whose labels (≈ 6 px per digit) do not touch.
+        let label_px = n.to_string().len() as f64 * 6.2 + 8.0;
+        let min_step = (label_px / cw).ceil().max(1.0) as usize;
+        let step = [1usize, 2, 5]
+            .iter()
+            .flat_map(|&m| (0..7).map(move |e| m * 10usize.pow(e)))
+            .filter(|&s| s >= min_step)
+            .min()
+            .unwrap_or(min_step);
+        for i in (0..n).filter(|i| (i + 1) % step == 0 || (*i == 0 && step > 1)) {
             let _ = write!(
                 s,
                 r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,

@@ -857,6 +857,7 @@ impl Figure {
             chart
                 .configure_mesh()
                 .y_desc("activation")
+                .x_label_formatter(&|v| format!("{v:.0}"))
                 .label_style((FONT, 11))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
@@ -897,6 +898,7 @@ impl Figure {
                 .disable_y_mesh()
                 .disable_y_axis()
                 .x_desc("position (bp)")
+                .x_label_formatter(&|v| format!("{v:.0}"))
                 .label_style((FONT, 11))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()

@@ -11,7 +11,8 @@
 //! `B·T·H + B·H` values: the hidden states of every step `(B, T, H)`, then the final cell state
 //! `(B, H)`. Both parts are contiguous views of it, so no transpose or copy follows.
 //!
-//! The batch rows are independent, so the rows are split into one chunk per rayon thread and
+//! The batch rows are independent, so the rows are split into one chunk per thread of candle's
+//! CPU pool (the threads that also run its elementwise ops) and
 //! each chunk runs its whole recurrence (one small GEMM and the gate arithmetic per step)
 //! without synchronising with the others. The gate non-linearities of the f32 path use a
 //! branch-free exponential that the compiler vectorises (relative error ≈ 1e-7, the f32
@@ -23,7 +24,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use num_traits::Float;
-use rayon::prelude::*;
+use std::cell::Cell;
 
 /// Activations saved by the forward pass of one chunk of batch rows.
 struct ChunkSaved<T> {
@@ -332,10 +333,71 @@ fn matmul<T: 'static + Copy + num_traits::Zero + num_traits::One>(
     }
 }
 
-/// Rows per chunk: the batch split evenly over the rayon threads.
+thread_local! {
+    /// A chunk count that overrides the thread count (tests of the chunking).
+    static CHUNKS: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Run `f` with the fused LSTM split into `chunks` chunks of batch rows whatever the thread
+/// count (chunks beyond the threads run in turn). For tests: results must not depend on it.
+#[doc(hidden)]
+pub fn with_chunk_count<R>(chunks: usize, f: impl FnOnce() -> R) -> R {
+    let old = CHUNKS.replace(Some(chunks.max(1)));
+    let r = f();
+    CHUNKS.set(old);
+    r
+}
+
+/// Threads the chunks run on: candle's CPU barrier pool (its workers plus the calling
+/// thread), the pool that runs candle's own elementwise ops, so a training step keeps the
+/// same threads busy instead of waking a second pool.
+fn n_threads() -> usize {
+    candle_core::utils::barrier_pool().n_workers() + 1
+}
+
+/// Rows per chunk: the batch split evenly over the threads.
 fn rows_per_chunk(b: usize) -> usize {
-    let threads = rayon::current_num_threads().max(1);
-    b.div_ceil(threads).max(1)
+    let chunks = CHUNKS.get().unwrap_or_else(n_threads).max(1);
+    b.div_ceil(chunks).max(1)
+}
+
+/// `f(i, item)` for every item, on candle's barrier pool (thread `k` takes items `k`, `k + T`,
+/// …); results in item order.
+fn run_chunks<W: Send, R: Send>(items: Vec<W>, f: impl Fn(usize, W) -> R + Sync) -> Vec<R> {
+    let n = items.len();
+    if n <= 1 {
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| f(i, w))
+            .collect();
+    }
+    let pool = candle_core::utils::barrier_pool();
+    let t = pool.n_workers() + 1;
+    let slots: Vec<Mutex<(Option<W>, Option<R>)>> = items
+        .into_iter()
+        .map(|w| Mutex::new((Some(w), None)))
+        .collect();
+    pool.execute(|tid| {
+        let mut k = tid;
+        while k < n {
+            let w = slots[k].lock().expect("chunk slot").0.take();
+            if let Some(w) = w {
+                let r = f(k, w);
+                slots[k].lock().expect("chunk slot").1 = Some(r);
+            }
+            k += t;
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("chunk slot")
+                .1
+                .expect("every chunk ran")
+        })
+        .collect()
 }
 
 impl LstmSeq {
@@ -364,58 +426,56 @@ impl LstmSeq {
         let rpc = rows_per_chunk(b);
         let mut out = vec![T::zero(); b * t_len * h + b * h];
         let (hs_all, c_all) = out.split_at_mut(b * t_len * h);
-        let saved: Vec<ChunkSaved<T>> = hs_all
-            .par_chunks_mut(rpc * t_len * h)
-            .zip(c_all.par_chunks_mut(rpc * h))
-            .enumerate()
-            .map(|(ci, (hs, c_last))| {
-                let r0 = ci * rpc;
-                let n = c_last.len() / h;
-                let mut gates = vec![T::zero(); t_len * n * g4];
-                let mut cells = vec![T::zero(); (t_len + 1) * n * h];
-                let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
-                cells[..n * h].copy_from_slice(&hc0[(b + r0) * h..(b + r0 + n) * h]);
-                let mut tc = vec![T::zero(); h];
-                for t in 0..t_len {
-                    let g = &mut gates[t * n * g4..(t + 1) * n * g4];
-                    for r in 0..n {
-                        let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
-                        for ((d, &x), &bq) in g[r * g4..(r + 1) * g4].iter_mut().zip(src).zip(&bias)
-                        {
-                            *d = x + bq;
-                        }
-                    }
-                    // g (n × 4h) += hprev (n × h) · W_hhᵀ.
-                    matmul(
-                        g,
-                        true,
-                        &hprev,
-                        1,
-                        h as isize,
-                        &wt,
-                        1,
-                        g4 as isize,
-                        n,
-                        g4,
-                        h,
-                    );
-                    let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
-                    for r in 0..n {
-                        let hp = &mut hprev[r * h..(r + 1) * h];
-                        T::fwd_row(
-                            &mut g[r * g4..(r + 1) * g4],
-                            &c_prev[r * h..(r + 1) * h],
-                            &mut c_next[r * h..(r + 1) * h],
-                            hp,
-                            &mut tc,
-                        );
-                        hs[(r * t_len + t) * h..(r * t_len + t + 1) * h].copy_from_slice(hp);
+        let work: Vec<_> = hs_all
+            .chunks_mut(rpc * t_len * h)
+            .zip(c_all.chunks_mut(rpc * h))
+            .collect();
+        let saved: Vec<ChunkSaved<T>> = run_chunks(work, |ci, (hs, c_last)| {
+            let r0 = ci * rpc;
+            let n = c_last.len() / h;
+            let mut gates = vec![T::zero(); t_len * n * g4];
+            let mut cells = vec![T::zero(); (t_len + 1) * n * h];
+            let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
+            cells[..n * h].copy_from_slice(&hc0[(b + r0) * h..(b + r0 + n) * h]);
+            let mut tc = vec![T::zero(); h];
+            for t in 0..t_len {
+                let g = &mut gates[t * n * g4..(t + 1) * n * g4];
+                for r in 0..n {
+                    let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
+                    for ((d, &x), &bq) in g[r * g4..(r + 1) * g4].iter_mut().zip(src).zip(&bias) {
+                        *d = x + bq;
                     }
                 }
-                c_last.copy_from_slice(&cells[t_len * n * h..]);
-                ChunkSaved { gates, cells }
-            })
-            .collect();
+                // g (n × 4h) += hprev (n × h) · W_hhᵀ.
+                matmul(
+                    g,
+                    true,
+                    &hprev,
+                    1,
+                    h as isize,
+                    &wt,
+                    1,
+                    g4 as isize,
+                    n,
+                    g4,
+                    h,
+                );
+                let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
+                for r in 0..n {
+                    let hp = &mut hprev[r * h..(r + 1) * h];
+                    T::fwd_row(
+                        &mut g[r * g4..(r + 1) * g4],
+                        &c_prev[r * h..(r + 1) * h],
+                        &mut c_next[r * h..(r + 1) * h],
+                        hp,
+                        &mut tc,
+                    );
+                    hs[(r * t_len + t) * h..(r * t_len + t + 1) * h].copy_from_slice(hp);
+                }
+            }
+            c_last.copy_from_slice(&cells[t_len * n * h..]);
+            ChunkSaved { gates, cells }
+        });
         let mut s = self.saved.lock().expect("lstm saved state");
         s.rows_per_chunk = rpc;
         s.chunks = T::wrap(saved);
@@ -515,83 +575,82 @@ impl LstmSeq {
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];
         // Each chunk returns its part of d[W_hh | b] (4h × (h + 1)).
-        let dw_parts: Vec<Vec<T>> = dxp
-            .par_chunks_mut(rpc * t_len * g4)
-            .zip(dh0.par_chunks_mut(rpc * h))
-            .zip(dc0.par_chunks_mut(rpc * h))
-            .zip(chunks.par_iter())
-            .enumerate()
-            .map(|(ci, (((dx, dh_out), dc_out), saved))| {
-                let r0 = ci * rpc;
-                let n = dh_out.len() / h;
-                let (gates, cells) = (&saved.gates, &saved.cells);
-                let mut dh_next = vec![T::zero(); n * h];
-                // The final cell state's gradient enters through the output's tail.
-                let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
-                let mut dg = vec![T::zero(); n * g4];
-                let mut tc = vec![T::zero(); h];
-                let mut dw = vec![T::zero(); g4 * ws];
-                for t in (0..t_len).rev() {
-                    for r in 0..n {
-                        T::bwd_row(
-                            &gates[(t * n + r) * g4..(t * n + r + 1) * g4],
-                            &cells[((t + 1) * n + r) * h..((t + 1) * n + r + 1) * h],
-                            &cells[(t * n + r) * h..(t * n + r + 1) * h],
-                            &gr_hs[((r0 + r) * t_len + t) * h..][..h],
-                            &mut dg[r * g4..(r + 1) * g4],
-                            &dh_next[r * h..(r + 1) * h],
-                            &mut dc_next[r * h..(r + 1) * h],
-                            &mut tc,
-                        );
-                        let dgr = &dg[r * g4..(r + 1) * g4];
-                        dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4].copy_from_slice(dgr);
-                        // Bias column of d[W_hh | b].
-                        for (q, &v) in dgr.iter().enumerate() {
-                            dw[q * ws + h] += v;
-                        }
-                    }
-                    // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h, row stride h + 1).
-                    matmul(
-                        &mut dh_next,
-                        false,
-                        &dg,
-                        1,
-                        g4 as isize,
-                        w,
-                        1,
-                        ws as isize,
-                        n,
-                        h,
-                        g4,
-                    );
-                }
-                dh_out.copy_from_slice(&dh_next);
-                dc_out.copy_from_slice(&dc_next);
-                // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
-                // (n·T) rows; h[r,-1] is the initial state.
-                let mut hprev = vec![T::zero(); n * t_len * h];
-                for r in 0..n {
-                    let dst = &mut hprev[r * t_len * h..(r + 1) * t_len * h];
-                    dst[..h].copy_from_slice(&h0_all[(r0 + r) * h..(r0 + r + 1) * h]);
-                    let src = &hs_all[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
-                    dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
-                }
-                matmul_strided_dst(
-                    &mut dw,
-                    ws,
-                    dx,
-                    g4 as isize,
-                    1,
-                    &hprev,
-                    1,
-                    h as isize,
-                    g4,
-                    h,
-                    n * t_len,
-                );
-                dw
-            })
+        let work: Vec<_> = dxp
+            .chunks_mut(rpc * t_len * g4)
+            .zip(dh0.chunks_mut(rpc * h))
+            .zip(dc0.chunks_mut(rpc * h))
+            .zip(chunks.iter())
             .collect();
+        let dw_parts: Vec<Vec<T>> = run_chunks(work, |ci, (((dx, dh_out), dc_out), saved)| {
+            let r0 = ci * rpc;
+            let n = dh_out.len() / h;
+            let (gates, cells) = (&saved.gates, &saved.cells);
+            let mut dh_next = vec![T::zero(); n * h];
+            // The final cell state's gradient enters through the output's tail.
+            let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
+            let mut dg = vec![T::zero(); n * g4];
+            let mut tc = vec![T::zero(); h];
+            let mut dw = vec![T::zero(); g4 * ws];
+            for t in (0..t_len).rev() {
+                for r in 0..n {
+                    T::bwd_row(
+                        &gates[(t * n + r) * g4..(t * n + r + 1) * g4],
+                        &cells[((t + 1) * n + r) * h..((t + 1) * n + r + 1) * h],
+                        &cells[(t * n + r) * h..(t * n + r + 1) * h],
+                        &gr_hs[((r0 + r) * t_len + t) * h..][..h],
+                        &mut dg[r * g4..(r + 1) * g4],
+                        &dh_next[r * h..(r + 1) * h],
+                        &mut dc_next[r * h..(r + 1) * h],
+                        &mut tc,
+                    );
+                    let dgr = &dg[r * g4..(r + 1) * g4];
+                    dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4].copy_from_slice(dgr);
+                    // Bias column of d[W_hh | b].
+                    for (q, &v) in dgr.iter().enumerate() {
+                        dw[q * ws + h] += v;
+                    }
+                }
+                // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h, row stride h + 1).
+                matmul(
+                    &mut dh_next,
+                    false,
+                    &dg,
+                    1,
+                    g4 as isize,
+                    w,
+                    1,
+                    ws as isize,
+                    n,
+                    h,
+                    g4,
+                );
+            }
+            dh_out.copy_from_slice(&dh_next);
+            dc_out.copy_from_slice(&dc_next);
+            // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
+            // (n·T) rows; h[r,-1] is the initial state.
+            let mut hprev = vec![T::zero(); n * t_len * h];
+            for r in 0..n {
+                let dst = &mut hprev[r * t_len * h..(r + 1) * t_len * h];
+                dst[..h].copy_from_slice(&h0_all[(r0 + r) * h..(r0 + r + 1) * h]);
+                let src = &hs_all[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
+                dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
+            }
+            matmul_strided_dst(
+                &mut dw,
+                ws,
+                dx,
+                g4 as isize,
+                1,
+                &hprev,
+                1,
+                h as isize,
+                g4,
+                h,
+                n * t_len,
+            );
+            dw
+        });
         drop(s);
         let mut dw = dw_parts.into_iter();
         let mut acc = dw.next().unwrap_or_else(|| vec![T::zero(); g4 * ws]);

@@ -154,6 +154,23 @@ fn lstm_vars(b: usize, t: usize, i: usize, h: usize) -> [Var; 7] {
     ]
 }
 
+/// A tensor's values as f64, flattened.
+fn values(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// The gradient of each of `vars` in `g`, as f64 values.
+fn grads_of(g: &candle_core::backprop::GradStore, vars: &[Var]) -> Vec<Vec<f64>> {
+    vars.iter()
+        .map(|x| values(g.get(x.as_tensor()).unwrap()))
+        .collect()
+}
+
 /// The weights among [`lstm_vars`]' tensors.
 fn lstm_weights(a: &[Tensor]) -> LstmWeights {
     LstmWeights {
@@ -192,18 +209,7 @@ fn fused_lstm_matches_the_composed_one() {
     let run = |layer: LstmFn| {
         let (o, _, _) = layer(&ts[0], &w, &ts[5], &ts[6]).unwrap();
         let g = lstm_scalar(layer, &ts).backward().unwrap();
-        let grads: Vec<Vec<f64>> = v
-            .iter()
-            .map(|x| {
-                g.get(x.as_tensor())
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1()
-                    .unwrap()
-            })
-            .collect();
-        (o.flatten_all().unwrap().to_vec1::<f64>().unwrap(), grads)
+        (values(&o), grads_of(&g, &v))
     };
     let (o1, g1) = run(layers::lstm_layer);
     let (o2, g2) = run(layers::lstm_layer_composed);
@@ -220,10 +226,7 @@ fn fused_lstm_matches_the_composed_one() {
     let b2 = layers::lstm_layer_composed(&x1, &w, v[5].as_tensor(), v[6].as_tensor())
         .unwrap()
         .0;
-    assert!(close(
-        &a.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
-        &b2.flatten_all().unwrap().to_vec1::<f64>().unwrap()
-    ));
+    assert!(close(&values(&a), &values(&b2)));
 }
 
 /// The f32 path (fast vectorised gate functions, rows split into one chunk per thread) gives
@@ -239,18 +242,7 @@ fn fused_lstm_f32_in_chunks_matches_f64() {
         let o = layers::lstm_layer_composed(&ts64[0], &lstm_weights(&ts64), &ts64[5], &ts64[6])
             .unwrap()
             .0;
-        let grads: Vec<Vec<f64>> = v
-            .iter()
-            .map(|x| {
-                g.get(x.as_tensor())
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1()
-                    .unwrap()
-            })
-            .collect();
-        (o.flatten_all().unwrap().to_vec1::<f64>().unwrap(), grads)
+        (values(&o), grads_of(&g, &v))
     };
     for chunks in [1, 3] {
         genolm::models::lstm_fused::with_chunk_count(chunks, || {
@@ -261,13 +253,7 @@ fn fused_lstm_f32_in_chunks_matches_f64() {
             let ts: Vec<Tensor> = v32.iter().map(|x| x.as_tensor().clone()).collect();
             let (o, hn, cn) =
                 layers::lstm_layer(&ts[0], &lstm_weights(&ts), &ts[5], &ts[6]).unwrap();
-            let o32: Vec<f64> = o
-                .to_dtype(DType::F64)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let o32 = values(&o);
             let close = |a: &[f64], b: &[f64], tol: f64| {
                 a.iter()
                     .zip(b)
@@ -279,18 +265,9 @@ fn fused_lstm_f32_in_chunks_matches_f64() {
                 + project(&cn.to_dtype(DType::F64).unwrap(), 13))
             .unwrap();
             let g = s.backward().unwrap();
-            for (k, x) in v32.iter().enumerate() {
-                let a: Vec<f64> = g
-                    .get(x.as_tensor())
-                    .unwrap()
-                    .to_dtype(DType::F64)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1()
-                    .unwrap();
+            for (k, a) in grads_of(&g, &v32).iter().enumerate() {
                 assert!(
-                    close(&a, &g64[k], 1e-4),
+                    close(a, &g64[k], 1e-4),
                     "gradient {k} differs ({chunks} chunks)"
                 );
             }

@@ -286,12 +286,13 @@ fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
     }
 }
 
-/// `dst (m × n) (+)= lhs (m × k) · rhs (k × n)` with explicit strides, single-threaded: each
-/// chunk of rows runs on its own thread already. `accumulate` adds to `dst` instead of
-/// overwriting it.
+/// `dst (m × n, row stride dst_rs) (+)= lhs (m × k) · rhs (k × n)` with explicit strides,
+/// single-threaded: each chunk of rows runs on its own thread already. `accumulate` adds to
+/// `dst` instead of overwriting it; columns of `dst` beyond `n` are left untouched.
 #[allow(clippy::too_many_arguments)]
-fn matmul<T: 'static + Copy + num_traits::Zero + num_traits::One>(
+fn matmul<T: 'static + Copy + num_traits::One>(
     dst: &mut [T],
+    dst_rs: usize,
     accumulate: bool,
     lhs: &[T],
     lhs_cs: isize,
@@ -303,7 +304,7 @@ fn matmul<T: 'static + Copy + num_traits::Zero + num_traits::One>(
     n: usize,
     k: usize,
 ) {
-    assert!(dst.len() >= m * n);
+    assert!(n <= dst_rs && dst.len() >= (m.max(1) - 1) * dst_rs + n);
     assert!(lhs.len() > (m.max(1) - 1) * lhs_rs as usize + (k.max(1) - 1) * lhs_cs as usize);
     assert!(rhs.len() > (k.max(1) - 1) * rhs_rs as usize + (n.max(1) - 1) * rhs_cs as usize);
     // SAFETY: the asserts above check that the slices cover every element addressed by the
@@ -315,7 +316,7 @@ fn matmul<T: 'static + Copy + num_traits::Zero + num_traits::One>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_cs,
@@ -449,6 +450,7 @@ impl LstmSeq {
                 // g (n × 4h) += hprev (n × h) · W_hhᵀ.
                 matmul(
                     g,
+                    g4,
                     true,
                     &hprev,
                     1,
@@ -613,6 +615,7 @@ impl LstmSeq {
                 // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h, row stride h + 1).
                 matmul(
                     &mut dh_next,
+                    h,
                     false,
                     &dg,
                     1,
@@ -636,9 +639,10 @@ impl LstmSeq {
                 let src = &hs_all[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
                 dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
             }
-            matmul_strided_dst(
+            matmul(
                 &mut dw,
                 ws,
+                false,
                 dx,
                 g4 as isize,
                 1,
@@ -677,52 +681,6 @@ fn cpu_slice<'a, T: WithDType>(st: &'a candle_core::Storage, l: &Layout) -> Resu
     match st {
         candle_core::Storage::Cpu(c) => contiguous(c.as_slice::<T>()?, l),
         _ => candle_core::bail!("lstm-seq runs on the CPU"),
-    }
-}
-
-/// `dst (m × n, row stride dst_rs) = lhs (m × k) · rhs (k × n)`, single-threaded, overwriting
-/// `dst`'s first `n` columns of each row.
-#[allow(clippy::too_many_arguments)]
-fn matmul_strided_dst<T: 'static + Copy + num_traits::Zero + num_traits::One>(
-    dst: &mut [T],
-    dst_rs: usize,
-    lhs: &[T],
-    lhs_cs: isize,
-    lhs_rs: isize,
-    rhs: &[T],
-    rhs_cs: isize,
-    rhs_rs: isize,
-    m: usize,
-    n: usize,
-    k: usize,
-) {
-    assert!(n <= dst_rs && dst.len() >= (m.max(1) - 1) * dst_rs + n);
-    assert!(lhs.len() > (m.max(1) - 1) * lhs_rs as usize + (k.max(1) - 1) * lhs_cs as usize);
-    assert!(rhs.len() > (k.max(1) - 1) * rhs_rs as usize + (n.max(1) - 1) * rhs_cs as usize);
-    // SAFETY: the asserts above check that the slices cover every element addressed by the
-    // shapes and (non-negative) strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            false,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            T::zero(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
     }
 }
 

@@ -74,6 +74,20 @@ impl Series {
             y,
         }
     }
+
+    /// A named series from `(x, y)` points.
+    ///
+    /// ```
+    /// let s = genolm::plot::Series::from_points("roc", &[(0.0, 0.0), (1.0, 1.0)]);
+    /// assert_eq!((s.x, s.y), (vec![0.0, 1.0], vec![0.0, 1.0]));
+    /// ```
+    pub fn from_points(name: impl Into<String>, points: &[(f64, f64)]) -> Self {
+        Self::new(
+            name,
+            points.iter().map(|p| p.0).collect(),
+            points.iter().map(|p| p.1).collect(),
+        )
+    }
 }
 
 /// A feature box drawn beneath a genome track.
@@ -535,10 +549,9 @@ impl Figure {
                 )));
             }
             let auc = crate::train::metrics::auroc(scores, labels);
-            series.push(Series::new(
+            series.push(Series::from_points(
                 format!("{name} (AUROC {auc:.2})"),
-                pts.iter().map(|p| p.0).collect(),
-                pts.iter().map(|p| p.1).collect(),
+                &pts,
             ));
         }
         series.push(Series::new("chance", vec![0.0, 1.0], vec![0.0, 1.0]));
@@ -572,11 +585,7 @@ impl Figure {
             }
             let ap = crate::train::metrics::auprc(scores, labels);
             let prev = labels.iter().filter(|&&l| l).count() as f64 / labels.len() as f64;
-            series.push(Series::new(
-                format!("{name} (AP {ap:.2})"),
-                pts.iter().map(|p| p.0).collect(),
-                pts.iter().map(|p| p.1).collect(),
-            ));
+            series.push(Series::from_points(format!("{name} (AP {ap:.2})"), &pts));
             chance.push(Series::new(
                 format!("{name} prevalence {prev:.2}"),
                 vec![0.0, 1.0],

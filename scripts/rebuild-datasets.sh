@@ -23,6 +23,7 @@ cp "$rag/H.Pylori/references/Puno120.fasta.gz"  "$out/pro/helicobacter_pylori_Pu
 cp "$rag/H.Pylori/references/ELS37.fasta.gz"    "$out/pro/helicobacter_pylori_ELS37.fa.gz"
 cp "$rag/S.Aureus/references/N315.fasta.gz"     "$out/pro/staphylococcus_aureus_N315.fa.gz"
 cp "$bio/GenBank/NC_005816.gb"                  "$out/pro/yersinia_pestis_pPCP1.gb"
+cp "$rag/V.Cholerae/references/O395.fasta.gz"  "$out/pro/vibrio_cholerae_O395.fa.gz"
 gzip -9n -c "$work/root/var/lib/gbrowse/databases/yeast_scaffolds/chr1.fa" > "$out/euk/saccharomyces_cerevisiae_chrI.fa.gz"
 # The version line and the chrI rows of the two-chromosome GFF3.
 awk -F'\t' 'NR == 1 || $1 == "chrI"' "$work/root/var/lib/gbrowse/databases/yeast_chr1+2/yeast_chr1+2.gff3" \

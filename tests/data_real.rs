@@ -232,7 +232,7 @@ fn malformed_inputs_give_typed_errors_with_lines() {
 #[test]
 fn embedded_corpus_loads_with_all_kingdoms() {
     let c = Corpus::embedded().unwrap();
-    assert_eq!(c.genomes.len(), 12);
+    assert_eq!(c.genomes.len(), 13);
     for k in Kingdom::ALL {
         assert!(c.of_kingdom(k).len() >= 3, "{k}");
     }
@@ -242,8 +242,21 @@ fn embedded_corpus_loads_with_all_kingdoms() {
     assert_eq!(flu.contigs.len(), 2);
     let yeast = &c.genomes[c.index_of("scerevisiae_chrI").unwrap()];
     assert!(yeast.is_annotated());
+    // V. cholerae: two chromosomes, pinned to the training split whatever the seed.
+    let vc = c.index_of("vcholerae_O395").unwrap();
+    assert_eq!(c.genomes[vc].contigs.len(), 2);
+    assert_eq!(c.genomes[vc].len(), 4_135_300); // CP001235.1 + CP001236.1
+    for seed in [1, 42, 7] {
+        let s = c
+            .split(&SplitOptions {
+                seed,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(s.train.contains(&vc));
+    }
     let df = c.summary(None).unwrap();
-    assert_eq!(df.height(), 12);
+    assert_eq!(df.height(), 13);
 }
 
 #[test]

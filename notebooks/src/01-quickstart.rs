@@ -5,7 +5,7 @@
 // How well it predicts (its **cross-entropy**, in nats per token) measures how much structure of the
 // genome it has learned. In this notebook you will
 //
-// 1. load twelve real genomes that ship with genolm (bacteria, eukaryotes, viruses),
+// 1. load thirteen real genomes that ship with genolm (bacteria, eukaryotes, viruses),
 // 2. cut them into **3-mer tokens** (overlapping words of three bases),
 // 3. train a small **AWD-LSTM** (the ULMFiT language model) for a few minutes on the CPU,
 // 4. evaluate it on genomes it has never seen, plot the result, and

@@ -383,6 +383,10 @@ pub static EMBEDDED_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../datasets/pro/yersinia_pestis_pPCP1.gb"),
     ),
     (
+        "pro/vibrio_cholerae_O395.fa.gz",
+        include_bytes!("../../datasets/pro/vibrio_cholerae_O395.fa.gz"),
+    ),
+    (
         "euk/saccharomyces_cerevisiae_chrI.fa.gz",
         include_bytes!("../../datasets/euk/saccharomyces_cerevisiae_chrI.fa.gz"),
     ),
@@ -540,7 +544,7 @@ fn load_genome(
 }
 
 impl Corpus {
-    /// The default corpus shipped inside the library (≈ 8.5 Mb of sequence from 12 genomes of
+    /// The default corpus shipped inside the library (≈ 12.7 Mb of sequence from 13 genomes of
     /// all three kingdoms, see `datasets/manifest.json`). Checksums are verified on load.
     pub fn embedded() -> Result<Corpus> {
         let manifest: Manifest = serde_json::from_str(EMBEDDED_MANIFEST)

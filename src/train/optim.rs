@@ -22,7 +22,9 @@
 use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{
+    CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Storage, Tensor, Var, WithDType,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::models::GenomicModel;
@@ -227,9 +229,14 @@ impl AdamW {
     pub fn grad_norm(&self, grads: &GradStore, inv_scale: f64) -> Result<f64> {
         // Sum on the device and read back once (not once per parameter).
         let mut sq: Option<Tensor> = None;
+        let mut host = 0f64; // sums read straight from CPU storage
         for g in self.groups.iter().filter(|g| !g.frozen) {
             for (_, v) in &g.vars {
                 if let Some(gr) = grads.get(v.as_tensor()) {
+                    if let Some(s) = cpu_sum_sq(gr) {
+                        host += s;
+                        continue;
+                    }
                     let s = gr.to_dtype(DType::F64)?.sqr()?.sum_all()?;
                     sq = Some(match sq {
                         Some(acc) => (acc + s)?,
@@ -238,10 +245,11 @@ impl AdamW {
                 }
             }
         }
-        let sq = match sq {
-            Some(t) => t.to_scalar::<f64>()?,
-            None => 0.0,
-        };
+        let sq = host
+            + match sq {
+                Some(t) => t.to_scalar::<f64>()?,
+                None => 0.0,
+            };
         Ok(sq.sqrt() * inv_scale)
     }
 
@@ -271,6 +279,59 @@ impl AdamW {
                 let Some(gr) = grads.get(var.as_tensor()) else {
                     continue;
                 };
+                let w = var.as_tensor();
+                let decay = if self.opts.no_decay_1d && w.rank() <= 1 {
+                    0.0
+                } else {
+                    g.weight_decay
+                };
+                if fused_ok(w, gr) {
+                    // CPU: three in-place passes, no temporaries.
+                    let (m, v) = match (self.m.get(name), self.v.get(name)) {
+                        (Some(m), Some(v)) if fused_ok(w, m) && fused_ok(w, v) => {
+                            (m.clone(), v.clone())
+                        }
+                        (None, None) => (w.zeros_like()?, w.zeros_like()?),
+                        _ => (
+                            self.m
+                                .get(name)
+                                .map_or_else(|| w.zeros_like(), |t| t.copy())?,
+                            self.v
+                                .get(name)
+                                .map_or_else(|| w.zeros_like(), |t| t.copy())?,
+                        ),
+                    };
+                    m.inplace_op2(
+                        gr,
+                        &Moment {
+                            beta: b1,
+                            scale: gscale,
+                            square: false,
+                        },
+                    )?;
+                    v.inplace_op2(
+                        gr,
+                        &Moment {
+                            beta: b2,
+                            scale: gscale,
+                            square: true,
+                        },
+                    )?;
+                    w.inplace_op3(
+                        &m,
+                        &v,
+                        &Apply {
+                            lr: g.lr,
+                            decay,
+                            bc1,
+                            bc2,
+                            eps,
+                        },
+                    )?;
+                    self.m.insert(name.clone(), m);
+                    self.v.insert(name.clone(), v);
+                    continue;
+                }
                 let dt = var.dtype();
                 let gr = (gr.to_dtype(dt)? * gscale)?;
                 let m = match self.m.get(name) {
@@ -281,12 +342,7 @@ impl AdamW {
                     Some(v) => ((v * b2)? + (gr.sqr()? * (1.0 - b2))?)?,
                     None => (gr.sqr()? * (1.0 - b2))?,
                 };
-                let w = var.as_tensor().detach();
-                let decay = if self.opts.no_decay_1d && w.rank() <= 1 {
-                    0.0
-                } else {
-                    g.weight_decay
-                };
+                let w = w.detach();
                 let w = if decay > 0.0 {
                     (w * (1.0 - g.lr * decay))?
                 } else {
@@ -311,8 +367,17 @@ impl AdamW {
         for g in &self.groups {
             for (n, _) in &g.vars {
                 if let (Some(m), Some(v)) = (self.m.get(n), self.v.get(n)) {
-                    out.push((format!("m.{n}"), m.clone()));
-                    out.push((format!("v.{n}"), v.clone()));
+                    // Copies: the optimizer updates its moments in place.
+                    match (m.copy(), v.copy()) {
+                        (Ok(m), Ok(v)) => {
+                            out.push((format!("m.{n}"), m));
+                            out.push((format!("v.{n}"), v));
+                        }
+                        _ => {
+                            out.push((format!("m.{n}"), m.clone()));
+                            out.push((format!("v.{n}"), v.clone()));
+                        }
+                    }
                 }
             }
         }
@@ -322,10 +387,11 @@ impl AdamW {
     /// Restore the moments and the step count written by [`state_tensors`](Self::state_tensors).
     pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>, step: usize) -> Result<()> {
         for (k, t) in tensors {
+            // Own copies: the moments are updated in place, the caller keeps its tensors.
             if let Some(n) = k.strip_prefix("m.") {
-                self.m.insert(n.to_string(), t.clone());
+                self.m.insert(n.to_string(), t.copy()?);
             } else if let Some(n) = k.strip_prefix("v.") {
-                self.v.insert(n.to_string(), t.clone());
+                self.v.insert(n.to_string(), t.copy()?);
             } else {
                 return Err(Error::Input(format!("unexpected optimizer tensor {k}")));
             }
@@ -351,6 +417,176 @@ impl AdamW {
                 g.frozen = *frozen;
             }
         }
+    }
+}
+
+/// Whether `t` can join the fused in-place update of `w`: both contiguous on the CPU with
+/// the same float dtype (f32 or f64) and shape.
+fn fused_ok(w: &Tensor, t: &Tensor) -> bool {
+    w.device().is_cpu()
+        && matches!(w.dtype(), DType::F32 | DType::F64)
+        && t.dtype() == w.dtype()
+        && t.shape() == w.shape()
+        && w.is_contiguous()
+        && t.is_contiguous()
+}
+
+/// `Σ x²` in f64 of a contiguous CPU f32/f64 tensor, read in place (`None` otherwise).
+fn cpu_sum_sq(t: &Tensor) -> Option<f64> {
+    if !t.device().is_cpu() || !t.is_contiguous() {
+        return None;
+    }
+    let (st, l) = t.storage_and_layout();
+    let Storage::Cpu(c) = &*st else { return None };
+    let (a, b) = l.contiguous_offsets()?;
+    match c {
+        CpuStorage::F32(v) => Some(v[a..b].iter().map(|&x| (x as f64) * (x as f64)).sum()),
+        CpuStorage::F64(v) => Some(v[a..b].iter().map(|&x| x * x).sum()),
+        _ => None,
+    }
+}
+
+/// Floats of the fused update, with mutable access to their CPU storage.
+trait AdamFloat: WithDType + num_traits::Float {
+    fn slice_mut(s: &mut CpuStorage) -> candle_core::Result<&mut [Self]>;
+}
+
+impl AdamFloat for f32 {
+    fn slice_mut(s: &mut CpuStorage) -> candle_core::Result<&mut [f32]> {
+        match s {
+            CpuStorage::F32(v) => Ok(v),
+            _ => candle_core::bail!("adamw: dtype mismatch"),
+        }
+    }
+}
+
+impl AdamFloat for f64 {
+    fn slice_mut(s: &mut CpuStorage) -> candle_core::Result<&mut [f64]> {
+        match s {
+            CpuStorage::F64(v) => Ok(v),
+            _ => candle_core::bail!("adamw: dtype mismatch"),
+        }
+    }
+}
+
+/// The two slices of an in-place op: the destination and one contiguous source.
+fn pair<'a, T: AdamFloat>(
+    dst: &'a mut CpuStorage,
+    dl: &Layout,
+    src: &'a CpuStorage,
+    sl: &Layout,
+) -> candle_core::Result<(&'a mut [T], &'a [T])> {
+    let (Some((a, b)), Some((c, d))) = (dl.contiguous_offsets(), sl.contiguous_offsets()) else {
+        candle_core::bail!("adamw: non-contiguous operand")
+    };
+    let dst = &mut T::slice_mut(dst)?[a..b];
+    let src = &T::cpu_storage_as_slice(src)?[c..d];
+    if dst.len() != src.len() {
+        candle_core::bail!("adamw: operand sizes differ")
+    }
+    Ok((dst, src))
+}
+
+/// In place: `m ← β·m + (1 − β)·(s·g)` (or `(s·g)²` for the second moment).
+struct Moment {
+    beta: f64,
+    scale: f64,
+    square: bool,
+}
+
+impl Moment {
+    fn run<T: AdamFloat>(&self, m: &mut [T], g: &[T]) {
+        let beta = T::from(self.beta).expect("float");
+        let one_m = T::from(1.0 - self.beta).expect("float");
+        let s = T::from(self.scale).expect("float");
+        if self.square {
+            for (m, &g) in m.iter_mut().zip(g) {
+                let g = g * s;
+                *m = *m * beta + g * g * one_m;
+            }
+        } else {
+            for (m, &g) in m.iter_mut().zip(g) {
+                *m = *m * beta + g * s * one_m;
+            }
+        }
+    }
+}
+
+impl InplaceOp2 for Moment {
+    fn name(&self) -> &'static str {
+        "adamw-moment"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        match s2 {
+            CpuStorage::F32(_) => {
+                let (m, g) = pair::<f32>(s1, l1, s2, l2)?;
+                self.run(m, g);
+            }
+            CpuStorage::F64(_) => {
+                let (m, g) = pair::<f64>(s1, l1, s2, l2)?;
+                self.run(m, g);
+            }
+            _ => candle_core::bail!("adamw: f32 or f64 only"),
+        }
+        Ok(())
+    }
+}
+
+/// In place: `w ← w·(1 − lr·λ) − lr · (m / bc1) / (√(v / bc2) + ε)`.
+struct Apply {
+    lr: f64,
+    decay: f64,
+    bc1: f64,
+    bc2: f64,
+    eps: f64,
+}
+
+impl Apply {
+    fn run<T: AdamFloat>(&self, w: &mut [T], m: &[T], v: &[T]) {
+        let keep = T::from(1.0 - self.lr * self.decay).expect("float");
+        let lr = T::from(self.lr).expect("float");
+        let ibc1 = T::from(1.0 / self.bc1).expect("float");
+        let ibc2 = T::from(1.0 / self.bc2).expect("float");
+        let eps = T::from(self.eps).expect("float");
+        for ((w, &m), &v) in w.iter_mut().zip(m).zip(v) {
+            *w = *w * keep - lr * (m * ibc1) / ((v * ibc2).sqrt() + eps);
+        }
+    }
+}
+
+impl InplaceOp3 for Apply {
+    fn name(&self) -> &'static str {
+        "adamw-apply"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<()> {
+        match s2 {
+            CpuStorage::F32(_) => {
+                let v = &f32::cpu_storage_as_slice(s3)?[l3.start_offset()..];
+                let (w, m) = pair::<f32>(s1, l1, s2, l2)?;
+                self.run(w, m, &v[..m.len()]);
+            }
+            CpuStorage::F64(_) => {
+                let v = &f64::cpu_storage_as_slice(s3)?[l3.start_offset()..];
+                let (w, m) = pair::<f64>(s1, l1, s2, l2)?;
+                self.run(w, m, &v[..m.len()]);
+            }
+            _ => candle_core::bail!("adamw: f32 or f64 only"),
+        }
+        Ok(())
     }
 }
 
@@ -386,6 +622,79 @@ mod tests {
         let loss = w.as_tensor().sqr().unwrap().sum_all().unwrap();
         opt.step(&loss.backward().unwrap(), 1.0).unwrap();
         assert_eq!(w.as_tensor().to_vec1::<f64>().unwrap()[0], got);
+    }
+
+    /// The fused in-place CPU update follows the AdamW formulas over several steps (f32,
+    /// decay, clipping, a 1-D parameter without decay), and saved moments are snapshots.
+    #[test]
+    fn fused_update_matches_formulas() {
+        let w0 = [0.5f32, -1.0, 2.0, 0.25, -0.75, 1.5];
+        let b0 = [0.1f32, -0.2];
+        let w = Var::new(&w0, &Device::Cpu).unwrap();
+        let w = Var::from_tensor(&w.as_tensor().reshape((3, 2)).unwrap()).unwrap();
+        let b = Var::new(&b0, &Device::Cpu).unwrap();
+        let opts = AdamWOptions {
+            clip: 0.5,
+            ..Default::default()
+        };
+        let lr = 0.05;
+        let mut opt = AdamW::new(
+            vec![(
+                "g".into(),
+                vec![("w".into(), w.clone()), ("b".into(), b.clone())],
+            )],
+            lr,
+            opts,
+        );
+        let (mut rw, mut rb) = (w0.map(f64::from).to_vec(), b0.map(f64::from).to_vec());
+        let (mut mw, mut vw, mut mb, mut vb) =
+            (vec![0.0; 6], vec![0.0; 6], vec![0.0; 2], vec![0.0; 2]);
+        let mut saved = None;
+        for t in 1..=4 {
+            // loss = Σ w³ + Σ b²: gradients 3w², 2b.
+            let loss = (w.as_tensor().powf(3.0).unwrap().sum_all().unwrap()
+                + b.as_tensor().sqr().unwrap().sum_all().unwrap())
+            .unwrap();
+            let info = opt.step(&loss.backward().unwrap(), 1.0).unwrap();
+            let gw: Vec<f64> = rw.iter().map(|x| 3.0 * x * x).collect();
+            let gb: Vec<f64> = rb.iter().map(|x| 2.0 * x).collect();
+            let norm = gw.iter().chain(&gb).map(|g| g * g).sum::<f64>().sqrt();
+            assert!(
+                (info.grad_norm - norm).abs() < 1e-4 * norm,
+                "{} vs {norm}",
+                info.grad_norm
+            );
+            let c = if norm > 0.5 { 0.5 / norm } else { 1.0 };
+            let (bc1, bc2) = (1.0 - 0.9f64.powi(t), 1.0 - 0.99f64.powi(t));
+            for (x, m, v, g, decay) in [
+                (&mut rw, &mut mw, &mut vw, &gw, 0.01),
+                (&mut rb, &mut mb, &mut vb, &gb, 0.0),
+            ] {
+                for i in 0..x.len() {
+                    let g = g[i] * c;
+                    m[i] = 0.9 * m[i] + 0.1 * g;
+                    v[i] = 0.99 * v[i] + 0.01 * g * g;
+                    x[i] = x[i] * (1.0 - lr * decay)
+                        - lr * (m[i] / bc1) / ((v[i] / bc2).sqrt() + 1e-6);
+                }
+            }
+            let got: Vec<f32> = w.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            for (a, e) in got.iter().zip(&rw) {
+                assert!((*a as f64 - e).abs() < 1e-5, "step {t}: {a} vs {e}");
+            }
+            let got: Vec<f32> = b.as_tensor().to_vec1().unwrap();
+            for (a, e) in got.iter().zip(&rb) {
+                assert!((*a as f64 - e).abs() < 1e-5, "step {t}: {a} vs {e}");
+            }
+            if t == 2 {
+                saved = Some(opt.state_tensors());
+            }
+        }
+        // The moments saved at step 2 did not move with steps 3 and 4.
+        let saved = saved.unwrap();
+        let (_, m_b) = saved.iter().find(|(k, _)| k == "m.b").unwrap();
+        let now: Vec<f32> = opt.m["b"].to_vec1().unwrap();
+        assert_ne!(m_b.to_vec1::<f32>().unwrap(), now);
     }
 
     #[test]

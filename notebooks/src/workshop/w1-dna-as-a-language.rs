@@ -20,10 +20,10 @@ let gc: Vec<f64> = corpus.genomes.iter().map(|g| { let c = g.composition(); (c[1
 println!("{} genomes, {} bases in all", names.len(), corpus.total_bases());
 
 // %%
-Figure::bars("GC content of the twelve genomes", "fraction G + C", &names, &gc, None)?
+Figure::bars("GC content of the thirteen genomes", "fraction G + C", &names, &gc, None)?
 
 // %% [markdown]
-// Twelve real genomes: bacteria (PRO), eukaryotes (EUK: yeast, human, a plant chloroplast) and
+// Thirteen real genomes: bacteria (PRO), eukaryotes (EUK: yeast, human, a plant chloroplast) and
 // viruses (VIR). GC content ranges from about 0.33 to 0.5: a model must cope with different "dialects".
 //
 // ## The grammar of a gene start

@@ -337,3 +337,33 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
     let e = Learner::new(m2, lm, None, quiet(1)).unwrap_err();
     assert!(e.to_string().contains("head"), "{e}");
 }
+
+/// `train_or_load` reuses a finished run, and trains again when the run's training genomes
+/// are not the ones its config selects now (another corpus version, split or seed).
+#[test]
+fn train_or_load_reuses_only_matching_runs() {
+    use genolm::train::run::{train_or_load, RunConfig, RunSummary};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = RunConfig::quickstart(dir.path().join("run"), 42, 1, 2);
+    cfg.model = ModelConfig::tiny();
+    cfg.data.batch_size = 4;
+    cfg.data.bptt = 16;
+    cfg.train.valid_max_batches = 1;
+    train_or_load(&cfg).unwrap();
+    let first = RunSummary::load(&cfg.output).unwrap();
+    assert!(first.train_genomes.contains(&"vcholerae_O395".to_string()));
+    // Reused: the summary is not rewritten.
+    train_or_load(&cfg).unwrap();
+    let again = std::fs::read_to_string(cfg.output.join("summary.json")).unwrap();
+    assert_eq!(
+        RunSummary::load(&cfg.output).unwrap().minutes,
+        first.minutes
+    );
+    // A run recorded with other training genomes is trained again.
+    let stale = again.replace("\"vcholerae_O395\"", "\"some_old_genome\"");
+    assert_ne!(stale, again);
+    std::fs::write(cfg.output.join("summary.json"), stale).unwrap();
+    train_or_load(&cfg).unwrap();
+    let redone = RunSummary::load(&cfg.output).unwrap();
+    assert_eq!(redone.train_genomes, first.train_genomes);
+}

@@ -325,7 +325,9 @@ impl RunConfig {
 /// The trained model of run `cfg`: loaded from `cfg.output` when that run finished before
 /// (its `summary.json` exists), otherwise trained now with [`run_training`] (resuming an
 /// interrupted run from its checkpoint). Notebooks call this so that re-running a cell, or a
-/// later notebook, reuses the model instead of training it again.
+/// later notebook, reuses the model instead of training it again. A finished run whose
+/// training genomes differ from the ones `cfg` would train on now (another corpus version,
+/// split or seed) is trained again from scratch, with a message, instead of being reused.
 ///
 /// ```no_run
 /// use genolm::train::run::{train_or_load, RunConfig};
@@ -335,7 +337,29 @@ impl RunConfig {
 pub fn train_or_load(cfg: &RunConfig) -> Result<GenomicModel> {
     let device = device_from_name(&cfg.train.device)?;
     let ckpt = cfg.output.join("model.safetensors");
-    if !(cfg.output.join("summary.json").exists() && ckpt.exists()) {
+    let summary = cfg.output.join("summary.json");
+    if summary.exists() && ckpt.exists() {
+        let done = RunSummary::load(&cfg.output)?;
+        let corpus = load_corpus(&cfg.data)?;
+        let (train, _, _) = run_splits(&corpus, &cfg.data)?;
+        let mut now: Vec<String> = train
+            .iter()
+            .map(|&i| corpus.genomes[i].meta.id.clone())
+            .collect();
+        let mut then = done.train_genomes.clone();
+        now.sort();
+        then.sort();
+        if then.is_empty() || then == now {
+            return GenomicModel::load(&ckpt, &device);
+        }
+        eprintln!(
+            "{}: trained on [{}], the config now trains on [{}]: training again",
+            cfg.output.display(),
+            then.join(", "),
+            now.join(", ")
+        );
+        run_training(cfg, false)?;
+    } else {
         let resume = cfg.output.join("state.json").exists();
         run_training(cfg, resume)?;
     }

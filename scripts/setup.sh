@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "genolm setup: cargo (Rust >= 1.82) is required: https://rustup.rs" >&2
+  echo "genolm setup: cargo (Rust >= 1.89) is required: https://rustup.rs" >&2
   exit 1
 fi
 # A persistent target directory makes repeated runs fast; any location works.

@@ -594,10 +594,7 @@ pub fn benchmark_with<'a>(
     } else {
         let s = corpus.split(&SplitOptions::default())?;
         (
-            s.train
-                .iter()
-                .map(|&i| corpus.genomes[i].meta.id.clone())
-                .collect(),
+            corpus.ids(&s.train),
             "assumed: the default genome-level split (seed 42); pass train_genomes to be sure"
                 .to_string(),
         )

@@ -866,7 +866,7 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
             check.against = "orf";
             let len: usize = f.coding_positions().len();
             let mut problems = Vec::new();
-            if len % 3 != 0 {
+            if !len.is_multiple_of(3) {
                 problems.push(format!("length {len} is not a multiple of 3"));
             }
             if !f.partial_5 && prot.first() != Some(&b'M') {

@@ -729,6 +729,21 @@ impl Corpus {
         self.genomes.iter().position(|g| g.meta.id == id)
     }
 
+    /// The ids of the genomes at `indices` (the inverse of [`index_of`](Self::index_of)).
+    ///
+    /// ```
+    /// let c = genolm::data::corpus::Corpus::embedded()?;
+    /// let i = c.index_of("phiX174").unwrap();
+    /// assert_eq!(c.ids(&[i]), vec!["phiX174".to_string()]);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn ids(&self, indices: &[usize]) -> Vec<String> {
+        indices
+            .iter()
+            .map(|&i| self.genomes[i].meta.id.clone())
+            .collect()
+    }
+
     /// Total bases.
     pub fn total_bases(&self) -> usize {
         self.genomes.iter().map(Genome::len).sum()

@@ -35,7 +35,7 @@ pub struct Pca {
 }
 
 fn check(x: &[f32], d: usize) -> Result<usize> {
-    if d == 0 || x.len() % d != 0 || x.is_empty() {
+    if d == 0 || !x.len().is_multiple_of(d) || x.is_empty() {
         return Err(Error::Shape(format!(
             "{} values are not rows of {d}",
             x.len()

@@ -465,13 +465,13 @@ impl ModelConfig {
         }
         if self.attn_layers > 0 {
             let d = self.body_dim();
-            if self.attn_heads == 0 || d % self.attn_heads != 0 {
+            if self.attn_heads == 0 || !d.is_multiple_of(self.attn_heads) {
                 return bad(format!(
                     "the transformer width {d} must be divisible by attn_heads ({})",
                     self.attn_heads
                 ));
             }
-            if (d / self.attn_heads) % 2 != 0 {
+            if !(d / self.attn_heads).is_multiple_of(2) {
                 return bad(format!(
                     "RoPE needs an even head size; {d} / {} is odd",
                     self.attn_heads

@@ -159,73 +159,54 @@ fn has_avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f") && has_avx2()
 }
 
-/// [`fwd_row`] for f32 compiled for AVX-512F (16 lanes); the same bits as the portable
-/// version, as [`fwd_row_avx2`].
-///
-/// # Safety
-/// The CPU must support AVX-512F, AVX2 and FMA ([`has_avx512`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn fwd_row_avx512(
-    g: &mut [f32],
-    cp: &[f32],
-    cn: &mut [f32],
-    hp: &mut [f32],
-    tc: &mut [f32],
-) {
-    fwd_row(g, cp, cn, hp, tc)
+/// A module `$isa` with [`fwd_row`] and [`bwd_row`] for f32 compiled with the target
+/// features `$features` (more SIMD lanes than SSE2's 4). Rust never contracts `a * b + c` into
+/// an FMA, so they give the same bits as the portable versions.
+macro_rules! row_loops_for {
+    ($isa:ident, $features:literal, $check:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $isa {
+            use super::{bwd_row, fwd_row};
+
+            /// [`fwd_row`] for f32 with these target features.
+            ///
+            /// # Safety
+            #[doc = concat!("The CPU must support them ([`", stringify!($check), "`](super::", stringify!($check), ")).")]
+            #[target_feature(enable = $features)]
+            pub unsafe fn fwd(
+                g: &mut [f32],
+                cp: &[f32],
+                cn: &mut [f32],
+                hp: &mut [f32],
+                tc: &mut [f32],
+            ) {
+                fwd_row(g, cp, cn, hp, tc)
+            }
+
+            /// [`bwd_row`] for f32 with these target features.
+            ///
+            /// # Safety
+            #[doc = concat!("The CPU must support them ([`", stringify!($check), "`](super::", stringify!($check), ")).")]
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = $features)]
+            pub unsafe fn bwd(
+                gates: &[f32],
+                c: &[f32],
+                c_prev: &[f32],
+                go: &[f32],
+                dg: &mut [f32],
+                dhn: &[f32],
+                dcn: &mut [f32],
+                tc: &mut [f32],
+            ) {
+                bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc)
+            }
+        }
+    };
 }
 
-/// [`bwd_row`] for f32 compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F, AVX2 and FMA ([`has_avx512`]).
-#[allow(clippy::too_many_arguments)]
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn bwd_row_avx512(
-    gates: &[f32],
-    c: &[f32],
-    c_prev: &[f32],
-    go: &[f32],
-    dg: &mut [f32],
-    dhn: &[f32],
-    dcn: &mut [f32],
-    tc: &mut [f32],
-) {
-    bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc)
-}
-
-/// [`fwd_row`] for f32 compiled for AVX2 (8 lanes instead of SSE2's 4). Rust never contracts
-/// `a * b + c` into an FMA, so it gives the same bits as the portable version.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA ([`has_avx2`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fwd_row_avx2(g: &mut [f32], cp: &[f32], cn: &mut [f32], hp: &mut [f32], tc: &mut [f32]) {
-    fwd_row(g, cp, cn, hp, tc)
-}
-
-/// [`bwd_row`] for f32 compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA ([`has_avx2`]).
-#[allow(clippy::too_many_arguments)]
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn bwd_row_avx2(
-    gates: &[f32],
-    c: &[f32],
-    c_prev: &[f32],
-    go: &[f32],
-    dg: &mut [f32],
-    dhn: &[f32],
-    dcn: &mut [f32],
-    tc: &mut [f32],
-) {
-    bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc)
-}
+row_loops_for!(avx512, "avx512f,avx2,fma", has_avx512);
+row_loops_for!(avx2, "avx2,fma", has_avx2);
 
 impl LstmFloat for f64 {
     fn sigmoid_slice(v: &mut [f64]) {
@@ -288,13 +269,11 @@ impl LstmFloat for f32 {
         #[cfg(target_arch = "x86_64")]
         if has_avx512() {
             // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above).
-            unsafe { fwd_row_avx512(g, cp, cn, hp, tc) };
+            unsafe { avx512::fwd(g, cp, cn, hp, tc) };
             return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        } else if has_avx2() {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { fwd_row_avx2(g, cp, cn, hp, tc) };
+            unsafe { avx2::fwd(g, cp, cn, hp, tc) };
             return;
         }
         fwd_row(g, cp, cn, hp, tc)
@@ -312,13 +291,11 @@ impl LstmFloat for f32 {
         #[cfg(target_arch = "x86_64")]
         if has_avx512() {
             // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above).
-            unsafe { bwd_row_avx512(gates, c, c_prev, go, dg, dhn, dcn, tc) };
+            unsafe { avx512::bwd(gates, c, c_prev, go, dg, dhn, dcn, tc) };
             return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        } else if has_avx2() {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { bwd_row_avx2(gates, c, c_prev, go, dg, dhn, dcn, tc) };
+            unsafe { avx2::bwd(gates, c, c_prev, go, dg, dhn, dcn, tc) };
             return;
         }
         bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc)
@@ -334,10 +311,12 @@ impl LstmFloat for f32 {
     }
 }
 
-fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
+/// The values of a contiguous layout within its storage slice (an error otherwise); the CPU
+/// custom ops here and the in-place AdamW read their operands through it.
+pub(crate) fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("lstm_seq needs contiguous inputs"),
+        None => candle_core::bail!("a CPU custom op needs contiguous operands"),
     }
 }
 
@@ -819,11 +798,11 @@ mod tests {
         if has_avx2() {
             let (mut g3, mut c3, mut h3) = (g0.clone(), vec![0f32; h], vec![0f32; h]);
             // SAFETY: AVX2 and FMA checked just above.
-            unsafe { fwd_row_avx2(&mut g3, &cp, &mut c3, &mut h3, &mut tc) };
+            unsafe { avx2::fwd(&mut g3, &cp, &mut c3, &mut h3, &mut tc) };
             assert_eq!((&g3, &c3, &h3), (&g2, &c2, &h2));
             let (mut d3, mut dc3) = (vec![0f32; 4 * h], dc_start.clone());
             // SAFETY: as above.
-            unsafe { bwd_row_avx2(&g1, &c1, &cp, &go, &mut d3, &dhn, &mut dc3, &mut tc) };
+            unsafe { avx2::bwd(&g1, &c1, &cp, &go, &mut d3, &dhn, &mut dc3, &mut tc) };
             assert_eq!((&d3, &dc3), (&d2, &dc2));
         }
         // Extreme inputs stay finite and saturate.

@@ -578,7 +578,7 @@ impl Learner {
                     }
                 } else if self.loss_scale > 1.0 {
                     self.good_steps += 1;
-                    if self.good_steps % 1000 == 0 {
+                    if self.good_steps.is_multiple_of(1000) {
                         self.loss_scale *= 2.0;
                     }
                 }
@@ -794,7 +794,7 @@ impl Learner {
         self.model.save(dir.join("model.safetensors"))?;
         params::save_safetensors(
             &dir.join("optimizer.safetensors"),
-            &self.opt.state_tensors(),
+            &self.opt.state_tensors()?,
             HashMap::from([("step".to_string(), self.opt.steps().to_string())]),
         )?;
         let st = CheckpointState {

@@ -27,6 +27,7 @@ use candle_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::models::lstm_fused::contiguous;
 use crate::models::GenomicModel;
 use crate::{Error, Result};
 
@@ -285,22 +286,20 @@ impl AdamW {
                 } else {
                     g.weight_decay
                 };
-                if fused_ok(w, gr) {
-                    // CPU: three in-place passes, no temporaries.
-                    let (m, v) = match (self.m.get(name), self.v.get(name)) {
+                // CPU: three in-place passes, no temporaries, when the gradient and the
+                // moments (absent before the first step) fit; the tensor ops below otherwise.
+                let fused = if fused_ok(w, gr) {
+                    match (self.m.get(name), self.v.get(name)) {
+                        (None, None) => Some((w.zeros_like()?, w.zeros_like()?)),
                         (Some(m), Some(v)) if fused_ok(w, m) && fused_ok(w, v) => {
-                            (m.clone(), v.clone())
+                            Some((m.clone(), v.clone()))
                         }
-                        (None, None) => (w.zeros_like()?, w.zeros_like()?),
-                        _ => (
-                            self.m
-                                .get(name)
-                                .map_or_else(|| w.zeros_like(), |t| t.copy())?,
-                            self.v
-                                .get(name)
-                                .map_or_else(|| w.zeros_like(), |t| t.copy())?,
-                        ),
-                    };
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                if let Some((m, v)) = fused {
                     m.inplace_op2(
                         gr,
                         &Moment {
@@ -361,27 +360,19 @@ impl AdamW {
         })
     }
 
-    /// The moment estimates as named tensors (`m.<param>`, `v.<param>`) for a checkpoint.
-    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+    /// The moment estimates as named tensors (`m.<param>`, `v.<param>`) for a checkpoint:
+    /// copies, since the optimizer updates its moments in place.
+    pub fn state_tensors(&self) -> Result<Vec<(String, Tensor)>> {
         let mut out: Vec<(String, Tensor)> = Vec::new();
         for g in &self.groups {
             for (n, _) in &g.vars {
                 if let (Some(m), Some(v)) = (self.m.get(n), self.v.get(n)) {
-                    // Copies: the optimizer updates its moments in place.
-                    match (m.copy(), v.copy()) {
-                        (Ok(m), Ok(v)) => {
-                            out.push((format!("m.{n}"), m));
-                            out.push((format!("v.{n}"), v));
-                        }
-                        _ => {
-                            out.push((format!("m.{n}"), m.clone()));
-                            out.push((format!("v.{n}"), v.clone()));
-                        }
-                    }
+                    out.push((format!("m.{n}"), m.copy()?));
+                    out.push((format!("v.{n}"), v.copy()?));
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// Restore the moments and the step count written by [`state_tensors`](Self::state_tensors).
@@ -433,15 +424,20 @@ fn fused_ok(w: &Tensor, t: &Tensor) -> bool {
 
 /// `Σ x²` in f64 of a contiguous CPU f32/f64 tensor, read in place (`None` otherwise).
 fn cpu_sum_sq(t: &Tensor) -> Option<f64> {
-    if !t.device().is_cpu() || !t.is_contiguous() {
+    if !t.device().is_cpu() {
         return None;
     }
     let (st, l) = t.storage_and_layout();
     let Storage::Cpu(c) = &*st else { return None };
-    let (a, b) = l.contiguous_offsets()?;
     match c {
-        CpuStorage::F32(v) => Some(v[a..b].iter().map(|&x| (x as f64) * (x as f64)).sum()),
-        CpuStorage::F64(v) => Some(v[a..b].iter().map(|&x| x * x).sum()),
+        CpuStorage::F32(v) => Some(
+            contiguous(v, l)
+                .ok()?
+                .iter()
+                .map(|&x| (x as f64) * (x as f64))
+                .sum(),
+        ),
+        CpuStorage::F64(v) => Some(contiguous(v, l).ok()?.iter().map(|&x| x * x).sum()),
         _ => None,
     }
 }
@@ -469,22 +465,28 @@ impl AdamFloat for f64 {
     }
 }
 
-/// The two slices of an in-place op: the destination and one contiguous source.
-fn pair<'a, T: AdamFloat>(
-    dst: &'a mut CpuStorage,
-    dl: &Layout,
-    src: &'a CpuStorage,
-    sl: &Layout,
-) -> candle_core::Result<(&'a mut [T], &'a [T])> {
-    let (Some((a, b)), Some((c, d))) = (dl.contiguous_offsets(), sl.contiguous_offsets()) else {
+/// The contiguous values of an in-place op's destination.
+fn dst_slice<'a, T: AdamFloat>(
+    s: &'a mut CpuStorage,
+    l: &Layout,
+) -> candle_core::Result<&'a mut [T]> {
+    let Some((a, b)) = l.contiguous_offsets() else {
         candle_core::bail!("adamw: non-contiguous operand")
     };
-    let dst = &mut T::slice_mut(dst)?[a..b];
-    let src = &T::cpu_storage_as_slice(src)?[c..d];
-    if dst.len() != src.len() {
+    Ok(&mut T::slice_mut(s)?[a..b])
+}
+
+/// The contiguous values of a source operand, which must be `len` long.
+fn src_slice<'a, T: AdamFloat>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    len: usize,
+) -> candle_core::Result<&'a [T]> {
+    let v = contiguous(T::cpu_storage_as_slice(s)?, l)?;
+    if v.len() != len {
         candle_core::bail!("adamw: operand sizes differ")
     }
-    Ok((dst, src))
+    Ok(v)
 }
 
 /// In place: `m ← β·m + (1 − β)·(s·g)` (or `(s·g)²` for the second moment).
@@ -495,7 +497,15 @@ struct Moment {
 }
 
 impl Moment {
-    fn run<T: AdamFloat>(&self, m: &mut [T], g: &[T]) {
+    fn run<T: AdamFloat>(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let m = dst_slice::<T>(s1, l1)?;
+        let g = src_slice::<T>(s2, l2, m.len())?;
         let beta = T::from(self.beta).expect("float");
         let one_m = T::from(1.0 - self.beta).expect("float");
         let s = T::from(self.scale).expect("float");
@@ -509,6 +519,7 @@ impl Moment {
                 *m = *m * beta + g * s * one_m;
             }
         }
+        Ok(())
     }
 }
 
@@ -524,17 +535,10 @@ impl InplaceOp2 for Moment {
         l2: &Layout,
     ) -> candle_core::Result<()> {
         match s2 {
-            CpuStorage::F32(_) => {
-                let (m, g) = pair::<f32>(s1, l1, s2, l2)?;
-                self.run(m, g);
-            }
-            CpuStorage::F64(_) => {
-                let (m, g) = pair::<f64>(s1, l1, s2, l2)?;
-                self.run(m, g);
-            }
+            CpuStorage::F32(_) => self.run::<f32>(s1, l1, s2, l2),
+            CpuStorage::F64(_) => self.run::<f64>(s1, l1, s2, l2),
             _ => candle_core::bail!("adamw: f32 or f64 only"),
         }
-        Ok(())
     }
 }
 
@@ -548,7 +552,19 @@ struct Apply {
 }
 
 impl Apply {
-    fn run<T: AdamFloat>(&self, w: &mut [T], m: &[T], v: &[T]) {
+    #[allow(clippy::too_many_arguments)]
+    fn run<T: AdamFloat>(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<()> {
+        let w = dst_slice::<T>(s1, l1)?;
+        let m = src_slice::<T>(s2, l2, w.len())?;
+        let v = src_slice::<T>(s3, l3, w.len())?;
         let keep = T::from(1.0 - self.lr * self.decay).expect("float");
         let lr = T::from(self.lr).expect("float");
         let ibc1 = T::from(1.0 / self.bc1).expect("float");
@@ -557,6 +573,7 @@ impl Apply {
         for ((w, &m), &v) in w.iter_mut().zip(m).zip(v) {
             *w = *w * keep - lr * (m * ibc1) / ((v * ibc2).sqrt() + eps);
         }
+        Ok(())
     }
 }
 
@@ -574,19 +591,10 @@ impl InplaceOp3 for Apply {
         l3: &Layout,
     ) -> candle_core::Result<()> {
         match s2 {
-            CpuStorage::F32(_) => {
-                let v = &f32::cpu_storage_as_slice(s3)?[l3.start_offset()..];
-                let (w, m) = pair::<f32>(s1, l1, s2, l2)?;
-                self.run(w, m, &v[..m.len()]);
-            }
-            CpuStorage::F64(_) => {
-                let v = &f64::cpu_storage_as_slice(s3)?[l3.start_offset()..];
-                let (w, m) = pair::<f64>(s1, l1, s2, l2)?;
-                self.run(w, m, &v[..m.len()]);
-            }
+            CpuStorage::F32(_) => self.run::<f32>(s1, l1, s2, l2, s3, l3),
+            CpuStorage::F64(_) => self.run::<f64>(s1, l1, s2, l2, s3, l3),
             _ => candle_core::bail!("adamw: f32 or f64 only"),
         }
-        Ok(())
     }
 }
 
@@ -687,7 +695,7 @@ mod tests {
                 assert!((*a as f64 - e).abs() < 1e-5, "step {t}: {a} vs {e}");
             }
             if t == 2 {
-                saved = Some(opt.state_tensors());
+                saved = Some(opt.state_tensors().unwrap());
             }
         }
         // The moments saved at step 2 did not move with steps 3 and 4.

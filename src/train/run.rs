@@ -342,11 +342,8 @@ pub fn train_or_load(cfg: &RunConfig) -> Result<GenomicModel> {
         let done = RunSummary::load(&cfg.output)?;
         let corpus = load_corpus(&cfg.data)?;
         let (train, _, _) = run_splits(&corpus, &cfg.data)?;
-        let mut now: Vec<String> = train
-            .iter()
-            .map(|&i| corpus.genomes[i].meta.id.clone())
-            .collect();
-        let mut then = done.train_genomes.clone();
+        let mut now = corpus.ids(&train);
+        let mut then = done.train_genomes;
         now.sort();
         then.sort();
         if then.is_empty() || then == now {
@@ -396,10 +393,7 @@ pub fn eval_by_kingdom(
         let r = super::learner::evaluate(model, &data, max_batches)?;
         out.push(KingdomEval {
             kingdom: k.as_str().into(),
-            genomes: g
-                .iter()
-                .map(|&i| corpus.genomes[i].meta.id.clone())
-                .collect(),
+            genomes: corpus.ids(&g),
             tokens: r.n,
             loss: r.loss,
             accuracy: r.accuracy,
@@ -527,10 +521,7 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         test,
         minutes: t0.elapsed().as_secs_f64() / 60.0,
         checkpoint: cfg.output.clone(),
-        train_genomes: tr
-            .iter()
-            .map(|&i| corpus.genomes[i].meta.id.clone())
-            .collect(),
+        train_genomes: corpus.ids(&tr),
         data: Some(cfg.data.clone()),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");

@@ -72,7 +72,7 @@ println!("held-out test genomes\n{}", lines.join("\n"));
 
 // %% [markdown]
 // A loss below 1.386 would mean the model predicts bases better than the overlap alone on genomes
-// it never saw. Two short epochs (about a minute) bring it close to that line but usually not
+// it never saw. Two short epochs (about two minutes) bring it close to that line but usually not
 // below it — this is a quickstart, not a finished model. `genolm train --config
 // configs/awd_lstm_small.toml` (600 steps, about two minutes) reaches 1.363 on the held-out
 // bacteria, and `configs/awd_lstm_long.toml` (about twenty minutes) gets below the line in every

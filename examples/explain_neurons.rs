@@ -46,7 +46,7 @@ fn main() -> genolm::Result<()> {
     let a = Args::parse();
     let cfg = RunConfig::from_file(&a.config)?;
     let corpus = load_corpus(&cfg.data)?;
-    let (train, _, _) = run_splits(&corpus, &cfg.data)?;
+    let train = run_splits(&corpus, &cfg.data)?.train;
     let ckpt = a
         .model
         .clone()
@@ -119,7 +119,7 @@ fn main() -> genolm::Result<()> {
             .collect();
         let gc_rows = st.align_track(0, &gc_win)?;
         let labels: Vec<bool> = cds.iter().map(|&v| v > 0.5).collect();
-        let (gc_auc, _) = genolm::explain::stats::auroc_test(&gc_rows, &labels);
+        let (gc_auc, _) = genolm::stats::auroc_test(&gc_rows, &labels);
         // Calibrate with circular shifts of the CDS track (keeps the autocorrelation).
         let cds_t = targets
             .iter()
@@ -255,7 +255,7 @@ fn main() -> genolm::Result<()> {
         let to = contig.seq.len().min(20_000);
         activation_track(&st, 0, &top, &feats, 0, to)?.save(dir.join("track.svg"))?;
     }
-    genolm::models::params::atomic_write(&a.out.join("report.md"), md.as_bytes())?;
+    genolm::fsio::atomic_write(&a.out.join("report.md"), md.as_bytes())?;
     println!("wrote {}", a.out.display());
     Ok(())
 }

@@ -19,7 +19,7 @@ use genolm::data::batch::{ClassificationBatcher, LmBatcher};
 use genolm::data::corpus::Corpus;
 use genolm::data::tasks::{coding_vs_intergenic, read_labelled_csv, stratified_split, LabelledSeq};
 use genolm::models::GenomicModel;
-use genolm::train::metrics::{mean_sd, BinaryMetrics};
+use genolm::stats::{mean_sd, BinaryMetrics};
 use genolm::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
 use genolm::train::{predict_proba, Data, Learner};
 
@@ -137,6 +137,6 @@ fn main() -> genolm::Result<()> {
     ));
     println!("\n{report}");
     let out = PathBuf::from("runs/ulmfit_check.md");
-    genolm::models::params::atomic_write(&out, report.as_bytes())?;
+    genolm::fsio::atomic_write(&out, report.as_bytes())?;
     Ok(())
 }

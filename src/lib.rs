@@ -2,43 +2,65 @@
 //!
 //! genolm takes real genomes from FASTA, GenBank and GFF3 files to trained language models,
 //! benchmarks and explanations, from a Rust notebook (evcxr) or the `genolm` command line.
+//! Genomes flow through one pipeline, and each stage is one module:
 //!
-//! This release contains the **data stage** that every other stage stands on:
+//! **[`data`] → [`models`] → [`train`] → [`infer`] → [`explain`] / [`bench`] → [`report`]**
+//!
+//! on a bottom layer every stage shares: [`error`], [`stats`] (metrics and tests), [`fsio`]
+//! (atomic writes, escaping), [`cpu`] (in-place tensor storage), [`table`] and [`plot`] (the
+//! [`Table`](table::Table) and [`Figure`](plot::Figure) every result renders to). A module
+//! imports only modules before it in that order (see `docs/architecture.md`).
+//! [`prelude`] is what a notebook imports.
 //!
 //! ```
 //! use genolm::prelude::*;
 //!
-//! // The shipped default corpus: 12 real genomes of prokaryotes, eukaryotes and viruses.
+//! // data: the shipped corpus (13 real genomes), a genome-level split, k-mer tokens.
 //! let corpus = Corpus::embedded()?;
-//! let splits = corpus.split(&SplitOptions::default())?;      // genome-level, seeded
-//!
-//! // k-mer tokens (seed 003 §1): 3-mers every base.
+//! let splits = corpus.split(&SplitOptions::default())?;
 //! let tok = KmerTokenizer::new(3, 1)?;
 //! let streams = corpus.token_streams(&splits.train, &tok, false);
-//! let lm = LmBatcher::new(streams, 8, 64, true, 42)?;          // stateful BPTT batches
-//! let first = &lm.epoch(0)[0];
-//! assert_eq!((first.batch, first.seq_len), (8, 64));
-//!
-//! // Per-nucleotide annotation tracks of an annotated genome.
+//! let lm = LmBatcher::new(streams, 8, 64, true, 42)?;
 //! let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()];
 //! let tracks = phix.contigs[0].tracks(&phix.track_options()).unwrap()?;
 //! assert!(tracks.coding_fraction() > 0.9); // phiX174 is almost all coding
+//!
+//! // models: every architecture from one config.
+//! let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
+//!
+//! // train: the Learner and its recipes; a History that plots itself.
+//! let mut learn = Learner::new(model, Data::Lm(lm), None, LearnerOptions { max_batches: 2, verbose: false, ..Default::default() })?;
+//! learn.fit_one_cycle(1, 1e-2)?;
+//! let _curve = learn.history.plot()?;
+//!
+//! // infer: the one batched prediction core (scores, states, rows).
+//! let scores = token_scores(&learn.model, &phix.contigs[0].seq[..2_000], &PredictOptions::default())?;
+//! assert!(scores.logp.iter().all(|&l| l <= 0.0));
+//! let st = states(&learn.model, &phix.contigs[..1], &PredictOptions { every: 50, ..Default::default() })?;
+//! assert_eq!(st.records[0].name, phix.contigs[0].name);
+//!
+//! // explain: f(model, input, &Options) everywhere.
+//! let ism = ism(&learn.model, &phix.contigs[0].seq[..40], &AttributionOptions::default())?;
+//! assert_eq!(ism.delta.len(), 40);
+//!
+//! // bench and report: `benchmark(model, &BenchOptions)` (minutes) and `Report` (see their modules).
 //! # Ok::<(), genolm::Error>(())
 //! ```
-//!
-//! See the [`data`] module for readers, tracks, tokenizers, corpora and batching.
 
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod explain;
+pub mod fsio;
 pub mod infer;
 pub mod models;
 pub mod plot;
 pub mod prelude;
 pub mod report;
+pub mod stats;
 pub mod table;
 pub mod train;
 

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::plot::xml;
+use crate::fsio::xml;
 use crate::Result;
 
 /// A named table.
@@ -138,7 +138,7 @@ impl Table {
         let mut buf = Vec::new();
         let mut df = self.df.clone();
         CsvWriter::new(&mut buf).finish(&mut df)?;
-        crate::models::params::atomic_write(path.as_ref(), &buf)
+        crate::fsio::atomic_write(path.as_ref(), &buf)
     }
 
     /// Write Parquet (atomically).
@@ -146,12 +146,12 @@ impl Table {
         let mut buf = Vec::new();
         let mut df = self.df.clone();
         ParquetWriter::new(&mut buf).finish(&mut df)?;
-        crate::models::params::atomic_write(path.as_ref(), &buf)
+        crate::fsio::atomic_write(path.as_ref(), &buf)
     }
 
     /// Write LaTeX (atomically).
     pub fn to_latex_file(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::models::params::atomic_write(path.as_ref(), self.to_latex().as_bytes())
+        crate::fsio::atomic_write(path.as_ref(), self.to_latex().as_bytes())
     }
 
     /// evcxr inline display (`text/html`, the first 50 rows).

@@ -4,7 +4,7 @@
 use candle_core::Device;
 use genolm::bench::markov::MarkovModel;
 use genolm::bench::score::{score_sequence, Tally};
-use genolm::bench::{benchmark_with, BenchContext, BenchOptions, BenchmarkReport, Task};
+use genolm::bench::{benchmark, BenchContext, BenchOptions, BenchmarkReport, Task};
 use genolm::data::corpus::Corpus;
 use genolm::infer::{token_scores, PredictOptions};
 use genolm::models::{GenomicModel, ModelConfig};
@@ -68,7 +68,7 @@ fn model_and_baseline_score_the_same_tokens() {
 fn the_whole_suite_runs_on_a_tiny_model() {
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
     let opts = BenchOptions::quick();
-    let rep = benchmark_with(&model, &opts).unwrap();
+    let rep = benchmark(&model, &opts).unwrap();
     assert!(rep.train_source.starts_with("assumed"));
     // held-out PRO, EUK, VIR genomes and reads
     for d in ["PRO", "EUK", "VIR", "PRO_reads", "EUK_reads", "VIR_reads"] {
@@ -114,7 +114,7 @@ fn given_training_genomes_are_not_benchmarked() {
         train_genomes: Some(vec!["phiX174".into(), "hpylori_G27".into()]),
         ..BenchOptions::quick()
     };
-    let rep = benchmark_with(&model, &opts).unwrap();
+    let rep = benchmark(&model, &opts).unwrap();
     for r in &rep.rows {
         assert!(!r.genomes.contains(&"phiX174".to_string()));
     }
@@ -122,7 +122,7 @@ fn given_training_genomes_are_not_benchmarked() {
         train_genomes: Some(vec!["nope".into()]),
         ..opts
     };
-    assert!(benchmark_with(&model, &bad)
+    assert!(benchmark(&model, &bad)
         .unwrap_err()
         .to_string()
         .contains("nope"));

@@ -7,7 +7,7 @@ use genolm::data::alphabet::revcomp;
 use genolm::data::annotation::{
     check_translations, read_annotation, read_genbank, read_gff3, Strand,
 };
-use genolm::data::corpus::{Corpus, Kingdom, ReadOptions, SplitLevel, SplitOptions};
+use genolm::data::corpus::{Corpus, Kingdom, SampleReadsOptions, SplitLevel, SplitOptions};
 use genolm::data::fasta::{read_fasta, ReadOptions as FaOpts, SeqReader};
 use genolm::data::tokenize::{tokenize_file, KmerTokenizer};
 use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
@@ -371,7 +371,7 @@ fn splits_never_leak_and_are_deterministic() {
 fn reads_know_their_origin() {
     let c = Corpus::embedded().unwrap();
     let ids: Vec<usize> = (0..c.genomes.len()).collect();
-    let opts = ReadOptions {
+    let opts = SampleReadsOptions {
         per_genome: Some(200),
         ..Default::default()
     };

@@ -5,8 +5,8 @@
 use candle_core::Device;
 use genolm::data::corpus::Corpus;
 use genolm::explain::attribution::{
-    input_x_gradient, integrated_gradients, ism, saliency, Baseline, ModelScorer, Objective,
-    SequenceScorer,
+    input_x_gradient, integrated_gradients, ism, ism_with, saliency, AttributionOptions, Baseline,
+    Objective, SequenceScorer,
 };
 use genolm::explain::deletion::{deletion_curve, lm_loss, loss_with_deleted, Ablate};
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
@@ -55,7 +55,16 @@ fn integrated_gradients_are_complete_for_every_architecture() {
     ] {
         let m = nucleotide(preset);
         for base in [Baseline::Zero, Baseline::Shuffled(3)] {
-            let ig = integrated_gradients(&m, s, Objective::LogLikelihood, base, 64).unwrap();
+            let ig = integrated_gradients(
+                &m,
+                s,
+                &AttributionOptions {
+                    baseline: base,
+                    steps: 64,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             let gap = ig.output - ig.baseline_output.unwrap();
             let err = (ig.total() - gap).abs();
             assert!(
@@ -82,7 +91,16 @@ fn integrated_gradients_are_complete_for_every_architecture() {
     }
     // k-mer model: one attribution per token
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 2).unwrap();
-    let ig = integrated_gradients(&m, s, Objective::LogLikelihood, Baseline::Zero, 64).unwrap();
+    let ig = integrated_gradients(
+        &m,
+        s,
+        &AttributionOptions {
+            baseline: Baseline::Zero,
+            steps: 64,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(ig.per_token.len(), s.len() - 2);
     assert!(ig.per_base.is_none());
     let gap = ig.output - ig.baseline_output.unwrap();
@@ -94,8 +112,9 @@ fn saliency_and_input_x_gradient_agree_with_the_gradient() {
     let (seq, _) = phix();
     let m = nucleotide("awd_lstm_small");
     let s = &seq[200..240];
-    let sal = saliency(&m, s, Objective::TokenLogProb(20)).unwrap();
-    let ixg = input_x_gradient(&m, s, Objective::TokenLogProb(20)).unwrap();
+    let sal = saliency(&m, s, &AttributionOptions::of(Objective::TokenLogProb(20))).unwrap();
+    let ixg =
+        input_x_gradient(&m, s, &AttributionOptions::of(Objective::TokenLogProb(20))).unwrap();
     // a causal model's prediction at token 20 ignores later tokens
     assert!(sal.per_token[21..].iter().all(|&v| v == 0.0));
     assert!(sal.per_token[..20].iter().any(|&v| v > 0.0));
@@ -152,7 +171,7 @@ fn ism_recovers_a_planted_motif_exactly() {
         w: w.clone(),
     };
     for bs in [1, 7, 500] {
-        let r = ism(&sc, &s, bs).unwrap();
+        let r = ism_with(&sc, &s, bs).unwrap();
         for (p, d) in r.delta.iter().enumerate() {
             for b in 0..4 {
                 let expect = if (20..26).contains(&p) {
@@ -167,12 +186,12 @@ fn ism_recovers_a_planted_motif_exactly() {
     }
     // with a real model, batched ISM equals scoring each mutant alone
     let m = nucleotide("transformer_small");
-    let ms = ModelScorer {
-        model: &m,
-        objective: Objective::LogLikelihood,
+    let one = AttributionOptions {
+        batch_size: 1,
+        ..Default::default()
     };
-    let a = ism(&ms, &s[..30], 1).unwrap();
-    let b = ism(&ms, &s[..30], 64).unwrap();
+    let a = ism(&m, &s[..30], &one).unwrap();
+    let b = ism(&m, &s[..30], &AttributionOptions::default()).unwrap();
     for (x, y) in a.delta.iter().zip(&b.delta) {
         for i in 0..4 {
             assert!((x[i] - y[i]).abs() < 1e-3, "{x:?} vs {y:?}");
@@ -241,7 +260,7 @@ fn shuffled_targets_leave_no_significant_neuron() {
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 9).unwrap();
     let st = states(
         &m,
-        &[("phiX174".into(), seq)],
+        &[("phiX174".to_string(), seq)],
         &PredictOptions {
             every: 3,
             ..Default::default()

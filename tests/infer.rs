@@ -37,7 +37,7 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
         window: 37,
         ..Default::default()
     };
-    let st = states(&model, &[("phix".into(), seq.clone())], &opts).unwrap();
+    let st = states(&model, &[("phix".to_string(), seq.clone())], &opts).unwrap();
     let l = st.layer("lstm.0").unwrap();
     assert_eq!(l.n_rows(), full.len());
     for (i, row) in full.iter().enumerate() {
@@ -51,7 +51,7 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
         context: 60,
         ..Default::default()
     };
-    let st4 = states(&model, &[("phix".into(), seq)], &opts4).unwrap();
+    let st4 = states(&model, &[("phix".to_string(), seq)], &opts4).unwrap();
     let l4 = st4.layer("lstm.0").unwrap();
     let mut max_diff = 0f32;
     for (i, row) in full.iter().enumerate() {
@@ -80,7 +80,7 @@ fn convolutional_states_with_enough_context_equal_one_forward_pass() {
         every: 3,
         ..Default::default()
     };
-    let st = states(&model, &[("phix".into(), seq)], &opts).unwrap();
+    let st = states(&model, &[("phix".to_string(), seq)], &opts).unwrap();
     let l = st.layer("body").unwrap();
     assert_eq!(l.n_rows(), full.len().div_ceil(3));
     for r in 0..l.n_rows() {

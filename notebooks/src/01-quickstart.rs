@@ -62,8 +62,8 @@ println!("{} with {} parameters, ready in {:.0} s", model.config().arch_label(),
 // on the validation and test genomes, per kingdom.
 
 // %%
-let summary = genolm::train::run::RunSummary::load(&cfg.output)?;
-history_figure(&summary.history, Some(informed_random_loss(1)))?
+let summary = RunSummary::load(&cfg.output)?;
+summary.history.plot_with_reference(informed_random_loss(1))?
 
 // %%
 let lines: Vec<String> = summary.test.iter().map(|k| format!("  {}: {:.3} nats/token ({} tokens, {} genomes), {:+.3} vs informed random",
@@ -81,19 +81,12 @@ println!("held-out test genomes\n{}", lines.join("\n"));
 //
 // ## Where does the model find it easy?
 //
-// `token_scores` gives the log-probability of every token. Plotting the loss along the phage
-// phiX174 genome, with its genes beneath, shows where the sequence is predictable.
+// `token_scores` gives the log-probability of every token; `loss_track` plots the loss along a
+// genome with its genes beneath (the same figure `genolm quickstart` puts in its report). Along
+// the phage phiX174 it shows where the sequence is predictable.
 
 // %%
-let (pos, smooth, genes) = {
-    let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()];
-    let contig = &phix.contigs[0];
-    let scores = genolm::infer::token_scores(&model, &contig.seq, &PredictOptions::default())?;
-    let loss: Vec<f64> = scores.logp.iter().map(|&l| -(l as f64)).collect();
-    let pos: Vec<f64> = scores.index.iter().map(|&i| i as f64).collect();
-    (pos, genolm::plot::moving_mean(&loss, 101), TrackFeature::cds(contig.features.as_deref().unwrap_or(&[])))
-};
-Figure::track("phiX174: loss per token (101-token mean)", &pos, &[("loss (nats)".into(), smooth.clone())], &genes)?
+genolm::report::loss_track(&model, &corpus, "phiX174")?
 
 // %% [markdown]
 // ## A reproducible report
@@ -101,12 +94,11 @@ Figure::track("phiX174: loss per token (101-token mean)", &pos, &[("loss (nats)"
 // `Report` collects text, figures, tables and metrics and writes `index.html` (open it in a
 // browser), `manifest.json` (versions, seeds, dataset checksums, every metric) and the figures as
 // SVG and PNG. `genolm reproduce manifest.json` re-runs a recorded command and lists any metric
-// that changed.
+// that changed. `quickstart_report` is the report `genolm quickstart` writes: the run, the corpus
+// and split, the learning curve, per-kingdom quality and the loss along phiX174.
 
 // %%
-let mut report = genolm::report::training_report("Notebook 01: quickstart", &corpus, &cfg, &summary)?;
-report.heading("Loss along phiX174");
-report.figure("phix_loss", &Figure::track("phiX174 loss", &pos, &[("loss".into(), smooth)], &genes)?, "Loss per token, 101-token moving mean, with the CDS beneath.");
+let report = genolm::report::quickstart_report("Notebook 01: quickstart", &corpus, &cfg, &summary, &model)?;
 let dir = std::path::Path::new("../runs/notebooks/quickstart/report");
 report.write(dir)?;
 println!("wrote {}", dir.join("index.html").display());

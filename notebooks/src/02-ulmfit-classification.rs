@@ -16,7 +16,7 @@
 
 // %%
 use genolm::data::tasks::{parse_labelled_csv, stratified_split};
-use genolm::train::metrics::BinaryMetrics;
+use genolm::stats::BinaryMetrics;
 use genolm::train::recipes::{classifier_from_lm, train_classifier};
 let items = parse_labelled_csv(genolm::bench::classification::PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
 let (train_items, test_items) = stratified_split(&items, 0);
@@ -48,7 +48,7 @@ let quiet = LearnerOptions { seed: 0, verbose: false, ..Default::default() };
 let mut learn = Learner::new(lm, Data::Lm(LmBatcher::new(streams, 8, 32, false, 0)?), None, quiet.clone())?;
 learn.opt.set_discriminative(2e-3, 2.6);
 learn.fit_one_cycle(2, 2e-3)?;
-history_table(&learn.history)?
+learn.history.table()?
 
 // %% [markdown]
 // ## Stage 3: the classifier, with gradual unfreezing
@@ -87,4 +87,4 @@ Figure::pr("Promoters, held-out sequences", &[("ULMFiT".into(), s_pre.clone(), l
 // The classifier's training, stage by stage (each row one epoch of one unfreezing cycle):
 
 // %%
-history_table(&clf_history)?
+clf_history.table()?

@@ -30,12 +30,15 @@ println!("window {}..{} (gene A starts at {start}): {}", start.saturating_sub(40
 // Objective: how likely the model finds the whole window. Positive attribution = the base makes
 // the window more likely under the model. A sequence logo shows the attribution per base.
 
+// Every analysis here has the same shape, `f(model, sequence, &options)`; the options have
+// defaults, and the sequence can be bytes, a `SeqRecord` or a `Contig`.
+
 // %%
-let ig = integrated_gradients(&model, &seq, Objective::LogLikelihood, Baseline::Shuffled(1), 32)?;
+let ig = integrated_gradients(&model, &seq, &AttributionOptions { baseline: Baseline::Shuffled(1), steps: 32, ..Default::default() })?;
 ig.plot()?
 
 // %%
-let sal = saliency(&model, &seq, Objective::LogLikelihood)?;
+let sal = saliency(&model, &seq, &AttributionOptions::default())?;
 sal.plot()?
 
 // %% [markdown]
@@ -44,10 +47,7 @@ sal.plot()?
 // window less likely (the model "expected" the reference base there).
 
 // %%
-let m = {
-    let scorer = genolm::explain::attribution::ModelScorer { model: &model, objective: Objective::LogLikelihood };
-    ism(&scorer, &seq, 64)?
-};
+let m = ism(&model, &seq, &AttributionOptions::default())?;
 m.plot()?
 
 // %% [markdown]

@@ -15,11 +15,11 @@
 use std::time::Instant;
 
 use super::markov::MarkovModel;
-use super::{BenchContext, BenchRow, KINGDOMS};
+use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
 use crate::data::batch::ClassificationBatcher;
 use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
+use crate::stats::BinaryMetrics;
 use crate::train::learner::predict_proba;
-use crate::train::metrics::BinaryMetrics;
 use crate::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
 use crate::Result;
 
@@ -156,7 +156,7 @@ pub fn evaluate_task(
 }
 
 /// The task: up to three rows.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let mut rows = Vec::new();
     let per = ctx.opts.classification_items;
     // promoters
@@ -198,12 +198,12 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             .collect();
         let test_g = ctx.held_out_of(k);
         if train_g.is_empty() || test_g.is_empty() {
-            return Ok(rows);
+            return Ok(Outcome::from_rows(rows));
         }
         let draw = |gs: &[usize], n: usize, seed: u64| -> Result<Vec<LabelledSeq>> {
             let reads = ctx.corpus.sample_reads(
                 gs,
-                &crate::data::corpus::ReadOptions {
+                &crate::data::corpus::SampleReadsOptions {
                     len: ctx.opts.read_len,
                     per_genome: Some(n.div_ceil(gs.len())),
                     seed,
@@ -225,7 +225,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         ids.extend(test_g.iter().map(|&g| ctx.id(g)));
     }
     rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids)?);
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }
 
 #[cfg(test)]

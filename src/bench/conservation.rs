@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use super::markov::code;
 use super::score::score_sequence;
-use super::{BenchContext, BenchRow};
-use crate::explain::stats::auroc_test;
+use super::{BenchContext, BenchRow, Outcome};
+use crate::stats::auroc_test;
 use crate::Result;
 
 /// k-mer length of the conservation test.
@@ -46,7 +46,7 @@ pub fn conservation_labels(seq: &[u8], others: &[HashSet<u32>]) -> Vec<Option<bo
 }
 
 /// The task: one row per held-out genome of a species with other strains in the corpus.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let mut rows = Vec::new();
     for &g in &ctx.held_out {
         let sp = ctx.corpus.genomes[g].meta.species.clone();
@@ -129,7 +129,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             seconds: t0.elapsed().as_secs_f64(),
         });
     }
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::{BenchContext, BenchRow};
+use super::{BenchContext, BenchRow, Outcome};
 use crate::infer::token_scores;
 use crate::Result;
 
@@ -25,7 +25,7 @@ pub fn peak_rss_mib() -> f64 {
 }
 
 /// The task.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     // throughput on up to 20 kb of the largest held-out genome
     let g = *ctx
         .held_out
@@ -47,35 +47,23 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         ("peak_rss_mib".into(), peak_rss_mib(), f64::NAN),
     ];
     if let Some(sum) = &ctx.run_summary {
-        if let Some(m) = sum.get("minutes").and_then(|v| v.as_f64()) {
-            extra.push(("train_minutes".into(), m, f64::NAN));
-        }
-        if let Some(h) = sum.get("history").and_then(|v| v.as_array()) {
-            let secs: Vec<f64> = h
-                .iter()
-                .filter_map(|e| e.get("seconds")?.as_f64())
-                .collect();
-            let thr: Vec<f64> = h
-                .iter()
-                .filter_map(|e| e.get("train_throughput")?.as_f64())
-                .collect();
-            if !secs.is_empty() {
-                extra.push((
-                    "seconds_per_epoch".into(),
-                    secs.iter().sum::<f64>() / secs.len() as f64,
-                    f64::NAN,
-                ));
-            }
-            if !thr.is_empty() {
-                extra.push((
-                    "train_tokens_per_s".into(),
-                    thr.iter().sum::<f64>() / thr.len() as f64,
-                    f64::NAN,
-                ));
-            }
+        extra.push(("train_minutes".into(), sum.minutes, f64::NAN));
+        let h = &sum.history;
+        if !h.is_empty() {
+            let n = h.len() as f64;
+            extra.push((
+                "seconds_per_epoch".into(),
+                h.iter().map(|e| e.seconds).sum::<f64>() / n,
+                f64::NAN,
+            ));
+            extra.push((
+                "train_tokens_per_s".into(),
+                h.iter().map(|e| e.train_throughput).sum::<f64>() / n,
+                f64::NAN,
+            ));
         }
     }
-    Ok(vec![BenchRow {
+    Ok(Outcome::Rows(vec![BenchRow {
         task: "cost".into(),
         dataset: format!("{:?}", ctx.model.device()),
         metric: "inference_tokens_per_s".into(),
@@ -87,5 +75,5 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         genomes: vec![ctx.id(g)],
         extra,
         seconds: secs,
-    }])
+    }]))
 }

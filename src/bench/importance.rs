@@ -8,13 +8,13 @@
 
 use std::time::Instant;
 
-use super::{BenchContext, BenchRow};
+use super::{BenchContext, BenchRow, Outcome};
 use crate::explain::deletion::{deletion_curve, lm_loss, rank_by_deletion, Ablate};
 use crate::infer::PredictOptions;
 use crate::Result;
 
 /// The task: one row over all held-out genomes.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let t0 = Instant::now();
     let (mut rank_set, mut eval_set) = (Vec::new(), Vec::new());
     for &g in &ctx.held_out {
@@ -36,7 +36,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         ));
     }
     if rank_set.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Outcome::from_rows(Vec::new()));
     }
     let layer = "body";
     let ranked = rank_by_deletion(ctx.model, &rank_set, layer, Ablate::Zero)?;
@@ -69,7 +69,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
         .last()
         .map(|r| r.1 - base.loss)
         .unwrap_or(f64::NAN);
-    Ok(vec![BenchRow {
+    Ok(Outcome::Rows(vec![BenchRow {
         task: "importance".into(),
         dataset: "held_out".into(),
         metric: "deletion_area".into(),
@@ -84,5 +84,5 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             ("base_loss".into(), base.loss, f64::NAN),
         ],
         seconds: t0.elapsed().as_secs_f64(),
-    }])
+    }]))
 }

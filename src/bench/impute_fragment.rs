@@ -10,18 +10,18 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::markov::{argmax4, code, BASES};
-use super::{BenchContext, BenchRow};
+use super::{BenchContext, BenchRow, Outcome};
 use crate::data::alphabet::revcomp;
+use crate::data::annotation::Strand;
 use crate::data::genetic_code::GeneticCode;
 use crate::data::tokenize::{Special, N_SPECIAL};
-use crate::explain::depmap::base_marginal;
-use crate::models::{layers, Head, Mode};
+use crate::infer::{base_marginal, predict_rows, RowOptions, RowOutput};
+use crate::models::Head;
 use crate::{Error, Result};
 
 /// A gap to fill: oriented sequence (CDS reads forward), gap start and length.
@@ -67,24 +67,24 @@ pub fn sample_gaps(
         let Some(t) = c.tracks(&opts) else { continue };
         let t = t?;
         let nlen = c.seq.len();
-        for strand in [0usize, 1] {
-            let (seq, codon): (Vec<u8>, Vec<u8>) = if strand == 0 {
-                (
-                    c.seq.to_ascii_uppercase(),
-                    t.codon.iter().map(|&b| b & 7).collect(),
-                )
-            } else {
-                (
-                    revcomp(&c.seq).to_ascii_uppercase(),
-                    (0..nlen)
-                        .map(|r| (t.codon[nlen - 1 - r] >> 3) & 7)
-                        .collect(),
-                )
+        for strand in [Strand::Forward, Strand::Reverse] {
+            let other_strand = match strand {
+                Strand::Forward => Strand::Reverse,
+                Strand::Reverse => Strand::Forward,
             };
-            let other: Vec<u8> = if strand == 0 {
-                t.codon.iter().map(|&b| b >> 3).collect()
-            } else {
-                (0..nlen).map(|r| t.codon[nlen - 1 - r] & 7).collect()
+            // codon bits of this strand and of the other one, in this strand's orientation
+            let oriented = |st: Strand| -> Vec<u8> {
+                match strand {
+                    Strand::Forward => (0..nlen).map(|i| t.strand_codon_bits(i, st)).collect(),
+                    Strand::Reverse => (0..nlen)
+                        .map(|r| t.strand_codon_bits(nlen - 1 - r, st))
+                        .collect(),
+                }
+            };
+            let (codon, other) = (oriented(strand), oriented(other_strand));
+            let seq = match strand {
+                Strand::Forward => c.seq.to_ascii_uppercase(),
+                Strand::Reverse => revcomp(&c.seq).to_ascii_uppercase(),
             };
             let mut i = context;
             while i + len + context <= nlen {
@@ -93,7 +93,7 @@ pub fn sample_gaps(
                         .iter()
                         .all(|&b| code(b) < 4);
                 if ok {
-                    let (a, b) = if strand == 0 {
+                    let (a, b) = if strand == Strand::Forward {
                         (i, i + len)
                     } else {
                         (nlen - i - len, nlen - i)
@@ -104,7 +104,7 @@ pub fn sample_gaps(
                             c.name,
                             a + 1,
                             b,
-                            if strand == 0 { '+' } else { '-' }
+                            if strand == Strand::Forward { '+' } else { '-' }
                         ),
                         seq: seq[i - context..i + len + context].to_vec(),
                         start: context,
@@ -147,14 +147,15 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
             for &j in &masked {
                 ids[j] = Special::Mask as u32;
             }
-            let x = Tensor::from_vec(ids.clone(), (1, ids.len()), model.device())?;
-            let probs = layers::softmax(
-                &model
-                    .forward(&x, None, Mode::Eval)?
-                    .logits
-                    .to_dtype(DType::F32)?,
+            let probs = predict_rows(
+                model,
+                &[ids],
+                &RowOptions {
+                    batch_size: 1,
+                    output: RowOutput::Probs,
+                    ..Default::default()
+                },
             )?
-            .to_vec3::<f32>()?
             .remove(0);
             let mut score = vec![[0f64; 4]; gap.len];
             for &j in &masked {
@@ -191,12 +192,16 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
             .map(|kn| tok.encode(&kn[kn.len() - w..]))
             .collect();
         let t = ids[0].len();
-        let x = Tensor::from_vec(ids.concat(), (known.len(), t), model.device())?;
-        let logits = model
-            .forward(&x, None, Mode::Eval)?
-            .logits
-            .to_dtype(DType::F32)?;
-        let last = logits.narrow(1, t - 1, 1)?.squeeze(1)?.to_vec2::<f32>()?;
+        let logits = predict_rows(
+            model,
+            &ids,
+            &RowOptions {
+                batch_size: ids.len(),
+                output: RowOutput::Logits,
+                ..Default::default()
+            },
+        )?;
+        let last: Vec<&Vec<f32>> = logits.iter().map(|r| &r[t - 1]).collect();
         for (row, kn) in last.iter().zip(known.iter_mut()) {
             let prefix: Vec<usize> = kn[kn.len() - keep..].iter().map(|&b| code(b)).collect();
             let mut best = (f32::NEG_INFINITY, 0usize);
@@ -230,7 +235,10 @@ pub fn markov_fill(ctx: &BenchContext, gap: &Gap) -> Vec<u8> {
 }
 
 /// The task: one row per held-out annotated genome.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
+    if let Some(skip) = ctx.base_prediction_skip() {
+        return Ok(skip);
+    }
     let mut rows = Vec::new();
     let len = ctx.opts.fragment_len / 3 * 3;
     if len == 0 {
@@ -282,7 +290,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             seconds: t0.elapsed().as_secs_f64(),
         });
     }
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }
 
 #[cfg(test)]

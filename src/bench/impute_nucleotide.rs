@@ -8,103 +8,13 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::markov::{argmax4, code, BASES};
-use super::{BenchContext, BenchRow, KINGDOMS};
-use crate::data::tokenize::Special;
-use crate::explain::attribution::{score_ids, Objective};
-use crate::models::{layers, Head, Mode};
-use crate::{Error, Result};
-
-/// Model scores of the four bases at `centre` of each window (higher = more likely; the same
-/// up to a constant per window).
-pub fn model_candidate_scores(
-    ctx: &BenchContext,
-    windows: &[Vec<u8>],
-    centre: usize,
-) -> Result<Vec<[f64; 4]>> {
-    let model = ctx.model;
-    let tok = &ctx.tok;
-    let (k, s) = (tok.k, tok.stride);
-    let mut out = Vec::with_capacity(windows.len());
-    let bs = ctx.opts.batch_size.max(4);
-    if model.config().head == Head::Mlm {
-        let covering: Vec<usize> = (0..tok.n_tokens(windows.first().map(|w| w.len()).unwrap_or(0)))
-            .filter(|&j| j * s <= centre && centre < j * s + k)
-            .collect();
-        if covering.is_empty() {
-            return Err(Error::Input(
-                "no token covers the imputed base (stride > k?)".into(),
-            ));
-        }
-        for batch in windows.chunks(bs) {
-            let mut ids = Vec::new();
-            for w in batch {
-                let mut x = tok.encode(w);
-                for &j in &covering {
-                    x[j] = Special::Mask as u32;
-                }
-                ids.push(x);
-            }
-            let t = ids[0].len();
-            let x = Tensor::from_vec(ids.concat(), (batch.len(), t), model.device())?;
-            let lp = layers::log_softmax(
-                &model
-                    .forward(&x, None, Mode::Eval)?
-                    .logits
-                    .to_dtype(DType::F32)?,
-            )?
-            .to_vec3::<f32>()?;
-            for (bi, w) in batch.iter().enumerate() {
-                let mut sc = [0f64; 4];
-                for (b, scb) in sc.iter_mut().enumerate() {
-                    let mut cand = w.clone();
-                    cand[centre] = BASES[b];
-                    for &j in &covering {
-                        let id = tok.encode(&cand[j * s..j * s + k])[0] as usize;
-                        *scb += lp[bi][j][id] as f64;
-                    }
-                }
-                out.push(sc);
-            }
-        }
-    } else {
-        let per = (bs / 4).max(1);
-        for batch in windows.chunks(per) {
-            let mut ids = Vec::new();
-            for w in batch {
-                for b in BASES {
-                    let mut cand = w.clone();
-                    cand[centre] = b;
-                    ids.push(tok.encode(&cand));
-                }
-            }
-            let t = ids[0].len();
-            let x = Tensor::from_vec(ids.concat(), (batch.len() * 4, t), model.device())?;
-            let ll = score_ids(model, &x, Objective::LogLikelihood)?;
-            for c in ll.chunks(4) {
-                out.push([c[0], c[1], c[2], c[3]]);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Markov scores of the four bases at `centre` of a window.
-pub fn markov_candidate_scores(ctx: &BenchContext, w: &[u8], centre: usize) -> [f64; 4] {
-    let m = &ctx.markov;
-    let end = (centre + m.order + 1).min(w.len());
-    let mut sc = [0f64; 4];
-    let mut cand = w.to_vec();
-    for (b, scb) in sc.iter_mut().enumerate() {
-        cand[centre] = BASES[b];
-        *scb = m.span_logp(&cand, centre, end);
-    }
-    sc
-}
+use super::markov::{argmax4, code};
+use super::score::{markov_candidate_scores, model_candidate_scores};
+use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
+use crate::Result;
 
 /// `−ln` of the softmax of `scores` at `truth`.
 pub fn posterior_nll(scores: &[f64; 4], truth: usize) -> f64 {
@@ -156,7 +66,10 @@ pub fn sample_windows(
 }
 
 /// The task: one row per kingdom.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
+    if let Some(skip) = ctx.base_prediction_skip() {
+        return Ok(skip);
+    }
     let mut rows = Vec::new();
     let f = ctx.opts.impute_flank;
     for (ki, k) in KINGDOMS.into_iter().enumerate() {
@@ -201,7 +114,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             seconds: t0.elapsed().as_secs_f64(),
         });
     }
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }
 
 #[cfg(test)]

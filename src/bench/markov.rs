@@ -17,23 +17,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::alphabet::revcomp;
+use crate::data::alphabet::{base_index, revcomp};
 use crate::{Error, Result};
 
-/// Base code 0..4 for A, C, G, T (either case), 4 otherwise.
+pub use crate::data::alphabet::BASES;
+
+/// Base code 0..4 for A, C, G, T (either case; [`base_index`]), 4 for anything else: the
+/// chain's "unknown" context symbol.
 #[inline]
 pub fn code(b: u8) -> usize {
-    match b {
-        b'A' | b'a' => 0,
-        b'C' | b'c' => 1,
-        b'G' | b'g' => 2,
-        b'T' | b't' => 3,
-        _ => 4,
-    }
+    base_index(b).unwrap_or(4)
 }
-
-/// The four bases in code order.
-pub const BASES: [u8; 4] = *b"ACGT";
 
 /// An interpolated Markov chain of order `order` over A, C, G, T.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! training genomes) and scored on exactly the same positions.
 //!
 //! ```no_run
-//! use genolm::bench::{benchmark_with, transferability_test, BenchOptions, Task};
+//! use genolm::bench::{benchmark, transferability_test, BenchOptions, Task};
 //! // everything, with the default sizes (minutes on a laptop CPU for the small presets)
 //! let report = transferability_test("runs/awd_lstm_small/model.safetensors")?;
 //! println!("{}", report.table()?.df);
@@ -11,7 +11,7 @@
 //! // a subset, bigger
 //! let opts = BenchOptions { tasks: vec![Task::Transfer, Task::ImputeNucleotide],
 //!                           bases_per_genome: 200_000, ..Default::default() };
-//! let report = benchmark_with("runs/awd_lstm_small", &opts)?;
+//! let report = benchmark("runs/awd_lstm_small", &opts)?;
 //! # Ok::<(), genolm::Error>(())
 //! ```
 //!
@@ -38,12 +38,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::corpus::{Corpus, Kingdom, ReadOptions, SplitOptions};
+use crate::data::corpus::{Corpus, Kingdom, SampleReadsOptions, SplitOptions};
 use crate::data::tokenize::KmerTokenizer;
 use crate::infer::PredictOptions;
 use crate::models::{GenomicModel, Head};
 use crate::plot::Figure;
 use crate::table::Table;
+use crate::train::run::RunSummary;
 use crate::{Error, Result};
 use markov::MarkovModel;
 
@@ -368,14 +369,9 @@ impl From<PathBuf> for ModelRef<'_> {
 }
 
 /// Seed 002's `transferabilityTest(model)`: the whole suite with default sizes, from a model
-/// or a checkpoint path. Same as [`benchmark`].
+/// or a checkpoint path. An alias of [`benchmark`] with `BenchOptions::default()`.
 pub fn transferability_test<'a>(model: impl Into<ModelRef<'a>>) -> Result<BenchmarkReport> {
-    benchmark_with(model, &BenchOptions::default())
-}
-
-/// Run every task with default sizes.
-pub fn benchmark<'a>(model: impl Into<ModelRef<'a>>) -> Result<BenchmarkReport> {
-    benchmark_with(model, &BenchOptions::default())
+    benchmark(model, &BenchOptions::default())
 }
 
 /// What the tasks share: the model, the corpus with its training / held-out genomes, the
@@ -396,7 +392,7 @@ pub struct BenchContext<'a> {
     /// Options.
     pub opts: BenchOptions,
     /// Summary of the training run, when known (`summary.json`).
-    pub run_summary: Option<serde_json::Value>,
+    pub run_summary: Option<RunSummary>,
     /// States and annotation targets per genome, computed once and shared by the two neuron
     /// tasks.
     pub neuron_states: NeuronStates,
@@ -408,6 +404,17 @@ pub type NeuronStates = std::sync::Mutex<
 >;
 
 impl BenchContext<'_> {
+    /// The skip of tasks that predict single bases: with a stride larger than k, some bases
+    /// are covered by no token and never predicted.
+    pub fn base_prediction_skip(&self) -> Option<Outcome> {
+        (self.tok.stride > self.tok.k).then(|| {
+            Outcome::Skipped(format!(
+                "predicting single bases needs stride ≤ k (this tokenizer: k = {}, stride = {})",
+                self.tok.k, self.tok.stride
+            ))
+        })
+    }
+
     /// Prediction options for scoring.
     pub fn predict_options(&self) -> PredictOptions {
         PredictOptions {
@@ -453,11 +460,11 @@ impl BenchContext<'_> {
     pub fn reads(&self, genomes: &[usize]) -> Result<Vec<crate::data::corpus::Read>> {
         self.corpus.sample_reads(
             genomes,
-            &ReadOptions {
+            &SampleReadsOptions {
                 len: self.opts.read_len,
                 per_genome: Some(self.opts.reads_per_genome),
                 seed: self.opts.seed,
-                ..ReadOptions::default()
+                ..SampleReadsOptions::default()
             },
         )
     }
@@ -508,48 +515,76 @@ pub fn genome_chunks(
     out
 }
 
-fn read_summary(ckpt: &Path) -> Option<serde_json::Value> {
+/// The summary of the run a checkpoint belongs to, when its folder has one (a `summary.json`
+/// that does not parse is an error, not a silent fallback).
+fn read_summary(ckpt: &Path) -> Result<Option<RunSummary>> {
     let dir = if ckpt.is_dir() {
-        ckpt.to_path_buf()
+        ckpt
     } else {
-        ckpt.parent()?.to_path_buf()
+        ckpt.parent().unwrap_or(Path::new("."))
     };
-    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
-    serde_json::from_str(&text).ok()
+    if !dir.join("summary.json").exists() {
+        return Ok(None);
+    }
+    RunSummary::load(dir).map(Some)
 }
 
 /// Training genome ids from a run summary: `train_genomes`, else everything not listed as
 /// validation or test genomes.
-fn train_from_summary(summary: &serde_json::Value, corpus: &Corpus) -> Option<Vec<String>> {
-    if let Some(v) = summary.get("train_genomes").and_then(|v| v.as_array()) {
-        let ids: Vec<String> = v
-            .iter()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect();
-        if !ids.is_empty() {
-            return Some(ids);
-        }
+fn train_from_summary(summary: &RunSummary, corpus: &Corpus) -> Vec<String> {
+    if !summary.train_genomes.is_empty() {
+        return summary.train_genomes.clone();
     }
-    let mut held = Vec::new();
-    for key in ["valid", "test"] {
-        for e in summary.get(key)?.as_array()? {
-            for g in e.get("genomes")?.as_array()? {
-                held.push(g.as_str()?.to_string());
-            }
-        }
-    }
-    Some(
-        corpus
-            .genomes
-            .iter()
-            .map(|g| g.meta.id.clone())
-            .filter(|id| !held.contains(id))
-            .collect(),
-    )
+    let held: Vec<&String> = summary
+        .valid
+        .iter()
+        .chain(&summary.test)
+        .flat_map(|e| &e.genomes)
+        .collect();
+    corpus
+        .genomes
+        .iter()
+        .map(|g| g.meta.id.clone())
+        .filter(|id| !held.contains(&id))
+        .collect()
 }
 
-/// Run the chosen tasks on a model or checkpoint.
-pub fn benchmark_with<'a>(
+/// What a benchmark task produced: its rows, or the reason it cannot run on this model or
+/// corpus (recorded in [`BenchmarkReport::skipped`]). A task that fails returns an error
+/// instead, and the benchmark stops with it: a skip never hides a real input error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The task's rows.
+    Rows(Vec<BenchRow>),
+    /// The task does not apply, and why.
+    Skipped(String),
+}
+
+impl Outcome {
+    /// The reason recorded when a task finds nothing to evaluate.
+    pub const NO_DATA: &'static str = "no suitable held-out data";
+
+    /// Rows, or [`Outcome::NO_DATA`] when there are none.
+    pub fn from_rows(rows: Vec<BenchRow>) -> Outcome {
+        if rows.is_empty() {
+            Outcome::Skipped(Self::NO_DATA.into())
+        } else {
+            Outcome::Rows(rows)
+        }
+    }
+
+    /// The rows (empty when skipped).
+    pub fn rows(self) -> Vec<BenchRow> {
+        match self {
+            Outcome::Rows(r) => r,
+            Outcome::Skipped(_) => Vec::new(),
+        }
+    }
+}
+
+/// Run the tasks of `opts` on a model, a run folder or a checkpoint (the benchmark's one entry
+/// point; [`transferability_test`] is it with default options).
+pub fn benchmark<'a>(
     model: impl Into<ModelRef<'a>>,
     opts: &BenchOptions,
 ) -> Result<BenchmarkReport> {
@@ -558,7 +593,7 @@ pub fn benchmark_with<'a>(
     let (model, ckpt): (&GenomicModel, Option<PathBuf>) = match model.into() {
         ModelRef::Borrowed(m) => (m, None),
         ModelRef::Path(p) => {
-            let dev = crate::train::run::device_from_name("auto")?;
+            let dev = crate::models::DeviceChoice::Auto.open()?;
             owned = GenomicModel::load(&p, &dev)?;
             (&owned, Some(crate::models::model::resolve_checkpoint(&p)))
         }
@@ -568,29 +603,26 @@ pub fn benchmark_with<'a>(
             "the benchmark needs a language model (LM or MLM head), not a classifier".into(),
         ));
     }
-    let summary = ckpt.as_deref().and_then(read_summary);
+    let summary = match ckpt.as_deref() {
+        Some(c) => read_summary(c)?,
+        None => None,
+    };
     let corpus_name = opts.corpus.clone().or_else(|| {
         summary
             .as_ref()
-            .and_then(|s| s.get("data")?.get("corpus")?.as_str().map(String::from))
+            .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
     });
-    let corpus = match corpus_name.as_deref() {
-        None | Some("embedded") => Corpus::embedded()?,
-        Some(p) => crate::train::run::load_corpus(&crate::train::run::DataConfig {
-            corpus: p.into(),
-            ..Default::default()
-        })?,
-    };
+    let corpus = Corpus::open(corpus_name.as_deref().unwrap_or("embedded"))?;
     let (train_ids, train_source) = if let Some(t) = &opts.train_genomes {
         (
             t.clone(),
             "given in BenchOptions::train_genomes".to_string(),
         )
-    } else if let Some(t) = summary
-        .as_ref()
-        .and_then(|s| train_from_summary(s, &corpus))
-    {
-        (t, "the run's summary.json".to_string())
+    } else if let Some(s) = &summary {
+        (
+            train_from_summary(s, &corpus),
+            "the run's summary.json".to_string(),
+        )
     } else {
         let s = corpus.split(&SplitOptions::default())?;
         (
@@ -655,7 +687,7 @@ pub fn benchmark_with<'a>(
     };
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
-    type TaskFn = fn(&BenchContext) -> Result<Vec<BenchRow>>;
+    type TaskFn = fn(&BenchContext) -> Result<Outcome>;
     let tasks: [(Task, TaskFn); 11] = [
         (Task::Transfer, transfer::run),
         (Task::RareSpecies, rare::run),
@@ -675,13 +707,9 @@ pub fn benchmark_with<'a>(
         }
         let t = Instant::now();
         ctx.log(&format!("{} …", task.name()));
-        match f(&ctx) {
-            Ok(r) if r.is_empty() => {
-                skipped.push((task.name().to_string(), "no suitable held-out data".into()))
-            }
-            Ok(r) => rows.extend(r),
-            Err(Error::Input(m)) => skipped.push((task.name().to_string(), m)),
-            Err(e) => return Err(e),
+        match f(&ctx)? {
+            Outcome::Rows(r) => rows.extend(r),
+            Outcome::Skipped(why) => skipped.push((task.name().to_string(), why)),
         }
         ctx.log(&format!(
             "{} done in {:.1} s",
@@ -811,7 +839,7 @@ impl BenchmarkReport {
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Input(format!("report does not serialise: {e}")))?;
-        crate::models::params::atomic_write(path.as_ref(), &json)
+        crate::fsio::atomic_write(path.as_ref(), &json)
     }
 
     /// Read a report written by [`save_json`](Self::save_json).
@@ -857,11 +885,11 @@ impl BenchmarkReport {
     pub fn evcxr_display(&self) {
         let mut html = format!(
             "<h4>{} ({}, {} parameters) — {:.0} s; training genomes: {}</h4>",
-            crate::plot::xml(&self.model),
-            crate::plot::xml(&self.arch),
+            crate::fsio::xml(&self.model),
+            crate::fsio::xml(&self.arch),
             self.n_params,
             self.seconds,
-            crate::plot::xml(&self.train_source)
+            crate::fsio::xml(&self.train_source)
         );
         if let Ok(t) = self.table() {
             html.push_str(&t.to_html());
@@ -869,8 +897,8 @@ impl BenchmarkReport {
         for (t, why) in &self.skipped {
             html.push_str(&format!(
                 "<p>skipped {}: {}</p>",
-                crate::plot::xml(t),
-                crate::plot::xml(why)
+                crate::fsio::xml(t),
+                crate::fsio::xml(why)
             ));
         }
         if let Ok(f) = self.plot() {

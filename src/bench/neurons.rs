@@ -17,7 +17,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{BenchContext, BenchRow};
+use super::{BenchContext, BenchRow, Outcome};
 use crate::data::tracks::Tracks;
 use crate::explain::neurons::{
     identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
@@ -192,11 +192,11 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
 }
 
 /// Task "neurons_aa": the amino-acid targets.
-pub fn run_aa(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
-    run_targets(ctx, "neurons_aa", |n| n.starts_with("aa_"))
+pub fn run_aa(ctx: &BenchContext) -> Result<Outcome> {
+    run_targets(ctx, "neurons_aa", |n| n.starts_with("aa_")).map(Outcome::from_rows)
 }
 
 /// Task "neurons_cds": the CDS target.
-pub fn run_cds(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
-    run_targets(ctx, "neurons_cds", |n| n == "CDS")
+pub fn run_cds(ctx: &BenchContext) -> Result<Outcome> {
+    run_targets(ctx, "neurons_cds", |n| n == "CDS").map(Outcome::from_rows)
 }

@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use super::transfer::{lm_row, tally_genomes};
-use super::{BenchContext, BenchRow, KINGDOMS};
+use super::score::{lm_row, tally_genomes};
+use super::{BenchContext, Outcome, KINGDOMS};
 use crate::Result;
 
 /// Is the species of held-out genome `g` represented in training?
@@ -19,7 +19,7 @@ pub fn species_seen(ctx: &BenchContext, g: usize) -> bool {
 }
 
 /// The task.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let mut rows = Vec::new();
     for k in KINGDOMS {
         let held = ctx.held_out_of(k);
@@ -47,5 +47,5 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             }
         }
     }
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }

@@ -1,13 +1,18 @@
-//! Token-level scoring shared by the tasks: the model and the Markov baseline score exactly
-//! the same tokens (a token is counted only when both can score it).
+//! What the tasks share: scoring with the model and the Markov baseline side by side. The
+//! two score exactly the same tokens (a token is counted only when both can score it):
+//! genomes with context ([`score_sequence`], [`tally_genomes`]), reads alone ([`score_reads`],
+//! [`tally_reads`]), the four candidate bases of a position ([`model_candidate_scores`],
+//! [`markov_candidate_scores`]), and the LM-quality row ([`lm_row`]). Every model call goes
+//! through [`crate::infer`].
 
-use candle_core::{DType, Tensor};
-
-use super::markov::MarkovModel;
-use super::BenchContext;
-use crate::infer::{mlm_masked, score_row, token_scores};
-use crate::models::{layers, Head, Mode};
-use crate::Result;
+use super::markov::{MarkovModel, BASES};
+use super::{BenchContext, BenchRow};
+use crate::data::tokenize::{informed_random_loss, Special};
+use crate::infer::{
+    mlm_masked, predict_rows, score_row, score_rows, token_scores, Objective, RowOptions,
+};
+use crate::models::Head;
+use crate::{Error, Result};
 
 /// One token scored by the model and the baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -130,14 +135,12 @@ pub fn score_reads(ctx: &BenchContext, reads: &[Vec<u8>]) -> Result<Vec<Vec<PosS
             if t < 2 {
                 continue;
             }
-            let input: Vec<u32> = if mlm {
-                ids.iter().flat_map(|r| mlm_masked(r)).collect()
+            let input: Vec<Vec<u32>> = if mlm {
+                ids.iter().map(|r| mlm_masked(r)).collect()
             } else {
-                ids.concat()
+                ids.clone()
             };
-            let x = Tensor::from_vec(input, (batch.len(), t), model.device())?;
-            let o = model.forward(&x, None, Mode::Eval)?;
-            let lp = layers::log_softmax(&o.logits.to_dtype(DType::F32)?)?.to_vec3::<f32>()?;
+            let lp = predict_rows(model, &input, &RowOptions::batch(input.len()))?;
             for (bi, &ri) in batch.iter().enumerate() {
                 for (pos, row) in lp[bi].iter().enumerate() {
                     let Some((target, logp, ok)) = score_row(row, &ids[bi], pos, mlm) else {
@@ -151,4 +154,142 @@ pub fn score_reads(ctx: &BenchContext, reads: &[Vec<u8>]) -> Result<Vec<Vec<PosS
         }
     }
     Ok(out)
+}
+
+/// A benchmark row of LM quality from a tally.
+pub fn lm_row(
+    ctx: &BenchContext,
+    task: &str,
+    dataset: String,
+    t: &Tally,
+    genomes: Vec<String>,
+    secs: f64,
+) -> BenchRow {
+    let ir = informed_random_loss(ctx.tok.stride);
+    BenchRow {
+        task: task.into(),
+        dataset,
+        metric: "cross_entropy".into(),
+        value: t.model_ce(),
+        baseline: t.markov_ce(),
+        baseline_name: format!("Markov order {}", ctx.markov.order),
+        higher_is_better: false,
+        n: t.n,
+        genomes,
+        extra: vec![
+            ("perplexity".into(), t.model_ce().exp(), t.markov_ce().exp()),
+            ("accuracy".into(), t.model_acc(), t.markov_acc()),
+            (
+                "gain_over_random".into(),
+                ir - t.model_ce(),
+                ir - t.markov_ce(),
+            ),
+            ("informed_random".into(), ir, ir),
+        ],
+        seconds: secs,
+    }
+}
+
+/// Score genomes (chunks) into a tally.
+pub fn tally_genomes(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
+    let mut t = Tally::default();
+    for &g in genomes {
+        for (_, _, _, seq) in ctx.chunks(g) {
+            for p in score_sequence(ctx, &seq)? {
+                t.add(&p);
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// Score reads of genomes into a tally.
+pub fn tally_reads(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
+    let reads: Vec<Vec<u8>> = ctx.reads(genomes)?.into_iter().map(|r| r.seq).collect();
+    let mut t = Tally::default();
+    for r in score_reads(ctx, &reads)? {
+        for p in &r {
+            t.add(p);
+        }
+    }
+    Ok(t)
+}
+
+/// Model scores of the four bases at `centre` of each window (higher = more likely; the same
+/// up to a constant per window).
+pub fn model_candidate_scores(
+    ctx: &BenchContext,
+    windows: &[Vec<u8>],
+    centre: usize,
+) -> Result<Vec<[f64; 4]>> {
+    let model = ctx.model;
+    let tok = &ctx.tok;
+    let (k, s) = (tok.k, tok.stride);
+    let mut out = Vec::with_capacity(windows.len());
+    let bs = ctx.opts.batch_size.max(4);
+    if model.config().head == Head::Mlm {
+        let covering: Vec<usize> = (0..tok.n_tokens(windows.first().map(|w| w.len()).unwrap_or(0)))
+            .filter(|&j| j * s <= centre && centre < j * s + k)
+            .collect();
+        if covering.is_empty() {
+            return Err(Error::Input(
+                "no token covers the imputed base (stride > k?)".into(),
+            ));
+        }
+        let mut ids = Vec::with_capacity(windows.len());
+        for w in windows {
+            let mut x = tok.encode(w);
+            for &j in &covering {
+                x[j] = Special::Mask as u32;
+            }
+            ids.push(x);
+        }
+        let lp = predict_rows(model, &ids, &RowOptions::batch(bs))?;
+        for (w, lp) in windows.iter().zip(&lp) {
+            let mut sc = [0f64; 4];
+            for (b, scb) in sc.iter_mut().enumerate() {
+                let mut cand = w.clone();
+                cand[centre] = BASES[b];
+                for &j in &covering {
+                    let id = tok.encode(&cand[j * s..j * s + k])[0] as usize;
+                    *scb += lp[j][id] as f64;
+                }
+            }
+            out.push(sc);
+        }
+    } else {
+        // four candidates per window, `per` windows per forward pass
+        let per = (bs / 4).max(1);
+        let mut ids = Vec::with_capacity(windows.len() * 4);
+        for w in windows {
+            for b in BASES {
+                let mut cand = w.clone();
+                cand[centre] = b;
+                ids.push(tok.encode(&cand));
+            }
+        }
+        let ll = score_rows(
+            model,
+            &ids,
+            Objective::LogLikelihood,
+            &RowOptions::batch(per * 4),
+        )?;
+        for c in ll.chunks(4) {
+            out.push([c[0], c[1], c[2], c[3]]);
+        }
+    }
+    Ok(out)
+}
+
+/// Markov scores of the four bases at `centre` of a window.
+pub fn markov_candidate_scores(ctx: &BenchContext, w: &[u8], centre: usize) -> [f64; 4] {
+    let m = &ctx.markov;
+    let end = (centre + m.order + 1).min(w.len());
+    let mut sc = [0f64; 4];
+    let mut cand = w.to_vec();
+    for (b, scb) in sc.iter_mut().enumerate() {
+        cand[centre] = BASES[b];
+        *scb = m.span_logp(&cand, centre, end);
+    }
+    sc
 }

@@ -6,74 +6,14 @@
 
 use std::time::Instant;
 
-use super::score::{score_reads, score_sequence, Tally};
-use super::{BenchContext, BenchOptions, BenchRow, KINGDOMS};
-use crate::data::tokenize::informed_random_loss;
+use super::score::{lm_row, tally_genomes, tally_reads};
+use super::{BenchContext, BenchOptions, Outcome, KINGDOMS};
 use crate::models::GenomicModel;
 use crate::table::Table;
 use crate::Result;
 
-/// A benchmark row of LM quality from a tally.
-pub fn lm_row(
-    ctx: &BenchContext,
-    task: &str,
-    dataset: String,
-    t: &Tally,
-    genomes: Vec<String>,
-    secs: f64,
-) -> BenchRow {
-    let ir = informed_random_loss(ctx.tok.stride);
-    BenchRow {
-        task: task.into(),
-        dataset,
-        metric: "cross_entropy".into(),
-        value: t.model_ce(),
-        baseline: t.markov_ce(),
-        baseline_name: format!("Markov order {}", ctx.markov.order),
-        higher_is_better: false,
-        n: t.n,
-        genomes,
-        extra: vec![
-            ("perplexity".into(), t.model_ce().exp(), t.markov_ce().exp()),
-            ("accuracy".into(), t.model_acc(), t.markov_acc()),
-            (
-                "gain_over_random".into(),
-                ir - t.model_ce(),
-                ir - t.markov_ce(),
-            ),
-            ("informed_random".into(), ir, ir),
-        ],
-        seconds: secs,
-    }
-}
-
-/// Score genomes (chunks) into a tally.
-pub fn tally_genomes(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
-    let mut t = Tally::default();
-    for &g in genomes {
-        for (_, _, _, seq) in ctx.chunks(g) {
-            for p in score_sequence(ctx, &seq)? {
-                t.add(&p);
-            }
-        }
-    }
-    Ok(t)
-}
-
-/// Score reads of genomes into a tally.
-pub fn tally_reads(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
-    let reads: Vec<Vec<u8>> = ctx.reads(genomes)?.into_iter().map(|r| r.seq).collect();
-    let mut t = Tally::default();
-    for r in score_reads(ctx, &reads)? {
-        for p in &r {
-            t.add(p);
-        }
-    }
-    Ok(t)
-}
-
 /// The task: one row per kingdom for genomes and one for reads.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let mut rows = Vec::new();
     for k in KINGDOMS {
         let g = ctx.held_out_of(k);
@@ -106,7 +46,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             ));
         }
     }
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }
 
 /// The train-kingdom × test-kingdom matrix: each `(label, model)` (label e.g. `"trained on
@@ -134,7 +74,7 @@ pub fn transfer_matrix(models: &[(&str, &GenomicModel)], opts: &BenchOptions) ->
             tasks: vec![super::Task::Transfer],
             ..opts.clone()
         };
-        let rep = super::benchmark_with(*model, &o)?;
+        let rep = super::benchmark(*model, &o)?;
         for r in rep.rows.iter().filter(|r| !r.dataset.ends_with("_reads")) {
             m.push(label.to_string());
             k.push(r.dataset.clone());

@@ -16,19 +16,20 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::impute_nucleotide::{markov_candidate_scores, model_candidate_scores};
 use super::markov::{code, BASES};
-use super::{BenchContext, BenchRow};
+use super::score::{markov_candidate_scores, model_candidate_scores};
+use super::{BenchContext, BenchRow, Outcome};
 use crate::data::alphabet::revcomp;
+use crate::data::annotation::Strand;
 use crate::data::genetic_code::GeneticCode;
-use crate::explain::stats::auroc_test;
-use crate::models::{GenomicModel, Mode};
+use crate::infer::{pooled_states, RowOptions};
+use crate::models::GenomicModel;
+use crate::stats::auroc_test;
 use crate::table::Table;
 use crate::{Error, Result};
 
@@ -114,35 +115,27 @@ pub fn embedding_distances(
     batch_size: usize,
 ) -> Result<Vec<f64>> {
     let tok = model.config().tokenizer()?;
-    let mut out = Vec::with_capacity(subs.len());
-    for batch in subs.chunks((batch_size / 2).max(1)) {
-        let mut ids = Vec::new();
-        for s in batch {
-            let mut alt = s.window.clone();
-            alt[s.centre] = s.alt;
-            ids.push(tok.encode(&s.window));
-            ids.push(tok.encode(&alt));
-        }
-        let t = ids[0].len();
-        let x = Tensor::from_vec(ids.concat(), (batch.len() * 2, t), model.device())?;
-        let o = model.forward_collect(&x, None, Mode::Eval)?;
-        let body = &o
-            .layers
-            .iter()
-            .find(|(n, _)| n == "body")
-            .ok_or_else(|| Error::Input("model has no body layer".into()))?
-            .1;
-        let pooled = body.to_dtype(DType::F32)?.mean(1)?.to_vec2::<f32>()?;
-        for pair in pooled.chunks(2) {
-            let d: f64 = pair[0]
+    let mut rows = Vec::with_capacity(2 * subs.len());
+    for s in subs {
+        let mut alt = s.window.clone();
+        alt[s.centre] = s.alt;
+        rows.push(tok.encode(&s.window));
+        rows.push(tok.encode(&alt));
+    }
+    // ref and alt of `batch_size / 2` substitutions per forward pass
+    let pairs_per_pass = (batch_size / 2).max(1);
+    let pooled = pooled_states(model, &rows, "body", &RowOptions::batch(2 * pairs_per_pass))?;
+    let out = pooled
+        .chunks(2)
+        .map(|pair| {
+            pair[0]
                 .iter()
                 .zip(&pair[1])
                 .map(|(a, b)| ((a - b) as f64).powi(2))
                 .sum::<f64>()
-                .sqrt();
-            out.push(d);
-        }
-    }
+                .sqrt()
+        })
+        .collect();
     Ok(out)
 }
 
@@ -179,7 +172,7 @@ pub fn sample_cds_substitutions(
         };
         if let Some(t) = &t {
             for i in flank..c.seq.len().saturating_sub(flank + 2) {
-                if t.codon[i].count_ones() == 1 {
+                if t.single_frame(i).is_some() {
                     cand.push((ci, i));
                 }
             }
@@ -198,27 +191,32 @@ pub fn sample_cds_substitutions(
         if win.iter().any(|&b| code(b) == 4) {
             continue;
         }
-        let bits = tracks[ci].as_ref().expect("annotated").codon[i];
-        let p = bits.trailing_zeros() as usize;
+        let (strand, p) = tracks[ci]
+            .as_ref()
+            .and_then(|t| t.single_frame(i))
+            .expect("candidates are single-frame CDS positions");
         let (codon, pos_in_codon, alt_fw) = {
             let alts: Vec<u8> = BASES.iter().copied().filter(|&b| b != win[flank]).collect();
             let alt = alts[rng.random_range(0..3)];
-            if p < 3 {
-                (seq[i - p..i - p + 3].to_ascii_uppercase(), p, alt)
-            } else {
-                let p = p - 3;
-                // reverse strand: codon position p sits at forward i; the codon spans i+p-2 ..= i+p
-                if i + p < 2 || i + p >= seq.len() {
-                    continue;
+            match strand {
+                Strand::Forward => (seq[i - p..i - p + 3].to_ascii_uppercase(), p, alt),
+                Strand::Reverse => {
+                    // codon position p sits at forward i; the codon spans i+p-2 ..= i+p
+                    if i + p < 2 || i + p >= seq.len() {
+                        continue;
+                    }
+                    (
+                        revcomp(&seq[i + p - 2..=i + p]).to_ascii_uppercase(),
+                        p,
+                        alt,
+                    )
                 }
-                (
-                    revcomp(&seq[i + p - 2..=i + p]).to_ascii_uppercase(),
-                    p,
-                    alt,
-                )
             }
         };
-        let alt_on_cds = if p < 3 { alt_fw } else { revcomp(&[alt_fw])[0] };
+        let alt_on_cds = match strand {
+            Strand::Forward => alt_fw,
+            Strand::Reverse => revcomp(&[alt_fw])[0],
+        };
         let Some(cons) = consequence(&gc, &codon, pos_in_codon, alt_on_cds) else {
             continue;
         };
@@ -240,7 +238,10 @@ pub fn sample_cds_substitutions(
 }
 
 /// The task: one row per held-out annotated genome.
-pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
+pub fn run(ctx: &BenchContext) -> Result<Outcome> {
+    if let Some(skip) = ctx.base_prediction_skip() {
+        return Ok(skip);
+    }
     let mut rows = Vec::new();
     for (gi, g) in ctx.annotated_held_out().into_iter().enumerate() {
         let t0 = Instant::now();
@@ -310,7 +311,7 @@ pub fn run(ctx: &BenchContext) -> Result<Vec<BenchRow>> {
             seconds: t0.elapsed().as_secs_f64(),
         });
     }
-    Ok(rows)
+    Ok(Outcome::from_rows(rows))
 }
 
 /// A variant from a VCF, with its reference window.

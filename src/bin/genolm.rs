@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use genolm::data::annotation::{check_translations, read_annotation};
-use genolm::data::corpus::{Corpus, SplitLevel, SplitOptions};
-use genolm::data::tokenize::{informed_random_loss, tokenize_file, KmerTokenizer, Special};
+use genolm::data::corpus::{Corpus, SplitLevel};
+use genolm::data::tokenize::{tokenize_file, KmerTokenizer, Special};
 use genolm::data::tracks::{verify_tracks, TrackOptions, Tracks};
 
 #[derive(Parser)]
@@ -104,7 +104,7 @@ enum Cmd {
         dir: Option<PathBuf>,
         /// Split at `genome` or `species` level.
         #[arg(long, default_value = "genome")]
-        level: String,
+        level: SplitLevel,
         /// Seed of the split.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -173,54 +173,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_corpus(corpus: &Corpus, level: SplitLevel, seed: u64) -> genolm::Result<()> {
-    let splits = corpus.split(&SplitOptions {
-        level,
-        seed,
-        ..Default::default()
-    })?;
-    let df = corpus.summary(Some(&splits))?;
-    println!("{df}");
-    println!(
-        "{} genomes, {:.2} Mb; split at {:?} level (seed {seed}): {} train, {} valid, {} test genomes",
-        corpus.genomes.len(),
-        corpus.total_bases() as f64 / 1e6,
-        level,
-        splits.train.len(),
-        splits.valid.len(),
-        splits.test.len()
-    );
-    Ok(())
-}
-
-fn print_run_summary(s: &genolm::train::run::RunSummary) {
-    println!(
-        "\n{} ({}, {} parameters) on {}:",
-        s.model, s.arch, s.n_params, s.device
-    );
-    println!(
-        "{:<6} {:<5} {:>9} {:>8} {:>9} {:>16}",
-        "split", "king.", "tokens", "loss", "accuracy", "ln(4^s) − loss"
-    );
-    for (split, rows) in [("valid", &s.valid), ("test", &s.test)] {
-        for r in rows.iter() {
-            println!(
-                "{split:<6} {:<5} {:>9} {:>8.4} {:>9.4} {:>16.4}",
-                r.kingdom,
-                r.tokens,
-                r.loss,
-                r.accuracy,
-                r.informed_random - r.loss
-            );
-        }
-    }
-    println!(
-        "{:.2} minutes; checkpoint in {} (model.safetensors, optimizer.safetensors, state.json, summary.json)",
-        s.minutes,
-        s.checkpoint.display()
-    );
-}
-
 fn run(cli: Cli) -> genolm::Result<ExitCode> {
     match cli.cmd {
         Cmd::Train {
@@ -255,7 +207,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 cfg.output.display()
             );
             let s = genolm::train::run::run_training(&cfg, resume)?;
-            print_run_summary(&s);
+            println!("{}", s.text());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Quickstart {
@@ -265,80 +217,14 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             out,
             report,
         } => {
-            let t0 = std::time::Instant::now();
-            let corpus = Corpus::embedded()?;
-            println!(
-                "genolm {} — embedded corpus '{}' (checksums verified)\n",
-                env!("CARGO_PKG_VERSION"),
-                corpus.name
-            );
-            print_corpus(&corpus, SplitLevel::Genome, seed)?;
-            let tok = KmerTokenizer::new(3, 1)?;
-            let all: Vec<usize> = (0..corpus.genomes.len()).collect();
-            let n: usize = corpus
-                .token_streams(&all, &tok, false)
-                .iter()
-                .map(Vec::len)
-                .sum();
-            println!(
-                "3-mer tokens (stride 1): {n}; vocabulary {}; informed-random loss ln(4^1) = {:.3}",
-                tok.vocab_size(),
-                informed_random_loss(1)
-            );
-            let mut annotated = 0;
-            for g in corpus.genomes.iter().filter(|g| g.is_annotated()) {
-                for c in &g.contigs {
-                    if let Some(t) = c.tracks(&g.track_options()) {
-                        let t = t?;
-                        annotated += 1;
-                        println!(
-                            "  tracks {:<12} {:>8} bp, {:5.1} % coding",
-                            c.name,
-                            t.len(),
-                            100.0 * t.coding_fraction()
-                        );
-                    }
-                }
-            }
-            println!(
-                "{annotated} annotated contigs; loaded in {:.2} s",
-                t0.elapsed().as_secs_f64()
-            );
-            if batches > 0 && epochs > 0 {
-                let cfg = genolm::train::run::RunConfig::quickstart(out, seed, epochs, batches);
-                println!(
-                    "\ntraining the small AWD-LSTM for {epochs} × {batches} batches of {} × {} 3-mers",
-                    cfg.data.batch_size,
-                    cfg.data.bptt
-                );
-                let s = genolm::train::run::run_training(&cfg, false)?;
-                print_run_summary(&s);
-                let mut rep = genolm::report::training_report(
-                    "genolm quickstart: a small AWD-LSTM on the embedded corpus",
-                    &corpus,
-                    &cfg,
-                    &s,
-                )?;
-                let dir = report.unwrap_or_else(|| cfg.output.join("report"));
-                rep.command(&[
-                    "quickstart".into(),
-                    "--seed".into(),
-                    seed.to_string(),
-                    "--batches".into(),
-                    batches.to_string(),
-                    "--epochs".into(),
-                    epochs.to_string(),
-                    "--out".into(),
-                    cfg.output.display().to_string(),
-                ]);
-                rep.timing("total", t0.elapsed().as_secs_f64());
-                rep.write(&dir)?;
-                println!(
-                    "report: {} (re-run and compare: genolm reproduce {})",
-                    dir.join("index.html").display(),
-                    dir.join("manifest.json").display()
-                );
-            }
+            genolm::report::quickstart(&genolm::report::QuickstartOptions {
+                seed,
+                batches,
+                epochs,
+                out,
+                report,
+                ..Default::default()
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reproduce { manifest, tol, out } => {
@@ -427,7 +313,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             corpus,
             out,
         } => {
-            use genolm::bench::{benchmark_with, BenchOptions, Task};
+            use genolm::bench::{benchmark, BenchOptions, Task};
             let mut opts = match sizes.as_str() {
                 "default" => BenchOptions::default(),
                 "quick" => BenchOptions {
@@ -457,7 +343,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             if corpus.is_some() {
                 opts.corpus = corpus;
             }
-            let rep = benchmark_with(model.as_path(), &opts)?;
+            let rep = benchmark(model.as_path(), &opts)?;
             println!("{}", rep.table()?.df);
             for (t, why) in &rep.skipped {
                 println!("skipped {t}: {why}");
@@ -475,7 +361,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 rep.datasets_table()?.to_csv(dir.join("datasets.csv"))?;
                 rep.save_json(dir.join("report.json"))?;
                 rep.plot()?.save(dir.join("summary.svg"))?;
-                genolm::models::params::atomic_write(
+                genolm::fsio::atomic_write(
                     &dir.join("benchmark.md"),
                     rep.to_markdown().as_bytes(),
                 )?;
@@ -488,16 +374,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 Some(d) => Corpus::from_dir(d)?,
                 None => Corpus::embedded()?,
             };
-            let level = match level.as_str() {
-                "genome" => SplitLevel::Genome,
-                "species" => SplitLevel::Species,
-                other => {
-                    return Err(genolm::Error::Config(format!(
-                        "--level must be genome or species, not {other}"
-                    )))
-                }
-            };
-            print_corpus(&corpus, level, seed)?;
+            println!("{}", genolm::report::corpus_overview(&corpus, level, seed)?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Annotations {

@@ -89,6 +89,20 @@ pub fn base_code(b: u8) -> Option<u8> {
     (c < 4).then_some(c)
 }
 
+/// The index 0..4 of a base in [`BASES`] order (A, C, G, T/U, either case), or `None` for
+/// ambiguity codes and non-nucleotides. The one base → index table of genolm ([`CODE`]).
+///
+/// ```
+/// use genolm::data::alphabet::{base_index, BASES};
+/// assert_eq!(base_index(b'g'), Some(2));
+/// assert_eq!(BASES[base_index(b'T').unwrap()], b'T');
+/// assert_eq!(base_index(b'N'), None);
+/// ```
+#[inline]
+pub fn base_index(b: u8) -> Option<usize> {
+    base_code(b).map(usize::from)
+}
+
 /// Is `b` an IUPAC nucleotide letter (canonical or ambiguous, either case, or a gap)?
 #[inline]
 pub fn is_nucleotide(b: u8) -> bool {

@@ -30,8 +30,9 @@ use super::fasta::SeqReader;
 use super::tracks::{TrackOptions, Tracks};
 use crate::{Error, Result};
 
-/// Kingdom of a genome, as the benchmark groups them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Kingdom of a genome, as the benchmark groups them. Serialised as `PRO`, `EUK`, `VIR`; read
+/// from any name [`Kingdom::from_name`] knows (`pro`, `bacteria`, `viral`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kingdom {
     /// Prokaryotes (bacteria, archaea, their plasmids).
     #[serde(rename = "PRO")]
@@ -78,6 +79,23 @@ impl Kingdom {
         } else {
             None
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Kingdom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Kingdom::from_name(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown kingdom {s:?}; use PRO, EUK or VIR"))
+        })
+    }
+}
+
+impl std::str::FromStr for Kingdom {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Kingdom> {
+        Kingdom::from_name(s)
+            .ok_or_else(|| Error::Config(format!("unknown kingdom {s:?}; use PRO, EUK or VIR")))
     }
 }
 
@@ -253,6 +271,19 @@ pub enum SplitLevel {
     Species,
 }
 
+impl std::str::FromStr for SplitLevel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<SplitLevel> {
+        match s {
+            "genome" => Ok(SplitLevel::Genome),
+            "species" => Ok(SplitLevel::Species),
+            o => Err(Error::Config(format!(
+                "split level {o:?}: use genome or species"
+            ))),
+        }
+    }
+}
+
 /// Options for [`Corpus::split`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SplitOptions {
@@ -305,7 +336,7 @@ impl Splits {
 
 /// Options for [`Corpus::sample_reads`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReadOptions {
+pub struct SampleReadsOptions {
     /// Read length in bases (150 by default, as the benchmark's read datasets).
     pub len: usize,
     /// Reads per genome; `None` to use `coverage`.
@@ -320,7 +351,7 @@ pub struct ReadOptions {
     pub seed: u64,
 }
 
-impl Default for ReadOptions {
+impl Default for SampleReadsOptions {
     fn default() -> Self {
         Self {
             len: 150,
@@ -544,6 +575,28 @@ fn load_genome(
 }
 
 impl Corpus {
+    /// Open a corpus by name, as run files and the command line give it: `embedded` (the
+    /// shipped corpus, [`Corpus::embedded`]), a `manifest.json` ([`Corpus::from_manifest`]) or a
+    /// folder ([`Corpus::from_dir`]).
+    ///
+    /// ```
+    /// let c = genolm::data::corpus::Corpus::open("embedded")?;
+    /// assert!(c.genomes.len() >= 13);
+    /// assert!(genolm::data::corpus::Corpus::open("no/such/folder").is_err());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn open(name: &str) -> Result<Corpus> {
+        if name == "embedded" {
+            return Corpus::embedded();
+        }
+        let p = Path::new(name);
+        if p.is_file() {
+            Corpus::from_manifest(p)
+        } else {
+            Corpus::from_dir(p)
+        }
+    }
+
     /// The default corpus shipped inside the library (≈ 12.7 Mb of sequence from 13 genomes of
     /// all three kingdoms, see `datasets/manifest.json`). Checksums are verified on load.
     pub fn embedded() -> Result<Corpus> {
@@ -826,7 +879,7 @@ impl Corpus {
     /// Sample read-sized fragments from the given genomes, with their origin. Positions are
     /// uniform over the genome (contigs weighted by length); contigs shorter than a read are
     /// skipped. Deterministic for a seed.
-    pub fn sample_reads(&self, genomes: &[usize], opts: &ReadOptions) -> Result<Vec<Read>> {
+    pub fn sample_reads(&self, genomes: &[usize], opts: &SampleReadsOptions) -> Result<Vec<Read>> {
         if opts.len == 0 {
             return Err(Error::Config("read length must be positive".into()));
         }

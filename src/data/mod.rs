@@ -19,6 +19,7 @@ pub mod batch;
 pub mod corpus;
 pub mod fasta;
 pub mod genetic_code;
+pub mod input;
 pub mod io;
 pub mod tasks;
 pub mod tokenize;

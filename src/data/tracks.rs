@@ -237,6 +237,43 @@ impl Tracks {
             .map(|b| (b % 3) as u8 + 1)
     }
 
+    /// The codon-position bits of one strand's CDS at `i` (bit 0, 1, 2 = codon position 1, 2,
+    /// 3; several bits where overlapping genes on that strand use different frames).
+    ///
+    /// ```
+    /// use genolm::data::annotation::Strand;
+    /// # use genolm::prelude::*;
+    /// # let corpus = Corpus::embedded()?;
+    /// # let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()];
+    /// # let t = phix.contigs[0].tracks(&phix.track_options()).unwrap()?;
+    /// let i = (0..t.len()).find(|&i| t.single_frame(i).is_some()).unwrap();
+    /// let (strand, p) = t.single_frame(i).unwrap();
+    /// assert_eq!(t.strand_codon_bits(i, strand), 1 << p);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn strand_codon_bits(&self, i: usize, strand: Strand) -> u8 {
+        match strand {
+            Strand::Forward => self.codon[i] & 0b111,
+            Strand::Reverse => (self.codon[i] >> 3) & 0b111,
+        }
+    }
+
+    /// The strand and codon position (0, 1 or 2, in that strand's reading direction) at `i`
+    /// when exactly one reading frame of one strand covers it; `None` outside CDS and where
+    /// frames or strands overlap.
+    pub fn single_frame(&self, i: usize) -> Option<(Strand, usize)> {
+        let c = self.codon[i];
+        if c.count_ones() != 1 {
+            return None;
+        }
+        let p = c.trailing_zeros() as usize;
+        Some(if p < 3 {
+            (Strand::Forward, p)
+        } else {
+            (Strand::Reverse, p - 3)
+        })
+    }
+
     /// Is position `i` part of a codon for amino acid `aa` (one-letter code, `*` = stop)?
     pub fn has_amino_acid(&self, i: usize, aa: u8) -> bool {
         aa_index(aa).is_some_and(|k| self.amino_acid[i] & (1 << k) != 0)

@@ -9,12 +9,12 @@
 //!
 //! ```
 //! use candle_core::Device;
-//! use genolm::explain::attribution::{integrated_gradients, Baseline, Objective};
+//! use genolm::explain::attribution::{integrated_gradients, AttributionOptions};
 //! use genolm::models::{GenomicModel, ModelConfig};
 //! let mut cfg = ModelConfig::tiny();
 //! cfg.k = 1;
 //! let model = GenomicModel::new(cfg, &Device::Cpu, 1)?;
-//! let ig = integrated_gradients(&model, b"ACGTTGCAAGGCTTAC", Objective::LogLikelihood, Baseline::Zero, 32)?;
+//! let ig = integrated_gradients(&model, b"ACGTTGCAAGGCTTAC", &AttributionOptions { steps: 32, ..Default::default() })?;
 //! // completeness: attributions sum to f(x) − f(baseline)
 //! let total: f64 = ig.per_token.iter().map(|&v| v as f64).sum();
 //! assert!((total - (ig.output - ig.baseline_output.unwrap())).abs() < 0.05 * ig.output.abs().max(1.0));
@@ -27,96 +27,16 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::data::alphabet::base_index;
+use crate::data::input::Sequence;
 use crate::data::tokenize::{KmerTokenizer, N_SPECIAL};
-use crate::models::{layers, GenomicModel, Head, Hooks, Mode, Output};
+use crate::models::{GenomicModel, Hooks, Mode};
 use crate::plot::Figure;
 use crate::table::Table;
 use crate::{Error, Result};
 
-/// The scalar output an attribution explains.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Objective {
-    /// A classifier's logit of this class.
-    Class(usize),
-    /// Log-likelihood of the sequence under the LM (causal: Σ log p(next token); MLM:
-    /// Σ log p(token) at every position without masking).
-    LogLikelihood,
-    /// Log-probability of the observed token at one token position (the LM's prediction made
-    /// at the previous position for causal models).
-    TokenLogProb(usize),
-}
-
-fn objective_of(
-    model: &GenomicModel,
-    out: &Output,
-    ids: &Tensor,
-    obj: Objective,
-) -> Result<Tensor> {
-    // returns one value per batch row
-    let (_, t) = ids.dims2()?;
-    match obj {
-        Objective::Class(c) => {
-            if model.config().head != Head::Classifier {
-                return Err(Error::Input(
-                    "Objective::Class needs a classifier head".into(),
-                ));
-            }
-            Ok(out
-                .logits
-                .to_dtype(DType::F32)?
-                .narrow(1, c, 1)?
-                .squeeze(1)?)
-        }
-        Objective::LogLikelihood | Objective::TokenLogProb(_) => {
-            if model.config().head == Head::Classifier {
-                return Err(Error::Input(
-                    "log-likelihood objectives need an LM or MLM head; use Objective::Class".into(),
-                ));
-            }
-            let lp = layers::log_softmax(&out.logits.to_dtype(DType::F32)?)?;
-            let causal = model.config().head == Head::Lm;
-            let (pred, tgt) = if causal {
-                if t < 2 {
-                    return Err(Error::Input("need at least 2 tokens".into()));
-                }
-                (
-                    lp.narrow(1, 0, t - 1)?.contiguous()?,
-                    ids.narrow(1, 1, t - 1)?,
-                )
-            } else {
-                (lp, ids.clone())
-            };
-            let picked = pred
-                .gather(&tgt.to_dtype(DType::U32)?.unsqueeze(2)?.contiguous()?, 2)?
-                .squeeze(2)?; // (b, t')
-            match obj {
-                Objective::LogLikelihood => Ok(picked.sum(1)?),
-                Objective::TokenLogProb(p) => {
-                    let col = if causal { p.checked_sub(1) } else { Some(p) };
-                    match col {
-                        Some(c) if c < picked.dim(1)? => Ok(picked.narrow(1, c, 1)?.squeeze(1)?),
-                        _ => Err(Error::Input(format!(
-                            "token position {p} has no prediction (sequence of {t} tokens{})",
-                            if causal {
-                                "; position 0 is never predicted by a causal LM"
-                            } else {
-                                ""
-                            }
-                        ))),
-                    }
-                }
-                _ => unreachable!(),
-            }
-        }
-    }
-}
-
-/// The objective for a batch of token-id rows (no gradient).
-pub fn score_ids(model: &GenomicModel, ids: &Tensor, obj: Objective) -> Result<Vec<f64>> {
-    let out = model.forward(ids, None, Mode::Eval)?;
-    let v = objective_of(model, &out, ids, obj)?;
-    Ok(v.to_dtype(DType::F64)?.to_vec1::<f64>()?)
-}
+use crate::infer::{objective_tensor, score_rows, RowOptions};
+pub use crate::infer::{score_ids, Objective};
 
 /// An attribution map of one sequence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,7 +94,7 @@ fn embedding_grads(
         ablate: Vec::new(),
     };
     let out = model.forward_hooked(&idt, None, Mode::Eval, false, &hooks)?;
-    let f = objective_of(model, &out, &idt, obj)?;
+    let f = objective_tensor(model, &out, &idt, obj)?;
     let vals = f.to_dtype(DType::F64)?.to_vec1::<f64>()?;
     let grads = f.sum_all()?.backward()?;
     let g = grads
@@ -202,19 +122,50 @@ fn to_bases(model: &GenomicModel, g: &Tensor) -> Result<Vec<[f32; 4]>> {
         .collect())
 }
 
-fn base_index(b: u8) -> Option<usize> {
-    match b {
-        b'A' => Some(0),
-        b'C' => Some(1),
-        b'G' => Some(2),
-        b'T' => Some(3),
-        _ => None,
+/// Options of every attribution here: [`saliency`], [`input_x_gradient`],
+/// [`integrated_gradients`] and [`ism`] (each reads the fields it needs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttributionOptions {
+    /// The scalar explained (default: the sequence's log-likelihood).
+    pub objective: Objective,
+    /// Integrated gradients: where the path starts.
+    pub baseline: Baseline,
+    /// Integrated gradients: trapezoid steps (at least 1).
+    pub steps: usize,
+    /// In-silico mutagenesis: mutants per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for AttributionOptions {
+    fn default() -> Self {
+        AttributionOptions {
+            objective: Objective::LogLikelihood,
+            baseline: Baseline::Zero,
+            steps: 64,
+            batch_size: 64,
+        }
+    }
+}
+
+impl AttributionOptions {
+    /// Default options explaining `objective`.
+    pub fn of(objective: Objective) -> Self {
+        AttributionOptions {
+            objective,
+            ..Default::default()
+        }
     }
 }
 
 /// Saliency map `|∂f/∂input|` (and, for nucleotide models, per base).
-pub fn saliency(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attribution> {
-    let (model, tok, seq, ids) = prepare(model, seq)?;
+pub fn saliency(
+    model: &GenomicModel,
+    seq: &(impl Sequence + ?Sized),
+    opts: &AttributionOptions,
+) -> Result<Attribution> {
+    let obj = opts.objective;
+    let (model, tok, seq, ids) = prepare(model, seq.bases())?;
     let model = &model;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
@@ -243,8 +194,13 @@ pub fn saliency(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attr
 
 /// Input × gradient: `Σ_d e_d · ∂f/∂e_d` per token; per base for nucleotide models (the
 /// observed base's one-hot times its gradient).
-pub fn input_x_gradient(model: &GenomicModel, seq: &[u8], obj: Objective) -> Result<Attribution> {
-    let (model, tok, seq, ids) = prepare(model, seq)?;
+pub fn input_x_gradient(
+    model: &GenomicModel,
+    seq: &(impl Sequence + ?Sized),
+    opts: &AttributionOptions,
+) -> Result<Attribution> {
+    let obj = opts.objective;
+    let (model, tok, seq, ids) = prepare(model, seq.bases())?;
     let model = &model;
     let emb = embed_ids(model, &ids)?;
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
@@ -288,19 +244,18 @@ pub enum Baseline {
     Shuffled(u64),
 }
 
-/// Integrated gradients with `steps` trapezoid steps from `baseline` to the input, batched
-/// (all steps in one forward/backward pass of `steps + 1` rows).
+/// Integrated gradients with `opts.steps` trapezoid steps from `opts.baseline` to the input,
+/// batched (16 path points per forward/backward pass).
 /// Completeness: `Σ per_token ≈ output − baseline_output`.
 pub fn integrated_gradients(
     model: &GenomicModel,
-    seq: &[u8],
-    obj: Objective,
-    baseline: Baseline,
-    steps: usize,
+    seq: &(impl Sequence + ?Sized),
+    opts: &AttributionOptions,
 ) -> Result<Attribution> {
-    let (model, tok, seq, ids) = prepare(model, seq)?;
+    let (obj, baseline) = (opts.objective, opts.baseline);
+    let (model, tok, seq, ids) = prepare(model, seq.bases())?;
     let model = &model;
-    let steps = steps.max(1);
+    let steps = opts.steps.max(1);
     let x = embed_ids(model, &ids)?; // (1, t, d)
                                      // the shuffled baseline's bases (None for the zero baseline), drawn once
     let base_seq: Option<Vec<u8>> = match baseline {
@@ -458,15 +413,12 @@ impl SequenceScorer for ModelScorer<'_> {
     fn score(&self, seqs: &[Vec<u8>]) -> Result<Vec<f64>> {
         let tok = self.model.config().tokenizer()?;
         let ids: Vec<Vec<u32>> = seqs.iter().map(|s| tok.encode(s)).collect();
-        let t = ids.first().map(|v| v.len()).unwrap_or(0);
-        if ids.iter().any(|v| v.len() != t) || t == 0 {
-            return Err(Error::Input(
-                "sequences to score must have equal, non-zero lengths".into(),
-            ));
-        }
-        let flat: Vec<u32> = ids.concat();
-        let x = Tensor::from_vec(flat, (seqs.len(), t), self.model.device())?;
-        score_ids(self.model, &x, self.objective)
+        score_rows(
+            self.model,
+            &ids,
+            self.objective,
+            &RowOptions::batch(ids.len()),
+        )
     }
 }
 
@@ -481,8 +433,23 @@ pub struct Ism {
     pub delta: Vec<[f64; 4]>,
 }
 
-/// All single substitutions of `seq`, scored in batches of `batch_size`.
-pub fn ism(scorer: &dyn SequenceScorer, seq: &[u8], batch_size: usize) -> Result<Ism> {
+/// In-silico mutagenesis of `seq` by `model`: every single substitution scored by
+/// `opts.objective`, `opts.batch_size` mutants per forward pass.
+pub fn ism(
+    model: &GenomicModel,
+    seq: &(impl Sequence + ?Sized),
+    opts: &AttributionOptions,
+) -> Result<Ism> {
+    let scorer = ModelScorer {
+        model,
+        objective: opts.objective,
+    };
+    ism_with(&scorer, seq.bases(), opts.batch_size)
+}
+
+/// [`ism`] with any [`SequenceScorer`]: all single substitutions of `seq`, scored in batches
+/// of `batch_size`.
+pub fn ism_with(scorer: &dyn SequenceScorer, seq: &[u8], batch_size: usize) -> Result<Ism> {
     let seq = seq.to_ascii_uppercase();
     let reference = scorer.score(std::slice::from_ref(&seq))?[0];
     let mut muts: Vec<(usize, usize)> = Vec::new();

@@ -198,7 +198,7 @@ pub fn deletion_curve(
             };
             losses.push(l);
         }
-        let (m, sd) = crate::train::metrics::mean_sd(&losses);
+        let (m, sd) = crate::stats::mean_sd(&losses);
         random.push((k, m, sd));
     }
     let mut area = 0.0;

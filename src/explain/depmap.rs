@@ -23,13 +23,14 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::data::tokenize::N_SPECIAL;
-use crate::models::{layers, GenomicModel, Head, Mode};
+use crate::data::input::Sequence;
+use crate::infer::RowOptions;
+pub use crate::infer::{base_marginal, nucleotide_probs};
+use crate::models::GenomicModel;
 use crate::plot::Figure;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Options of [`dependency_map`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,77 +49,6 @@ impl Default for DepMapOptions {
             eps: 1e-6,
         }
     }
-}
-
-/// Predicted base distributions `(L × 4)` of equal-length sequences; positions the model does
-/// not predict are NaN.
-pub fn nucleotide_probs(model: &GenomicModel, seqs: &[Vec<u8>]) -> Result<Vec<Vec<[f32; 4]>>> {
-    let cfg = model.config();
-    if cfg.head == Head::Classifier {
-        return Err(Error::Input(
-            "dependency maps need an LM or MLM head".into(),
-        ));
-    }
-    let tok = model.config().tokenizer()?;
-    let (k, s) = (tok.k, tok.stride);
-    if s > k {
-        return Err(Error::Input(
-            "stride larger than k leaves bases unpredicted".into(),
-        ));
-    }
-    let ids: Vec<Vec<u32>> = seqs.iter().map(|x| tok.encode(x)).collect();
-    let t = ids.first().map(|v| v.len()).unwrap_or(0);
-    let l = seqs.first().map(|v| v.len()).unwrap_or(0);
-    if t < 2 || ids.iter().any(|v| v.len() != t) || seqs.iter().any(|v| v.len() != l) {
-        return Err(Error::Input(
-            "sequences must have equal lengths of at least k + 1".into(),
-        ));
-    }
-    let x = Tensor::from_vec(ids.concat(), (seqs.len(), t), model.device())?;
-    let out = model.forward(&x, None, Mode::Eval)?;
-    let p = layers::softmax(&out.logits.to_dtype(DType::F32)?)?
-        .to_dtype(DType::F32)?
-        .to_vec3::<f32>()?; // (b, t, V)
-    let causal = cfg.head == Head::Lm;
-    let mut res = Vec::with_capacity(seqs.len());
-    for row in p {
-        let mut o = vec![[f32::NAN; 4]; l];
-        for (ti, dist) in row.iter().enumerate() {
-            // which token does this distribution describe, and which of its bases are new?
-            let (tok_idx, offsets): (usize, std::ops::Range<usize>) = if causal {
-                if ti + 1 >= t {
-                    continue;
-                }
-                (ti + 1, k - s..k)
-            } else if ti == 0 {
-                (0, 0..k)
-            } else {
-                (ti, k - s..k)
-            };
-            for off in offsets {
-                let pos = tok_idx * s + off;
-                if pos >= l {
-                    continue;
-                }
-                let m = base_marginal(dist, k, off);
-                let z: f32 = m.iter().sum::<f32>().max(1e-20);
-                o[pos] = m.map(|v| v / z);
-            }
-        }
-        res.push(o);
-    }
-    Ok(res)
-}
-
-/// Probability mass of a k-mer distribution (`dist` over the whole vocabulary, specials
-/// first) on each base A, C, G, T at offset `off` of the k-mer (unnormalised: the specials'
-/// mass is left out).
-pub fn base_marginal(dist: &[f32], k: usize, off: usize) -> [f32; 4] {
-    let mut m = [0f32; 4];
-    for code in 0..1usize << (2 * k) {
-        m[(code >> (2 * (k - 1 - off))) & 3] += dist[N_SPECIAL as usize + code];
-    }
-    m
 }
 
 /// A dependency map.
@@ -203,11 +133,11 @@ impl DependencyMap {
 /// The dependency map of `seq` (see the module docs).
 pub fn dependency_map(
     model: &GenomicModel,
-    seq: &[u8],
+    seq: &(impl Sequence + ?Sized),
     opts: &DepMapOptions,
 ) -> Result<DependencyMap> {
     let start = Instant::now();
-    let seq = seq.to_ascii_uppercase();
+    let seq = seq.bases().to_ascii_uppercase();
     let l = seq.len();
     let mut variants: Vec<(usize, Vec<u8>)> = Vec::with_capacity(3 * l);
     for i in 0..l {
@@ -219,7 +149,8 @@ pub fn dependency_map(
             }
         }
     }
-    let refp = nucleotide_probs(model, std::slice::from_ref(&seq))?.remove(0);
+    let refp =
+        nucleotide_probs(model, std::slice::from_ref(&seq), &RowOptions::batch(1))?.remove(0);
     let lo = |p: f32| -> f64 {
         let p = (p as f64).clamp(opts.eps, 1.0 - opts.eps);
         (p / (1.0 - p)).log2()
@@ -232,7 +163,7 @@ pub fn dependency_map(
     let mut passes = 1;
     for chunk in variants.chunks(opts.batch_size.max(1)) {
         let seqs: Vec<Vec<u8>> = chunk.iter().map(|(_, s)| s.clone()).collect();
-        let probs = nucleotide_probs(model, &seqs)?;
+        let probs = nucleotide_probs(model, &seqs, &RowOptions::batch(seqs.len()))?;
         passes += 1;
         for ((i, _), pm) in chunk.iter().zip(probs) {
             for j in 0..l {

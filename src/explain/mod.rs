@@ -3,8 +3,7 @@
 //!
 //! * [`neurons`]: `identify_explainable_neurons(states, targets)` with AUROC, accuracy,
 //!   correlation, FDR/Bonferroni correction, sparse probes, heatmaps and activation tracks;
-//!   phenotype association per genome.
-//! * [`stats`]: the statistics behind it.
+//!   phenotype association per genome (statistics from [`crate::stats`]).
 //! * [`deletion`]: neuron importance by deletion, ranked-vs-random deletion curves.
 //! * [`attribution`]: saliency, input × gradient, integrated gradients, in-silico mutagenesis.
 //! * [`depmap`]: nucleotide dependency maps.
@@ -12,8 +11,6 @@
 //! * [`embed`]: PCA, k-means, t-SNE views.
 
 pub mod neurons;
-pub mod stats;
-
 pub use neurons::{identify_explainable_neurons, NeuronOptions, NeuronReport, Target};
 pub mod attribution;
 pub mod deletion;

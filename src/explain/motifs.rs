@@ -23,11 +23,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::stats::benjamini_hochberg;
 use crate::data::tokenize::KmerTokenizer;
 use crate::infer::{predict_each, PredictOptions};
 use crate::models::GenomicModel;
 use crate::plot::Figure;
+use crate::stats::benjamini_hochberg;
 use crate::table::Table;
 use crate::{Error, Result};
 

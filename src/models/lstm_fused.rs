@@ -22,6 +22,7 @@
 
 use std::sync::Mutex;
 
+use crate::cpu::contiguous;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use num_traits::Float;
 use std::cell::Cell;
@@ -308,15 +309,6 @@ impl LstmFloat for f32 {
             Chunks::F32(v) => Some(v),
             _ => None,
         }
-    }
-}
-
-/// The values of a contiguous layout within its storage slice (an error otherwise); the CPU
-/// custom ops here and the in-place AdamW read their operands through it.
-pub(crate) fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("a CPU custom op needs contiguous operands"),
     }
 }
 

@@ -2,7 +2,11 @@
 //! residual CNN with skips, and a pre-LN RoPE transformer, with an LM, MLM or classifier head.
 //!
 //! * [`config`]: the serde configuration and its presets.
-//! * [`layers`]: the blocks as differentiable functions of tensors.
+//! * [`device`]: the device a run names (`cpu`, `cuda`, `auto`).
+//! * [`layers`]: the differentiable functions of tensors the blocks are made of.
+//! * blocks, one file each in candle's style (a struct, a constructor registering its
+//!   parameters, `forward_t`): `conv` (plain, gated, dilated, residual, skips), `lstm`
+//!   (AWD-LSTM), `attention` (pre-LN RoPE transformer), `heads` (decoder, classifier).
 //! * [`params`]: seeded parameters, buffers and atomic safetensors I/O.
 //! * [`model`]: [`GenomicModel`], its forward pass, loss, layer groups and checkpoints.
 //!
@@ -14,11 +18,18 @@
 //! assert!(m.n_params() > 10_000);
 //! ```
 
+mod attention;
 pub mod config;
+mod conv;
+pub mod device;
+mod heads;
 pub mod layers;
+mod lstm;
 pub mod lstm_fused;
 pub mod model;
 pub mod params;
+mod pass;
 
 pub use config::{Head, ModelConfig, PRESETS};
+pub use device::{parse_device, DeviceChoice};
 pub use model::{Ablation, GenomicModel, Hooks, Mode, Output, RnnState};

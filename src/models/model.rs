@@ -12,14 +12,18 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, D};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::attention::TransformerStack;
 use super::config::{Head, ModelConfig};
-use super::layers::{self, AttentionWeights, LstmWeights};
+use super::conv::ConvStack;
+use super::heads::OutputHead;
+use super::layers;
+use super::lstm::LstmStack;
 use super::params::{self, Init, Params};
-use crate::data::tokenize::Special;
+use super::pass::Pass;
 use crate::{Error, Result};
 
 /// Training (with dropout masks drawn from `seed`) or evaluation.
@@ -94,30 +98,6 @@ pub struct Output {
     pub layers: Vec<(String, Tensor)>,
 }
 
-struct ConvLayer {
-    w: Tensor,
-    b: Tensor,
-    gate: Option<(Tensor, Tensor)>,
-    res: Option<(Tensor, Tensor)>,
-    skip: Option<(Tensor, Tensor)>,
-    dilation: usize,
-}
-
-struct AttnLayer {
-    ln1: (Tensor, Tensor),
-    attn: AttentionWeights,
-    ln2: (Tensor, Tensor),
-    ff1: (Tensor, Tensor),
-    ff2: (Tensor, Tensor),
-}
-
-struct ClsHead {
-    bn1: (Tensor, Tensor, Var, Var),
-    lin1: (Tensor, Tensor),
-    bn2: (Tensor, Tensor, Var, Var),
-    lin2: (Tensor, Tensor),
-}
-
 /// Neurons to silence in one named layer (`embed`, `conv.i`, `lstm.i`, `attn.i`, `body`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ablation {
@@ -189,12 +169,10 @@ pub struct GenomicModel {
     device: Device,
     compute_dtype: DType,
     embed: Tensor,
-    conv: Vec<ConvLayer>,
-    lstm: Vec<LstmWeights>,
-    attn: Vec<AttnLayer>,
-    ln_f: Option<(Tensor, Tensor)>,
-    decoder: Option<(Option<Tensor>, Tensor)>,
-    cls: Option<ClsHead>,
+    conv: ConvStack,
+    lstm: LstmStack,
+    attn: TransformerStack,
+    head: OutputHead,
 }
 
 impl std::fmt::Debug for GenomicModel {
@@ -226,161 +204,11 @@ impl GenomicModel {
             Init::Uniform(0.1)
         };
         let embed = p.param("embed.weight", (v, e), embed_init)?;
-        let mut d = e;
-        let mut conv = Vec::new();
-        for i in 0..cfg.conv_layers {
-            let c = cfg.conv_channels;
-            let k = cfg.conv_kernel;
-            let a = 1.0 / ((d * k) as f64).sqrt();
-            let w = p.param(&format!("conv.{i}.weight"), (c, d, k), Init::Uniform(a))?;
-            let b = p.param(&format!("conv.{i}.bias"), c, Init::Zeros)?;
-            let gate = if cfg.conv_gated {
-                Some((
-                    p.param(
-                        &format!("conv.{i}.gate.weight"),
-                        (c, d, k),
-                        Init::Uniform(a),
-                    )?,
-                    p.param(&format!("conv.{i}.gate.bias"), c, Init::Zeros)?,
-                ))
-            } else {
-                None
-            };
-            let a1 = 1.0 / (c as f64).sqrt();
-            // The last layer's residual output is unused when the body is the sum of skips.
-            let last_with_skip = cfg.conv_skip && i + 1 == cfg.conv_layers;
-            let res = if cfg.conv_gated && cfg.conv_residual && d == c && !last_with_skip {
-                Some((
-                    p.param(&format!("conv.{i}.res.weight"), (c, c), Init::Uniform(a1))?,
-                    p.param(&format!("conv.{i}.res.bias"), c, Init::Zeros)?,
-                ))
-            } else {
-                None
-            };
-            let skip = if cfg.conv_skip {
-                Some((
-                    p.param(&format!("conv.{i}.skip.weight"), (c, c), Init::Uniform(a1))?,
-                    p.param(&format!("conv.{i}.skip.bias"), c, Init::Zeros)?,
-                ))
-            } else {
-                None
-            };
-            let dilation = cfg.conv_dilation_growth.pow(i as u32);
-            conv.push(ConvLayer {
-                w,
-                b,
-                gate,
-                res,
-                skip,
-                dilation,
-            });
-            d = c;
-        }
-        let mut lstm = Vec::new();
-        for i in 0..cfg.lstm_layers {
-            let h = cfg.lstm_out_dim(i);
-            let a = 1.0 / (h as f64).sqrt();
-            lstm.push(LstmWeights {
-                w_ih: p.param(&format!("lstm.{i}.weight_ih"), (4 * h, d), Init::Uniform(a))?,
-                w_hh: p.param(&format!("lstm.{i}.weight_hh"), (4 * h, h), Init::Uniform(a))?,
-                b_ih: p.param(&format!("lstm.{i}.bias_ih"), 4 * h, Init::Uniform(a))?,
-                b_hh: p.param(&format!("lstm.{i}.bias_hh"), 4 * h, Init::Uniform(a))?,
-            });
-            d = h;
-        }
-        let mut attn = Vec::new();
-        for i in 0..cfg.attn_layers {
-            let f = d * cfg.attn_ff_mult;
-            let sd = 0.02;
-            let out_sd = 0.02 / ((2 * cfg.attn_layers) as f64).sqrt();
-            let mut ln = |n: &str| -> Result<(Tensor, Tensor)> {
-                Ok((
-                    p.param(&format!("attn.{i}.{n}.weight"), d, Init::Ones)?,
-                    p.param(&format!("attn.{i}.{n}.bias"), d, Init::Zeros)?,
-                ))
-            };
-            let ln1 = ln("ln1")?;
-            let ln2 = ln("ln2")?;
-            let aw = AttentionWeights {
-                wq: p.param(&format!("attn.{i}.q.weight"), (d, d), Init::Normal(sd))?,
-                wk: p.param(&format!("attn.{i}.k.weight"), (d, d), Init::Normal(sd))?,
-                wv: p.param(&format!("attn.{i}.v.weight"), (d, d), Init::Normal(sd))?,
-                wo: p.param(&format!("attn.{i}.o.weight"), (d, d), Init::Normal(out_sd))?,
-                bo: p.param(&format!("attn.{i}.o.bias"), d, Init::Zeros)?,
-            };
-            let ff1 = (
-                p.param(&format!("attn.{i}.ff1.weight"), (f, d), Init::Normal(sd))?,
-                p.param(&format!("attn.{i}.ff1.bias"), f, Init::Zeros)?,
-            );
-            let ff2 = (
-                p.param(
-                    &format!("attn.{i}.ff2.weight"),
-                    (d, f),
-                    Init::Normal(out_sd),
-                )?,
-                p.param(&format!("attn.{i}.ff2.bias"), d, Init::Zeros)?,
-            );
-            attn.push(AttnLayer {
-                ln1,
-                attn: aw,
-                ln2,
-                ff1,
-                ff2,
-            });
-        }
-        let ln_f = if cfg.attn_layers > 0 {
-            Some((
-                p.param("attn.ln_f.weight", d, Init::Ones)?,
-                p.param("attn.ln_f.bias", d, Init::Zeros)?,
-            ))
-        } else {
-            None
-        };
-        let (decoder, cls) = match cfg.head {
-            Head::Lm | Head::Mlm => {
-                let w = if cfg.tie_weights {
-                    None
-                } else {
-                    let a = 1.0 / (d as f64).sqrt();
-                    Some(p.param("head.decoder.weight", (v, d), Init::Uniform(a))?)
-                };
-                let b = p.param("head.decoder.bias", v, Init::Zeros)?;
-                (Some((w, b)), None)
-            }
-            Head::Classifier => {
-                let n_in = 3 * d;
-                let hdim = cfg.cls_hidden;
-                let mut bn = |n: &str, width: usize| -> Result<(Tensor, Tensor, Var, Var)> {
-                    Ok((
-                        p.param(&format!("head.{n}.weight"), width, Init::Ones)?,
-                        p.param(&format!("head.{n}.bias"), width, Init::Zeros)?,
-                        p.buffer(&format!("head.{n}.running_mean"), width, Init::Zeros)?,
-                        p.buffer(&format!("head.{n}.running_var"), width, Init::Ones)?,
-                    ))
-                };
-                let bn1 = bn("bn1", n_in)?;
-                let bn2 = bn("bn2", hdim)?;
-                let a1 = 1.0 / (n_in as f64).sqrt();
-                let a2 = 1.0 / (hdim as f64).sqrt();
-                let lin1 = (
-                    p.param("head.lin1.weight", (hdim, n_in), Init::Uniform(a1))?,
-                    p.param("head.lin1.bias", hdim, Init::Uniform(a1))?,
-                );
-                let lin2 = (
-                    p.param("head.lin2.weight", (cfg.n_classes, hdim), Init::Uniform(a2))?,
-                    p.param("head.lin2.bias", cfg.n_classes, Init::Uniform(a2))?,
-                );
-                (
-                    None,
-                    Some(ClsHead {
-                        bn1,
-                        lin1,
-                        bn2,
-                        lin2,
-                    }),
-                )
-            }
-        };
+        // Blocks register their parameters in this order (the seeded initialisation depends on it).
+        let (conv, d) = ConvStack::new(&mut p, &cfg, e)?;
+        let (lstm, d) = LstmStack::new(&mut p, &cfg, d)?;
+        let attn = TransformerStack::new(&mut p, &cfg, d)?;
+        let head = OutputHead::new(&mut p, &cfg, d, v)?;
         Ok(GenomicModel {
             cfg,
             params: p,
@@ -390,9 +218,7 @@ impl GenomicModel {
             conv,
             lstm,
             attn,
-            ln_f,
-            decoder,
-            cls,
+            head,
         })
     }
 
@@ -468,15 +294,8 @@ impl GenomicModel {
 
     /// A zero LSTM state for `batch` rows (None when the model has no LSTM).
     pub fn zero_state(&self, batch: usize) -> Result<Option<RnnState>> {
-        if self.lstm.is_empty() {
-            return Ok(None);
-        }
-        let mut h = Vec::new();
-        for (i, _) in self.lstm.iter().enumerate() {
-            let w = self.cfg.lstm_out_dim(i);
-            h.push(Tensor::zeros((batch, w), self.compute_dtype, &self.device)?);
-        }
-        Ok(Some(RnnState { c: h.clone(), h }))
+        self.lstm
+            .zero_state(&self.cfg, batch, self.compute_dtype, &self.device)
     }
 
     /// Forward pass on token ids `x: (batch, time)` (u32). `state` continues a stateful LSTM.
@@ -565,7 +384,6 @@ impl GenomicModel {
         };
         let train = mode.is_train();
         let dt = self.compute_dtype;
-        let mut layers_out: Vec<(String, Tensor)> = Vec::new();
 
         // Embedding with embedding dropout (whole rows, one mask per batch).
         let pe = cfg.p(cfg.embed_dropout);
@@ -595,165 +413,29 @@ impl GenomicModel {
             }
             None => layers::embedding(&x, &emb_w)?.to_dtype(dt)?,
         };
-        h = hooks.apply("embed", h)?;
-        if collect {
-            layers_out.push(("embed".into(), h.clone()));
-        }
-        h = layers::locked_dropout(&h, cfg.p(cfg.input_dropout), rng.as_mut())?;
-
-        // Convolutions (causal for an LM head).
-        if !self.conv.is_empty() {
-            let mut xc = h.transpose(1, 2)?.contiguous()?; // (b, c, t)
-            let mut skip_sum: Option<Tensor> = None;
-            for (i, l) in self.conv.iter().enumerate() {
-                let a = layers::conv1d_same(&xc, &l.w, Some(&l.b), l.dilation, cfg.causal())?;
-                let act = match &l.gate {
-                    Some((gw, gb)) => {
-                        let g = layers::conv1d_same(&xc, gw, Some(gb), l.dilation, cfg.causal())?;
-                        (a.tanh()? * candle_nn::ops::sigmoid(&g)?)?
-                    }
-                    None => layers::relu(&a)?,
-                };
-                let act_t = act.transpose(1, 2)?; // (b, t, c)
-                if let Some((sw, sb)) = &l.skip {
-                    let s = layers::linear(&act_t, sw, Some(sb))?;
-                    skip_sum = Some(match skip_sum {
-                        Some(acc) => (acc + s)?,
-                        None => s,
-                    });
-                }
-                let out_t = match &l.res {
-                    Some((rw, rb)) => {
-                        (layers::linear(&act_t, rw, Some(rb))? + xc.transpose(1, 2)?)?
-                    }
-                    None if cfg.conv_residual && xc.dim(1)? == act.dim(1)? => {
-                        (act_t + xc.transpose(1, 2)?)?
-                    }
-                    None => act_t,
-                };
-                let out_t = hooks.apply(&format!("conv.{i}"), out_t.contiguous()?)?;
-                let out_t = layers::locked_dropout(
-                    &out_t,
-                    if i + 1 < self.conv.len() {
-                        cfg.p(cfg.hidden_dropout)
-                    } else {
-                        0.0
-                    },
-                    rng.as_mut(),
-                )?;
-                if collect {
-                    layers_out.push((format!("conv.{i}"), out_t.clone()));
-                }
-                xc = out_t.transpose(1, 2)?.contiguous()?;
-            }
-            h = match skip_sum {
-                Some(s) => layers::relu(&s)?,
-                None => xc.transpose(1, 2)?.contiguous()?,
-            };
-        }
-
-        // LSTMs (AWD: DropConnect on hidden-to-hidden, locked dropout between layers).
-        let mut new_state = None;
-        let mut raw_last = None;
-        if !self.lstm.is_empty() {
-            let init = match state {
-                Some(s) => s.clone(),
-                None => self.zero_state(b)?.expect("model has LSTMs"),
-            };
-            if init.h.len() != self.lstm.len() || init.h[0].dim(0)? != b {
-                return Err(Error::Shape(format!(
-                    "state has {} layers of {} rows; the model has {} layers and the batch {b} rows",
-                    init.h.len(),
-                    init.h.first().map(|t| t.dim(0).unwrap_or(0)).unwrap_or(0),
-                    self.lstm.len()
-                )));
-            }
-            let pw = cfg.p(cfg.weight_dropout);
-            let mut hs = Vec::new();
-            let mut cs = Vec::new();
-            for (i, w) in self.lstm.iter().enumerate() {
-                let w_used = match rng.as_mut() {
-                    Some(r) if pw > 0.0 => {
-                        let m = layers::dropout_mask(
-                            w.w_hh.dims(),
-                            pw,
-                            r,
-                            &self.device,
-                            w.w_hh.dtype(),
-                        )?;
-                        LstmWeights {
-                            w_hh: (&w.w_hh * m)?,
-                            ..w.clone()
-                        }
-                    }
-                    _ => w.clone(),
-                };
-                let (out, hn, cn) = layers::lstm_layer(&h, &w_used, &init.h[i], &init.c[i])?;
-                let out = hooks.apply(&format!("lstm.{i}"), out)?;
-                hs.push(hn);
-                cs.push(cn);
-                if collect {
-                    layers_out.push((format!("lstm.{i}"), out.clone()));
-                }
-                let last = i + 1 == self.lstm.len();
-                if last {
-                    raw_last = Some(out.clone());
-                    h = out;
-                } else {
-                    h = layers::locked_dropout(&out, cfg.p(cfg.hidden_dropout), rng.as_mut())?;
-                }
-            }
-            new_state = Some(RnnState { h: hs, c: cs });
-        }
-
-        // Transformer blocks (pre-LN, RoPE).
-        let key_mask = if cfg.attn_layers > 0 && cfg.head != Head::Lm {
-            let pad = Special::Pad as u32;
-            let m = x.ne(pad)?.to_dtype(DType::F32)?;
-            Some(m)
-        } else {
-            None
+        let mut pass = Pass {
+            rng,
+            train,
+            hooks,
+            collect,
+            layers: Vec::new(),
         };
-        if !self.attn.is_empty() {
-            let d = h.dim(2)?;
-            let hd = d / cfg.attn_heads;
-            let (cos, sin) = layers::rope_tables(t, 0, hd, cfg.rope_theta, 1.0, &self.device)?;
-            let ph = cfg.p(cfg.hidden_dropout);
-            for (i, l) in self.attn.iter().enumerate() {
-                let n1 = layers::layer_norm(&h, &l.ln1.0, &l.ln1.1, 1e-5)?;
-                let a = layers::attention(
-                    &n1,
-                    &l.attn,
-                    cfg.attn_heads,
-                    &cos,
-                    &sin,
-                    cfg.causal(),
-                    key_mask.as_ref(),
-                    ph,
-                    rng.as_mut(),
-                )?;
-                h = (h + layers::dropout(&a, ph, rng.as_mut())?)?;
-                let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
-                let f = layers::gelu(&layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?)?;
-                let f = layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?;
-                h = (h + layers::dropout(&f, ph, rng.as_mut())?)?;
-                h = hooks.apply(&format!("attn.{i}"), h)?;
-                if collect {
-                    layers_out.push((format!("attn.{i}"), h.clone()));
-                }
-            }
-            if let Some((g, bb)) = &self.ln_f {
-                h = layers::layer_norm(&h, g, bb, 1e-5)?;
-            }
-        }
-        h = hooks.apply("body", h)?;
-        if collect {
-            layers_out.push(("body".into(), h.clone()));
-        }
+        h = pass.layer_out("embed", h)?;
+        h = layers::locked_dropout(&h, cfg.p(cfg.input_dropout), pass.rng())?;
+
+        // The body: convolutions, LSTMs, transformer layers (each block is empty or not).
+        h = self.conv.forward_t(h, cfg, &mut pass)?;
+        let lstm = self.lstm.forward_t(h.clone(), state, cfg, dt, &mut pass)?;
+        let (mut h, raw_last, new_state) = match lstm {
+            Some(o) => (o.h.clone(), Some(o.h), Some(o.state)),
+            None => (h, None, None),
+        };
+        h = self.attn.forward_t(h, &x, cfg, &mut pass)?;
+        h = pass.layer_out("body", h)?;
 
         // Output dropout, AR/TAR.
         let po = cfg.p(cfg.output_dropout);
-        let dropped = layers::locked_dropout(&h, po, rng.as_mut())?;
+        let dropped = layers::locked_dropout(&h, po, pass.rng())?;
         let mut penalty = None;
         if train && (cfg.ar > 0.0 || cfg.tar > 0.0) && cfg.head != Head::Classifier {
             let raw = raw_last.unwrap_or_else(|| h.clone()).to_dtype(DType::F32)?;
@@ -764,39 +446,14 @@ impl GenomicModel {
             }
             penalty = Some(p);
         }
-
-        let logits = match (&self.decoder, &self.cls) {
-            (Some((w, bias)), _) => {
-                let w = w.as_ref().unwrap_or(&self.embed);
-                layers::linear(&dropped, w, Some(bias))?
-            }
-            (None, Some(head)) => {
-                // Pool over real (non-padding) positions: last, max, mean (seed 003 §3.4.2).
-                let pad = Special::Pad as u32;
-                let mask = x.ne(pad)?.to_dtype(h.dtype())?.unsqueeze(2)?; // (b, t, 1)
-                let last = h.narrow(1, t - 1, 1)?.squeeze(1)?;
-                let n = mask.sum(1)?.clamp(1.0, f64::MAX)?;
-                let mean = h.broadcast_mul(&mask)?.sum(1)?.broadcast_div(&n)?;
-                let neg = ((mask.ones_like()? - &mask)? * 1e4)?;
-                let max = h.broadcast_sub(&neg)?.max(1)?;
-                let pooled = Tensor::cat(&[last, max, mean], 1)?.to_dtype(DType::F32)?;
-                let (g1, b1, m1, v1) = &head.bn1;
-                let z = layers::batch_norm(&pooled, g1, b1, m1, v1, train)?;
-                let z = layers::dropout(&z, po, rng.as_mut())?;
-                let z = layers::relu(&layers::linear(&z, &head.lin1.0, Some(&head.lin1.1))?)?;
-                let (g2, b2, m2, v2) = &head.bn2;
-                let z = layers::batch_norm(&z, g2, b2, m2, v2, train)?;
-                // Output dropout before the first linear layer, a lighter one (0.1 at drop_mult 0.5) before the second.
-                let z = layers::dropout(&z, cfg.p(0.2), rng.as_mut())?;
-                layers::linear(&z, &head.lin2.0, Some(&head.lin2.1))?
-            }
-            _ => unreachable!("a model has a decoder or a classifier head"),
-        };
+        let logits = self
+            .head
+            .forward_t(&h, &dropped, &x, &self.embed, cfg, &mut pass)?;
         Ok(Output {
             logits,
             penalty,
             state: new_state,
-            layers: layers_out,
+            layers: pass.layers,
         })
     }
 

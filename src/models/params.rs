@@ -21,6 +21,7 @@ use candle_core::{DType, Device, Shape, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::fsio::atomic_write;
 use crate::{Error, Result};
 
 /// How a parameter starts.
@@ -252,33 +253,6 @@ pub fn load_safetensors(
         out.insert(name, t);
     }
     Ok((out, metadata))
-}
-
-/// The temporary path beside `path` that an atomic write renames into place (its folder is
-/// created).
-pub fn temp_path_for(path: &Path) -> Result<std::path::PathBuf> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    Ok(dir.join(format!(".{name}.tmp{}", std::process::id())))
-}
-
-/// Write bytes to `path` atomically: a temporary file beside it, `fsync`, then rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = temp_path_for(path)?;
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(())
 }
 
 #[cfg(test)]

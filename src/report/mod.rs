@@ -27,10 +27,19 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::corpus::Corpus;
-use crate::models::params::atomic_write;
-use crate::plot::{xml, Figure};
+use crate::fsio::atomic_write;
+use crate::fsio::xml;
+use crate::plot::Figure;
 use crate::table::Table;
 use crate::{Error, Result};
+
+mod quickstart;
+mod training;
+
+pub use quickstart::{
+    corpus_overview, loss_track, quickstart, quickstart_report, Quickstart, QuickstartOptions,
+};
+pub use training::training_report;
 
 /// The git commit genolm was built from (`unknown` outside a git checkout).
 pub const GIT_COMMIT: &str = env!("GENOLM_GIT_COMMIT");
@@ -409,97 +418,6 @@ th{background:#f3f3f3}figure{margin:1em 0}figcaption{font-size:13px;color:#555}c
         atomic_write(&dir.join("manifest.json"), &json)?;
         Ok(dir)
     }
-}
-
-/// The report of a training run: configuration, corpus and split, learning curve, per-kingdom
-/// validation and test quality against the informed-random point, seeds, checksums, timings.
-pub fn training_report(
-    title: &str,
-    corpus: &Corpus,
-    cfg: &crate::train::run::RunConfig,
-    summary: &crate::train::run::RunSummary,
-) -> Result<Report> {
-    use polars::prelude::*;
-    let mut r = Report::new(title);
-    r.device(summary.device.clone());
-    r.seed("split", cfg.data.split_seed)
-        .seed("batches", cfg.data.batch_seed)
-        .seed("train", cfg.train.seed);
-    r.config("model", &cfg.model)
-        .config("data", &cfg.data)
-        .config("train", &cfg.train);
-    r.datasets(corpus, None);
-    r.timing("training", summary.minutes * 60.0);
-    r.heading("Data");
-    r.text(format!(
-        "Corpus '{}': {} genomes, {:.2} Mb; trained on {} genomes ({}), evaluated on held-out genomes never trained on.",
-        corpus.name,
-        corpus.genomes.len(),
-        corpus.total_bases() as f64 / 1e6,
-        summary.train_genomes.len(),
-        summary.train_genomes.join(", ")
-    ));
-    let splits = corpus.split(&crate::data::corpus::SplitOptions {
-        level: if cfg.data.split_level == "species" {
-            crate::data::corpus::SplitLevel::Species
-        } else {
-            crate::data::corpus::SplitLevel::Genome
-        },
-        seed: cfg.data.split_seed,
-        ..Default::default()
-    })?;
-    r.table(
-        "corpus",
-        &Table::new("corpus", corpus.summary(Some(&splits))?),
-        "Genomes and split.",
-    );
-    r.heading("Training");
-    r.text(format!(
-        "{} ({}, {} trainable parameters), {} epoch(s) on {} in {:.2} minutes.",
-        summary.model,
-        summary.arch,
-        summary.n_params,
-        summary.history.len(),
-        summary.device,
-        summary.minutes
-    ));
-    let h = &summary.history;
-    let ir = crate::data::tokenize::informed_random_loss(cfg.model.stride);
-    r.figure(
-        "loss",
-        &crate::train::display::history_figure(h, Some(ir))?,
-        "Training and validation loss after each epoch, and the informed-random point.",
-    );
-    r.table(
-        "history",
-        &crate::train::display::history_table(h)?,
-        "Per-epoch history.",
-    );
-    for (i, e) in h.iter().enumerate() {
-        r.metric(&format!("epoch{}_train_loss", i + 1), e.train_loss);
-        if let Some(v) = e.valid_loss {
-            r.metric(&format!("epoch{}_valid_loss", i + 1), v);
-        }
-    }
-    r.heading("Held-out quality per kingdom");
-    let (mut sp, mut k, mut g, mut n, mut l, mut a, mut gain) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (split, rows) in [("valid", &summary.valid), ("test", &summary.test)] {
-        for e in rows.iter() {
-            sp.push(split.to_string());
-            k.push(e.kingdom.clone());
-            g.push(e.genomes.join(" "));
-            n.push(e.tokens as u64);
-            l.push(e.loss);
-            a.push(e.accuracy);
-            gain.push(e.informed_random - e.loss);
-            r.metric(&format!("{split}_{}_loss", e.kingdom), e.loss);
-            r.metric(&format!("{split}_{}_accuracy", e.kingdom), e.accuracy);
-        }
-    }
-    let df = df!("split" => sp, "kingdom" => k, "genomes" => g, "tokens" => n, "loss" => l, "accuracy" => a, "gain_over_ln4s" => gain)?;
-    r.table("kingdoms", &Table::new("kingdoms", df), "Cross-entropy (nats/token) and next-token accuracy on held-out genomes; gain_over_ln4s > 0 means the model beats the informed-random point.");
-    Ok(r)
 }
 
 #[cfg(test)]

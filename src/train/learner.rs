@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 
+pub use super::history::{EpochRecord, History};
 use super::optim::{AdamW, AdamWOptions};
 use super::schedule::Schedule;
 use crate::data::batch::{ClassificationBatcher, LmBatcher, MlmBatcher};
-use crate::models::params::{self, atomic_write};
+use crate::fsio::atomic_write;
+use crate::models::params;
 use crate::models::{GenomicModel, Head, Mode, RnnState};
 use crate::{Error, Result};
 
@@ -202,29 +204,6 @@ impl Default for LearnerOptions {
     }
 }
 
-/// What happened in one epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch index within its fit (0-based).
-    pub epoch: usize,
-    /// Name of the fit (`fit`, or a recipe stage such as `classifier freeze_to(-2)`).
-    pub stage: String,
-    /// Mean training cross-entropy (without AR/TAR).
-    pub train_loss: f64,
-    /// Validation cross-entropy.
-    pub valid_loss: Option<f64>,
-    /// Validation accuracy (next token, masked token, or class).
-    pub valid_accuracy: Option<f64>,
-    /// Top-group learning rate at the end of the epoch.
-    pub lr: f64,
-    /// Wall-clock seconds (training and validation).
-    pub seconds: f64,
-    /// Training tokens (or items) per second, forward + backward + optimizer.
-    pub train_throughput: f64,
-    /// Optimizer steps so far.
-    pub step: usize,
-}
-
 /// What a callback asks the loop to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -330,7 +309,7 @@ struct CheckpointState {
     genolm_version: String,
     step: usize,
     fit: Option<FitState>,
-    history: Vec<EpochRecord>,
+    history: History,
     options: LearnerOptions,
     groups: Vec<(String, f64, f64, bool)>,
     loss_scale: f64,
@@ -354,7 +333,7 @@ pub struct Learner {
     opts: LearnerOptions,
     callbacks: Vec<Box<dyn Callback>>,
     /// Every epoch so far.
-    pub history: Vec<EpochRecord>,
+    pub history: History,
     fit_state: Option<FitState>,
     last_checkpoint: Option<PathBuf>,
     loss_scale: f64,
@@ -406,7 +385,7 @@ impl Learner {
             valid,
             opts,
             callbacks: Vec::new(),
-            history: Vec::new(),
+            history: History::default(),
             fit_state: None,
             last_checkpoint: None,
             loss_scale,

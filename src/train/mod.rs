@@ -6,24 +6,25 @@
 //! * [`schedule`]: one-cycle, cosine, constant.
 //! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume.
 //! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
-//! * [`metrics`]: classification metrics, ROC and PR curves.
 //! * [`alloc`]: allocator tuning that keeps tensor buffers in-process.
-//! * [`display`]: loss curves, history tables and the LR finder plot for notebooks.
+//! * [`history`]: [`EpochRecord`] and [`History`] (loss curves and tables).
+//! * [`display`]: the LR finder plot for notebooks.
 //! * [`run`]: `genolm train --config run.toml`.
 
 pub mod alloc;
 pub mod display;
+pub mod history;
 pub mod learner;
-pub mod metrics;
 pub mod optim;
 pub mod recipes;
 pub mod run;
 pub mod schedule;
 
+pub use history::History;
 pub use learner::{
     evaluate, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord, EvalResult,
     Learner, LearnerOptions, LrFinder, Precision,
 };
 pub use optim::{AdamW, AdamWOptions};
-pub use recipes::{fine_tune, ulmfit, UlmfitOptions, UlmfitResult};
-pub use schedule::Schedule;
+pub use recipes::{fine_tune, ulmfit, UlmfitData, UlmfitOptions, UlmfitResult};
+pub use schedule::{Schedule, ScheduleKind};

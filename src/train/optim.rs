@@ -27,7 +27,7 @@ use candle_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::models::lstm_fused::contiguous;
+use crate::cpu::contiguous;
 use crate::models::GenomicModel;
 use crate::{Error, Result};
 

@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::learner::{Data, EpochRecord, Learner, LearnerOptions};
+use super::history::History;
+use super::learner::{Data, Learner, LearnerOptions};
 use crate::data::batch::ClassificationBatcher;
 use crate::models::GenomicModel;
 use crate::{Error, Result};
@@ -21,8 +22,8 @@ pub fn fine_tune(
     epochs: usize,
     base_lr: f64,
     freeze_epochs: usize,
-) -> Result<Vec<EpochRecord>> {
-    let mut out = Vec::new();
+) -> Result<History> {
+    let mut out = History::default();
     if freeze_epochs > 0 {
         learn.opt.freeze_to(-1);
         learn.opt.set_lr(base_lr);
@@ -103,23 +104,37 @@ pub struct UlmfitResult {
     /// The classifier.
     pub classifier: GenomicModel,
     /// Every epoch of every stage, labelled by stage.
-    pub history: Vec<EpochRecord>,
+    pub history: History,
 }
 
-/// Train `lm` on the general corpus (if `general` is given), fine-tune it on the task's
-/// sequences (if `task_lm` is given), then build a classifier with `n_classes` from its
-/// encoder and train it with gradual unfreezing (head → +1 layer → +2 layers → all), each
+/// The data of the three ULMFiT stages (see [`ulmfit`]).
+pub struct UlmfitData {
+    /// Stage 1, the general-domain LM: `(train, valid)` batches (`None` skips it: `lm` is
+    /// already pretrained).
+    pub general: Option<(Data, Option<Data>)>,
+    /// Stage 2, the target-task LM on the task's own sequences (`None` skips it).
+    pub task_lm: Option<(Data, Option<Data>)>,
+    /// Stage 3, the classifier's training items.
+    pub cls_train: ClassificationBatcher,
+    /// Its validation items.
+    pub cls_valid: Option<ClassificationBatcher>,
+    /// Number of classes.
+    pub n_classes: usize,
+}
+
+/// Train `lm` on the general corpus (if `data.general` is given), fine-tune it on the task's
+/// sequences (if `data.task_lm` is given), then build a classifier with `data.n_classes` from
+/// its encoder and train it with gradual unfreezing (head → +1 layer → +2 layers → all), each
 /// cycle one-cycle with discriminative LRs (÷2.6 per group).
-pub fn ulmfit(
-    lm: GenomicModel,
-    general: Option<(Data, Option<Data>)>,
-    task_lm: Option<(Data, Option<Data>)>,
-    cls_train: ClassificationBatcher,
-    cls_valid: Option<ClassificationBatcher>,
-    n_classes: usize,
-    opts: &UlmfitOptions,
-) -> Result<UlmfitResult> {
-    let mut history = Vec::new();
+pub fn ulmfit(lm: GenomicModel, data: UlmfitData, opts: &UlmfitOptions) -> Result<UlmfitResult> {
+    let UlmfitData {
+        general,
+        task_lm,
+        cls_train,
+        cls_valid,
+        n_classes,
+    } = data;
+    let mut history = History::default();
     let mut lm = lm;
     // (train, valid, stage name, epochs, peak LR, discriminative?)
     type Stage<'a> = (Data, Option<Data>, &'a str, usize, f64, bool);
@@ -178,7 +193,7 @@ pub fn train_classifier(
     valid: Option<ClassificationBatcher>,
     opts: &UlmfitOptions,
     gradual: bool,
-) -> Result<(GenomicModel, Vec<EpochRecord>)> {
+) -> Result<(GenomicModel, History)> {
     if train.is_empty() {
         return Err(Error::Input("no classification training items".into()));
     }
@@ -188,7 +203,7 @@ pub fn train_classifier(
         valid.map(Data::Cls),
         opts.learner.clone(),
     )?;
-    let mut history = Vec::new();
+    let mut history = History::default();
     let freeze = [-1isize, -2, -3, 0];
     for (i, (&epochs, &lr)) in opts.cls_epochs.iter().zip(&opts.cls_lrs).enumerate() {
         if epochs == 0 {

@@ -27,16 +27,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use super::learner::{Data, EarlyStopping, EpochRecord, Learner, LearnerOptions, Precision};
+use super::history::History;
+use super::learner::{Data, EarlyStopping, Learner, LearnerOptions, Precision};
 use super::optim::AdamWOptions;
-use super::schedule::Schedule;
+use super::schedule::ScheduleKind;
 use crate::data::batch::{LmBatcher, MlmBatcher, MlmOptions};
-use crate::data::corpus::{Corpus, Kingdom, SplitLevel, SplitOptions};
+use crate::data::corpus::{Corpus, Kingdom, SplitLevel, SplitOptions, Splits};
 use crate::data::tokenize::{informed_random_loss, KmerTokenizer};
-use crate::models::{GenomicModel, Head, ModelConfig};
+use crate::models::{DeviceChoice, GenomicModel, Head, ModelConfig};
 use crate::{Error, Result};
 
 /// The `[data]` section.
@@ -46,9 +46,9 @@ pub struct DataConfig {
     /// `embedded`, a corpus folder, or a `manifest.json`.
     pub corpus: String,
     /// Kingdoms to train on (`PRO`, `EUK`, `VIR`); empty = all.
-    pub kingdoms: Vec<String>,
+    pub kingdoms: Vec<Kingdom>,
     /// Split level: `genome` or `species`.
-    pub split_level: String,
+    pub split_level: SplitLevel,
     /// Split seed.
     pub split_seed: u64,
     /// Tokens per training window.
@@ -66,7 +66,7 @@ impl Default for DataConfig {
         DataConfig {
             corpus: "embedded".into(),
             kingdoms: Vec::new(),
-            split_level: "genome".into(),
+            split_level: SplitLevel::Genome,
             split_seed: 42,
             bptt: 64,
             batch_size: 32,
@@ -85,7 +85,7 @@ pub struct TrainConfig {
     /// Peak learning rate.
     pub lr: f64,
     /// `one_cycle`, `cosine` or `constant`.
-    pub schedule: String,
+    pub schedule: ScheduleKind,
     /// AdamW weight decay.
     pub weight_decay: f64,
     /// Gradient-norm clipping (0 = off).
@@ -101,7 +101,7 @@ pub struct TrainConfig {
     /// Early-stopping patience in epochs (0 = off).
     pub early_stopping: usize,
     /// `cpu`, `cuda` or `auto`.
-    pub device: String,
+    pub device: DeviceChoice,
 }
 
 impl Default for TrainConfig {
@@ -109,7 +109,7 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 2,
             lr: 5e-3,
-            schedule: "one_cycle".into(),
+            schedule: ScheduleKind::OneCycle,
             weight_decay: 1e-2,
             clip: 1.0,
             seed: 42,
@@ -117,7 +117,7 @@ impl Default for TrainConfig {
             max_batches: 0,
             valid_max_batches: 0,
             early_stopping: 0,
-            device: "auto".into(),
+            device: DeviceChoice::Auto,
         }
     }
 }
@@ -174,20 +174,6 @@ impl RunConfig {
     }
 }
 
-/// Pick the device by name: `cpu`, `cuda` (error without the `cuda` feature or a GPU), `auto`.
-pub fn device_from_name(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" | "gpu" => Device::new_cuda(0).map_err(|e| {
-            Error::Config(format!(
-                "cannot open CUDA device 0 ({e}); build with `--features cuda` on a machine with a GPU"
-            ))
-        }),
-        "auto" => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
-        other => Err(Error::Config(format!("unknown device {other:?}; use cpu, cuda or auto"))),
-    }
-}
-
 /// Validation quality of a language model on one kingdom's held-out genomes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KingdomEval {
@@ -217,7 +203,7 @@ pub struct RunSummary {
     /// Device description.
     pub device: String,
     /// Per-epoch records.
-    pub history: Vec<EpochRecord>,
+    pub history: History,
     /// Per-kingdom validation.
     pub valid: Vec<KingdomEval>,
     /// Per-kingdom test (held-out genomes never used for model selection).
@@ -261,6 +247,42 @@ fn lm_data(
 }
 
 impl RunSummary {
+    /// A text summary: the model, then validation and test loss per kingdom against the
+    /// informed-random point, time and checkpoint (what `genolm train` prints).
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "\n{} ({}, {} parameters) on {}:\n{:<6} {:<5} {:>9} {:>8} {:>9} {:>16}\n",
+            self.model,
+            self.arch,
+            self.n_params,
+            self.device,
+            "split",
+            "king.",
+            "tokens",
+            "loss",
+            "accuracy",
+            "ln(4^s) − loss"
+        );
+        for (split, rows) in [("valid", &self.valid), ("test", &self.test)] {
+            for r in rows.iter() {
+                out.push_str(&format!(
+                    "{split:<6} {:<5} {:>9} {:>8.4} {:>9.4} {:>16.4}\n",
+                    r.kingdom,
+                    r.tokens,
+                    r.loss,
+                    r.accuracy,
+                    r.informed_random - r.loss
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "{:.2} minutes; checkpoint in {} (model.safetensors, optimizer.safetensors, state.json, summary.json)",
+            self.minutes,
+            self.checkpoint.display()
+        ));
+        out
+    }
+
     /// Read the `summary.json` of a run folder (or of the folder holding a checkpoint file).
     ///
     /// ```no_run
@@ -315,7 +337,7 @@ impl RunConfig {
                 max_batches: batches,
                 valid_max_batches: 40,
                 seed,
-                device: "cpu".into(),
+                device: DeviceChoice::Cpu,
                 ..Default::default()
             },
         }
@@ -335,14 +357,13 @@ impl RunConfig {
 /// # Ok::<(), genolm::Error>(())
 /// ```
 pub fn train_or_load(cfg: &RunConfig) -> Result<GenomicModel> {
-    let device = device_from_name(&cfg.train.device)?;
+    let device = cfg.train.device.open()?;
     let ckpt = cfg.output.join("model.safetensors");
     let summary = cfg.output.join("summary.json");
     if summary.exists() && ckpt.exists() {
         let done = RunSummary::load(&cfg.output)?;
         let corpus = load_corpus(&cfg.data)?;
-        let (train, _, _) = run_splits(&corpus, &cfg.data)?;
-        let mut now = corpus.ids(&train);
+        let mut now = corpus.ids(&run_splits(&corpus, &cfg.data)?.train);
         let mut then = done.train_genomes;
         now.sort();
         then.sort();
@@ -403,71 +424,55 @@ pub fn eval_by_kingdom(
     Ok(out)
 }
 
-/// Load the corpus named in a `[data]` section.
+/// Load the corpus named in a `[data]` section (see [`Corpus::open`]).
 pub fn load_corpus(d: &DataConfig) -> Result<Corpus> {
-    if d.corpus == "embedded" {
-        Corpus::embedded()
-    } else {
-        let p = Path::new(&d.corpus);
-        if p.is_file() {
-            Corpus::from_manifest(p)
-        } else {
-            Corpus::from_dir(p)
+    Corpus::open(&d.corpus)
+}
+
+impl DataConfig {
+    /// The split options of this `[data]` section.
+    pub fn split_options(&self) -> SplitOptions {
+        SplitOptions {
+            level: self.split_level,
+            seed: self.split_seed,
+            ..SplitOptions::default()
         }
     }
 }
 
-/// Train / valid / test genome indices after the kingdom filter.
-pub type RunSplits = (Vec<usize>, Vec<usize>, Vec<usize>);
-
-/// The training, validation and test genome indices of a run (filtered by kingdom).
-pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<RunSplits> {
-    let level = match d.split_level.as_str() {
-        "genome" => SplitLevel::Genome,
-        "species" => SplitLevel::Species,
-        o => {
-            return Err(Error::Config(format!(
-                "split_level {o:?}: use genome or species"
-            )))
-        }
-    };
-    let splits = corpus.split(&SplitOptions {
-        level,
-        seed: d.split_seed,
-        ..SplitOptions::default()
-    })?;
-    let kingdoms: Vec<Kingdom> = d
-        .kingdoms
-        .iter()
-        .map(|k| {
-            Kingdom::from_name(k)
-                .ok_or_else(|| Error::Config(format!("unknown kingdom {k:?}; use PRO, EUK or VIR")))
-        })
-        .collect::<Result<_>>()?;
+/// The training, validation and test genomes of a run: the corpus split of `d` after its
+/// kingdom filter (genomes of other kingdoms are in none of the three). The one place the
+/// split of a run is decided: the trainer, [`train_or_load`], the training report and the
+/// benchmark all call it.
+pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<Splits> {
+    let all = corpus.split(&d.split_options())?;
     let keep = |v: &Vec<usize>| -> Vec<usize> {
         v.iter()
             .copied()
-            .filter(|&i| kingdoms.is_empty() || kingdoms.contains(&corpus.genomes[i].meta.kingdom))
+            .filter(|&i| {
+                d.kingdoms.is_empty() || d.kingdoms.contains(&corpus.genomes[i].meta.kingdom)
+            })
             .collect()
     };
-    let (tr, va, te) = (keep(&splits.train), keep(&splits.valid), keep(&splits.test));
-    if tr.is_empty() {
+    let (train, valid, test) = (keep(&all.train), keep(&all.valid), keep(&all.test));
+    if train.is_empty() {
         return Err(Error::Input(
             "no training genomes after the kingdom filter".into(),
         ));
     }
-    Ok((tr, va, te))
+    Ok(Splits { train, valid, test })
 }
 
 /// Run a whole training job: load data, build (or resume) the model, train with checkpoints
 /// in `cfg.output`, evaluate per kingdom on validation and test genomes, write `summary.json`.
 pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let t0 = Instant::now();
-    let device = device_from_name(&cfg.train.device)?;
+    let device = cfg.train.device.open()?;
     let corpus = load_corpus(&cfg.data)?;
-    let (tr, va, te) = run_splits(&corpus, &cfg.data)?;
+    let splits = run_splits(&corpus, &cfg.data)?;
+    let (tr, va, te) = (&splits.train, &splits.valid, &splits.test);
     let tok = cfg.model.tokenizer()?;
-    let train_streams = corpus.token_streams(&tr, &tok, cfg.data.reverse_complement);
+    let train_streams = corpus.token_streams(tr, &tok, cfg.data.reverse_complement);
     let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;
     let train = lm_data(
         train_streams,
@@ -479,7 +484,7 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let valid = if va.is_empty() {
         None
     } else {
-        let s = corpus.token_streams(&va, &tok, false);
+        let s = corpus.token_streams(va, &tok, false);
         Some(lm_data(s, &cfg.model, &cfg.data, 7, stateful)?)
     };
     let opts = LearnerOptions {
@@ -506,11 +511,11 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     if cfg.train.early_stopping > 0 {
         learn.add_callback(Box::new(EarlyStopping::new(cfg.train.early_stopping, 1e-4)));
     }
-    let schedule = Schedule::from_name(&cfg.train.schedule, cfg.train.lr)?;
+    let schedule = cfg.train.schedule.with_lr(cfg.train.lr);
     learn.fit(cfg.train.epochs, schedule)?;
     let vmax = cfg.train.valid_max_batches;
-    let valid = eval_by_kingdom(&learn.model, &corpus, &va, &cfg.data, vmax)?;
-    let test = eval_by_kingdom(&learn.model, &corpus, &te, &cfg.data, vmax)?;
+    let valid = eval_by_kingdom(&learn.model, &corpus, va, &cfg.data, vmax)?;
+    let test = eval_by_kingdom(&learn.model, &corpus, te, &cfg.data, vmax)?;
     let summary = RunSummary {
         model: learn.model.config().name.clone(),
         arch: learn.model.config().arch_label(),
@@ -521,10 +526,10 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         test,
         minutes: t0.elapsed().as_secs_f64() / 60.0,
         checkpoint: cfg.output.clone(),
-        train_genomes: corpus.ids(&tr),
+        train_genomes: corpus.ids(tr),
         data: Some(cfg.data.clone()),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
-    crate::models::params::atomic_write(&cfg.output.join("summary.json"), &json)?;
+    crate::fsio::atomic_write(&cfg.output.join("summary.json"), &json)?;
     Ok(summary)
 }

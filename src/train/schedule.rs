@@ -72,6 +72,51 @@ pub enum Schedule {
     },
 }
 
+/// The shape of a schedule, as a run file names it (`one_cycle`, `cosine`, `constant`);
+/// [`ScheduleKind::with_lr`] makes the [`Schedule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// [`Schedule::OneCycle`].
+    #[default]
+    #[serde(alias = "onecycle", alias = "one-cycle")]
+    OneCycle,
+    /// [`Schedule::Cosine`] down to `lr · 1e-3`.
+    Cosine,
+    /// [`Schedule::Constant`].
+    Constant,
+}
+
+impl ScheduleKind {
+    /// The schedule of this shape with peak (or constant) learning rate `lr`.
+    pub fn with_lr(self, lr: f64) -> Schedule {
+        match self {
+            ScheduleKind::OneCycle => Schedule::OneCycle { lr_max: lr },
+            ScheduleKind::Cosine => Schedule::Cosine {
+                lr,
+                lr_end: lr * 1e-3,
+            },
+            ScheduleKind::Constant => Schedule::Constant { lr },
+        }
+    }
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = crate::Error;
+    fn from_str(name: &str) -> crate::Result<Self> {
+        Ok(match name {
+            "one_cycle" | "onecycle" | "one-cycle" => ScheduleKind::OneCycle,
+            "cosine" => ScheduleKind::Cosine,
+            "constant" => ScheduleKind::Constant,
+            other => {
+                return Err(crate::Error::Config(format!(
+                    "unknown schedule {other:?}; use one_cycle, cosine or constant"
+                )))
+            }
+        })
+    }
+}
+
 impl Schedule {
     /// `(lr, momentum)` at progress `pct`.
     pub fn at(&self, pct: f64) -> (f64, f64) {
@@ -84,19 +129,7 @@ impl Schedule {
 
     /// Build from a name (`one_cycle`, `cosine`, `constant`) and a peak LR.
     pub fn from_name(name: &str, lr: f64) -> crate::Result<Self> {
-        Ok(match name {
-            "one_cycle" | "onecycle" | "one-cycle" => Schedule::OneCycle { lr_max: lr },
-            "cosine" => Schedule::Cosine {
-                lr,
-                lr_end: lr * 1e-3,
-            },
-            "constant" => Schedule::Constant { lr },
-            other => {
-                return Err(crate::Error::Config(format!(
-                    "unknown schedule {other:?}; use one_cycle, cosine or constant"
-                )))
-            }
-        })
+        Ok(name.parse::<ScheduleKind>()?.with_lr(lr))
     }
 }
 

@@ -60,7 +60,7 @@ let mut learn = { let (tr, va) = data(&train, &test)?; Learner::new(model.rebuil
 while !learn.fit_for(6, Schedule::OneCycle { lr_max: lr }, 60.0)? {
     println!("… {} epochs done, continuing", learn.history.len());
 }
-history_figure(&learn.history, Some(informed_random_loss(1)))?
+learn.history.plot_with_reference(informed_random_loss(1))?
 
 // %% [markdown]
 // **Reading the curve.** The training loss (what the model sees) falls fast at first: the

@@ -49,7 +49,7 @@ genolm::explain::neurons::activation_track(&st, 0, &top, &TrackFeature::cds(c.fe
 // %%
 let a = c.features.as_deref().unwrap_or(&[]).iter().find(|f| f.is_cds() && f.name.as_deref() == Some("A")).and_then(|f| f.bounds()).map(|b| b.0).unwrap_or(3980);
 let window = c.seq[a - 30..a + 30].to_vec();
-let m = { let sc = genolm::explain::attribution::ModelScorer { model: &model, objective: Objective::LogLikelihood }; ism(&sc, &window, 64)? };
+let m = ism(&model, &window, &AttributionOptions::default())?;
 m.plot()?
 
 // %% [markdown]

@@ -3,7 +3,7 @@
 //! multiple-testing corrections (Benjamini–Hochberg, Bonferroni).
 //!
 //! ```
-//! use genolm::explain::stats::{benjamini_hochberg, bonferroni, pearson};
+//! use genolm::stats::{benjamini_hochberg, bonferroni, pearson};
 //! let (r, p) = pearson(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 4.1, 6.0, 8.2, 9.9]);
 //! assert!(r > 0.99 && p < 1e-3);
 //! let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.5]);

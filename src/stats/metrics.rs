@@ -1,7 +1,7 @@
 //! Classification metrics: accuracy, precision, recall, specificity, MCC, F1, AUROC, AUPRC.
 //!
 //! ```
-//! use genolm::train::metrics::BinaryMetrics;
+//! use genolm::stats::BinaryMetrics;
 //! // scores of the positive class and true labels
 //! let m = BinaryMetrics::compute(&[0.9, 0.8, 0.3, 0.2], &[true, false, true, false]);
 //! assert_eq!(m.accuracy, 0.5);
@@ -44,8 +44,8 @@ fn ratio(a: f64, b: f64) -> f64 {
 /// AUROC by the rank-sum (Mann–Whitney) statistic with average ranks for ties
 /// (NaN when a class is missing).
 pub fn auroc(scores: &[f64], labels: &[bool]) -> f64 {
-    let (r, ties) = crate::explain::stats::ranks(scores);
-    crate::explain::stats::auroc_from_ranks(&r, ties, labels).0
+    let (r, ties) = super::hypothesis::ranks(scores);
+    super::hypothesis::auroc_from_ranks(&r, ties, labels).0
 }
 
 /// Average precision (area under the precision–recall curve, step-wise).
@@ -83,7 +83,7 @@ impl BinaryMetrics {
     /// displays in notebooks and exports to CSV, Parquet and LaTeX.
     ///
     /// ```
-    /// use genolm::train::metrics::BinaryMetrics;
+    /// use genolm::stats::BinaryMetrics;
     /// let m = BinaryMetrics::compute(&[0.9, 0.2], &[true, false]);
     /// let t = BinaryMetrics::table(&[("model".into(), m)])?;
     /// assert_eq!(t.height(), 1);
@@ -171,7 +171,7 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 /// missing.
 ///
 /// ```
-/// let pts = genolm::train::metrics::roc_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
+/// let pts = genolm::stats::roc_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
 /// assert_eq!(pts.first(), Some(&(0.0, 0.0)));
 /// assert_eq!(pts.last(), Some(&(1.0, 1.0)));
 /// ```
@@ -193,7 +193,7 @@ pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
 /// Empty when there is no positive.
 ///
 /// ```
-/// let pts = genolm::train::metrics::pr_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
+/// let pts = genolm::stats::pr_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
 /// assert_eq!(pts[0], (0.5, 1.0));
 /// assert_eq!(pts.last(), Some(&(1.0, 0.5)));
 /// ```

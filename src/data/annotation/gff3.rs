@@ -1,0 +1,262 @@
+//! GFF3 (noodles-gff) with its FASTA → [`AnnotatedSequence`]s; `Parent` groups become joined
+//! features.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use super::{check_bounds, AnnotatedSequence, Feature, Segment, Strand};
+use crate::data::io::{describe_io, LineCounter};
+use crate::{Error, Result};
+
+/// Read a GFF3 file (plain or gzip) with the sequences from `fasta` (or its own `##FASTA`).
+pub fn read_gff3(path: impl AsRef<Path>, fasta: Option<&Path>) -> Result<Vec<AnnotatedSequence>> {
+    let path = path.as_ref();
+    let bytes = crate::data::io::read_all(path)?;
+    let seqs = match fasta {
+        Some(f) => Some(crate::data::fasta::read_fasta(f)?),
+        None => None,
+    };
+    parse_gff3_bytes(&bytes, &path.display().to_string(), seqs)
+}
+
+/// The features of a GFF3 file, per sequence id, before they meet their sequences.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gff3Features {
+    /// `(seqid, features)` in order of first appearance.
+    pub by_seqid: Vec<(String, Vec<Feature>)>,
+    /// Records of an embedded `##FASTA` section, if any.
+    pub fasta: Vec<crate::data::fasta::SeqRecord>,
+}
+
+impl Gff3Features {
+    /// Match each feature list to its sequence: `find(seqid)` gives the index and length of
+    /// the sequence with that name. Returns `(index, features)` pairs after checking bounds;
+    /// errors name the line of a feature whose sequence is missing or that runs past its end.
+    pub fn resolve(
+        self,
+        label: &str,
+        find: impl Fn(&str) -> Option<(usize, usize)>,
+    ) -> Result<Vec<(usize, Vec<Feature>)>> {
+        self.by_seqid
+            .into_iter()
+            .map(|(seqid, feats)| {
+                let Some((idx, len)) = find(&seqid) else {
+                    let line = feats.first().map_or(1, |f| f.line);
+                    return Err(Error::parse(
+                        label,
+                        line,
+                        format!("sequence '{seqid}' is not in the FASTA file"),
+                    ));
+                };
+                check_bounds(label, &seqid, len, &feats)?;
+                Ok((idx, feats))
+            })
+            .collect()
+    }
+}
+
+/// Parse GFF3 held in memory. Sequences come from `seqs`, or from a `##FASTA` section.
+pub fn parse_gff3_bytes(
+    bytes: &[u8],
+    label: &str,
+    seqs: Option<Vec<crate::data::fasta::SeqRecord>>,
+) -> Result<Vec<AnnotatedSequence>> {
+    let mut parsed = parse_gff3_features(bytes, label)?;
+    let mut seqs = seqs.unwrap_or_default();
+    seqs.append(&mut parsed.fasta);
+    if seqs.is_empty() {
+        return Err(Error::Input(format!(
+            "{label}: a GFF3 file needs its sequences: pass the FASTA file (or embed a ##FASTA section)"
+        )));
+    }
+    let index: HashMap<&str, usize> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    let resolved = parsed.resolve(label, |id| index.get(id).map(|&i| (i, seqs[i].seq.len())))?;
+    drop(index);
+    Ok(resolved
+        .into_iter()
+        .map(|(i, features)| AnnotatedSequence {
+            name: seqs[i].name.clone(),
+            description: seqs[i].description.clone(),
+            organism: None,
+            seq: std::mem::take(&mut seqs[i].seq),
+            circular: false,
+            features,
+            file: label.to_string(),
+        })
+        .collect())
+}
+
+/// Parse the features of a GFF3 file (and its `##FASTA` section, if any) without needing the
+/// sequences: CDS rows are grouped by `Parent` (or `ID`) and ordered 5' → 3'.
+pub fn parse_gff3_features(bytes: &[u8], label: &str) -> Result<Gff3Features> {
+    use noodles_gff as gff;
+    let mut lc = LineCounter::new(bytes);
+    let mut reader = gff::io::Reader::new(&mut lc);
+    let mut line = gff::Line::default();
+    // seqid → features; keep seqid order of first appearance.
+    let mut order: Vec<String> = Vec::new();
+    let mut by_seq: HashMap<String, Vec<Feature>> = HashMap::new();
+    // (seqid, group id) → index into by_seq[seqid] for CDS grouping.
+    let mut cds_groups: HashMap<(String, String), usize> = HashMap::new();
+    let mut embedded_fasta = false;
+    loop {
+        let line_no = reader.get_ref().line();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(Error::parse(label, line_no, describe_io(&e))),
+        }
+        if let Some(d) = line.as_directive() {
+            if d.key().as_ref() as &[u8] == b"FASTA" {
+                embedded_fasta = true;
+                break;
+            }
+            continue;
+        }
+        let Some(rec) = line.as_record() else {
+            continue;
+        };
+        let err = |m: String| Error::parse(label, line_no, m);
+        let rec = rec.map_err(|e| err(format!("bad GFF3 record: {e}")))?;
+        let seqid = rec.reference_sequence_name().to_string();
+        let ty = rec.ty().to_string();
+        let start = usize::from(
+            rec.start()
+                .map_err(|e| err(format!("bad start (column 4): {e}")))?,
+        );
+        let end = usize::from(
+            rec.end()
+                .map_err(|e| err(format!("bad end (column 5): {e}")))?,
+        );
+        if start > end {
+            return Err(err(format!("start {start} is greater than end {end}")));
+        }
+        let strand = match rec
+            .strand()
+            .map_err(|e| err(format!("bad strand (column 7): {e}")))?
+        {
+            gff::feature::record::Strand::Reverse => Strand::Reverse,
+            _ => Strand::Forward,
+        };
+        let phase = match rec.phase() {
+            Some(Ok(gff::feature::record::Phase::Zero)) | None => 0,
+            Some(Ok(gff::feature::record::Phase::One)) => 1,
+            Some(Ok(gff::feature::record::Phase::Two)) => 2,
+            Some(Err(e)) => return Err(err(format!("bad phase (column 8): {e}"))),
+        };
+        if ty == "CDS" && rec.phase().is_none() {
+            return Err(err("CDS row without a phase (column 8)".into()));
+        }
+        let attrs = rec.attributes();
+        let attr = |k: &str| -> Option<String> {
+            match attrs.get(k.as_bytes()) {
+                Some(Ok(v)) => {
+                    let s: &bstr::BStr = v.as_ref();
+                    Some(s.to_string())
+                }
+                _ => None,
+            }
+        };
+        let id = attr("ID");
+        let parent = attr("Parent");
+        let name = attr("Name").or_else(|| attr("gene"));
+        let transl_table = attr("transl_table").and_then(|t| t.parse().ok());
+        let seg = Segment {
+            start: start - 1,
+            end,
+            strand,
+        };
+        if !by_seq.contains_key(&seqid) {
+            order.push(seqid.clone());
+        }
+        let feats = by_seq.entry(seqid.clone()).or_default();
+        if ty == "CDS" {
+            let group = parent
+                .clone()
+                .or(id.clone())
+                .unwrap_or_else(|| format!("line{line_no}"));
+            let key = (seqid.clone(), group.clone());
+            if let Some(&idx) = cds_groups.get(&key) {
+                let f: &mut Feature = &mut feats[idx];
+                f.segments.push(seg);
+                // Keep the phase of the 5'-most segment.
+                let five_prime = match strand {
+                    Strand::Forward => f.segments.iter().all(|s| s.start >= seg.start),
+                    Strand::Reverse => f.segments.iter().all(|s| s.end <= seg.end),
+                };
+                if five_prime {
+                    f.phase = phase;
+                }
+                continue;
+            }
+            cds_groups.insert(key, feats.len());
+            feats.push(Feature {
+                kind: ty,
+                id: Some(group),
+                name,
+                segments: vec![seg],
+                partial_5: false,
+                partial_3: false,
+                phase,
+                transl_table,
+                translation: None,
+                transl_except: Vec::new(),
+                pseudo: false,
+                line: line_no,
+            });
+        } else {
+            feats.push(Feature {
+                pseudo: ty.contains("pseudo"),
+                kind: ty,
+                id: id.or(parent),
+                name,
+                segments: vec![seg],
+                partial_5: false,
+                partial_3: false,
+                phase: 0,
+                transl_table,
+                translation: None,
+                transl_except: Vec::new(),
+                line: line_no,
+            });
+        }
+    }
+    // Order CDS segments 5' → 3'.
+    for feats in by_seq.values_mut() {
+        for f in feats.iter_mut().filter(|f| f.segments.len() > 1) {
+            let all_rev = f.segments.iter().all(|s| s.strand == Strand::Reverse);
+            let all_fwd = f.segments.iter().all(|s| s.strand == Strand::Forward);
+            if all_fwd {
+                f.segments.sort_by_key(|s| s.start);
+            } else if all_rev {
+                f.segments.sort_by_key(|s| std::cmp::Reverse(s.start));
+            }
+        }
+    }
+    let fasta_line = reader.get_ref().line();
+    let mut fasta = Vec::new();
+    if embedded_fasta {
+        let mut rest = Vec::new();
+        lc.read_to_end(&mut rest)
+            .map_err(|e| Error::parse(label, fasta_line, describe_io(&e)))?;
+        let r = crate::data::fasta::SeqReader::new(
+            Box::new(std::io::Cursor::new(rest)),
+            format!("{label} (##FASTA section after line {fasta_line})"),
+            Default::default(),
+        )?;
+        fasta = r.collect::<Result<Vec<_>>>()?;
+    }
+    let by_seqid = order
+        .into_iter()
+        .map(|id| {
+            let f = by_seq.remove(&id).unwrap_or_default();
+            (id, f)
+        })
+        .collect();
+    Ok(Gff3Features { by_seqid, fasta })
+}

@@ -1,0 +1,111 @@
+//! What analyses accept as sequences: whatever the readers give. One sequence is anything
+//! [`Sequence`] (bytes, a string, a [`SeqRecord`], a [`Contig`], a named pair); several are
+//! anything [`Records`] (a slice or `Vec` of those, a [`Genome`]'s contigs).
+//!
+//! ```
+//! use genolm::data::input::{Records, Sequence};
+//! use genolm::data::fasta::read_fasta;
+//! assert_eq!(b"ACGT".bases(), b"ACGT");
+//! assert_eq!("acgt".bases(), b"acgt");
+//! let recs = vec![("a".to_string(), b"ACGT".to_vec()), ("b".to_string(), b"GG".to_vec())];
+//! assert_eq!(recs.records()[1], ("b", &b"GG"[..]));
+//! # Ok::<(), genolm::Error>(())
+//! ```
+
+use super::corpus::{Contig, Genome};
+use super::fasta::SeqRecord;
+
+/// One named nucleotide sequence.
+pub trait Sequence {
+    /// The bases (any case).
+    fn bases(&self) -> &[u8];
+    /// Its name (`seq` when it has none).
+    fn seq_name(&self) -> &str {
+        "seq"
+    }
+}
+
+impl Sequence for [u8] {
+    fn bases(&self) -> &[u8] {
+        self
+    }
+}
+impl<const N: usize> Sequence for [u8; N] {
+    fn bases(&self) -> &[u8] {
+        self
+    }
+}
+impl Sequence for Vec<u8> {
+    fn bases(&self) -> &[u8] {
+        self
+    }
+}
+impl Sequence for str {
+    fn bases(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+impl Sequence for String {
+    fn bases(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+impl Sequence for SeqRecord {
+    fn bases(&self) -> &[u8] {
+        &self.seq
+    }
+    fn seq_name(&self) -> &str {
+        &self.name
+    }
+}
+impl Sequence for Contig {
+    fn bases(&self) -> &[u8] {
+        &self.seq
+    }
+    fn seq_name(&self) -> &str {
+        &self.name
+    }
+}
+impl Sequence for (String, Vec<u8>) {
+    fn bases(&self) -> &[u8] {
+        &self.1
+    }
+    fn seq_name(&self) -> &str {
+        &self.0
+    }
+}
+impl<T: Sequence + ?Sized> Sequence for &T {
+    fn bases(&self) -> &[u8] {
+        (**self).bases()
+    }
+    fn seq_name(&self) -> &str {
+        (**self).seq_name()
+    }
+}
+
+/// Several named sequences, in order.
+pub trait Records {
+    /// `(name, bases)` of each.
+    fn records(&self) -> Vec<(&str, &[u8])>;
+}
+
+impl<T: Sequence> Records for [T] {
+    fn records(&self) -> Vec<(&str, &[u8])> {
+        self.iter().map(|s| (s.seq_name(), s.bases())).collect()
+    }
+}
+impl<T: Sequence> Records for Vec<T> {
+    fn records(&self) -> Vec<(&str, &[u8])> {
+        self.as_slice().records()
+    }
+}
+impl<T: Sequence, const N: usize> Records for [T; N] {
+    fn records(&self) -> Vec<(&str, &[u8])> {
+        self.as_slice().records()
+    }
+}
+impl Records for Genome {
+    fn records(&self) -> Vec<(&str, &[u8])> {
+        self.contigs.records()
+    }
+}

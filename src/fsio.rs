@@ -1,0 +1,53 @@
+//! Bottom layer: writing files so that nothing is lost, and escaping text for XML/HTML.
+//!
+//! Every checkpoint, log, table, figure and report genolm writes goes through
+//! [`atomic_write`]: a temporary file beside the target, `fsync`, then a rename, so a crash or
+//! an interrupted kernel leaves either the old file or the new one, never half of one.
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("sub/out.txt");
+//! genolm::fsio::atomic_write(&path, b"ACGT")?;
+//! assert_eq!(std::fs::read(&path)?, b"ACGT");
+//! assert_eq!(genolm::fsio::xml("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// The temporary path beside `path` that an atomic write renames into place (its folder is
+/// created).
+pub fn temp_path_for(path: &Path) -> Result<PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok(dir.join(format!(".{name}.tmp{}", std::process::id())))
+}
+
+/// Write bytes to `path` atomically: a temporary file beside it, `fsync`, then rename.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = temp_path_for(path)?;
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// Escape text for XML and HTML (element content and double-quoted attributes).
+pub fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,271 @@
+//! Neuron states in memory.
+
+use serde::{Deserialize, Serialize};
+
+use super::predict::{kept_rows, layer_plan, predict_each, Chunk};
+use super::PredictOptions;
+use crate::data::input::Records;
+use crate::models::GenomicModel;
+use crate::{Error, Result};
+
+/// One layer's states: `n_rows × units`, row-major `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerStates {
+    /// Layer name (`embed`, `conv.0`, `lstm.1`, `attn.0`, `body`, or `log_probs`).
+    pub name: String,
+    /// Number of units (neurons).
+    pub units: usize,
+    /// Row-major values.
+    pub data: Vec<f32>,
+}
+
+impl LayerStates {
+    /// Number of rows (positions).
+    pub fn n_rows(&self) -> usize {
+        self.data.len().checked_div(self.units).unwrap_or(0)
+    }
+    /// One row.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.units..(i + 1) * self.units]
+    }
+    /// One unit's values over all rows (a column).
+    pub fn unit(&self, u: usize) -> Vec<f32> {
+        self.data
+            .iter()
+            .skip(u)
+            .step_by(self.units)
+            .copied()
+            .collect()
+    }
+    /// Per-unit mean over rows.
+    pub fn mean(&self) -> Vec<f32> {
+        let mut m = vec![0f64; self.units];
+        for r in self.data.chunks(self.units) {
+            for (a, &b) in m.iter_mut().zip(r) {
+                *a += b as f64;
+            }
+        }
+        let n = self.n_rows().max(1) as f64;
+        m.into_iter().map(|x| (x / n) as f32).collect()
+    }
+}
+
+/// One input record (contig, read) of a state set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordInfo {
+    /// Sequence name.
+    pub name: String,
+    /// Length in bases.
+    pub length: usize,
+    /// First row of this record.
+    pub row_offset: usize,
+    /// Number of rows of this record.
+    pub n_rows: usize,
+}
+
+/// Neuron states of one or more sequences, every named layer in model order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct States {
+    /// k-mer length of the model's tokens.
+    pub k: usize,
+    /// Token stride.
+    pub stride: usize,
+    /// Rows keep every `every`-th token.
+    pub every: usize,
+    /// Layers in model order.
+    pub layers: Vec<LayerStates>,
+    /// The records, in input order.
+    pub records: Vec<RecordInfo>,
+    /// The sequences (upper-case bases) of the records.
+    pub sequences: Vec<Vec<u8>>,
+    /// Record index of every row.
+    pub record: Vec<u32>,
+    /// 0-based first base of every row's token.
+    pub position: Vec<u64>,
+}
+
+impl States {
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.position.len()
+    }
+    /// A layer by name.
+    pub fn layer(&self, name: &str) -> Option<&LayerStates> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+    /// 0-based position of the last base of every row's token (the alignment point).
+    pub fn end_position(&self) -> Vec<u64> {
+        self.position
+            .iter()
+            .map(|&p| p + self.k as u64 - 1)
+            .collect()
+    }
+    /// A per-base track of record `record` read at each of that record's rows (aligned to
+    /// [`end_position`](Self::end_position)); rows of other records are skipped.
+    pub fn align_track<T: Copy + Into<f64>>(&self, record: usize, track: &[T]) -> Result<Vec<f32>> {
+        let info = self
+            .records
+            .get(record)
+            .ok_or_else(|| Error::Input(format!("no record {record}")))?;
+        if track.len() != info.length {
+            return Err(Error::Shape(format!(
+                "track has {} positions; record {} has {} bases",
+                track.len(),
+                info.name,
+                info.length
+            )));
+        }
+        Ok((info.row_offset..info.row_offset + info.n_rows)
+            .map(|r| track[self.position[r] as usize + self.k - 1].into() as f32)
+            .collect())
+    }
+    /// Layers, widths and records as a table.
+    pub fn summary(&self) -> Result<crate::table::Table> {
+        use polars::prelude::*;
+        let df = DataFrame::new(
+            self.layers.len(),
+            vec![
+                Column::new(
+                    "layer".into(),
+                    self.layers
+                        .iter()
+                        .map(|l| l.name.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "units".into(),
+                    self.layers
+                        .iter()
+                        .map(|l| l.units as u32)
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "rows".into(),
+                    self.layers
+                        .iter()
+                        .map(|l| l.n_rows() as u64)
+                        .collect::<Vec<_>>(),
+                ),
+            ],
+        )?;
+        Ok(crate::table::Table::new("states", df))
+    }
+
+    /// evcxr display: the layer summary and the records.
+    pub fn evcxr_display(&self) {
+        if let Ok(t) = self.summary() {
+            let recs: Vec<String> = self
+                .records
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} ({} bp, {} rows)",
+                        crate::fsio::xml(&r.name),
+                        r.length,
+                        r.n_rows
+                    )
+                })
+                .collect();
+            println!(
+                "EVCXR_BEGIN_CONTENT text/html\n<p>States of {} (k = {}, stride {}, every {})</p>{}\nEVCXR_END_CONTENT",
+                recs.join(", "),
+                self.k,
+                self.stride,
+                self.every,
+                t.to_html()
+            );
+        }
+    }
+
+    /// The rows of one record as a new state set.
+    pub fn select_record(&self, record: usize) -> Result<States> {
+        let info = self
+            .records
+            .get(record)
+            .ok_or_else(|| Error::Input(format!("no record {record}")))?
+            .clone();
+        let r0 = info.row_offset;
+        let r1 = r0 + info.n_rows;
+        Ok(States {
+            k: self.k,
+            stride: self.stride,
+            every: self.every,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerStates {
+                    name: l.name.clone(),
+                    units: l.units,
+                    data: l.data[r0 * l.units..r1 * l.units].to_vec(),
+                })
+                .collect(),
+            records: vec![RecordInfo {
+                row_offset: 0,
+                ..info
+            }],
+            sequences: vec![self.sequences[record].clone()],
+            record: vec![0; r1 - r0],
+            position: self.position[r0..r1].to_vec(),
+        })
+    }
+}
+
+/// States of every record in memory (every layer unless `opts.layers` names some).
+pub fn states(
+    model: &GenomicModel,
+    records: &(impl Records + ?Sized),
+    opts: &PredictOptions,
+) -> Result<States> {
+    let records = records.records();
+    let plan = layer_plan(model, opts)?;
+    let tok = model.config().tokenizer()?;
+    let mut layers: Vec<LayerStates> = plan
+        .iter()
+        .map(|(n, u)| LayerStates {
+            name: n.clone(),
+            units: *u,
+            data: Vec::new(),
+        })
+        .collect();
+    let mut infos = Vec::new();
+    let mut record = Vec::new();
+    let mut position = Vec::new();
+    let mut sequences = Vec::new();
+    for (ri, (name, seq)) in records.iter().enumerate() {
+        let seq = seq.to_ascii_uppercase();
+        let ids = tok.encode(&seq);
+        let rows = kept_rows(ids.len(), opts.every);
+        let offset = position.len();
+        for l in layers.iter_mut() {
+            l.data.resize((offset + rows) * l.units, 0.0);
+        }
+        predict_each(model, &ids, opts, &mut |c: Chunk<'_>| {
+            for (l, (_, v)) in layers.iter_mut().zip(c.layers) {
+                let a = (offset + c.first_row) * l.units;
+                l.data[a..a + v.len()].copy_from_slice(&v);
+            }
+            Ok(())
+        })?;
+        for r in 0..rows {
+            record.push(ri as u32);
+            position.push((r * opts.every * tok.stride) as u64);
+        }
+        infos.push(RecordInfo {
+            name: name.to_string(),
+            length: seq.len(),
+            row_offset: offset,
+            n_rows: rows,
+        });
+        sequences.push(seq);
+    }
+    Ok(States {
+        k: tok.k,
+        stride: tok.stride,
+        every: opts.every,
+        layers,
+        records: infos,
+        sequences,
+        record,
+        position,
+    })
+}

@@ -1,0 +1,137 @@
+//! Transformer block: pre-LN layers (multi-head self-attention with RoPE, GELU feed-forward),
+//! causal for an LM head, padding masked otherwise, and a final layer norm. The attention
+//! and normalisation kernels are in [`layers`] (composed from differentiable ops: candle's
+//! fused ones have no backward). Parameters: `attn.{i}.ln1/ln2/q/k/v/o/ff1/ff2.*`,
+//! `attn.ln_f.*`.
+
+use candle_core::{DType, Tensor};
+
+use super::config::{Head, ModelConfig};
+use super::layers::{self, AttentionWeights};
+use super::params::{Init, Params};
+use super::pass::Pass;
+use crate::data::tokenize::Special;
+use crate::Result;
+
+struct AttnLayer {
+    ln1: (Tensor, Tensor),
+    attn: AttentionWeights,
+    ln2: (Tensor, Tensor),
+    ff1: (Tensor, Tensor),
+    ff2: (Tensor, Tensor),
+}
+
+/// The transformer layers of a model and their final norm (empty when `attn_layers = 0`).
+pub(crate) struct TransformerStack {
+    layers: Vec<AttnLayer>,
+    ln_f: Option<(Tensor, Tensor)>,
+}
+
+impl TransformerStack {
+    /// Register the parameters of `cfg.attn_layers` layers of width `d`.
+    pub fn new(p: &mut Params, cfg: &ModelConfig, d: usize) -> Result<Self> {
+        let mut attn = Vec::new();
+        for i in 0..cfg.attn_layers {
+            let f = d * cfg.attn_ff_mult;
+            let sd = 0.02;
+            let out_sd = 0.02 / ((2 * cfg.attn_layers) as f64).sqrt();
+            let mut ln = |n: &str| -> Result<(Tensor, Tensor)> {
+                Ok((
+                    p.param(&format!("attn.{i}.{n}.weight"), d, Init::Ones)?,
+                    p.param(&format!("attn.{i}.{n}.bias"), d, Init::Zeros)?,
+                ))
+            };
+            let ln1 = ln("ln1")?;
+            let ln2 = ln("ln2")?;
+            let aw = AttentionWeights {
+                wq: p.param(&format!("attn.{i}.q.weight"), (d, d), Init::Normal(sd))?,
+                wk: p.param(&format!("attn.{i}.k.weight"), (d, d), Init::Normal(sd))?,
+                wv: p.param(&format!("attn.{i}.v.weight"), (d, d), Init::Normal(sd))?,
+                wo: p.param(&format!("attn.{i}.o.weight"), (d, d), Init::Normal(out_sd))?,
+                bo: p.param(&format!("attn.{i}.o.bias"), d, Init::Zeros)?,
+            };
+            let ff1 = (
+                p.param(&format!("attn.{i}.ff1.weight"), (f, d), Init::Normal(sd))?,
+                p.param(&format!("attn.{i}.ff1.bias"), f, Init::Zeros)?,
+            );
+            let ff2 = (
+                p.param(
+                    &format!("attn.{i}.ff2.weight"),
+                    (d, f),
+                    Init::Normal(out_sd),
+                )?,
+                p.param(&format!("attn.{i}.ff2.bias"), d, Init::Zeros)?,
+            );
+            attn.push(AttnLayer {
+                ln1,
+                attn: aw,
+                ln2,
+                ff1,
+                ff2,
+            });
+        }
+        let ln_f = if cfg.attn_layers > 0 {
+            Some((
+                p.param("attn.ln_f.weight", d, Init::Ones)?,
+                p.param("attn.ln_f.bias", d, Init::Zeros)?,
+            ))
+        } else {
+            None
+        };
+        Ok(TransformerStack { layers: attn, ln_f })
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// `h: (batch, time, d)` of token ids `x` → `(batch, time, d)`; identity without layers.
+    pub fn forward_t(
+        &self,
+        h: Tensor,
+        x: &Tensor,
+        cfg: &ModelConfig,
+        pass: &mut Pass<'_>,
+    ) -> Result<Tensor> {
+        if self.layers.is_empty() {
+            return Ok(h);
+        }
+        let t = x.dim(1)?;
+        let key_mask = if cfg.head != Head::Lm {
+            let pad = Special::Pad as u32;
+            Some(x.ne(pad)?.to_dtype(DType::F32)?)
+        } else {
+            None
+        };
+        let mut h = h;
+        let d = h.dim(2)?;
+        let hd = d / cfg.attn_heads;
+        let (cos, sin) = layers::rope_tables(t, 0, hd, cfg.rope_theta, 1.0, h.device())?;
+        let ph = cfg.p(cfg.hidden_dropout);
+        for (i, l) in self.layers.iter().enumerate() {
+            let n1 = layers::layer_norm(&h, &l.ln1.0, &l.ln1.1, 1e-5)?;
+            let a = layers::attention(
+                &n1,
+                &l.attn,
+                cfg.attn_heads,
+                &cos,
+                &sin,
+                cfg.causal(),
+                key_mask.as_ref(),
+                ph,
+                pass.rng(),
+            )?;
+            h = (h + layers::dropout(&a, ph, pass.rng())?)?;
+            let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
+            let f = layers::gelu(&layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?)?;
+            let f = layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?;
+            h = (h + layers::dropout(&f, ph, pass.rng())?)?;
+            h = pass.layer_out(&format!("attn.{i}"), h)?;
+        }
+        if let Some((g, bb)) = &self.ln_f {
+            h = layers::layer_norm(&h, g, bb, 1e-5)?;
+        }
+        Ok(h)
+    }
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # README command 2: install prerequisites and run the whole test suite — what CI runs:
+#  0. `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`;
 #  1. unit, integration and doc tests (the benchmark binaries are built but not timed);
 #  2. every notebook executed headless in the "Rust (genolm)" kernel (installs the kernel:
 #     Jupyter venv, evcxr_jupyter, prebuilt library; ~20 minutes the first time on 2 cores);
@@ -8,6 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+for c in fmt clippy; do
+  if ! cargo "$c" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+    rustup component add "$([ "$c" = fmt ] && echo rustfmt || echo clippy)"
+  fi
+done
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
 cargo build --all-targets
 cargo test --all-targets
 cargo test --doc

@@ -72,7 +72,7 @@ fn uses(text: &str) -> BTreeSet<String> {
             } else {
                 out.insert(name);
             }
-            rest = &after[..];
+            rest = after;
         }
     }
     out

@@ -38,7 +38,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::corpus::{Corpus, Kingdom, SampleReadsOptions, SplitOptions};
+use crate::data::corpus::{Corpus, Kingdom, SampleReadsOptions};
 use crate::data::tokenize::KmerTokenizer;
 use crate::infer::PredictOptions;
 use crate::models::{GenomicModel, Head};
@@ -624,7 +624,8 @@ pub fn benchmark<'a>(
             "the run's summary.json".to_string(),
         )
     } else {
-        let s = corpus.split(&SplitOptions::default())?;
+        // the split a default run file makes (the same function the trainer calls)
+        let s = crate::train::run::run_splits(&corpus, &crate::train::run::DataConfig::default())?;
         (
             corpus.ids(&s.train),
             "assumed: the default genome-level split (seed 42); pass train_genomes to be sure"

@@ -533,3 +533,57 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     crate::fsio::atomic_write(&cfg.output.join("summary.json"), &json)?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_sections_read_the_same_toml() {
+        let cfg = RunConfig::from_toml_str(
+            "output = \"x\"\n[data]\nkingdoms = [\"PRO\", \"viral\"]\nsplit_level = \"species\"\n\
+             [train]\nschedule = \"onecycle\"\ndevice = \"cpu\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.data.kingdoms, vec![Kingdom::Pro, Kingdom::Vir]);
+        assert_eq!(cfg.data.split_level, SplitLevel::Species);
+        assert_eq!(cfg.train.schedule, ScheduleKind::OneCycle);
+        assert_eq!(cfg.train.device, DeviceChoice::Cpu);
+        // written back as before: strings a Python user can read
+        let j = serde_json::to_value(&cfg.data).unwrap();
+        assert_eq!(j["kingdoms"], serde_json::json!(["PRO", "VIR"]));
+        assert_eq!(j["split_level"], "species");
+        assert_eq!(
+            serde_json::to_value(cfg.train.schedule).unwrap(),
+            "one_cycle"
+        );
+        for bad in [
+            "[data]\nsplit_level = \"strain\"",
+            "[data]\nkingdoms = [\"plants\"]",
+            "[train]\nschedule = \"linear\"",
+            "[train]\ndevice = \"tpu\"",
+        ] {
+            let e = RunConfig::from_toml_str(&format!("output = \"x\"\n{bad}\n")).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn run_splits_apply_the_kingdom_filter() {
+        let corpus = Corpus::embedded().unwrap();
+        let all = run_splits(&corpus, &DataConfig::default()).unwrap();
+        assert_eq!(all, corpus.split(&SplitOptions::default()).unwrap());
+        let vir = run_splits(
+            &corpus,
+            &DataConfig {
+                kingdoms: vec![Kingdom::Vir],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for g in vir.train.iter().chain(&vir.valid).chain(&vir.test) {
+            assert_eq!(corpus.genomes[*g].meta.kingdom, Kingdom::Vir);
+        }
+        assert!(vir.train.iter().all(|g| all.train.contains(g)));
+    }
+}

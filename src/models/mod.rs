@@ -27,9 +27,11 @@ pub mod layers;
 mod lstm;
 pub mod lstm_fused;
 pub mod model;
+mod model_ref;
 pub mod params;
 mod pass;
 
 pub use config::{Head, ModelConfig, PRESETS};
 pub use device::{parse_device, DeviceChoice};
 pub use model::{Ablation, GenomicModel, Hooks, Mode, Output, RnnState};
+pub use model_ref::ModelRef;

@@ -19,127 +19,23 @@
 //! assert!(v < 1.5, "{v}");
 //! ```
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, D};
 use serde::{Deserialize, Serialize};
 
+pub use super::callbacks::{Callback, Control, EarlyStopping};
+pub use super::data::Data;
+use super::data::HostBatch;
 pub use super::history::{EpochRecord, History};
+pub use super::lr_find::LrFinder;
 use super::optim::{AdamW, AdamWOptions};
 use super::schedule::Schedule;
-use crate::data::batch::{ClassificationBatcher, LmBatcher, MlmBatcher};
-use crate::fsio::atomic_write;
-use crate::models::params;
-use crate::models::{GenomicModel, Head, Mode, RnnState};
+use crate::data::batch::ClassificationBatcher;
+use crate::models::{GenomicModel, Mode, RnnState};
 use crate::{Error, Result};
-
-/// Training or validation data for one of the three heads.
-#[derive(Debug, Clone)]
-pub enum Data {
-    /// Causal LM windows (stateful or shuffled).
-    Lm(LmBatcher),
-    /// Masked-LM windows.
-    Mlm(MlmBatcher),
-    /// Labelled sequences.
-    Cls(ClassificationBatcher),
-}
-
-/// One batch, as ids on the host.
-#[derive(Debug, Clone)]
-struct HostBatch {
-    x: Vec<u32>,
-    y_u32: Vec<u32>,
-    y_i64: Vec<i64>,
-    /// One target per row (classification) rather than one per position.
-    per_row: bool,
-    batch: usize,
-    seq_len: usize,
-    reset: Option<Vec<bool>>,
-}
-
-impl HostBatch {
-    fn tensors(&self, dev: &Device) -> Result<(Tensor, Tensor)> {
-        let x = Tensor::from_slice(&self.x, (self.batch, self.seq_len), dev)?;
-        let y = if !self.y_i64.is_empty() {
-            Tensor::from_slice(&self.y_i64, (self.batch, self.seq_len), dev)?
-        } else if self.per_row {
-            Tensor::from_slice(&self.y_u32, self.batch, dev)?
-        } else {
-            Tensor::from_slice(&self.y_u32, (self.batch, self.seq_len), dev)?
-        };
-        Ok((x, y))
-    }
-
-    /// Positions that count in the loss.
-    fn n_targets(&self) -> usize {
-        if !self.y_i64.is_empty() {
-            self.y_i64.iter().filter(|&&l| l >= 0).count()
-        } else {
-            self.y_u32.len()
-        }
-    }
-}
-
-impl Data {
-    fn head(&self) -> Head {
-        match self {
-            Data::Lm(_) => Head::Lm,
-            Data::Mlm(_) => Head::Mlm,
-            Data::Cls(_) => Head::Classifier,
-        }
-    }
-
-    fn stateful(&self) -> bool {
-        matches!(self, Data::Lm(b) if b.is_stateful())
-    }
-
-    fn batches(&self, epoch: u64) -> Vec<HostBatch> {
-        match self {
-            Data::Lm(b) => b
-                .epoch(epoch)
-                .into_iter()
-                .map(|b| HostBatch {
-                    x: b.x,
-                    y_u32: b.y,
-                    y_i64: Vec::new(),
-                    per_row: false,
-                    batch: b.batch,
-                    seq_len: b.seq_len,
-                    reset: Some(b.reset),
-                })
-                .collect(),
-            Data::Mlm(b) => b
-                .epoch(epoch)
-                .into_iter()
-                .map(|b| HostBatch {
-                    x: b.x,
-                    y_u32: Vec::new(),
-                    y_i64: b.labels,
-                    per_row: false,
-                    batch: b.batch,
-                    seq_len: b.seq_len,
-                    reset: None,
-                })
-                .collect(),
-            Data::Cls(b) => b
-                .epoch(epoch)
-                .into_iter()
-                .map(|b| HostBatch {
-                    x: b.x,
-                    y_u32: b.labels,
-                    y_i64: Vec::new(),
-                    per_row: true,
-                    batch: b.batch,
-                    seq_len: b.seq_len,
-                    reset: None,
-                })
-                .collect(),
-        }
-    }
-}
 
 /// Numeric precision of training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -204,70 +100,6 @@ impl Default for LearnerOptions {
     }
 }
 
-/// What a callback asks the loop to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Go on.
-    Continue,
-    /// Stop after this epoch.
-    Stop,
-}
-
-/// Hooks into the training loop.
-pub trait Callback {
-    /// Called after every epoch with its record and the whole history.
-    fn on_epoch_end(&mut self, _record: &EpochRecord, _history: &[EpochRecord]) -> Control {
-        Control::Continue
-    }
-    /// Called after every optimizer step with the step number and the batch loss.
-    fn on_batch_end(&mut self, _step: usize, _loss: f64) -> Control {
-        Control::Continue
-    }
-}
-
-/// Stop when the validation loss has not improved by `min_delta` for `patience` epochs.
-#[derive(Debug, Clone)]
-pub struct EarlyStopping {
-    /// Epochs without improvement to tolerate.
-    pub patience: usize,
-    /// Smallest decrease that counts as an improvement.
-    pub min_delta: f64,
-    best: f64,
-    wait: usize,
-}
-
-impl EarlyStopping {
-    /// Early stopping with this patience.
-    pub fn new(patience: usize, min_delta: f64) -> Self {
-        EarlyStopping {
-            patience,
-            min_delta,
-            best: f64::INFINITY,
-            wait: 0,
-        }
-    }
-}
-
-impl Callback for EarlyStopping {
-    fn on_epoch_end(&mut self, r: &EpochRecord, _h: &[EpochRecord]) -> Control {
-        let Some(v) = r.valid_loss else {
-            return Control::Continue;
-        };
-        if v < self.best - self.min_delta {
-            self.best = v;
-            self.wait = 0;
-            Control::Continue
-        } else {
-            self.wait += 1;
-            if self.wait >= self.patience {
-                Control::Stop
-            } else {
-                Control::Continue
-            }
-        }
-    }
-}
-
 /// Validation results.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EvalResult {
@@ -279,43 +111,26 @@ pub struct EvalResult {
     pub n: usize,
 }
 
-/// The curve of an LR range test and its suggestions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LrFinder {
-    /// Learning rates tried.
-    pub lrs: Vec<f64>,
-    /// Smoothed losses (exponential moving average, debiased).
-    pub losses: Vec<f64>,
-    /// Raw batch losses.
-    pub raw_losses: Vec<f64>,
-    /// The LR at the steepest descent of the smoothed loss (fastai's "steep").
-    pub suggestion: f64,
-    /// The LR of the minimum smoothed loss divided by 10.
-    pub min_div_10: f64,
-    /// True when the sweep stopped because the loss diverged.
-    pub diverged: bool,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct FitState {
+    pub(super) stage: String,
+    pub(super) epochs: usize,
+    pub(super) schedule: Schedule,
+    pub(super) next_epoch: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct FitState {
-    stage: String,
-    epochs: usize,
-    schedule: Schedule,
-    next_epoch: usize,
+pub(super) struct CheckpointState {
+    pub(super) genolm_version: String,
+    pub(super) step: usize,
+    pub(super) fit: Option<FitState>,
+    pub(super) history: History,
+    pub(super) options: LearnerOptions,
+    pub(super) groups: Vec<(String, f64, f64, bool)>,
+    pub(super) loss_scale: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CheckpointState {
-    genolm_version: String,
-    step: usize,
-    fit: Option<FitState>,
-    history: History,
-    options: LearnerOptions,
-    groups: Vec<(String, f64, f64, bool)>,
-    loss_scale: f64,
-}
-
-fn mix(seed: u64, step: u64) -> u64 {
+pub(super) fn mix(seed: u64, step: u64) -> u64 {
     let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -328,18 +143,18 @@ pub struct Learner {
     pub model: GenomicModel,
     /// Its optimizer.
     pub opt: AdamW,
-    train: Data,
-    valid: Option<Data>,
-    opts: LearnerOptions,
-    callbacks: Vec<Box<dyn Callback>>,
+    pub(super) train: Data,
+    pub(super) valid: Option<Data>,
+    pub(super) opts: LearnerOptions,
+    pub(super) callbacks: Vec<Box<dyn Callback>>,
     /// Every epoch so far.
     pub history: History,
-    fit_state: Option<FitState>,
-    last_checkpoint: Option<PathBuf>,
-    loss_scale: f64,
-    good_steps: usize,
-    stage: String,
-    deadline: Option<Instant>,
+    pub(super) fit_state: Option<FitState>,
+    pub(super) last_checkpoint: Option<PathBuf>,
+    pub(super) loss_scale: f64,
+    pub(super) good_steps: usize,
+    pub(super) stage: String,
+    pub(super) deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for Learner {
@@ -432,7 +247,7 @@ impl Learner {
         self.valid = valid;
     }
 
-    fn train_batches(&self, epoch: usize) -> Vec<HostBatch> {
+    pub(super) fn train_batches(&self, epoch: usize) -> Vec<HostBatch> {
         let mut b = self.train.batches(epoch as u64);
         if self.opts.max_batches > 0 {
             b.truncate(self.opts.max_batches);
@@ -680,143 +495,6 @@ impl Learner {
     /// carries the LSTM state across batches).
     pub fn evaluate(&self, data: &Data) -> Result<EvalResult> {
         evaluate(&self.model, data, self.opts.valid_max_batches)
-    }
-
-    /// An LR range test (seed 003 §5.3): the LR grows exponentially from `start` to `end`
-    /// over at most `iters` batches, stopping when the smoothed loss exceeds 4× its
-    /// minimum. The weights and optimizer are restored afterwards.
-    pub fn lr_find(&mut self, start: f64, end: f64, iters: usize) -> Result<LrFinder> {
-        if !(start > 0.0 && end > start && iters >= 2) {
-            return Err(Error::Config(
-                "lr_find needs 0 < start < end and at least 2 iterations".into(),
-            ));
-        }
-        let snapshot: HashMap<String, Tensor> = self.model.params().tensors().into_iter().collect();
-        let mut opt = AdamW::for_model(&self.model, start, self.opts.adamw)?;
-        opt.apply_description(&self.opt.describe());
-        let dev = self.model.device().clone();
-        let (mut lrs, mut losses, mut raw) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut avg, mut best) = (0f64, f64::INFINITY);
-        let mut diverged = false;
-        let mut epoch = 0;
-        'outer: loop {
-            let batches = self.train_batches(epoch);
-            if batches.is_empty() {
-                break;
-            }
-            for hb in batches {
-                let i = lrs.len();
-                if i >= iters {
-                    break 'outer;
-                }
-                let lr = start * (end / start).powf(i as f64 / (iters - 1) as f64);
-                opt.scale_to_top(lr);
-                let (x, y) = hb.tensors(&dev)?;
-                let out = self.model.forward(
-                    &x,
-                    None,
-                    Mode::Train {
-                        seed: mix(self.opts.seed, i as u64),
-                    },
-                )?;
-                let (loss, ce) = self.model.loss(&out, &y)?;
-                let l = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                if !l.is_finite() {
-                    diverged = true;
-                    break 'outer;
-                }
-                opt.step(&loss.backward()?, 1.0)?;
-                avg = 0.98 * avg + 0.02 * l;
-                let smooth = avg / (1.0 - 0.98f64.powi(i as i32 + 1));
-                lrs.push(lr);
-                raw.push(l);
-                losses.push(smooth);
-                best = best.min(smooth);
-                if i > 5 && smooth > 4.0 * best {
-                    diverged = true;
-                    break 'outer;
-                }
-            }
-            epoch += 1;
-        }
-        self.model.params().assign(&snapshot, true)?;
-        if lrs.len() < 3 {
-            return Err(Error::Input(
-                "lr_find ran fewer than 3 batches; give it more data".into(),
-            ));
-        }
-        let imin = (0..losses.len())
-            .min_by(|&a, &b| losses[a].total_cmp(&losses[b]))
-            .unwrap_or(0);
-        // Steepest descent of smoothed loss against log LR, before the minimum.
-        let mut steep = (f64::INFINITY, lrs[imin] / 10.0);
-        for i in 1..=imin {
-            let slope = (losses[i] - losses[i - 1]) / (lrs[i].ln() - lrs[i - 1].ln());
-            if slope < steep.0 {
-                steep = (slope, lrs[i]);
-            }
-        }
-        Ok(LrFinder {
-            suggestion: steep.1,
-            min_div_10: lrs[imin] / 10.0,
-            lrs,
-            losses,
-            raw_losses: raw,
-            diverged,
-        })
-    }
-
-    /// Write `model.safetensors`, `optimizer.safetensors` and `state.json` into `dir`, each
-    /// atomically (`state.json` last, so a complete `state.json` means a complete checkpoint).
-    pub fn save_checkpoint(&mut self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        self.model.save(dir.join("model.safetensors"))?;
-        params::save_safetensors(
-            &dir.join("optimizer.safetensors"),
-            &self.opt.state_tensors()?,
-            HashMap::from([("step".to_string(), self.opt.steps().to_string())]),
-        )?;
-        let st = CheckpointState {
-            genolm_version: env!("CARGO_PKG_VERSION").into(),
-            step: self.opt.steps(),
-            fit: self.fit_state.clone(),
-            history: self.history.clone(),
-            options: self.opts.clone(),
-            groups: self.opt.describe(),
-            loss_scale: self.loss_scale,
-        };
-        let json = serde_json::to_vec_pretty(&st).expect("state serialises");
-        atomic_write(&dir.join("state.json"), &json)?;
-        self.last_checkpoint = Some(dir.to_path_buf());
-        Ok(())
-    }
-
-    /// Rebuild a learner from a checkpoint folder: model, optimizer moments and step, group
-    /// settings, history, and the interrupted fit. Call [`fit`](Self::fit) with the same
-    /// epochs and schedule to finish it; the result equals an uninterrupted run on CPU.
-    pub fn resume(dir: &Path, train: Data, valid: Option<Data>, device: &Device) -> Result<Self> {
-        let state_path = dir.join("state.json");
-        let bytes = std::fs::read(&state_path).map_err(|e| Error::io(&state_path, e))?;
-        let st: CheckpointState = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::parse(
-                state_path.display().to_string(),
-                e.line(),
-                format!("not a genolm checkpoint state: {e}"),
-            )
-        })?;
-        let model = GenomicModel::load(dir.join("model.safetensors"), device)?;
-        let mut l = Learner::new(model, train, valid, st.options.clone())?;
-        let (t, _) = params::load_safetensors(&dir.join("optimizer.safetensors"), device)?;
-        l.opt.load_state(&t, st.step)?;
-        l.opt.apply_description(&st.groups);
-        l.history = st.history;
-        if let Some(f) = &st.fit {
-            l.stage = f.stage.clone();
-        }
-        l.fit_state = st.fit;
-        l.loss_scale = st.loss_scale;
-        l.last_checkpoint = Some(dir.to_path_buf());
-        Ok(l)
     }
 }
 

@@ -12,9 +12,13 @@
 //! * [`run`]: `genolm train --config run.toml`.
 
 pub mod alloc;
+mod callbacks;
+mod checkpoint;
+mod data;
 pub mod display;
 pub mod history;
 pub mod learner;
+mod lr_find;
 pub mod optim;
 pub mod recipes;
 pub mod run;

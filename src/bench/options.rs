@@ -1,0 +1,190 @@
+//! What to run: the tasks and their sizes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A benchmark task (one file each under `src/bench/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// LM quality on each kingdom's held-out genomes and reads.
+    Transfer,
+    /// Held-out genomes of species unseen in training vs of species seen in training.
+    RareSpecies,
+    /// Loss on conserved vs variable positions across strains of one species.
+    Conservation,
+    /// Imputation of single masked nucleotides.
+    ImputeNucleotide,
+    /// Imputation of a gene-sized stretch of a CDS.
+    ImputeFragment,
+    /// Neurons that explain amino acids.
+    NeuronsAa,
+    /// Neurons that explain coding sequence.
+    NeuronsCds,
+    /// Neuron importance by deletion.
+    Importance,
+    /// ULMFiT sequence classification.
+    Classification,
+    /// Zero-shot effect of substitutions in CDS.
+    Variants,
+    /// Parameters, throughput, memory, training time.
+    Cost,
+}
+
+impl Task {
+    /// Every task, in report order.
+    pub const ALL: [Task; 11] = [
+        Task::Transfer,
+        Task::RareSpecies,
+        Task::Conservation,
+        Task::ImputeNucleotide,
+        Task::ImputeFragment,
+        Task::NeuronsAa,
+        Task::NeuronsCds,
+        Task::Importance,
+        Task::Classification,
+        Task::Variants,
+        Task::Cost,
+    ];
+
+    /// The name used in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Transfer => "transfer",
+            Task::RareSpecies => "rare_species",
+            Task::Conservation => "conservation",
+            Task::ImputeNucleotide => "impute_nucleotide",
+            Task::ImputeFragment => "impute_fragment",
+            Task::NeuronsAa => "neurons_aa",
+            Task::NeuronsCds => "neurons_cds",
+            Task::Importance => "importance",
+            Task::Classification => "classification",
+            Task::Variants => "variants",
+            Task::Cost => "cost",
+        }
+    }
+
+    /// Parse a name (as [`Task::name`]).
+    pub fn from_name(s: &str) -> Result<Task> {
+        Task::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown benchmark task {s:?}; use one of {}",
+                    Task::ALL.map(|t| t.name()).join(", ")
+                ))
+            })
+    }
+}
+
+/// Sizes and choices of a benchmark run. The defaults run the whole suite on a small model in
+/// minutes on a 2-core CPU; every size scales up to full genomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BenchOptions {
+    /// Tasks to run (empty = all).
+    pub tasks: Vec<Task>,
+    /// Corpus: `embedded`, a folder or a `manifest.json` (`None`: the run's, else embedded).
+    pub corpus: Option<String>,
+    /// Training genome ids (`None`: from the run's `summary.json`, else the default split).
+    pub train_genomes: Option<Vec<String>>,
+    /// Bases scored per held-out genome (evenly spaced chunks; 0 = the whole genome).
+    pub bases_per_genome: usize,
+    /// Length of each scored chunk.
+    pub chunk_len: usize,
+    /// 150-nt reads per held-out genome.
+    pub reads_per_genome: usize,
+    /// Read length.
+    pub read_len: usize,
+    /// Order of the Markov baseline.
+    pub markov_order: usize,
+    /// Masked positions per kingdom (imputation 1).
+    pub impute_positions: usize,
+    /// Bases either side of a masked position.
+    pub impute_flank: usize,
+    /// Gaps per kingdom (imputation 2).
+    pub fragments: usize,
+    /// Gap length (a multiple of 3).
+    pub fragment_len: usize,
+    /// Bases of left context before a gap.
+    pub fragment_context: usize,
+    /// Bases of each annotated genome used for neuron tasks (0 = all).
+    pub neuron_bases: usize,
+    /// Moving-average window over state rows for neuron tasks (1 = none).
+    pub neuron_smooth: usize,
+    /// Neurons deleted at most in the importance curve.
+    pub importance_max: usize,
+    /// Items per class of each classification task.
+    pub classification_items: usize,
+    /// Epochs of each of the four classifier cycles.
+    pub classification_epochs: [usize; 4],
+    /// Substitutions per held-out annotated genome.
+    pub variants_per_genome: usize,
+    /// Bases either side of a substitution.
+    pub variant_flank: usize,
+    /// Rows per forward pass.
+    pub batch_size: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Print progress.
+    pub verbose: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            tasks: Vec::new(),
+            corpus: None,
+            train_genomes: None,
+            bases_per_genome: 20_000,
+            chunk_len: 5_000,
+            reads_per_genome: 64,
+            read_len: 150,
+            markov_order: 6,
+            impute_positions: 150,
+            impute_flank: 32,
+            fragments: 6,
+            fragment_len: 300,
+            fragment_context: 192,
+            neuron_bases: 30_000,
+            neuron_smooth: 51,
+            importance_max: 32,
+            classification_items: 80,
+            classification_epochs: [2, 1, 1, 2],
+            variants_per_genome: 300,
+            variant_flank: 32,
+            batch_size: 32,
+            seed: 42,
+            verbose: true,
+        }
+    }
+}
+
+impl BenchOptions {
+    /// Tiny sizes for tests and smoke runs (seconds on a tiny model).
+    pub fn quick() -> Self {
+        BenchOptions {
+            bases_per_genome: 2_000,
+            chunk_len: 1_000,
+            reads_per_genome: 8,
+            impute_positions: 24,
+            fragments: 2,
+            fragment_len: 30,
+            fragment_context: 48,
+            neuron_bases: 3_000,
+            neuron_smooth: 11,
+            importance_max: 4,
+            classification_items: 12,
+            classification_epochs: [1, 0, 0, 1],
+            variants_per_genome: 40,
+            verbose: false,
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn wants(&self, t: Task) -> bool {
+        self.tasks.is_empty() || self.tasks.contains(&t)
+    }
+}

@@ -1,0 +1,512 @@
+//! Loading corpora: manifests with provenance and checksums, the embedded default corpus, and
+//! folders of genomes (`pro/`, `euk/`, `vir/`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Contig, Corpus, Genome, Kingdom};
+use crate::data::annotation;
+use crate::data::fasta::SeqReader;
+use crate::{Error, Result};
+
+/// One file of a genome in a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Path relative to the manifest.
+    pub path: String,
+    /// `fasta`, `genbank` or `gff3` (a GFF3 annotates the FASTA files of the same genome).
+    pub format: String,
+    /// SHA-256 of the file as stored; verified on load when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// SHA-256 of the decompressed content, for files re-compressed from their source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_uncompressed: Option<String>,
+    /// Package the file comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_package: Option<String>,
+    /// Path inside that package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_in_package: Option<String>,
+    /// License of the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Free-text note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Metadata of a genome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenomeMeta {
+    /// Unique id in the corpus.
+    pub id: String,
+    /// Kingdom.
+    pub kingdom: Kingdom,
+    /// Species (the unit of species-level splits).
+    pub species: String,
+    /// Strain or isolate.
+    #[serde(default)]
+    pub strain: String,
+    /// Organism line as recorded.
+    #[serde(default)]
+    pub organism: String,
+    /// Accession(s).
+    #[serde(default)]
+    pub accession: String,
+    /// `linear` or `circular`.
+    #[serde(default = "default_topology")]
+    pub topology: String,
+    /// Genetic code for its CDS (NCBI table; 11 for bacteria and plastids, 1 standard).
+    #[serde(default = "default_code")]
+    pub genetic_code: u8,
+    /// Pin the genome to a split (`train`, `valid`, `test`), overriding the seeded draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// Its files.
+    pub files: Vec<FileEntry>,
+}
+
+fn default_topology() -> String {
+    "linear".into()
+}
+fn default_code() -> u8 {
+    1
+}
+
+/// A corpus manifest (`manifest.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Corpus name.
+    pub name: String,
+    /// Manifest version.
+    #[serde(default)]
+    pub version: u32,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Genomes.
+    pub genomes: Vec<GenomeMeta>,
+}
+
+/// The files of the embedded default corpus (see `datasets/manifest.json`).
+pub const EMBEDDED_MANIFEST: &str = include_str!("../../../datasets/manifest.json");
+
+/// The embedded files, by manifest path.
+pub static EMBEDDED_FILES: &[(&str, &[u8])] = &[
+    (
+        "pro/helicobacter_pylori_G27.fa.gz",
+        include_bytes!("../../../datasets/pro/helicobacter_pylori_G27.fa.gz"),
+    ),
+    (
+        "pro/helicobacter_pylori_Puno120.fa.gz",
+        include_bytes!("../../../datasets/pro/helicobacter_pylori_Puno120.fa.gz"),
+    ),
+    (
+        "pro/helicobacter_pylori_ELS37.fa.gz",
+        include_bytes!("../../../datasets/pro/helicobacter_pylori_ELS37.fa.gz"),
+    ),
+    (
+        "pro/staphylococcus_aureus_N315.fa.gz",
+        include_bytes!("../../../datasets/pro/staphylococcus_aureus_N315.fa.gz"),
+    ),
+    (
+        "pro/yersinia_pestis_pPCP1.gb",
+        include_bytes!("../../../datasets/pro/yersinia_pestis_pPCP1.gb"),
+    ),
+    (
+        "pro/vibrio_cholerae_O395.fa.gz",
+        include_bytes!("../../../datasets/pro/vibrio_cholerae_O395.fa.gz"),
+    ),
+    (
+        "euk/saccharomyces_cerevisiae_chrI.fa.gz",
+        include_bytes!("../../../datasets/euk/saccharomyces_cerevisiae_chrI.fa.gz"),
+    ),
+    (
+        "euk/saccharomyces_cerevisiae_chrI.gff3.gz",
+        include_bytes!("../../../datasets/euk/saccharomyces_cerevisiae_chrI.gff3.gz"),
+    ),
+    (
+        "euk/homo_sapiens_chr1_fragment.fa.gz",
+        include_bytes!("../../../datasets/euk/homo_sapiens_chr1_fragment.fa.gz"),
+    ),
+    (
+        "euk/arabidopsis_thaliana_chloroplast.gb.gz",
+        include_bytes!("../../../datasets/euk/arabidopsis_thaliana_chloroplast.gb.gz"),
+    ),
+    (
+        "vir/enterobacteria_phage_lambda.fa.gz",
+        include_bytes!("../../../datasets/vir/enterobacteria_phage_lambda.fa.gz"),
+    ),
+    (
+        "vir/phiX174.gbk",
+        include_bytes!("../../../datasets/vir/phiX174.gbk"),
+    ),
+    (
+        "vir/influenza_A_EU851978.gbk",
+        include_bytes!("../../../datasets/vir/influenza_A_EU851978.gbk"),
+    ),
+    (
+        "vir/influenza_A_HM138502.gbk",
+        include_bytes!("../../../datasets/vir/influenza_A_HM138502.gbk"),
+    ),
+    (
+        "vir/influenza_A_KF527485.gbk",
+        include_bytes!("../../../datasets/vir/influenza_A_KF527485.gbk"),
+    ),
+];
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn verify(entry: &FileEntry, bytes: &[u8], label: &str) -> Result<()> {
+    if let Some(expected) = &entry.sha256 {
+        let actual = sha256_hex(bytes);
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(Error::Checksum {
+                file: label.to_string(),
+                expected: expected.clone(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn load_genome(
+    meta: &GenomeMeta,
+    fetch: &(dyn Fn(&str) -> Result<Vec<u8>> + Sync),
+    base: &str,
+) -> Result<Genome> {
+    let mut contigs: Vec<Contig> = Vec::new();
+    let mut gff: Vec<(String, Vec<u8>)> = Vec::new();
+    // Species read from the records themselves, for genomes whose metadata leaves it empty.
+    let mut inferred: Option<String> = None;
+    for f in &meta.files {
+        let label = format!("{base}{}", f.path);
+        let raw = fetch(&f.path)?;
+        verify(f, &raw, &label)?;
+        let bytes = crate::data::io::decompress(&raw)
+            .map_err(|e| Error::parse(&label, 0, crate::data::io::describe_io(&e)))?;
+        match f.format.to_ascii_lowercase().as_str() {
+            "fasta" | "fa" | "fastq" => {
+                let r = SeqReader::new(
+                    Box::new(std::io::Cursor::new(bytes)),
+                    label,
+                    Default::default(),
+                )?;
+                for rec in r {
+                    let rec = rec?;
+                    if inferred.is_none() {
+                        inferred = rec
+                            .description
+                            .as_deref()
+                            .and_then(species_from_description);
+                    }
+                    contigs.push(Contig {
+                        name: rec.name,
+                        seq: rec.seq,
+                        mask: rec.mask,
+                        features: None,
+                    });
+                }
+            }
+            "genbank" | "gb" | "gbk" => {
+                for a in annotation::parse_genbank_bytes(&bytes, &label)? {
+                    if inferred.is_none() {
+                        inferred = a.organism.as_deref().map(first_two_words);
+                    }
+                    contigs.push(Contig {
+                        name: a.name,
+                        seq: a.seq,
+                        mask: Vec::new(),
+                        features: Some(a.features),
+                    });
+                }
+            }
+            "gff3" | "gff" => gff.push((label, bytes)),
+            other => {
+                return Err(Error::Config(format!(
+                    "{label}: unknown format '{other}' (expected fasta, genbank or gff3)"
+                )))
+            }
+        }
+    }
+    for (label, bytes) in gff {
+        let mut parsed = annotation::parse_gff3_features(&bytes, &label)?;
+        // Sequences embedded after ##FASTA join the genome's contigs.
+        for rec in std::mem::take(&mut parsed.fasta) {
+            if !contigs.iter().any(|c| c.name == rec.name) {
+                contigs.push(Contig {
+                    name: rec.name,
+                    seq: rec.seq,
+                    mask: rec.mask,
+                    features: None,
+                });
+            }
+        }
+        let resolved = parsed.resolve(&label, |id| {
+            contigs
+                .iter()
+                .position(|c| c.name == id)
+                .map(|i| (i, contigs[i].seq.len()))
+        })?;
+        for (i, feats) in resolved {
+            contigs[i]
+                .features
+                .get_or_insert_with(Vec::new)
+                .extend(feats);
+        }
+        // Contigs of an annotated genome without GFF rows are annotated as "nothing here".
+        for c in contigs.iter_mut() {
+            c.features.get_or_insert_with(Vec::new);
+        }
+    }
+    if contigs.is_empty() {
+        return Err(Error::Input(format!("genome {} has no sequence", meta.id)));
+    }
+    let mut meta = meta.clone();
+    if meta.species.is_empty() {
+        meta.species = inferred.unwrap_or_default();
+    }
+    Ok(Genome { meta, contigs })
+}
+
+impl Corpus {
+    /// Open a corpus by name, as run files and the command line give it: `embedded` (the
+    /// shipped corpus, [`Corpus::embedded`]), a `manifest.json` ([`Corpus::from_manifest`]) or a
+    /// folder ([`Corpus::from_dir`]).
+    ///
+    /// ```
+    /// let c = genolm::data::corpus::Corpus::open("embedded")?;
+    /// assert!(c.genomes.len() >= 13);
+    /// assert!(genolm::data::corpus::Corpus::open("no/such/folder").is_err());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn open(name: &str) -> Result<Corpus> {
+        if name == "embedded" {
+            return Corpus::embedded();
+        }
+        let p = Path::new(name);
+        if p.is_file() {
+            Corpus::from_manifest(p)
+        } else {
+            Corpus::from_dir(p)
+        }
+    }
+
+    /// The default corpus shipped inside the library (≈ 12.7 Mb of sequence from 13 genomes of
+    /// all three kingdoms, see `datasets/manifest.json`). Checksums are verified on load.
+    pub fn embedded() -> Result<Corpus> {
+        let manifest: Manifest = serde_json::from_str(EMBEDDED_MANIFEST)
+            .map_err(|e| Error::parse("datasets/manifest.json", e.line(), e.to_string()))?;
+        let fetch = |p: &str| -> Result<Vec<u8>> {
+            EMBEDDED_FILES
+                .iter()
+                .find(|(name, _)| *name == p)
+                .map(|(_, b)| b.to_vec())
+                .ok_or_else(|| Error::Input(format!("embedded file {p} is missing")))
+        };
+        Self::from_manifest_with(&manifest, &fetch, "embedded:")
+    }
+
+    /// Load a corpus described by a `manifest.json` (paths relative to it).
+    pub fn from_manifest(path: impl AsRef<Path>) -> Result<Corpus> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(path.display().to_string(), e.line(), e.to_string()))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let fetch = move |p: &str| -> Result<Vec<u8>> {
+            let f = dir.join(p);
+            std::fs::read(&f).map_err(|e| Error::io(&f, e))
+        };
+        let base = format!("{}/", path.parent().unwrap_or(Path::new(".")).display());
+        Self::from_manifest_with(&manifest, &fetch, &base)
+    }
+
+    fn from_manifest_with(
+        m: &Manifest,
+        fetch: &(dyn Fn(&str) -> Result<Vec<u8>> + Sync),
+        base: &str,
+    ) -> Result<Corpus> {
+        let mut ids = BTreeSet::new();
+        for g in &m.genomes {
+            if !ids.insert(g.id.clone()) {
+                return Err(Error::Config(format!(
+                    "genome id '{}' appears twice in the manifest",
+                    g.id
+                )));
+            }
+        }
+        let genomes = std::thread::scope(|s| {
+            let handles: Vec<_> = m
+                .genomes
+                .iter()
+                .map(|g| s.spawn(move || load_genome(g, fetch, base)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Input("genome loader panicked".into())))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(Corpus {
+            name: m.name.clone(),
+            genomes,
+        })
+    }
+
+    /// Load a folder of your own genomes.
+    ///
+    /// * With a `manifest.json` in the folder, that manifest is used.
+    /// * Otherwise sub-folders name the kingdom (`pro/`, `euk/`, `vir/`, or `bacteria/`,
+    ///   `eukaryotes/`, `viruses/` …). Each FASTA file (`.fa`, `.fasta`, `.fna`, `.fa.gz`, …)
+    ///   is one genome (its records are contigs); a GFF3 file with the same stem annotates it.
+    ///   Each GenBank file (`.gb`, `.gbk`, `.gbff`, gzip allowed) is one genome. The species
+    ///   is taken from GenBank's ORGANISM or the first FASTA description (first two words),
+    ///   else the file stem.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Corpus> {
+        let dir = dir.as_ref();
+        let manifest = dir.join("manifest.json");
+        if manifest.exists() {
+            return Self::from_manifest(manifest);
+        }
+        let mut metas = Vec::new();
+        let mut stems: Vec<String> = Vec::new();
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let mut subdirs: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        subdirs.sort();
+        for sub in subdirs {
+            let Some(kingdom) = sub
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(Kingdom::from_name)
+            else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&sub)
+                .map_err(|e| Error::io(&sub, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            for f in &files {
+                let (stem, kind) = classify(f);
+                let rel = |p: &Path| {
+                    p.strip_prefix(dir)
+                        .unwrap_or(p)
+                        .to_string_lossy()
+                        .into_owned()
+                };
+                let entry = |p: &Path, fmt: &str| FileEntry {
+                    path: rel(p),
+                    format: fmt.into(),
+                    sha256: None,
+                    sha256_uncompressed: None,
+                    source_package: None,
+                    path_in_package: None,
+                    license: None,
+                    note: None,
+                };
+                let mut fe = match kind {
+                    "fasta" => vec![entry(f, "fasta")],
+                    "genbank" => vec![entry(f, "genbank")],
+                    _ => continue,
+                };
+                if kind == "fasta" {
+                    if let Some(g) = files.iter().find(|o| classify(o) == (stem.clone(), "gff3")) {
+                        fe.push(entry(g, "gff3"));
+                    }
+                }
+                stems.push(stem.clone());
+                metas.push(GenomeMeta {
+                    id: format!("{}_{}", kingdom.as_str().to_lowercase(), stem),
+                    kingdom,
+                    // Inferred on load from ORGANISM / the FASTA description; else the stem.
+                    species: String::new(),
+                    strain: String::new(),
+                    organism: String::new(),
+                    accession: String::new(),
+                    topology: default_topology(),
+                    genetic_code: if kingdom == Kingdom::Euk { 1 } else { 11 },
+                    split: None,
+                    files: fe,
+                });
+            }
+        }
+        if metas.is_empty() {
+            return Err(Error::Input(format!(
+                "{}: no genomes found (expected a manifest.json, or sub-folders pro/, euk/, vir/ with FASTA or GenBank files)",
+                dir.display()
+            )));
+        }
+        let m = Manifest {
+            name: dir
+                .file_name()
+                .map_or("corpus".into(), |n| n.to_string_lossy().into_owned()),
+            version: 1,
+            description: String::new(),
+            genomes: metas,
+        };
+        let base = dir.to_path_buf();
+        let fetch = move |p: &str| -> Result<Vec<u8>> {
+            let f = base.join(p);
+            std::fs::read(&f).map_err(|e| Error::io(&f, e))
+        };
+        let mut corpus = Self::from_manifest_with(&m, &fetch, &format!("{}/", dir.display()))?;
+        for (g, stem) in corpus.genomes.iter_mut().zip(stems) {
+            if g.meta.species.is_empty() {
+                g.meta.species = stem;
+            }
+        }
+        Ok(corpus)
+    }
+}
+
+fn classify(p: &Path) -> (String, &'static str) {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".bgz"))
+        .unwrap_or(&name)
+        .to_string();
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) => (s.to_string(), e.to_string()),
+        None => (name.clone(), String::new()),
+    };
+    let kind = match ext.as_str() {
+        "fa" | "fasta" | "fna" | "fas" | "ffn" | "fastq" | "fq" => "fasta",
+        "gb" | "gbk" | "gbff" | "genbank" => "genbank",
+        "gff" | "gff3" => "gff3",
+        _ => "other",
+    };
+    (stem, kind)
+}
+
+fn first_two_words(s: &str) -> String {
+    s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// "Helicobacter pylori G27 chromosome, …" → "Helicobacter pylori" (NCBI-style descriptions).
+fn species_from_description(d: &str) -> Option<String> {
+    let words: Vec<&str> = d.split_whitespace().collect();
+    (words.len() >= 2 && words[0].chars().next()?.is_uppercase()).then(|| words[..2].join(" "))
+}

@@ -22,6 +22,19 @@ pub enum H5Layout {
     DeepG,
 }
 
+impl std::str::FromStr for H5Layout {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "genolm" => Ok(H5Layout::Genolm),
+            "deepg" | "deep_g" => Ok(H5Layout::DeepG),
+            o => Err(Error::Config(format!(
+                "states layout {o:?}: use genolm or deepg"
+            ))),
+        }
+    }
+}
+
 /// What [`write_states`] wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatesSummary {

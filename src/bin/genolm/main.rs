@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod analyses;
 use genolm::data::annotation::{check_translations, read_annotation};
 use genolm::data::corpus::{Corpus, SplitLevel};
 use genolm::data::tokenize::{tokenize_file, KmerTokenizer, Special};
@@ -114,6 +116,15 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AnnCmd,
     },
+    /// Neuron states of a model over FASTA/FASTQ records → HDF5 (opens in h5py).
+    States(analyses::StatesArgs),
+    /// Explanations: explainable neurons, attributions, dependency maps.
+    Explain {
+        #[command(subcommand)]
+        cmd: analyses::ExplainCmd,
+    },
+    /// Score the single-base substitutions of a VCF with a model (LLR, embedding distance).
+    Variants(analyses::VariantsArgs),
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
         /// FASTA or FASTQ file (plain, gzip or bgzip).
@@ -432,6 +443,9 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
+        Cmd::States(a) => analyses::states(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Explain { cmd } => analyses::explain(cmd).map(|()| ExitCode::SUCCESS),
+        Cmd::Variants(a) => analyses::variants(a).map(|()| ExitCode::SUCCESS),
         Cmd::Tokenize { file, k, stride } => {
             let tok = KmerTokenizer::new(k, stride)?;
             let t0 = std::time::Instant::now();

@@ -1,0 +1,387 @@
+//! Subcommands that reach the analyses without writing Rust: `states`, `explain neurons`,
+//! `explain attribution`, `explain depmap`, `variants`. Each parses its arguments, calls one
+//! library function per input record and writes machine-readable files (CSV, HDF5, JSON) and
+//! figures (SVG) into an output folder; errors exit with code 2.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use genolm::data::annotation::read_annotation;
+use genolm::data::fasta::{read_fasta, SeqRecord};
+use genolm::data::tracks::{TrackOptions, Tracks};
+use genolm::explain::attribution::{
+    input_x_gradient, integrated_gradients, ism, saliency, AttributionOptions, Baseline,
+};
+use genolm::explain::depmap::{dependency_map, DepMapOptions};
+use genolm::explain::neurons::{identify_explainable_neurons, targets_from_tracks, NeuronOptions};
+use genolm::infer::{read_states, write_states, H5Layout, PredictOptions};
+use genolm::models::{DeviceChoice, GenomicModel};
+use genolm::{Error, Result};
+
+/// `genolm states`.
+#[derive(Args)]
+pub struct StatesArgs {
+    /// Checkpoint: a `.safetensors` file or a run folder.
+    model: PathBuf,
+    /// FASTA or FASTQ (plain, gzip or bgzip): one row per kept token of every record.
+    seqs: PathBuf,
+    /// The HDF5 file to write (atomically).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Layers to keep (comma-separated: embed, conv.i, lstm.i, attn.i, body; default all).
+    #[arg(long, value_delimiter = ',')]
+    layers: Vec<String>,
+    /// Keep every N-th token position.
+    #[arg(long, default_value_t = 1)]
+    every: usize,
+    /// `genolm` (every layer, row index, sequences) or `deepg` (one layer, deepG's names).
+    #[arg(long, default_value = "genolm")]
+    layout: H5Layout,
+    /// Also keep the LM head's log-probabilities (`log_probs`).
+    #[arg(long)]
+    log_probs: bool,
+    /// Rows per forward pass.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+}
+
+/// `genolm explain …`.
+#[derive(Subcommand)]
+pub enum ExplainCmd {
+    /// Which neurons encode annotated features: states (HDF5 from `genolm states`) against
+    /// the CDS / codon-position / amino-acid tracks of a GenBank or GFF3 file.
+    Neurons(NeuronArgs),
+    /// Which bases drive the model's output: a per-base (k = 1) or per-token map per record.
+    Attribution(AttributionArgs),
+    /// Nucleotide dependency map per record: how a substitution at i changes the prediction at j.
+    Depmap(DepmapArgs),
+}
+
+/// `genolm explain neurons`.
+#[derive(Args)]
+pub struct NeuronArgs {
+    /// States file written by `genolm states` (genolm layout).
+    states: PathBuf,
+    /// GenBank or GFF3 annotation of the sequences the states were computed on.
+    #[arg(long)]
+    annotation: PathBuf,
+    /// FASTA of a GFF3 annotation without its own `##FASTA` section.
+    #[arg(long)]
+    fasta: Option<PathBuf>,
+    /// Output folder: neurons.csv, probes.csv, top.txt, heatmap.svg.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Smallest class (rows) a target needs.
+    #[arg(long, default_value_t = 50)]
+    min_class: usize,
+    /// Genetic code for CDS without one (11 bacteria/plastids, 1 standard).
+    #[arg(long, default_value_t = 11)]
+    code: u8,
+    /// Neurons per target in top.txt.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Skip the sparse L1 probes (faster).
+    #[arg(long)]
+    no_probe: bool,
+}
+
+/// Attribution methods.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Method {
+    /// |∂f/∂input|.
+    Saliency,
+    /// input × gradient.
+    InputXGradient,
+    /// integrated gradients from a shuffled baseline.
+    IntegratedGradients,
+    /// in-silico mutagenesis: every single substitution re-scored.
+    Ism,
+}
+
+/// `genolm explain attribution`.
+#[derive(Args)]
+pub struct AttributionArgs {
+    /// Checkpoint: a `.safetensors` file or a run folder.
+    model: PathBuf,
+    /// FASTA or FASTQ; each record (or its `--start..--end` window) is explained.
+    seqs: PathBuf,
+    /// Method.
+    #[arg(long, value_enum, default_value = "integrated-gradients")]
+    method: Method,
+    /// Output folder: one `<record>.csv` and `<record>.svg` (logo) per record.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// First base of the window (0-based).
+    #[arg(long, default_value_t = 0)]
+    start: usize,
+    /// End of the window (exclusive; default: the record's end, at most start + 2000).
+    #[arg(long)]
+    end: Option<usize>,
+    /// Integrated gradients: steps.
+    #[arg(long, default_value_t = 64)]
+    steps: usize,
+}
+
+/// `genolm explain depmap`.
+#[derive(Args)]
+pub struct DepmapArgs {
+    /// Checkpoint: a `.safetensors` file or a run folder.
+    model: PathBuf,
+    /// FASTA or FASTQ; each record's `--start..--end` window is mapped.
+    seqs: PathBuf,
+    /// Output folder: `<record>.csv` (i, j, value) and `<record>.svg` per record.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// First base of the window (0-based).
+    #[arg(long, default_value_t = 0)]
+    start: usize,
+    /// End of the window (exclusive; default start + 200: the map has L² cells and 3L + 1 passes).
+    #[arg(long)]
+    end: Option<usize>,
+}
+
+/// `genolm variants`.
+#[derive(Args)]
+pub struct VariantsArgs {
+    /// Checkpoint: a `.safetensors` file or a run folder.
+    model: PathBuf,
+    /// VCF (plain, gzip or bgzip) of single-base substitutions.
+    #[arg(long)]
+    vcf: PathBuf,
+    /// The reference FASTA the VCF is against (every REF is checked).
+    #[arg(long)]
+    fasta: PathBuf,
+    /// Output CSV: chrom, pos, ref, alt, LLR, embedding distance, Markov LLR.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Bases on each side of the variant.
+    #[arg(long, default_value_t = 100)]
+    flank: usize,
+}
+
+fn load_model(path: &Path) -> Result<GenomicModel> {
+    GenomicModel::load(path, &DeviceChoice::Auto.open()?)
+}
+
+fn records(path: &Path) -> Result<Vec<SeqRecord>> {
+    let recs = read_fasta(path)?;
+    if recs.is_empty() {
+        return Err(Error::Input(format!("{}: no sequences", path.display())));
+    }
+    Ok(recs)
+}
+
+fn out_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// A file name for a record (its name with path separators and odd characters replaced).
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `start..end` of a record, checked.
+fn window<'a>(
+    r: &'a SeqRecord,
+    start: usize,
+    end: Option<usize>,
+    default_len: usize,
+) -> Result<&'a [u8]> {
+    let end = end.unwrap_or(start + default_len).min(r.seq.len());
+    if start >= end {
+        return Err(Error::Input(format!(
+            "{}: window {start}..{end} is empty (the record has {} bases)",
+            r.name,
+            r.seq.len()
+        )));
+    }
+    Ok(&r.seq[start..end])
+}
+
+/// `genolm states`.
+pub fn states(a: StatesArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let recs = records(&a.seqs)?;
+    let opts = PredictOptions {
+        batch_size: a.batch_size,
+        every: a.every,
+        layers: a.layers,
+        log_probs: a.log_probs,
+        ..Default::default()
+    };
+    let s = write_states(&model, &recs, &a.out, &opts, a.layout)?;
+    println!(
+        "wrote {}: {} rows of {} records; layers {}",
+        s.path.display(),
+        s.n_rows,
+        s.records.len(),
+        s.layers
+            .iter()
+            .map(|(n, w)| format!("{n} ({w})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// `genolm explain …`.
+pub fn explain(cmd: ExplainCmd) -> Result<()> {
+    match cmd {
+        ExplainCmd::Neurons(a) => neurons(a),
+        ExplainCmd::Attribution(a) => attribution(a),
+        ExplainCmd::Depmap(a) => depmap(a),
+    }
+}
+
+fn neurons(a: NeuronArgs) -> Result<()> {
+    let st = read_states(&a.states)?;
+    let ann = read_annotation(&a.annotation, a.fasta.as_deref())?;
+    let topts = TrackOptions {
+        default_code: a.code,
+        ..Default::default()
+    };
+    // the first annotated sequence the states file holds
+    let (record, seq) = ann
+        .iter()
+        .find_map(|s| {
+            st.records
+                .iter()
+                .position(|r| r.name == s.name)
+                .map(|i| (i, s))
+        })
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "none of the sequences of {} ({}) is in {} ({})",
+                a.annotation.display(),
+                ann.iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.states.display(),
+                st.records
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let tracks = Tracks::from_annotation(seq, &topts)?;
+    let targets = targets_from_tracks(&st, record, &tracks, a.min_class)?;
+    if targets.is_empty() {
+        return Err(Error::Input(format!(
+            "{}: no target has {} rows in each class",
+            seq.name, a.min_class
+        )));
+    }
+    let rep = identify_explainable_neurons(
+        &st,
+        &targets,
+        &NeuronOptions {
+            probe: !a.no_probe,
+            ..Default::default()
+        },
+    )?;
+    out_dir(&a.out)?;
+    rep.table()?.to_csv(a.out.join("neurons.csv"))?;
+    if !a.no_probe {
+        rep.probe_table()?.to_csv(a.out.join("probes.csv"))?;
+    }
+    rep.plot(30)?.save(a.out.join("heatmap.svg"))?;
+    let top: Vec<String> = targets
+        .iter()
+        .map(|t| format!("{}\n{}", t.name, rep.print_top(&t.name, a.top)))
+        .collect();
+    genolm::fsio::atomic_write(&a.out.join("top.txt"), top.join("\n\n").as_bytes())?;
+    println!(
+        "{}: {} targets, {} significant neuron–target pairs; wrote {}",
+        seq.name,
+        targets.len(),
+        rep.significant().len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn attribution(a: AttributionArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let recs = records(&a.seqs)?;
+    out_dir(&a.out)?;
+    let opts = AttributionOptions {
+        baseline: Baseline::Shuffled(1),
+        steps: a.steps,
+        ..Default::default()
+    };
+    for r in &recs {
+        let seq = window(r, a.start, a.end, 2000)?;
+        let stem = a.out.join(file_stem(&r.name));
+        let (table, fig) = match a.method {
+            Method::Ism => {
+                let m = ism(&model, seq, &opts)?;
+                (m.table()?, m.plot()?)
+            }
+            m => {
+                let at = match m {
+                    Method::Saliency => saliency(&model, seq, &opts)?,
+                    Method::InputXGradient => input_x_gradient(&model, seq, &opts)?,
+                    _ => integrated_gradients(&model, seq, &opts)?,
+                };
+                (at.table()?, at.plot()?)
+            }
+        };
+        table.to_csv(stem.with_extension("csv"))?;
+        fig.save(stem.with_extension("svg"))?;
+        println!(
+            "{}: {} bases → {}.csv/.svg",
+            r.name,
+            seq.len(),
+            stem.display()
+        );
+    }
+    Ok(())
+}
+
+fn depmap(a: DepmapArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let recs = records(&a.seqs)?;
+    out_dir(&a.out)?;
+    for r in &recs {
+        let seq = window(r, a.start, a.end, 200)?;
+        let dm = dependency_map(&model, seq, &DepMapOptions::default())?;
+        let stem = a.out.join(file_stem(&r.name));
+        dm.table()?.to_csv(stem.with_extension("csv"))?;
+        dm.plot()?.save(stem.with_extension("svg"))?;
+        println!(
+            "{}: {} bases, {} passes in {:.1} s → {}.csv/.svg",
+            r.name,
+            seq.len(),
+            dm.passes,
+            dm.seconds,
+            stem.display()
+        );
+    }
+    Ok(())
+}
+
+/// `genolm variants`.
+pub fn variants(a: VariantsArgs) -> Result<()> {
+    use genolm::bench::variants::{read_vcf_variants, score_variants};
+    let model = load_model(&a.model)?;
+    let input = read_vcf_variants(&a.vcf, &a.fasta)?;
+    let t = score_variants(&model, &input.variants, &input.genome, a.flank)?;
+    t.to_csv(&a.out)?;
+    println!(
+        "{} variants scored ({} skipped: indels or symbolic alleles) → {}",
+        input.variants.len(),
+        input.skipped,
+        a.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! The analysis subcommands on real files (phiX174 from the embedded corpus, its GenBank
+//! annotation): each writes its outputs and exits 0, and a bad input of each gives a clear
+//! message and exit code 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::Device;
+use genolm::data::corpus::Corpus;
+use genolm::infer::read_states;
+use genolm::models::{GenomicModel, ModelConfig};
+
+fn genolm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genolm"))
+        .args(args)
+        .output()
+        .expect("the genolm binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = genolm(args);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    );
+    assert!(o.status.success(), "genolm {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+fn fails(args: &[&str]) -> String {
+    let o = genolm(args);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "genolm {args:?} should fail with code 2"
+    );
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// phiX174 as FASTA, its GenBank file, a small model (k = 1 for per-base maps).
+fn fixtures(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let corpus = Corpus::embedded().unwrap();
+    let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()].contigs[0];
+    let fa = dir.join("phix.fa");
+    std::fs::write(
+        &fa,
+        format!(">{}\n{}\n", phix.name, String::from_utf8_lossy(&phix.seq)),
+    )
+    .unwrap();
+    let gbk = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/vir/phiX174.gbk");
+    let mut cfg = ModelConfig::tiny();
+    cfg.k = 1;
+    let model = dir.join("model.safetensors");
+    GenomicModel::new(cfg, &Device::Cpu, 3)
+        .unwrap()
+        .save(&model)
+        .unwrap();
+    (fa, gbk, model)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn states_then_explain_neurons() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fa, gbk, model) = fixtures(dir.path());
+    let h5 = dir.path().join("phix.h5");
+    let out = ok(&["states", s(&model), s(&fa), "--out", s(&h5), "--every", "3"]);
+    assert!(out.contains("wrote"), "{out}");
+    let st = read_states(&h5).unwrap();
+    assert_eq!(st.records[0].length, 5386);
+    assert_eq!(st.n_rows(), 5386usize.div_ceil(3));
+
+    let nd = dir.path().join("neurons");
+    ok(&[
+        "explain",
+        "neurons",
+        s(&h5),
+        "--annotation",
+        s(&gbk),
+        "--out",
+        s(&nd),
+        "--no-probe",
+    ]);
+    let csv = std::fs::read_to_string(nd.join("neurons.csv")).unwrap();
+    assert!(
+        csv.lines().count() > 10 && csv.contains("CDS"),
+        "{}",
+        &csv[..200.min(csv.len())]
+    );
+    assert!(std::fs::read_to_string(nd.join("heatmap.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+    assert!(std::fs::read_to_string(nd.join("top.txt"))
+        .unwrap()
+        .contains("Neuron"));
+
+    // bad inputs: an unknown layer, an annotation of other sequences
+    let e = fails(&[
+        "states",
+        s(&model),
+        s(&fa),
+        "--out",
+        s(&dir.path().join("x.h5")),
+        "--layers",
+        "lstm.9",
+    ]);
+    assert!(e.contains("no layer \"lstm.9\""), "{e}");
+    let other = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/vir/influenza_A_EU851978.gbk");
+    let e = fails(&[
+        "explain",
+        "neurons",
+        s(&h5),
+        "--annotation",
+        s(&other),
+        "--out",
+        s(&nd),
+    ]);
+    assert!(e.contains("none of the sequences"), "{e}");
+}
+
+#[test]
+fn attribution_and_depmap_write_tables_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fa, _, model) = fixtures(dir.path());
+    let ad = dir.path().join("attr");
+    ok(&[
+        "explain",
+        "attribution",
+        s(&model),
+        s(&fa),
+        "--method",
+        "ism",
+        "--start",
+        "100",
+        "--end",
+        "140",
+        "--out",
+        s(&ad),
+    ]);
+    let csv = std::fs::read_to_string(ad.join("NC_001422.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 40 * 3, "one row per substitution");
+    ok(&[
+        "explain",
+        "attribution",
+        s(&model),
+        s(&fa),
+        "--end",
+        "60",
+        "--steps",
+        "8",
+        "--out",
+        s(&ad),
+    ]);
+    assert!(std::fs::read_to_string(ad.join("NC_001422.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+
+    let dd = dir.path().join("depmap");
+    ok(&[
+        "explain",
+        "depmap",
+        s(&model),
+        s(&fa),
+        "--end",
+        "30",
+        "--out",
+        s(&dd),
+    ]);
+    let csv = std::fs::read_to_string(dd.join("NC_001422.csv")).unwrap();
+    assert!(csv.lines().count() > 30, "{csv}");
+
+    // bad inputs: an empty window, a file that is not FASTA
+    let e = fails(&[
+        "explain",
+        "depmap",
+        s(&model),
+        s(&fa),
+        "--start",
+        "9000",
+        "--out",
+        s(&dd),
+    ]);
+    assert!(e.contains("window") && e.contains("5386"), "{e}");
+    let junk = dir.path().join("junk.fa");
+    std::fs::write(&junk, "this is not a sequence file\n").unwrap();
+    let e = fails(&[
+        "explain",
+        "attribution",
+        s(&model),
+        s(&junk),
+        "--out",
+        s(&ad),
+    ]);
+    assert!(e.contains("junk.fa"), "{e}");
+}
+
+#[test]
+fn variants_from_a_vcf() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fa, _, model) = fixtures(dir.path());
+    let corpus = Corpus::embedded().unwrap();
+    let phix = &corpus.genomes[corpus.index_of("phiX174").unwrap()].contigs[0];
+    let b = |i: usize| phix.seq[i - 1] as char;
+    let alt = |i: usize| if b(i) == 'A' { 'C' } else { 'A' };
+    let header = "##fileformat=VCFv4.3\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+    let vcf = dir.path().join("v.vcf");
+    std::fs::write(
+        &vcf,
+        format!(
+            "{header}NC_001422\t500\ta\t{}\t{}\t.\tPASS\t.\nNC_001422\t900\tb\t{}\t{}\t.\tPASS\t.\n",
+            b(500),
+            alt(500),
+            b(900),
+            alt(900)
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("scores.csv");
+    ok(&[
+        "variants",
+        s(&model),
+        "--vcf",
+        s(&vcf),
+        "--fasta",
+        s(&fa),
+        "--out",
+        s(&out),
+        "--flank",
+        "20",
+    ]);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    // a REF that disagrees with the FASTA: the error names the file and line
+    std::fs::write(
+        &vcf,
+        format!("{header}NC_001422\t500\ta\t{}\tT\t.\tPASS\t.\n", alt(500)),
+    )
+    .unwrap();
+    let e = fails(&[
+        "variants",
+        s(&model),
+        "--vcf",
+        s(&vcf),
+        "--fasta",
+        s(&fa),
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("v.vcf:3"), "{e}");
+}

@@ -189,12 +189,7 @@ fn file_stem(name: &str) -> String {
 }
 
 /// `start..end` of a record, checked.
-fn window<'a>(
-    r: &'a SeqRecord,
-    start: usize,
-    end: Option<usize>,
-    default_len: usize,
-) -> Result<&'a [u8]> {
+fn window(r: &SeqRecord, start: usize, end: Option<usize>, default_len: usize) -> Result<&[u8]> {
     let end = end.unwrap_or(start + default_len).min(r.seq.len());
     if start >= end {
         return Err(Error::Input(format!(

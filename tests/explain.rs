@@ -8,7 +8,9 @@ use genolm::explain::attribution::{
     input_x_gradient, integrated_gradients, ism, ism_with, saliency, AttributionOptions, Baseline,
     Objective, SequenceScorer,
 };
-use genolm::explain::deletion::{deletion_curve, lm_loss, loss_with_deleted, Ablate};
+use genolm::explain::deletion::{
+    deletion_curve, lm_loss, loss_with_deleted, Ablate, DeletionOptions,
+};
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
 use genolm::explain::motifs::filter_pwms;
 use genolm::explain::neurons::{
@@ -305,11 +307,21 @@ fn deleting_neurons_changes_the_loss_and_the_curve_has_both_arms() {
     let base = lm_loss(&m, &recs, &PredictOptions::default()).unwrap();
     assert!(base.loss.is_finite() && base.loss > 1.0, "{}", base.loss);
     let all: Vec<usize> = (0..16).collect(); // tiny: the last LSTM has emb_dim units (tied decoder)
-    let gone = loss_with_deleted(&m, &recs, "lstm.0", &all, Ablate::Zero).unwrap();
+    let zero = DeletionOptions::layer("lstm.0");
+    let gone = loss_with_deleted(&m, &recs, &all, &zero).unwrap();
     assert!(gone.loss != base.loss);
-    let mean = loss_with_deleted(&m, &recs, "lstm.0", &all[..4], Ablate::Mean).unwrap();
+    let by_mean = DeletionOptions {
+        ablate: Ablate::Mean,
+        ..zero.clone()
+    };
+    let mean = loss_with_deleted(&m, &recs, &all[..4], &by_mean).unwrap();
     assert!(mean.loss.is_finite());
-    let c = deletion_curve(&m, &recs, "lstm.0", &all, &[0, 2, 8], 2, Ablate::Zero, 1).unwrap();
+    let curve_opts = DeletionOptions {
+        ks: vec![0, 2, 8],
+        n_random: 2,
+        ..zero
+    };
+    let c = deletion_curve(&m, &recs, &all, &curve_opts).unwrap();
     assert_eq!(c.ranked[0].1.loss, base.loss);
     assert_eq!(c.random.len(), 3);
     assert!(c.table().unwrap().height() == 3);

@@ -9,7 +9,9 @@
 use std::time::Instant;
 
 use super::{BenchContext, BenchRow, Outcome};
-use crate::explain::deletion::{deletion_curve, lm_loss, rank_by_deletion, Ablate};
+use crate::explain::deletion::{
+    deletion_curve, lm_loss, rank_by_deletion, Ablate, DeletionOptions,
+};
 use crate::infer::PredictOptions;
 use crate::Result;
 
@@ -38,8 +40,14 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     if rank_set.is_empty() {
         return Ok(Outcome::from_rows(Vec::new()));
     }
-    let layer = "body";
-    let ranked = rank_by_deletion(ctx.model, &rank_set, layer, Ablate::Zero)?;
+    let mut opts = DeletionOptions {
+        layer: "body".into(),
+        ablate: Ablate::Zero,
+        n_random: 3,
+        seed: ctx.opts.seed,
+        ks: Vec::new(),
+    };
+    let ranked = rank_by_deletion(ctx.model, &rank_set, &opts)?;
     let order: Vec<usize> = ranked.iter().map(|r| r.0).collect();
     let mut ks = vec![];
     let mut k = 1;
@@ -47,16 +55,8 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         ks.push(k);
         k *= 2;
     }
-    let curve = deletion_curve(
-        ctx.model,
-        &eval_set,
-        layer,
-        &order,
-        &ks,
-        3,
-        Ablate::Zero,
-        ctx.opts.seed,
-    )?;
+    opts.ks = ks.clone();
+    let curve = deletion_curve(ctx.model, &eval_set, &order, &opts)?;
     let base = lm_loss(ctx.model, &eval_set, &PredictOptions::default())?;
     let kmax = *ks.last().unwrap_or(&1);
     let top = curve

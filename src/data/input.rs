@@ -74,6 +74,14 @@ impl Sequence for (String, Vec<u8>) {
         &self.0
     }
 }
+impl Sequence for (&str, &[u8]) {
+    fn bases(&self) -> &[u8] {
+        self.1
+    }
+    fn seq_name(&self) -> &str {
+        self.0
+    }
+}
 impl<T: Sequence + ?Sized> Sequence for &T {
     fn bases(&self) -> &[u8] {
         (**self).bases()

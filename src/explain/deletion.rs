@@ -20,6 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::data::input::Records;
 use crate::infer::PredictOptions;
 use crate::models::{Ablation, GenomicModel, Head};
 use crate::plot::{Figure, Series};
@@ -41,16 +42,17 @@ pub struct LmScore {
 /// masked deterministically, scored at the masked positions). `opts.hooks` may ablate neurons.
 pub fn lm_loss(
     model: &GenomicModel,
-    records: &[(String, Vec<u8>)],
+    records: &(impl Records + ?Sized),
     opts: &PredictOptions,
 ) -> Result<LmScore> {
+    let records = records.records();
     let head = model.config().head;
     if head == Head::Classifier {
         return Err(Error::Input("lm_loss needs an LM or MLM head".into()));
     }
     let (mut sum, mut correct, mut n) = (0f64, 0usize, 0usize);
-    for (_, seq) in records {
-        let s = crate::infer::token_scores(model, seq, opts)?;
+    for (_, seq) in &records {
+        let s = crate::infer::token_scores(model, *seq, opts)?;
         sum -= s.logp.iter().map(|&v| v as f64).sum::<f64>();
         correct += s.correct.iter().filter(|&&c| c).count();
         n += s.len();
@@ -65,6 +67,44 @@ pub fn lm_loss(
     })
 }
 
+/// Options of [`loss_with_deleted`], [`rank_by_deletion`] and [`deletion_curve`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeletionOptions {
+    /// The layer whose neurons are deleted (`embed`, `conv.i`, `lstm.i`, `attn.i`, `body`).
+    pub layer: String,
+    /// How a deleted neuron is silenced.
+    pub ablate: Ablate,
+    /// [`deletion_curve`]: the numbers of neurons deleted.
+    pub ks: Vec<usize>,
+    /// [`deletion_curve`]: random draws of `k` neurons per `k`.
+    pub n_random: usize,
+    /// [`deletion_curve`]: seed of the random draws.
+    pub seed: u64,
+}
+
+impl Default for DeletionOptions {
+    fn default() -> Self {
+        DeletionOptions {
+            layer: "body".into(),
+            ablate: Ablate::Zero,
+            ks: vec![1, 2, 4, 8, 16, 32],
+            n_random: 3,
+            seed: 1,
+        }
+    }
+}
+
+impl DeletionOptions {
+    /// Default options deleting neurons of `layer`.
+    pub fn layer(layer: &str) -> Self {
+        DeletionOptions {
+            layer: layer.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// How a deleted neuron is silenced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Ablate {
@@ -77,7 +117,7 @@ pub enum Ablate {
 
 fn ablation(
     model: &GenomicModel,
-    records: &[(String, Vec<u8>)],
+    records: &[(&str, &[u8])],
     layer: &str,
     units: &[usize],
     how: Ablate,
@@ -114,34 +154,34 @@ fn layer_width(model: &GenomicModel, layer: &str) -> Result<usize> {
         .ok_or_else(|| Error::Input(format!("no layer {layer:?}")))
 }
 
-/// Loss with `units` of `layer` ablated.
+/// Loss with `units` of `opts.layer` ablated (`opts.ablate`).
 pub fn loss_with_deleted(
     model: &GenomicModel,
-    records: &[(String, Vec<u8>)],
-    layer: &str,
+    records: &(impl Records + ?Sized),
     units: &[usize],
-    how: Ablate,
+    opts: &DeletionOptions,
 ) -> Result<LmScore> {
+    let recs = records.records();
     let mut o = PredictOptions::default();
     o.hooks
         .ablate
-        .push(ablation(model, records, layer, units, how)?);
-    lm_loss(model, records, &o)
+        .push(ablation(model, &recs, &opts.layer, units, opts.ablate)?);
+    lm_loss(model, recs.as_slice(), &o)
 }
 
-/// Rank every neuron of `layer` by the loss increase when it alone is deleted (one pass per
-/// neuron). Returns `(unit, Δ loss)`, largest first.
+/// Rank every neuron of `opts.layer` by the loss increase when it alone is deleted (one pass
+/// per neuron). Returns `(unit, Δ loss)`, largest first.
 pub fn rank_by_deletion(
     model: &GenomicModel,
-    records: &[(String, Vec<u8>)],
-    layer: &str,
-    how: Ablate,
+    records: &(impl Records + ?Sized),
+    opts: &DeletionOptions,
 ) -> Result<Vec<(usize, f64)>> {
-    let width = layer_width(model, layer)?;
-    let base = lm_loss(model, records, &PredictOptions::default())?;
+    let records = records.records();
+    let width = layer_width(model, &opts.layer)?;
+    let base = lm_loss(model, records.as_slice(), &PredictOptions::default())?;
     let mut out = Vec::with_capacity(width);
     for u in 0..width {
-        let s = loss_with_deleted(model, records, layer, &[u], how)?;
+        let s = loss_with_deleted(model, records.as_slice(), &[u], opts)?;
         out.push((u, s.loss - base.loss));
     }
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -162,21 +202,20 @@ pub struct DeletionCurve {
     pub area: f64,
 }
 
-/// Deletion curve for a `ranking` of units (e.g. from [`rank_by_deletion`] or from
-/// `identify_explainable_neurons`) at each `k` of `ks`, with `n_random` seeded random draws.
-#[allow(clippy::too_many_arguments)]
+/// Deletion curve for a `ranking` of units of `opts.layer` (e.g. from [`rank_by_deletion`] or
+/// from `identify_explainable_neurons`) at each `k` of `opts.ks`, with `opts.n_random` seeded
+/// random draws.
 pub fn deletion_curve(
     model: &GenomicModel,
-    records: &[(String, Vec<u8>)],
-    layer: &str,
+    records: &(impl Records + ?Sized),
     ranking: &[usize],
-    ks: &[usize],
-    n_random: usize,
-    how: Ablate,
-    seed: u64,
+    opts: &DeletionOptions,
 ) -> Result<DeletionCurve> {
+    let records = records.records();
+    let records = records.as_slice();
+    let (layer, ks, n_random) = (opts.layer.as_str(), opts.ks.as_slice(), opts.n_random);
     let width = layer_width(model, layer)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut ranked = Vec::new();
     let mut random = Vec::new();
     for &k in ks {
@@ -184,7 +223,7 @@ pub fn deletion_curve(
         let s = if k == 0 {
             lm_loss(model, records, &PredictOptions::default())?
         } else {
-            loss_with_deleted(model, records, layer, &ranking[..k], how)?
+            loss_with_deleted(model, records, &ranking[..k], opts)?
         };
         ranked.push((k, s));
         let mut losses = Vec::new();
@@ -194,7 +233,7 @@ pub fn deletion_curve(
             let l = if k == 0 {
                 s.loss
             } else {
-                loss_with_deleted(model, records, layer, &all[..k], how)?.loss
+                loss_with_deleted(model, records, &all[..k], opts)?.loss
             };
             losses.push(l);
         }

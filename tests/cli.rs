@@ -251,3 +251,63 @@ fn variants_from_a_vcf() {
     ]);
     assert!(e.contains("v.vcf:3"), "{e}");
 }
+
+#[test]
+fn classify_the_promoters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, model) = fixtures(dir.path());
+    let csv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/labelled/ecoli_promoters_uci.csv");
+    let out = dir.path().join("cls");
+    let printed = ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--epochs",
+        "1,0,0,1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(printed.contains("test accuracy"), "{printed}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let acc = m["accuracy"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&acc) && m["n_test"].as_u64().unwrap() > 10,
+        "{m}"
+    );
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    assert_eq!(
+        preds.lines().count() as u64,
+        1 + m["n_test"].as_u64().unwrap()
+    );
+    assert!(GenomicModel::load(out.join("classifier.safetensors"), &Device::Cpu).is_ok());
+
+    // bad inputs: three cycles instead of four; a CSV without the header
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--epochs",
+        "1,1,1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("four numbers"), "{e}");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "seq,class\nACGT,1\n").unwrap();
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&bad),
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("bad.csv:1") && e.contains("sequence"), "{e}");
+}

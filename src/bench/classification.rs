@@ -16,62 +16,13 @@ use std::time::Instant;
 
 use super::markov::MarkovModel;
 use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
-use crate::data::batch::ClassificationBatcher;
 use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
-use crate::stats::BinaryMetrics;
-use crate::train::learner::predict_proba;
-use crate::train::recipes::{classifier_from_lm, train_classifier, UlmfitOptions};
+pub use crate::stats::class_metrics;
+use crate::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
 use crate::Result;
 
 /// The shipped UCI E. coli promoter set (`datasets/labelled/ecoli_promoters_uci.csv`).
 pub const PROMOTERS_CSV: &[u8] = include_bytes!("../../datasets/labelled/ecoli_promoters_uci.csv");
-
-/// Metrics of class probabilities: arg-max accuracy, then the binary metrics (macro one-vs-rest
-/// for more than two classes). Returns `(accuracy, named metrics)`.
-pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static str, f64)>) {
-    let n_classes = probs.first().map(|p| p.len()).unwrap_or(0);
-    let acc = probs
-        .iter()
-        .zip(labels)
-        .filter(|(p, &y)| {
-            let arg = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|x| x.0)
-                .unwrap_or(0);
-            arg == y as usize
-        })
-        .count() as f64
-        / labels.len().max(1) as f64;
-    let classes: Vec<usize> = if n_classes == 2 {
-        vec![1]
-    } else {
-        (0..n_classes).collect()
-    };
-    let mut sums: Vec<(&'static str, f64)> = Vec::new();
-    for &c in &classes {
-        let s: Vec<f64> = probs.iter().map(|p| p[c]).collect();
-        let l: Vec<bool> = labels.iter().map(|&y| y as usize == c).collect();
-        let m = BinaryMetrics::compute(&s, &l);
-        for (i, (name, v)) in m.named().into_iter().enumerate() {
-            if name == "accuracy" {
-                continue;
-            }
-            match sums.iter_mut().find(|x| x.0 == name) {
-                Some(x) => x.1 += v,
-                None => {
-                    let _ = i;
-                    sums.push((name, v))
-                }
-            }
-        }
-    }
-    for x in &mut sums {
-        x.1 /= classes.len() as f64;
-    }
-    (acc, sums)
-}
 
 fn markov_probs(
     train: &[LabelledSeq],
@@ -114,23 +65,24 @@ pub fn evaluate_task(
 ) -> Result<BenchRow> {
     let t0 = Instant::now();
     let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
-    let enc = |v: &[LabelledSeq]| -> Vec<(Vec<u32>, u32)> {
-        v.iter()
-            .map(|x| (ctx.tok.encode(&x.seq), x.label))
-            .collect()
-    };
     let seed = ctx.opts.seed;
-    let opts = UlmfitOptions {
-        cls_epochs: ctx.opts.classification_epochs,
-        ..UlmfitOptions::quiet(seed)
-    };
-    let clf = classifier_from_lm(ctx.model, n_classes, seed)?;
-    let tr = ClassificationBatcher::new(enc(train), 16, true, seed)?;
-    let (clf, _) = train_classifier(clf, tr, None, &opts, true)?;
-    let te = ClassificationBatcher::new(enc(test), ctx.opts.batch_size.max(1), false, 0)?;
-    let probs: Vec<Vec<f64>> = predict_proba(&clf, &te)?
-        .into_iter()
-        .map(|p| p.into_iter().map(|v| v as f64).collect())
+    let fit = classify(
+        ctx.model,
+        train,
+        test,
+        &ClassifyOptions {
+            ulmfit: UlmfitOptions {
+                cls_epochs: ctx.opts.classification_epochs,
+                ..UlmfitOptions::quiet(seed)
+            },
+            eval_batch_size: ctx.opts.batch_size.max(1),
+            ..Default::default()
+        },
+    )?;
+    let probs: Vec<Vec<f64>> = fit
+        .probs
+        .iter()
+        .map(|p| p.iter().map(|&v| v as f64).collect())
         .collect();
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
     let (acc, named) = class_metrics(&probs, &labels);

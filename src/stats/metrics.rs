@@ -233,6 +233,53 @@ fn threshold_counts(scores: &[f64], labels: &[bool]) -> (Vec<(usize, usize)>, us
     (steps, tp, fp)
 }
 
+/// Metrics of class probabilities: arg-max accuracy, then the binary metrics (macro one-vs-rest
+/// for more than two classes). Returns `(accuracy, named metrics)`.
+pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static str, f64)>) {
+    let n_classes = probs.first().map(|p| p.len()).unwrap_or(0);
+    let acc = probs
+        .iter()
+        .zip(labels)
+        .filter(|(p, &y)| {
+            let arg = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|x| x.0)
+                .unwrap_or(0);
+            arg == y as usize
+        })
+        .count() as f64
+        / labels.len().max(1) as f64;
+    let classes: Vec<usize> = if n_classes == 2 {
+        vec![1]
+    } else {
+        (0..n_classes).collect()
+    };
+    let mut sums: Vec<(&'static str, f64)> = Vec::new();
+    for &c in &classes {
+        let s: Vec<f64> = probs.iter().map(|p| p[c]).collect();
+        let l: Vec<bool> = labels.iter().map(|&y| y as usize == c).collect();
+        let m = BinaryMetrics::compute(&s, &l);
+        for (i, (name, v)) in m.named().into_iter().enumerate() {
+            if name == "accuracy" {
+                continue;
+            }
+            match sums.iter_mut().find(|x| x.0 == name) {
+                Some(x) => x.1 += v,
+                None => {
+                    let _ = i;
+                    sums.push((name, v))
+                }
+            }
+        }
+    }
+    for x in &mut sums {
+        x.1 /= classes.len() as f64;
+    }
+    (acc, sums)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

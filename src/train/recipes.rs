@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::history::History;
-use super::learner::{Data, Learner, LearnerOptions};
+use super::learner::{predict_proba, Data, Learner, LearnerOptions};
 use crate::data::batch::ClassificationBatcher;
+use crate::data::tasks::LabelledSeq;
 use crate::models::GenomicModel;
 use crate::{Error, Result};
 
@@ -223,4 +224,85 @@ pub fn train_classifier(
         history.extend(learn.fit_one_cycle(epochs, lr)?);
     }
     Ok((learn.model, history))
+}
+
+/// Options of [`classify`].
+#[derive(Debug, Clone)]
+pub struct ClassifyOptions {
+    /// The stage-3 recipe: epochs and LRs of the four unfreezing cycles, seeds, learner.
+    pub ulmfit: UlmfitOptions,
+    /// Training batch size.
+    pub batch_size: usize,
+    /// Batch size when predicting the test items.
+    pub eval_batch_size: usize,
+    /// Gradual unfreezing (a pretrained LM); `false` trains everything from the start.
+    pub gradual: bool,
+}
+
+impl Default for ClassifyOptions {
+    fn default() -> Self {
+        ClassifyOptions {
+            ulmfit: UlmfitOptions::default(),
+            batch_size: 16,
+            eval_batch_size: 32,
+            gradual: true,
+        }
+    }
+}
+
+/// What [`classify`] produced.
+pub struct Classification {
+    /// The trained classifier.
+    pub classifier: GenomicModel,
+    /// Its four unfreezing cycles.
+    pub history: History,
+    /// Class probabilities of each test item.
+    pub probs: Vec<Vec<f32>>,
+    /// The test items' labels.
+    pub labels: Vec<u32>,
+}
+
+impl Classification {
+    /// Arg-max accuracy and the binary metrics (macro one-vs-rest for more than two classes),
+    /// see [`crate::stats::class_metrics`].
+    pub fn metrics(&self) -> (f64, Vec<(&'static str, f64)>) {
+        let p: Vec<Vec<f64>> = self
+            .probs
+            .iter()
+            .map(|r| r.iter().map(|&v| v as f64).collect())
+            .collect();
+        crate::stats::class_metrics(&p, &self.labels)
+    }
+}
+
+/// ULMFiT stage 3 on labelled sequences: a classifier built from `lm`'s encoder, trained on
+/// `train` with gradual unfreezing and discriminative LRs, then scored on `test`.
+pub fn classify(
+    lm: &GenomicModel,
+    train: &[LabelledSeq],
+    test: &[LabelledSeq],
+    opts: &ClassifyOptions,
+) -> Result<Classification> {
+    let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
+    if n_classes < 2 {
+        return Err(Error::Input(
+            "classification needs at least two classes".into(),
+        ));
+    }
+    let tok = lm.config().tokenizer()?;
+    let enc = |v: &[LabelledSeq]| -> Vec<(Vec<u32>, u32)> {
+        v.iter().map(|x| (tok.encode(&x.seq), x.label)).collect()
+    };
+    let seed = opts.ulmfit.seed;
+    let clf = classifier_from_lm(lm, n_classes, seed)?;
+    let tr = ClassificationBatcher::new(enc(train), opts.batch_size, true, seed)?;
+    let (classifier, history) = train_classifier(clf, tr, None, &opts.ulmfit, opts.gradual)?;
+    let te = ClassificationBatcher::new(enc(test), opts.eval_batch_size.max(1), false, 0)?;
+    let probs = predict_proba(&classifier, &te)?;
+    Ok(Classification {
+        classifier,
+        history,
+        probs,
+        labels: test.iter().map(|x| x.label).collect(),
+    })
 }

@@ -125,6 +125,8 @@ enum Cmd {
     },
     /// Score the single-base substitutions of a VCF with a model (LLR, embedding distance).
     Variants(analyses::VariantsArgs),
+    /// Fine-tune a classifier from a language model on labelled sequences (ULMFiT stage 3).
+    Classify(analyses::ClassifyArgs),
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
         /// FASTA or FASTQ file (plain, gzip or bgzip).
@@ -446,6 +448,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         Cmd::States(a) => analyses::states(a).map(|()| ExitCode::SUCCESS),
         Cmd::Explain { cmd } => analyses::explain(cmd).map(|()| ExitCode::SUCCESS),
         Cmd::Variants(a) => analyses::variants(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Classify(a) => analyses::classify(a).map(|()| ExitCode::SUCCESS),
         Cmd::Tokenize { file, k, stride } => {
             let tok = KmerTokenizer::new(k, stride)?;
             let t0 = std::time::Instant::now();

@@ -98,25 +98,33 @@ pub enum Method {
     Ism,
 }
 
-/// `genolm explain attribution`.
+/// A model and windows of the records of a FASTA/FASTQ file, one output pair per record.
 #[derive(Args)]
-pub struct AttributionArgs {
+pub struct Windows {
     /// Checkpoint: a `.safetensors` file or a run folder.
     model: PathBuf,
-    /// FASTA or FASTQ; each record (or its `--start..--end` window) is explained.
+    /// FASTA or FASTQ (plain, gzip or bgzip); each record's `--start..--end` window is analysed.
     seqs: PathBuf,
-    /// Method.
-    #[arg(long, value_enum, default_value = "integrated-gradients")]
-    method: Method,
-    /// Output folder: one `<record>.csv` and `<record>.svg` (logo) per record.
+    /// Output folder: `<record>.csv` and `<record>.svg` per record.
     #[arg(long, short)]
     out: PathBuf,
     /// First base of the window (0-based).
     #[arg(long, default_value_t = 0)]
     start: usize,
-    /// End of the window (exclusive; default: the record's end, at most start + 2000).
+    /// End of the window (exclusive; default: start + 2000 for attributions, start + 200 for
+    /// dependency maps, which have L² cells and 3L + 1 passes; at most the record's end).
     #[arg(long)]
     end: Option<usize>,
+}
+
+/// `genolm explain attribution`.
+#[derive(Args)]
+pub struct AttributionArgs {
+    #[command(flatten)]
+    w: Windows,
+    /// Method.
+    #[arg(long, value_enum, default_value = "integrated-gradients")]
+    method: Method,
     /// Integrated gradients: steps.
     #[arg(long, default_value_t = 64)]
     steps: usize,
@@ -125,19 +133,8 @@ pub struct AttributionArgs {
 /// `genolm explain depmap`.
 #[derive(Args)]
 pub struct DepmapArgs {
-    /// Checkpoint: a `.safetensors` file or a run folder.
-    model: PathBuf,
-    /// FASTA or FASTQ; each record's `--start..--end` window is mapped.
-    seqs: PathBuf,
-    /// Output folder: `<record>.csv` (i, j, value) and `<record>.svg` per record.
-    #[arg(long, short)]
-    out: PathBuf,
-    /// First base of the window (0-based).
-    #[arg(long, default_value_t = 0)]
-    start: usize,
-    /// End of the window (exclusive; default start + 200: the map has L² cells and 3L + 1 passes).
-    #[arg(long)]
-    end: Option<usize>,
+    #[command(flatten)]
+    w: Windows,
 }
 
 /// `genolm variants`.
@@ -329,17 +326,18 @@ fn neurons(a: NeuronArgs) -> Result<()> {
 }
 
 fn attribution(a: AttributionArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
-    let recs = records(&a.seqs)?;
-    out_dir(&a.out)?;
+    let w = &a.w;
+    let model = load_model(&w.model)?;
+    let recs = records(&w.seqs)?;
+    out_dir(&w.out)?;
     let opts = AttributionOptions {
         baseline: Baseline::Shuffled(1),
         steps: a.steps,
         ..Default::default()
     };
     for r in &recs {
-        let seq = window(r, a.start, a.end, 2000)?;
-        let stem = a.out.join(file_stem(&r.name));
+        let seq = window(r, w.start, w.end, 2000)?;
+        let stem = w.out.join(file_stem(&r.name));
         let (table, fig) = match a.method {
             Method::Ism => {
                 let m = ism(&model, seq, &opts)?;
@@ -367,13 +365,14 @@ fn attribution(a: AttributionArgs) -> Result<()> {
 }
 
 fn depmap(a: DepmapArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
-    let recs = records(&a.seqs)?;
-    out_dir(&a.out)?;
+    let w = &a.w;
+    let model = load_model(&w.model)?;
+    let recs = records(&w.seqs)?;
+    out_dir(&w.out)?;
     for r in &recs {
-        let seq = window(r, a.start, a.end, 200)?;
+        let seq = window(r, w.start, w.end, 200)?;
         let dm = dependency_map(&model, seq, &DepMapOptions::default())?;
-        let stem = a.out.join(file_stem(&r.name));
+        let stem = w.out.join(file_stem(&r.name));
         dm.table()?.to_csv(stem.with_extension("csv"))?;
         dm.plot()?.save(stem.with_extension("svg"))?;
         println!(

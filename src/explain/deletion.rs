@@ -4,13 +4,14 @@
 //!
 //! ```
 //! use candle_core::Device;
-//! use genolm::explain::deletion::{lm_loss, deletion_curve, Ablate};
+//! use genolm::explain::deletion::{deletion_curve, lm_loss, DeletionOptions};
 //! use genolm::models::{GenomicModel, ModelConfig};
 //! let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
 //! let recs = vec![("s".to_string(), b"ACGTAGCTAGCATGCATCGATCGATTAGCGCGATATCGCTAGCTAGGCTA".to_vec())];
 //! let base = lm_loss(&model, &recs, &Default::default())?;
 //! assert!(base.loss > 0.0 && base.n > 0);
-//! let curve = deletion_curve(&model, &recs, "lstm.0", &[3, 1, 4, 0], &[0, 1, 2], 2, Ablate::Zero, 7)?;
+//! let opts = DeletionOptions { ks: vec![0, 1, 2], n_random: 2, seed: 7, ..DeletionOptions::layer("lstm.0") };
+//! let curve = deletion_curve(&model, &recs, &[3, 1, 4, 0], &opts)?;
 //! assert_eq!(curve.ranked.len(), 3);
 //! # Ok::<(), genolm::Error>(())
 //! ```

@@ -311,3 +311,47 @@ fn classify_the_promoters() {
     ]);
     assert!(e.contains("bad.csv:1") && e.contains("sequence"), "{e}");
 }
+
+#[test]
+fn train_then_report_a_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let toml = dir.path().join("tiny.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "output = {:?}\n[data]\nbptt = 32\nbatch_size = 8\n[model]\npreset = \"tiny\"\n\
+             [train]\nepochs = 1\nmax_batches = 3\nvalid_max_batches = 2\ndevice = \"cpu\"\n",
+            run.display().to_string()
+        ),
+    )
+    .unwrap();
+    ok(&["train", "--config", s(&toml)]);
+    assert!(
+        run.join("run.toml").exists(),
+        "the run records its run file"
+    );
+    let rep = dir.path().join("rep");
+    let out = ok(&["report", s(&run), "--out", s(&rep)]);
+    assert!(out.contains("index.html"), "{out}");
+    let html = std::fs::read_to_string(rep.join("index.html")).unwrap();
+    for section in [
+        "Data",
+        "Training",
+        "Held-out quality per kingdom",
+        "Loss along phiX174",
+    ] {
+        assert!(html.contains(section), "the report lacks {section}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rep.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        m["metrics"]["test_VIR_loss"].as_f64().unwrap() > 0.0,
+        "{}",
+        m["metrics"]
+    );
+
+    // a folder that is not a run
+    let e = fails(&["report", s(dir.path()), "--out", s(&rep)]);
+    assert!(e.contains("run.toml"), "{e}");
+}

@@ -39,7 +39,7 @@ mod training;
 pub use quickstart::{
     corpus_overview, loss_track, quickstart, quickstart_report, Quickstart, QuickstartOptions,
 };
-pub use training::training_report;
+pub use training::{run_report, training_report};
 
 /// The git commit genolm was built from (`unknown` outside a git checkout).
 pub const GIT_COMMIT: &str = env!("GENOLM_GIT_COMMIT");

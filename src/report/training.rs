@@ -88,3 +88,59 @@ pub fn training_report(
     r.table("kingdoms", &Table::new("kingdoms", df), "Cross-entropy (nats/token) and next-token accuracy on held-out genomes; gain_over_ln4s > 0 means the model beats the informed-random point.");
     Ok(r)
 }
+
+/// The report of a run folder written by `genolm train` (or [`crate::train::run::run_training`]):
+/// [`training_report`] from its `run.toml` and `summary.json`, the loss along the smallest
+/// annotated held-out genome with its genes (when the corpus has one), and the benchmark's
+/// table and figure when `bench` is given (a `BenchmarkReport` of this model). What
+/// `genolm report RUN_DIR` writes.
+pub fn run_report(
+    run: &std::path::Path,
+    bench: Option<&crate::bench::BenchmarkReport>,
+) -> Result<Report> {
+    let cfg = RunConfig::load(run)?;
+    let summary = RunSummary::load(run)?;
+    let corpus = Corpus::open(&cfg.data.corpus)?;
+    let title = format!("genolm run {} ({})", run.display(), summary.arch);
+    let mut r = training_report(&title, &corpus, &cfg, &summary)?;
+    let splits = run_splits(&corpus, &cfg.data)?;
+    // the smallest annotated held-out genome: a readable track, seconds to score
+    let annotated = splits
+        .valid
+        .iter()
+        .chain(&splits.test)
+        .copied()
+        .filter(|&g| corpus.genomes[g].is_annotated())
+        .min_by_key(|&g| corpus.genomes[g].len());
+    if let Some(g) = annotated {
+        let model = crate::models::GenomicModel::load(run, &cfg.train.device.open()?)?;
+        let id = corpus.genomes[g].meta.id.clone();
+        r.heading(format!("Loss along {id}"));
+        r.figure(
+            "genome_loss",
+            &super::loss_track(&model, &corpus, &id)?,
+            format!("Loss per token along {id} (held out), 101-token moving mean, with the CDS beneath."),
+        );
+    }
+    if let Some(b) = bench {
+        r.heading("Benchmark");
+        r.text(format!(
+            "{} tasks next to their baselines on held-out genomes (training genomes from {}).",
+            b.rows.len(),
+            b.train_source
+        ));
+        r.table(
+            "benchmark",
+            &b.table()?,
+            "One row per task and dataset: the model's value, the baseline's, and the difference.",
+        );
+        r.figure("benchmark", &b.plot()?, "The model against each baseline.");
+        for row in &b.rows {
+            r.metric(
+                &format!("bench_{}_{}_{}", row.task, row.dataset, row.metric),
+                row.value,
+            );
+        }
+    }
+    Ok(r)
+}

@@ -164,6 +164,18 @@ impl RunConfig {
         })
     }
 
+    /// The run file of a finished or running run: `run.toml` in its output folder (written
+    /// by [`run_training`]; the same format `genolm train --config` reads).
+    pub fn load(run: impl AsRef<Path>) -> Result<Self> {
+        Self::from_file(&run.as_ref().join("run.toml"))
+    }
+
+    /// This run as a run file (TOML): every model field spelled out, so it rebuilds the same
+    /// run whatever the presets become.
+    pub fn to_toml_string(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Config(format!("run config: {e}")))
+    }
+
     /// Read a run file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -468,6 +480,10 @@ pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<Splits> {
 pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let t0 = Instant::now();
     let device = cfg.train.device.open()?;
+    crate::fsio::atomic_write(
+        &cfg.output.join("run.toml"),
+        cfg.to_toml_string()?.as_bytes(),
+    )?;
     let corpus = load_corpus(&cfg.data)?;
     let splits = run_splits(&corpus, &cfg.data)?;
     let (tr, va, te) = (&splits.train, &splits.valid, &splits.test);
@@ -566,6 +582,15 @@ mod tests {
             let e = RunConfig::from_toml_str(&format!("output = \"x\"\n{bad}\n")).unwrap_err();
             assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn run_files_round_trip() {
+        let mut cfg = RunConfig::quickstart("runs/x", 7, 2, 10);
+        cfg.data.kingdoms = vec![Kingdom::Euk];
+        cfg.model.lstm_hidden = 77;
+        let back = RunConfig::from_toml_str(&cfg.to_toml_string().unwrap()).unwrap();
+        assert_eq!(back, cfg);
     }
 
     #[test]

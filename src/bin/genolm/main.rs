@@ -127,6 +127,19 @@ enum Cmd {
     Variants(analyses::VariantsArgs),
     /// Fine-tune a classifier from a language model on labelled sequences (ULMFiT stage 3).
     Classify(analyses::ClassifyArgs),
+    /// One HTML report of a run folder (`genolm train`'s output): configuration, corpus and
+    /// split, learning curve, held-out quality, the loss along a held-out genome, and the
+    /// benchmark when given.
+    Report {
+        /// The run folder (with run.toml, summary.json, model.safetensors).
+        run: PathBuf,
+        /// A benchmark of this model: `genolm bench … --out DIR` (the folder or its report.json).
+        #[arg(long)]
+        bench: Option<PathBuf>,
+        /// Where the report goes (default: RUN/report).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
         /// FASTA or FASTQ file (plain, gzip or bgzip).
@@ -449,6 +462,21 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         Cmd::Explain { cmd } => analyses::explain(cmd).map(|()| ExitCode::SUCCESS),
         Cmd::Variants(a) => analyses::variants(a).map(|()| ExitCode::SUCCESS),
         Cmd::Classify(a) => analyses::classify(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Report { run, bench, out } => {
+            let bench = match bench {
+                Some(b) if b.is_dir() => Some(genolm::bench::BenchmarkReport::load_json(
+                    b.join("report.json"),
+                )?),
+                Some(b) => Some(genolm::bench::BenchmarkReport::load_json(&b)?),
+                None => None,
+            };
+            // no command is recorded: the report collects a run, re-running it is `genolm train`
+            let rep = genolm::report::run_report(&run, bench.as_ref())?;
+            let dir = out.unwrap_or_else(|| run.join("report"));
+            rep.write(&dir)?;
+            println!("report: {}", dir.join("index.html").display());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Tokenize { file, k, stride } => {
             let tok = KmerTokenizer::new(k, stride)?;
             let t0 = std::time::Instant::now();

@@ -111,3 +111,20 @@ impl Error {
         }
     }
 }
+
+/// Deserialize a name through its `FromStr` (for the enums a run file names: split level,
+/// kingdom, schedule, device), so the accepted spellings live in one table and serde reports
+/// the same message as the parser.
+pub(crate) fn deserialize_by_name<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = Error>,
+{
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    s.parse().map_err(|e| {
+        serde::de::Error::custom(match e {
+            Error::Config(m) | Error::Input(m) => m,
+            e => e.to_string(),
+        })
+    })
+}

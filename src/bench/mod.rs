@@ -115,14 +115,6 @@ impl Outcome {
             Outcome::Rows(rows)
         }
     }
-
-    /// The rows (empty when skipped).
-    pub fn rows(self) -> Vec<BenchRow> {
-        match self {
-            Outcome::Rows(r) => r,
-            Outcome::Skipped(_) => Vec::new(),
-        }
-    }
 }
 
 /// Run the tasks of `opts` on a model, a run folder or a checkpoint (the benchmark's one entry

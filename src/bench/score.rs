@@ -135,12 +135,14 @@ pub fn score_reads(ctx: &BenchContext, reads: &[Vec<u8>]) -> Result<Vec<Vec<PosS
             if t < 2 {
                 continue;
             }
-            let input: Vec<Vec<u32>> = if mlm {
-                ids.iter().map(|r| mlm_masked(r)).collect()
+            let masked: Vec<Vec<u32>>;
+            let input: &[Vec<u32>] = if mlm {
+                masked = ids.iter().map(|r| mlm_masked(r)).collect();
+                &masked
             } else {
-                ids.clone()
+                &ids
             };
-            let lp = predict_rows(model, &input, &RowOptions::batch(input.len()))?;
+            let lp = predict_rows(model, input, &RowOptions::batch(input.len()))?;
             for (bi, &ri) in batch.iter().enumerate() {
                 for (pos, row) in lp[bi].iter().enumerate() {
                     let Some((target, logp, ok)) = score_row(row, &ids[bi], pos, mlm) else {

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 
 /// `cpu`, `cuda` (alias `gpu`: CUDA device 0, an error without the `cuda` feature or a GPU), or
 /// `auto` (CUDA when available, else the CPU).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA device 0 when available, otherwise the CPU.
@@ -23,8 +23,7 @@ pub enum DeviceChoice {
     Auto,
     /// The CPU.
     Cpu,
-    /// CUDA device 0.
-    #[serde(alias = "gpu")]
+    /// CUDA device 0 (also read as `gpu`).
     Cuda,
 }
 
@@ -40,6 +39,12 @@ impl DeviceChoice {
             }),
             DeviceChoice::Auto => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        crate::error::deserialize_by_name(d)
     }
 }
 

@@ -74,12 +74,11 @@ pub enum Schedule {
 
 /// The shape of a schedule, as a run file names it (`one_cycle`, `cosine`, `constant`);
 /// [`ScheduleKind::with_lr`] makes the [`Schedule`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleKind {
-    /// [`Schedule::OneCycle`].
+    /// [`Schedule::OneCycle`] (also read as `onecycle`, `one-cycle`).
     #[default]
-    #[serde(alias = "onecycle", alias = "one-cycle")]
     OneCycle,
     /// [`Schedule::Cosine`] down to `lr · 1e-3`.
     Cosine,
@@ -98,6 +97,12 @@ impl ScheduleKind {
             },
             ScheduleKind::Constant => Schedule::Constant { lr },
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::error::deserialize_by_name(d)
     }
 }
 

@@ -87,10 +87,7 @@ impl Kingdom {
 
 impl<'de> Deserialize<'de> for Kingdom {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Kingdom::from_name(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("unknown kingdom {s:?}; use PRO, EUK or VIR"))
-        })
+        crate::error::deserialize_by_name(d)
     }
 }
 

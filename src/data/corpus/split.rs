@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{Corpus, Kingdom};
 use crate::{Error, Result};
 
-/// Genome- or species-level splitting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Genome- or species-level splitting (`genome`, `species`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum SplitLevel {
     /// Each genome is a unit: strains of a training species can be in the test set.
@@ -19,6 +19,12 @@ pub enum SplitLevel {
     Genome,
     /// Each species is a unit: test species are never seen in training.
     Species,
+}
+
+impl<'de> Deserialize<'de> for SplitLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        crate::error::deserialize_by_name(d)
+    }
 }
 
 impl std::str::FromStr for SplitLevel {

@@ -1,7 +1,8 @@
 //! Bottom layer: reading CPU tensor storage in place. The fused LSTM op
 //! ([`models::lstm_fused`](crate::models::lstm_fused)) and the in-place AdamW
 //! ([`train::optim`](crate::train::optim)) read their operands through [`contiguous`] instead
-//! of copying them out of candle.
+//! of copying them out of candle. Also the process's memory ([`rss_mib`], [`peak_rss_mib`]),
+//! which training logs per step and the benchmark reports.
 
 use candle_core::{Layout, WithDType};
 
@@ -22,4 +23,31 @@ pub fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> candle_core::Resu
         Some((a, b)) => Ok(&s[a..b]),
         None => candle_core::bail!("a CPU custom op needs contiguous operands"),
     }
+}
+
+fn proc_status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Resident set size of this process now, in MiB (Linux `VmRSS`; NaN elsewhere).
+///
+/// ```
+/// let now = genolm::cpu::rss_mib();
+/// assert!(now.is_nan() || (now > 0.0 && now <= genolm::cpu::peak_rss_mib()));
+/// ```
+pub fn rss_mib() -> f64 {
+    proc_status_mib("VmRSS:")
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`; NaN elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    proc_status_mib("VmHWM:")
 }

@@ -35,6 +35,7 @@ fn learner(seed: u64, ckpt: Option<std::path::PathBuf>) -> Learner {
     let valid = LmBatcher::new(va, 8, 32, true, 1).unwrap();
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, seed).unwrap();
     let mut o = quiet(seed);
+    o.log_dir = ckpt.clone();
     o.checkpoint_dir = ckpt;
     o.valid_max_batches = 10;
     Learner::new(model, Data::Lm(train), Some(Data::Lm(valid)), o).unwrap()
@@ -89,7 +90,18 @@ fn resume_equals_an_uninterrupted_run() {
     // The learner records the interrupted fit in its checkpoint before the callback stops it.
     part.fit_one_cycle(3, 5e-3).unwrap();
     assert_eq!(part.history.len(), 1);
+    // A crash after the checkpoint: the dying process had logged five more steps.
+    let mut late = part.history.steps.last().unwrap().clone();
     drop(part);
+    let log = dir.path().join("metrics.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    for _ in 0..5 {
+        late.step += 1;
+        late.loss = 99.0;
+        let line = genolm::train::metrics_log::LogRecord::Step(late.clone());
+        text.push_str(&format!("{}\n", serde_json::to_string(&line).unwrap()));
+    }
+    std::fs::write(&log, text).unwrap();
 
     let (tr, va) = lambda_streams();
     let mut resumed = Learner::resume(
@@ -103,6 +115,54 @@ fn resume_equals_an_uninterrupted_run() {
     assert_eq!(rest.len(), 2, "the two remaining epochs run");
     assert_eq!(resumed.history.len(), 3);
     assert_eq!(weights(&full.model), weights(&resumed.model));
+
+    // The per-step log and the TensorBoard events: every step once, the same numbers as the
+    // uninterrupted run, epochs equal to the history.
+    let logged = genolm::train::metrics_log::read_metrics(dir.path()).unwrap();
+    let steps: Vec<usize> = logged.steps.iter().map(|s| s.step).collect();
+    assert_eq!(steps, (1..=120).collect::<Vec<_>>());
+    assert_eq!(logged.epochs, resumed.history.epochs);
+    assert_eq!(logged.steps, resumed.history.steps);
+    let losses = |h: &[genolm::train::StepRecord]| h.iter().map(|s| s.loss).collect::<Vec<_>>();
+    assert_eq!(losses(&logged.steps), losses(&full.history.steps));
+    for e in &logged.epochs {
+        let (mut sum, mut n) = (0.0, 0.0);
+        for s in logged.steps.iter().filter(|s| s.epoch == e.epoch) {
+            sum += s.loss * s.targets as f64;
+            n += s.targets as f64;
+        }
+        assert!((sum / n - e.train_loss).abs() < 1e-12, "epoch {}", e.epoch);
+    }
+    let events: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
+        .collect();
+    assert_eq!(events.len(), 1, "one event file after resume");
+    let tb = genolm::train::tensorboard::read_scalars(&events[0].path()).unwrap();
+    let tag = |t: &str| {
+        tb.iter()
+            .filter(|s| s.0 == t)
+            .map(|s| (s.1, s.2))
+            .collect::<Vec<_>>()
+    };
+    let tb_loss = tag("train/loss");
+    assert_eq!(tb_loss.len(), 120);
+    assert!(tb_loss
+        .iter()
+        .zip(&logged.steps)
+        .all(|(t, s)| t.0 as usize == s.step && t.1 == s.loss as f32));
+    let tb_valid = tag("valid/loss");
+    let want: Vec<(i64, f32)> = logged
+        .epochs
+        .iter()
+        .map(|e| (e.step as i64, e.valid_loss.unwrap() as f32))
+        .collect();
+    assert_eq!(tb_valid, want);
 
     // Notebook chunks: a zero-second budget runs one epoch per call and continues the same fit.
     let mut chunked = learner(5, None);

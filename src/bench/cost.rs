@@ -11,18 +11,7 @@ use super::{BenchContext, BenchRow, Outcome};
 use crate::infer::token_scores;
 use crate::Result;
 
-/// Peak resident set size of this process in MiB (Linux `VmHWM`; NaN elsewhere).
-pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+pub use crate::cpu::peak_rss_mib;
 
 /// The task.
 pub fn run(ctx: &BenchContext) -> Result<Outcome> {

@@ -17,7 +17,10 @@ use plotters::prelude::*;
 
 use crate::{Error, Result};
 
+pub use curves::TrainingCurves;
+
 mod bars;
+mod curves;
 mod heatmap;
 mod lines;
 mod logo;

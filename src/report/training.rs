@@ -50,12 +50,24 @@ pub fn training_report(
         summary.device,
         summary.minutes
     ));
-    let h = &summary.history;
+    // summary.json keeps the epochs; the steps are in the run's metrics.jsonl
+    let mut history = summary.history.clone();
+    if history.steps.is_empty() {
+        if let Ok(logged) = crate::train::metrics_log::read_metrics(&cfg.output) {
+            history.steps = logged.steps;
+        }
+    }
+    let h = &history;
     let ir = crate::data::tokenize::informed_random_loss(cfg.model.stride);
     r.figure(
         "loss",
         &crate::train::display::history_figure(h, Some(ir))?,
-        "Training and validation loss after each epoch, and the informed-random point.",
+        if h.steps.is_empty() {
+            "Training and validation loss after each epoch, and the informed-random point."
+        } else {
+            "Training loss of every step (thin) and smoothed, validation loss after each epoch \
+             (points), and the informed-random point."
+        },
     );
     r.table(
         "history",

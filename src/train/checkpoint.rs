@@ -32,6 +32,8 @@ impl Learner {
             options: self.opts.clone(),
             groups: self.opt.describe(),
             loss_scale: self.loss_scale,
+            steps: self.history.steps.clone(),
+            smoother: self.smoother,
         };
         let json = serde_json::to_vec_pretty(&st).expect("state serialises");
         atomic_write(&dir.join("state.json"), &json)?;
@@ -58,6 +60,8 @@ impl Learner {
         l.opt.load_state(&t, st.step)?;
         l.opt.apply_description(&st.groups);
         l.history = st.history;
+        l.history.steps = st.steps;
+        l.smoother = st.smoother;
         if let Some(f) = &st.fit {
             l.stage = f.stage.clone();
         }

@@ -1,12 +1,13 @@
-//! The record of a fit: one [`EpochRecord`] per epoch, collected in a [`History`] that plots
-//! and tabulates itself.
+//! The record of a fit: one [`StepRecord`] per optimizer step and one [`EpochRecord`] per
+//! epoch, collected in a [`History`] that plots (per-step curves with a smoothed line, like
+//! fastai's `plot_loss` and TensorBoard) and tabulates itself.
 
 use std::ops::{Deref, DerefMut};
 
 use polars::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::plot::{Figure, Series};
+use crate::plot::{Figure, TrainingCurves};
 use crate::table::Table;
 use crate::Result;
 
@@ -33,10 +34,50 @@ pub struct EpochRecord {
     pub step: usize,
 }
 
+/// What happened in one optimizer step (a line of a run's `metrics.jsonl`, and the
+/// `train/*` scalars of its TensorBoard events).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Optimizer steps after this one (1-based, continues across fits).
+    pub step: usize,
+    /// Epoch index within its fit (0-based).
+    pub epoch: usize,
+    /// Name of the fit.
+    pub stage: String,
+    /// Training cross-entropy of this batch (without AR/TAR).
+    pub loss: f64,
+    /// Debiased exponential moving average of `loss` (β = 0.98, as fastai's `smooth_loss`).
+    pub smooth_loss: f64,
+    /// Top-group learning rate of this step.
+    pub lr: f64,
+    /// AdamW β1 (momentum) of this step.
+    pub momentum: f64,
+    /// Global gradient norm before clipping (NaN, written `null`, on a skipped f16 step).
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub grad_norm: f64,
+    /// Targets (tokens or items) the loss averages over: an epoch's `train_loss` is the
+    /// `targets`-weighted mean of its steps' `loss`.
+    pub targets: usize,
+    /// Training tokens (or items) per second of this step, forward + backward + optimizer.
+    pub units_per_s: f64,
+    /// Resident memory of the process in MiB after the step (NaN, written `null`, where unknown).
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub rss_mib: f64,
+    /// Wall-clock time, seconds since the Unix epoch.
+    pub time: f64,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`, read back here as NaN.
+fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// What a fit produced, epoch by epoch ([`Learner::history`](crate::train::Learner),
-/// [`RunSummary::history`](crate::train::run::RunSummary), a recipe's result): a list of
-/// [`EpochRecord`]s (it derefs to `Vec<EpochRecord>`) that plots and tabulates itself like
-/// every other result, and displays inline in evcxr. Serialised as the plain list.
+/// [`RunSummary::history`](crate::train::run::RunSummary), a recipe's result): the
+/// [`EpochRecord`]s (it derefs to `Vec<EpochRecord>`) and, where the fit happened in this
+/// process or was read from a run's `metrics.jsonl`, its [`StepRecord`]s. It plots and
+/// tabulates itself like every other result and displays inline in evcxr. Serialised as the
+/// plain list of epochs (`summary.json`); the steps live in `metrics.jsonl`.
 ///
 /// ```
 /// use genolm::train::{EpochRecord, History};
@@ -48,18 +89,40 @@ pub struct EpochRecord {
 /// assert_eq!(serde_json::to_value(&h).unwrap()[0]["step"], 10);
 /// # Ok::<(), genolm::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct History(pub Vec<EpochRecord>);
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// One record per optimizer step (empty for a history read from `summary.json`).
+    pub steps: Vec<StepRecord>,
+}
+
+impl Serialize for History {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.epochs.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(History::from(Vec::<EpochRecord>::deserialize(d)?))
+    }
+}
 
 impl History {
-    /// Training and validation loss against the step ([`history_figure`]).
+    /// Training loss per step (raw and smoothed) and validation loss per epoch against the
+    /// optimizer step ([`history_figure`]).
     pub fn plot(&self) -> Result<Figure> {
         history_figure(self, None)
     }
     /// As [`plot`](Self::plot), with a horizontal reference (e.g. the informed-random loss).
     pub fn plot_with_reference(&self, reference: f64) -> Result<Figure> {
         history_figure(self, Some(reference))
+    }
+    /// Append another fit's epochs and steps (a recipe's stages, one after the other).
+    pub fn append(&mut self, other: History) {
+        self.epochs.extend(other.epochs);
+        self.steps.extend(other.steps);
     }
     /// One row per epoch ([`history_table`]).
     pub fn table(&self) -> Result<Table> {
@@ -79,19 +142,22 @@ impl History {
 impl Deref for History {
     type Target = Vec<EpochRecord>;
     fn deref(&self) -> &Vec<EpochRecord> {
-        &self.0
+        &self.epochs
     }
 }
 
 impl DerefMut for History {
     fn deref_mut(&mut self) -> &mut Vec<EpochRecord> {
-        &mut self.0
+        &mut self.epochs
     }
 }
 
 impl From<Vec<EpochRecord>> for History {
-    fn from(v: Vec<EpochRecord>) -> Self {
-        History(v)
+    fn from(epochs: Vec<EpochRecord>) -> Self {
+        History {
+            epochs,
+            steps: Vec::new(),
+        }
     }
 }
 
@@ -99,7 +165,7 @@ impl IntoIterator for History {
     type Item = EpochRecord;
     type IntoIter = std::vec::IntoIter<EpochRecord>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.epochs.into_iter()
     }
 }
 
@@ -107,48 +173,95 @@ impl<'a> IntoIterator for &'a History {
     type Item = &'a EpochRecord;
     type IntoIter = std::slice::Iter<'a, EpochRecord>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.epochs.iter()
     }
 }
 
-/// Training and validation loss after each epoch against the optimizer step, with an optional
-/// horizontal reference (the informed-random loss ln(4^s) for a language model).
+/// Debiased exponential moving average (fastai's `SmoothenValue`): the smoothed training loss
+/// of [`StepRecord::smooth_loss`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Smoother {
+    beta: f64,
+    mov_avg: f64,
+    n: u64,
+}
+
+impl Default for Smoother {
+    fn default() -> Self {
+        Smoother::new(0.98)
+    }
+}
+
+impl Smoother {
+    /// A smoother with weight `beta` on the past.
+    pub fn new(beta: f64) -> Self {
+        Smoother {
+            beta,
+            mov_avg: 0.0,
+            n: 0,
+        }
+    }
+    /// Add a value; returns the smoothed value so far.
+    ///
+    /// ```
+    /// let mut s = genolm::train::history::Smoother::default();
+    /// assert_eq!(s.add(2.0), 2.0); // debiased: the first value is itself
+    /// assert!((s.add(1.0) - 1.4949).abs() < 1e-3);
+    /// ```
+    pub fn add(&mut self, v: f64) -> f64 {
+        self.n += 1;
+        self.mov_avg = self.beta * self.mov_avg + (1.0 - self.beta) * v;
+        self.mov_avg / (1.0 - self.beta.powi(self.n.min(i32::MAX as u64) as i32))
+    }
+}
+
+/// The loss curves of a fit against the optimizer step: the training loss of every step (thin)
+/// with its smoothed line ([`StepRecord::smooth_loss`]) when the history has steps, the
+/// per-epoch training loss otherwise, the validation loss after each epoch (points), and an
+/// optional horizontal reference (the informed-random loss ln(4^s) for a language model).
 ///
 /// ```
 /// use genolm::train::{display::history_figure, EpochRecord};
 /// let h = vec![EpochRecord { epoch: 0, stage: "fit".into(), train_loss: 1.38, valid_loss: Some(1.37),
 ///     valid_accuracy: Some(0.3), lr: 1e-3, seconds: 1.0, train_throughput: 1e4, step: 10 }];
-/// let fig = history_figure(&h, Some(1.386))?;
+/// let fig = history_figure(&h.into(), Some(1.386))?;
 /// assert!(fig.svg().contains("valid"));
 /// # Ok::<(), genolm::Error>(())
 /// ```
-pub fn history_figure(history: &[EpochRecord], reference: Option<f64>) -> Result<Figure> {
-    let x: Vec<f64> = history.iter().map(|e| e.step as f64).collect();
-    let mut series = vec![Series::new(
-        "train",
-        x.clone(),
-        history.iter().map(|e| e.train_loss).collect(),
-    )];
-    if history.iter().any(|e| e.valid_loss.is_some()) {
-        series.push(Series::new(
-            "valid",
-            x.clone(),
-            history
-                .iter()
-                .map(|e| e.valid_loss.unwrap_or(f64::NAN))
-                .collect(),
-        ));
+pub fn history_figure(history: &History, reference: Option<f64>) -> Result<Figure> {
+    let valid: Vec<(f64, f64)> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.valid_loss.map(|v| (e.step as f64, v)))
+        .collect();
+    let mut curves = TrainingCurves {
+        title: "Training loss per step".into(),
+        valid,
+        reference: reference.map(|r| ("ln(4^s)".to_string(), r)),
+        ..Default::default()
+    };
+    if history.steps.is_empty() {
+        curves.title = "Loss per epoch".into();
+        curves.smooth = history
+            .epochs
+            .iter()
+            .map(|e| (e.step as f64, e.train_loss))
+            .collect();
+        curves.smooth_label = "train (epoch mean)".into();
+    } else {
+        curves.raw = history
+            .steps
+            .iter()
+            .map(|s| (s.step as f64, s.loss))
+            .collect();
+        curves.smooth = history
+            .steps
+            .iter()
+            .map(|s| (s.step as f64, s.smooth_loss))
+            .collect();
+        curves.smooth_label = "train (smoothed)".into();
     }
-    if let Some(r) = reference {
-        series.push(Series::new("ln(4^s)", x.clone(), vec![r; x.len()]));
-    }
-    Figure::lines(
-        "Loss per epoch",
-        "step",
-        "cross-entropy (nats/token)",
-        &series,
-        &[],
-    )
+    Figure::training_curves(&curves)
 }
 
 /// The history as a table: epoch, stage, losses, accuracy, LR, seconds and throughput.

@@ -29,8 +29,10 @@ use serde::{Deserialize, Serialize};
 pub use super::callbacks::{Callback, Control, EarlyStopping};
 pub use super::data::Data;
 use super::data::HostBatch;
-pub use super::history::{EpochRecord, History};
+use super::history::Smoother;
+pub use super::history::{EpochRecord, History, StepRecord};
 pub use super::lr_find::LrFinder;
+use super::metrics_log::MetricsLog;
 use super::optim::{AdamW, AdamWOptions};
 use super::schedule::Schedule;
 use crate::data::batch::ClassificationBatcher;
@@ -84,6 +86,9 @@ pub struct LearnerOptions {
     pub checkpoint_dir: Option<PathBuf>,
     /// Show progress (a bar in a terminal, a line or an HTML row per epoch otherwise).
     pub verbose: bool,
+    /// Append every step and epoch to `metrics.jsonl` and TensorBoard events here
+    /// ([`metrics_log`](super::metrics_log); `genolm train` uses the run folder).
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for LearnerOptions {
@@ -96,6 +101,7 @@ impl Default for LearnerOptions {
             valid_max_batches: 0,
             checkpoint_dir: None,
             verbose: true,
+            log_dir: None,
         }
     }
 }
@@ -128,6 +134,10 @@ pub(super) struct CheckpointState {
     pub(super) options: LearnerOptions,
     pub(super) groups: Vec<(String, f64, f64, bool)>,
     pub(super) loss_scale: f64,
+    #[serde(default)]
+    pub(super) steps: Vec<StepRecord>,
+    #[serde(default)]
+    pub(super) smoother: Smoother,
 }
 
 pub(super) fn mix(seed: u64, step: u64) -> u64 {
@@ -155,6 +165,8 @@ pub struct Learner {
     pub(super) good_steps: usize,
     pub(super) stage: String,
     pub(super) deadline: Option<Instant>,
+    pub(super) smoother: Smoother,
+    pub(super) metrics: Option<MetricsLog>,
 }
 
 impl std::fmt::Debug for Learner {
@@ -207,6 +219,8 @@ impl Learner {
             good_steps: 0,
             stage: "fit".into(),
             deadline: None,
+            smoother: Smoother::default(),
+            metrics: None,
         })
     }
 
@@ -258,7 +272,7 @@ impl Learner {
     /// One-cycle training for `epochs` with peak LR `lr_max` (the top group's; lower
     /// groups keep their ratios, so discriminative LRs set with
     /// [`AdamW::set_discriminative`] follow the cycle).
-    pub fn fit_one_cycle(&mut self, epochs: usize, lr_max: f64) -> Result<Vec<EpochRecord>> {
+    pub fn fit_one_cycle(&mut self, epochs: usize, lr_max: f64) -> Result<History> {
         self.fit(epochs, Schedule::OneCycle { lr_max })
     }
 
@@ -284,9 +298,11 @@ impl Learner {
         Ok(self.fit_state.is_none())
     }
 
-    /// Train for `epochs` under `schedule`. After [`resume`](Self::resume), a call with the
+    /// Train for `epochs` under `schedule`; returns this fit's epochs and steps (which are
+    /// also appended to [`history`](Self::history), and to `metrics.jsonl` when
+    /// [`LearnerOptions::log_dir`] is set). After [`resume`](Self::resume), a call with the
     /// same arguments continues the interrupted fit at its next epoch.
-    pub fn fit(&mut self, epochs: usize, schedule: Schedule) -> Result<Vec<EpochRecord>> {
+    pub fn fit(&mut self, epochs: usize, schedule: Schedule) -> Result<History> {
         let start = match &self.fit_state {
             Some(f) if f.epochs == epochs && f.schedule == schedule && f.stage == self.stage => {
                 f.next_epoch
@@ -301,7 +317,12 @@ impl Learner {
         let dev = self.model.device().clone();
         let is_cls = matches!(self.train, Data::Cls(_));
         let stateful = self.train.stateful() && self.model.config().lstm_layers > 0;
-        let mut new_records = Vec::new();
+        let mut new_records = History::default();
+        if self.metrics.is_none() {
+            if let Some(dir) = &self.opts.log_dir {
+                self.metrics = Some(MetricsLog::open(dir, self.opt.steps())?);
+            }
+        }
         if self.opt.groups().last().map(|g| g.lr).unwrap_or(0.0) <= 0.0 {
             self.opt.set_lr(1e-3);
         }
@@ -314,6 +335,7 @@ impl Learner {
             let mut units = 0usize;
             let mut lr_now = 0.0;
             for (i, hb) in batches.iter().enumerate() {
+                let t_step = Instant::now();
                 let pct = (epoch * n_batches + i) as f64 / total;
                 let (lr, mom) = schedule.at(pct);
                 self.opt.scale_to_top(lr);
@@ -382,11 +404,31 @@ impl Learner {
                 let w = hb.n_targets() as f64;
                 sum_loss += ce_v * w;
                 n_loss += w;
-                units += if is_cls {
+                let step_units = if is_cls {
                     hb.batch
                 } else {
                     hb.batch * hb.seq_len
                 };
+                units += step_units;
+                let rec = StepRecord {
+                    step: self.opt.steps(),
+                    epoch,
+                    stage: self.stage.clone(),
+                    loss: ce_v,
+                    smooth_loss: self.smoother.add(ce_v),
+                    lr,
+                    momentum: mom,
+                    grad_norm: info.grad_norm,
+                    targets: hb.n_targets(),
+                    units_per_s: step_units as f64 / t_step.elapsed().as_secs_f64().max(1e-9),
+                    rss_mib: crate::cpu::rss_mib(),
+                    time: super::tensorboard::unix_now(),
+                };
+                if let Some(m) = &mut self.metrics {
+                    m.step(&rec)?;
+                }
+                self.history.steps.push(rec.clone());
+                new_records.steps.push(rec);
                 if let Some(b) = &bar {
                     b.inc(1);
                     b.set_message(format!("loss {:.4}", sum_loss / n_loss.max(1.0)));
@@ -422,6 +464,9 @@ impl Learner {
                 step: self.opt.steps(),
             };
             self.report(&rec, epochs);
+            if let Some(m) = &mut self.metrics {
+                m.epoch(&rec)?;
+            }
             self.history.push(rec.clone());
             new_records.push(rec.clone());
             self.fit_state = Some(FitState {

@@ -7,7 +7,8 @@
 //! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume.
 //! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
 //! * [`alloc`]: allocator tuning that keeps tensor buffers in-process.
-//! * [`history`]: [`EpochRecord`] and [`History`] (loss curves and tables).
+//! * [`history`]: [`StepRecord`](history::StepRecord), [`EpochRecord`] and [`History`] (loss curves and tables).
+//! * [`metrics_log`]: a run's `metrics.jsonl`, appended per step; [`tensorboard`]: its event file.
 //! * [`display`]: the LR finder plot for notebooks.
 //! * [`run`]: `genolm train --config run.toml`.
 
@@ -19,12 +20,14 @@ pub mod display;
 pub mod history;
 pub mod learner;
 mod lr_find;
+pub mod metrics_log;
 pub mod optim;
 pub mod recipes;
 pub mod run;
 pub mod schedule;
+pub mod tensorboard;
 
-pub use history::History;
+pub use history::{History, StepRecord};
 pub use learner::{
     evaluate, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord, EvalResult,
     Learner, LearnerOptions, LrFinder, Precision,

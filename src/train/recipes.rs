@@ -29,14 +29,14 @@ pub fn fine_tune(
         learn.opt.freeze_to(-1);
         learn.opt.set_lr(base_lr);
         learn.set_stage("fine_tune frozen");
-        out.extend(learn.fit_one_cycle(freeze_epochs, base_lr)?);
+        out.append(learn.fit_one_cycle(freeze_epochs, base_lr)?);
     }
     learn.opt.unfreeze();
     learn
         .opt
         .set_discriminative(base_lr / 2.0, DISCRIMINATIVE_FACTOR);
     learn.set_stage("fine_tune");
-    out.extend(learn.fit_one_cycle(epochs, base_lr / 2.0)?);
+    out.append(learn.fit_one_cycle(epochs, base_lr / 2.0)?);
     Ok(out)
 }
 
@@ -164,12 +164,12 @@ pub fn ulmfit(lm: GenomicModel, data: UlmfitData, opts: &UlmfitOptions) -> Resul
             learn.opt.set_lr(lr);
         }
         learn.set_stage(name);
-        history.extend(learn.fit_one_cycle(epochs, lr)?);
+        history.append(learn.fit_one_cycle(epochs, lr)?);
         lm = learn.model;
     }
     let classifier = classifier_from_lm(&lm, n_classes, opts.seed)?;
     let (classifier, h) = train_classifier(classifier, cls_train, cls_valid, opts, true)?;
-    history.extend(h);
+    history.append(h);
     Ok(UlmfitResult {
         lm,
         classifier,
@@ -221,7 +221,7 @@ pub fn train_classifier(
         } else {
             format!("classifier cycle {}", i + 1)
         });
-        history.extend(learn.fit_one_cycle(epochs, lr)?);
+        history.append(learn.fit_one_cycle(epochs, lr)?);
     }
     Ok((learn.model, history))
 }

@@ -515,6 +515,7 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         valid_max_batches: cfg.train.valid_max_batches,
         checkpoint_dir: Some(cfg.output.clone()),
         verbose: true,
+        log_dir: Some(cfg.output.clone()),
     };
     let ckpt_state = cfg.output.join("state.json");
     let mut learn = if resume && ckpt_state.exists() {

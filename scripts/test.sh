@@ -29,6 +29,7 @@ fi
 cargo build --all-targets
 cargo test --all-targets
 cargo test --doc
+bash scripts/python-check.sh
 if [ "${GENOLM_SKIP_NOTEBOOKS:-0}" != 1 ]; then
   bash scripts/notebooks.sh
   bash scripts/browser-check.sh runs/notebooks/quickstart/report

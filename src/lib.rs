@@ -60,6 +60,7 @@ pub mod models;
 pub mod plot;
 pub mod prelude;
 pub mod report;
+pub mod search;
 pub mod stats;
 pub mod table;
 pub mod train;

@@ -36,11 +36,15 @@ where
                 .filter(|(a, b)| keep_x(**a) && b.is_finite())
                 .map(|(&a, &b)| (a, b))
                 .collect();
-        chart
+        let drawn = chart
             .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-            .map_err(perr)?
-            .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+            .map_err(perr)?;
+        // a series without a name stays out of the legend
+        if !s.name.is_empty() {
+            drawn
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+        }
     }
     for (x, label) in markers {
         chart

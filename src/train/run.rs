@@ -478,6 +478,50 @@ pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<Splits> {
 /// Run a whole training job: load data, build (or resume) the model, train with checkpoints
 /// in `cfg.output`, evaluate per kingdom on validation and test genomes, write `summary.json`.
 pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
+    run_training_with(cfg, resume, &RunOptions::default())
+}
+
+/// How [`run_training_with`] runs a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    /// Stop at the first epoch end at or after this optimizer step (the checkpoint keeps the
+    /// unfinished fit, so a later call with a larger stop continues it exactly: how a
+    /// hyperparameter search promotes a trial to a larger budget).
+    pub stop_at_step: Option<usize>,
+    /// Evaluate per kingdom on the validation and test genomes at the end.
+    pub kingdom_eval: bool,
+    /// Print progress.
+    pub verbose: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            stop_at_step: None,
+            kingdom_eval: true,
+            verbose: true,
+        }
+    }
+}
+
+struct StopAtStep(usize);
+
+impl super::callbacks::Callback for StopAtStep {
+    fn on_epoch_end(
+        &mut self,
+        r: &super::history::EpochRecord,
+        _h: &[super::history::EpochRecord],
+    ) -> super::callbacks::Control {
+        if r.step >= self.0 {
+            super::callbacks::Control::Stop
+        } else {
+            super::callbacks::Control::Continue
+        }
+    }
+}
+
+/// [`run_training`] with [`RunOptions`].
+pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Result<RunSummary> {
     let t0 = Instant::now();
     let device = cfg.train.device.open()?;
     crate::fsio::atomic_write(
@@ -514,12 +558,14 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         max_batches: cfg.train.max_batches,
         valid_max_batches: cfg.train.valid_max_batches,
         checkpoint_dir: Some(cfg.output.clone()),
-        verbose: true,
+        verbose: ro.verbose,
         log_dir: Some(cfg.output.clone()),
     };
     let ckpt_state = cfg.output.join("state.json");
     let mut learn = if resume && ckpt_state.exists() {
-        println!("resuming from {}", cfg.output.display());
+        if ro.verbose {
+            println!("resuming from {}", cfg.output.display());
+        }
         Learner::resume(&cfg.output, train, valid, &device)?
     } else {
         let model = GenomicModel::new(cfg.model.clone(), &device, cfg.train.seed)?;
@@ -528,11 +574,23 @@ pub fn run_training(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     if cfg.train.early_stopping > 0 {
         learn.add_callback(Box::new(EarlyStopping::new(cfg.train.early_stopping, 1e-4)));
     }
+    if let Some(n) = ro.stop_at_step {
+        learn.add_callback(Box::new(StopAtStep(n)));
+    }
     let schedule = cfg.train.schedule.with_lr(cfg.train.lr);
-    learn.fit(cfg.train.epochs, schedule)?;
+    // a resumed run already at its stop (killed after its checkpoint) trains no further
+    if ro.stop_at_step.is_none_or(|n| learn.opt.steps() < n) {
+        learn.fit(cfg.train.epochs, schedule)?;
+    }
     let vmax = cfg.train.valid_max_batches;
-    let valid = eval_by_kingdom(&learn.model, &corpus, va, &cfg.data, vmax)?;
-    let test = eval_by_kingdom(&learn.model, &corpus, te, &cfg.data, vmax)?;
+    let (valid, test) = if ro.kingdom_eval {
+        (
+            eval_by_kingdom(&learn.model, &corpus, va, &cfg.data, vmax)?,
+            eval_by_kingdom(&learn.model, &corpus, te, &cfg.data, vmax)?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let summary = RunSummary {
         model: learn.model.config().name.clone(),
         arch: learn.model.config().arch_label(),

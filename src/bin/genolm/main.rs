@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyses;
+mod watch;
 use genolm::data::annotation::{check_translations, read_annotation};
 use genolm::data::corpus::{Corpus, SplitLevel};
 use genolm::data::tokenize::{tokenize_file, KmerTokenizer, Special};
@@ -140,6 +141,9 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Hyperparameter search (ASHA, Hyperband or random) over run-file fields, with worker
+    /// processes that share a folder (one machine or a cluster's shared filesystem).
+    Search(watch::SearchArgs),
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
         /// FASTA or FASTQ file (plain, gzip or bgzip).
@@ -201,6 +205,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> genolm::Result<ExitCode> {
     match cli.cmd {
+        Cmd::Search(a) => {
+            watch::search_cmd(a)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Train {
             config,
             resume,

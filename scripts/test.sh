@@ -4,7 +4,9 @@
 #  1. unit, integration and doc tests (the benchmark binaries are built but not timed);
 #  2. every notebook executed headless in the "Rust (genolm)" kernel (installs the kernel:
 #     Jupyter venv, evcxr_jupyter, prebuilt library; ~20 minutes the first time on 2 cores);
-#  3. the notebook quickstart's HTML report rendered in headless Chromium and checked.
+#  3. the notebook quickstart's HTML report rendered in headless Chromium and checked;
+#  4. files Python users open, read by TensorBoard and pandas (scripts/python-check.sh), and the
+#     live monitor in headless Chromium while a run trains (scripts/monitor-check.sh).
 # GENOLM_SKIP_NOTEBOOKS=1 runs only step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +36,4 @@ if [ "${GENOLM_SKIP_NOTEBOOKS:-0}" != 1 ]; then
   bash scripts/notebooks.sh
   bash scripts/browser-check.sh runs/notebooks/quickstart/report
 fi
+bash scripts/monitor-check.sh

@@ -57,6 +57,7 @@ pub mod explain;
 pub mod fsio;
 pub mod infer;
 pub mod models;
+pub mod monitor;
 pub mod plot;
 pub mod prelude;
 pub mod report;

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 /// module uses only modules earlier in this list.
 const ORDER: &[&str] = &[
     "error", "fsio", "cpu", "table", "stats", "plot", // bottom layer
-    "data", "models", "train", "infer", "explain", "bench", "search", "monitor", "report", // the pipeline
+    "data", "models", "train", "infer", "explain", "bench", "search", "monitor",
+    "report", // the pipeline
     "prelude", "lib", // the faces
 ];
 

@@ -51,10 +51,16 @@ fn worker(dir: &Path) -> Child {
 
 fn claims(dir: &Path) -> Vec<(PathBuf, Claim)> {
     let mut out = Vec::new();
-    for t in std::fs::read_dir(dir.join("trials")).into_iter().flatten().flatten() {
+    for t in std::fs::read_dir(dir.join("trials"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         for e in std::fs::read_dir(t.path()).unwrap().flatten() {
             if e.path().extension().is_some_and(|x| x == "claim") {
-                if let Ok(c) = serde_json::from_slice::<Claim>(&std::fs::read(e.path()).unwrap_or_default()) {
+                if let Ok(c) =
+                    serde_json::from_slice::<Claim>(&std::fs::read(e.path()).unwrap_or_default())
+                {
                     out.push((e.path(), c));
                 }
             }
@@ -102,7 +108,10 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
         if let Some((p, _)) = claims(&dir).into_iter().find(|(_, c)| c.pid == victim.id()) {
             break p;
         }
-        assert!(t0.elapsed() < Duration::from_secs(120), "the worker never claimed a job");
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the worker never claimed a job"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     std::thread::sleep(Duration::from_millis(300));
@@ -114,10 +123,17 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
 
     // the killed job was taken over and finished; the search is complete
     let result = killed_claim.with_extension("json");
-    assert!(result.exists(), "{} was not finished by another worker", result.display());
+    assert!(
+        result.exists(),
+        "{} was not finished by another worker",
+        result.display()
+    );
     let r: genolm::search::folder::RungResult =
         serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
-    assert_ne!(r.worker, format!("{}:{}", genolm::search::folder::host_name(), victim.id()));
+    assert_ne!(
+        r.worker,
+        format!("{}:{}", genolm::search::folder::host_name(), victim.id())
+    );
     let spec = SearchSpec::from_file(&dir.join("search.toml")).unwrap();
     let d = SearchDir::new(&dir);
     let trials = d.scan(spec.search.stale_after_s).unwrap();
@@ -131,7 +147,12 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
     for t in &trials {
         let log = genolm::train::metrics_log::read_metrics(&d.run_dir(t.params.id)).unwrap();
         let steps: Vec<usize> = log.steps.iter().map(|s| s.step).collect();
-        assert_eq!(steps, (1..=t.last().unwrap().steps).collect::<Vec<_>>(), "trial {}", t.params.id);
+        assert_eq!(
+            steps,
+            (1..=t.last().unwrap().steps).collect::<Vec<_>>(),
+            "trial {}",
+            t.params.id
+        );
     }
 
     // run again: nothing is trained twice, the results are written
@@ -141,11 +162,27 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(results_stamp(&dir), before, "finished rungs were not run again");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        results_stamp(&dir),
+        before,
+        "finished rungs were not run again"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Asha search: 7 trials") || text.contains("trials,"), "{text}");
-    for f in ["trials.csv", "best.toml", "loss_vs_budget.svg", "importance.svg"] {
+    assert!(
+        text.contains("Asha search: 7 trials") || text.contains("trials,"),
+        "{text}"
+    );
+    for f in [
+        "trials.csv",
+        "best.toml",
+        "loss_vs_budget.svg",
+        "importance.svg",
+    ] {
         assert!(dir.join(f).exists(), "{f}");
     }
     let best_cfg = genolm::train::run::RunConfig::from_file(&dir.join("best.toml")).unwrap();

@@ -41,9 +41,9 @@ where
             .map_err(perr)?;
         // a series without a name stays out of the legend
         if !s.name.is_empty() {
-            drawn
-                .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+            drawn.label(s.name.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+            });
         }
     }
     for (x, label) in markers {

@@ -192,14 +192,20 @@ impl SearchDir {
                 results: BTreeMap::new(),
                 claims: BTreeMap::new(),
             };
-            for e in std::fs::read_dir(&t).map_err(|e| Error::io(&t, e))?.flatten() {
+            for e in std::fs::read_dir(&t)
+                .map_err(|e| Error::io(&t, e))?
+                .flatten()
+            {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let Some(rest) = name.strip_prefix("rung") else {
                     continue;
                 };
                 if let Some(r) = rest.strip_suffix(".json").and_then(|r| r.parse().ok()) {
                     st.results.insert(r, read_json(&e.path())?);
-                } else if let Some(r) = rest.strip_suffix(".claim").and_then(|r| r.parse::<usize>().ok()) {
+                } else if let Some(r) = rest
+                    .strip_suffix(".claim")
+                    .and_then(|r| r.parse::<usize>().ok())
+                {
                     let Ok(c) = read_json::<Claim>(&e.path()) else {
                         continue; // being written
                     };
@@ -251,7 +257,10 @@ impl SearchDir {
 
     /// Refresh the heartbeat of a claim.
     pub fn heartbeat(&self, id: usize, rung: usize) {
-        if let Ok(f) = OpenOptions::new().write(true).open(self.claim_path(id, rung)) {
+        if let Ok(f) = OpenOptions::new()
+            .write(true)
+            .open(self.claim_path(id, rung))
+        {
             let _ = f.set_modified(SystemTime::now());
         }
     }

@@ -66,8 +66,12 @@ impl SearchResults {
         let o = &self.spec.search;
         self.best()
             .map(|t| {
-                self.spec
-                    .run_config(&t.params.params, output, o.max_budget / o.min_budget, o.min_budget)
+                self.spec.run_config(
+                    &t.params.params,
+                    output,
+                    o.max_budget / o.min_budget,
+                    o.min_budget,
+                )
             })
             .transpose()
     }
@@ -79,13 +83,23 @@ impl SearchResults {
         let ranked: Vec<usize> = self.ranked().iter().map(|t| t.params.id).collect();
         let t = &self.trials;
         let mut cols: Vec<Column> = vec![
-            Column::new("trial".into(), t.iter().map(|x| x.params.id as u64).collect::<Vec<_>>()),
-            Column::new("bracket".into(), t.iter().map(|x| x.params.bracket as u64).collect::<Vec<_>>()),
+            Column::new(
+                "trial".into(),
+                t.iter().map(|x| x.params.id as u64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "bracket".into(),
+                t.iter()
+                    .map(|x| x.params.bracket as u64)
+                    .collect::<Vec<_>>(),
+            ),
         ];
         for key in self.spec.space.keys() {
             cols.push(Column::new(
                 key.as_str().into(),
-                t.iter().map(|x| value_string(&x.params.params[key])).collect::<Vec<_>>(),
+                t.iter()
+                    .map(|x| value_string(&x.params.params[key]))
+                    .collect::<Vec<_>>(),
             ));
         }
         for r in 0..=k {
@@ -98,16 +112,25 @@ impl SearchResults {
         }
         cols.push(Column::new(
             "steps".into(),
-            t.iter().map(|x| x.last().map(|v| v.steps as u64).unwrap_or(0)).collect::<Vec<_>>(),
+            t.iter()
+                .map(|x| x.last().map(|v| v.steps as u64).unwrap_or(0))
+                .collect::<Vec<_>>(),
         ));
         cols.push(Column::new(
             "valid_loss".into(),
-            t.iter().map(|x| x.last().map(|v| v.valid_loss).unwrap_or(f64::NAN)).collect::<Vec<_>>(),
+            t.iter()
+                .map(|x| x.last().map(|v| v.valid_loss).unwrap_or(f64::NAN))
+                .collect::<Vec<_>>(),
         ));
         cols.push(Column::new(
             "rank".into(),
             t.iter()
-                .map(|x| ranked.iter().position(|&i| i == x.params.id).map(|p| p as u64 + 1))
+                .map(|x| {
+                    ranked
+                        .iter()
+                        .position(|&i| i == x.params.id)
+                        .map(|p| p as u64 + 1)
+                })
                 .collect::<Vec<_>>(),
         ));
         Ok(Table::new("trials", DataFrame::new(t.len(), cols)?))
@@ -135,7 +158,10 @@ impl SearchResults {
             series.push(Series::from_points(name, &pts));
         }
         Figure::lines(
-            &format!("{:?} search: validation loss vs budget", self.spec.search.method),
+            &format!(
+                "{:?} search: validation loss vs budget",
+                self.spec.search.method
+            ),
             "optimizer steps",
             "validation loss (nats/token)",
             &series,
@@ -166,18 +192,28 @@ impl SearchResults {
                 .map(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
                 .collect();
             let groups: Vec<String> = match numeric {
-                Some(x) if {
-                    let mut d = x.clone();
-                    d.sort_by(f64::total_cmp);
-                    d.dedup();
-                    d.len() > 3
-                } =>
+                Some(x)
+                    if {
+                        let mut d = x.clone();
+                        d.sort_by(f64::total_cmp);
+                        d.dedup();
+                        d.len() > 3
+                    } =>
                 {
                     let mut s = x.clone();
                     s.sort_by(f64::total_cmp);
                     let (q1, q2) = (s[s.len() / 3], s[2 * s.len() / 3]);
                     x.iter()
-                        .map(|v| (if *v < q1 { "a" } else if *v < q2 { "b" } else { "c" }).into())
+                        .map(|v| {
+                            (if *v < q1 {
+                                "a"
+                            } else if *v < q2 {
+                                "b"
+                            } else {
+                                "c"
+                            })
+                            .into()
+                        })
                         .collect()
                 }
                 _ => vals.iter().map(|v| value_string(v)).collect(),

@@ -23,12 +23,7 @@ pub enum Job {
 }
 
 fn committed(spec: &SearchSpec, t: &TrialState) -> usize {
-    let top = t
-        .results
-        .keys()
-        .chain(t.claims.keys())
-        .max()
-        .copied();
+    let top = t.results.keys().chain(t.claims.keys()).max().copied();
     top.map(|r| spec.search.budget(r)).unwrap_or(0)
 }
 
@@ -60,7 +55,11 @@ pub fn next_job(spec: &SearchSpec, trials: &[TrialState]) -> Job {
     let spent = steps_committed(spec, trials);
     let fits = |extra: usize| o.total_budget == 0 || spent + extra <= o.total_budget;
     if o.method != Method::Random {
-        let brackets = if o.method == Method::Hyperband { k + 1 } else { 1 };
+        let brackets = if o.method == Method::Hyperband {
+            k + 1
+        } else {
+            1
+        };
         for b in 0..brackets {
             for rung in (b..k).rev() {
                 let mut done: Vec<&TrialState> = trials
@@ -165,12 +164,22 @@ mod tests {
         let t = simulate(&s);
         assert!(steps_committed(&s, &t) <= 900);
         let at = |r| t.iter().filter(|x| x.results.contains_key(&r)).count();
-        assert!(at(0) > at(1) && at(1) > at(2) && at(2) >= 1, "{} {} {}", at(0), at(1), at(2));
+        assert!(
+            at(0) > at(1) && at(1) > at(2) && at(2) >= 1,
+            "{} {} {}",
+            at(0),
+            at(1),
+            at(2)
+        );
         // every promoted trial was in the top third of its rung when promoted: the best
         // rung-0 trial reaches the top
         let best0 = t
             .iter()
-            .min_by(|a, b| a.results[&0].valid_loss.total_cmp(&b.results[&0].valid_loss))
+            .min_by(|a, b| {
+                a.results[&0]
+                    .valid_loss
+                    .total_cmp(&b.results[&0].valid_loss)
+            })
             .unwrap();
         assert!(best0.results.contains_key(&2));
     }
@@ -188,17 +197,30 @@ mod tests {
         let s = spec("hyperband", 1500);
         let t = simulate(&s);
         for b in 0..3 {
-            assert!(t.iter().any(|x| x.params.bracket == b && x.results.contains_key(&b)));
+            assert!(t
+                .iter()
+                .any(|x| x.params.bracket == b && x.results.contains_key(&b)));
         }
         let mut t2 = t.clone();
         t2[1].claims.insert(
             5,
             (
-                Claim { worker: "w".into(), host: "h".into(), pid: 1 },
+                Claim {
+                    worker: "w".into(),
+                    host: "h".into(),
+                    pid: 1,
+                },
                 true,
             ),
         );
-        assert_eq!(next_job(&s, &t2), Job::Run { trial: 1, rung: 5, new: None });
+        assert_eq!(
+            next_job(&s, &t2),
+            Job::Run {
+                trial: 1,
+                rung: 5,
+                new: None
+            }
+        );
         t2[1].claims.get_mut(&5).unwrap().1 = false;
         assert_eq!(next_job(&s, &t2), Job::Wait, "a live claim: wait for it");
     }

@@ -169,10 +169,13 @@ impl SearchSpec {
             .map_err(|e: toml::de::Error| Error::Config(format!("search file: {}", e.message())))?;
         spec.search.validate()?;
         if spec.space.is_empty() {
-            return Err(Error::Config("search file: [space] names no parameter".into()));
+            return Err(Error::Config(
+                "search file: [space] names no parameter".into(),
+            ));
         }
         for (k, p) in &spec.space {
-            if !matches!(k.split('.').next(), Some("data" | "model" | "train")) || !k.contains('.') {
+            if !matches!(k.split('.').next(), Some("data" | "model" | "train")) || !k.contains('.')
+            {
                 return Err(Error::Config(format!(
                     "search file: `{k}` is not a run-file key (data.*, model.* or train.*)"
                 )));
@@ -184,12 +187,18 @@ impl SearchSpec {
                 Param::Choice(v) => v.is_empty(),
             };
             if bad {
-                return Err(Error::Config(format!("search file: `{k}` has an empty range")));
+                return Err(Error::Config(format!(
+                    "search file: `{k}` has an empty range"
+                )));
             }
         }
         // one draw: every key lands in the run file and makes a valid run
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let a: Assignment = spec.space.iter().map(|(k, p)| (k.clone(), p.sample(&mut rng))).collect();
+        let a: Assignment = spec
+            .space
+            .iter()
+            .map(|(k, p)| (k.clone(), p.sample(&mut rng)))
+            .collect();
         spec.run_config(&a, Path::new("check"), 1, 1)?;
         for (k, p) in &spec.space {
             if let Param::Choice(values) = p {
@@ -219,7 +228,10 @@ impl SearchSpec {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
             self.search.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
-        self.space.iter().map(|(k, p)| (k.clone(), p.sample(&mut rng))).collect()
+        self.space
+            .iter()
+            .map(|(k, p)| (k.clone(), p.sample(&mut rng)))
+            .collect()
     }
 
     /// The run file of a trial: the base with the assignment written in, `output`, and the
@@ -233,14 +245,19 @@ impl SearchSpec {
         steps_per_epoch: usize,
     ) -> Result<RunConfig> {
         let mut t = self.base.clone();
-        t.insert("output".into(), toml::Value::String(output.display().to_string()));
+        t.insert(
+            "output".into(),
+            toml::Value::String(output.display().to_string()),
+        );
         for (key, v) in a {
             let (section, field) = key.split_once('.').expect("checked keys are dotted");
             let sec = t
                 .entry(section.to_string())
                 .or_insert_with(|| toml::Value::Table(Default::default()));
             let toml::Value::Table(sec) = sec else {
-                return Err(Error::Config(format!("search file: base.{section} is not a table")));
+                return Err(Error::Config(format!(
+                    "search file: base.{section} is not a table"
+                )));
             };
             sec.insert(field.to_string(), v.clone());
         }
@@ -249,7 +266,10 @@ impl SearchSpec {
             .or_insert_with(|| toml::Value::Table(Default::default()));
         if let toml::Value::Table(train) = train {
             train.insert("epochs".into(), toml::Value::Integer(epochs as i64));
-            train.insert("max_batches".into(), toml::Value::Integer(steps_per_epoch as i64));
+            train.insert(
+                "max_batches".into(),
+                toml::Value::Integer(steps_per_epoch as i64),
+            );
         }
         let text = toml::to_string(&t).map_err(|e| Error::Config(format!("search: {e}")))?;
         RunConfig::from_toml_str(&text)
@@ -271,7 +291,9 @@ mod tests {
         assert_eq!(spec.search.top_rung(), 2);
         assert_eq!(spec.sample(3), spec.sample(3), "same id, same draw");
         assert_ne!(spec.sample(3), spec.sample(4));
-        let cfg = spec.run_config(&spec.sample(1), Path::new("x"), 9, 10).unwrap();
+        let cfg = spec
+            .run_config(&spec.sample(1), Path::new("x"), 9, 10)
+            .unwrap();
         let lr = spec.sample(1)["train.lr"].as_float().unwrap();
         assert!((1e-3..=1e-1).contains(&lr) && cfg.train.lr == lr);
         assert_eq!((cfg.train.epochs, cfg.train.max_batches), (9, 10));

@@ -63,7 +63,11 @@ pub fn run_trial(
         trial: id,
         rung,
         steps,
-        valid_loss: if valid_loss.is_finite() { valid_loss } else { f64::MAX },
+        valid_loss: if valid_loss.is_finite() {
+            valid_loss
+        } else {
+            f64::MAX
+        },
         seconds: t0.elapsed().as_secs_f64(),
         worker: worker.to_string(),
     })
@@ -96,7 +100,10 @@ pub fn work(root: &Path, worker: &str, verbose: bool) -> Result<WorkerReport> {
             continue;
         };
         if verbose {
-            println!("{worker}: trial {trial} → rung {rung} ({} steps)", spec.search.budget(rung));
+            println!(
+                "{worker}: trial {trial} → rung {rung} ({} steps)",
+                spec.search.budget(rung)
+            );
         }
         let alive = AtomicBool::new(true);
         let every = Duration::from_secs_f64((spec.search.stale_after_s / 4.0).clamp(0.05, 10.0));
@@ -155,7 +162,9 @@ pub fn run_local(root: &Path, spec: &SearchSpec, o: &LocalOptions) -> Result<()>
     let n = o.workers.max(1);
     match &o.exe {
         Some(exe) => {
-            let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+            let cores = std::thread::available_parallelism()
+                .map(|c| c.get())
+                .unwrap_or(1);
             let mut children = Vec::new();
             for _ in 0..n {
                 let mut cmd = std::process::Command::new(exe);
@@ -172,7 +181,9 @@ pub fn run_local(root: &Path, spec: &SearchSpec, o: &LocalOptions) -> Result<()>
                 failed += usize::from(!st.success());
             }
             if failed > 0 {
-                return Err(Error::Input(format!("{failed} of {n} search workers failed")));
+                return Err(Error::Input(format!(
+                    "{failed} of {n} search workers failed"
+                )));
             }
             Ok(())
         }
@@ -184,7 +195,8 @@ pub fn run_local(root: &Path, spec: &SearchSpec, o: &LocalOptions) -> Result<()>
                 })
                 .collect();
             for h in hs {
-                h.join().map_err(|_| Error::Input("a search worker panicked".into()))??;
+                h.join()
+                    .map_err(|_| Error::Input("a search worker panicked".into()))??;
             }
             Ok(())
         }),

@@ -144,6 +144,8 @@ enum Cmd {
     /// Hyperparameter search (ASHA, Hyperband or random) over run-file fields, with worker
     /// processes that share a folder (one machine or a cluster's shared filesystem).
     Search(watch::SearchArgs),
+    /// A live page of training runs and searches (curves, tables), on 127.0.0.1.
+    Monitor(watch::MonitorArgs),
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
         /// FASTA or FASTQ file (plain, gzip or bgzip).
@@ -205,6 +207,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> genolm::Result<ExitCode> {
     match cli.cmd {
+        Cmd::Monitor(a) => {
+            watch::monitor_cmd(a)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Search(a) => {
             watch::search_cmd(a)?;
             Ok(ExitCode::SUCCESS)

@@ -32,7 +32,11 @@ pub struct SearchArgs {
 
 pub fn search_cmd(a: SearchArgs) -> genolm::Result<()> {
     if a.worker {
-        let name = format!("{}:{}", genolm::search::folder::host_name(), std::process::id());
+        let name = format!(
+            "{}:{}",
+            genolm::search::folder::host_name(),
+            std::process::id()
+        );
         let r = work(&a.out, &name, !a.quiet)?;
         if !a.quiet {
             println!("{name}: {} jobs done, the search is finished", r.jobs.len());
@@ -55,7 +59,12 @@ pub fn search_cmd(a: SearchArgs) -> genolm::Result<()> {
     } else if a.workers == 0 {
         // only set the folder up: workers started elsewhere do the rest
         genolm::search::prepare(&a.out, &spec)?;
-        SearchResults::load(&a.out)?
+        println!(
+            "search folder {} ready: start workers with `genolm search --worker --out {}`",
+            a.out.display(),
+            a.out.display()
+        );
+        return Ok(());
     } else {
         let exe = std::env::current_exe().map_err(|e| genolm::Error::io("genolm", e))?;
         search(
@@ -73,5 +82,40 @@ pub fn search_cmd(a: SearchArgs) -> genolm::Result<()> {
         "results in {}: trials.csv, best.toml, loss_vs_budget.svg, importance.svg",
         a.out.display()
     );
+    Ok(())
+}
+
+/// `genolm monitor`.
+#[derive(Args)]
+pub struct MonitorArgs {
+    /// Run folders, search folders, or folders holding them (searched four levels deep).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Port.
+    #[arg(long, default_value_t = 6007)]
+    pub port: u16,
+    /// Address to listen on. The default serves this machine only; `0.0.0.0` serves the
+    /// network, without authentication (use an SSH tunnel instead where you can).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+}
+
+pub fn monitor_cmd(a: MonitorArgs) -> genolm::Result<()> {
+    let m = genolm::monitor::Monitor::start(
+        &a.dirs,
+        &genolm::monitor::MonitorOptions {
+            bind: a.bind,
+            port: a.port,
+            ..Default::default()
+        },
+    )?;
+    let n = genolm::monitor::list(&a.dirs);
+    println!(
+        "genolm monitor: {} run(s), {} search(es); open http://{} (Ctrl-C stops)",
+        n.runs.len(),
+        n.searches.len(),
+        m.addr()
+    );
+    m.wait();
     Ok(())
 }

@@ -305,8 +305,19 @@ impl Corpus {
     }
 
     /// The default corpus shipped inside the library (≈ 12.7 Mb of sequence from 13 genomes of
-    /// all three kingdoms, see `datasets/manifest.json`). Checksums are verified on load.
+    /// all three kingdoms, see `datasets/manifest.json`). Checksums are verified on the first
+    /// load; later calls in the same process return a copy of that load (a search worker or a
+    /// notebook opens it once per run).
     pub fn embedded() -> Result<Corpus> {
+        static LOADED: std::sync::OnceLock<Corpus> = std::sync::OnceLock::new();
+        if let Some(c) = LOADED.get() {
+            return Ok(c.clone());
+        }
+        let c = Self::load_embedded()?;
+        Ok(LOADED.get_or_init(|| c).clone())
+    }
+
+    fn load_embedded() -> Result<Corpus> {
         let manifest: Manifest = serde_json::from_str(EMBEDDED_MANIFEST)
             .map_err(|e| Error::parse("datasets/manifest.json", e.line(), e.to_string()))?;
         let fetch = |p: &str| -> Result<Vec<u8>> {

@@ -123,7 +123,7 @@ impl Figure {
                         vec![(x0, *r), (x1, *r)],
                         6,
                         4,
-                        k.stroke_width(1).into(),
+                        k.stroke_width(1),
                     ))
                     .map_err(perr)?
                     .label(label.clone())

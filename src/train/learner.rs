@@ -224,6 +224,12 @@ impl Learner {
         })
     }
 
+    /// evcxr display: the training curves so far (per step, smoothed, validation per epoch)
+    /// and the epoch table, so a cell ending in `learn` shows where training stands.
+    pub fn evcxr_display(&self) {
+        self.history.evcxr_display();
+    }
+
     /// Add a callback.
     pub fn add_callback(&mut self, cb: Box<dyn Callback>) {
         self.callbacks.push(cb);

@@ -147,8 +147,11 @@ fn read_varint(b: &[u8], i: &mut usize) -> Option<u64> {
     None
 }
 
-/// Fields of a protocol-buffer message: `(field, wire type, payload or value)`.
-fn fields(b: &[u8]) -> Option<Vec<(u32, u8, &[u8], u64)>> {
+/// One field of a protocol-buffer message: number, wire type, payload bytes, varint value.
+type Field<'a> = (u32, u8, &'a [u8], u64);
+
+/// Fields of a protocol-buffer message.
+fn fields(b: &[u8]) -> Option<Vec<Field<'_>>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {

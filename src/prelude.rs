@@ -27,6 +27,7 @@ pub use crate::models::{DeviceChoice, GenomicModel, Head, Mode, ModelConfig};
 pub use candle_core::Device;
 // train
 pub use crate::train::display::{history_figure, history_table};
+pub use crate::train::metrics_log::read_metrics;
 pub use crate::train::run::{train_or_load, RunConfig, RunSummary};
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, History, Learner, LearnerOptions, Schedule, UlmfitData,

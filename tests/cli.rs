@@ -355,3 +355,30 @@ fn train_then_report_a_run_folder() {
     let e = fails(&["report", s(dir.path()), "--out", s(&rep)]);
     assert!(e.contains("run.toml"), "{e}");
 }
+
+#[test]
+fn search_and_monitor_have_help_and_refuse_bad_input() {
+    for cmd in ["search", "monitor"] {
+        let out = ok(&[cmd, "--help"]);
+        assert!(out.contains("Usage: genolm"), "{out}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let e = fails(&["monitor", s(&dir.path().join("nope"))]);
+    assert!(e.contains("is not a folder"), "{e}");
+    let space = dir.path().join("space.toml");
+    std::fs::write(
+        &space,
+        "[space]\n\"train.lrr\" = { uniform = [0.1, 0.2] }\n",
+    )
+    .unwrap();
+    let e = fails(&[
+        "search",
+        "--space",
+        s(&space),
+        "--out",
+        s(&dir.path().join("o")),
+    ]);
+    assert!(e.contains("lrr"), "{e}");
+    let e = fails(&["search", "--out", s(dir.path())]);
+    assert!(e.contains("not a search folder"), "{e}");
+}

@@ -58,12 +58,16 @@ let model = train_or_load(&cfg)?;
 println!("{} with {} parameters, ready in {:.0} s", model.config().arch_label(), model.n_params(), t0.elapsed().as_secs_f64());
 
 // %% [markdown]
-// The run wrote `summary.json` next to the checkpoint: the loss after every epoch and the quality
-// on the validation and test genomes, per kingdom.
+// The run wrote `metrics.jsonl` (every optimizer step: loss, smoothed loss, learning rate,
+// gradient norm, tokens/s, memory; also as TensorBoard events, `tensorboard --logdir runs/`) and
+// `summary.json` (every epoch, and the quality on the validation and test genomes per kingdom).
+// The thin line is the loss of each batch, the bold one its moving average, the dots the
+// validation loss after each epoch. `genolm monitor ../runs` draws the same curves live while
+// a run trains.
 
 // %%
 let summary = RunSummary::load(&cfg.output)?;
-summary.history.plot_with_reference(informed_random_loss(1))?
+read_metrics(&cfg.output)?.plot_with_reference(informed_random_loss(1))?
 
 // %%
 let lines: Vec<String> = summary.test.iter().map(|k| format!("  {}: {:.3} nats/token ({} tokens, {} genomes), {:+.3} vs informed random",
@@ -102,3 +106,37 @@ let report = genolm::report::quickstart_report("Notebook 01: quickstart", &corpu
 let dir = std::path::Path::new("../runs/notebooks/quickstart/report");
 report.write(dir)?;
 println!("wrote {}", dir.join("index.html").display());
+
+// %% [markdown]
+// ## Searching for a better configuration
+//
+// `search` runs a hyperparameter search (ASHA by default): many configurations get a few steps,
+// the best third of each rung trains three times longer, and so on. Every trial is an ordinary
+// run folder. Here a toy search over the learning rate and width of the tiny model, with two
+// workers in this kernel (on the command line: `genolm search --space … --workers N`; see
+// `docs/search.md` for the search over the small language models and its results).
+
+// %%
+use genolm::search::{search, LocalOptions, SearchSpec};
+let spec = SearchSpec::from_toml_str(r#"
+[search]
+min_budget = 10
+max_budget = 90
+eta = 3
+total_budget = 400
+max_trials = 16
+[base.data]
+bptt = 32
+batch_size = 8
+[base.model]
+preset = "tiny"
+[base.train]
+valid_max_batches = 4
+device = "cpu"
+[space]
+"train.lr" = { log_uniform = [1e-3, 5e-2] }
+"model.lstm_hidden" = { choice = [16, 32, 64] }
+"#)?;
+let results = search("../runs/notebooks/search".as_ref(), &spec, &LocalOptions { workers: 2, ..Default::default() })?;
+println!("{}", results.text());
+results.plot_budget()?

@@ -50,7 +50,10 @@ impl Figure {
     ///     title: "loss".into(), smooth: raw.clone(), raw, smooth_label: "train (smoothed)".into(),
     ///     valid: vec![(100.0, 1.33), (200.0, 1.25)], reference: Some(("ln(4)".into(), 4f64.ln())),
     /// })?;
-    /// assert!(fig.svg().contains("valid") && fig.svg().contains(">200<") && !fig.svg().contains("200.0"));
+    /// let svg = fig.svg();
+    /// assert!(svg.contains("valid") && svg.contains("train (smoothed)"));
+    /// // integer step labels: "200", never "200.0"
+    /// assert!(svg.contains("\n200\n") && !svg.contains("200.0"));
     /// # Ok::<(), genolm::Error>(())
     /// ```
     pub fn training_curves(c: &TrainingCurves) -> Result<Figure> {

@@ -181,7 +181,9 @@ impl SearchSpec {
                 )));
             }
             let bad = match p {
-                Param::Uniform([a, b]) => a.partial_cmp(b) != Some(std::cmp::Ordering::Less) && a != b,
+                Param::Uniform([a, b]) => {
+                    a.partial_cmp(b) != Some(std::cmp::Ordering::Less) && a != b
+                }
                 Param::LogUniform([a, b]) => !(*a > 0.0 && a <= b),
                 Param::IntUniform([a, b]) => a > b,
                 Param::Choice(v) => v.is_empty(),

@@ -114,9 +114,14 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // at once: a worker's first job includes loading the corpus (a second or more), so the
+    // claim seen is still unfinished when the signal lands
     victim.kill().unwrap();
     victim.wait().unwrap();
+    assert!(
+        !killed_claim.with_extension("json").exists(),
+        "the killed worker had finished its job before the signal"
+    );
     let mut third = worker(&dir);
     assert!(other.wait().unwrap().success());
     assert!(third.wait().unwrap().success());

@@ -16,10 +16,11 @@ method = "asha"
 min_budget = 4
 max_budget = 36
 eta = 3
-total_budget = 80
-max_trials = 7
+total_budget = 120
+max_trials = 9
 seed = 3
 stale_after_s = 30.0
+valid_tokens = 512
 [base.data]
 bptt = 32
 batch_size = 8
@@ -27,7 +28,6 @@ kingdoms = ["VIR"]
 [base.model]
 preset = "tiny"
 [base.train]
-valid_max_batches = 2
 device = "cpu"
 [space]
 "train.lr" = { log_uniform = [1e-3, 5e-2] }
@@ -145,8 +145,9 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
     assert_eq!(next_job(&spec, &trials), Job::Done);
     assert!(claims(&dir).is_empty(), "no claim is left behind");
     let res = SearchResults::load(&dir).unwrap();
-    assert!(res.steps() <= 80, "budget respected: {}", res.steps());
+    assert!(res.steps() <= 120, "budget respected: {}", res.steps());
     let best = res.best().unwrap();
+    // 9 trials at rung 0 → 3 promoted to rung 1 → 1 to rung 2 (84 steps ≤ 120)
     assert_eq!(best.last().unwrap().rung, 2, "a trial reached the top rung");
     // every rung's steps were trained once: a run's log has each step once, up to its budget
     for t in &trials {
@@ -178,10 +179,7 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
         "finished rungs were not run again"
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Asha search: 7 trials") || text.contains("trials,"),
-        "{text}"
-    );
+    assert!(text.contains("Asha search: 9 trials"), "{text}");
     for f in [
         "trials.csv",
         "best.toml",

@@ -125,13 +125,13 @@ max_budget = 90
 eta = 3
 total_budget = 400
 max_trials = 16
+valid_tokens = 1024
 [base.data]
 bptt = 32
 batch_size = 8
 [base.model]
 preset = "tiny"
 [base.train]
-valid_max_batches = 4
 device = "cpu"
 [space]
 "train.lr" = { log_uniform = [1e-3, 5e-2] }

@@ -10,6 +10,7 @@
 //! total_budget = 3000    # optimizer steps over all trials (0 = no limit)
 //! max_trials = 40
 //! seed = 0
+//! valid_tokens = 16384   # validation tokens per evaluation, the same for every trial
 //!
 //! [base.data]            # a run file without `output`; the search sets epochs and max_batches
 //! batch_size = 16
@@ -69,6 +70,10 @@ pub struct SearchOptions {
     /// A claimed job whose worker has not shown life for this long is given to another worker
     /// (a worker on the same machine whose process is gone is noticed at once).
     pub stale_after_s: f64,
+    /// Validation tokens per evaluation, the same for every trial (the search sets each
+    /// trial's `train.valid_max_batches` to cover this many tokens, so trials with other
+    /// `data.bptt` or `data.batch_size` are compared on the same validation tokens).
+    pub valid_tokens: usize,
 }
 
 impl Default for SearchOptions {
@@ -82,6 +87,7 @@ impl Default for SearchOptions {
             max_trials: 20,
             seed: 0,
             stale_after_s: 120.0,
+            valid_tokens: 16384,
         }
     }
 }
@@ -274,7 +280,10 @@ impl SearchSpec {
             );
         }
         let text = toml::to_string(&t).map_err(|e| Error::Config(format!("search: {e}")))?;
-        RunConfig::from_toml_str(&text)
+        let mut cfg = RunConfig::from_toml_str(&text)?;
+        let per_batch = (cfg.data.batch_size * cfg.data.bptt).max(1);
+        cfg.train.valid_max_batches = self.search.valid_tokens.div_ceil(per_batch).max(1);
+        Ok(cfg)
     }
 }
 
@@ -299,6 +308,8 @@ mod tests {
         let lr = spec.sample(1)["train.lr"].as_float().unwrap();
         assert!((1e-3..=1e-1).contains(&lr) && cfg.train.lr == lr);
         assert_eq!((cfg.train.epochs, cfg.train.max_batches), (9, 10));
+        // the same validation tokens whatever the window: 16384 / (32 · 64) batches
+        assert_eq!(cfg.train.valid_max_batches, 8);
         for bad in [
             "[search]\nmax_budget = 100\n[space]\n\"train.lr\" = { uniform = [0.1, 0.2] }",
             "[space]\n\"lr\" = { uniform = [0.1, 0.2] }",

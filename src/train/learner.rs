@@ -189,8 +189,8 @@ impl Learner {
         opts: LearnerOptions,
     ) -> Result<Self> {
         // Train a fresh copy whose tensors come from this code's copy of candle: in a notebook,
-        // the model may come from an earlier cell (see GenomicModel::rebuilt). Create the
-        // learner in the cell that trains it (or `resume` it there).
+        // the model may come from an earlier cell (see GenomicModel::rebuilt); `fit` and
+        // `lr_find` rebuild again, so a learner made in one cell trains in the next.
         model = model.rebuilt()?;
         let head = model.config().head;
         for d in std::iter::once(&train).chain(valid.as_ref()) {
@@ -228,6 +228,19 @@ impl Learner {
     /// and the epoch table, so a cell ending in `learn` shows where training stands.
     pub fn evcxr_display(&self) {
         self.history.evcxr_display();
+    }
+
+    /// Make the model's tensors anew in the code that is running now (same weights, buffers,
+    /// optimizer moments and settings). In an evcxr notebook every cell links its own copy of
+    /// candle, whose tensor ids come from a per-copy counter; a learner made in one cell and
+    /// trained in the next would mix ids from two counters in one backward pass ("shape
+    /// mismatch in add"). `fit` and `lr_find` call this first, so the natural way — make the
+    /// learner in one cell, train it in later ones — works. Costs one copy of the weights.
+    pub(super) fn adopt(&mut self) -> Result<()> {
+        let dt = self.model.compute_dtype();
+        self.model = self.model.rebuilt()?;
+        self.model.set_compute_dtype(dt);
+        self.opt.rebind(&self.model)
     }
 
     /// Add a callback.
@@ -309,6 +322,7 @@ impl Learner {
     /// [`LearnerOptions::log_dir`] is set). After [`resume`](Self::resume), a call with the
     /// same arguments continues the interrupted fit at its next epoch.
     pub fn fit(&mut self, epochs: usize, schedule: Schedule) -> Result<History> {
+        self.adopt()?;
         let start = match &self.fit_state {
             Some(f) if f.epochs == epochs && f.schedule == schedule && f.stage == self.stage => {
                 f.next_epoch

@@ -38,6 +38,7 @@ impl Learner {
                 "lr_find needs 0 < start < end and at least 2 iterations".into(),
             ));
         }
+        self.adopt()?;
         let snapshot: HashMap<String, Tensor> = self.model.params().tensors().into_iter().collect();
         let mut opt = AdamW::for_model(&self.model, start, self.opts.adamw)?;
         opt.apply_description(&self.opt.describe());

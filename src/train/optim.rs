@@ -151,6 +151,23 @@ impl AdamW {
         Ok(Self::new(groups, lr, opts))
     }
 
+    /// Point every group at `model`'s parameters of the same names (a rebuilt copy of the
+    /// model the optimizer was made for); learning rates, freezing and moments are kept.
+    pub fn rebind(&mut self, model: &GenomicModel) -> Result<()> {
+        let p = model.params();
+        for g in &mut self.groups {
+            for (name, var) in &mut g.vars {
+                *var = p
+                    .get(name)
+                    .ok_or_else(|| {
+                        crate::Error::Config(format!("the model has no parameter {name}"))
+                    })?
+                    .clone();
+            }
+        }
+        Ok(())
+    }
+
     /// The groups, bottom to top.
     pub fn groups(&self) -> &[ParamGroup] {
         &self.groups

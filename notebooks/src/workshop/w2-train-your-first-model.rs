@@ -53,10 +53,14 @@ finder
 // `fit_for` trains for about 60 seconds at a time and returns; the loop prints one line per
 // **epoch** (one pass over the training batches) as it goes. A checkpoint is written after every
 // epoch: if the kernel dies, `Learner::resume` on the checkpoint folder continues the same fit
-// (the result equals one uninterrupted run). Create the learner in the cell that trains it.
+// (the result equals one uninterrupted run). The learner is made in one cell and trained in the
+// next, and every later cell can train it further.
 
 // %%
-let mut learn = { let (tr, va) = data(&train, &test)?; Learner::new(model.rebuilt()?, tr, va, opts.clone())? };
+let mut learn = { let (tr, va) = data(&train, &test)?; Learner::new(model, tr, va, opts.clone())? };
+println!("a learner for {} parameters, {} training batches per epoch", learn.model.n_params(), 80);
+
+// %%
 while !learn.fit_for(6, Schedule::OneCycle { lr_max: lr }, 60.0)? {
     println!("… {} epochs done, continuing", learn.history.len());
 }

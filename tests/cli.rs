@@ -382,3 +382,108 @@ fn search_and_monitor_have_help_and_refuse_bad_input() {
     let e = fails(&["search", "--out", s(dir.path())]);
     assert!(e.contains("not a search folder"), "{e}");
 }
+
+#[test]
+fn classify_from_class_names_and_fasta_folders_from_scratch() {
+    let dir = tempfile::tempdir().unwrap();
+    // the UCI promoters with class names instead of 0/1
+    let csv = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/labelled/ecoli_promoters_uci.csv"),
+    )
+    .unwrap();
+    let named: String = csv
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let (seq, lab) = l.rsplit_once(',').unwrap();
+                let name = if lab.trim() == "1" {
+                    "promoter"
+                } else {
+                    "background"
+                };
+                format!("{seq},{name}\n")
+            }
+        })
+        .collect();
+    let named_csv = dir.path().join("named.csv");
+    std::fs::write(&named_csv, named).unwrap();
+    let out = dir.path().join("named");
+    let printed = ok(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&named_csv),
+        "--epochs",
+        "0,0,0,2",
+        "--out",
+        s(&out),
+    ]);
+    assert!(printed.contains("test accuracy"), "{printed}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["classes"], serde_json::json!(["background", "promoter"]));
+    assert!(m["pretrained"].is_null());
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    assert!(
+        preds.starts_with("origin,label,predicted,p_background,p_promoter\n"),
+        "{preds}"
+    );
+    assert!(preds
+        .lines()
+        .skip(1)
+        .all(|l| l.contains(",promoter,") || l.contains(",background,")));
+
+    // one FASTA per class (deepG's folder convention): 150-nt windows of two real genomes
+    let corpus = Corpus::embedded().unwrap();
+    let folder = dir.path().join("by_class");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (class, id) in [
+        ("phage", "phage_lambda"),
+        ("chloroplast", "athaliana_chloroplast"),
+    ] {
+        let g = &corpus.genomes[corpus.index_of(id).unwrap()];
+        let seq = &g.contigs[0].seq;
+        let fa: String = (0..30)
+            .map(|i| {
+                format!(
+                    ">{class}{i}\n{}\n",
+                    String::from_utf8_lossy(&seq[i * 997..i * 997 + 150])
+                )
+            })
+            .collect();
+        std::fs::write(folder.join(format!("{class}.fasta")), fa).unwrap();
+    }
+    let out = dir.path().join("folder");
+    ok(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&folder),
+        "--epochs",
+        "0,0,0,2",
+        "--out",
+        s(&out),
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["classes"], serde_json::json!(["chloroplast", "phage"]));
+    assert_eq!(m["n_test"], 12);
+
+    // a folder with one class file is refused
+    std::fs::remove_file(folder.join("phage.fasta")).unwrap();
+    let e = fails(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&folder),
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("one FASTA file per class"), "{e}");
+}

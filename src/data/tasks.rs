@@ -1,12 +1,17 @@
-//! Labelled sequence tasks for classifiers: a `sequence,label` CSV reader and windows of
-//! coding vs intergenic DNA cut from an annotated genome.
+//! Labelled sequence tasks for classifiers: labelled data as users bring it — a
+//! `sequence,label` CSV with class names or indices, or a folder with one FASTA file per class
+//! (deepG's convention) — and windows of coding vs intergenic DNA cut from an annotated genome.
 //!
 //! ```
-//! use genolm::data::tasks::parse_labelled_csv;
+//! use genolm::data::tasks::{parse_labelled_csv, parse_labelled};
 //! let items = parse_labelled_csv(b"sequence,label\nACGTAC,1\nTTGACA,0\n", "toy.csv").unwrap();
 //! assert_eq!(items.len(), 2);
 //! assert_eq!(items[0].label, 1);
-//! let err = parse_labelled_csv(b"sequence,label\nACGT,x\n", "toy.csv").unwrap_err();
+//! // class names: indices in sorted order, names kept
+//! let set = parse_labelled(b"sequence,label\nACGTAC,ie\nTTGACA,ei\nGGCC,n\n", "splice.csv").unwrap();
+//! assert_eq!(set.classes, ["ei", "ie", "n"]);
+//! assert_eq!(set.items[0].label, 1);
+//! let err = parse_labelled_csv(b"sequence,label\nACXT,ei\n", "toy.csv").unwrap_err();
 //! assert!(err.to_string().starts_with("toy.csv:2:"));
 //! ```
 
@@ -31,9 +36,42 @@ pub struct LabelledSeq {
     pub origin: String,
 }
 
+/// Labelled sequences and the names of their classes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledSet {
+    /// The sequences; `label` indexes `classes`.
+    pub items: Vec<LabelledSeq>,
+    /// Class names by index.
+    pub classes: Vec<String>,
+}
+
+fn clean_field(f: &str) -> &str {
+    f.trim().trim_matches('"').trim()
+}
+
+/// Class indices for labels: integers 0..k keep their values (names "0", "1", …); any other
+/// labels are numbered in sorted order (names kept), so the numbering never depends on the
+/// order of the file.
+fn class_table(labels: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = labels.to_vec();
+    names.sort();
+    names.dedup();
+    let ints: Option<Vec<u32>> = names.iter().map(|n| n.parse::<u32>().ok()).collect();
+    if let Some(mut v) = ints {
+        v.sort_unstable();
+        let k = v.last().map_or(0, |m| m + 1);
+        if v.len() as u32 == k {
+            return (0..k).map(|i| i.to_string()).collect();
+        }
+        return v.iter().map(|i| i.to_string()).collect();
+    }
+    names
+}
+
 /// Parse a CSV with a header naming `sequence` and `label` columns (any order; other columns
-/// are ignored). Labels are non-negative integers. Errors name the file and line.
-pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> {
+/// are ignored; fields may be quoted). Labels are class names (`ei`, `promoter`) or indices
+/// (`0`, `1`, …); see [`LabelledSet`]. Errors name the file and line.
+pub fn parse_labelled(bytes: &[u8], name: &str) -> Result<LabelledSet> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::parse(name, 0, format!("not UTF-8 text: {e}")))?;
     let mut lines = text.lines().enumerate();
@@ -42,7 +80,7 @@ pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> 
         .ok_or_else(|| Error::parse(name, 1, "empty file; expected a header `sequence,label`"))?;
     let cols: Vec<String> = header
         .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
+        .map(|c| clean_field(c).to_ascii_lowercase())
         .collect();
     let find = |n: &str| cols.iter().position(|c| c == n);
     let (Some(si), Some(li)) = (find("sequence"), find("label")) else {
@@ -52,7 +90,7 @@ pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> 
             format!("the header must name `sequence` and `label` columns, found {header:?}"),
         ));
     };
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     for (i, line) in lines {
         let line_no = i + 1;
         if line.trim().is_empty() {
@@ -66,38 +104,126 @@ pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> 
                 format!("expected {} fields, found {}", cols.len(), f.len()),
             ));
         }
-        let seq = f[si].trim().to_ascii_uppercase().into_bytes();
-        if seq.is_empty() {
-            return Err(Error::parse(name, line_no, "empty sequence"));
+        let seq = check_seq(clean_field(f[si]).to_ascii_uppercase().into_bytes())
+            .map_err(|m| Error::parse(name, line_no, m))?;
+        let label = clean_field(f[li]).to_string();
+        if label.is_empty() {
+            return Err(Error::parse(name, line_no, "empty label"));
         }
-        if let Some(&b) = seq.iter().find(|b| !b"ACGTNRYSWKMBDHV".contains(b)) {
-            return Err(Error::parse(
-                name,
-                line_no,
-                format!("{:?} is not a nucleotide code", b as char),
-            ));
-        }
-        let label: u32 = f[li].trim().parse().map_err(|_| {
-            Error::parse(
-                name,
-                line_no,
-                format!("label {:?} is not a class index", f[li].trim()),
-            )
-        })?;
-        out.push(LabelledSeq {
-            seq,
-            label,
-            origin: format!("{name}:{line_no}"),
-        });
+        rows.push((seq, label, format!("{name}:{line_no}")));
     }
-    Ok(out)
+    if rows.is_empty() {
+        return Err(Error::parse(
+            name,
+            1,
+            "no labelled sequences after the header",
+        ));
+    }
+    let labels: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
+    let classes = class_table(&labels);
+    let items = rows
+        .into_iter()
+        .map(|(seq, l, origin)| LabelledSeq {
+            seq,
+            label: classes
+                .iter()
+                .position(|c| *c == l)
+                .expect("every label has a class") as u32,
+            origin,
+        })
+        .collect();
+    Ok(LabelledSet { items, classes })
+}
+
+fn check_seq(seq: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    if seq.is_empty() {
+        return Err("empty sequence".into());
+    }
+    if let Some(&b) = seq.iter().find(|b| !b"ACGTNRYSWKMBDHV".contains(b)) {
+        return Err(format!("{:?} is not a nucleotide code", b as char));
+    }
+    Ok(seq)
+}
+
+/// [`parse_labelled`], keeping only the items (labels as class indices).
+pub fn parse_labelled_csv(bytes: &[u8], name: &str) -> Result<Vec<LabelledSeq>> {
+    Ok(parse_labelled(bytes, name)?.items)
 }
 
 /// Read a `sequence,label` CSV file.
 pub fn read_labelled_csv(path: impl AsRef<Path>) -> Result<Vec<LabelledSeq>> {
+    Ok(read_labelled(path)?.items)
+}
+
+/// Read labelled data as users bring it: a `sequence,label` CSV file ([`parse_labelled`]), or
+/// a folder with one FASTA/FASTQ file per class (plain or gzip; the class is the file name
+/// without its extensions, as deepG's folder convention has it), every record one item.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("phage.fasta"), ">a\nACGTACGT\n>b\nTTTTACGA\n").unwrap();
+/// std::fs::write(dir.path().join("plasmid.fa"), ">c\nGGGCCCAA\n").unwrap();
+/// let set = genolm::data::tasks::read_labelled(dir.path())?;
+/// assert_eq!(set.classes, ["phage", "plasmid"]);
+/// assert_eq!(set.items.iter().map(|x| x.label).collect::<Vec<_>>(), [0, 0, 1]);
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn read_labelled(path: impl AsRef<Path>) -> Result<LabelledSet> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_labelled_csv(&bytes, &path.display().to_string())
+    if !path.is_dir() {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        return parse_labelled(&bytes, &path.display().to_string());
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| Error::io(path, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            let n = n.strip_suffix(".gz").unwrap_or(&n);
+            [".fa", ".fasta", ".fna", ".fq", ".fastq"]
+                .iter()
+                .any(|e| n.ends_with(e))
+        })
+        .collect();
+    files.sort();
+    if files.len() < 2 {
+        return Err(Error::Input(format!(
+            "{}: a folder of labelled data needs one FASTA file per class (at least two), found {}",
+            path.display(),
+            files.len()
+        )));
+    }
+    let mut set = LabelledSet {
+        items: Vec::new(),
+        classes: Vec::new(),
+    };
+    for f in files {
+        let stem = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let class = stem.split('.').next().unwrap_or(&stem).to_string();
+        let label = set.classes.len() as u32;
+        let recs = super::fasta::read_fasta(&f)?;
+        if recs.is_empty() {
+            return Err(Error::Input(format!("{}: no sequences", f.display())));
+        }
+        for r in recs {
+            let seq = check_seq(r.seq.to_ascii_uppercase())
+                .map_err(|m| Error::Input(format!("{}: record {}: {m}", f.display(), r.name)))?;
+            set.items.push(LabelledSeq {
+                seq,
+                label,
+                origin: format!("{}:{}", f.display(), r.name),
+            });
+        }
+        set.classes.push(class);
+    }
+    Ok(set)
 }
 
 /// A stratified 80/20 split (seeded): within each class, in class order, the items are

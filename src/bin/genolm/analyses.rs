@@ -159,10 +159,16 @@ pub struct VariantsArgs {
 /// `genolm classify`.
 #[derive(Args)]
 pub struct ClassifyArgs {
-    /// The pretrained language model: a `.safetensors` file or a run folder.
+    /// The pretrained language model: a `.safetensors` file or a run folder. Without it the
+    /// classifier is trained from scratch (a fresh `--preset` model, the same recipe).
     #[arg(long)]
-    lm: PathBuf,
-    /// Labelled sequences: a CSV with a header naming `sequence` and `label` (labels 0, 1, …).
+    lm: Option<PathBuf>,
+    /// Model preset of a classifier trained from scratch (without --lm).
+    #[arg(long, default_value = "awd_lstm_small")]
+    preset: String,
+    /// Labelled sequences: a CSV with a header naming `sequence` and `label` (class names such
+    /// as `promoter` or indices 0, 1, …), or a folder with one FASTA file per class (the class
+    /// is the file name).
     #[arg(long)]
     data: PathBuf,
     /// Output folder: metrics.json, predictions.csv, history.csv, classifier.safetensors.
@@ -389,7 +395,7 @@ fn depmap(a: DepmapArgs) -> Result<()> {
 
 /// `genolm classify`.
 pub fn classify(a: ClassifyArgs) -> Result<()> {
-    use genolm::data::tasks::{parse_labelled_csv, stratified_split};
+    use genolm::data::tasks::{read_labelled, stratified_split};
     use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
     let cls_epochs: [usize; 4] = a.epochs.as_slice().try_into().map_err(|_| {
         Error::Config(format!(
@@ -397,10 +403,23 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             a.epochs.len()
         ))
     })?;
-    let bytes = std::fs::read(&a.data).map_err(|e| Error::io(&a.data, e))?;
-    let items = parse_labelled_csv(&bytes, &a.data.display().to_string())?;
-    let (train, test) = stratified_split(&items, a.seed);
-    let lm = load_model(&a.lm)?;
+    let set = read_labelled(&a.data)?;
+    if set.classes.len() < 2 {
+        return Err(Error::Input(format!(
+            "{}: one class only ({}); a classifier needs at least two",
+            a.data.display(),
+            set.classes.join(", ")
+        )));
+    }
+    let (train, test) = stratified_split(&set.items, a.seed);
+    let lm = match &a.lm {
+        Some(p) => load_model(p)?,
+        None => GenomicModel::new(
+            genolm::models::ModelConfig::preset(&a.preset)?,
+            &DeviceChoice::Auto.open()?,
+            a.seed,
+        )?,
+    };
     let fit = classify(
         &lm,
         &train,
@@ -423,12 +442,16 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     }
     metrics.insert("n_train".into(), train.len().into());
     metrics.insert("n_test".into(), test.len().into());
+    metrics.insert("classes".into(), set.classes.clone().into());
+    metrics.insert(
+        "pretrained".into(),
+        a.lm.as_ref().map(|p| p.display().to_string()).into(),
+    );
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
     let mut csv = String::from("origin,label,predicted");
-    let k = fit.probs.first().map_or(0, Vec::len);
-    for c in 0..k {
-        csv.push_str(&format!(",p{c}"));
+    for c in &set.classes {
+        csv.push_str(&format!(",p_{}", c.replace([',', '"'], "_")));
     }
     csv.push('\n');
     for (x, p) in test.iter().zip(&fit.probs) {
@@ -437,10 +460,12 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map_or(0, |m| m.0);
+        let name = |i: usize| set.classes[i].replace([',', '"'], "_");
         csv.push_str(&format!(
-            "\"{}\",{},{arg}",
+            "\"{}\",{},{}",
             x.origin.replace('"', "'"),
-            x.label
+            name(x.label as usize),
+            name(arg)
         ));
         for v in p {
             csv.push_str(&format!(",{v}"));

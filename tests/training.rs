@@ -115,6 +115,14 @@ fn resume_equals_an_uninterrupted_run() {
     assert_eq!(rest.len(), 2, "the two remaining epochs run");
     assert_eq!(resumed.history.len(), 3);
     assert_eq!(weights(&full.model), weights(&resumed.model));
+    // … and the same checkpoint file, byte for byte, so a checksum proves provenance
+    let (fa, fb) = (
+        dir.path().join("full.safetensors"),
+        dir.path().join("resumed.safetensors"),
+    );
+    full.model.save(&fa).unwrap();
+    resumed.model.save(&fb).unwrap();
+    assert_eq!(std::fs::read(&fa).unwrap(), std::fs::read(&fb).unwrap());
 
     // The per-step log and the TensorBoard events: every step once, the same numbers as the
     // uninterrupted run, epochs equal to the history.

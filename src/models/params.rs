@@ -228,7 +228,30 @@ pub fn save_safetensors(
         .collect::<Result<_>>()?;
     let bytes = safetensors::serialize(data, Some(metadata))
         .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
-    atomic_write(path, &bytes)
+    atomic_write(path, &canonical_header(bytes)?)
+}
+
+/// The same safetensors file with its JSON header's keys in sorted order. `safetensors`
+/// writes the metadata in the iteration order of a `HashMap`, which differs from one run to the
+/// next, so two identical checkpoints had different bytes; sorted, the same tensors and
+/// metadata always give the same file, and a checksum proves provenance.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let bad = || Error::Input("safetensors produced a malformed header".into());
+    let n =
+        u64::from_le_bytes(bytes.get(..8).ok_or_else(bad)?.try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(8..8 + n).ok_or_else(bad)?;
+    // serde_json's default map is ordered by key, recursively
+    let v: serde_json::Value = serde_json::from_slice(header).map_err(|_| bad())?;
+    let mut h = serde_json::to_vec(&v).expect("a JSON value serialises");
+    // safetensors pads the header with spaces so the data starts 8-byte aligned
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Read a safetensors file: tensors (on `device`) and the header metadata.
@@ -258,6 +281,37 @@ pub fn load_safetensors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identical_checkpoints_are_identical_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tensor::arange(0f32, 12.0, &Device::Cpu)
+            .unwrap()
+            .reshape((3, 4))
+            .unwrap();
+        let tensors = vec![
+            ("b".to_string(), t.clone()),
+            ("a".to_string(), t.sqr().unwrap()),
+        ];
+        let meta = || -> HashMap<String, String> {
+            (0..12)
+                .map(|i| (format!("key{i}"), format!("value {i}")))
+                .collect()
+        };
+        let (p1, p2) = (
+            dir.path().join("1.safetensors"),
+            dir.path().join("2.safetensors"),
+        );
+        save_safetensors(&p1, &tensors, meta()).unwrap();
+        save_safetensors(&p2, &tensors, meta()).unwrap();
+        assert_eq!(std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
+        let (back, m) = load_safetensors(&p1, &Device::Cpu).unwrap();
+        assert_eq!(m, meta());
+        assert_eq!(
+            back["a"].to_vec2::<f32>().unwrap(),
+            t.sqr().unwrap().to_vec2::<f32>().unwrap()
+        );
+    }
 
     #[test]
     fn same_seed_same_values_and_roundtrip() {

@@ -89,6 +89,25 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             task.name()
         );
     }
+    // every classification row carries the supervised baselines on the same items
+    for r in rep.rows.iter().filter(|r| r.task == "classification") {
+        let names: Vec<&str> = r.more_baselines.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "kmer_logreg accuracy",
+                "kmer_logreg auroc",
+                "cnn_scratch accuracy",
+                "cnn_scratch auroc"
+            ],
+            "{}",
+            r.dataset
+        );
+        assert!(
+            r.more_baselines.iter().all(|b| (0.0..=1.0).contains(&b.1)),
+            "{r:?}"
+        );
+    }
     // an untrained model is no better than chance at imputation
     for r in rep.rows.iter().filter(|r| r.task == "impute_nucleotide") {
         assert!((0.0..=1.0).contains(&r.value));
@@ -237,4 +256,28 @@ fn transfer_matrix_crosses_models_and_kingdoms() {
     assert!(ce
         .iter()
         .all(|v| v.is_some_and(|v| v.is_finite() && v > 0.0)));
+}
+
+#[test]
+fn kmer_logistic_regression_learns_the_promoters() {
+    use genolm::bench::baselines::kmer_logreg_probs;
+    use genolm::bench::classification::PROMOTERS_CSV;
+    use genolm::data::tasks::{parse_labelled_csv, stratified_split};
+    // 5 seeds of the stratified 80/20 split of the 106 UCI promoters: the k-mer regression is
+    // far above chance (0.5) on average
+    let items = parse_labelled_csv(PROMOTERS_CSV, "promoters").unwrap();
+    let mut accs = Vec::new();
+    for seed in 0..5 {
+        let (tr, te) = stratified_split(&items, seed);
+        let p = kmer_logreg_probs(&tr, &te, 2, seed);
+        let ok = p
+            .iter()
+            .zip(&te)
+            .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
+            .count();
+        accs.push(ok as f64 / te.len() as f64);
+    }
+    let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+    eprintln!("k-mer logistic regression on the UCI promoters: {accs:?} (mean {mean:.3})");
+    assert!(mean > 0.7, "{accs:?}");
 }

@@ -9,11 +9,14 @@
 //! * `read_kingdom`: kingdom (PRO/EUK/VIR) of 150-nt reads — trained on reads of the training
 //!   genomes, tested on reads of held-out genomes.
 //!
-//! Baseline: one Markov chain per class (order 2, fitted on the training items), classifying
-//! by the posterior of the per-class likelihoods, on the same test items.
+//! Baselines, all on the same training and test items: one Markov chain per class (order 2,
+//! classifying by the posterior of the per-class likelihoods; the row's `baseline`), and in
+//! `more_baselines` the supervised baselines of [`baselines`](super::baselines): a k-mer
+//! logistic regression and a one-hot CNN trained from scratch (accuracy and AUROC each).
 
 use std::time::Instant;
 
+use super::baselines;
 use super::markov::MarkovModel;
 use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
 use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
@@ -92,6 +95,32 @@ pub fn evaluate_task(
         .zip(&bnamed)
         .map(|((n, v), (_, b))| (n.to_string(), *v, *b))
         .collect();
+    // the supervised baselines on the same items
+    let mut more_baselines = Vec::new();
+    let cnn_opts = ClassifyOptions {
+        ulmfit: UlmfitOptions {
+            cls_epochs: ctx.opts.classification_epochs,
+            ..UlmfitOptions::quiet(seed)
+        },
+        eval_batch_size: ctx.opts.batch_size.max(1),
+        ..Default::default()
+    };
+    for (name, probs) in [
+        (
+            "kmer_logreg",
+            baselines::kmer_logreg_probs(train, test, n_classes, seed),
+        ),
+        (
+            "cnn_scratch",
+            baselines::cnn_scratch_probs(train, test, &cnn_opts, ctx.model.device())?,
+        ),
+    ] {
+        let (a, m) = class_metrics(&probs, &labels);
+        more_baselines.push((format!("{name} accuracy"), a));
+        if let Some(auc) = m.iter().find(|x| x.0 == "auroc") {
+            more_baselines.push((format!("{name} auroc"), auc.1));
+        }
+    }
     Ok(BenchRow {
         task: "classification".into(),
         dataset: name.into(),
@@ -104,6 +133,7 @@ pub fn evaluate_task(
         genomes,
         extra,
         seconds: t0.elapsed().as_secs_f64(),
+        more_baselines,
     })
 }
 

@@ -127,6 +127,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
                 ("p_mann_whitney".into(), pm, pb),
             ],
             seconds: t0.elapsed().as_secs_f64(),
+            more_baselines: Vec::new(),
         });
     }
     Ok(Outcome::from_rows(rows))

@@ -64,5 +64,6 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         genomes: vec![ctx.id(g)],
         extra,
         seconds: secs,
+        more_baselines: Vec::new(),
     }]))
 }

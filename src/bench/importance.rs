@@ -84,5 +84,6 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             ("base_loss".into(), base.loss, f64::NAN),
         ],
         seconds: t0.elapsed().as_secs_f64(),
+        more_baselines: Vec::new(),
     }]))
 }

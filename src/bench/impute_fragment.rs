@@ -288,6 +288,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
                 ("gap_len".into(), len as f64, len as f64),
             ],
             seconds: t0.elapsed().as_secs_f64(),
+            more_baselines: Vec::new(),
         });
     }
     Ok(Outcome::from_rows(rows))

@@ -112,6 +112,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             genomes: g.iter().map(|&i| ctx.id(i)).collect(),
             extra: vec![("log_loss".into(), nll_m / n, nll_b / n)],
             seconds: t0.elapsed().as_secs_f64(),
+            more_baselines: Vec::new(),
         });
     }
     Ok(Outcome::from_rows(rows))

@@ -20,6 +20,7 @@
 //! [`BenchOptions::train_genomes`]); without either, the default split of the corpus is
 //! assumed and the report says so. The tasks are defined in `docs/benchmark.md`.
 
+pub mod baselines;
 pub mod classification;
 pub mod conservation;
 pub mod cost;

@@ -186,6 +186,7 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
                 ("probe_accuracy".into(), probe_acc, probe_base),
             ],
             seconds: t0.elapsed().as_secs_f64(),
+            more_baselines: Vec::new(),
         });
     }
     Ok(rows)

@@ -40,6 +40,19 @@ pub struct BenchRow {
     pub extra: Vec<(String, f64, f64)>,
     /// Wall-clock seconds of the task on this dataset.
     pub seconds: f64,
+    /// More baselines on the same items, `(name, value)` (classification: accuracy and AUROC
+    /// of a k-mer logistic regression and of a CNN trained from scratch).
+    #[serde(default, deserialize_with = "de_pairs")]
+    pub more_baselines: Vec<(String, f64)>,
+}
+
+fn de_pairs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<(String, f64)>, D::Error> {
+    let v: Vec<(String, Option<f64>)> = Vec::deserialize(d)?;
+    Ok(v.into_iter()
+        .map(|(n, a)| (n, a.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 // JSON has no NaN: serde_json writes it as null, read back as NaN.
@@ -128,6 +141,7 @@ impl BenchmarkReport {
                             format!("{n}={m:.4} (base {b:.4})")
                         }
                     })
+                    .chain(x.more_baselines.iter().map(|(n, v)| format!("{n}={v:.4}")))
                     .collect::<Vec<_>>()
                     .join("; ")
             })
@@ -163,6 +177,14 @@ impl BenchmarkReport {
                 d.push(r.dataset.clone());
                 m.push(name.clone());
                 v.push(*mv);
+                b.push(*bv);
+            }
+            // further baselines: their value in the baseline column, named in the metric
+            for (name, bv) in &r.more_baselines {
+                t.push(r.task.clone());
+                d.push(r.dataset.clone());
+                m.push(name.clone());
+                v.push(f64::NAN);
                 b.push(*bv);
             }
         }

@@ -189,6 +189,7 @@ pub fn lm_row(
             ("informed_random".into(), ir, ir),
         ],
         seconds: secs,
+        more_baselines: Vec::new(),
     }
 }
 

@@ -309,6 +309,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
                 ("n_nonsense".into(), count(Consequence::Nonsense), f64::NAN),
             ],
             seconds: t0.elapsed().as_secs_f64(),
+            more_baselines: Vec::new(),
         });
     }
     Ok(Outcome::from_rows(rows))

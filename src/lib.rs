@@ -60,6 +60,7 @@ pub mod models;
 pub mod monitor;
 pub mod plot;
 pub mod prelude;
+pub mod progress;
 pub mod report;
 pub mod search;
 pub mod stats;

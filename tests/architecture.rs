@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Modules from the bottom up. Files of one module use each other freely; across modules, a
 /// module uses only modules earlier in this list.
 const ORDER: &[&str] = &[
-    "error", "fsio", "cpu", "table", "stats", "plot", // bottom layer
+    "error", "fsio", "cpu", "progress", "table", "stats", "plot", // bottom layer
     "data", "models", "train", "infer", "explain", "bench", "search", "monitor",
     "report", // the pipeline
     "prelude", "lib", // the faces

@@ -238,13 +238,15 @@ pub fn benchmark<'a>(
         (Task::Variants, variants::run),
         (Task::Cost, cost::run),
     ];
-    for (task, f) in tasks {
-        if !opts.wants(task) {
-            continue;
-        }
+    let wanted: Vec<(Task, TaskFn)> = tasks.into_iter().filter(|(t, _)| opts.wants(*t)).collect();
+    // a bar on a terminal; the task lines below otherwise
+    let mut bar = crate::progress::Progress::new("benchmark", wanted.len(), false);
+    for (task, f) in wanted {
         let t = Instant::now();
         ctx.log(&format!("{} …", task.name()));
-        match f(&ctx)? {
+        let outcome = f(&ctx)?;
+        bar.inc(1, task.name());
+        match outcome {
             Outcome::Rows(r) => rows.extend(r),
             Outcome::Skipped(why) => skipped.push((task.name().to_string(), why)),
         }
@@ -254,6 +256,7 @@ pub fn benchmark<'a>(
             t.elapsed().as_secs_f64()
         ));
     }
+    bar.finish();
     Ok(BenchmarkReport {
         model: model.config().name.clone(),
         arch: model.config().arch_label(),

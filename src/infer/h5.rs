@@ -277,20 +277,26 @@ pub fn write_states(
                 }
             }
         }
+        // a bar over the rows on a terminal (`genolm states` on a genome takes minutes)
+        let mut bar = crate::progress::Progress::new("states", total, false);
         for (info, s) in infos.iter().zip(&seqs) {
             let ids = tok.encode(s);
             predict_each(model, &ids, &opts, &mut |c: Chunk<'_>| {
                 let r0 = info.row_offset + c.first_row;
+                let mut rows_done = 0;
                 for (ds, (_, v)) in dsets.iter().zip(&c.layers) {
                     let u = ds.shape()[1];
                     let rows = v.len() / u;
                     let arr = ndarray::ArrayView2::from_shape((rows, u), v)
                         .map_err(|e| Error::Shape(e.to_string()))?;
                     h5(&tmp, ds.write_slice(arr, ndarray::s![r0..r0 + rows, ..]))?;
+                    rows_done = rows;
                 }
+                bar.inc(rows_done, &info.name);
                 Ok(())
             })?;
         }
+        bar.finish();
         h5(&tmp, file.flush())?;
         drop(dsets);
         h5(&tmp, file.close())?;

@@ -80,6 +80,23 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             "{d}: {r:?}"
         );
     }
+    // per held-out genome: the kingdom row is the sum of its genomes' rows
+    for k in ["PRO", "EUK", "VIR"] {
+        let pooled = rep.get("transfer", k).unwrap();
+        let parts: Vec<_> = rep
+            .rows
+            .iter()
+            .filter(|r| r.task == "transfer_genome" && pooled.genomes.contains(&r.dataset))
+            .collect();
+        assert_eq!(parts.len(), pooled.genomes.len(), "{k}");
+        assert_eq!(parts.iter().map(|r| r.n).sum::<usize>(), pooled.n, "{k}");
+        let ce = parts.iter().map(|r| r.value * r.n as f64).sum::<f64>() / pooled.n as f64;
+        assert!(
+            (ce - pooled.value).abs() < 1e-9,
+            "{k}: {ce} vs {}",
+            pooled.value
+        );
+    }
     for task in Task::ALL {
         let ran = rep.rows.iter().any(|r| r.task == task.name());
         let skipped = rep.skipped.iter().any(|s| s.0 == task.name());

@@ -315,6 +315,7 @@ fn short_task(t: &str) -> &str {
         "conservation" => "cons",
         "classification" => "cls",
         "importance" => "del",
+        "transfer_genome" => "genome",
         other => other,
     }
 }

@@ -47,6 +47,15 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Add another tally (the tokens of more genomes).
+    pub fn merge(&mut self, o: &Tally) {
+        self.n += o.n;
+        self.model_nll += o.model_nll;
+        self.model_ok += o.model_ok;
+        self.markov_nll += o.markov_nll;
+        self.markov_ok += o.markov_ok;
+    }
+
     /// Add one token.
     pub fn add(&mut self, p: &PosScore) {
         self.n += 1;

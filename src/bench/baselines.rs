@@ -38,7 +38,7 @@ pub fn kmer_features(seq: &[u8]) -> Vec<f64> {
             let mut ok = true;
             for &b in w {
                 match crate::data::alphabet::base_index(b) {
-                    Some(i) => code = code * 4 + i as usize,
+                    Some(i) => code = code * 4 + i,
                     None => {
                         ok = false;
                         break;

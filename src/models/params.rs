@@ -244,7 +244,7 @@ fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>> {
     let v: serde_json::Value = serde_json::from_slice(header).map_err(|_| bad())?;
     let mut h = serde_json::to_vec(&v).expect("a JSON value serialises");
     // safetensors pads the header with spaces so the data starts 8-byte aligned
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = Vec::with_capacity(bytes.len());

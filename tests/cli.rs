@@ -340,9 +340,18 @@ fn train_then_report_a_run_folder() {
         "Training",
         "Held-out quality per kingdom",
         "Loss along phiX174",
+        // per-step curves from the run's metrics.jsonl, not two points per epoch
+        "Training loss per step",
     ] {
         assert!(html.contains(section), "the report lacks {section}");
     }
+    for f in ["metrics.jsonl", "summary.json"] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+    assert!(std::fs::read_dir(&run).unwrap().flatten().any(|e| e
+        .file_name()
+        .to_string_lossy()
+        .starts_with("events.out.tfevents.")));
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rep.join("manifest.json")).unwrap()).unwrap();
     assert!(

@@ -55,6 +55,9 @@ pub struct SearchEntry {
     pub columns: Vec<String>,
     /// Rows (strings as shown).
     pub rows: Vec<Vec<String>>,
+    /// The validation loss of every trial against its budget, and which parameters matter
+    /// (inline SVG, drawn by genolm).
+    pub figures: Vec<String>,
 }
 
 /// What `/api/runs` returns.
@@ -125,7 +128,16 @@ pub fn list(roots: &[PathBuf]) -> Listing {
             if let Ok(r) = crate::search::SearchResults::load(&s) {
                 if let Ok(t) = r.table() {
                     let df = &t.df;
+                    let figures = if r.ranked().is_empty() {
+                        Vec::new()
+                    } else {
+                        [r.plot_budget(), r.plot_importance()]
+                            .into_iter()
+                            .filter_map(|f| f.ok().map(|f| f.svg().to_string()))
+                            .collect()
+                    };
                     out.searches.push(SearchEntry {
+                        figures,
                         name: label(root, &s),
                         columns: df
                             .get_column_names()

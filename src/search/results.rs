@@ -240,7 +240,25 @@ impl SearchResults {
     /// [`importance`](Self::importance) as a bar chart.
     pub fn plot_importance(&self) -> Result<Figure> {
         let imp = self.importance();
-        let labels: Vec<String> = imp.iter().map(|x| x.0.clone()).collect();
+        // `train.lr` → `lr` where the short names stay unique (they fit under the bars)
+        let short: Vec<String> = imp
+            .iter()
+            .map(|x| {
+                x.0.split_once('.')
+                    .map_or(x.0.clone(), |(_, f)| f.to_string())
+            })
+            .collect();
+        let unique = {
+            let mut u = short.clone();
+            u.sort();
+            u.dedup();
+            u.len() == short.len()
+        };
+        let labels: Vec<String> = if unique {
+            short
+        } else {
+            imp.iter().map(|x| x.0.clone()).collect()
+        };
         let values: Vec<f64> = imp.iter().map(|x| x.1).collect();
         Figure::bars(
             "Which parameters matter (first rung)",

@@ -20,6 +20,8 @@ ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
 ap.add_argument("--minutes", type=float, default=3.0, help="training time of the final comparison")
 ap.add_argument("--workers", type=int, default=2)
 ap.add_argument("--out", default="runs/search-exp")
+ap.add_argument("--final-only", action="store_true",
+                help="reuse the finished searches in --out and run only the equal-time comparison")
 args = ap.parse_args()
 out = root / args.out
 out.mkdir(parents=True, exist_ok=True)
@@ -51,13 +53,17 @@ for seed in args.seeds:
         f.write_text(re.sub(r'method = "\w+"', f'method = "{method}"',
                             re.sub(r"\nseed = \d+", f"\nseed = {seed}", space)))
         t0 = time.time()
-        run([BIN, "search", "--space", f, "--out", d, "--workers", args.workers, "--quiet"])
+        if not args.final_only:
+            run([BIN, "search", "--space", f, "--out", d, "--workers", args.workers, "--quiet"])
         tr = trials(d)
         top = [(rs[2]["valid_loss"], p) for p, rs in tr if 2 in rs and rs[2]["valid_loss"] < 1e300]
         best_loss, best_p = min(top, key=lambda x: x[0])
         steps = sum(max(r["steps"] for r in rs.values()) for _, rs in tr if rs)
+        minutes = (time.time() - t0) / 60
+        if args.final_only:  # the searches' own training time, from their rung results
+            minutes = sum(r["seconds"] for _, rs in tr for r in rs.values()) / 60 / args.workers
         searches.append(dict(method=method, seed=seed, trials=len(tr), at_top=len(top), steps=steps,
-                             minutes=(time.time() - t0) / 60, best_valid_loss=best_loss,
+                             minutes=minutes, best_valid_loss=best_loss,
                              best_trial=best_p["id"], best_params=best_p["params"], folder=str(d)))
         print(json.dumps(searches[-1]), file=sys.stderr, flush=True)
 

@@ -23,11 +23,23 @@ where
     let mut chart = frame(root, title, 40, 56)
         .build_cartesian_2d(x_range, y0..y1)
         .map_err(perr)?;
-    style_mesh(&mut chart.configure_mesh(), 12)
-        .x_desc(xlabel)
-        .y_desc(ylabel)
-        .draw()
-        .map_err(perr)?;
+    // integer x values (steps, counts) get integer labels, not "20.0"
+    let xs = || {
+        series
+            .iter()
+            .flat_map(|s| s.x.iter())
+            .filter(|x| x.is_finite())
+    };
+    let span =
+        xs().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) - xs().fold(f64::INFINITY, |a, &b| a.min(b));
+    let integer_x = span >= 5.0 && xs().all(|x| x.fract() == 0.0);
+    let int_label = |v: &f64| format!("{v:.0}");
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh, 12).x_desc(xlabel).y_desc(ylabel);
+    if integer_x {
+        mesh.x_label_formatter(&int_label);
+    }
+    mesh.draw().map_err(perr)?;
     for (i, s) in series.iter().enumerate() {
         let c = color(i);
         let pts: Vec<(f64, f64)> =

@@ -216,7 +216,7 @@ impl Smoother {
 }
 
 /// The loss curves of a fit against the optimizer step: the training loss of every step (thin)
-/// with its smoothed line ([`StepRecord::smooth_loss`]) when the history has steps, the
+/// with a centred moving mean over about 2 % of the steps when the history has steps, the
 /// per-epoch training loss otherwise, the validation loss after each epoch (points), and an
 /// optional horizontal reference (the informed-random loss ln(4^s) for a language model).
 ///
@@ -254,12 +254,25 @@ pub fn history_figure(history: &History, reference: Option<f64>) -> Result<Figur
             .iter()
             .map(|s| (s.step as f64, s.loss))
             .collect();
+        // A centred moving mean: the logged `smooth_loss` is causal (fastai's EMA, β = 0.98)
+        // and lags ~50 steps behind a fast-falling loss, which a figure should not show.
+        let raw: Vec<f64> = history.steps.iter().map(|s| s.loss).collect();
+        let half = (raw.len() / 50).clamp(0, 100);
         curves.smooth = history
             .steps
             .iter()
-            .map(|s| (s.step as f64, s.smooth_loss))
+            .enumerate()
+            .map(|(i, s)| {
+                let h = half.min(i).min(raw.len() - 1 - i);
+                let w = &raw[i - h..=i + h];
+                (s.step as f64, w.iter().sum::<f64>() / w.len() as f64)
+            })
             .collect();
-        curves.smooth_label = "train (smoothed)".into();
+        curves.smooth_label = if half > 0 {
+            format!("train (mean of {} steps)", 2 * half + 1)
+        } else {
+            "train".into()
+        };
     }
     Figure::training_curves(&curves)
 }

@@ -93,7 +93,11 @@ pub fn transfer_matrix(models: &[(&str, &GenomicModel)], opts: &BenchOptions) ->
             ..opts.clone()
         };
         let rep = super::benchmark(*model, &o)?;
-        for r in rep.rows.iter().filter(|r| !r.dataset.ends_with("_reads")) {
+        for r in rep
+            .rows
+            .iter()
+            .filter(|r| r.task == "transfer" && !r.dataset.ends_with("_reads"))
+        {
             m.push(label.to_string());
             k.push(r.dataset.clone());
             ce.push(r.value);

@@ -14,7 +14,9 @@ home="${GENOLM_HOME:-$HOME/.cache/genolm}"
 venv="$home/pycheck"
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
 fi
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 if ! "$venv/bin/python" -c "import tensorboard, pandas" >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
 //! The record of a fit: one [`StepRecord`] per optimizer step and one [`EpochRecord`] per
-//! epoch, collected in a [`History`] that plots (per-step curves with a smoothed line, like
+//! epoch, collected in a [`History`] that plots (per-step curves with a moving mean, like
 //! fastai's `plot_loss` and TensorBoard) and tabulates itself.
 
 use std::ops::{Deref, DerefMut};

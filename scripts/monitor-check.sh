@@ -27,7 +27,7 @@ batch_size = 8
 [model]
 preset = "tiny"
 [train]
-epochs = 10
+epochs = 30
 max_batches = 1000
 valid_max_batches = 4
 device = "cpu"

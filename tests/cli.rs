@@ -496,3 +496,49 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
     ]);
     assert!(e.contains("one FASTA file per class"), "{e}");
 }
+
+#[test]
+fn explain_motifs_of_conv_filters_against_jaspar() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fa, _, _) = fixtures(dir.path());
+    let mut cfg = ModelConfig::cnn_small();
+    cfg.k = 1;
+    cfg.emb_dim = 8;
+    cfg.conv_layers = 1;
+    cfg.conv_channels = 6;
+    cfg.conv_kernel = 8;
+    let model = dir.path().join("cnn.safetensors");
+    GenomicModel::new(cfg, &Device::Cpu, 5)
+        .unwrap()
+        .save(&model)
+        .unwrap();
+    let jaspar = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz");
+    let out = dir.path().join("motifs");
+    let printed = ok(&[
+        "explain",
+        "motifs",
+        s(&model),
+        s(&fa),
+        "--jaspar",
+        s(&jaspar),
+        "--logos",
+        "3",
+        "--out",
+        s(&out),
+    ]);
+    assert!(printed.contains("filter motifs"), "{printed}");
+    let csv = std::fs::read_to_string(out.join("motifs.csv")).unwrap();
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "filter,width,information_bits,consensus"
+    );
+    assert!(csv.lines().count() > 1);
+    assert_eq!(std::fs::read_dir(out.join("logos")).unwrap().count(), 3);
+    let m = std::fs::read_to_string(out.join("matches.csv")).unwrap();
+    assert!(m.lines().count() > 1, "{m}");
+    // a model without convolutions has no filters
+    let (_, _, lstm) = fixtures(dir.path());
+    let e = fails(&["explain", "motifs", s(&lstm), s(&fa), "--out", s(&out)]);
+    assert!(e.contains("no convolution layers"), "{e}");
+}

@@ -55,6 +55,33 @@ pub enum ExplainCmd {
     Attribution(AttributionArgs),
     /// Nucleotide dependency map per record: how a substitution at i changes the prediction at j.
     Depmap(DepmapArgs),
+    /// Motifs the first convolution layer learned: one PWM per filter from its strongest sites
+    /// in the sequences, with logos, matched against a JASPAR database (Tomtom-like).
+    Motifs(MotifArgs),
+}
+
+/// `genolm explain motifs`.
+#[derive(Args)]
+pub struct MotifArgs {
+    /// Checkpoint with convolution layers: a `.safetensors` file or a run folder.
+    model: PathBuf,
+    /// FASTA or FASTQ (plain, gzip or bgzip) the filters are run on.
+    seqs: PathBuf,
+    /// JASPAR-format motif database (plain or gzip), e.g. datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz.
+    #[arg(long)]
+    jaspar: Option<PathBuf>,
+    /// Output folder: motifs.csv, logos/<filter>.svg, matches.csv (with --jaspar).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// A site counts when the filter reaches this fraction of its maximum activation.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f32,
+    /// Strongest sites per filter.
+    #[arg(long, default_value_t = 200)]
+    max_sites: usize,
+    /// Logos of the most informative filters.
+    #[arg(long, default_value_t = 12)]
+    logos: usize,
 }
 
 /// `genolm explain neurons`.
@@ -259,7 +286,66 @@ pub fn explain(cmd: ExplainCmd) -> Result<()> {
         ExplainCmd::Neurons(a) => neurons(a),
         ExplainCmd::Attribution(a) => attribution(a),
         ExplainCmd::Depmap(a) => depmap(a),
+        ExplainCmd::Motifs(a) => motifs(a),
     }
+}
+
+fn motifs(a: MotifArgs) -> Result<()> {
+    use genolm::explain::motifs::{filter_pwms, matches_table, read_jaspar, tomtom, TomtomOptions};
+    let model = load_model(&a.model)?;
+    let seqs: Vec<Vec<u8>> = records(&a.seqs)?.into_iter().map(|r| r.seq).collect();
+    let mut pwms = filter_pwms(&model, &seqs, a.threshold, a.max_sites)?;
+    pwms.retain(|p| !p.is_empty());
+    if pwms.is_empty() {
+        return Err(Error::Input(format!(
+            "no filter reached {} of its maximum on {}",
+            a.threshold,
+            a.seqs.display()
+        )));
+    }
+    // most informative first
+    pwms.sort_by(|x, y| y.information().total_cmp(&x.information()));
+    out_dir(&a.out)?;
+    let mut csv = String::from("filter,width,information_bits,consensus\n");
+    for p in &pwms {
+        csv.push_str(&format!(
+            "{},{},{:.4},{}\n",
+            p.id,
+            p.len(),
+            p.information(),
+            p.consensus()
+        ));
+    }
+    genolm::fsio::atomic_write(&a.out.join("motifs.csv"), csv.as_bytes())?;
+    let logos = a.out.join("logos");
+    out_dir(&logos)?;
+    for p in pwms.iter().take(a.logos) {
+        p.plot()?
+            .save(logos.join(format!("{}.svg", file_stem(&p.id))))?;
+    }
+    let mut matched = 0;
+    if let Some(db) = &a.jaspar {
+        let db = read_jaspar(db)?;
+        let opts = TomtomOptions::default();
+        let mut all = Vec::new();
+        for p in &pwms {
+            all.extend(tomtom(p, &db, &opts).into_iter().take(5));
+        }
+        matched = all.iter().filter(|m| m.p < 0.05).count();
+        matches_table(&all)?.to_csv(a.out.join("matches.csv"))?;
+    }
+    println!(
+        "{} filter motifs ({} logos){}; wrote {}",
+        pwms.len(),
+        pwms.len().min(a.logos),
+        if a.jaspar.is_some() {
+            format!(", {matched} database matches with p < 0.05")
+        } else {
+            String::new()
+        },
+        a.out.display()
+    );
+    Ok(())
 }
 
 fn neurons(a: NeuronArgs) -> Result<()> {

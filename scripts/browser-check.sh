@@ -7,13 +7,7 @@
 # Screenshots go next to each page: <dir>/screenshot.png. Look at them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "browser-check: installing chromium (Debian package)" >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
-fi
+bash scripts/install-chromium.sh
 pages=("$@")
 [ ${#pages[@]} -eq 0 ] && pages=(runs/quickstart/report)
 status=0

@@ -7,13 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "monitor-check: installing chromium (Debian package)" >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
-fi
+bash scripts/install-chromium.sh
 cargo build -q --bin genolm
 bin="$CARGO_TARGET_DIR/debug/genolm"
 out=runs/monitor-check

@@ -51,3 +51,11 @@ pub fn xml(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// This machine's name (Linux `/proc/sys/kernel/hostname`; `localhost` elsewhere): in
+/// TensorBoard file names and in a hyperparameter search's claims.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}

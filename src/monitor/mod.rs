@@ -105,27 +105,53 @@ fn walk(dir: &Path, depth: usize, runs: &mut Vec<PathBuf>, searches: &mut Vec<Pa
     }
 }
 
-/// The runs and searches under `roots` (a run folder, a search folder, or a folder of them,
-/// up to four levels deep).
-pub fn list(roots: &[PathBuf]) -> Listing {
-    let mut out = Listing::default();
-    for root in roots {
-        let (mut runs, mut searches) = (Vec::new(), Vec::new());
-        walk(root, 4, &mut runs, &mut searches);
-        for p in runs {
+fn walk_roots(roots: &[PathBuf]) -> Vec<(&PathBuf, Vec<PathBuf>, Vec<PathBuf>)> {
+    roots
+        .iter()
+        .map(|root| {
+            let (mut runs, mut searches) = (Vec::new(), Vec::new());
+            walk(root, 4, &mut runs, &mut searches);
+            (root, runs, searches)
+        })
+        .collect()
+}
+
+/// The runs under `roots`, numbered as [`list`] numbers them (what `/api/metrics` needs: no
+/// search tables or figures).
+pub fn list_runs(roots: &[PathBuf]) -> Vec<RunEntry> {
+    run_entries(&walk_roots(roots))
+}
+
+fn run_entries(walked: &[(&PathBuf, Vec<PathBuf>, Vec<PathBuf>)]) -> Vec<RunEntry> {
+    let mut out = Vec::new();
+    for (root, runs, _) in walked {
+        for p in runs.iter().cloned() {
             let bytes = std::fs::metadata(p.join(METRICS_FILE))
                 .map(|m| m.len())
                 .unwrap_or(0);
-            out.runs.push(RunEntry {
-                id: out.runs.len(),
+            out.push(RunEntry {
+                id: out.len(),
                 name: label(root, &p),
                 bytes,
                 finished: p.join("summary.json").is_file(),
                 path: p,
             });
         }
+    }
+    out
+}
+
+/// The runs and searches under `roots` (a run folder, a search folder, or a folder of them,
+/// up to four levels deep).
+pub fn list(roots: &[PathBuf]) -> Listing {
+    let walked = walk_roots(roots);
+    let mut out = Listing {
+        runs: run_entries(&walked),
+        searches: Vec::new(),
+    };
+    for (root, _, searches) in &walked {
         for s in searches {
-            if let Ok(r) = crate::search::SearchResults::load(&s) {
+            if let Ok(r) = crate::search::SearchResults::load(s) {
                 if let Ok(t) = r.table() {
                     let df = &t.df;
                     let figures = if r.ranked().is_empty() {
@@ -138,7 +164,7 @@ pub fn list(roots: &[PathBuf]) -> Listing {
                     };
                     out.searches.push(SearchEntry {
                         figures,
-                        name: label(root, &s),
+                        name: label(root, s),
                         columns: df
                             .get_column_names()
                             .iter()
@@ -156,8 +182,8 @@ pub fn list(roots: &[PathBuf]) -> Listing {
 /// Run `id`'s records from byte `from` of its log, as JSON `{"records": [...], "offset": N,
 /// "reset": bool}`
 /// (None when there is no such run).
-pub fn metrics_json(listing: &Listing, id: usize, from: u64) -> Option<Result<String>> {
-    let run = listing.runs.get(id)?;
+pub fn metrics_json(runs: &[RunEntry], id: usize, from: u64) -> Option<Result<String>> {
+    let run = runs.get(id)?;
     let path = run.path.join(METRICS_FILE);
     // a resumed run rewrites its log shorter: start again from the top
     let reset = from > std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

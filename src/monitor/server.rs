@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::{list, metrics_json};
+use super::{list, list_runs, metrics_json};
 use crate::{Error, Result};
 
 const PAGE: &str = include_str!("page.html");
@@ -82,7 +82,7 @@ fn respond(req: Request, roots: &[PathBuf]) {
             let from = query(&url, "from")
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
-            match run.and_then(|id| metrics_json(&list(roots), id, from)) {
+            match run.and_then(|id| metrics_json(&list_runs(roots), id, from)) {
                 Some(Ok(s)) => json(s),
                 Some(Err(e)) => json(serde_json::json!({ "error": e.to_string() }).to_string())
                     .with_status_code(500),

@@ -84,12 +84,7 @@ impl TrialState {
     }
 }
 
-/// This machine's name.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
+pub use crate::fsio::host_name;
 
 /// A search folder.
 #[derive(Debug, Clone)]
@@ -236,10 +231,16 @@ impl SearchDir {
         )
     }
 
-    /// Claim rung `rung` of trial `id` for this process (under the lock), replacing a stale claim.
-    pub fn claim(&self, id: usize, rung: usize) -> Result<Claim> {
+    /// A trial's identity (`params.json`).
+    pub fn params(&self, id: usize) -> Result<TrialParams> {
+        read_json(&self.trial_dir(id).join("params.json"))
+    }
+
+    /// Claim rung `rung` of trial `id` for `worker` in this process (under the lock),
+    /// replacing a stale claim.
+    pub fn claim(&self, id: usize, rung: usize, worker: &str) -> Result<Claim> {
         let c = Claim {
-            worker: format!("{}:{}", host_name(), std::process::id()),
+            worker: worker.to_string(),
             host: host_name(),
             pid: std::process::id(),
         };

@@ -30,12 +30,7 @@ pub fn run_trial(
     verbose: bool,
 ) -> Result<RungResult> {
     let o = &spec.search;
-    let params: super::folder::TrialParams = {
-        let p = dir.trial_dir(id).join("params.json");
-        let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        serde_json::from_slice(&b)
-            .map_err(|e| Error::parse(p.display().to_string(), e.line(), e.to_string()))?
-    };
+    let params = dir.params(id)?;
     let epochs = o.max_budget / o.min_budget;
     let cfg = spec.run_config(&params.params, &dir.run_dir(id), epochs, o.min_budget)?;
     let resume = cfg.output.join("state.json").exists();
@@ -88,7 +83,7 @@ pub fn work(root: &Path, worker: &str, verbose: bool) -> Result<WorkerReport> {
                     if let Some(p) = &new {
                         dir.create_trial(p)?;
                     }
-                    dir.claim(trial, rung)?;
+                    dir.claim(trial, rung, worker)?;
                     Some((trial, rung))
                 }
                 Job::Wait => None,

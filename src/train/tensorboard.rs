@@ -84,9 +84,7 @@ impl EventWriter {
     pub fn create(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let now = unix_now();
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+        let host = crate::fsio::host_name();
         let mut n = 0;
         let path = loop {
             let p = dir.join(format!(

@@ -300,8 +300,12 @@ fn finite_differences_attention_and_rope() {
                 wo: a[4].clone(),
                 bo: a[5].clone(),
             };
-            let y =
-                layers::attention(&a[0], &w, heads, &cos, &sin, causal, None, 0.0, None).unwrap();
+            let opts = layers::AttentionOptions {
+                heads,
+                causal,
+                ..Default::default()
+            };
+            let y = layers::attention(&a[0], &w, &cos, &sin, &opts, None).unwrap();
             project(&y, 21)
         });
     }
@@ -463,5 +467,156 @@ fn finite_differences_whole_models() {
                 );
             }
         }
+    }
+}
+
+/// Every RoPE scaling: every parameter (CLEX's ODE network included) gets a gradient, at a
+/// length beyond the training length so the dynamic methods scale.
+#[test]
+fn every_rope_scaling_gets_gradients() {
+    use genolm::models::rope::{RopeMethod, RopeScaling};
+    for m in RopeMethod::ALL {
+        let mut cfg = small(ModelConfig::transformer_mlm_small());
+        cfg.rope_scaling = RopeScaling {
+            method: m,
+            factor: 2.0,
+            train_len: 4,
+            sample_max: if matches!(m, RopeMethod::Gene | RopeMethod::Clex) {
+                6.0
+            } else {
+                0.0
+            },
+            clex_hidden: 8,
+            ..RopeScaling::default()
+        };
+        cfg.name = format!("transformer rope {}", m.name());
+        check_all_params(cfg);
+    }
+}
+
+/// CLEX's learned frequencies in the whole model: finite differences in f64 through the RK4
+/// integration, and blocked attention in the same model.
+#[test]
+fn finite_differences_clex_and_blocked_attention_in_a_model() {
+    use genolm::models::rope::{RopeMethod, RopeScaling};
+    let mut cfg = small(ModelConfig::transformer_mlm_small());
+    cfg.attn_layers = 1;
+    cfg.emb_dim = 8;
+    cfg.drop_mult = 0.0;
+    cfg.attn_block = 3;
+    cfg.rope_scaling = RopeScaling {
+        method: RopeMethod::Clex,
+        train_len: 4,
+        clex_hidden: 4,
+        ..RopeScaling::default()
+    };
+    let model = GenomicModel::with_dtype(cfg.clone(), &Device::Cpu, DType::F64, 4).unwrap();
+    let x = ids(2, 10, cfg.vocab(), 1);
+    let y = ids(2, 10, cfg.vocab(), 2).to_dtype(DType::I64).unwrap();
+    let loss = |m: &GenomicModel| {
+        let o = m.forward(&x, None, Mode::Eval).unwrap();
+        m.loss(&o, &y).unwrap().1
+    };
+    let grads = loss(&model).backward().unwrap();
+    for (name, var) in model.params().iter() {
+        if !(name.starts_with("rope.") || name.contains(".q.") || name.contains(".v.")) {
+            continue;
+        }
+        let g = grads.get(var.as_tensor()).unwrap();
+        let g = g.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        for i in [0, base.len() / 2, base.len() - 1] {
+            let set = |d: f64| {
+                let mut v = base.clone();
+                v[i] += d;
+                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+            };
+            let eps = 1e-6;
+            set(eps);
+            let lp = loss(&model).to_scalar::<f64>().unwrap();
+            set(-eps);
+            let lm = loss(&model).to_scalar::<f64>().unwrap();
+            set(0.0);
+            let num = (lp - lm) / (2.0 * eps);
+            assert!(
+                (num - g[i]).abs() < 1e-5 * (1.0 + num.abs()),
+                "{name}[{i}]: finite difference {num} vs analytic {}",
+                g[i]
+            );
+        }
+    }
+}
+
+/// Blocked attention equals plain attention: values and the gradients of q, k, v, for
+/// causal and bidirectional attention, with padding, for block sizes that do and do not
+/// divide the length; and its own backward matches finite differences.
+#[test]
+fn blocked_attention_equals_plain_attention() {
+    use genolm::models::flash::{blocked_attention, plain_attention};
+    let (b, h, t, d) = (2, 2, 11, 4);
+    let vars = [
+        rvar(&[b, h, t, d], 1.5, 31),
+        rvar(&[b, h, t, d], 1.5, 32),
+        rvar(&[b, h, t, d], 1.0, 33),
+    ];
+    let mut pad = vec![0f64; b * t];
+    for p in pad.iter_mut().take(t).skip(t - 3) {
+        *p = -1e9; // the first row's last three keys are padding (no row is all padding)
+    }
+    let bias = Tensor::from_vec(pad, (b, 1, 1, t), &Device::Cpu).unwrap();
+    for causal in [true, false] {
+        for bias in [None, Some(&bias)] {
+            let reference = plain_attention(
+                vars[0].as_tensor(),
+                vars[1].as_tensor(),
+                vars[2].as_tensor(),
+                causal,
+                bias,
+            )
+            .unwrap();
+            let r_proj = project(&reference, 40);
+            let g_ref = grads_of(&r_proj.backward().unwrap(), &vars);
+            for block in [1, 3, 4, 11, 16] {
+                let y = blocked_attention(
+                    vars[0].as_tensor(),
+                    vars[1].as_tensor(),
+                    vars[2].as_tensor(),
+                    causal,
+                    bias,
+                    block,
+                )
+                .unwrap();
+                let (a, r) = (values(&y), values(&reference));
+                for (x, z) in a.iter().zip(&r) {
+                    assert!(
+                        (x - z).abs() < 1e-10,
+                        "block {block} causal {causal} bias {}: values {x} vs {z}",
+                        bias.is_some()
+                    );
+                }
+                let g = grads_of(&project(&y, 40).backward().unwrap(), &vars);
+                for (k, (ga, gr)) in g.iter().zip(&g_ref).enumerate() {
+                    for (x, z) in ga.iter().zip(gr) {
+                        assert!(
+                            (x - z).abs() < 1e-9,
+                            "block {block} causal {causal} bias {}: gradient of input {k}",
+                            bias.is_some()
+                        );
+                    }
+                }
+            }
+        }
+        fd_check(&format!("blocked attention causal={causal}"), &vars, &|a| {
+            project(
+                &blocked_attention(&a[0], &a[1], &a[2], causal, Some(&bias), 4).unwrap(),
+                41,
+            )
+        });
     }
 }

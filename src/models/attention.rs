@@ -1,15 +1,17 @@
 //! Transformer block: pre-LN layers (multi-head self-attention with RoPE, GELU feed-forward),
 //! causal for an LM head, padding masked otherwise, and a final layer norm. The attention
 //! and normalisation kernels are in [`layers`] (composed from differentiable ops: candle's
-//! fused ones have no backward). Parameters: `attn.{i}.ln1/ln2/q/k/v/o/ff1/ff2.*`,
-//! `attn.ln_f.*`.
+//! fused ones have no backward), the RoPE scalings in [`rope`](super::rope) and the
+//! memory-bounded attention for long windows in [`flash`](super::flash). Parameters:
+//! `attn.{i}.ln1/ln2/q/k/v/o/ff1/ff2.*`, `attn.ln_f.*`, and CLEX's `rope.clex.*`.
 
 use candle_core::{DType, Tensor};
 
 use super::config::{Head, ModelConfig};
-use super::layers::{self, AttentionWeights};
+use super::layers::{self, AttentionOptions, AttentionWeights};
 use super::params::{Init, Params};
 use super::pass::Pass;
+use super::rope::Rope;
 use crate::data::tokenize::Special;
 use crate::Result;
 
@@ -25,6 +27,7 @@ struct AttnLayer {
 pub(crate) struct TransformerStack {
     layers: Vec<AttnLayer>,
     ln_f: Option<(Tensor, Tensor)>,
+    rope: Option<Rope>,
 }
 
 impl TransformerStack {
@@ -78,7 +81,21 @@ impl TransformerStack {
         } else {
             None
         };
-        Ok(TransformerStack { layers: attn, ln_f })
+        let rope = if cfg.attn_layers > 0 {
+            Some(Rope::new(
+                p,
+                &cfg.rope_scaling,
+                cfg.rope_theta,
+                d / cfg.attn_heads.max(1),
+            )?)
+        } else {
+            None
+        };
+        Ok(TransformerStack {
+            layers: attn,
+            ln_f,
+            rope,
+        })
     }
 
     /// Number of layers.
@@ -105,23 +122,27 @@ impl TransformerStack {
             None
         };
         let mut h = h;
-        let d = h.dim(2)?;
-        let hd = d / cfg.attn_heads;
-        let (cos, sin) = layers::rope_tables(t, 0, hd, cfg.rope_theta, 1.0, h.device())?;
+        let rope = self
+            .rope
+            .as_ref()
+            .expect("a transformer stack has its RoPE");
+        let s = if pass.train {
+            rope.scaling().draw_scale(t, pass.rng())
+        } else {
+            rope.scaling().scale_for(t)
+        };
+        let (cos, sin) = rope.tables(t, 0, s, h.device())?;
         let ph = cfg.p(cfg.hidden_dropout);
         for (i, l) in self.layers.iter().enumerate() {
             let n1 = layers::layer_norm(&h, &l.ln1.0, &l.ln1.1, 1e-5)?;
-            let a = layers::attention(
-                &n1,
-                &l.attn,
-                cfg.attn_heads,
-                &cos,
-                &sin,
-                cfg.causal(),
-                key_mask.as_ref(),
-                ph,
-                pass.rng(),
-            )?;
+            let opts = AttentionOptions {
+                heads: cfg.attn_heads,
+                causal: cfg.causal(),
+                key_mask: key_mask.as_ref(),
+                dropout: ph,
+                block: cfg.attn_block,
+            };
+            let a = layers::attention(&n1, &l.attn, &cos, &sin, &opts, pass.rng())?;
             h = (h + layers::dropout(&a, ph, pass.rng())?)?;
             let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
             let f = layers::gelu(&layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?)?;

@@ -27,6 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rope::RopeScaling;
 use crate::data::tokenize::KmerTokenizer;
 use crate::{Error, Result};
 
@@ -88,6 +89,11 @@ pub struct ModelConfig {
     pub attn_ff_mult: usize,
     /// RoPE base.
     pub rope_theta: f64,
+    /// RoPE context-extension scaling (PI, NTK, YaRN, GeNE, CLEX, …; see [`rope`](super::rope)).
+    pub rope_scaling: RopeScaling,
+    /// Windows longer than this many tokens use memory-bounded blocked attention in blocks of
+    /// this size ([`flash`](super::flash)); 0 = always the plain `L × L` attention.
+    pub attn_block: usize,
 
     /// Embedding dropout: whole k-mer rows of the embedding matrix, one mask per batch.
     pub embed_dropout: f64,
@@ -160,6 +166,8 @@ impl ModelConfig {
             attn_heads: 4,
             attn_ff_mult: 4,
             rope_theta: 10_000.0,
+            rope_scaling: RopeScaling::default(),
+            attn_block: 512,
             embed_dropout: 0.02,
             input_dropout: 0.1,
             weight_dropout: 0.15,
@@ -522,6 +530,7 @@ impl ModelConfig {
                 return bad(format!("{n} must be in [0, 1), got {p}"));
             }
         }
+        self.rope_scaling.validate()?;
         if !(self.drop_mult >= 0.0 && self.ar >= 0.0 && self.tar >= 0.0 && self.rope_theta > 0.0) {
             return bad(
                 "drop_mult, ar and tar must be non-negative and rope_theta positive".into(),

@@ -263,22 +263,49 @@ pub struct AttentionWeights {
     pub bo: Tensor,
 }
 
-/// Multi-head self-attention with RoPE on `x: (batch, time, d)`. `causal` hides the future;
-/// `key_mask` (`batch × time`, 1 = real token, 0 = padding) hides padding. Returns the
-/// output and, when `want_probs`, the attention probabilities `(batch, heads, time, time)`.
-#[allow(clippy::too_many_arguments)]
+/// How [`attention`] attends.
+#[derive(Debug, Clone, Default)]
+pub struct AttentionOptions<'a> {
+    /// Number of heads (the width must be divisible by it).
+    pub heads: usize,
+    /// Hide the future (LM heads).
+    pub causal: bool,
+    /// `batch × time`, 1 = real token, 0 = padding (hidden from every query).
+    pub key_mask: Option<&'a Tensor>,
+    /// Dropout on the attention probabilities (plain path only).
+    pub dropout: f64,
+    /// Inputs longer than this use [`blocked_attention`](super::flash::blocked_attention) in
+    /// blocks of this size (memory `O(L)`); 0 = always plain attention.
+    pub block: usize,
+}
+
+/// Multi-head self-attention with RoPE on `x: (batch, time, d)`: tables `cos`, `sin` from
+/// [`rope_tables`] (or a scaled [`rope`](super::rope)); `rng` draws dropout masks in training.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use genolm::models::layers::{attention, rope_tables, AttentionOptions, AttentionWeights};
+/// let dev = Device::Cpu;
+/// let w = |s: &[usize]| Tensor::randn(0f32, 0.3, s, &dev).unwrap();
+/// let aw = AttentionWeights { wq: w(&[8, 8]), wk: w(&[8, 8]), wv: w(&[8, 8]), wo: w(&[8, 8]), bo: w(&[8]) };
+/// let x = w(&[1, 40, 8]);
+/// let (cos, sin) = rope_tables(40, 0, 4, 10_000.0, 1.0, &dev).unwrap();
+/// let opts = AttentionOptions { heads: 2, causal: true, ..Default::default() };
+/// let plain = attention(&x, &aw, &cos, &sin, &opts, None).unwrap();
+/// let blocked = attention(&x, &aw, &cos, &sin, &AttentionOptions { block: 16, ..opts }, None).unwrap();
+/// let d = (plain - blocked).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+/// assert!(d < 1e-5);
+/// ```
 pub fn attention(
     x: &Tensor,
     w: &AttentionWeights,
-    heads: usize,
     cos: &Tensor,
     sin: &Tensor,
-    causal: bool,
-    key_mask: Option<&Tensor>,
-    dropout_p: f64,
+    opts: &AttentionOptions<'_>,
     rng: Option<&mut ChaCha8Rng>,
 ) -> Result<Tensor> {
     let (b, t, d) = x.dims3()?;
+    let heads = opts.heads.max(1);
     let hd = d / heads;
     let split = |y: Tensor| -> Result<Tensor> {
         Ok(y.reshape((b, t, heads, hd))?
@@ -288,24 +315,34 @@ pub fn attention(
     let q = rope(&split(linear(x, &w.wq, None)?)?, cos, sin)?;
     let k = rope(&split(linear(x, &w.wk, None)?)?, cos, sin)?;
     let v = split(linear(x, &w.wv, None)?)?;
-    let mut scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?; // (b, h, t, t)
     let neg = -1e9f32;
-    if causal {
-        let m: Vec<f32> = (0..t * t)
-            .map(|i| if i % t > i / t { neg } else { 0.0 })
-            .collect();
-        let m = Tensor::from_vec(m, (t, t), x.device())?.to_dtype(scores.dtype())?;
-        scores = scores.broadcast_add(&m)?;
-    }
-    if let Some(km) = key_mask {
-        let bias = ((km.to_dtype(DType::F32)? - 1.0)? * (-(neg as f64)))?
-            .to_dtype(scores.dtype())?
-            .reshape((b, 1, 1, t))?;
-        scores = scores.broadcast_add(&bias)?;
-    }
-    let probs = softmax(&scores)?;
-    let probs = dropout(&probs, dropout_p, rng)?;
-    let y = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
+    let bias = match opts.key_mask {
+        Some(km) => Some(
+            ((km.to_dtype(DType::F32)? - 1.0)? * (-(neg as f64)))?
+                .to_dtype(q.dtype())?
+                .reshape((b, 1, 1, t))?,
+        ),
+        None => None,
+    };
+    let y = if opts.block > 0 && t > opts.block {
+        super::flash::blocked_attention(&q, &k, &v, opts.causal, bias.as_ref(), opts.block)?
+    } else {
+        let mut scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?; // (b, h, t, t)
+        if opts.causal {
+            let m: Vec<f32> = (0..t * t)
+                .map(|i| if i % t > i / t { neg } else { 0.0 })
+                .collect();
+            let m = Tensor::from_vec(m, (t, t), x.device())?.to_dtype(scores.dtype())?;
+            scores = scores.broadcast_add(&m)?;
+        }
+        if let Some(bias) = &bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let probs = softmax(&scores)?;
+        let probs = dropout(&probs, opts.dropout, rng)?;
+        probs.matmul(&v)?
+    };
+    let y = y.transpose(1, 2)?.reshape((b, t, d))?;
     linear(&y, &w.wo, Some(&w.bo))
 }
 

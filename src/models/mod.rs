@@ -22,6 +22,7 @@ mod attention;
 pub mod config;
 mod conv;
 pub mod device;
+pub mod flash;
 mod heads;
 pub mod layers;
 mod lstm;
@@ -30,6 +31,7 @@ pub mod model;
 mod model_ref;
 pub mod params;
 mod pass;
+pub mod rope;
 
 pub use config::{Head, ModelConfig, PRESETS};
 pub use device::{parse_device, DeviceChoice};

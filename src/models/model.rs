@@ -24,6 +24,7 @@ use super::layers;
 use super::lstm::LstmStack;
 use super::params::{self, Init, Params};
 use super::pass::Pass;
+use super::rope::RopeScaling;
 use crate::{Error, Result};
 
 /// Training (with dropout masks drawn from `seed`) or evaluation.
@@ -284,6 +285,7 @@ impl GenomicModel {
             .filter(|n| {
                 n.starts_with("head.")
                     || n.starts_with("attn.ln_f.")
+                    || n.starts_with("rope.")
                     || (tied_lm && n.starts_with("embed."))
             })
             .cloned()
@@ -503,6 +505,46 @@ impl GenomicModel {
         let model = GenomicModel::new(self.config().clone(), self.device(), 0)?;
         let tensors: HashMap<String, Tensor> = self.params.tensors().into_iter().collect();
         model.params.assign(&tensors, true)?;
+        Ok(model)
+    }
+
+    /// The same model with another RoPE scaling (seed 004: extend the context by changing
+    /// only the positional encoding). Every weight is copied; parameters the new scaling adds
+    /// (CLEX's ODE network) keep their initialisation from `seed`.
+    ///
+    /// ```
+    /// # use genolm::prelude::*;
+    /// use genolm::models::rope::{RopeMethod, RopeScaling};
+    /// let m = GenomicModel::new(ModelConfig::transformer_mlm_small(), &Device::Cpu, 1)?;
+    /// let clex = RopeScaling { method: RopeMethod::Clex, ..RopeScaling::default() };
+    /// let c = m.with_rope_scaling(clex, 2)?;
+    /// assert!(c.n_params() > m.n_params());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn with_rope_scaling(&self, scaling: RopeScaling, seed: u64) -> Result<GenomicModel> {
+        let mut cfg = self.cfg.clone();
+        cfg.rope_scaling = scaling;
+        let mut model = GenomicModel::with_dtype(cfg, &self.device, self.params.dtype(), seed)?;
+        model.compute_dtype = self.compute_dtype;
+        let src: HashMap<String, Tensor> = self
+            .params
+            .tensors()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("rope."))
+            .collect();
+        let n = model.params.assign(&src, false)?;
+        let want = model
+            .params
+            .names()
+            .iter()
+            .filter(|n| !n.starts_with("rope."))
+            .count()
+            + model.params.buffers().len();
+        if n != want {
+            return Err(Error::Shape(format!(
+                "only {n} of {want} tensors matched when changing the RoPE scaling"
+            )));
+        }
         Ok(model)
     }
 

@@ -149,7 +149,12 @@ impl Params {
         self.vars.iter().map(|v| v.elem_count()).sum()
     }
 
-    /// Device of the parameters.
+    /// The dtype of the parameters.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The device the parameters live on.
     pub fn device(&self) -> &Device {
         &self.device
     }

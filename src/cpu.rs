@@ -51,3 +51,16 @@ pub fn rss_mib() -> f64 {
 pub fn peak_rss_mib() -> f64 {
     proc_status_mib("VmHWM:")
 }
+
+/// Reset this process's peak resident set size to its current size (Linux: `5` written to
+/// `/proc/self/clear_refs`), so that [`peak_rss_mib`] measures the peak of what follows.
+/// Returns false where that is not possible.
+///
+/// ```
+/// if genolm::cpu::reset_peak_rss() {
+///     assert!(genolm::cpu::peak_rss_mib() <= genolm::cpu::rss_mib() + 1.0);
+/// }
+/// ```
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", b"5").is_ok()
+}

@@ -542,3 +542,53 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
     let e = fails(&["explain", "motifs", s(&lstm), s(&fa), "--out", s(&out)]);
     assert!(e.contains("no convolution layers"), "{e}");
 }
+
+#[test]
+fn bench_context_lengths_runs_the_long_context_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ModelConfig::transformer_mlm_small();
+    cfg.emb_dim = 16;
+    cfg.attn_layers = 1;
+    cfg.attn_heads = 2;
+    let model = dir.path().join("mlm.safetensors");
+    GenomicModel::new(cfg, &Device::Cpu, 5)
+        .unwrap()
+        .save(&model)
+        .unwrap();
+    let out = dir.path().join("lc");
+    let printed = ok(&[
+        "bench",
+        s(&model),
+        "--context-lengths",
+        "1,2",
+        "--rope-methods",
+        "none,yarn,clex",
+        "--train-len",
+        "32",
+        "--windows",
+        "2",
+        "--finetune-steps",
+        "0",
+        "--probe-multiple",
+        "0",
+        "--out",
+        s(&out),
+    ]);
+    assert!(printed.contains("yarn"), "{printed}");
+    let csv = std::fs::read_to_string(out.join("long_context.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 * 2, "{csv}");
+    let e = fails(&[
+        "bench",
+        s(&model),
+        "--context-lengths",
+        "1,2",
+        "--rope-methods",
+        "yarm",
+    ]);
+    assert!(e.contains("unknown RoPE scaling"), "{e}");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/long_context_mlm.toml");
+    let e = fails(&["train", "-c", s(&cfg), "--rope-scaling", "yarm"]);
+    assert!(e.contains("unknown RoPE scaling"), "{e}");
+    let e = fails(&["train", "-c", s(&cfg), "--rope-factor", "0.5"]);
+    assert!(e.contains("factor must be"), "{e}");
+}

@@ -27,6 +27,7 @@ pub mod cost;
 pub mod importance;
 pub mod impute_fragment;
 pub mod impute_nucleotide;
+pub mod long_context;
 pub mod markov;
 pub mod neurons;
 pub mod rare;

@@ -249,6 +249,12 @@ impl GenomicModel {
         self.compute_dtype = dtype;
     }
 
+    /// Use blocked (memory-bounded) attention for windows longer than `block` tokens; 0 =
+    /// always the plain `L × L` attention ([`ModelConfig::attn_block`]). No weights change.
+    pub fn set_attn_block(&mut self, block: usize) {
+        self.cfg.attn_block = block;
+    }
+
     /// Number of trainable scalars.
     pub fn n_params(&self) -> usize {
         self.params.n_scalars()

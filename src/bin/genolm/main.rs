@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyses;
+mod long_context;
 mod watch;
 use genolm::data::annotation::{check_translations, read_annotation};
 use genolm::data::corpus::{Corpus, SplitLevel};
@@ -77,6 +78,13 @@ enum Cmd {
         /// Override the run file's peak learning rate.
         #[arg(long)]
         lr: Option<f64>,
+        /// Set the transformer's RoPE scaling: none, pi, ntk, dynamic_ntk, yarn, gene, clex,
+        /// hybrid (docs/long-context.md); the rest of `[model.rope_scaling]` stays as in the file.
+        #[arg(long)]
+        rope_scaling: Option<String>,
+        /// Set the RoPE scale `s` of the static scalings (target length / training length).
+        #[arg(long)]
+        rope_factor: Option<f64>,
     },
     /// Benchmark a trained LM (seed 002): every task, next to a Markov baseline.
     Bench {
@@ -100,6 +108,12 @@ enum Cmd {
         /// (SVG) and the table (Markdown, LaTeX) into this folder.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run the long-context experiment instead (seed 004; an MLM transformer): evaluate
+        /// at these multiples of the training length, e.g. `1,2,4,8,16`.
+        #[arg(long, value_delimiter = ',')]
+        context_lengths: Vec<usize>,
+        #[command(flatten)]
+        long: long_context::LongContextArgs,
     },
     /// Summarise a corpus: the embedded default, or a folder of your own genomes.
     Corpus {
@@ -223,8 +237,17 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             preset,
             output,
             lr,
+            rope_scaling,
+            rope_factor,
         } => {
             let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
+            if let Some(m) = rope_scaling {
+                cfg.model.rope_scaling.method = genolm::models::rope::RopeMethod::parse(&m)?;
+            }
+            if let Some(f) = rope_factor {
+                cfg.model.rope_scaling.factor = f;
+            }
+            cfg.model.validate()?;
             if let Some(e) = epochs {
                 cfg.train.epochs = e;
             }
@@ -352,7 +375,12 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             bases_per_genome,
             corpus,
             out,
+            context_lengths,
+            long,
         } => {
+            if !context_lengths.is_empty() {
+                return long_context::run(&model, &context_lengths, &long, corpus, out);
+            }
             use genolm::bench::{benchmark, BenchOptions, Task};
             let mut opts = match sizes.as_str() {
                 "default" => BenchOptions::default(),

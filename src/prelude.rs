@@ -51,5 +51,9 @@ pub use crate::explain::neurons::{
 pub use crate::bench::{
     benchmark, transfer_matrix, transferability_test, BenchOptions, BenchmarkReport, Task,
 };
+pub use crate::bench::long_context::{
+    long_context, FinetuneOptions, LongContextOptions, LongContextResults,
+};
+pub use crate::models::rope::{RopeMethod, RopeScaling};
 // report
 pub use crate::report::{quickstart, QuickstartOptions, Report};

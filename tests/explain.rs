@@ -248,6 +248,26 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
             }
         }
         assert!(b.values.iter().any(|&v| v > 0.0));
+        // a region's rows in the full window: the same rows, nothing else, fewer passes
+        let r = dependency_map(
+            &m,
+            s,
+            &DepMapOptions {
+                batch_size: 50,
+                rows: Some((10, 20)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(r.passes < b.passes);
+        for i in 0..40 {
+            for j in 0..40 {
+                let want = if (10..20).contains(&i) { b.get(i, j) } else { 0.0 };
+                assert!((r.get(i, j) - want).abs() < 1e-3, "{preset} ({i}, {j})");
+            }
+        }
+        assert_eq!(r.by_distance().len(), 39);
+        assert!(dependency_map(&m, s, &DepMapOptions { rows: Some((30, 50)), ..Default::default() }).is_err());
     }
     // k-mer models: predictions marginalised to bases
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 4).unwrap();

@@ -89,6 +89,8 @@ fn every_scaling_at_one_to_four_times_with_fine_tuning_and_the_probe() {
     ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
+    let back = genolm::bench::long_context::LongContextResults::load(dir.path()).unwrap();
+    assert_eq!(back, r);
     let csv = std::fs::read_to_string(dir.path().join("long_context.csv")).unwrap();
     assert!(csv.starts_with("method,finetuned,multiple,len,scale,loss,perplexity"));
 }

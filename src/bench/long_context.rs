@@ -127,15 +127,15 @@ pub struct LongContextRow {
     /// Masked-token accuracy.
     pub accuracy: f64,
     /// Loss at masked positions < 32 tokens from a window edge.
-    pub loss_edge: f64,
-    /// Loss at masked positions ≥ 128 tokens from both edges.
-    pub loss_centre: f64,
+    pub loss_edge: Option<f64>,
+    /// Loss at masked positions ≥ 128 tokens from both edges (None when windows are shorter).
+    pub loss_centre: Option<f64>,
     /// Masked positions scored.
     pub masked: usize,
     /// Seconds per window.
     pub seconds_per_window: f64,
-    /// Peak RSS during this length's evaluation (MiB; NaN off Linux).
-    pub peak_rss_mib: f64,
+    /// Peak RSS during this length's evaluation (MiB; None off Linux).
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// The long-window probe of one method.
@@ -267,7 +267,7 @@ fn evaluate_len(
     model: &GenomicModel,
     masked: &[(Vec<u32>, Vec<i64>)],
     len: usize,
-) -> Result<(f64, f64, f64, f64, usize, f64)> {
+) -> Result<(f64, f64, Option<f64>, Option<f64>, usize, f64)> {
     let (mut sum, mut n, mut correct) = (0f64, 0usize, 0usize);
     let (mut se, mut ne, mut sc, mut nc) = (0f64, 0usize, 0f64, 0usize);
     let mut windows = 0usize;
@@ -306,7 +306,7 @@ fn evaluate_len(
     if n == 0 {
         return Err(Error::Input("no masked positions to score".into()));
     }
-    let mean = |s: f64, k: usize| if k > 0 { s / k as f64 } else { f64::NAN };
+    let mean = |s: f64, k: usize| (k > 0).then(|| s / k as f64);
     Ok((
         sum / n as f64,
         correct as f64 / n as f64,
@@ -630,7 +630,7 @@ pub fn long_context(
                     loss_centre,
                     masked: n,
                     seconds_per_window: secs,
-                    peak_rss_mib: crate::cpu::peak_rss_mib(),
+                    peak_rss_mib: Some(crate::cpu::peak_rss_mib()).filter(|v| v.is_finite()),
                 });
             }
             if let Some((pm, seqs)) = &probe_seqs {
@@ -808,6 +808,17 @@ impl LongContextResults {
     /// [`figure_for`](Self::figure_for) the zero-shot rows.
     pub fn figure(&self) -> Result<Figure> {
         self.figure_for(false)
+    }
+
+    /// Read results written by [`write`](Self::write) (`long_context.json`, or its folder).
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let mut p = path.as_ref().to_path_buf();
+        if p.is_dir() {
+            p = p.join("long_context.json");
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::parse(p.display().to_string(), e.line(), e.to_string()))
     }
 
     /// Write `long_context.json`, the tables as CSV and the figures as SVG into `dir`.

@@ -40,6 +40,9 @@ pub struct DepMapOptions {
     pub batch_size: usize,
     /// Probability floor before taking log-odds.
     pub eps: f64,
+    /// Substitute only positions `start..end` (rows outside stay 0), for a region of a long
+    /// window read in full context: `3·(end − start) + 1` passes instead of `3L + 1`.
+    pub rows: Option<(usize, usize)>,
 }
 
 impl Default for DepMapOptions {
@@ -47,6 +50,7 @@ impl Default for DepMapOptions {
         Self {
             batch_size: 16,
             eps: 1e-6,
+            rows: None,
         }
     }
 }
@@ -77,6 +81,37 @@ impl DependencyMap {
     pub fn get(&self, i: usize, j: usize) -> f32 {
         self.values[i * self.len() + j]
     }
+    /// Mean dependency at each distance `|i − j|` (1 ≤ d < L) over the substituted rows
+    /// (rows that are all zero, i.e. not substituted, are left out): how far the model's
+    /// predictions reach.
+    ///
+    /// ```
+    /// # use genolm::explain::depmap::DependencyMap;
+    /// let dm = DependencyMap { sequence: b"ACG".to_vec(), values: vec![0., 2., 1., 0., 0., 0., 4., 3., 0.], seconds: 0.0, passes: 1 };
+    /// assert_eq!(dm.by_distance(), vec![2.5, 2.5]); // row 1 was not substituted
+    /// ```
+    pub fn by_distance(&self) -> Vec<f64> {
+        let l = self.len();
+        let mut sum = vec![0f64; l.max(1)];
+        let mut n = vec![0usize; l.max(1)];
+        for i in 0..l {
+            let row = &self.values[i * l..(i + 1) * l];
+            if row.iter().all(|&v| v == 0.0) {
+                continue;
+            }
+            for (j, &v) in row.iter().enumerate() {
+                if j != i {
+                    let d = i.abs_diff(j);
+                    sum[d] += v as f64;
+                    n[d] += 1;
+                }
+            }
+        }
+        (1..l)
+            .map(|d| if n[d] > 0 { sum[d] / n[d] as f64 } else { f64::NAN })
+            .collect()
+    }
+
     /// Heatmap with sequence ticks.
     pub fn plot(&self) -> Result<Figure> {
         let lab: Vec<String> = self
@@ -139,8 +174,14 @@ pub fn dependency_map(
     let start = Instant::now();
     let seq = seq.bases().to_ascii_uppercase();
     let l = seq.len();
-    let mut variants: Vec<(usize, Vec<u8>)> = Vec::with_capacity(3 * l);
-    for i in 0..l {
+    let (r0, r1) = opts.rows.unwrap_or((0, l));
+    if r0 >= r1 || r1 > l {
+        return Err(crate::Error::Input(format!(
+            "dependency-map rows {r0}..{r1} are not a non-empty range within the {l} bases"
+        )));
+    }
+    let mut variants: Vec<(usize, Vec<u8>)> = Vec::with_capacity(3 * (r1 - r0));
+    for i in r0..r1 {
         for &b in b"ACGT" {
             if b != seq[i] {
                 let mut s = seq.clone();

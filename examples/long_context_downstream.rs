@@ -84,7 +84,9 @@ fn main() -> genolm::Result<()> {
                 .find(|c| c.seq.len() >= long && c.features.is_some())
                 .map(|c| (g, c))
         })
-        .ok_or_else(|| genolm::Error::Input("no held-out annotated contig is long enough".into()))?;
+        .ok_or_else(|| {
+            genolm::Error::Input("no held-out annotated contig is long enough".into())
+        })?;
     let s0 = (c.seq.len() - long) / 2;
     let window = &c.seq[s0..s0 + long];
     let mid = long / 2 - a.rows / 2;
@@ -113,16 +115,20 @@ fn main() -> genolm::Result<()> {
     });
     std::fs::create_dir_all(&a.out).map_err(|e| genolm::Error::io(&a.out, e))?;
     let path = a.out.join(format!("depmap-{}.json", a.method));
-    genolm::fsio::atomic_write(&path, serde_json::to_string_pretty(&out).unwrap().as_bytes())?;
+    genolm::fsio::atomic_write(
+        &path,
+        serde_json::to_string_pretty(&out).unwrap().as_bytes(),
+    )?;
     println!("{}", serde_json::to_string_pretty(&out).unwrap());
     // the scaled checkpoint, next to the run's summary (genolm bench reads its training genomes)
     let dir = PathBuf::from(format!("runs/long_context_mlm_{}", a.method));
     std::fs::create_dir_all(&dir).map_err(|e| genolm::Error::io(&dir, e))?;
     scaled.save(dir.join("model.safetensors"))?;
-    let summary = genolm::models::model::resolve_checkpoint(&a.model)
-        .with_file_name("summary.json");
+    let summary =
+        genolm::models::model::resolve_checkpoint(&a.model).with_file_name("summary.json");
     if summary.exists() {
-        std::fs::copy(&summary, dir.join("summary.json")).map_err(|e| genolm::Error::io(&summary, e))?;
+        std::fs::copy(&summary, dir.join("summary.json"))
+            .map_err(|e| genolm::Error::io(&summary, e))?;
     }
     println!("wrote {} and {}", path.display(), dir.display());
     Ok(())

@@ -48,11 +48,11 @@ pub use crate::explain::neurons::{
     identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
 };
 // bench
-pub use crate::bench::{
-    benchmark, transfer_matrix, transferability_test, BenchOptions, BenchmarkReport, Task,
-};
 pub use crate::bench::long_context::{
     long_context, FinetuneOptions, LongContextOptions, LongContextResults,
+};
+pub use crate::bench::{
+    benchmark, transfer_matrix, transferability_test, BenchOptions, BenchmarkReport, Task,
 };
 pub use crate::models::rope::{RopeMethod, RopeScaling};
 // report

@@ -262,12 +262,24 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
         assert!(r.passes < b.passes);
         for i in 0..40 {
             for j in 0..40 {
-                let want = if (10..20).contains(&i) { b.get(i, j) } else { 0.0 };
+                let want = if (10..20).contains(&i) {
+                    b.get(i, j)
+                } else {
+                    0.0
+                };
                 assert!((r.get(i, j) - want).abs() < 1e-3, "{preset} ({i}, {j})");
             }
         }
         assert_eq!(r.by_distance().len(), 39);
-        assert!(dependency_map(&m, s, &DepMapOptions { rows: Some((30, 50)), ..Default::default() }).is_err());
+        assert!(dependency_map(
+            &m,
+            s,
+            &DepMapOptions {
+                rows: Some((30, 50)),
+                ..Default::default()
+            }
+        )
+        .is_err());
     }
     // k-mer models: predictions marginalised to bases
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 4).unwrap();

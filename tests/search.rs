@@ -188,7 +188,7 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
     ] {
         assert!(dir.join(f).exists(), "{f}");
     }
-    let best_cfg = genolm::train::run::RunConfig::from_file(&dir.join("best.toml")).unwrap();
+    let best_cfg = genolm::train::run::RunConfig::from_file(dir.join("best.toml")).unwrap();
     assert_eq!(best_cfg.train.epochs * best_cfg.train.max_batches, 36);
 
     // another search file into the same folder is refused

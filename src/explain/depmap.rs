@@ -108,7 +108,13 @@ impl DependencyMap {
             }
         }
         (1..l)
-            .map(|d| if n[d] > 0 { sum[d] / n[d] as f64 } else { f64::NAN })
+            .map(|d| {
+                if n[d] > 0 {
+                    sum[d] / n[d] as f64
+                } else {
+                    f64::NAN
+                }
+            })
             .collect()
     }
 

@@ -167,7 +167,7 @@ impl RunConfig {
     /// The run file of a finished or running run: `run.toml` in its output folder (written
     /// by [`run_training`]; the same format `genolm train --config` reads).
     pub fn load(run: impl AsRef<Path>) -> Result<Self> {
-        Self::from_file(&run.as_ref().join("run.toml"))
+        Self::from_file(run.as_ref().join("run.toml"))
     }
 
     /// This run as a run file (TOML): every model field spelled out, so it rebuilds the same
@@ -177,7 +177,8 @@ impl RunConfig {
     }
 
     /// Read a run file.
-    pub fn from_file(path: &Path) -> Result<Self> {
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml_str(&s).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),

@@ -24,7 +24,6 @@
 
 use std::time::Instant;
 
-use polars::prelude::{Column, DataFrame};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -32,14 +31,17 @@ use serde::{Deserialize, Serialize};
 use crate::data::batch::{MlmBatcher, MlmOptions};
 use crate::data::corpus::{Corpus, SplitOptions};
 use crate::data::tokenize::{Special, N_SPECIAL};
-use crate::infer::{predict_each, predict_rows, PredictOptions, RowOptions};
+use crate::infer::{predict_rows, RowOptions};
 use crate::models::rope::{RopeMethod, RopeScaling};
 use crate::models::{GenomicModel, Head};
-use crate::plot::{Figure, Series};
 use crate::progress::Progress;
-use crate::table::Table;
 use crate::train::{Data, Learner, LearnerOptions};
 use crate::{Error, Result};
+
+mod probe;
+mod results;
+
+use probe::{probe, probe_sequences};
 
 /// The short fine-tuning every method gets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,12 +264,22 @@ fn mask_stretches(stretches: &[Vec<u32>], p: f64, seed: u64) -> Vec<(Vec<u32>, V
         .collect()
 }
 
+/// What one model scored at one window length.
+struct LenScore {
+    loss: f64,
+    accuracy: f64,
+    loss_edge: Option<f64>,
+    loss_centre: Option<f64>,
+    n: usize,
+    seconds_per_window: f64,
+}
+
 /// Evaluate one model at one window length over the masked stretches.
 fn evaluate_len(
     model: &GenomicModel,
     masked: &[(Vec<u32>, Vec<i64>)],
     len: usize,
-) -> Result<(f64, f64, Option<f64>, Option<f64>, usize, f64)> {
+) -> Result<LenScore> {
     let (mut sum, mut n, mut correct) = (0f64, 0usize, 0usize);
     let (mut se, mut ne, mut sc, mut nc) = (0f64, 0usize, 0f64, 0usize);
     let mut windows = 0usize;
@@ -307,14 +319,14 @@ fn evaluate_len(
         return Err(Error::Input("no masked positions to score".into()));
     }
     let mean = |s: f64, k: usize| (k > 0).then(|| s / k as f64);
-    Ok((
-        sum / n as f64,
-        correct as f64 / n as f64,
-        mean(se, ne),
-        mean(sc, nc),
+    Ok(LenScore {
+        loss: sum / n as f64,
+        accuracy: correct as f64 / n as f64,
+        loss_edge: mean(se, ne),
+        loss_centre: mean(sc, nc),
         n,
-        t0.elapsed().as_secs_f64() / windows.max(1) as f64,
-    ))
+        seconds_per_window: t0.elapsed().as_secs_f64() / windows.max(1) as f64,
+    })
 }
 
 /// The method's scaling for a column: static methods at `factor`, sampled scales up to
@@ -364,174 +376,6 @@ fn finetune(
     let mut learn = Learner::new(model.rebuilt()?, Data::Mlm(data), None, opts)?;
     learn.fit_one_cycle(1, f.lr)?;
     learn.model.rebuilt()
-}
-
-/// Coding strand of every kept position of a held-out annotated genome: 0 none, 1 forward
-/// CDS, 2 reverse CDS (positions on both strands are left out).
-fn strand_labels(cds: &[u8]) -> Vec<Option<u32>> {
-    cds.iter()
-        .map(|&c| match c & 3 {
-            0 => Some(0),
-            1 => Some(1),
-            2 => Some(2),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Body states of `ids` in windows of `window` tokens (no extra context), every `every`-th
-/// position: `(position, state)`.
-fn window_states(
-    model: &GenomicModel,
-    ids: &[u32],
-    window: usize,
-    every: usize,
-) -> Result<Vec<(usize, Vec<f32>)>> {
-    let opts = PredictOptions {
-        batch_size: 1,
-        window,
-        context: 0,
-        every,
-        layers: vec!["body".into()],
-        ..PredictOptions::default()
-    };
-    let mut out = Vec::new();
-    predict_each(model, ids, &opts, &mut |c| {
-        let w = c.layers[0].1.len() / c.tokens.len().max(1);
-        for (j, &t) in c.tokens.iter().enumerate() {
-            out.push((t, c.layers[0].1[j * w..(j + 1) * w].to_vec()));
-        }
-        Ok(())
-    })?;
-    out.sort_by_key(|x| x.0);
-    Ok(out)
-}
-
-/// Fit the coding-strand probe on the first half of each sequence, test on the second.
-fn probe(
-    model: &GenomicModel,
-    seqs: &[(Vec<u32>, Vec<Option<u32>>)],
-    window: usize,
-    every: usize,
-) -> Result<(f64, f64, usize)> {
-    let (mut xtr, mut ytr, mut xte, mut yte) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut d = 0;
-    for (ids, labels) in seqs {
-        let half = ids.len() / 2;
-        for (p, s) in window_states(model, ids, window, every)? {
-            let Some(y) = labels[p] else { continue };
-            d = s.len();
-            let s = s.into_iter().map(f64::from);
-            if p < half {
-                xtr.extend(s);
-                ytr.push(y);
-            } else {
-                xte.extend(s);
-                yte.push(y);
-            }
-        }
-    }
-    if ytr.is_empty() || yte.is_empty() {
-        return Err(Error::Input("no annotated positions for the probe".into()));
-    }
-    // standardise on the training half
-    let m_tr = ytr.len() as f64;
-    let mut mean = vec![0.0; d];
-    let mut sd = vec![0.0; d];
-    for row in xtr.chunks(d) {
-        for j in 0..d {
-            mean[j] += row[j] / m_tr;
-        }
-    }
-    for row in xtr.chunks(d) {
-        for j in 0..d {
-            sd[j] += (row[j] - mean[j]).powi(2) / m_tr;
-        }
-    }
-    let sd: Vec<f64> = sd.iter().map(|v| v.sqrt().max(1e-8)).collect();
-    for x in [&mut xtr, &mut xte] {
-        for row in x.chunks_mut(d) {
-            for j in 0..d {
-                row[j] = (row[j] - mean[j]) / sd[j];
-            }
-        }
-    }
-    let m = crate::stats::regression::softmax_regression(&xtr, d, &ytr, 3, 1e-3, 300);
-    let pred: Vec<u32> = m
-        .predict(&xte)
-        .iter()
-        .map(|p| (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0) as u32)
-        .collect();
-    let acc = pred.iter().zip(&yte).filter(|(a, b)| a == b).count() as f64 / yte.len() as f64;
-    let mut f1 = 0.0;
-    for c in 0..3u32 {
-        let tp = pred
-            .iter()
-            .zip(&yte)
-            .filter(|(a, b)| **a == c && **b == c)
-            .count() as f64;
-        let fp = pred
-            .iter()
-            .zip(&yte)
-            .filter(|(a, b)| **a == c && **b != c)
-            .count() as f64;
-        let fneg = pred
-            .iter()
-            .zip(&yte)
-            .filter(|(a, b)| **a != c && **b == c)
-            .count() as f64;
-        f1 += if tp > 0.0 {
-            2.0 * tp / (2.0 * tp + fp + fneg)
-        } else {
-            0.0
-        };
-    }
-    Ok((acc, f1 / 3.0, yte.len()))
-}
-
-/// Annotated held-out sequences for the probe: up to `n` stretches of `len` tokens with
-/// their coding-strand labels.
-fn probe_sequences(
-    corpus: &Corpus,
-    held_out: &[usize],
-    model: &GenomicModel,
-    len: usize,
-    n: usize,
-) -> Result<Vec<(Vec<u32>, Vec<Option<u32>>)>> {
-    let tok = model.config().tokenizer()?;
-    if tok.k != 1 {
-        return Err(Error::Config(
-            "the long-window probe needs a single-nucleotide tokenizer".into(),
-        ));
-    }
-    let mut out = Vec::new();
-    for &g in held_out {
-        let topts = corpus.genomes[g].track_options();
-        for c in &corpus.genomes[g].contigs {
-            let Some(tracks) = c.tracks(&topts) else {
-                continue;
-            };
-            let tracks = tracks?;
-            let ids = tok.encode(&c.seq);
-            let labels = strand_labels(&tracks.cds);
-            // two stretches of `len`: the probe trains on the first half, tests on the second
-            let mut p = 0;
-            while p + 2 * len <= ids.len() && out.len() < n {
-                out.push((
-                    ids[p..p + 2 * len].to_vec(),
-                    labels[p..p + 2 * len].to_vec(),
-                ));
-                p += ids.len() / 3;
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::Input(format!(
-            "no annotated held-out contig of {} nt for the probe",
-            2 * len
-        )));
-    }
-    Ok(out)
 }
 
 /// Run the experiment on `model` (an MLM transformer) with held-out genomes of `corpus`
@@ -616,20 +460,19 @@ pub fn long_context(
                     }
                 };
                 crate::cpu::reset_peak_rss();
-                let (loss, accuracy, loss_edge, loss_centre, n, secs) =
-                    evaluate_len(m, &masked, len)?;
+                let e = evaluate_len(m, &masked, len)?;
                 rows.push(LongContextRow {
                     method: method.name().into(),
                     finetuned,
                     multiple: mult,
                     len,
                     scale: m.config().rope_scaling.scale_for(len),
-                    loss,
-                    accuracy,
-                    loss_edge,
-                    loss_centre,
-                    masked: n,
-                    seconds_per_window: secs,
+                    loss: e.loss,
+                    accuracy: e.accuracy,
+                    loss_edge: e.loss_edge,
+                    loss_centre: e.loss_centre,
+                    masked: e.n,
+                    seconds_per_window: e.seconds_per_window,
                     peak_rss_mib: Some(crate::cpu::peak_rss_mib()).filter(|v| v.is_finite()),
                 });
             }
@@ -672,176 +515,4 @@ pub fn long_context(
         rows,
         probe: probe_rows,
     })
-}
-
-impl LongContextResults {
-    /// The rows as a table (CSV / Parquet / HTML / LaTeX).
-    pub fn table(&self) -> Result<Table> {
-        let r = &self.rows;
-        let cols = vec![
-            Column::new(
-                "method".into(),
-                r.iter().map(|x| x.method.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "finetuned".into(),
-                r.iter().map(|x| x.finetuned).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "multiple".into(),
-                r.iter().map(|x| x.multiple as u64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "len".into(),
-                r.iter().map(|x| x.len as u64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "scale".into(),
-                r.iter().map(|x| x.scale).collect::<Vec<_>>(),
-            ),
-            Column::new("loss".into(), r.iter().map(|x| x.loss).collect::<Vec<_>>()),
-            Column::new(
-                "perplexity".into(),
-                r.iter().map(|x| x.loss.exp()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "accuracy".into(),
-                r.iter().map(|x| x.accuracy).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "loss_edge".into(),
-                r.iter().map(|x| x.loss_edge).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "loss_centre".into(),
-                r.iter().map(|x| x.loss_centre).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "masked".into(),
-                r.iter().map(|x| x.masked as u64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "seconds_per_window".into(),
-                r.iter().map(|x| x.seconds_per_window).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "peak_rss_mib".into(),
-                r.iter().map(|x| x.peak_rss_mib).collect::<Vec<_>>(),
-            ),
-        ];
-        Ok(Table::new("long_context", DataFrame::new(r.len(), cols)?))
-    }
-
-    /// The probe rows as a table.
-    pub fn probe_table(&self) -> Result<Table> {
-        let r = &self.probe;
-        let cols = vec![
-            Column::new(
-                "method".into(),
-                r.iter().map(|x| x.method.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "finetuned".into(),
-                r.iter().map(|x| x.finetuned).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "multiple".into(),
-                r.iter().map(|x| x.multiple as u64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "accuracy".into(),
-                r.iter().map(|x| x.accuracy).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "macro_f1".into(),
-                r.iter().map(|x| x.macro_f1).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n_test".into(),
-                r.iter().map(|x| x.n_test as u64).collect::<Vec<_>>(),
-            ),
-        ];
-        Ok(Table::new(
-            "long_context_probe",
-            DataFrame::new(r.len(), cols)?,
-        ))
-    }
-
-    /// Masked-token perplexity against window length, one line per method (zero-shot when
-    /// `finetuned` is false).
-    pub fn figure_for(&self, finetuned: bool) -> Result<Figure> {
-        let mut series = Vec::new();
-        for m in &self.options.methods {
-            let pts: Vec<(f64, f64)> = self
-                .rows
-                .iter()
-                .filter(|r| r.method == m.name() && r.finetuned == finetuned)
-                .map(|r| (r.multiple as f64, r.loss.exp()))
-                .collect();
-            if !pts.is_empty() {
-                series.push(Series::from_points(m.name(), &pts));
-            }
-        }
-        if series.is_empty() {
-            return Err(Error::Input(format!(
-                "no {} rows to plot",
-                if finetuned { "fine-tuned" } else { "zero-shot" }
-            )));
-        }
-        Figure::lines(
-            &format!(
-                "Masked-token perplexity vs window ({}; L₀ = {} nt)",
-                if finetuned {
-                    "after fine-tuning"
-                } else {
-                    "no fine-tuning"
-                },
-                self.options.train_len
-            ),
-            "window length (multiples of the training length)",
-            "perplexity (per nucleotide)",
-            &series,
-            &[],
-        )
-    }
-
-    /// [`figure_for`](Self::figure_for) the zero-shot rows.
-    pub fn figure(&self) -> Result<Figure> {
-        self.figure_for(false)
-    }
-
-    /// Read results written by [`write`](Self::write) (`long_context.json`, or its folder).
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let mut p = path.as_ref().to_path_buf();
-        if p.is_dir() {
-            p = p.join("long_context.json");
-        }
-        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::parse(p.display().to_string(), e.line(), e.to_string()))
-    }
-
-    /// Write `long_context.json`, the tables as CSV and the figures as SVG into `dir`.
-    pub fn write(&self, dir: impl AsRef<std::path::Path>) -> Result<()> {
-        let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        crate::fsio::atomic_write(
-            &dir.join("long_context.json"),
-            serde_json::to_string_pretty(self)
-                .map_err(|e| Error::Input(e.to_string()))?
-                .as_bytes(),
-        )?;
-        self.table()?.to_csv(dir.join("long_context.csv"))?;
-        if !self.probe.is_empty() {
-            self.probe_table()?
-                .to_csv(dir.join("long_context_probe.csv"))?;
-        }
-        self.figure_for(false)?
-            .save(dir.join("perplexity_vs_length.svg"))?;
-        if self.rows.iter().any(|r| r.finetuned) {
-            self.figure_for(true)?
-                .save(dir.join("perplexity_vs_length_finetuned.svg"))?;
-        }
-        Ok(())
-    }
 }

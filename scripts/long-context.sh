@@ -36,3 +36,4 @@ echo '{"variants_per_genome": 40, "variant_flank": 1024}' > "$out/variants-4x.js
 "$B" bench runs/long_context_mlm --tasks variants --sizes "$out/variants-1x.json" --out "$out/variants-1x"
 "$B" bench "runs/long_context_mlm_$method" --tasks variants --sizes "$out/variants-4x.json" \
   --out "$out/variants-4x"
+python3 scripts/long-context-tables.py "$out"

@@ -63,7 +63,7 @@ if lc:
                 out.append(f"| {m} | {'yes' if ft == 'true' else 'no'} | " + " | ".join(cells) + " |")
     out.append("")
 
-pr = rows("long_context_probe.csv")
+pr = rows("probe/long_context_probe.csv") + rows("probe-finetuned/long_context_probe.csv")
 if pr:
     out.append("**Coding-strand probe** (none / forward CDS / reverse CDS per nucleotide of held-out annotated "
                "genomes; linear probe on the body states; accuracy and macro-F1 on the held-out halves)\n")

@@ -76,4 +76,10 @@ full.figure_for(true)?
 // nucleotide's state can depend on sequence kilobases away.
 
 // %%
-full.probe_table()?
+LongContextResults::load("../docs/long-context/probe")?.probe_table()?
+
+// %% [markdown]
+// The same probe after each method's fine-tuning (40 steps on 2-kb windows):
+
+// %%
+LongContextResults::load("../docs/long-context/probe-finetuned")?.probe_table()?

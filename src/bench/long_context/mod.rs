@@ -414,7 +414,7 @@ pub fn long_context(
     let probe_seqs = match opts.probe_multiple {
         Some(pm) => Some((
             pm,
-            probe_sequences(corpus, &held_out, model, pm * opts.train_len, 3)?,
+            probe_sequences(corpus, &held_out, model, pm * opts.train_len, 12)?,
         )),
         None => None,
     };

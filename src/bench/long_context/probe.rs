@@ -50,7 +50,8 @@ fn window_states(
     Ok(out)
 }
 
-/// Fit the coding-strand probe on the first half of each sequence, test on the second.
+/// Fit the coding-strand probe on alternate 256-nt blocks of every stretch and test it on the
+/// blocks in between (so both sets have the same genomes and strand composition).
 pub(super) fn probe(
     model: &GenomicModel,
     seqs: &[Labelled],
@@ -60,12 +61,11 @@ pub(super) fn probe(
     let (mut xtr, mut ytr, mut xte, mut yte) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut d = 0;
     for (ids, labels) in seqs {
-        let half = ids.len() / 2;
         for (p, s) in window_states(model, ids, window, every)? {
             let Some(y) = labels[p] else { continue };
             d = s.len();
             let s = s.into_iter().map(f64::from);
-            if p < half {
+            if (p / 256) % 2 == 0 {
                 xtr.extend(s);
                 ytr.push(y);
             } else {
@@ -77,7 +77,7 @@ pub(super) fn probe(
     if ytr.is_empty() || yte.is_empty() {
         return Err(Error::Input("no annotated positions for the probe".into()));
     }
-    // standardise on the training half
+    // standardise on the training stretches
     let m_tr = ytr.len() as f64;
     let mut mean = vec![0.0; d];
     let mut sd = vec![0.0; d];
@@ -99,7 +99,7 @@ pub(super) fn probe(
             }
         }
     }
-    let m = crate::stats::regression::softmax_regression(&xtr, d, &ytr, 3, 1e-3, 300);
+    let m = crate::stats::regression::softmax_regression(&xtr, d, &ytr, 3, 1e-3, 1000);
     let pred: Vec<u32> = m
         .predict(&xte)
         .iter()
@@ -157,21 +157,21 @@ pub(super) fn probe_sequences(
             let tracks = tracks?;
             let ids = tok.encode(&c.seq);
             let labels = strand_labels(&tracks.cds);
-            // two stretches of `len`: the probe trains on the first half, tests on the second
-            let mut p = 0;
-            while p + 2 * len <= ids.len() && out.len() < n {
-                out.push((
-                    ids[p..p + 2 * len].to_vec(),
-                    labels[p..p + 2 * len].to_vec(),
-                ));
-                p += ids.len() / 3;
+            // up to 4 stretches per contig, evenly spaced
+            let k = (ids.len() / len).min(4);
+            let step = if k > 1 { (ids.len() - len) / (k - 1) } else { 0 };
+            for j in 0..k {
+                if out.len() == n {
+                    break;
+                }
+                let p = j * step;
+                out.push((ids[p..p + len].to_vec(), labels[p..p + len].to_vec()));
             }
         }
     }
     if out.is_empty() {
         return Err(Error::Input(format!(
-            "no annotated held-out contig of {} nt for the probe",
-            2 * len
+            "no annotated held-out contig of {len} nt for the probe"
         )));
     }
     Ok(out)

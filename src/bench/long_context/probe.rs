@@ -50,8 +50,8 @@ fn window_states(
     Ok(out)
 }
 
-/// Fit the coding-strand probe on alternate 256-nt blocks of every stretch and test it on the
-/// blocks in between (so both sets have the same genomes and strand composition).
+/// Fit the coding-strand probe on alternate blocks (256 nt; an eighth of shorter stretches) of
+/// every stretch and test it on the blocks in between (so both sets have the same genomes and strand composition).
 pub(super) fn probe(
     model: &GenomicModel,
     seqs: &[Labelled],
@@ -61,11 +61,12 @@ pub(super) fn probe(
     let (mut xtr, mut ytr, mut xte, mut yte) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut d = 0;
     for (ids, labels) in seqs {
+        let block = (ids.len() / 8).clamp(1, 256);
         for (p, s) in window_states(model, ids, window, every)? {
             let Some(y) = labels[p] else { continue };
             d = s.len();
             let s = s.into_iter().map(f64::from);
-            if (p / 256) % 2 == 0 {
+            if (p / block) % 2 == 0 {
                 xtr.extend(s);
                 ytr.push(y);
             } else {
@@ -159,7 +160,11 @@ pub(super) fn probe_sequences(
             let labels = strand_labels(&tracks.cds);
             // up to 4 stretches per contig, evenly spaced
             let k = (ids.len() / len).min(4);
-            let step = if k > 1 { (ids.len() - len) / (k - 1) } else { 0 };
+            let step = if k > 1 {
+                (ids.len() - len) / (k - 1)
+            } else {
+                0
+            };
             for j in 0..k {
                 if out.len() == n {
                     break;

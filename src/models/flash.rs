@@ -88,25 +88,35 @@ fn forward_detached(
 ) -> Result<Tensor> {
     let (b, h, t, hd) = q.dims4()?;
     let scale = 1.0 / (hd as f64).sqrt();
+    // half-precision inputs keep the running softmax statistics in f32 (f16 cannot hold the
+    // masking constants); f32 and f64 keep their own precision
+    let acc_dt = match q.dtype() {
+        candle_core::DType::F16 | candle_core::DType::BF16 => candle_core::DType::F32,
+        d => d,
+    };
     let mut outs = Vec::with_capacity(t.div_ceil(block));
     for q0 in (0..t).step_by(block) {
         let rows = block.min(t - q0);
         let qb = q.narrow(2, q0, rows)?;
         let kend = if causal { q0 + rows } else { t };
-        let mut m = Tensor::full(-1e30f32, (b, h, rows, 1), q.device())?.to_dtype(q.dtype())?;
-        let mut l = Tensor::zeros((b, h, rows, 1), q.dtype(), q.device())?;
-        let mut acc = Tensor::zeros((b, h, rows, hd), q.dtype(), q.device())?;
+        let mut m = Tensor::full(-1e30f32, (b, h, rows, 1), q.device())?.to_dtype(acc_dt)?;
+        let mut l = Tensor::zeros((b, h, rows, 1), acc_dt, q.device())?;
+        let mut acc = Tensor::zeros((b, h, rows, hd), acc_dt, q.device())?;
         for k0 in (0..kend).step_by(block) {
             let cols = block.min(kend - k0);
-            let s = scores(&qb, k, q0, k0, cols, causal, bias, scale)?;
+            let s = scores(&qb, k, q0, k0, cols, causal, bias, scale)?.to_dtype(acc_dt)?;
             let m_new = m.maximum(&s.max_keepdim(D::Minus1)?)?;
             let p = s.broadcast_sub(&m_new)?.exp()?;
             let corr = (&m - &m_new)?.exp()?;
             l = (l.mul(&corr)? + p.sum_keepdim(D::Minus1)?)?;
-            acc = (acc.broadcast_mul(&corr)? + p.matmul(&v.narrow(2, k0, cols)?)?)?;
+            let pv = p
+                .to_dtype(v.dtype())?
+                .matmul(&v.narrow(2, k0, cols)?)?
+                .to_dtype(acc_dt)?;
+            acc = (acc.broadcast_mul(&corr)? + pv)?;
             m = m_new;
         }
-        outs.push(acc.broadcast_div(&l)?);
+        outs.push(acc.broadcast_div(&l)?.to_dtype(q.dtype())?);
     }
     Ok(Tensor::cat(&outs, 2)?)
 }

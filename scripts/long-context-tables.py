@@ -92,7 +92,9 @@ if mem["512"] or mem["0"]:
         c = []
         for b in ("512", "0"):
             r = next((r for r in mem[b] if int(r["len"]) == L), None)
-            c += [f(r["seconds_per_window"], 2), f(r["peak_rss_mib"], 0)] if r else ["–", "–"]
+            oom = b == "0" and os.path.exists(os.path.join(D, "memory-block-0", "16x.txt"))
+            c += ([f(r["seconds_per_window"], 2), f(r["peak_rss_mib"], 0)] if r
+                  else ["out of memory", "> 16,384"] if oom else ["–", "–"])
         out.append(f"| {L:,} | " + " | ".join(c) + " |")
     out.append("")
 

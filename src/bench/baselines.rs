@@ -14,7 +14,7 @@
 
 use crate::data::tasks::{stratified_split, LabelledSeq};
 use crate::models::{GenomicModel, ModelConfig};
-use crate::stats::regression::softmax_regression;
+use crate::stats::regression::{softmax_regression, standardised};
 use crate::train::recipes::{classify, ClassifyOptions};
 use crate::Result;
 
@@ -56,35 +56,6 @@ pub fn kmer_features(seq: &[u8]) -> Vec<f64> {
         out.extend(counts);
     }
     out
-}
-
-fn standardised(train: &[Vec<f64>], other: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
-    let d = train.first().map_or(0, Vec::len);
-    let m = train.len().max(1) as f64;
-    let mean: Vec<f64> = (0..d)
-        .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / m)
-        .collect();
-    let sd: Vec<f64> = (0..d)
-        .map(|j| {
-            let v = train.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / m;
-            if v > 1e-12 {
-                v.sqrt()
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    let flat = |rows: &[Vec<f64>]| -> Vec<f64> {
-        rows.iter()
-            .flat_map(|r| {
-                r.iter()
-                    .enumerate()
-                    .map(|(j, v)| (v - mean[j]) / sd[j])
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
-    (flat(train), flat(other))
 }
 
 fn log_loss(p: &[Vec<f64>], y: &[u32]) -> f64 {

@@ -532,48 +532,51 @@ impl GenomicModel {
         cfg.rope_scaling = scaling;
         let mut model = GenomicModel::with_dtype(cfg, &self.device, self.params.dtype(), seed)?;
         model.compute_dtype = self.compute_dtype;
-        let src: HashMap<String, Tensor> = self
-            .params
-            .tensors()
-            .into_iter()
-            .filter(|(n, _)| !n.starts_with("rope."))
-            .collect();
-        let n = model.params.assign(&src, false)?;
-        let want = model
-            .params
-            .names()
-            .iter()
-            .filter(|n| !n.starts_with("rope."))
-            .count()
-            + model.params.buffers().len();
-        if n != want {
-            return Err(Error::Shape(format!(
-                "only {n} of {want} tensors matched when changing the RoPE scaling"
-            )));
-        }
+        model.copy_from(
+            self,
+            |n| !n.starts_with("rope."),
+            "tensors matched when changing the RoPE scaling",
+            true,
+        )?;
         Ok(model)
     }
 
     /// Copy the embedding and body weights (everything but the head) of `other` into this
     /// model, for ULMFiT's LM → classifier transfer. Returns how many tensors were copied.
     pub fn load_encoder_from(&self, other: &GenomicModel) -> Result<usize> {
+        self.copy_from(
+            other,
+            |n| !n.starts_with("head."),
+            "encoder tensors matched; the two configurations differ in their body",
+            false,
+        )
+    }
+
+    /// Copy the tensors of `other` whose names pass `keep` into this model; every parameter of
+    /// this model that passes `keep` (and, with `buffers`, every buffer) must be matched;
+    /// `what` completes the error message.
+    fn copy_from(
+        &self,
+        other: &GenomicModel,
+        keep: impl Fn(&str) -> bool,
+        what: &str,
+        buffers: bool,
+    ) -> Result<usize> {
         let src: HashMap<String, Tensor> = other
             .params
             .tensors()
             .into_iter()
-            .filter(|(n, _)| !n.starts_with("head."))
+            .filter(|(n, _)| keep(n))
             .collect();
         let n = self.params.assign(&src, false)?;
-        let want = self
-            .params
-            .names()
-            .iter()
-            .filter(|n| !n.starts_with("head."))
-            .count();
+        let want = self.params.names().iter().filter(|n| keep(n)).count()
+            + if buffers {
+                self.params.buffers().len()
+            } else {
+                0
+            };
         if n != want {
-            return Err(Error::Shape(format!(
-                "only {n} of {want} encoder tensors matched; the two configurations differ in their body"
-            )));
+            return Err(Error::Shape(format!("only {n} of {want} {what}")));
         }
         Ok(n)
     }

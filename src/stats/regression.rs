@@ -161,3 +161,42 @@ pub fn softmax_regression(
         d,
     }
 }
+
+/// Standardise the columns of `train` rows to mean 0 and standard deviation 1 (columns
+/// without variance keep scale 1) and apply the same transform to `other`; both returned
+/// row-major, ready for [`softmax_regression`].
+///
+/// ```
+/// use genolm::stats::regression::standardised;
+/// let (a, b) = standardised(&[vec![1.0, 5.0], vec![3.0, 5.0]], &[vec![2.0, 6.0]]);
+/// assert_eq!(a, vec![-1.0, 0.0, 1.0, 0.0]);
+/// assert_eq!(b, vec![0.0, 1.0]);
+/// ```
+pub fn standardised(train: &[Vec<f64>], other: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let d = train.first().map_or(0, Vec::len);
+    let m = train.len().max(1) as f64;
+    let mean: Vec<f64> = (0..d)
+        .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / m)
+        .collect();
+    let sd: Vec<f64> = (0..d)
+        .map(|j| {
+            let v = train.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / m;
+            if v > 1e-12 {
+                v.sqrt()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let flat = |rows: &[Vec<f64>]| -> Vec<f64> {
+        rows.iter()
+            .flat_map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(j, v)| (v - mean[j]) / sd[j])
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    (flat(train), flat(other))
+}

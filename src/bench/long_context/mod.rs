@@ -202,16 +202,20 @@ fn eval_stretches(
             "no held-out contig has the {len} tokens of the longest window"
         )));
     }
+    // each candidate contig is encoded once
+    let encoded: Vec<Vec<u32>> = cands
+        .iter()
+        .map(|&(g, ci)| tok.encode(&corpus.genomes[g].contigs[ci].seq))
+        .collect();
     let mut out = Vec::new();
     let mut names = Vec::new();
     let mut round = 0;
     while out.len() < n {
         let mut added = false;
-        for &(g, ci) in &cands {
+        for (&(g, _), ids) in cands.iter().zip(&encoded) {
             if out.len() == n {
                 break;
             }
-            let ids = tok.encode(&corpus.genomes[g].contigs[ci].seq);
             // stretch `round` of this contig, centred for round 0
             let room = ids.len() / len;
             if round >= room {
@@ -350,7 +354,7 @@ fn scaling(method: RopeMethod, train_len: usize, factor: f64, sample_max: f64) -
 
 /// The MLM fine-tuning of one method: `steps` one-cycle steps on training genomes.
 fn finetune(
-    model: &GenomicModel,
+    model: GenomicModel,
     corpus: &Corpus,
     train: &[usize],
     len: usize,
@@ -373,9 +377,9 @@ fn finetune(
         verbose: false,
         ..LearnerOptions::default()
     };
-    let mut learn = Learner::new(model.rebuilt()?, Data::Mlm(data), None, opts)?;
+    let mut learn = Learner::new(model, Data::Mlm(data), None, opts)?;
     learn.fit_one_cycle(1, f.lr)?;
-    learn.model.rebuilt()
+    Ok(learn.model)
 }
 
 /// Run the experiment on `model` (an MLM transformer) with held-out genomes of `corpus`
@@ -436,7 +440,7 @@ pub fn long_context(
                     opts.seed,
                 )?;
                 Some(finetune(
-                    &m,
+                    m,
                     corpus,
                     &splits.train,
                     f.multiple * opts.train_len,
@@ -478,15 +482,19 @@ pub fn long_context(
             }
             if let Some((pm, seqs)) = &probe_seqs {
                 for mult in [1, *pm] {
+                    let local;
                     let m = match &tuned {
-                        Some(t) => t.rebuilt()?,
-                        None => model.with_rope_scaling(
-                            scaling(method, opts.train_len, mult as f64, 0.0),
-                            0,
-                        )?,
+                        Some(t) => t,
+                        None => {
+                            local = model.with_rope_scaling(
+                                scaling(method, opts.train_len, mult as f64, 0.0),
+                                0,
+                            )?;
+                            &local
+                        }
                     };
                     let (accuracy, macro_f1, n_test) =
-                        probe(&m, seqs, mult * opts.train_len, opts.probe_every)?;
+                        probe(m, seqs, mult * opts.train_len, opts.probe_every)?;
                     probe_rows.push(ProbeRow {
                         method: method.name().into(),
                         finetuned,

@@ -4,6 +4,7 @@
 use crate::data::corpus::Corpus;
 use crate::infer::{predict_each, PredictOptions};
 use crate::models::GenomicModel;
+use crate::stats::regression::{softmax_regression, standardised};
 use crate::{Error, Result};
 
 /// A token sequence with a coding-strand label per position.
@@ -58,19 +59,17 @@ pub(super) fn probe(
     window: usize,
     every: usize,
 ) -> Result<(f64, f64, usize)> {
-    let (mut xtr, mut ytr, mut xte, mut yte) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut d = 0;
+    let (mut rtr, mut ytr, mut rte, mut yte) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (ids, labels) in seqs {
         let block = (ids.len() / 8).clamp(1, 256);
         for (p, s) in window_states(model, ids, window, every)? {
             let Some(y) = labels[p] else { continue };
-            d = s.len();
-            let s = s.into_iter().map(f64::from);
+            let s: Vec<f64> = s.into_iter().map(f64::from).collect();
             if (p / block) % 2 == 0 {
-                xtr.extend(s);
+                rtr.push(s);
                 ytr.push(y);
             } else {
-                xte.extend(s);
+                rte.push(s);
                 yte.push(y);
             }
         }
@@ -78,29 +77,9 @@ pub(super) fn probe(
     if ytr.is_empty() || yte.is_empty() {
         return Err(Error::Input("no annotated positions for the probe".into()));
     }
-    // standardise on the training stretches
-    let m_tr = ytr.len() as f64;
-    let mut mean = vec![0.0; d];
-    let mut sd = vec![0.0; d];
-    for row in xtr.chunks(d) {
-        for j in 0..d {
-            mean[j] += row[j] / m_tr;
-        }
-    }
-    for row in xtr.chunks(d) {
-        for j in 0..d {
-            sd[j] += (row[j] - mean[j]).powi(2) / m_tr;
-        }
-    }
-    let sd: Vec<f64> = sd.iter().map(|v| v.sqrt().max(1e-8)).collect();
-    for x in [&mut xtr, &mut xte] {
-        for row in x.chunks_mut(d) {
-            for j in 0..d {
-                row[j] = (row[j] - mean[j]) / sd[j];
-            }
-        }
-    }
-    let m = crate::stats::regression::softmax_regression(&xtr, d, &ytr, 3, 1e-3, 1000);
+    let d = rtr[0].len();
+    let (xtr, xte) = standardised(&rtr, &rte);
+    let m = softmax_regression(&xtr, d, &ytr, 3, 1e-3, 1000);
     let pred: Vec<u32> = m
         .predict(&xte)
         .iter()

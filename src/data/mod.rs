@@ -21,6 +21,7 @@ pub mod fasta;
 pub mod genetic_code;
 pub mod input;
 pub mod io;
+pub mod shuffle;
 pub mod tasks;
 pub mod tokenize;
 pub mod tracks;

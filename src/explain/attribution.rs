@@ -53,14 +53,24 @@ pub struct Attribution {
     pub per_base: Option<Vec<[f32; 4]>>,
     /// The objective at the input.
     pub output: f64,
-    /// The objective at the baseline (integrated gradients).
+    /// The objective at the baseline (integrated gradients; DeepSHAP: the references' mean).
     pub baseline_output: Option<f64>,
+    /// Nucleotide models: **hypothetical contributions** `length × 4`, signed: what each base
+    /// would contribute at each position (the actual map is this times the one-hot input),
+    /// the input motif discovery needs. Gradient methods give the signed gradient on the
+    /// one-hot input; DeepSHAP its multipliers against the references; ISM the mean-centred
+    /// mutation effects.
+    #[serde(default)]
+    pub hypothetical: Option<Vec<[f32; 4]>>,
+    /// DeepLIFT/DeepSHAP: the summation-to-delta check.
+    #[serde(default)]
+    pub convergence: Option<super::deepshap::Convergence>,
 }
 
 /// What every gradient attribution starts from: a fresh copy of the model (its tensors come
 /// from this code's copy of candle; see [`GenomicModel::rebuilt`]), the tokenizer, the
 /// upper-cased sequence and its token ids.
-fn prepare(
+pub(super) fn prepare(
     model: &GenomicModel,
     seq: &[u8],
 ) -> Result<(GenomicModel, KmerTokenizer, Vec<u8>, Vec<u32>)> {
@@ -92,6 +102,7 @@ fn embedding_grads(
     let hooks = Hooks {
         input_embeddings: Some(var.as_tensor().clone()),
         ablate: Vec::new(),
+        ..Default::default()
     };
     let out = model.forward_hooked(&idt, None, Mode::Eval, false, &hooks)?;
     let f = objective_tensor(model, &out, &idt, obj)?;
@@ -171,16 +182,14 @@ pub fn saliency(
     let (g, vals) = embedding_grads(model, &ids, &emb, obj)?;
     let g = g.squeeze(0)?;
     let per_token = g.sqr()?.sum(D::Minus1)?.sqrt()?.to_vec1::<f32>()?;
-    let per_base = if tok.k == 1 {
-        Some(
-            to_bases(model, &g)?
-                .into_iter()
-                .map(|r| r.map(f32::abs))
-                .collect(),
-        )
+    let signed = if tok.k == 1 {
+        Some(to_bases(model, &g)?)
     } else {
         None
     };
+    let per_base = signed
+        .as_ref()
+        .map(|s| s.iter().map(|r| r.map(f32::abs)).collect());
     Ok(Attribution {
         method: "saliency".into(),
         sequence: seq,
@@ -189,6 +198,8 @@ pub fn saliency(
         per_base,
         output: vals[0],
         baseline_output: None,
+        hypothetical: signed,
+        convergence: None,
     })
 }
 
@@ -207,11 +218,15 @@ pub fn input_x_gradient(
     let per_token = (g.squeeze(0)? * emb.squeeze(0)?)?
         .sum(D::Minus1)?
         .to_vec1::<f32>()?;
-    let per_base = if tok.k == 1 {
-        let gb = to_bases(model, &g.squeeze(0)?)?;
+    let gb = if tok.k == 1 {
+        Some(to_bases(model, &g.squeeze(0)?)?)
+    } else {
+        None
+    };
+    let per_base = if let Some(gb) = &gb {
         Some(
             seq.iter()
-                .zip(gb)
+                .zip(gb.iter().copied())
                 .map(|(&b, r)| {
                     let mut o = [0f32; 4];
                     if let Some(i) = base_index(b) {
@@ -232,6 +247,8 @@ pub fn input_x_gradient(
         per_base,
         output: vals[0],
         baseline_output: None,
+        hypothetical: gb,
+        convergence: None,
     })
 }
 
@@ -294,9 +311,13 @@ pub fn integrated_gradients(
     let avg = (gsum / steps as f64)?;
     let attr = (avg.clone() * diff.squeeze(0)?)?; // (t, d)
     let per_token = attr.sum(D::Minus1)?.to_vec1::<f32>()?;
-    let per_base = if tok.k == 1 {
+    let avg_bases = if tok.k == 1 {
+        Some(to_bases(model, &avg)?)
+    } else {
+        None
+    };
+    let per_base = if let Some(gb) = &avg_bases {
         // on the one-hot input: (x − x') ⊙ avg grad; with a zero baseline only the observed base
-        let gb = to_bases(model, &avg)?;
         Some(
             seq.iter()
                 .enumerate()
@@ -325,6 +346,8 @@ pub fn integrated_gradients(
         per_base,
         output: vals[steps],
         baseline_output: Some(vals[0]),
+        hypothetical: avg_bases,
+        convergence: None,
     })
 }
 
@@ -431,6 +454,45 @@ pub struct Ism {
     pub reference: f64,
     /// `length × 4` (A, C, G, T); 0 at the reference base.
     pub delta: Vec<[f64; 4]>,
+}
+
+impl Ism {
+    /// The effects as an [`Attribution`] (method `ism`) for motif discovery: hypothetical
+    /// contributions `delta[p][b] − mean_b' delta[p][b']` (what base `b` adds over the average
+    /// base at `p`), and the actual map that at the observed base.
+    pub fn attribution(&self) -> Attribution {
+        let hyp: Vec<[f32; 4]> = self
+            .delta
+            .iter()
+            .map(|r| {
+                let m = r.iter().sum::<f64>() / 4.0;
+                r.map(|v| (v - m) as f32)
+            })
+            .collect();
+        let per_base: Vec<[f32; 4]> = self
+            .sequence
+            .iter()
+            .zip(&hyp)
+            .map(|(&b, h)| {
+                let mut o = [0f32; 4];
+                if let Some(i) = base_index(b) {
+                    o[i] = h[i];
+                }
+                o
+            })
+            .collect();
+        Attribution {
+            method: "ism".into(),
+            sequence: self.sequence.clone(),
+            k: 1,
+            per_token: per_base.iter().map(|r| r.iter().sum()).collect(),
+            per_base: Some(per_base),
+            output: self.reference,
+            baseline_output: None,
+            hypothetical: Some(hyp),
+            convergence: None,
+        }
+    }
 }
 
 /// In-silico mutagenesis of `seq` by `model`: every single substitution scored by

@@ -13,6 +13,7 @@
 pub mod neurons;
 pub use neurons::{identify_explainable_neurons, NeuronOptions, NeuronReport, Target};
 pub mod attribution;
+pub mod deepshap;
 pub mod deletion;
 pub mod depmap;
 pub mod embed;

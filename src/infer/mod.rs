@@ -44,7 +44,7 @@ mod states;
 
 pub use bases::{base_marginal, nucleotide_probs};
 pub use h5::{read_states, write_states, H5Layout, StatesFile, StatesSummary};
-pub use objective::{objective_tensor, score_ids, Objective};
+pub use objective::{objective_lifted, objective_tensor, score_ids, Objective};
 pub use predict::{layer_plan, predict_each, Chunk};
 pub use rows::{pooled_states, predict_rows, score_rows, RowOptions, RowOutput};
 pub use scores::{mlm_masked, mlm_scored, score_row, token_scores, TokenScores};

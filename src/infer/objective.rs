@@ -28,6 +28,20 @@ pub fn objective_tensor(
     ids: &Tensor,
     obj: Objective,
 ) -> Result<Tensor> {
+    objective_lifted(model, out, ids, obj, None)
+}
+
+/// [`objective_tensor`] in a DeepLIFT pass: `lift` with `onehot`, the `(rows, t, vocab)`
+/// one-hot of `ids`. The log-softmax takes DeepLIFT's rules, and the observed token is
+/// picked by a product with `onehot`, so the target path's multipliers are the gradient on
+/// `onehot` (the scored token is part of the input).
+pub fn objective_lifted(
+    model: &GenomicModel,
+    out: &Output,
+    ids: &Tensor,
+    obj: Objective,
+    lift: Option<(&crate::models::lift::Lift, &Tensor)>,
+) -> Result<Tensor> {
     // returns one value per batch row
     let (_, t) = ids.dims2()?;
     match obj {
@@ -37,9 +51,7 @@ pub fn objective_tensor(
                     "Objective::Class needs a classifier head".into(),
                 ));
             }
-            Ok(out
-                .logits
-                .to_dtype(DType::F32)?
+            Ok(layers::upcast(&out.logits)?
                 .narrow(1, c, 1)?
                 .squeeze(1)?)
         }
@@ -49,7 +61,11 @@ pub fn objective_tensor(
                     "log-likelihood objectives need an LM or MLM head; use Objective::Class".into(),
                 ));
             }
-            let lp = layers::log_softmax(&out.logits.to_dtype(DType::F32)?)?;
+            let logits = layers::upcast(&out.logits)?;
+            let lp = match lift {
+                Some((l, _)) => l.log_softmax("objective.log_softmax", &logits)?,
+                None => layers::log_softmax(&logits)?,
+            };
             let causal = model.config().head == Head::Lm;
             let (pred, tgt) = if causal {
                 if t < 2 {
@@ -62,9 +78,19 @@ pub fn objective_tensor(
             } else {
                 (lp, ids.clone())
             };
-            let picked = pred
-                .gather(&tgt.to_dtype(DType::U32)?.unsqueeze(2)?.contiguous()?, 2)?
-                .squeeze(2)?; // (b, t')
+            let picked = match lift {
+                Some((l, onehot)) => {
+                    let oh = if causal {
+                        onehot.narrow(1, 1, t - 1)?
+                    } else {
+                        onehot.clone()
+                    };
+                    l.mul(&pred, &oh.to_dtype(pred.dtype())?)?.sum(2)?
+                }
+                None => pred
+                    .gather(&tgt.to_dtype(DType::U32)?.unsqueeze(2)?.contiguous()?, 2)?
+                    .squeeze(2)?,
+            }; // (b, t')
             match obj {
                 Objective::LogLikelihood => Ok(picked.sum(1)?),
                 Objective::TokenLogProb(p) => {

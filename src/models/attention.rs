@@ -9,6 +9,7 @@ use candle_core::{DType, Tensor};
 
 use super::config::{Head, ModelConfig};
 use super::layers::{self, AttentionOptions, AttentionWeights};
+use super::lift::{self, Act};
 use super::params::{Init, Params};
 use super::pass::Pass;
 use super::rope::Rope;
@@ -133,25 +134,37 @@ impl TransformerStack {
         };
         let (cos, sin) = rope.tables(t, 0, s, h.device())?;
         let ph = cfg.p(cfg.hidden_dropout);
+        let lift = pass.hooks.lift.clone();
+        let lift = lift.as_deref();
+        let norm = |site: &str, h: &Tensor, g: &Tensor, b: &Tensor| match lift {
+            Some(l) => l.layer_norm(site, h, g, b, 1e-5),
+            None => layers::layer_norm(h, g, b, 1e-5),
+        };
         for (i, l) in self.layers.iter().enumerate() {
-            let n1 = layers::layer_norm(&h, &l.ln1.0, &l.ln1.1, 1e-5)?;
+            let n1 = norm(&format!("attn.{i}.ln1"), &h, &l.ln1.0, &l.ln1.1)?;
             let opts = AttentionOptions {
                 heads: cfg.attn_heads,
                 causal: cfg.causal(),
                 key_mask: key_mask.as_ref(),
                 dropout: ph,
                 block: cfg.attn_block,
+                lift: lift.map(|l| (l, format!("attn.{i}"))),
             };
             let a = layers::attention(&n1, &l.attn, &cos, &sin, &opts, pass.rng())?;
             h = (h + layers::dropout(&a, ph, pass.rng())?)?;
-            let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
-            let f = layers::gelu(&layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?)?;
+            let n2 = norm(&format!("attn.{i}.ln2"), &h, &l.ln2.0, &l.ln2.1)?;
+            let f = lift::act(
+                lift,
+                &format!("attn.{i}.gelu"),
+                &layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?,
+                Act::Gelu,
+            )?;
             let f = layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?;
             h = (h + layers::dropout(&f, ph, pass.rng())?)?;
             h = pass.layer_out(&format!("attn.{i}"), h)?;
         }
         if let Some((g, bb)) = &self.ln_f {
-            h = layers::layer_norm(&h, g, bb, 1e-5)?;
+            h = norm("attn.ln_f", &h, g, bb)?;
         }
         Ok(h)
     }

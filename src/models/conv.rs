@@ -7,6 +7,7 @@ use candle_core::Tensor;
 
 use super::config::ModelConfig;
 use super::layers;
+use super::lift::{act, mul, Act};
 use super::params::{Init, Params};
 use super::pass::Pass;
 use crate::Result;
@@ -94,14 +95,18 @@ impl ConvStack {
         }
         let mut xc = h.transpose(1, 2)?.contiguous()?; // (b, c, t)
         let mut skip_sum: Option<Tensor> = None;
+        let lift = pass.hooks.lift.clone();
+        let lift = lift.as_deref();
         for (i, l) in self.layers.iter().enumerate() {
             let a = layers::conv1d_same(&xc, &l.w, Some(&l.b), l.dilation, cfg.causal())?;
             let act = match &l.gate {
                 Some((gw, gb)) => {
                     let g = layers::conv1d_same(&xc, gw, Some(gb), l.dilation, cfg.causal())?;
-                    (a.tanh()? * candle_nn::ops::sigmoid(&g)?)?
+                    let ta = act(lift, &format!("conv.{i}.tanh"), &a, Act::Tanh)?;
+                    let sg = act(lift, &format!("conv.{i}.sigmoid"), &g, Act::Sigmoid)?;
+                    mul(lift, &ta, &sg)?
                 }
-                None => layers::relu(&a)?,
+                None => act(lift, &format!("conv.{i}.relu"), &a, Act::Relu)?,
             };
             let act_t = act.transpose(1, 2)?; // (b, t, c)
             if let Some((sw, sb)) = &l.skip {
@@ -135,7 +140,7 @@ impl ConvStack {
             xc = out_t.transpose(1, 2)?.contiguous()?;
         }
         Ok(match skip_sum {
-            Some(s) => layers::relu(&s)?,
+            Some(s) => act(lift, "conv.skip.relu", &s, Act::Relu)?,
             None => xc.transpose(1, 2)?.contiguous()?,
         })
     }

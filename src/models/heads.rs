@@ -101,12 +101,18 @@ impl OutputHead {
                 let n = mask.sum(1)?.clamp(1.0, f64::MAX)?;
                 let mean = h.broadcast_mul(&mask)?.sum(1)?.broadcast_div(&n)?;
                 let neg = ((mask.ones_like()? - &mask)? * 1e4)?;
-                let max = h.broadcast_sub(&neg)?.max(1)?;
+                let lift = pass.hooks.lift.clone();
+                let masked = h.broadcast_sub(&neg)?;
+                let max = match lift.as_deref() {
+                    Some(l) => l.max_over_time("head.max_pool", &masked)?,
+                    None => masked.max(1)?,
+                };
                 let pooled = Tensor::cat(&[last, max, mean], 1)?.to_dtype(DType::F32)?;
                 let (g1, b1, m1, v1) = &head.bn1;
                 let z = layers::batch_norm(&pooled, g1, b1, m1, v1, pass.train)?;
                 let z = layers::dropout(&z, po, pass.rng())?;
-                let z = layers::relu(&layers::linear(&z, &head.lin1.0, Some(&head.lin1.1))?)?;
+                let z = layers::linear(&z, &head.lin1.0, Some(&head.lin1.1))?;
+                let z = super::lift::act(lift.as_deref(), "head.relu", &z, super::lift::Act::Relu)?;
                 let (g2, b2, m2, v2) = &head.bn2;
                 let z = layers::batch_norm(&z, g2, b2, m2, v2, pass.train)?;
                 // Output dropout before the first linear layer, a lighter one (0.1 at drop_mult 0.5) before the second.

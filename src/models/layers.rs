@@ -154,6 +154,20 @@ pub fn lstm_layer_composed(
     h0: &Tensor,
     c0: &Tensor,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    lstm_layer_lifted(x, w, h0, c0, None, "lstm")
+}
+
+/// [`lstm_layer_composed`] with DeepLIFT's rules for the gates and their products when `lift`
+/// is given (a DeepLIFT pass; `site` names the layer in its residual report).
+pub fn lstm_layer_lifted(
+    x: &Tensor,
+    w: &LstmWeights,
+    h0: &Tensor,
+    c0: &Tensor,
+    lift: Option<&super::lift::Lift>,
+    site: &str,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    use super::lift::{act, mul, Act};
     let (b, t, _) = x.dims3()?;
     let hd = w.w_hh.dim(1)?;
     let dt = x.dtype();
@@ -163,15 +177,20 @@ pub fn lstm_layer_composed(
     let mut h = h0.to_dtype(dt)?;
     let mut c = c0.to_dtype(dt)?;
     let mut outs = Vec::with_capacity(t);
+    let (s_gate, s_cell, s_out) = (
+        format!("{site}.sigmoid"),
+        format!("{site}.tanh_g"),
+        format!("{site}.tanh_c"),
+    );
     for step in 0..t {
         let gates = (xp.get(step)? + h.matmul(&w_hh_t)?)?; // (b, 4h)
-        let i_f = candle_nn::ops::sigmoid(&gates.narrow(1, 0, 2 * hd)?)?;
+        let i_f = act(lift, &s_gate, &gates.narrow(1, 0, 2 * hd)?, Act::Sigmoid)?;
         let i = i_f.narrow(1, 0, hd)?;
         let f = i_f.narrow(1, hd, hd)?;
-        let g = gates.narrow(1, 2 * hd, hd)?.tanh()?;
-        let o = candle_nn::ops::sigmoid(&gates.narrow(1, 3 * hd, hd)?)?;
-        c = ((f * &c)? + (i * g)?)?;
-        h = (o * c.tanh()?)?;
+        let g = act(lift, &s_cell, &gates.narrow(1, 2 * hd, hd)?, Act::Tanh)?;
+        let o = act(lift, &s_gate, &gates.narrow(1, 3 * hd, hd)?, Act::Sigmoid)?;
+        c = (mul(lift, &f, &c)? + mul(lift, &i, &g)?)?;
+        h = mul(lift, &o, &act(lift, &s_out, &c, Act::Tanh)?)?;
         outs.push(h.clone());
     }
     let out = Tensor::stack(&outs, 1)?; // (b, t, h)
@@ -277,6 +296,9 @@ pub struct AttentionOptions<'a> {
     /// Inputs longer than this use [`blocked_attention`](super::flash::blocked_attention) in
     /// blocks of this size (memory `O(L)`); 0 = always plain attention.
     pub block: usize,
+    /// A DeepLIFT pass and this layer's site name: plain attention with DeepLIFT's rules
+    /// for `QKᵀ`, the softmax and `PV` (see [`lift`](super::lift)).
+    pub lift: Option<(&'a super::lift::Lift, String)>,
 }
 
 /// Multi-head self-attention with RoPE on `x: (batch, time, d)`: tables `cos`, `sin` from
@@ -324,10 +346,16 @@ pub fn attention(
         ),
         None => None,
     };
-    let y = if opts.block > 0 && t > opts.block {
+    let lifted = opts.lift.as_ref();
+    let y = if opts.block > 0 && t > opts.block && lifted.is_none() {
         super::flash::blocked_attention(&q, &k, &v, opts.causal, bias.as_ref(), opts.block)?
     } else {
-        let mut scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?; // (b, h, t, t)
+        let kt = k.t()?.contiguous()?;
+        let qk = match lifted {
+            Some((l, _)) => l.matmul(&q, &kt)?,
+            None => q.matmul(&kt)?,
+        };
+        let mut scores = (qk / (hd as f64).sqrt())?; // (b, h, t, t)
         if opts.causal {
             let m: Vec<f32> = (0..t * t)
                 .map(|i| if i % t > i / t { neg } else { 0.0 })
@@ -338,9 +366,14 @@ pub fn attention(
         if let Some(bias) = &bias {
             scores = scores.broadcast_add(bias)?;
         }
-        let probs = softmax(&scores)?;
-        let probs = dropout(&probs, opts.dropout, rng)?;
-        probs.matmul(&v)?
+        match lifted {
+            Some((l, site)) => l.matmul(&l.softmax(&format!("{site}.softmax"), &scores)?, &v)?,
+            None => {
+                let probs = softmax(&scores)?;
+                let probs = dropout(&probs, opts.dropout, rng)?;
+                probs.matmul(&v)?
+            }
+        }
     };
     let y = y.transpose(1, 2)?.reshape((b, t, d))?;
     linear(&y, &w.wo, Some(&w.bo))

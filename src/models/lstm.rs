@@ -114,7 +114,17 @@ impl LstmStack {
                 }
                 _ => w.clone(),
             };
-            let (out, hn, cn) = layers::lstm_layer(&h, &w_used, &init.h[i], &init.c[i])?;
+            let (out, hn, cn) = match pass.hooks.lift.as_deref() {
+                Some(l) => layers::lstm_layer_lifted(
+                    &h,
+                    &w_used,
+                    &init.h[i],
+                    &init.c[i],
+                    Some(l),
+                    &format!("lstm.{i}"),
+                )?,
+                None => layers::lstm_layer(&h, &w_used, &init.h[i], &init.c[i])?,
+            };
             let out = pass.layer_out(&format!("lstm.{i}"), out)?;
             hs.push(hn);
             cs.push(cn);

@@ -7,6 +7,7 @@
 //! * blocks, one file each in candle's style (a struct, a constructor registering its
 //!   parameters, `forward_t`): `conv` (plain, gated, dilated, residual, skips), `lstm`
 //!   (AWD-LSTM), `attention` (pre-LN RoPE transformer), `heads` (decoder, classifier).
+//! * [`lift`]: DeepLIFT's rules as forward operations (a DeepLIFT pass through any block).
 //! * [`params`]: seeded parameters, buffers and atomic safetensors I/O.
 //! * [`model`]: [`GenomicModel`], its forward pass, loss, layer groups and checkpoints.
 //!
@@ -25,6 +26,7 @@ pub mod device;
 pub mod flash;
 mod heads;
 pub mod layers;
+pub mod lift;
 mod lstm;
 pub mod lstm_fused;
 pub mod model;

@@ -130,6 +130,9 @@ pub struct Hooks {
     pub input_embeddings: Option<Tensor>,
     /// Neurons to silence.
     pub ablate: Vec<Ablation>,
+    /// A DeepLIFT pass (inputs then references in one batch; see [`lift`](super::lift)):
+    /// every non-linearity uses DeepLIFT's rules for its gradient.
+    pub lift: Option<std::sync::Arc<super::lift::Lift>>,
 }
 
 impl Hooks {
@@ -508,7 +511,9 @@ impl GenomicModel {
     /// # Ok::<(), genolm::Error>(())
     /// ```
     pub fn rebuilt(&self) -> Result<GenomicModel> {
-        let model = GenomicModel::new(self.config().clone(), self.device(), 0)?;
+        let mut model =
+            GenomicModel::with_dtype(self.config().clone(), self.device(), self.params.dtype(), 0)?;
+        model.compute_dtype = self.compute_dtype;
         let tensors: HashMap<String, Tensor> = self.params.tensors().into_iter().collect();
         model.params.assign(&tensors, true)?;
         Ok(model)

@@ -1,11 +1,7 @@
 //! Motifs: position weight matrices from first-layer convolution filters (the bases of each
-//! filter's top-activating windows), a JASPAR reader, Tomtom-like matching of learned PWMs to a
-//! motif database, and sequence logos.
-//!
-//! Matching follows Tomtom's idea (Gupta et al. 2007) with its Pearson column similarity: for
-//! every offset and both strands, the summed Pearson correlation of overlapping columns; the
-//! p-value of the best alignment is estimated against the same comparison for column-shuffled
-//! copies of the query (seeded), and q-values are Benjamini–Hochberg over the database.
+//! filter's top-activating windows), a JASPAR reader, sequence logos, and
+//! * [`tomtom`](mod@tomtom): Tomtom's motif comparison with its analytic p-values,
+//! * [`scan`]: FIMO-style scanning of sequences with exact p-values.
 //!
 //! ```
 //! use genolm::explain::motifs::{parse_jaspar, tomtom, Pwm, TomtomOptions};
@@ -18,18 +14,18 @@
 
 use std::path::Path;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::tokenize::KmerTokenizer;
 use crate::infer::{predict_each, PredictOptions};
 use crate::models::GenomicModel;
 use crate::plot::Figure;
-use crate::stats::benjamini_hochberg;
 use crate::table::Table;
 use crate::{Error, Result};
+
+pub mod scan;
+pub mod tomtom;
+pub use tomtom::{matches_table, tomtom, Distance, MotifMatch, TomtomOptions};
 
 /// A position weight matrix as base probabilities (A, C, G, T) per column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,175 +333,6 @@ pub fn filter_pwms(
     Ok(out)
 }
 
-/// Options of [`tomtom`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TomtomOptions {
-    /// Minimum overlapping columns.
-    pub min_overlap: usize,
-    /// Column-shuffled copies of the query for the null distribution.
-    pub n_null: usize,
-    /// Seed of the shuffles.
-    pub seed: u64,
-}
-
-impl Default for TomtomOptions {
-    fn default() -> Self {
-        Self {
-            min_overlap: 5,
-            n_null: 100,
-            seed: 0,
-        }
-    }
-}
-
-/// One database match of a query motif.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MotifMatch {
-    /// Query id.
-    pub query: String,
-    /// Target id.
-    pub target: String,
-    /// Target name.
-    pub target_name: String,
-    /// Best summed column Pearson correlation.
-    pub score: f64,
-    /// Offset of the target relative to the query at the best alignment.
-    pub offset: isize,
-    /// `+` or `-` (target reverse-complemented).
-    pub strand: char,
-    /// Overlapping columns.
-    pub overlap: usize,
-    /// Empirical p-value against column-shuffled queries.
-    pub p: f64,
-    /// Benjamini–Hochberg q-value over the database.
-    pub q: f64,
-}
-
-fn col_pcc(a: &[f64; 4], b: &[f64; 4]) -> f64 {
-    let ma = a.iter().sum::<f64>() / 4.0;
-    let mb = b.iter().sum::<f64>() / 4.0;
-    let (mut c, mut va, mut vb) = (0.0, 0.0, 0.0);
-    for i in 0..4 {
-        c += (a[i] - ma) * (b[i] - mb);
-        va += (a[i] - ma).powi(2);
-        vb += (b[i] - mb).powi(2);
-    }
-    if va <= 1e-12 || vb <= 1e-12 {
-        0.0
-    } else {
-        c / (va * vb).sqrt()
-    }
-}
-
-fn best_alignment(q: &[[f64; 4]], t: &[[f64; 4]], min_overlap: usize) -> (f64, isize, usize) {
-    let (lq, lt) = (q.len() as isize, t.len() as isize);
-    let mo = (min_overlap as isize).min(lq).min(lt);
-    let mut best = (f64::NEG_INFINITY, 0isize, 0usize);
-    for off in (-(lt - mo))..=(lq - mo) {
-        let (mut s, mut n) = (0.0, 0usize);
-        for i in 0..lq {
-            let j = i - off;
-            if j >= 0 && j < lt {
-                s += col_pcc(&q[i as usize], &t[j as usize]);
-                n += 1;
-            }
-        }
-        if n as isize >= mo && s > best.0 {
-            best = (s, off, n);
-        }
-    }
-    best
-}
-
-/// Match `query` against `db` (both strands), best first.
-pub fn tomtom(query: &Pwm, db: &[Pwm], opts: &TomtomOptions) -> Vec<MotifMatch> {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let nulls: Vec<Vec<[f64; 4]>> = (0..opts.n_null)
-        .map(|_| {
-            let mut c = query.probs.clone();
-            c.shuffle(&mut rng);
-            c
-        })
-        .collect();
-    let mut out: Vec<MotifMatch> = db
-        .iter()
-        .map(|t| {
-            let rc = t.revcomp();
-            let f = best_alignment(&query.probs, &t.probs, opts.min_overlap);
-            let r = best_alignment(&query.probs, &rc.probs, opts.min_overlap);
-            let (best, strand) = if r.0 > f.0 { (r, '-') } else { (f, '+') };
-            let ge = nulls
-                .iter()
-                .filter(|nq| {
-                    let a = best_alignment(nq, &t.probs, opts.min_overlap).0;
-                    let b = best_alignment(nq, &rc.probs, opts.min_overlap).0;
-                    a.max(b) >= best.0
-                })
-                .count();
-            MotifMatch {
-                query: query.id.clone(),
-                target: t.id.clone(),
-                target_name: t.name.clone(),
-                score: best.0,
-                offset: best.1,
-                strand,
-                overlap: best.2,
-                p: (1 + ge) as f64 / (1 + opts.n_null) as f64,
-                q: 1.0,
-            }
-        })
-        .collect();
-    let q = benjamini_hochberg(&out.iter().map(|m| m.p).collect::<Vec<_>>());
-    for (m, qq) in out.iter_mut().zip(q) {
-        m.q = qq;
-    }
-    out.sort_by(|a, b| a.p.total_cmp(&b.p).then(b.score.total_cmp(&a.score)));
-    out
-}
-
-/// Matches as a table.
-pub fn matches_table(matches: &[MotifMatch]) -> Result<Table> {
-    use polars::prelude::*;
-    let m = matches;
-    let df = DataFrame::new(
-        m.len(),
-        vec![
-            Column::new(
-                "query".into(),
-                m.iter().map(|x| x.query.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "target".into(),
-                m.iter().map(|x| x.target.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "name".into(),
-                m.iter().map(|x| x.target_name.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "score".into(),
-                m.iter().map(|x| x.score).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "overlap".into(),
-                m.iter().map(|x| x.overlap as u32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "offset".into(),
-                m.iter().map(|x| x.offset as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "strand".into(),
-                m.iter().map(|x| x.strand.to_string()).collect::<Vec<_>>(),
-            ),
-            Column::new("p".into(), m.iter().map(|x| x.p).collect::<Vec<_>>()),
-            Column::new("q".into(), m.iter().map(|x| x.q).collect::<Vec<_>>()),
-        ],
-    )?;
-    Ok(Table::new("motif_matches", df))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,14 +364,7 @@ mod tests {
                 *v = 0.8 * *v + 0.05;
             }
         }
-        let hits = tomtom(
-            &q,
-            &db,
-            &TomtomOptions {
-                n_null: 20,
-                ..Default::default()
-            },
-        );
+        let hits = tomtom(&q, &db, &TomtomOptions::default());
         assert_eq!(hits[0].target_name, "CTCF", "{:?}", &hits[..3]);
         assert_eq!(hits[0].strand, '-');
     }

@@ -17,4 +17,8 @@ pub mod deepshap;
 pub mod deletion;
 pub mod depmap;
 pub mod embed;
+pub mod methods;
+pub mod modisco;
 pub mod motifs;
+pub mod planted;
+pub mod seqlets;

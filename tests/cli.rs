@@ -210,16 +210,24 @@ fn variants_from_a_vcf() {
     std::fs::write(
         &vcf,
         format!(
-            "{header}NC_001422\t500\ta\t{}\t{}\t.\tPASS\t.\nNC_001422\t900\tb\t{}\t{}\t.\tPASS\t.\n",
+            "{header}NC_001422\t500\ta\t{}\t{}\t.\tPASS\t.\nNC_001422\t900\tb\t{}\t{}\t.\tPASS\t.\n\
+             NC_001422\t1200\tins\t{}\t{}GGT\t.\tPASS\t.\nNC_001422\t1500\tdel\t{}{}{}\t{}\t.\tPASS\t.\n",
             b(500),
             alt(500),
             b(900),
-            alt(900)
+            alt(900),
+            b(1200),
+            b(1200),
+            b(1500),
+            b(1501),
+            b(1502),
+            b(1500)
         ),
     )
     .unwrap();
     let out = dir.path().join("scores.csv");
-    ok(&[
+    let alleles = dir.path().join("alleles.csv");
+    let printed = ok(&[
         "variants",
         s(&model),
         "--vcf",
@@ -230,9 +238,20 @@ fn variants_from_a_vcf() {
         s(&out),
         "--flank",
         "20",
+        "--alleles",
+        s(&alleles),
     ]);
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(printed.contains("2 other alleles skipped"), "{printed}");
+    // every allele, indels included, with a finite window LLR
+    let all = std::fs::read_to_string(&alleles).unwrap();
+    assert_eq!(all.lines().count(), 5, "{all}");
+    for (line, kind) in all.lines().skip(1).zip(["substitution", "substitution", "insertion", "deletion"]) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[5], kind, "{line}");
+        assert!(f[6].parse::<f64>().unwrap().is_finite(), "{line}");
+    }
     // a REF that disagrees with the FASTA: the error names the file and line
     std::fs::write(
         &vcf,

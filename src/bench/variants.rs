@@ -341,10 +341,29 @@ pub struct VcfInput {
     pub skipped: usize,
 }
 
-/// Single-base substitutions of a VCF (plain, gzip or bgzip) checked against a FASTA: every
-/// REF must match the FASTA; multi-allelic records give one variant per ALT; indels and
-/// symbolic alleles are skipped (counted in `skipped`). Errors name the file and line.
-pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfInput> {
+/// A simple allele from a VCF: substitution, multi-base substitution, insertion or deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VcfAllele {
+    /// Chromosome / contig name.
+    pub chrom: String,
+    /// 1-based position of the first REF base.
+    pub pos: usize,
+    /// The ID column.
+    pub id: String,
+    /// REF bases.
+    pub reference: String,
+    /// ALT bases.
+    pub alt: String,
+}
+
+/// Every simple allele of a VCF (plain, gzip or bgzip) checked against a FASTA: REF must match
+/// the FASTA; multi-allelic records give one allele per ALT; symbolic (`<DEL>`), breakend,
+/// missing (`*`, `.`) and ambiguous alleles are skipped (counted). Errors name the file and
+/// line.
+pub fn read_vcf_alleles(
+    vcf: impl AsRef<Path>,
+    fasta: impl AsRef<Path>,
+) -> Result<(Vec<VcfAllele>, Vec<(String, Vec<u8>)>, usize)> {
     use noodles_vcf as nv;
     let vcf = vcf.as_ref();
     let label = vcf.display().to_string();
@@ -362,6 +381,7 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
     let mut out = Vec::new();
     let mut skipped = 0;
     let mut n = 0;
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| code(b.to_ascii_uppercase()) < 4);
     loop {
         let got = reader
             .read_record(&mut rec)
@@ -391,36 +411,105 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
         let alt_field = rec.alternate_bases();
         let alts: &str = alt_field.as_ref();
         for alt in alts.split(',') {
-            if r.len() != 1 || alt.len() != 1 || code(alt.as_bytes()[0]) == 4 {
+            if !plain(&r) || !plain(alt) {
                 skipped += 1;
                 continue;
             }
-            let fa = seq.get(pos - 1).map(|b| b.to_ascii_uppercase());
-            if fa != Some(r.as_bytes()[0]) {
+            let fa = seq.get(pos - 1..pos - 1 + r.len()).map(|b| b.to_ascii_uppercase());
+            if fa.as_deref() != Some(r.as_bytes()) {
                 return Err(Error::parse(
                     &label,
                     line,
                     format!(
-                        "REF {r} does not match the FASTA base {} at {chrom}:{pos}",
-                        fa.map(|b| (b as char).to_string())
-                            .unwrap_or_else(|| "(past the end)".into())
+                        "REF {r} does not match the FASTA at {chrom}:{pos} ({})",
+                        fa.map(|b| String::from_utf8_lossy(&b).to_string())
+                            .unwrap_or_else(|| "past the end".into())
                     ),
                 ));
             }
-            out.push(VcfVariant {
+            out.push(VcfAllele {
                 chrom: chrom.clone(),
                 pos,
                 id: rec.ids().as_ref().to_string(),
-                reference: r.as_bytes()[0],
-                alt: alt.as_bytes()[0].to_ascii_uppercase(),
+                reference: r.clone(),
+                alt: alt.to_ascii_uppercase(),
             });
         }
     }
+    Ok((out, genome, skipped))
+}
+
+/// Single-base substitutions of a VCF (plain, gzip or bgzip) checked against a FASTA: every
+/// REF must match the FASTA; multi-allelic records give one variant per ALT; indels and
+/// symbolic alleles are skipped (counted in `skipped`; [`read_vcf_alleles`] keeps indels).
+/// Errors name the file and line.
+pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfInput> {
+    let (alleles, genome, mut skipped) = read_vcf_alleles(vcf, fasta)?;
+    let mut variants = Vec::new();
+    for a in alleles {
+        if a.reference.len() == 1 && a.alt.len() == 1 {
+            variants.push(VcfVariant {
+                chrom: a.chrom,
+                pos: a.pos,
+                id: a.id,
+                reference: a.reference.as_bytes()[0],
+                alt: a.alt.as_bytes()[0],
+            });
+        } else {
+            skipped += 1;
+        }
+    }
     Ok(VcfInput {
-        variants: out,
+        variants,
         genome,
         skipped,
     })
+}
+
+/// Score every allele (indels included) with [`variant_effect`](crate::explain::variant::variant_effect):
+/// window log-likelihood change and, for causal LMs, the right flank's change. Alleles near a
+/// contig end or on a missing contig get NaN.
+pub fn score_alleles(
+    model: &GenomicModel,
+    alleles: &[VcfAllele],
+    genome: &[(String, Vec<u8>)],
+    flank: usize,
+) -> Result<Table> {
+    use crate::explain::variant::{variant_effect, Allele, VariantOptions};
+    use polars::prelude::*;
+    let opts = VariantOptions { flank, attribution: None, ..Default::default() };
+    let (mut kind, mut delta, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    for a in alleles {
+        let seq = genome
+            .iter()
+            .find(|g| g.0 == a.chrom || g.0.split_whitespace().next() == Some(a.chrom.as_str()))
+            .map(|g| &g.1);
+        let al = Allele { position: a.pos - 1, reference: a.reference.as_bytes(), alt: a.alt.as_bytes() };
+        match seq.map(|s| variant_effect(model, s, &al, &opts)) {
+            Some(Ok(e)) => {
+                kind.push(e.kind.clone());
+                delta.push(e.delta);
+                right.push(e.right_flank_delta.unwrap_or(f64::NAN));
+            }
+            Some(Err(Error::Input(_))) | None => {
+                kind.push("unscored".to_string());
+                delta.push(f64::NAN);
+                right.push(f64::NAN);
+            }
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    let df = df!(
+        "chrom" => alleles.iter().map(|v| v.chrom.clone()).collect::<Vec<_>>(),
+        "pos" => alleles.iter().map(|v| v.pos as u64).collect::<Vec<_>>(),
+        "id" => alleles.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "ref" => alleles.iter().map(|v| v.reference.clone()).collect::<Vec<_>>(),
+        "alt" => alleles.iter().map(|v| v.alt.clone()).collect::<Vec<_>>(),
+        "kind" => kind,
+        "window_llr" => delta,
+        "right_flank_llr" => right,
+    )?;
+    Ok(Table::new("allele_scores", df))
 }
 
 fn header_line_count(path: &Path) -> usize {

@@ -117,6 +117,28 @@ pub fn pearson_p(r: f64, n: usize) -> f64 {
     incomplete_beta(df / 2.0, 0.5, df / (df + t2))
 }
 
+/// Paired t-test of `after − before`: `(mean difference, t, two-sided p)`.
+///
+/// ```
+/// let (d, t, p) = genolm::stats::paired_t(&[1.0, 2.0, 3.0, 4.0], &[1.5, 2.4, 3.6, 4.5]);
+/// assert!((d - 0.5).abs() < 1e-12 && t > 5.0 && p < 0.01);
+/// ```
+pub fn paired_t(before: &[f64], after: &[f64]) -> (f64, f64, f64) {
+    let d: Vec<f64> = before.iter().zip(after).map(|(b, a)| a - b).collect();
+    let n = d.len();
+    if n < 2 {
+        return (d.first().copied().unwrap_or(0.0), 0.0, 1.0);
+    }
+    let m = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+    if var <= 0.0 {
+        return (m, if m == 0.0 { 0.0 } else { f64::INFINITY * m.signum() }, if m == 0.0 { 1.0 } else { 0.0 });
+    }
+    let t = m / (var / n as f64).sqrt();
+    let df = (n - 1) as f64;
+    (m, t, incomplete_beta(df / 2.0, 0.5, df / (df + t * t)))
+}
+
 /// Best-threshold accuracy of `x` for binary `labels`, over both directions.
 /// Returns `(accuracy, threshold, direction)`: predicted positive when
 /// `direction · x > direction · threshold`.

@@ -181,6 +181,10 @@ pub struct VariantsArgs {
     /// Bases on each side of the variant.
     #[arg(long, default_value_t = 100)]
     flank: usize,
+    /// Also score every simple allele — indels and multi-base substitutions included — into
+    /// this CSV: chrom, pos, id, ref, alt, kind, window LLR, right-flank LLR.
+    #[arg(long)]
+    alleles: Option<PathBuf>,
 }
 
 /// `genolm classify`.
@@ -578,10 +582,20 @@ pub fn variants(a: VariantsArgs) -> Result<()> {
     let t = score_variants(&model, &input.variants, &input.genome, a.flank)?;
     t.to_csv(&a.out)?;
     println!(
-        "{} variants scored ({} skipped: indels or symbolic alleles) → {}",
+        "{} substitutions scored ({} other alleles skipped) → {}",
         input.variants.len(),
         input.skipped,
         a.out.display()
     );
+    if let Some(path) = &a.alleles {
+        use genolm::bench::variants::{read_vcf_alleles, score_alleles};
+        let (alleles, genome, skipped) = read_vcf_alleles(&a.vcf, &a.fasta)?;
+        score_alleles(&model, &alleles, &genome, a.flank)?.to_csv(path)?;
+        println!(
+            "{} alleles (indels included) scored ({skipped} symbolic or ambiguous skipped) → {}",
+            alleles.len(),
+            path.display()
+        );
+    }
     Ok(())
 }

@@ -29,9 +29,11 @@ use super::alphabet::complement;
 use super::genetic_code::{CodeCache, GeneticCode};
 use crate::{Error, Result};
 
+mod bed;
 mod genbank;
 mod gff3;
 
+pub use bed::{parse_bed, read_bed};
 pub use genbank::{parse_genbank_bytes, read_genbank};
 pub use gff3::{parse_gff3_bytes, parse_gff3_features, read_gff3, Gff3Features};
 

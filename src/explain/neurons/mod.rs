@@ -39,10 +39,12 @@ use crate::infer::States;
 use crate::stats;
 use crate::{Error, Result};
 
+pub mod features;
 mod phenotype;
 mod probe;
 mod report;
 
+pub use features::{feature_targets, lead_lag, start_profile, LeadLagOptions, LeadLagReport};
 pub use phenotype::{phenotype_association, Summary};
 use probe::sparse_probe;
 pub use probe::Probe;

@@ -541,6 +541,8 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
         s(&fa),
         "--jaspar",
         s(&jaspar),
+        "--method",
+        "filters",
         "--logos",
         "3",
         "--out",
@@ -558,8 +560,27 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
     assert!(m.lines().count() > 1, "{m}");
     // a model without convolutions has no filters
     let (_, _, lstm) = fixtures(dir.path());
-    let e = fails(&["explain", "motifs", s(&lstm), s(&fa), "--out", s(&out)]);
+    let e = fails(&["explain", "motifs", s(&lstm), s(&fa), "--method", "filters", "--out", s(&out)]);
     assert!(e.contains("no convolution layers"), "{e}");
+    // the default path: DeepSHAP → seqlets → motifs → JASPAR, every output written
+    let out2 = dir.path().join("modisco");
+    let printed = ok(&[
+        "explain", "motifs", s(&model), s(&fa), "--jaspar", s(&jaspar), "--max-seqs", "12",
+        "--max-len", "300", "--references", "2", "--min-seqlets", "3", "--out", s(&out2),
+    ]);
+    assert!(printed.contains("seqlets") && printed.contains("summation-to-delta"), "{printed}");
+    for f in ["motifs.csv", "seqlets.csv", "matches.csv", "motifs.jaspar"] {
+        assert!(out2.join(f).exists(), "{f} missing");
+    }
+    let head = std::fs::read_to_string(out2.join("motifs.csv")).unwrap();
+    assert!(head.starts_with("method,motif,seqlets,consensus"), "{head}");
+    // a k-mer model cannot give per-base attributions: a clear error
+    let mut k3 = ModelConfig::tiny();
+    k3.k = 3;
+    let k3_path = dir.path().join("k3.safetensors");
+    GenomicModel::new(k3, &Device::Cpu, 5).unwrap().save(&k3_path).unwrap();
+    let e = fails(&["explain", "motifs", s(&k3_path), s(&fa), "--out", s(&out2)]);
+    assert!(e.contains("nucleotide model (k = 1)"), "{e}");
 }
 
 #[test]

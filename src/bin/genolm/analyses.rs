@@ -12,6 +12,7 @@ use genolm::data::tracks::{TrackOptions, Tracks};
 use genolm::explain::attribution::{
     input_x_gradient, integrated_gradients, ism, saliency, AttributionOptions, Baseline,
 };
+use genolm::explain::deepshap::{deep_shap, DeepShapOptions};
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
 use genolm::explain::neurons::{identify_explainable_neurons, targets_from_tracks, NeuronOptions};
 use genolm::infer::{read_states, write_states, H5Layout, PredictOptions};
@@ -55,33 +56,10 @@ pub enum ExplainCmd {
     Attribution(AttributionArgs),
     /// Nucleotide dependency map per record: how a substitution at i changes the prediction at j.
     Depmap(DepmapArgs),
-    /// Motifs the first convolution layer learned: one PWM per filter from its strongest sites
-    /// in the sequences, with logos, matched against a JASPAR database (Tomtom-like).
-    Motifs(MotifArgs),
-}
-
-/// `genolm explain motifs`.
-#[derive(Args)]
-pub struct MotifArgs {
-    /// Checkpoint with convolution layers: a `.safetensors` file or a run folder.
-    model: PathBuf,
-    /// FASTA or FASTQ (plain, gzip or bgzip) the filters are run on.
-    seqs: PathBuf,
-    /// JASPAR-format motif database (plain or gzip), e.g. datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz.
-    #[arg(long)]
-    jaspar: Option<PathBuf>,
-    /// Output folder: motifs.csv, logos/<filter>.svg, matches.csv (with --jaspar).
-    #[arg(long, short)]
-    out: PathBuf,
-    /// A site counts when the filter reaches this fraction of its maximum activation.
-    #[arg(long, default_value_t = 0.5)]
-    threshold: f32,
-    /// Strongest sites per filter.
-    #[arg(long, default_value_t = 200)]
-    max_sites: usize,
-    /// Logos of the most informative filters.
-    #[arg(long, default_value_t = 12)]
-    logos: usize,
+    /// Motifs from attributions (TF-MoDISco-lite): DeepSHAP / IG / ISM / … per sequence →
+    /// seqlets → clustered motifs (PWM, CWM, logos) matched to a JASPAR database with Tomtom
+    /// p-values; or (`--method filters`) one PWM per first-layer convolution filter.
+    Motifs(super::motifs::MotifArgs),
 }
 
 /// `genolm explain neurons`.
@@ -115,6 +93,9 @@ pub struct NeuronArgs {
 /// Attribution methods.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Method {
+    /// DeepLIFT against dinucleotide-shuffled references, averaged (DeepSHAP), with the
+    /// summation-to-delta check.
+    Deepshap,
     /// |∂f/∂input|.
     Saliency,
     /// input × gradient.
@@ -216,11 +197,11 @@ pub struct ClassifyArgs {
     no_unfreeze: bool,
 }
 
-fn load_model(path: &Path) -> Result<GenomicModel> {
+pub(crate) fn load_model(path: &Path) -> Result<GenomicModel> {
     GenomicModel::load(path, &DeviceChoice::Auto.open()?)
 }
 
-fn records(path: &Path) -> Result<Vec<SeqRecord>> {
+pub(crate) fn records(path: &Path) -> Result<Vec<SeqRecord>> {
     let recs = read_fasta(path)?;
     if recs.is_empty() {
         return Err(Error::Input(format!("{}: no sequences", path.display())));
@@ -228,12 +209,12 @@ fn records(path: &Path) -> Result<Vec<SeqRecord>> {
     Ok(recs)
 }
 
-fn out_dir(dir: &Path) -> Result<()> {
+pub(crate) fn out_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// A file name for a record (its name with path separators and odd characters replaced).
-fn file_stem(name: &str) -> String {
+pub(crate) fn file_stem(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -290,66 +271,8 @@ pub fn explain(cmd: ExplainCmd) -> Result<()> {
         ExplainCmd::Neurons(a) => neurons(a),
         ExplainCmd::Attribution(a) => attribution(a),
         ExplainCmd::Depmap(a) => depmap(a),
-        ExplainCmd::Motifs(a) => motifs(a),
+        ExplainCmd::Motifs(a) => super::motifs::motifs(a),
     }
-}
-
-fn motifs(a: MotifArgs) -> Result<()> {
-    use genolm::explain::motifs::{filter_pwms, matches_table, read_jaspar, tomtom, TomtomOptions};
-    let model = load_model(&a.model)?;
-    let seqs: Vec<Vec<u8>> = records(&a.seqs)?.into_iter().map(|r| r.seq).collect();
-    let mut pwms = filter_pwms(&model, &seqs, a.threshold, a.max_sites)?;
-    pwms.retain(|p| !p.is_empty());
-    if pwms.is_empty() {
-        return Err(Error::Input(format!(
-            "no filter reached {} of its maximum on {}",
-            a.threshold,
-            a.seqs.display()
-        )));
-    }
-    // most informative first
-    pwms.sort_by(|x, y| y.information().total_cmp(&x.information()));
-    out_dir(&a.out)?;
-    let mut csv = String::from("filter,width,information_bits,consensus\n");
-    for p in &pwms {
-        csv.push_str(&format!(
-            "{},{},{:.4},{}\n",
-            p.id,
-            p.len(),
-            p.information(),
-            p.consensus()
-        ));
-    }
-    genolm::fsio::atomic_write(&a.out.join("motifs.csv"), csv.as_bytes())?;
-    let logos = a.out.join("logos");
-    out_dir(&logos)?;
-    for p in pwms.iter().take(a.logos) {
-        p.plot()?
-            .save(logos.join(format!("{}.svg", file_stem(&p.id))))?;
-    }
-    let mut matched = 0;
-    if let Some(db) = &a.jaspar {
-        let db = read_jaspar(db)?;
-        let opts = TomtomOptions::default();
-        let mut all = Vec::new();
-        for p in &pwms {
-            all.extend(tomtom(p, &db, &opts).into_iter().take(5));
-        }
-        matched = all.iter().filter(|m| m.p < 0.05).count();
-        matches_table(&all)?.to_csv(a.out.join("matches.csv"))?;
-    }
-    println!(
-        "{} filter motifs ({} logos){}; wrote {}",
-        pwms.len(),
-        pwms.len().min(a.logos),
-        if a.jaspar.is_some() {
-            format!(", {matched} database matches with p < 0.05")
-        } else {
-            String::new()
-        },
-        a.out.display()
-    );
-    Ok(())
 }
 
 fn neurons(a: NeuronArgs) -> Result<()> {
@@ -443,6 +366,24 @@ fn attribution(a: AttributionArgs) -> Result<()> {
                 let at = match m {
                     Method::Saliency => saliency(&model, seq, &opts)?,
                     Method::InputXGradient => input_x_gradient(&model, seq, &opts)?,
+                    Method::Deepshap => {
+                        let a = deep_shap(&model, seq, &DeepShapOptions::default())?;
+                        if let Some(c) = &a.convergence {
+                            let (site, res) = c.worst_site().unwrap_or(("-", 0.0));
+                            println!(
+                                "{}: summation-to-delta max |Δ| = {:.2e} over {} references{}",
+                                r.name,
+                                c.max_abs_delta,
+                                c.deltas.len(),
+                                if c.holds(1e-3) {
+                                    String::new()
+                                } else {
+                                    format!(" — NOT within 1e-3; least exact layer {site} ({res:.1e})")
+                                }
+                            );
+                        }
+                        a
+                    }
                     _ => integrated_gradients(&model, seq, &opts)?,
                 };
                 (at.table()?, at.plot()?)

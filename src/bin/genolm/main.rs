@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod analyses;
 mod long_context;
+mod motifs;
 mod watch;
 use genolm::data::annotation::{check_translations, read_annotation};
 use genolm::data::corpus::{Corpus, SplitLevel};

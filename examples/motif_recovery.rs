@@ -23,7 +23,7 @@ use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
 #[derive(Parser)]
 struct Args {
     /// Planted JASPAR matrices (ids).
-    #[arg(long, value_delimiter = ',', default_value = "MA0139.2,MA0035.5,MA0466.4")]
+    #[arg(long, value_delimiter = ',', default_value = "MA0139.2,MA0106.3,MA0466.4")]
     motifs: Vec<String>,
     /// Background genomes.
     #[arg(

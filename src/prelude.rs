@@ -29,6 +29,8 @@ pub use candle_core::Device;
 pub use crate::train::display::{history_figure, history_table};
 pub use crate::train::metrics_log::read_metrics;
 pub use crate::train::run::{train_or_load, RunConfig, RunSummary};
+pub use crate::data::tasks::{stratified_split, LabelledSeq, LabelledSet};
+pub use crate::train::recipes::{classify, ClassifyOptions};
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, History, Learner, LearnerOptions, Schedule, UlmfitData,
     UlmfitOptions,
@@ -43,10 +45,25 @@ pub use crate::explain::attribution::{
     input_x_gradient, integrated_gradients, ism, ism_with, saliency, AttributionOptions, Baseline,
     ModelScorer, SequenceScorer,
 };
+pub use crate::explain::deepshap::{deep_lift, deep_shap, DeepShapOptions};
 pub use crate::explain::depmap::{dependency_map, DepMapOptions};
-pub use crate::explain::neurons::{
-    identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
+pub use crate::explain::insilico::{
+    ablate, effects_table, marginalize, shuffled_backgrounds, spacing, spacing_figure, Insertion,
+    InsilicoOptions, Pair,
 };
+pub use crate::explain::methods::{attribute, AttributionMethod, MethodOptions};
+pub use crate::explain::modisco::{discover_motifs, ModiscoOptions, MotifDiscovery};
+pub use crate::explain::motifs::scan::{hits_table, scan, ScanOptions};
+pub use crate::explain::motifs::{read_jaspar, tomtom, Pwm, TomtomOptions};
+pub use crate::explain::neurons::{
+    feature_targets, identify_explainable_neurons, lead_lag, start_profile, targets_from_tracks,
+    LeadLagOptions, NeuronOptions, NeuronReport, Target,
+};
+pub use crate::explain::planted::{
+    motif_recovery, planted_motif_task, MotifRecovery, PlantOptions, RecoveryOptions,
+};
+pub use crate::explain::seqlets::{call_seqlets, SeqletOptions};
+pub use crate::explain::variant::{variant_effect, Allele, VariantOptions};
 // bench
 pub use crate::bench::long_context::{
     long_context, FinetuneOptions, LongContextOptions, LongContextResults,

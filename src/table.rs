@@ -141,6 +141,19 @@ impl Table {
         crate::fsio::atomic_write(path.as_ref(), &buf)
     }
 
+    /// Read a CSV with a header (e.g. one [`to_csv`](Self::to_csv) wrote); the table is named
+    /// after the file.
+    pub fn read_csv(path: impl AsRef<Path>) -> Result<Table> {
+        let p = path.as_ref();
+        let bytes = std::fs::read(p).map_err(|e| crate::Error::io(p, e))?;
+        let df = CsvReader::new(std::io::Cursor::new(bytes)).finish()?;
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Ok(Table::new(name, df))
+    }
+
     /// Write Parquet (atomically).
     pub fn to_parquet(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut buf = Vec::new();

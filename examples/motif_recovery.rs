@@ -23,7 +23,11 @@ use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
 #[derive(Parser)]
 struct Args {
     /// Planted JASPAR matrices (ids).
-    #[arg(long, value_delimiter = ',', default_value = "MA0139.2,MA0106.3,MA0466.4")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "MA0139.2,MA0106.3,MA0466.4"
+    )]
     motifs: Vec<String>,
     /// Background genomes.
     #[arg(
@@ -54,7 +58,8 @@ struct Args {
 
 fn main() -> genolm::Result<()> {
     let a = Args::parse();
-    std::fs::create_dir_all(&a.out).map_err(|e| genolm::Error::Input(format!("{}: {e}", a.out.display())))?;
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| genolm::Error::Input(format!("{}: {e}", a.out.display())))?;
     let db = read_jaspar("datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz")?;
     let planted: Vec<_> = a
         .motifs
@@ -73,10 +78,19 @@ fn main() -> genolm::Result<()> {
     let task = planted_motif_task(
         &bg,
         &planted,
-        &PlantOptions { length: a.length, per_class: a.per_class, seed: a.seed },
+        &PlantOptions {
+            length: a.length,
+            per_class: a.per_class,
+            seed: a.seed,
+        },
     )?;
     let (train, test) = stratified_split(&task.items, a.seed);
-    eprintln!("{} train / {} test windows of {} nt", train.len(), test.len(), a.length);
+    eprintln!(
+        "{} train / {} test windows of {} nt",
+        train.len(),
+        test.len(),
+        a.length
+    );
 
     let mut cfg = ModelConfig::cnn_small();
     cfg.k = 1;
@@ -86,12 +100,18 @@ fn main() -> genolm::Result<()> {
         ulm.cls_epochs[i] = *e;
     }
     let t0 = std::time::Instant::now();
-    let opts = ClassifyOptions { ulmfit: ulm, gradual: false, batch_size: 32, ..Default::default() };
+    let opts = ClassifyOptions {
+        ulmfit: ulm,
+        gradual: false,
+        batch_size: 32,
+        ..Default::default()
+    };
     let c = classify(&lm, &train, &test, &opts)?;
     let (acc, metrics) = c.metrics();
     let train_s = t0.elapsed().as_secs_f64();
     eprintln!("classifier: test accuracy {acc:.3} after {train_s:.0} s");
-    c.classifier.save(a.out.join("planted-classifier.safetensors"))?;
+    c.classifier
+        .save(a.out.join("planted-classifier.safetensors"))?;
     let summary = serde_json::json!({
         "motifs": a.motifs, "genomes": a.genomes, "per_class": a.per_class, "length": a.length,
         "epochs": a.epochs, "seed": a.seed, "test_accuracy": acc,
@@ -100,11 +120,20 @@ fn main() -> genolm::Result<()> {
     });
     genolm::fsio::atomic_write(
         &a.out.join("classifier.json"),
-        serde_json::to_string_pretty(&summary).unwrap_or_default().as_bytes(),
+        serde_json::to_string_pretty(&summary)
+            .unwrap_or_default()
+            .as_bytes(),
     )?;
 
-    let test_set = LabelledSet { items: test, classes: task.classes.clone() };
-    let ropts = RecoveryOptions { per_class: a.attributed, seed: a.seed, ..Default::default() };
+    let test_set = LabelledSet {
+        items: test,
+        classes: task.classes.clone(),
+    };
+    let ropts = RecoveryOptions {
+        per_class: a.attributed,
+        seed: a.seed,
+        ..Default::default()
+    };
     let rec = motif_recovery(&c.classifier, &test_set, &planted, &db, &ropts)?;
     rec.table()?.to_csv(a.out.join("motif-recovery.csv"))?;
     let mut all = Vec::new();
@@ -112,7 +141,8 @@ fn main() -> genolm::Result<()> {
         all.push(d.table()?);
         for (i, m) in d.motifs.iter().enumerate() {
             if m.id.starts_with("pos") {
-                d.figure_for(i)?.save(a.out.join(format!("logo-{}-{}.svg", d.method, m.id)))?;
+                d.figure_for(i)?
+                    .save(a.out.join(format!("logo-{}-{}.svg", d.method, m.id)))?;
             }
         }
     }

@@ -26,11 +26,11 @@ pub use crate::models::{DeviceChoice, GenomicModel, Head, Mode, ModelConfig};
 /// The compute device (`Device::Cpu`, or `Device::new_cuda(0)?` with the `cuda` feature).
 pub use candle_core::Device;
 // train
+pub use crate::data::tasks::{stratified_split, LabelledSeq, LabelledSet};
 pub use crate::train::display::{history_figure, history_table};
 pub use crate::train::metrics_log::read_metrics;
-pub use crate::train::run::{train_or_load, RunConfig, RunSummary};
-pub use crate::data::tasks::{stratified_split, LabelledSeq, LabelledSet};
 pub use crate::train::recipes::{classify, ClassifyOptions};
+pub use crate::train::run::{train_or_load, RunConfig, RunSummary};
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, History, Learner, LearnerOptions, Schedule, UlmfitData,
     UlmfitOptions,

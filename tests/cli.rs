@@ -247,7 +247,11 @@ fn variants_from_a_vcf() {
     // every allele, indels included, with a finite window LLR
     let all = std::fs::read_to_string(&alleles).unwrap();
     assert_eq!(all.lines().count(), 5, "{all}");
-    for (line, kind) in all.lines().skip(1).zip(["substitution", "substitution", "insertion", "deletion"]) {
+    for (line, kind) in
+        all.lines()
+            .skip(1)
+            .zip(["substitution", "substitution", "insertion", "deletion"])
+    {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f[5], kind, "{line}");
         assert!(f[6].parse::<f64>().unwrap().is_finite(), "{line}");
@@ -560,15 +564,41 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
     assert!(m.lines().count() > 1, "{m}");
     // a model without convolutions has no filters
     let (_, _, lstm) = fixtures(dir.path());
-    let e = fails(&["explain", "motifs", s(&lstm), s(&fa), "--method", "filters", "--out", s(&out)]);
+    let e = fails(&[
+        "explain",
+        "motifs",
+        s(&lstm),
+        s(&fa),
+        "--method",
+        "filters",
+        "--out",
+        s(&out),
+    ]);
     assert!(e.contains("no convolution layers"), "{e}");
     // the default path: DeepSHAP → seqlets → motifs → JASPAR, every output written
     let out2 = dir.path().join("modisco");
     let printed = ok(&[
-        "explain", "motifs", s(&model), s(&fa), "--jaspar", s(&jaspar), "--max-seqs", "12",
-        "--max-len", "300", "--references", "2", "--min-seqlets", "3", "--out", s(&out2),
+        "explain",
+        "motifs",
+        s(&model),
+        s(&fa),
+        "--jaspar",
+        s(&jaspar),
+        "--max-seqs",
+        "12",
+        "--max-len",
+        "300",
+        "--references",
+        "2",
+        "--min-seqlets",
+        "3",
+        "--out",
+        s(&out2),
     ]);
-    assert!(printed.contains("seqlets") && printed.contains("summation-to-delta"), "{printed}");
+    assert!(
+        printed.contains("seqlets") && printed.contains("summation-to-delta"),
+        "{printed}"
+    );
     for f in ["motifs.csv", "seqlets.csv", "matches.csv", "motifs.jaspar"] {
         assert!(out2.join(f).exists(), "{f} missing");
     }
@@ -578,7 +608,10 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
     let mut k3 = ModelConfig::tiny();
     k3.k = 3;
     let k3_path = dir.path().join("k3.safetensors");
-    GenomicModel::new(k3, &Device::Cpu, 5).unwrap().save(&k3_path).unwrap();
+    GenomicModel::new(k3, &Device::Cpu, 5)
+        .unwrap()
+        .save(&k3_path)
+        .unwrap();
     let e = fails(&["explain", "motifs", s(&k3_path), s(&fa), "--out", s(&out2)]);
     assert!(e.contains("nucleotide model (k = 1)"), "{e}");
 }

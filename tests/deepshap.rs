@@ -8,7 +8,8 @@ use genolm::infer::Objective;
 use genolm::models::{GenomicModel, Head, ModelConfig, PRESETS};
 
 /// The lac promoter and the start of lacI of E. coli K-12 (U00096.3).
-const SEQ: &[u8] = b"TTTACACTTTATGCTTCCGGCTCGTATGTTGTGTGGAATTGTGAGCGGATAACAATTTCACACAGGAAACAGCTATGACCATGATTACG";
+const SEQ: &[u8] =
+    b"TTTACACTTTATGCTTCCGGCTCGTATGTTGTGTGGAATTGTGAGCGGATAACAATTTCACACAGGAAACAGCTATGACCATGATTACG";
 
 fn small(mut c: ModelConfig) -> ModelConfig {
     c.k = 1;
@@ -57,13 +58,31 @@ fn summation_to_delta_holds_on_every_architecture_and_head() {
             // f64: the rules are exact, so the sums hold to rounding
             let model = GenomicModel::with_dtype(cfg.clone(), &Device::Cpu, DType::F64, 7).unwrap();
             sharpen(&model);
-            let a = deep_shap(&model, SEQ, &DeepShapOptions { objective: obj, ..opts }).unwrap();
+            let a = deep_shap(
+                &model,
+                SEQ,
+                &DeepShapOptions {
+                    objective: obj,
+                    ..opts
+                },
+            )
+            .unwrap();
             let c = a.convergence.as_ref().unwrap();
             assert!(c.max_abs_delta < 1e-6, "{p} {obj:?} in f64: {c:?}"); // the classifier head runs in f32
-            // f32 (how models run): within rounding
+                                                                          // f32 (how models run): within rounding
             let m32 = GenomicModel::new(cfg, &Device::Cpu, 7).unwrap();
             sharpen(&m32);
-            let c32 = deep_shap(&m32, SEQ, &DeepShapOptions { objective: obj, ..opts }).unwrap().convergence.unwrap();
+            let c32 = deep_shap(
+                &m32,
+                SEQ,
+                &DeepShapOptions {
+                    objective: obj,
+                    ..opts
+                },
+            )
+            .unwrap()
+            .convergence
+            .unwrap();
             assert!(c32.holds(1e-3), "{p} {obj:?} in f32: {c32:?}");
             assert_eq!(c.deltas.len(), 3);
             assert!(
@@ -73,17 +92,29 @@ fn summation_to_delta_holds_on_every_architecture_and_head() {
                 c.output_deltas,
                 c.worst_site()
             );
-            assert!(c.output_deltas.iter().any(|d| d.abs() > 1e-6), "{p} {obj:?}: no signal");
+            assert!(
+                c.output_deltas.iter().any(|d| d.abs() > 1e-6),
+                "{p} {obj:?}: no signal"
+            );
             // mean contributions sum to f(x) − mean f(ref)
             let total = a.total();
             let want = a.output - a.baseline_output.unwrap();
-            assert!((total - want).abs() <= 1e-3 * want.abs().max(1e-3), "{p}: {total} vs {want}");
+            assert!(
+                (total - want).abs() <= 1e-3 * want.abs().max(1e-3),
+                "{p}: {total} vs {want}"
+            );
             // actual = hypothetical at the observed base, per position
-            let (h, pb) = (a.hypothetical.as_ref().unwrap(), a.per_base.as_ref().unwrap());
+            let (h, pb) = (
+                a.hypothetical.as_ref().unwrap(),
+                a.per_base.as_ref().unwrap(),
+            );
             for (i, &b) in SEQ.iter().enumerate() {
                 let j = b"ACGT".iter().position(|&x| x == b).unwrap();
                 assert!((h[i][j] - pb[i][j]).abs() < 1e-5);
-                assert!((pb[i].iter().sum::<f32>() - a.per_token[i]).abs() < 1e-4 * (1.0 + a.per_token[i].abs()));
+                assert!(
+                    (pb[i].iter().sum::<f32>() - a.per_token[i]).abs()
+                        < 1e-4 * (1.0 + a.per_token[i].abs())
+                );
             }
         }
     }
@@ -106,12 +137,23 @@ fn deeplift_against_one_reference_and_seeds() {
     }
     assert!(a.per_token[40].abs() + a.per_token[41].abs() > 1e-6);
     // same seed → same numbers; another seed → other references
-    let o = DeepShapOptions { references: 4, ..opts };
+    let o = DeepShapOptions {
+        references: 4,
+        ..opts
+    };
     let x = deep_shap(&model, SEQ, &o).unwrap();
     assert_eq!(x, deep_shap(&model, SEQ, &o).unwrap());
     let y = deep_shap(&model, SEQ, &DeepShapOptions { seed: 9, ..o }).unwrap();
     assert_ne!(x.per_token, y.per_token);
-    let m = deep_shap(&model, SEQ, &DeepShapOptions { shuffle: ReferenceShuffle::Mononucleotide, ..o }).unwrap();
+    let m = deep_shap(
+        &model,
+        SEQ,
+        &DeepShapOptions {
+            shuffle: ReferenceShuffle::Mononucleotide,
+            ..o
+        },
+    )
+    .unwrap();
     assert!(m.convergence.unwrap().holds(1e-3));
     // wrong-length reference: a clear error
     assert!(deep_lift(&model, SEQ, b"ACGT", &opts).is_err());
@@ -122,7 +164,15 @@ fn kmer_models_get_per_token_contributions() {
     let mut cfg = small(ModelConfig::preset("awd_lstm_small").unwrap());
     cfg.k = 3;
     let model = GenomicModel::new(cfg, &Device::Cpu, 5).unwrap();
-    let a = deep_shap(&model, SEQ, &DeepShapOptions { references: 2, ..Default::default() }).unwrap();
+    let a = deep_shap(
+        &model,
+        SEQ,
+        &DeepShapOptions {
+            references: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(a.per_base.is_none() && a.hypothetical.is_none());
     assert!(a.convergence.unwrap().holds(1e-3));
 }

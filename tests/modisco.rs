@@ -16,10 +16,25 @@ use rand_chacha::ChaCha8Rng;
 #[test]
 fn planted_sites_become_one_motif_matched_to_its_jaspar_entry() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let db = read_jaspar(format!("{root}/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz")).unwrap();
+    let db = read_jaspar(format!(
+        "{root}/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz"
+    ))
+    .unwrap();
     let cebpb = db.iter().find(|m| m.id == "MA0466.4").unwrap().clone();
-    let bg = read_fasta(format!("{root}/datasets/pro/staphylococcus_aureus_N315.fa.gz")).unwrap();
-    let task = planted_motif_task(&bg, std::slice::from_ref(&cebpb), &PlantOptions { length: 150, per_class: 40, seed: 3 }).unwrap();
+    let bg = read_fasta(format!(
+        "{root}/datasets/pro/staphylococcus_aureus_N315.fa.gz"
+    ))
+    .unwrap();
+    let task = planted_motif_task(
+        &bg,
+        std::slice::from_ref(&cebpb),
+        &PlantOptions {
+            length: 150,
+            per_class: 40,
+            seed: 3,
+        },
+    )
+    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let w = cebpb.len();
     let attrs: Vec<Attribution> = task
@@ -35,18 +50,25 @@ fn planted_sites_become_one_motif_matched_to_its_jaspar_entry() {
                 .map(|_| std::array::from_fn(|_| rng.random_range(-0.05f32..0.05)))
                 .collect();
             for j in 0..w {
-                let col = if strand == "+" { cebpb.probs[j] } else {
+                let col = if strand == "+" {
+                    cebpb.probs[j]
+                } else {
                     let c = cebpb.probs[w - 1 - j];
                     [c[3], c[2], c[1], c[0]]
                 };
                 hyp[pos + j] = col.map(|p| (p / 0.25).log2() as f32 * 0.5);
             }
-            let per_base: Vec<[f32; 4]> = x.seq.iter().zip(&hyp).map(|(&b, h)| {
-                let mut o = [0f32; 4];
-                let i = b"ACGT".iter().position(|&c| c == b).unwrap();
-                o[i] = h[i];
-                o
-            }).collect();
+            let per_base: Vec<[f32; 4]> = x
+                .seq
+                .iter()
+                .zip(&hyp)
+                .map(|(&b, h)| {
+                    let mut o = [0f32; 4];
+                    let i = b"ACGT".iter().position(|&c| c == b).unwrap();
+                    o[i] = h[i];
+                    o
+                })
+                .collect();
             Attribution {
                 method: "planted".into(),
                 sequence: x.seq.clone(),
@@ -62,10 +84,18 @@ fn planted_sites_become_one_motif_matched_to_its_jaspar_entry() {
         .collect();
     let calls = call_seqlets(&attrs, &SeqletOptions::default()).unwrap();
     let positive: Vec<_> = calls.seqlets.iter().filter(|s| s.score > 0.0).collect();
-    assert!(positive.len() >= 30, "{} positive seqlets of 40 planted sites", positive.len());
+    assert!(
+        positive.len() >= 30,
+        "{} positive seqlets of 40 planted sites",
+        positive.len()
+    );
     assert!(calls.positive_threshold.is_finite());
     let d = discover_motifs(&attrs, &db, &ModiscoOptions::default()).unwrap();
-    let pos: Vec<_> = d.motifs.iter().filter(|m| m.id.starts_with("pos")).collect();
+    let pos: Vec<_> = d
+        .motifs
+        .iter()
+        .filter(|m| m.id.starts_with("pos"))
+        .collect();
     assert!(!pos.is_empty(), "no motif: {:?}", d.calls.seqlets.len());
     let m = pos[0];
     assert!(m.n_seqlets >= 25, "{} seqlets", m.n_seqlets);

@@ -15,13 +15,28 @@ use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
 #[test]
 fn deepshap_motifs_of_a_trained_cnn_match_the_planted_jaspar_entries() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let db = read_jaspar(format!("{root}/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz")).unwrap();
+    let db = read_jaspar(format!(
+        "{root}/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz"
+    ))
+    .unwrap();
     let planted: Vec<_> = ["MA0139.2", "MA0466.4"]
         .iter()
         .map(|id| db.iter().find(|m| &m.id == id).unwrap().clone())
         .collect();
-    let bg = read_fasta(format!("{root}/datasets/pro/staphylococcus_aureus_N315.fa.gz")).unwrap();
-    let task = planted_motif_task(&bg, &planted, &PlantOptions { length: 120, per_class: 200, seed: 0 }).unwrap();
+    let bg = read_fasta(format!(
+        "{root}/datasets/pro/staphylococcus_aureus_N315.fa.gz"
+    ))
+    .unwrap();
+    let task = planted_motif_task(
+        &bg,
+        &planted,
+        &PlantOptions {
+            length: 120,
+            per_class: 200,
+            seed: 0,
+        },
+    )
+    .unwrap();
     let (train, test) = stratified_split(&task.items, 0);
     let mut cfg = ModelConfig::cnn_small();
     cfg.k = 1;
@@ -31,15 +46,36 @@ fn deepshap_motifs_of_a_trained_cnn_match_the_planted_jaspar_entries() {
     let mut ulm = UlmfitOptions::quiet(0);
     ulm.cls_epochs = [6, 0, 0, 0];
     ulm.cls_lrs = [5e-3, 0.0, 0.0, 0.0];
-    let opts = ClassifyOptions { ulmfit: ulm, gradual: false, batch_size: 32, ..Default::default() };
+    let opts = ClassifyOptions {
+        ulmfit: ulm,
+        gradual: false,
+        batch_size: 32,
+        ..Default::default()
+    };
     let c = classify(&fresh, &train, &test, &opts).unwrap();
     let (acc, _) = c.metrics();
-    assert!(acc > 0.8, "the classifier did not learn the motifs: accuracy {acc}");
-    let set = LabelledSet { items: test, classes: task.classes };
-    let ropts = RecoveryOptions { methods: vec![AttributionMethod::DeepShap], per_class: 20, references: 5, ..Default::default() };
+    assert!(
+        acc > 0.8,
+        "the classifier did not learn the motifs: accuracy {acc}"
+    );
+    let set = LabelledSet {
+        items: test,
+        classes: task.classes,
+    };
+    let ropts = RecoveryOptions {
+        methods: vec![AttributionMethod::DeepShap],
+        per_class: 20,
+        references: 5,
+        ..Default::default()
+    };
     let rec = motif_recovery(&c.classifier, &set, &planted, &db, &ropts).unwrap();
     for r in &rec.rows {
-        assert!(r.recovered(), "{} {} not recovered: {r:?}", r.planted, r.planted_name);
+        assert!(
+            r.recovered(),
+            "{} {} not recovered: {r:?}",
+            r.planted,
+            r.planted_name
+        );
         assert!(r.q < 1e-3, "{r:?}");
     }
 }

@@ -14,21 +14,23 @@ fn jaspar() -> Vec<Pwm> {
 
 /// The peer script's queries: blurred JASPAR matrices, every other one reverse-complemented.
 fn queries(db: &[Pwm]) -> Vec<Pwm> {
-    ["CTCF", "GATA1", "Spi1", "CEBPB", "FOXA1", "REST", "SOX2", "TP53"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let m = db.iter().find(|m| m.name == *n).unwrap();
-            let mut q = if i % 2 == 1 { m.revcomp() } else { m.clone() };
-            for c in q.probs.iter_mut() {
-                for v in c.iter_mut() {
-                    *v = 0.7 * *v + 0.075;
-                }
+    [
+        "CTCF", "GATA1", "Spi1", "CEBPB", "FOXA1", "REST", "SOX2", "TP53",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, n)| {
+        let m = db.iter().find(|m| m.name == *n).unwrap();
+        let mut q = if i % 2 == 1 { m.revcomp() } else { m.clone() };
+        for c in q.probs.iter_mut() {
+            for v in c.iter_mut() {
+                *v = 0.7 * *v + 0.075;
             }
-            q.id = format!("{n}_blurred");
-            q
-        })
-        .collect()
+        }
+        q.id = format!("{n}_blurred");
+        q
+    })
+    .collect()
 }
 
 #[test]
@@ -45,7 +47,11 @@ fn tomtom_p_values_agree_with_memelite() {
         let hits = tomtom(&q, &db, &TomtomOptions::default());
         let mut ours_best: Vec<&str> = hits.iter().take(3).map(|h| h.target.as_str()).collect();
         let mut theirs_best = Vec::new();
-        for line in reference.lines().skip(1).filter(|l| l.starts_with(&format!("{},", q.id))) {
+        for line in reference
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(&format!("{},", q.id)))
+        {
             let f: Vec<&str> = line.split(',').collect();
             let (target, p_ref, strand) = (f[1], f[3].parse::<f64>().unwrap(), f[7]);
             if theirs_best.len() < 3 {
@@ -53,7 +59,10 @@ fn tomtom_p_values_agree_with_memelite() {
             }
             let h = hits.iter().find(|h| h.target == target).unwrap();
             let d = (h.p.max(1e-300).log10() - p_ref.max(1e-300).log10()).abs();
-            eprintln!("{} {} ours {:.3e} memelite {:.3e} |Δlog10| {:.3} strand {}/{}", q.id, target, h.p, p_ref, d, h.strand, strand);
+            eprintln!(
+                "{} {} ours {:.3e} memelite {:.3e} |Δlog10| {:.3} strand {}/{}",
+                q.id, target, h.p, p_ref, d, h.strand, strand
+            );
             if p_ref < 0.5 {
                 worst = worst.max(d);
             }
@@ -61,7 +70,11 @@ fn tomtom_p_values_agree_with_memelite() {
         }
         ours_best.sort();
         theirs_best.sort();
-        assert_eq!(ours_best, theirs_best, "{}: best three targets differ", q.id);
+        assert_eq!(
+            ours_best, theirs_best,
+            "{}: best three targets differ",
+            q.id
+        );
     }
     assert_eq!(n, 80);
     eprintln!("largest |Δlog10 p| = {worst:.3}");
@@ -74,7 +87,11 @@ fn tomtom_p_values_agree_with_memelite() {
 fn scan_p_values_match_enumeration_on_a_real_genome() {
     use genolm::explain::motifs::scan::{scan, ScanOptions};
     let db = jaspar();
-    let m = db.iter().find(|m| m.len() == 8 && m.information() > 8.0).unwrap().clone();
+    let m = db
+        .iter()
+        .find(|m| m.len() == 8 && m.information() > 8.0)
+        .unwrap()
+        .clone();
     let recs = genolm::data::fasta::read_fasta(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/datasets/pro/staphylococcus_aureus_N315.fa.gz"
@@ -82,7 +99,11 @@ fn scan_p_values_match_enumeration_on_a_real_genome() {
     .unwrap();
     let seq = recs[0].seq.clone();
     assert!(seq.len() > 50_000, "real sequence missing");
-    let opts = ScanOptions { background: Some([0.25; 4]), p_threshold: 1e-3, ..Default::default() };
+    let opts = ScanOptions {
+        background: Some([0.25; 4]),
+        p_threshold: 1e-3,
+        ..Default::default()
+    };
     let hits = scan(std::slice::from_ref(&m), &[("N315", &seq[..50_000])], &opts).unwrap();
     assert!(hits.len() > 10, "{} hits", hits.len());
     // the same log-odds in f64 (FIMO pseudocount 0.1 over n sites)
@@ -102,7 +123,12 @@ fn scan_p_values_match_enumeration_on_a_real_genome() {
     for h in hits.iter().step_by(hits.len() / 10) {
         let exact = all.iter().filter(|&&s| s >= h.score - 1e-4).count() as f64 / all.len() as f64;
         let ratio = h.p / exact;
-        assert!((0.7..1.43).contains(&ratio), "{}: p {} vs exact {exact}", h.matched, h.p);
+        assert!(
+            (0.7..1.43).contains(&ratio),
+            "{}: p {} vs exact {exact}",
+            h.matched,
+            h.p
+        );
         assert!(h.q >= h.p);
     }
 }

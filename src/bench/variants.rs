@@ -356,14 +356,15 @@ pub struct VcfAllele {
     pub alt: String,
 }
 
+/// What [`read_vcf_alleles`] read: the alleles, the FASTA's records `(name, bases)`, and the
+/// number of alleles skipped.
+pub type VcfAlleles = (Vec<VcfAllele>, Vec<(String, Vec<u8>)>, usize);
+
 /// Every simple allele of a VCF (plain, gzip or bgzip) checked against a FASTA: REF must match
 /// the FASTA; multi-allelic records give one allele per ALT; symbolic (`<DEL>`), breakend,
 /// missing (`*`, `.`) and ambiguous alleles are skipped (counted). Errors name the file and
 /// line.
-pub fn read_vcf_alleles(
-    vcf: impl AsRef<Path>,
-    fasta: impl AsRef<Path>,
-) -> Result<(Vec<VcfAllele>, Vec<(String, Vec<u8>)>, usize)> {
+pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfAlleles> {
     use noodles_vcf as nv;
     let vcf = vcf.as_ref();
     let label = vcf.display().to_string();
@@ -415,7 +416,9 @@ pub fn read_vcf_alleles(
                 skipped += 1;
                 continue;
             }
-            let fa = seq.get(pos - 1..pos - 1 + r.len()).map(|b| b.to_ascii_uppercase());
+            let fa = seq
+                .get(pos - 1..pos - 1 + r.len())
+                .map(|b| b.to_ascii_uppercase());
             if fa.as_deref() != Some(r.as_bytes()) {
                 return Err(Error::parse(
                     &label,
@@ -477,14 +480,22 @@ pub fn score_alleles(
 ) -> Result<Table> {
     use crate::explain::variant::{variant_effect, Allele, VariantOptions};
     use polars::prelude::*;
-    let opts = VariantOptions { flank, attribution: None, ..Default::default() };
+    let opts = VariantOptions {
+        flank,
+        attribution: None,
+        ..Default::default()
+    };
     let (mut kind, mut delta, mut right) = (Vec::new(), Vec::new(), Vec::new());
     for a in alleles {
         let seq = genome
             .iter()
             .find(|g| g.0 == a.chrom || g.0.split_whitespace().next() == Some(a.chrom.as_str()))
             .map(|g| &g.1);
-        let al = Allele { position: a.pos - 1, reference: a.reference.as_bytes(), alt: a.alt.as_bytes() };
+        let al = Allele {
+            position: a.pos - 1,
+            reference: a.reference.as_bytes(),
+            alt: a.alt.as_bytes(),
+        };
         match seq.map(|s| variant_effect(model, s, &al, &opts)) {
             Some(Ok(e)) => {
                 kind.push(e.kind.clone());

@@ -223,22 +223,18 @@ pub fn input_x_gradient(
     } else {
         None
     };
-    let per_base = if let Some(gb) = &gb {
-        Some(
-            seq.iter()
-                .zip(gb.iter().copied())
-                .map(|(&b, r)| {
-                    let mut o = [0f32; 4];
-                    if let Some(i) = base_index(b) {
-                        o[i] = r[i];
-                    }
-                    o
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let per_base = gb.as_ref().map(|gb| {
+        seq.iter()
+            .zip(gb.iter().copied())
+            .map(|(&b, r)| {
+                let mut o = [0f32; 4];
+                if let Some(i) = base_index(b) {
+                    o[i] = r[i];
+                }
+                o
+            })
+            .collect()
+    });
     Ok(Attribution {
         method: "input_x_gradient".into(),
         sequence: seq,
@@ -316,28 +312,24 @@ pub fn integrated_gradients(
     } else {
         None
     };
-    let per_base = if let Some(gb) = &avg_bases {
-        // on the one-hot input: (x − x') ⊙ avg grad; with a zero baseline only the observed base
-        Some(
-            seq.iter()
-                .enumerate()
-                .map(|(p, &b)| {
-                    let mut o = [0f32; 4];
-                    if let Some(i) = base_index(b) {
-                        o[i] += gb[p][i];
+    // on the one-hot input: (x − x') ⊙ avg grad; with a zero baseline only the observed base
+    let per_base = avg_bases.as_ref().map(|gb| {
+        seq.iter()
+            .enumerate()
+            .map(|(p, &b)| {
+                let mut o = [0f32; 4];
+                if let Some(i) = base_index(b) {
+                    o[i] += gb[p][i];
+                }
+                if let Some(bs) = &base_seq {
+                    if let Some(j) = bs.get(p).and_then(|&c| base_index(c)) {
+                        o[j] -= gb[p][j];
                     }
-                    if let Some(bs) = &base_seq {
-                        if let Some(j) = bs.get(p).and_then(|&c| base_index(c)) {
-                            o[j] -= gb[p][j];
-                        }
-                    }
-                    o
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
+                }
+                o
+            })
+            .collect()
+    });
     Ok(Attribution {
         method: "integrated_gradients".into(),
         sequence: seq,

@@ -111,10 +111,7 @@ impl Convergence {
     /// Does summation-to-delta hold within `tol` relative to the largest `|f(x) − f(ref)|`,
     /// allowing single-precision rounding of `f` itself (10⁻⁵ · `max(1, |f|)`)?
     pub fn holds(&self, tol: f64) -> bool {
-        let scale = self
-            .output_deltas
-            .iter()
-            .fold(0f64, |m, v| m.max(v.abs()));
+        let scale = self.output_deltas.iter().fold(0f64, |m, v| m.max(v.abs()));
         self.max_abs_delta <= tol * scale + 1e-5 * self.output_scale.max(1.0)
     }
 }
@@ -172,7 +169,7 @@ fn lift_against(
     refs: &[Vec<u8>],
     opts: &DeepShapOptions,
 ) -> Result<Attribution> {
-    let (model, tok, seq, ids) = prepare(model, &seq)?;
+    let (model, tok, seq, ids) = prepare(model, seq)?;
     let t = ids.len();
     let mut sums = Sums {
         per_token: vec![0.0; t],

@@ -86,7 +86,14 @@ pub struct Effect {
 impl Effect {
     fn new(label: String, before: Vec<f64>, after: Vec<f64>) -> Effect {
         let (mean_delta, t, p) = paired_t(&before, &after);
-        Effect { label, before, after, mean_delta, t, p }
+        Effect {
+            label,
+            before,
+            after,
+            mean_delta,
+            t,
+            p,
+        }
     }
 }
 
@@ -113,7 +120,11 @@ fn revcomp(s: &[u8]) -> Vec<u8> {
 }
 
 fn scores(model: &GenomicModel, seqs: &[Vec<u8>], obj: Objective) -> Result<Vec<f64>> {
-    ModelScorer { model, objective: obj }.score(seqs)
+    ModelScorer {
+        model,
+        objective: obj,
+    }
+    .score(seqs)
 }
 
 fn insert_at(bg: &[u8], site: &[u8], at: usize) -> Result<Vec<u8>> {
@@ -131,19 +142,33 @@ fn insert_at(bg: &[u8], site: &[u8], at: usize) -> Result<Vec<u8>> {
 
 /// Marginalisation: the objective of every background before and after the insert is written
 /// over it (at `opts.position`, or centred).
-pub fn marginalize(model: &GenomicModel, input: &Insertion<'_>, opts: &InsilicoOptions) -> Result<Effect> {
+pub fn marginalize(
+    model: &GenomicModel,
+    input: &Insertion<'_>,
+    opts: &InsilicoOptions,
+) -> Result<Effect> {
     if input.backgrounds.is_empty() || input.insert.is_empty() {
-        return Err(Error::Input("marginalisation needs backgrounds and an insert".into()));
+        return Err(Error::Input(
+            "marginalisation needs backgrounds and an insert".into(),
+        ));
     }
-    let site = if opts.reverse { revcomp(input.insert) } else { input.insert.to_ascii_uppercase() };
+    let site = if opts.reverse {
+        revcomp(input.insert)
+    } else {
+        input.insert.to_ascii_uppercase()
+    };
     let mut after_seqs = Vec::with_capacity(input.backgrounds.len());
     for bg in input.backgrounds {
-        let at = opts.position.unwrap_or(bg.len().saturating_sub(site.len()) / 2);
+        let at = opts
+            .position
+            .unwrap_or(bg.len().saturating_sub(site.len()) / 2);
         after_seqs.push(insert_at(bg, &site, at)?);
     }
     let before = scores(model, input.backgrounds, opts.objective)?;
     let after = scores(model, &after_seqs, opts.objective)?;
-    let at = opts.position.map_or("centre".to_string(), |p| p.to_string());
+    let at = opts
+        .position
+        .map_or("centre".to_string(), |p| p.to_string());
     Ok(Effect::new(
         format!("insert {} at {at}", String::from_utf8_lossy(&site)),
         before,
@@ -165,8 +190,16 @@ pub struct Pair<'a> {
 /// Spacing: for each gap in `gaps`, both inserts placed around the centre with that many
 /// bases between them; each [`Effect`] is against the backgrounds with the first insert alone
 /// (so it measures what the second adds at that distance).
-pub fn spacing(model: &GenomicModel, input: &Pair<'_>, gaps: &[usize], opts: &InsilicoOptions) -> Result<Vec<Effect>> {
-    let (a, b) = (input.first.to_ascii_uppercase(), input.second.to_ascii_uppercase());
+pub fn spacing(
+    model: &GenomicModel,
+    input: &Pair<'_>,
+    gaps: &[usize],
+    opts: &InsilicoOptions,
+) -> Result<Vec<Effect>> {
+    let (a, b) = (
+        input.first.to_ascii_uppercase(),
+        input.second.to_ascii_uppercase(),
+    );
     let mut out = Vec::with_capacity(gaps.len());
     for &gap in gaps {
         let span = a.len() + gap + b.len();
@@ -196,7 +229,11 @@ pub fn ablate(
     opts: &InsilicoOptions,
 ) -> Result<(Effect, usize)> {
     let names: Vec<String> = (0..seqs.len()).map(|i| i.to_string()).collect();
-    let input: Vec<(&str, &[u8])> = names.iter().map(|n| n.as_str()).zip(seqs.iter().map(|s| s.as_slice())).collect();
+    let input: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| n.as_str())
+        .zip(seqs.iter().map(|s| s.as_slice()))
+        .collect();
     let hits = scan(std::slice::from_ref(motif), &input, scan_opts)?;
     let mut edited: Vec<Vec<u8>> = seqs.iter().map(|s| s.to_ascii_uppercase()).collect();
     for (k, h) in hits.iter().enumerate() {
@@ -206,7 +243,10 @@ pub fn ablate(
     }
     let before = scores(model, seqs, opts.objective)?;
     let after = scores(model, &edited, opts.objective)?;
-    Ok((Effect::new(format!("ablate {}", motif.id), before, after), hits.len()))
+    Ok((
+        Effect::new(format!("ablate {}", motif.id), before, after),
+        hits.len(),
+    ))
 }
 
 /// Effects as a table (`label`, `n`, `mean_delta`, `sd_delta`, `t`, `p`).
@@ -222,9 +262,21 @@ pub fn effects_table(effects: &[Effect]) -> Result<Table> {
     let df = DataFrame::new(
         effects.len(),
         vec![
-            Column::new("label".into(), effects.iter().map(|e| e.label.clone()).collect::<Vec<_>>()),
-            Column::new("n".into(), effects.iter().map(|e| e.before.len() as u32).collect::<Vec<_>>()),
-            Column::new("mean_delta".into(), effects.iter().map(|e| e.mean_delta).collect::<Vec<_>>()),
+            Column::new(
+                "label".into(),
+                effects.iter().map(|e| e.label.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n".into(),
+                effects
+                    .iter()
+                    .map(|e| e.before.len() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "mean_delta".into(),
+                effects.iter().map(|e| e.mean_delta).collect::<Vec<_>>(),
+            ),
             Column::new("sd_delta".into(), sd),
             Column::new("t".into(), effects.iter().map(|e| e.t).collect::<Vec<_>>()),
             Column::new("p".into(), effects.iter().map(|e| e.p).collect::<Vec<_>>()),

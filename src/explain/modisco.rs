@@ -138,7 +138,12 @@ fn best_match(a: &Feat, b: &Feat, max_shift: usize) -> (f64, isize, usize) {
     best
 }
 
-fn features(attrs: &[Attribution], calls: &SeqletCalls, sign: f64, opts: &ModiscoOptions) -> Vec<(f64, Feat)> {
+fn features(
+    attrs: &[Attribution],
+    calls: &SeqletCalls,
+    sign: f64,
+    opts: &ModiscoOptions,
+) -> Vec<(f64, Feat)> {
     let full = opts.seqlets.window + 2 * opts.seqlets.flank;
     let mut out: Vec<(f64, Feat)> = calls
         .seqlets
@@ -148,7 +153,10 @@ fn features(attrs: &[Attribution], calls: &SeqletCalls, sign: f64, opts: &Modisc
             let a = &attrs[s.example];
             let hyp_all = a.hypothetical.as_ref()?;
             let seq = &a.sequence[s.start..s.end];
-            let hyp: Vec<[f64; 4]> = hyp_all[s.start..s.end].iter().map(|r| r.map(|v| v as f64)).collect();
+            let hyp: Vec<[f64; 4]> = hyp_all[s.start..s.end]
+                .iter()
+                .map(|r| r.map(|v| v as f64))
+                .collect();
             let onehot: Vec<[f64; 4]> = seq
                 .iter()
                 .map(|&b| {
@@ -164,12 +172,24 @@ fn features(attrs: &[Attribution], calls: &SeqletCalls, sign: f64, opts: &Modisc
                 .zip(&hyp)
                 .map(|(o, h)| [o[0] * h[0], o[1] * h[1], o[2] * h[2], o[3] * h[3]])
                 .collect();
-            let l1: f64 = hyp.iter().flatten().map(|v| v.abs()).sum::<f64>().max(1e-12);
+            let l1: f64 = hyp
+                .iter()
+                .flatten()
+                .map(|v| v.abs())
+                .sum::<f64>()
+                .max(1e-12);
             let n: Vec<[f64; 4]> = hyp.iter().map(|r| r.map(|v| v / l1)).collect();
             let norm = [n.clone(), rc(&n)];
             Some((
                 s.score.abs(),
-                Feat { example: s.example, start: s.start, onehot, actual, hyp, norm },
+                Feat {
+                    example: s.example,
+                    start: s.start,
+                    onehot,
+                    actual,
+                    hyp,
+                    norm,
+                },
             ))
         })
         .collect();
@@ -240,7 +260,11 @@ fn motif_of(
     let mut cover = vec![0.0f64; width];
     let mut members = Vec::new();
     for &j in idx {
-        let (_, d, s) = if j == medoid { (1.0, 0, 0) } else { pair[medoid][j] };
+        let (_, d, s) = if j == medoid {
+            (1.0, 0, 0)
+        } else {
+            pair[medoid][j]
+        };
         let f = feats[j];
         let (oh, ac, hy) = if s == 0 {
             (f.onehot.clone(), f.actual.clone(), f.hyp.clone())
@@ -263,12 +287,17 @@ fn motif_of(
         members.push((f.example, f.start, if s == 0 { '+' } else { '-' }));
     }
     let n = idx.len() as f64;
-    let imp: Vec<f64> = cwm.iter().map(|r| r.iter().map(|v| v.abs()).sum::<f64>() / n).collect();
+    let imp: Vec<f64> = cwm
+        .iter()
+        .map(|r| r.iter().map(|v| v.abs()).sum::<f64>() / n)
+        .collect();
     let top = imp.iter().cloned().fold(0.0, f64::max);
     if top <= 0.0 {
         return None;
     }
-    let keep: Vec<usize> = (0..width).filter(|&p| imp[p] >= opts.trim * top && cover[p] >= 0.5 * n).collect();
+    let keep: Vec<usize> = (0..width)
+        .filter(|&p| imp[p] >= opts.trim * top && cover[p] >= 0.5 * n)
+        .collect();
     let (a, b) = (*keep.first()?, *keep.last()? + 1);
     let mut pwm = Pwm::from_counts(&id, &counts[a..b]);
     pwm.n_sites = idx.len();
@@ -296,7 +325,11 @@ fn motif_of(
 
 /// Seqlets → clusters → motifs (PWM, CWM), each matched against `db` (e.g. JASPAR; may be
 /// empty).
-pub fn discover_motifs(attrs: &[Attribution], db: &[Pwm], opts: &ModiscoOptions) -> Result<MotifDiscovery> {
+pub fn discover_motifs(
+    attrs: &[Attribution],
+    db: &[Pwm],
+    opts: &ModiscoOptions,
+) -> Result<MotifDiscovery> {
     if attrs.iter().any(|a| a.hypothetical.is_none()) {
         return Err(Error::Input(
             "motif discovery needs hypothetical contributions (a nucleotide model, k = 1)".into(),
@@ -313,15 +346,29 @@ pub fn discover_motifs(attrs: &[Attribution], db: &[Pwm], opts: &ModiscoOptions)
         }
         let pair: Vec<Vec<(f64, isize, usize)>> = (0..n)
             .into_par_iter()
-            .map(|i| (0..n).map(|j| best_match(feats[i], feats[j], opts.max_shift)).collect())
+            .map(|i| {
+                (0..n)
+                    .map(|j| best_match(feats[i], feats[j], opts.max_shift))
+                    .collect()
+            })
             .collect();
         // symmetric similarity
         let sim: Vec<Vec<f64>> = (0..n)
-            .map(|i| (0..n).map(|j| 0.5 * (pair[i][j].0 + pair[j][i].0)).collect())
+            .map(|i| {
+                (0..n)
+                    .map(|j| 0.5 * (pair[i][j].0 + pair[j][i].0))
+                    .collect()
+            })
             .collect();
         let clusters = average_linkage(&sim, opts.min_similarity);
         for c in clusters.iter().filter(|c| c.len() >= opts.min_seqlets) {
-            let id = format!("{prefix}_{}", motifs.iter().filter(|m: &&DiscoveredMotif| m.id.starts_with(prefix)).count());
+            let id = format!(
+                "{prefix}_{}",
+                motifs
+                    .iter()
+                    .filter(|m: &&DiscoveredMotif| m.id.starts_with(prefix))
+                    .count()
+            );
             if let Some(m) = motif_of(&feats, c, &pair, id, db, opts) {
                 motifs.push(m);
             }
@@ -341,20 +388,39 @@ impl MotifDiscovery {
         use polars::prelude::*;
         let m = &self.motifs;
         let best = |f: &dyn Fn(&MotifMatch) -> String| -> Vec<String> {
-            m.iter().map(|x| x.matches.first().map(f).unwrap_or_default()).collect()
+            m.iter()
+                .map(|x| x.matches.first().map(f).unwrap_or_default())
+                .collect()
         };
         let bestf = |f: &dyn Fn(&MotifMatch) -> f64| -> Vec<f64> {
-            m.iter().map(|x| x.matches.first().map(f).unwrap_or(f64::NAN)).collect()
+            m.iter()
+                .map(|x| x.matches.first().map(f).unwrap_or(f64::NAN))
+                .collect()
         };
         let df = DataFrame::new(
             m.len(),
             vec![
                 Column::new("method".into(), vec![self.method.clone(); m.len()]),
-                Column::new("motif".into(), m.iter().map(|x| x.id.clone()).collect::<Vec<_>>()),
-                Column::new("seqlets".into(), m.iter().map(|x| x.n_seqlets as u64).collect::<Vec<_>>()),
-                Column::new("consensus".into(), m.iter().map(|x| x.pwm.consensus()).collect::<Vec<_>>()),
-                Column::new("width".into(), m.iter().map(|x| x.pwm.len() as u64).collect::<Vec<_>>()),
-                Column::new("information_bits".into(), m.iter().map(|x| x.pwm.information()).collect::<Vec<_>>()),
+                Column::new(
+                    "motif".into(),
+                    m.iter().map(|x| x.id.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "seqlets".into(),
+                    m.iter().map(|x| x.n_seqlets as u64).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "consensus".into(),
+                    m.iter().map(|x| x.pwm.consensus()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "width".into(),
+                    m.iter().map(|x| x.pwm.len() as u64).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "information_bits".into(),
+                    m.iter().map(|x| x.pwm.information()).collect::<Vec<_>>(),
+                ),
                 Column::new("match".into(), best(&|x| x.target.clone())),
                 Column::new("match_name".into(), best(&|x| x.target_name.clone())),
                 Column::new("match_p".into(), bestf(&|x| x.p)),

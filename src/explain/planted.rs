@@ -261,7 +261,11 @@ pub fn motif_recovery(
     db: &[Pwm],
     opts: &RecoveryOptions,
 ) -> Result<MotifRecovery> {
-    if !task.items.iter().any(|x| x.label >= 1 && (x.label as usize) <= planted.len()) {
+    if !task
+        .items
+        .iter()
+        .any(|x| x.label >= 1 && (x.label as usize) <= planted.len())
+    {
         return Err(Error::Input("no window with a planted motif".into()));
     }
     let mut rows = Vec::new();
@@ -310,12 +314,14 @@ pub fn motif_recovery(
                 best_match_name: top.map(|x| x.target_name.clone()).unwrap_or_default(),
                 p: top.map_or(f64::NAN, |x| x.p),
                 q: top.map_or(f64::NAN, |x| x.q),
-                rank: best.and_then(|m| m.matches.iter().position(|x| x.target == p.id)).map(|r| r + 1),
+                rank: best
+                    .and_then(|m| m.matches.iter().position(|x| x.target == p.id))
+                    .map(|r| r + 1),
                 rank_by_name: best
                     .and_then(|m| {
-                        m.matches
-                            .iter()
-                            .position(|x| !p.name.is_empty() && x.target_name.eq_ignore_ascii_case(&p.name))
+                        m.matches.iter().position(|x| {
+                            !p.name.is_empty() && x.target_name.eq_ignore_ascii_case(&p.name)
+                        })
                     })
                     .map(|r| r + 1),
                 seconds,
@@ -339,18 +345,38 @@ impl MotifRecovery {
             r.len(),
             vec![
                 Column::new("method".into(), s(&|x| x.method.clone())),
-                Column::new("planted".into(), s(&|x| format!("{} {}", x.planted, x.planted_name))),
+                Column::new(
+                    "planted".into(),
+                    s(&|x| format!("{} {}", x.planted, x.planted_name)),
+                ),
                 Column::new("motif".into(), s(&|x| x.motif.clone().unwrap_or_default())),
-                Column::new("seqlets".into(), r.iter().map(|x| x.seqlets as u32).collect::<Vec<_>>()),
-                Column::new("seqlets_called".into(), r.iter().map(|x| x.seqlets_called as u32).collect::<Vec<_>>()),
+                Column::new(
+                    "seqlets".into(),
+                    r.iter().map(|x| x.seqlets as u32).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "seqlets_called".into(),
+                    r.iter()
+                        .map(|x| x.seqlets_called as u32)
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("consensus".into(), s(&|x| x.consensus.clone())),
-                Column::new("best_match".into(), s(&|x| format!("{} {}", x.best_match, x.best_match_name))),
+                Column::new(
+                    "best_match".into(),
+                    s(&|x| format!("{} {}", x.best_match, x.best_match_name)),
+                ),
                 Column::new("p".into(), r.iter().map(|x| x.p).collect::<Vec<_>>()),
                 Column::new("q".into(), r.iter().map(|x| x.q).collect::<Vec<_>>()),
                 Column::new("rank".into(), rank(&|x| x.rank)),
                 Column::new("rank_by_name".into(), rank(&|x| x.rank_by_name)),
-                Column::new("recovered".into(), r.iter().map(|x| x.recovered()).collect::<Vec<_>>()),
-                Column::new("seconds".into(), r.iter().map(|x| x.seconds).collect::<Vec<_>>()),
+                Column::new(
+                    "recovered".into(),
+                    r.iter().map(|x| x.recovered()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "seconds".into(),
+                    r.iter().map(|x| x.seconds).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         Ok(Table::new("motif_recovery", df))

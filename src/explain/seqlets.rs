@@ -140,7 +140,10 @@ pub fn call_seqlets(attrs: &[Attribution], opts: &SeqletOptions) -> Result<Seqle
         return Err(Error::Input("seqlet window must be at least 1".into()));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let sums: Vec<Vec<f64>> = attrs.iter().map(|a| window_sums(&a.per_token, opts.window)).collect();
+    let sums: Vec<Vec<f64>> = attrs
+        .iter()
+        .map(|a| window_sums(&a.per_token, opts.window))
+        .collect();
     let mut null: Vec<f64> = Vec::new();
     for a in attrs {
         for _ in 0..opts.n_null.max(1) {
@@ -150,8 +153,18 @@ pub fn call_seqlets(attrs: &[Attribution], opts: &SeqletOptions) -> Result<Seqle
         }
     }
     let windows: usize = sums.iter().map(Vec::len).sum();
-    let mut pos_obs: Vec<f64> = sums.iter().flatten().copied().filter(|&v| v > 0.0).collect();
-    let mut neg_obs: Vec<f64> = sums.iter().flatten().filter(|&&v| v < 0.0).map(|v| -v).collect();
+    let mut pos_obs: Vec<f64> = sums
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&v| v > 0.0)
+        .collect();
+    let mut neg_obs: Vec<f64> = sums
+        .iter()
+        .flatten()
+        .filter(|&&v| v < 0.0)
+        .map(|v| -v)
+        .collect();
     let mut pos_null: Vec<f64> = null.iter().copied().filter(|&v| v > 0.0).collect();
     let mut neg_null: Vec<f64> = null.iter().filter(|&&v| v < 0.0).map(|v| -v).collect();
     let n_all_null = null.len().max(1) as f64;
@@ -211,10 +224,22 @@ impl SeqletCalls {
         let df = DataFrame::new(
             s.len(),
             vec![
-                Column::new("example".into(), s.iter().map(|x| x.example as u64).collect::<Vec<_>>()),
-                Column::new("start".into(), s.iter().map(|x| x.start as u64).collect::<Vec<_>>()),
-                Column::new("end".into(), s.iter().map(|x| x.end as u64).collect::<Vec<_>>()),
-                Column::new("score".into(), s.iter().map(|x| x.score).collect::<Vec<_>>()),
+                Column::new(
+                    "example".into(),
+                    s.iter().map(|x| x.example as u64).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "start".into(),
+                    s.iter().map(|x| x.start as u64).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "end".into(),
+                    s.iter().map(|x| x.end as u64).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "score".into(),
+                    s.iter().map(|x| x.score).collect::<Vec<_>>(),
+                ),
                 Column::new("p".into(), s.iter().map(|x| x.p).collect::<Vec<_>>()),
             ],
         )?;

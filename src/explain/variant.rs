@@ -17,7 +17,7 @@
 //! cfg.k = 1;
 //! let model = GenomicModel::new(cfg, &Device::Cpu, 1)?;
 //! let seq = b"ACGTTGCAAGGCTTACGATTACAGGCATCGATCGGGCTAGCTAGGCTTTAAACGCGTTA";
-//! let del = Allele { position: 30, reference: b"GAT", alt: b"G" };
+//! let del = Allele { position: 29, reference: b"GAT", alt: b"G" };
 //! let e = variant_effect(&model, seq, &del, &VariantOptions { flank: 20, ..Default::default() })?;
 //! assert_eq!(e.kind, "deletion");
 //! assert_eq!(e.alt_window.len() + 2, e.ref_window.len());
@@ -103,8 +103,8 @@ fn kind(r: &[u8], a: &[u8]) -> &'static str {
     match (r.len(), a.len()) {
         (1, 1) => "substitution",
         (x, y) if x == y => "mnp",
-        (x, y) if y > x && a.starts_with(r) || y > x && a.ends_with(r) => "insertion",
-        (x, y) if x > y && r.starts_with(a) || x > y && r.ends_with(a) => "deletion",
+        (x, y) if y > x && (a.starts_with(r) || a.ends_with(r)) => "insertion",
+        (x, y) if x > y && (r.starts_with(a) || r.ends_with(a)) => "deletion",
         _ => "complex",
     }
 }
@@ -117,9 +117,15 @@ pub fn variant_effect(
     opts: &VariantOptions,
 ) -> Result<VariantEffect> {
     let seq = seq.bases().to_ascii_uppercase();
-    let (p, r, a) = (allele.position, allele.reference.to_ascii_uppercase(), allele.alt.to_ascii_uppercase());
+    let (p, r, a) = (
+        allele.position,
+        allele.reference.to_ascii_uppercase(),
+        allele.alt.to_ascii_uppercase(),
+    );
     if r.is_empty() {
-        return Err(Error::Input("a reference allele needs at least one base".into()));
+        return Err(Error::Input(
+            "a reference allele needs at least one base".into(),
+        ));
     }
     let end = p + r.len();
     if seq.get(p..end) != Some(&r[..]) {
@@ -139,7 +145,10 @@ pub fn variant_effect(
     let right = &seq[end..end + opts.flank];
     let ref_window = [left, &r, right].concat();
     let alt_window = [left, &a, right].concat();
-    let scorer = ModelScorer { model, objective: opts.objective };
+    let scorer = ModelScorer {
+        model,
+        objective: opts.objective,
+    };
     let ref_score = scorer.score(std::slice::from_ref(&ref_window))?[0];
     let alt_score = scorer.score(std::slice::from_ref(&alt_window))?[0];
     let lm = model.config().head == Head::Lm && model.config().k == 1;
@@ -147,9 +156,17 @@ pub fn variant_effect(
         let po = PredictOptions::default();
         let sum_right = |w: &[u8], from: usize| -> Result<f64> {
             let t = token_scores(model, w, &po)?;
-            Ok(t.index.iter().zip(&t.logp).filter(|(i, _)| **i >= from).map(|(_, &l)| l as f64).sum())
+            Ok(t.index
+                .iter()
+                .zip(&t.logp)
+                .filter(|(i, _)| **i >= from)
+                .map(|(_, &l)| l as f64)
+                .sum())
         };
-        Some(sum_right(&alt_window, opts.flank + a.len())? - sum_right(&ref_window, opts.flank + r.len())?)
+        Some(
+            sum_right(&alt_window, opts.flank + a.len())?
+                - sum_right(&ref_window, opts.flank + r.len())?,
+        )
     } else {
         None
     };
@@ -167,7 +184,11 @@ pub fn variant_effect(
             let mut al = Vec::with_capacity(2 * opts.flank);
             if ra.k == 1 {
                 for i in 0..opts.flank {
-                    al.push((i as i64 - opts.flank as i64, ra.per_token[i], aa.per_token[i]));
+                    al.push((
+                        i as i64 - opts.flank as i64,
+                        ra.per_token[i],
+                        aa.per_token[i],
+                    ));
                 }
                 for j in 0..opts.flank {
                     let (ir, ia) = (opts.flank + r.len() + j, opts.flank + a.len() + j);
@@ -202,7 +223,10 @@ impl VariantEffect {
                 Column::new("offset".into(), a.iter().map(|x| x.0).collect::<Vec<_>>()),
                 Column::new("ref".into(), a.iter().map(|x| x.1).collect::<Vec<_>>()),
                 Column::new("alt".into(), a.iter().map(|x| x.2).collect::<Vec<_>>()),
-                Column::new("change".into(), a.iter().map(|x| x.2 - x.1).collect::<Vec<_>>()),
+                Column::new(
+                    "change".into(),
+                    a.iter().map(|x| x.2 - x.1).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         Ok(Table::new("variant_attribution", df))
@@ -216,9 +240,21 @@ impl VariantEffect {
             "offset from the allele",
             "contribution",
             &[
-                Series::new("reference", x.clone(), self.aligned.iter().map(|v| v.1 as f64).collect()),
-                Series::new("alternative", x.clone(), self.aligned.iter().map(|v| v.2 as f64).collect()),
-                Series::new("change", x, self.aligned.iter().map(|v| (v.2 - v.1) as f64).collect()),
+                Series::new(
+                    "reference",
+                    x.clone(),
+                    self.aligned.iter().map(|v| v.1 as f64).collect(),
+                ),
+                Series::new(
+                    "alternative",
+                    x.clone(),
+                    self.aligned.iter().map(|v| v.2 as f64).collect(),
+                ),
+                Series::new(
+                    "change",
+                    x,
+                    self.aligned.iter().map(|v| (v.2 - v.1) as f64).collect(),
+                ),
             ],
             &[],
         )

@@ -51,9 +51,7 @@ pub fn objective_lifted(
                     "Objective::Class needs a classifier head".into(),
                 ));
             }
-            Ok(layers::upcast(&out.logits)?
-                .narrow(1, c, 1)?
-                .squeeze(1)?)
+            Ok(layers::upcast(&out.logits)?.narrow(1, c, 1)?.squeeze(1)?)
         }
         Objective::LogLikelihood | Objective::TokenLogProb(_) => {
             if model.config().head == Head::Classifier {

@@ -339,13 +339,29 @@ mod tests {
         let g = yi.backward().unwrap();
         let g = g.get(v.as_tensor()).unwrap().narrow(0, 0, 1).unwrap();
         let dx = (x.narrow(0, 0, 1).unwrap() - x.narrow(0, 1, 1).unwrap()).unwrap();
-        let total = (g * dx).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
-        ((total - (yi.to_scalar::<f64>().unwrap() - yr.to_scalar::<f64>().unwrap())).abs(), target)
+        let total = (g * dx)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        (
+            (total - (yi.to_scalar::<f64>().unwrap() - yr.to_scalar::<f64>().unwrap())).abs(),
+            target,
+        )
     }
 
     #[test]
     fn every_rule_sums_to_delta() {
-        for act in [Act::Relu, Act::Gelu, Act::Tanh, Act::Sigmoid, Act::Exp, Act::Silu, Act::Sqr] {
+        for act in [
+            Act::Relu,
+            Act::Gelu,
+            Act::Tanh,
+            Act::Sigmoid,
+            Act::Exp,
+            Act::Silu,
+            Act::Sqr,
+        ] {
             let (err, _) = delta(|l, x| l.act("a", x, act), &[5, 3]);
             assert!(err < 1e-9, "{act:?}: {err}");
         }
@@ -353,13 +369,22 @@ mod tests {
         assert!(err < 1e-9);
         let (err, _) = delta(|l, x| l.act("a", &((x * 0.1)? + 2.0)?, Act::Recip), &[4]);
         assert!(err < 1e-9);
-        let (err, _) = delta(|l, x| l.act("a", &((x * 0.1)? + 2.0)?, Act::Rsqrt(1e-5)), &[4]);
+        let (err, _) = delta(
+            |l, x| l.act("a", &((x * 0.1)? + 2.0)?, Act::Rsqrt(1e-5)),
+            &[4],
+        );
         assert!(err < 1e-9);
-        let (err, _) = delta(|l, x| l.mul(&l.act("t", x, Act::Tanh)?, &l.act("e", x, Act::Exp)?), &[3, 4]);
+        let (err, _) = delta(
+            |l, x| l.mul(&l.act("t", x, Act::Tanh)?, &l.act("e", x, Act::Exp)?),
+            &[3, 4],
+        );
         assert!(err < 1e-9, "mul {err}");
         let (err, _) = delta(|l, x| l.matmul(x, &x.t()?), &[4, 3]);
         assert!(err < 1e-9, "matmul {err}");
-        let (err, d) = delta(|l, x| Ok(l.softmax("s", &(x * 3.0)?)?.narrow(1, 0, 1)?), &[5]);
+        let (err, d) = delta(
+            |l, x| Ok(l.softmax("s", &(x * 3.0)?)?.narrow(1, 0, 1)?),
+            &[5],
+        );
         assert!(err < 1e-9 && d > 1e-3, "softmax {err} of {d}");
         let (err, _) = delta(|l, x| Ok(l.log_softmax("s", x)?.narrow(1, 2, 1)?), &[5]);
         assert!(err < 1e-9, "log_softmax {err}");

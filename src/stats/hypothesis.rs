@@ -132,7 +132,15 @@ pub fn paired_t(before: &[f64], after: &[f64]) -> (f64, f64, f64) {
     let m = d.iter().sum::<f64>() / n as f64;
     let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
     if var <= 0.0 {
-        return (m, if m == 0.0 { 0.0 } else { f64::INFINITY * m.signum() }, if m == 0.0 { 1.0 } else { 0.0 });
+        return (
+            m,
+            if m == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY * m.signum()
+            },
+            if m == 0.0 { 1.0 } else { 0.0 },
+        );
     }
     let t = m / (var / n as f64).sqrt();
     let df = (n - 1) as f64;

@@ -378,7 +378,9 @@ fn attribution(a: AttributionArgs) -> Result<()> {
                                 if c.holds(1e-3) {
                                     String::new()
                                 } else {
-                                    format!(" — NOT within 1e-3; least exact layer {site} ({res:.1e})")
+                                    format!(
+                                        " — NOT within 1e-3; least exact layer {site} ({res:.1e})"
+                                    )
                                 }
                             );
                         }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use genolm::explain::methods::{attribute, AttributionMethod, MethodOptions};
 use genolm::explain::modisco::{discover_motifs, ModiscoOptions};
-use genolm::explain::motifs::{filter_pwms, matches_table, read_jaspar, tomtom, Pwm, TomtomOptions};
+use genolm::explain::motifs::{
+    filter_pwms, matches_table, read_jaspar, tomtom, Pwm, TomtomOptions,
+};
 use genolm::explain::seqlets::SeqletOptions;
 use genolm::infer::{score_rows, Objective, RowOptions};
 use genolm::models::Head;
@@ -150,7 +152,9 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
                     .collect::<Result<_>>()?;
                 (0..seqs.len())
                     .map(|i| {
-                        let c = (0..logits.len()).max_by(|&x, &y| logits[x][i].total_cmp(&logits[y][i])).unwrap_or(0);
+                        let c = (0..logits.len())
+                            .max_by(|&x, &y| logits[x][i].total_cmp(&logits[y][i]))
+                            .unwrap_or(0);
                         Objective::Class(c)
                     })
                     .collect()
@@ -187,7 +191,11 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
     let d = discover_motifs(&attrs, &db, &opts)?;
     d.table()?.to_csv(a.out.join("motifs.csv"))?;
     d.calls.table()?.to_csv(a.out.join("seqlets.csv"))?;
-    let all: Vec<_> = d.motifs.iter().flat_map(|m| m.matches.iter().cloned()).collect();
+    let all: Vec<_> = d
+        .motifs
+        .iter()
+        .flat_map(|m| m.matches.iter().cloned())
+        .collect();
     matches_table(&all)?.to_csv(a.out.join("matches.csv"))?;
     let pwms: Vec<Pwm> = d.motifs.iter().map(|m| m.pwm.clone()).collect();
     genolm::fsio::atomic_write(&a.out.join("motifs.jaspar"), jaspar_text(&pwms).as_bytes())?;
@@ -212,7 +220,10 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
         } else {
             format!(
                 ", {} matched in the database with q < 0.05",
-                d.motifs.iter().filter(|m| m.matches.first().is_some_and(|x| x.q < 0.05)).count()
+                d.motifs
+                    .iter()
+                    .filter(|m| m.matches.first().is_some_and(|x| x.q < 0.05))
+                    .count()
             )
         },
         if method == AttributionMethod::DeepShap {
@@ -224,15 +235,33 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
     );
     for m in &d.motifs {
         match m.matches.first() {
-            Some(x) => println!("  {:<6} {:>4} seqlets  {:<24} ~ {} {} (q = {:.1e})", m.id, m.n_seqlets, m.pwm.consensus(), x.target, x.target_name, x.q),
-            None => println!("  {:<6} {:>4} seqlets  {}", m.id, m.n_seqlets, m.pwm.consensus()),
+            Some(x) => println!(
+                "  {:<6} {:>4} seqlets  {:<24} ~ {} {} (q = {:.1e})",
+                m.id,
+                m.n_seqlets,
+                m.pwm.consensus(),
+                x.target,
+                x.target_name,
+                x.q
+            ),
+            None => println!(
+                "  {:<6} {:>4} seqlets  {}",
+                m.id,
+                m.n_seqlets,
+                m.pwm.consensus()
+            ),
         }
     }
     Ok(())
 }
 
 /// `--method filters`: the first convolution layer's filters as PWMs.
-fn filters(a: &MotifArgs, model: &genolm::models::GenomicModel, seqs: &[Vec<u8>], db: &[Pwm]) -> Result<()> {
+fn filters(
+    a: &MotifArgs,
+    model: &genolm::models::GenomicModel,
+    seqs: &[Vec<u8>],
+    db: &[Pwm],
+) -> Result<()> {
     let mut pwms = filter_pwms(model, seqs, a.threshold, a.max_sites)?;
     pwms.retain(|p| !p.is_empty());
     if pwms.is_empty() {
@@ -245,14 +274,21 @@ fn filters(a: &MotifArgs, model: &genolm::models::GenomicModel, seqs: &[Vec<u8>]
     pwms.sort_by(|x, y| y.information().total_cmp(&x.information()));
     let mut csv = String::from("filter,width,information_bits,consensus\n");
     for p in &pwms {
-        csv.push_str(&format!("{},{},{:.4},{}\n", p.id, p.len(), p.information(), p.consensus()));
+        csv.push_str(&format!(
+            "{},{},{:.4},{}\n",
+            p.id,
+            p.len(),
+            p.information(),
+            p.consensus()
+        ));
     }
     genolm::fsio::atomic_write(&a.out.join("motifs.csv"), csv.as_bytes())?;
     genolm::fsio::atomic_write(&a.out.join("motifs.jaspar"), jaspar_text(&pwms).as_bytes())?;
     let logos = a.out.join("logos");
     out_dir(&logos)?;
     for p in pwms.iter().take(a.logos) {
-        p.plot()?.save(logos.join(format!("{}.svg", file_stem(&p.id))))?;
+        p.plot()?
+            .save(logos.join(format!("{}.svg", file_stem(&p.id))))?;
     }
     let mut matched = 0;
     if !db.is_empty() {
@@ -268,7 +304,11 @@ fn filters(a: &MotifArgs, model: &genolm::models::GenomicModel, seqs: &[Vec<u8>]
         "{} filter motifs ({} logos){}; wrote {}",
         pwms.len(),
         pwms.len().min(a.logos),
-        if db.is_empty() { String::new() } else { format!(", {matched} database matches with q < 0.05") },
+        if db.is_empty() {
+            String::new()
+        } else {
+            format!(", {matched} database matches with q < 0.05")
+        },
         a.out.display()
     );
     Ok(())

@@ -22,24 +22,45 @@ pub fn parse_bed(bytes: &[u8], label: &str, kind: &str) -> Result<Vec<(String, F
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let l = line.trim_end();
-        if l.is_empty() || l.starts_with('#') || l.starts_with("track") || l.starts_with("browser") {
+        if l.is_empty() || l.starts_with('#') || l.starts_with("track") || l.starts_with("browser")
+        {
             continue;
         }
         let f: Vec<&str> = l.split('\t').collect();
         if f.len() < 3 {
-            return Err(Error::parse(label, i + 1, "a BED line needs chrom, start and end (tab-separated)"));
+            return Err(Error::parse(
+                label,
+                i + 1,
+                "a BED line needs chrom, start and end (tab-separated)",
+            ));
         }
         let num = |s: &str, what: &str| -> Result<usize> {
-            s.trim().parse().map_err(|_| Error::parse(label, i + 1, format!("{what} {s:?} is not a non-negative integer")))
+            s.trim().parse().map_err(|_| {
+                Error::parse(
+                    label,
+                    i + 1,
+                    format!("{what} {s:?} is not a non-negative integer"),
+                )
+            })
         };
         let (start, end) = (num(f[1], "start")?, num(f[2], "end")?);
         if end <= start {
-            return Err(Error::parse(label, i + 1, format!("end {end} is not after start {start}")));
+            return Err(Error::parse(
+                label,
+                i + 1,
+                format!("end {end} is not after start {start}"),
+            ));
         }
         let strand = match f.get(5).map(|s| s.trim()) {
             Some("-") => Strand::Reverse,
             Some("+") | Some(".") | None => Strand::Forward,
-            Some(s) => return Err(Error::parse(label, i + 1, format!("strand {s:?} is not +, - or ."))),
+            Some(s) => {
+                return Err(Error::parse(
+                    label,
+                    i + 1,
+                    format!("strand {s:?} is not +, - or ."),
+                ))
+            }
         };
         out.push((
             f[0].to_string(),
@@ -65,5 +86,9 @@ pub fn parse_bed(bytes: &[u8], label: &str, kind: &str) -> Result<Vec<(String, F
 /// Read a BED file (plain, gzip or bgzip); see [`parse_bed`].
 pub fn read_bed(path: impl AsRef<Path>, kind: &str) -> Result<Vec<(String, Feature)>> {
     let p = path.as_ref();
-    parse_bed(&crate::data::io::read_all(p)?, &p.display().to_string(), kind)
+    parse_bed(
+        &crate::data::io::read_all(p)?,
+        &p.display().to_string(),
+        kind,
+    )
 }

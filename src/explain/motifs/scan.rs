@@ -161,7 +161,11 @@ impl Dist {
 
     /// Lowest continuous score whose discrete score can reach p ≤ `p`, minus a margin.
     fn threshold(&self, lo: &[[f64; 4]], p: f64) -> f32 {
-        let s = self.sf.iter().position(|&v| v <= p).unwrap_or(self.sf.len());
+        let s = self
+            .sf
+            .iter()
+            .position(|&v| v <= p)
+            .unwrap_or(self.sf.len());
         let w = lo.len() as f64;
         (s as f64 / self.scale + w * self.offset - w / self.scale) as f32
     }
@@ -294,8 +298,14 @@ pub fn hits_table(hits: &[MotifHit]) -> Result<Table> {
         vec![
             col_s("motif", &|h| h.motif.clone()),
             col_s("sequence", &|h| h.sequence.clone()),
-            Column::new("start".into(), hits.iter().map(|h| h.start as u64).collect::<Vec<_>>()),
-            Column::new("end".into(), hits.iter().map(|h| h.end as u64).collect::<Vec<_>>()),
+            Column::new(
+                "start".into(),
+                hits.iter().map(|h| h.start as u64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "end".into(),
+                hits.iter().map(|h| h.end as u64).collect::<Vec<_>>(),
+            ),
             col_s("strand", &|h| h.strand.to_string()),
             col_f("score", &|h| h.score),
             col_f("p", &|h| h.p),

@@ -149,7 +149,11 @@ impl Null {
     fn new(query: &[[f64; 4]], cols: &[[f64; 4]], opts: &TomtomOptions) -> Null {
         let scores: Vec<Vec<f64>> = query
             .iter()
-            .map(|q| cols.iter().map(|t| col_score(opts.distance, q, t)).collect())
+            .map(|q| {
+                cols.iter()
+                    .map(|t| col_score(opts.distance, q, t))
+                    .collect()
+            })
             .collect();
         let medians: Vec<f64> = scores.iter().map(|s| median(&mut s.clone())).collect();
         let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -251,7 +255,13 @@ fn span(k: isize, m: usize, n: usize) -> (usize, usize) {
 }
 
 /// Best alignment of `query` with `target`: (integer score, offset, overlap).
-fn best(null: &Null, d: Distance, q: &[[f64; 4]], t: &[[f64; 4]], min_ov: usize) -> (i64, isize, usize) {
+fn best(
+    null: &Null,
+    d: Distance,
+    q: &[[f64; 4]],
+    t: &[[f64; 4]],
+    min_ov: usize,
+) -> (i64, isize, usize) {
     let (m, n) = (q.len() as isize, t.len() as isize);
     let mut out = (i64::MIN, 0isize, 0usize);
     for k in -(n - 1)..m {
@@ -311,10 +321,22 @@ pub fn tomtom(query: &Pwm, db: &[Pwm], opts: &TomtomOptions) -> Vec<MotifMatch> 
         .zip(&rcs)
         .filter(|(t, _)| !t.is_empty())
         .map(|(t, rc)| {
-            let f = best(&null, opts.distance, &query.probs, &t.probs, opts.min_overlap);
+            let f = best(
+                &null,
+                opts.distance,
+                &query.probs,
+                &t.probs,
+                opts.min_overlap,
+            );
             let pf = pval(t.len(), f.0);
             let (best, strand, p) = if opts.both_strands {
-                let r = best(&null, opts.distance, &query.probs, &rc.probs, opts.min_overlap);
+                let r = best(
+                    &null,
+                    opts.distance,
+                    &query.probs,
+                    &rc.probs,
+                    opts.min_overlap,
+                );
                 let pr = pval(t.len(), r.0);
                 let p = pf.min(pr);
                 let p = p * (2.0 - p);
@@ -390,4 +412,3 @@ pub fn matches_table(matches: &[MotifMatch]) -> Result<Table> {
     )?;
     Ok(Table::new("motif_matches", df))
 }
-

@@ -40,7 +40,13 @@ pub fn feature_targets(
     let mut names: Vec<String> = features
         .iter()
         .map(|f| f.kind.clone())
-        .filter(|k| if kinds.is_empty() { !WRAPPERS.contains(&k.as_str()) } else { kinds.contains(k) })
+        .filter(|k| {
+            if kinds.is_empty() {
+                !WRAPPERS.contains(&k.as_str())
+            } else {
+                kinds.contains(k)
+            }
+        })
         .collect();
     names.sort();
     names.dedup();
@@ -140,7 +146,11 @@ fn windows(f: &Feature, opts: &LeadLagOptions, shift: i64, len: i64) -> Option<W
     let (s, e) = f.bounds()?;
     let (s, e) = (s as i64, e as i64);
     let reverse = f.segments.first().map(|x| x.strand) == Some(Strand::Reverse);
-    let (u, i, d) = (opts.upstream as i64, opts.inside as i64, opts.downstream as i64);
+    let (u, i, d) = (
+        opts.upstream as i64,
+        opts.inside as i64,
+        opts.downstream as i64,
+    );
     let w = if reverse {
         [(e, e + u), (e - i, e), (s - d, s)]
     } else {
@@ -167,8 +177,14 @@ pub fn lead_lag(
         .ok_or_else(|| Error::Input(format!("no record {record}")))?;
     let len = info.length as i64;
     let rows = info.row_offset..info.row_offset + info.n_rows;
-    let pos: Vec<i64> = rows.clone().map(|r| states.position[r] as i64 + states.k as i64 - 1).collect();
-    let anchors: Vec<&Feature> = features.iter().filter(|f| windows(f, opts, 0, len).is_some()).collect();
+    let pos: Vec<i64> = rows
+        .clone()
+        .map(|r| states.position[r] as i64 + states.k as i64 - 1)
+        .collect();
+    let anchors: Vec<&Feature> = features
+        .iter()
+        .filter(|f| windows(f, opts, 0, len).is_some())
+        .collect();
     if anchors.len() < 3 {
         return Err(Error::Input(format!(
             "{}: only {} features with room for the windows (need 3)",
@@ -177,7 +193,12 @@ pub fn lead_lag(
         )));
     }
     // row range of a base range (rows sorted by position)
-    let span = |a: i64, b: i64| (pos.partition_point(|&p| p < a), pos.partition_point(|&p| p < b));
+    let span = |a: i64, b: i64| {
+        (
+            pos.partition_point(|&p| p < a),
+            pos.partition_point(|&p| p < b),
+        )
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let shifts: Vec<i64> = std::iter::once(0)
         .chain((0..opts.n_shifts).map(|_| rng.random_range(len / 10..len - len / 10)))
@@ -205,7 +226,13 @@ pub fn lead_lag(
     let layers: Vec<_> = states
         .layers
         .iter()
-        .filter(|l| if opts.layers.is_empty() { l.name != "embed" } else { opts.layers.contains(&l.name) })
+        .filter(|l| {
+            if opts.layers.is_empty() {
+                l.name != "embed"
+            } else {
+                opts.layers.contains(&l.name)
+            }
+        })
         .collect();
     let mut scores = Vec::new();
     let mut pvals = Vec::new();
@@ -221,7 +248,9 @@ pub fn lead_lag(
                     pre[(r + 1) * cw + j] = pre[r * cw + j] + l.data[(off + r) * u + c0 + j] as f64;
                 }
             }
-            let total: Vec<f64> = (0..cw).map(|j| pre[pos.len() * cw + j] / pos.len().max(1) as f64).collect();
+            let total: Vec<f64> = (0..cw)
+                .map(|j| pre[pos.len() * cw + j] / pos.len().max(1) as f64)
+                .collect();
             // window means per shift, per window kind, per unit
             let stat = |rs: &Vec<(usize, usize)>, j: usize| -> f64 {
                 let (mut s, mut n) = (0.0, 0usize);
@@ -229,9 +258,13 @@ pub fn lead_lag(
                     s += pre[b * cw + j] - pre[a * cw + j];
                     n += b - a;
                 }
-                if n == 0 { 0.0 } else { s / n as f64 }
+                if n == 0 {
+                    0.0
+                } else {
+                    s / n as f64
+                }
             };
-            for j in 0..cw {
+            for (j, &mean_all) in total.iter().enumerate() {
                 let mut obs = [0f64; 3];
                 let mut z = [0f64; 3];
                 let mut p_up = 1.0;
@@ -239,11 +272,14 @@ pub fn lead_lag(
                     let o = stat(&ranges[0][k], j);
                     let null: Vec<f64> = ranges[1..].iter().map(|r| stat(&r[k], j)).collect();
                     let (m, sd) = crate::stats::mean_sd(&null);
-                    let m = if m.is_finite() { m } else { total[j] };
+                    let m = if m.is_finite() { m } else { mean_all };
                     obs[k] = o - m;
                     z[k] = if sd > 0.0 { (o - m) / sd } else { 0.0 };
                     if k == 0 {
-                        let ge = null.iter().filter(|&&v| (v - m).abs() >= (o - m).abs()).count();
+                        let ge = null
+                            .iter()
+                            .filter(|&&v| (v - m).abs() >= (o - m).abs())
+                            .count();
                         p_up = (1 + ge) as f64 / (1 + null.len()) as f64;
                     }
                 }
@@ -267,7 +303,11 @@ pub fn lead_lag(
         s.upstream_q = q;
     }
     scores.sort_by(|a, b| b.upstream_z.abs().total_cmp(&a.upstream_z.abs()));
-    Ok(LeadLagReport { n_features: anchors.len(), scores, fdr: opts.fdr })
+    Ok(LeadLagReport {
+        n_features: anchors.len(),
+        scores,
+        fdr: opts.fdr,
+    })
 }
 
 /// Mean activation of one neuron by offset from feature starts (strand-aware), in bins of
@@ -281,18 +321,27 @@ pub fn start_profile(
     after: usize,
     bin: usize,
 ) -> Result<Vec<(f64, f64)>> {
-    let info = states.records.get(record).ok_or_else(|| Error::Input(format!("no record {record}")))?;
+    let info = states
+        .records
+        .get(record)
+        .ok_or_else(|| Error::Input(format!("no record {record}")))?;
     let l = states
         .layer(neuron.0)
         .ok_or_else(|| Error::Input(format!("no layer {}", neuron.0)))?;
     if neuron.1 >= l.units {
-        return Err(Error::Input(format!("layer {} has {} units", neuron.0, l.units)));
+        return Err(Error::Input(format!(
+            "layer {} has {} units",
+            neuron.0, l.units
+        )));
     }
     let bin = bin.max(1);
     let nb = (before + after).div_ceil(bin);
     let (mut sum, mut n) = (vec![0f64; nb], vec![0usize; nb]);
     let rows = info.row_offset..info.row_offset + info.n_rows;
-    let pos: Vec<i64> = rows.clone().map(|r| states.position[r] as i64 + states.k as i64 - 1).collect();
+    let pos: Vec<i64> = rows
+        .clone()
+        .map(|r| states.position[r] as i64 + states.k as i64 - 1)
+        .collect();
     for f in features {
         let Some((s, e)) = f.bounds() else { continue };
         let reverse = f.segments.first().map(|x| x.strand) == Some(Strand::Reverse);
@@ -302,9 +351,12 @@ pub fn start_profile(
         } else {
             (anchor - before as i64, anchor + after as i64)
         };
-        let (ra, rb) = (pos.partition_point(|&p| p < a), pos.partition_point(|&p| p < b));
-        for r in ra..rb {
-            let off = if reverse { anchor - pos[r] } else { pos[r] - anchor };
+        let (ra, rb) = (
+            pos.partition_point(|&p| p < a),
+            pos.partition_point(|&p| p < b),
+        );
+        for (r, &p) in pos.iter().enumerate().take(rb).skip(ra) {
+            let off = if reverse { anchor - p } else { p - anchor };
             let k = ((off + before as i64) / bin as i64) as usize;
             if k < nb {
                 sum[k] += l.data[(info.row_offset + r) * l.units + neuron.1] as f64;
@@ -314,14 +366,22 @@ pub fn start_profile(
     }
     Ok((0..nb)
         .filter(|&k| n[k] > 0)
-        .map(|k| ((k * bin) as f64 - before as f64 + bin as f64 / 2.0, sum[k] / n[k] as f64))
+        .map(|k| {
+            (
+                (k * bin) as f64 - before as f64 + bin as f64 / 2.0,
+                sum[k] / n[k] as f64,
+            )
+        })
         .collect())
 }
 
 impl LeadLagReport {
     /// Neurons whose upstream q is below the FDR.
     pub fn significant(&self) -> Vec<&LeadLagScore> {
-        self.scores.iter().filter(|s| s.upstream_q <= self.fdr).collect()
+        self.scores
+            .iter()
+            .filter(|s| s.upstream_q <= self.fdr)
+            .collect()
     }
 
     /// The report as a table (one row per neuron).
@@ -332,7 +392,12 @@ impl LeadLagReport {
         let df = DataFrame::new(
             s.len(),
             vec![
-                Column::new("neuron".into(), s.iter().map(|x| format!("{}/{}", x.layer, x.unit)).collect::<Vec<_>>()),
+                Column::new(
+                    "neuron".into(),
+                    s.iter()
+                        .map(|x| format!("{}/{}", x.layer, x.unit))
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("upstream".into(), f(&|x| x.upstream)),
                 Column::new("upstream_z".into(), f(&|x| x.upstream_z)),
                 Column::new("upstream_p".into(), f(&|x| x.upstream_p)),
@@ -350,5 +415,11 @@ impl LeadLagReport {
 /// A start profile (from [`start_profile`]) as a line chart, the start at 0.
 pub fn profile_figure(title: &str, profile: &[(f64, f64)]) -> Result<Figure> {
     let (x, y): (Vec<f64>, Vec<f64>) = profile.iter().copied().unzip();
-    Figure::lines(title, "offset from feature start (bases, strand-aware)", "mean activation", &[Series::new("activation", x, y)], &[(0.0, "start".into())])
+    Figure::lines(
+        title,
+        "offset from feature start (bases, strand-aware)",
+        "mean activation",
+        &[Series::new("activation", x, y)],
+        &[(0.0, "start".into())],
+    )
 }

@@ -87,6 +87,21 @@ pub(super) fn prepare(
     Ok((model.rebuilt()?, tok, seq, ids))
 }
 
+/// The actual map from a hypothetical one (`L × 4`): each position keeps the value of its
+/// observed base, the other three are 0 (all four for a non-ACGT base).
+pub(super) fn at_observed(seq: &[u8], hyp: &[[f32; 4]]) -> Vec<[f32; 4]> {
+    seq.iter()
+        .zip(hyp)
+        .map(|(&b, h)| {
+            let mut o = [0f32; 4];
+            if let Some(i) = base_index(b) {
+                o[i] = h[i];
+            }
+            o
+        })
+        .collect()
+}
+
 /// Gradients of the objective with respect to input embeddings `emb` (`(rows, t, d)`), rows sharing `ids`.
 fn embedding_grads(
     model: &GenomicModel,
@@ -223,18 +238,7 @@ pub fn input_x_gradient(
     } else {
         None
     };
-    let per_base = gb.as_ref().map(|gb| {
-        seq.iter()
-            .zip(gb.iter().copied())
-            .map(|(&b, r)| {
-                let mut o = [0f32; 4];
-                if let Some(i) = base_index(b) {
-                    o[i] = r[i];
-                }
-                o
-            })
-            .collect()
-    });
+    let per_base = gb.as_ref().map(|gb| at_observed(&seq, gb));
     Ok(Attribution {
         method: "input_x_gradient".into(),
         sequence: seq,
@@ -461,18 +465,7 @@ impl Ism {
                 r.map(|v| (v - m) as f32)
             })
             .collect();
-        let per_base: Vec<[f32; 4]> = self
-            .sequence
-            .iter()
-            .zip(&hyp)
-            .map(|(&b, h)| {
-                let mut o = [0f32; 4];
-                if let Some(i) = base_index(b) {
-                    o[i] = h[i];
-                }
-                o
-            })
-            .collect();
+        let per_base = at_observed(&self.sequence, &hyp);
         Attribution {
             method: "ism".into(),
             sequence: self.sequence.clone(),

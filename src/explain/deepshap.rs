@@ -35,7 +35,7 @@ use std::sync::Arc;
 use candle_core::{DType, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::attribution::{prepare, Attribution};
+use super::attribution::{at_observed, prepare, Attribution};
 use crate::data::alphabet::base_index;
 use crate::data::input::Sequence;
 use crate::data::shuffle::{dinucleotide_shuffle, mononucleotide_shuffle};
@@ -206,17 +206,7 @@ fn lift_against(
     let per_token: Vec<f32> = sums.per_token.iter().map(|v| (v / n) as f32).collect();
     let (per_base, hypothetical) = if tok.k == 1 {
         let hyp: Vec<[f32; 4]> = sums.hyp.iter().map(|r| r.map(|v| (v / n) as f32)).collect();
-        let actual = seq
-            .iter()
-            .zip(&hyp)
-            .map(|(&b, h)| {
-                let mut o = [0f32; 4];
-                if let Some(i) = base_index(b) {
-                    o[i] = h[i];
-                }
-                o
-            })
-            .collect();
+        let actual = at_observed(&seq, &hyp);
         (Some(actual), Some(hyp))
     } else {
         (None, None)

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::attribution::{ModelScorer, SequenceScorer};
 use super::motifs::scan::{scan, ScanOptions};
 use super::motifs::Pwm;
+use crate::data::alphabet::revcomp;
 use crate::data::shuffle::dinucleotide_shuffle;
 use crate::infer::Objective;
 use crate::models::GenomicModel;
@@ -106,19 +107,6 @@ pub struct Insertion<'a> {
     pub insert: &'a [u8],
 }
 
-fn revcomp(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .rev()
-        .map(|&b| match b.to_ascii_uppercase() {
-            b'A' => b'T',
-            b'C' => b'G',
-            b'G' => b'C',
-            b'T' => b'A',
-            x => x,
-        })
-        .collect()
-}
-
 fn scores(model: &GenomicModel, seqs: &[Vec<u8>], obj: Objective) -> Result<Vec<f64>> {
     ModelScorer {
         model,
@@ -153,7 +141,7 @@ pub fn marginalize(
         ));
     }
     let site = if opts.reverse {
-        revcomp(input.insert)
+        revcomp(input.insert).to_ascii_uppercase()
     } else {
         input.insert.to_ascii_uppercase()
     };

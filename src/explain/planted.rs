@@ -26,6 +26,7 @@ use super::attribution::Attribution;
 use super::methods::{attribute, AttributionMethod, MethodOptions};
 use super::modisco::{discover_motifs, ModiscoOptions, MotifDiscovery};
 use super::motifs::Pwm;
+use crate::data::alphabet::revcomp;
 use crate::data::fasta::SeqRecord;
 use crate::data::tasks::{LabelledSeq, LabelledSet};
 
@@ -69,18 +70,6 @@ fn sample_site(m: &Pwm, rng: &mut ChaCha8Rng) -> Vec<u8> {
                 u -= p;
             }
             b'T'
-        })
-        .collect()
-}
-
-fn revcomp(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .rev()
-        .map(|&b| match b {
-            b'A' => b'T',
-            b'C' => b'G',
-            b'G' => b'C',
-            _ => b'A',
         })
         .collect()
 }

@@ -25,6 +25,7 @@ use lightmotif::{EncodedSequence, FrequencyMatrix, ScoringMatrix, StripedSequenc
 use serde::{Deserialize, Serialize};
 
 use super::Pwm;
+use crate::data::alphabet::revcomp;
 use crate::stats::benjamini_hochberg;
 use crate::table::Table;
 use crate::{Error, Result};
@@ -185,19 +186,6 @@ fn composition(seqs: &[(&str, &[u8])]) -> [f64; 4] {
     c.map(|v| v / t)
 }
 
-fn revcomp(s: &[u8]) -> String {
-    s.iter()
-        .rev()
-        .map(|&b| match b.to_ascii_uppercase() {
-            b'A' => 'T',
-            b'C' => 'G',
-            b'G' => 'C',
-            b'T' => 'A',
-            _ => 'N',
-        })
-        .collect()
-}
-
 /// Scan `seqs` (name, bases) for every motif in `motifs`; hits sorted by p-value.
 pub fn scan(motifs: &[Pwm], seqs: &[(&str, &[u8])], opts: &ScanOptions) -> Result<Vec<MotifHit>> {
     if !(opts.p_threshold > 0.0 && opts.p_threshold <= 1.0) {
@@ -240,7 +228,7 @@ pub fn scan(motifs: &[Pwm], seqs: &[(&str, &[u8])], opts: &ScanOptions) -> Resul
                     let word: Vec<u8> = if *strand == '+' {
                         s[a..b].to_ascii_uppercase()
                     } else {
-                        revcomp(&s[a..b]).into_bytes()
+                        revcomp(&s[a..b]).to_ascii_uppercase()
                     };
                     let p = match dist.discrete(&lo, &word) {
                         Some(d) => dist.p(d),
@@ -252,7 +240,7 @@ pub fn scan(motifs: &[Pwm], seqs: &[(&str, &[u8])], opts: &ScanOptions) -> Resul
                     let matched = if *strand == '+' {
                         String::from_utf8_lossy(&s[a..b]).to_ascii_uppercase()
                     } else {
-                        revcomp(&s[a..b])
+                        String::from_utf8_lossy(&revcomp(&s[a..b])).to_ascii_uppercase()
                     };
                     hits.push(MotifHit {
                         motif: m.id.clone(),

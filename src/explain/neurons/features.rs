@@ -60,11 +60,13 @@ pub fn feature_targets(
                 }
             }
         }
-        let v = states.align_track(record, &mask)?;
-        let pos = v.iter().filter(|&&x| x > 0.5).count();
-        if pos >= min_class && v.len() - pos >= min_class {
-            out.push(Target::new(format!("feature:{kind}"), v));
-        }
+        out.extend(super::balanced_target(
+            states,
+            record,
+            format!("feature:{kind}"),
+            &mask,
+            min_class,
+        )?);
     }
     Ok(out)
 }

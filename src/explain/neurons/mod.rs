@@ -82,19 +82,25 @@ pub fn targets_from_tracks(
     tracks: &Tracks,
     min_class: usize,
 ) -> Result<Vec<Target>> {
-    let info = states
-        .records
-        .get(record)
-        .ok_or_else(|| Error::Input(format!("no record {record}")))?;
     let mut out = Vec::new();
     for (name, v) in tracks.targets() {
-        let aligned = states.align_track(record, &v)?;
-        let pos = aligned.iter().filter(|&&x| x > 0.5).count();
-        if pos >= min_class && info.n_rows - pos >= min_class {
-            out.push(Target::new(name, aligned));
-        }
+        out.extend(balanced_target(states, record, name, &v, min_class)?);
     }
     Ok(out)
+}
+
+/// A 0/1 track of record `record` as a target aligned to the rows, if it has at least
+/// `min_class` rows in each class.
+pub(crate) fn balanced_target(
+    states: &States,
+    record: usize,
+    name: String,
+    track: &[u8],
+    min_class: usize,
+) -> Result<Option<Target>> {
+    let aligned = states.align_track(record, track)?;
+    let pos = aligned.iter().filter(|&&x| x > 0.5).count();
+    Ok((pos >= min_class && aligned.len() - pos >= min_class).then(|| Target::new(name, aligned)))
 }
 
 /// Permute every target's values (seeded): the null where no neuron can be explained.

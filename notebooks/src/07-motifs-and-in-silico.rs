@@ -47,10 +47,12 @@ let fresh = GenomicModel::new(cfg, &Device::Cpu, 0)?;
 let mut ulm = UlmfitOptions::quiet(0);
 ulm.cls_epochs = [6, 0, 0, 0];
 ulm.cls_lrs = [5e-3, 0.0, 0.0, 0.0];
-let c = classify(&fresh, &train, &test, &ClassifyOptions { ulmfit: ulm, gradual: false, batch_size: 32, ..Default::default() })?;
-let (acc, _) = c.metrics();
-println!("test accuracy {acc:.3} over 4 classes (chance 0.25)");
-let model = c.classifier;
+let model = {
+    let c = classify(&fresh, &train, &test, &ClassifyOptions { ulmfit: ulm, gradual: false, batch_size: 32, ..Default::default() })?;
+    let (acc, _) = c.metrics();
+    println!("test accuracy {acc:.3} over 4 classes (chance 0.25)");
+    c.classifier
+};
 
 // %% [markdown]
 // ## DeepSHAP on one window, with its summation-to-delta check
@@ -61,14 +63,14 @@ let model = c.classifier;
 
 // %%
 // where the site was planted: the origin ends with "MA0466.4@<position><strand>"
-let site_of = |x: &LabelledSeq| -> usize {
+fn site_of(x: &LabelledSeq) -> usize {
     let tag = x.origin.split('@').nth(1).unwrap();
     tag[..tag.len() - 1].parse().unwrap()
-};
-let x = test.iter().find(|x| x.label == 3 && (50..90).contains(&site_of(x))).unwrap();   // a CEBPB window
+}
+let x = test.iter().find(|x| x.label == 3 && (50..90).contains(&site_of(x))).unwrap().clone();   // a CEBPB window
 println!("{}", x.origin);
 let a = deep_shap(&model, &x.seq, &DeepShapOptions { objective: Objective::Class(3), references: 10, ..Default::default() })?;
-let conv = a.convergence.as_ref().unwrap();
+let conv = a.convergence.clone().unwrap();
 println!("f(x) = {:.3}, mean f(ref) = {:.3}, Σ contributions = {:.3}", a.output, a.baseline_output.unwrap(), a.total());
 println!("max |Σ − Δf| over {} references: {:.1e}; least exact layer {:?}", conv.deltas.len(), conv.max_abs_delta, conv.worst_site());
 a.plot()?
@@ -95,8 +97,13 @@ rec.table()?
 // contribution), each titled with its best JASPAR match:
 
 // %%
-let deepshap = &rec.discoveries[0];
+let deepshap = rec.discoveries[0].clone();
 deepshap.table()?
+
+// %% [markdown]
+// Besides CTCF, the CTCF windows can carry a *negative* motif: CEBPB-like words that occur by
+// chance in the genomic backgrounds pull the logit away from the CTCF class — the model reads
+// them as evidence for CEBPB. Signed contributions keep the two apart.
 
 // %%
 deepshap.figure_for(0)?
@@ -110,12 +117,14 @@ deepshap.figure_for(0)?
 // sites, on both strands.
 
 // %%
-let cebpb = &planted[2];
-let hits = tomtom(cebpb, &db, &TomtomOptions::default());
+let cebpb = planted[2].clone();
+let hits = tomtom(&cebpb, &db, &TomtomOptions::default());
 println!("CEBPB against JASPAR: best {} {} p = {:.1e}, 10th {} p = {:.1e}", hits[0].target, hits[0].target_name, hits[0].p, hits[9].target_name, hits[9].p);
 let named: Vec<(String, Vec<u8>)> = test.iter().enumerate().map(|(i, x)| (format!("{i}:{}", task.classes[x.label as usize]), x.seq.clone())).collect();
-let input: Vec<(&str, &[u8])> = named.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
-let found = scan(std::slice::from_ref(cebpb), &input, &ScanOptions::default())?;
+let found = {
+    let input: Vec<(&str, &[u8])> = named.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+    scan(std::slice::from_ref(&cebpb), &input, &ScanOptions::default())?
+};
 let in_class = found.iter().filter(|h| h.sequence.ends_with("MA0466.4")).count();
 println!("{} CEBPB hits at p < 1e-4, {} of them in CEBPB windows", found.len(), in_class);
 hits_table(&found[..found.len().min(8)])?
@@ -139,7 +148,7 @@ for (i, m) in planted.iter().enumerate() {
     effects.push(e);
 }
 let cebpb_windows: Vec<Vec<u8>> = test.iter().filter(|x| x.label == 3).map(|x| x.seq.clone()).collect();
-let (ab, n) = ablate(&model, &cebpb_windows, cebpb, &ScanOptions::default(), &InsilicoOptions { objective: Objective::Class(3), ..Default::default() })?;
+let (ab, n) = ablate(&model, &cebpb_windows, &cebpb, &ScanOptions::default(), &InsilicoOptions { objective: Objective::Class(3), ..Default::default() })?;
 println!("ablation shuffled {n} CEBPB occurrences");
 effects.push(ab);
 effects_table(&effects)?
@@ -158,9 +167,11 @@ spacing_figure(&sp)?
 // contribution.
 
 // %%
-let centre = site_of(x) + 3;
-let del = Allele { position: centre, reference: &x.seq[centre..centre + 4], alt: &x.seq[centre..centre + 1] };
-let v = variant_effect(&model, &x.seq, &del, &VariantOptions { flank: 40, objective: Objective::Class(3), ..Default::default() })?;
+let v = {
+    let centre = site_of(&x) + 3;
+    let del = Allele { position: centre, reference: &x.seq[centre..centre + 4], alt: &x.seq[centre..centre + 1] };
+    variant_effect(&model, &x.seq, &del, &VariantOptions { flank: 40, objective: Objective::Class(3), ..Default::default() })?
+};
 println!("{}: CEBPB logit {:.3} → {:.3} (Δ = {:.3})", v.kind, v.ref_score, v.alt_score, v.delta);
 v.plot()?
 

@@ -27,7 +27,10 @@ struct Args {
     #[arg(long, default_value = "runs/notebooks/quickstart")]
     model: PathBuf,
     /// GenBank or GFF3 with its sequence.
-    #[arg(long, default_value = "datasets/euk/arabidopsis_thaliana_chloroplast.gb.gz")]
+    #[arg(
+        long,
+        default_value = "datasets/euk/arabidopsis_thaliana_chloroplast.gb.gz"
+    )]
     annotation: PathBuf,
     /// Feature type whose starts anchor the windows.
     #[arg(long, default_value = "tRNA")]
@@ -49,14 +52,23 @@ fn main() -> genolm::Result<()> {
     let st = states(
         &model,
         &vec![(rec.name.clone(), rec.seq.clone())],
-        &PredictOptions { every: a.every, ..Default::default() },
+        &PredictOptions {
+            every: a.every,
+            ..Default::default()
+        },
     )?;
     let t_states = t0.elapsed().as_secs_f64();
-    let anchors: Vec<_> = rec.features.iter().filter(|f| f.kind == a.kind).cloned().collect();
+    let anchors: Vec<_> = rec
+        .features
+        .iter()
+        .filter(|f| f.kind == a.kind)
+        .cloned()
+        .collect();
     let t1 = std::time::Instant::now();
     let rep = lead_lag(&st, 0, &anchors, &LeadLagOptions::default())?;
     let t_ll = t1.elapsed().as_secs_f64();
-    rep.table()?.to_csv(a.out.join(format!("lead-lag-{}.csv", a.kind)))?;
+    rep.table()?
+        .to_csv(a.out.join(format!("lead-lag-{}.csv", a.kind)))?;
     println!(
         "{}: {} bases, {} rows, {} {} anchors; states {t_states:.1} s, lead/lag {t_ll:.1} s; {} of {} neurons significant upstream (BH {})",
         rec.name,
@@ -76,14 +88,30 @@ fn main() -> genolm::Result<()> {
     }
     if let Some(top) = rep.scores.first() {
         let prof = start_profile(&st, 0, &anchors, (&top.layer, top.unit), 400, 400, 20)?;
-        profile_figure(&format!("{}/{} around {} starts", top.layer, top.unit, a.kind), &prof)?
-            .save(a.out.join(format!("lead-lag-{}.svg", a.kind)))?;
+        profile_figure(
+            &format!("{}/{} around {} starts", top.layer, top.unit, a.kind),
+            &prof,
+        )?
+        .save(a.out.join(format!("lead-lag-{}.svg", a.kind)))?;
     }
     let targets = feature_targets(&st, 0, &rec.features, &[], 50)?;
-    let nrep = identify_explainable_neurons(&st, &targets, &NeuronOptions { probe: false, ..Default::default() })?;
+    let nrep = identify_explainable_neurons(
+        &st,
+        &targets,
+        &NeuronOptions {
+            probe: false,
+            ..Default::default()
+        },
+    )?;
     for t in &targets {
         if let Some(b) = nrep.top(&t.name, 1).first() {
-            println!("  {:<24} best neuron {} AUROC {:.3} (q {:.1e})", t.name, b.neuron(), b.auroc, b.q_bh);
+            println!(
+                "  {:<24} best neuron {} AUROC {:.3} (q {:.1e})",
+                t.name,
+                b.neuron(),
+                b.auroc,
+                b.q_bh
+            );
         }
     }
     Ok(())

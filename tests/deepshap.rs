@@ -11,18 +11,12 @@ use genolm::models::{GenomicModel, Head, ModelConfig, PRESETS};
 const SEQ: &[u8] =
     b"TTTACACTTTATGCTTCCGGCTCGTATGTTGTGTGGAATTGTGAGCGGATAACAATTTCACACAGGAAACAGCTATGACCATGATTACG";
 
-fn small(mut c: ModelConfig) -> ModelConfig {
+mod common;
+
+/// A preset shrunk for the test, as a nucleotide model (k = 1: per-base maps).
+fn small(c: ModelConfig) -> ModelConfig {
+    let mut c = common::small(c);
     c.k = 1;
-    c.emb_dim = c.emb_dim.min(16);
-    c.lstm_hidden = c.lstm_hidden.min(24);
-    c.conv_channels = c.conv_channels.min(16);
-    c.attn_heads = c.attn_heads.min(2);
-    if c.conv_layers > 0 && c.conv_skip {
-        c.conv_channels = 16;
-    }
-    if c.tie_weights && c.conv_layers > 0 && c.lstm_layers == 0 {
-        c.conv_channels = c.emb_dim;
-    }
     c
 }
 

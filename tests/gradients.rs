@@ -8,20 +8,8 @@ use genolm::models::{GenomicModel, Head, Mode, ModelConfig, PRESETS};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn small(mut c: ModelConfig) -> ModelConfig {
-    // Shrink every preset so the test runs in seconds; keep its structure.
-    c.emb_dim = c.emb_dim.min(16);
-    c.lstm_hidden = c.lstm_hidden.min(24);
-    c.conv_channels = c.conv_channels.min(16);
-    c.attn_heads = c.attn_heads.min(2);
-    if c.conv_layers > 0 && c.conv_skip {
-        c.conv_channels = 16;
-    }
-    if c.tie_weights && c.conv_layers > 0 && c.lstm_layers == 0 {
-        c.conv_channels = c.emb_dim;
-    }
-    c
-}
+mod common;
+use common::small;
 
 fn ids(b: usize, t: usize, vocab: usize, seed: u64) -> Tensor {
     let mut r = ChaCha8Rng::seed_from_u64(seed);

@@ -27,11 +27,13 @@ use crate::infer::Objective;
 use crate::models::GenomicModel;
 use crate::{Error, Result};
 
-/// An attribution method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An attribution method (also the CLI's `--method` values: `deepshap`,
+/// `integrated-gradients`, `ism`, `input-x-gradient`, `saliency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AttributionMethod {
     /// DeepLIFT against dinucleotide-shuffled references, averaged (DeepSHAP).
+    #[value(name = "deepshap")]
     DeepShap,
     /// Integrated gradients from a shuffled baseline.
     IntegratedGradients,

@@ -353,6 +353,25 @@ fn scaling(method: RopeMethod, train_len: usize, factor: f64, sample_max: f64) -
 }
 
 /// The MLM fine-tuning of one method: `steps` one-cycle steps on training genomes.
+/// The model read at `mult` × the training length: the fine-tuned one when there is one
+/// (dynamic and learned scalings pick their scale from the window), else `model` with the
+/// method's static scaling for that multiple, built into `slot`.
+fn at_multiple<'a>(
+    model: &GenomicModel,
+    tuned: Option<&'a GenomicModel>,
+    method: RopeMethod,
+    train_len: usize,
+    mult: usize,
+    slot: &'a mut Option<GenomicModel>,
+) -> Result<&'a GenomicModel> {
+    Ok(match tuned {
+        Some(t) => t,
+        None => {
+            slot.insert(model.with_rope_scaling(scaling(method, train_len, mult as f64, 0.0), 0)?)
+        }
+    })
+}
+
 fn finetune(
     model: GenomicModel,
     corpus: &Corpus,
@@ -452,17 +471,15 @@ pub fn long_context(
             };
             for &mult in &opts.multiples {
                 let len = mult * opts.train_len;
-                let local;
-                let m = match &tuned {
-                    Some(t) => t,
-                    None => {
-                        local = model.with_rope_scaling(
-                            scaling(method, opts.train_len, mult as f64, 0.0),
-                            0,
-                        )?;
-                        &local
-                    }
-                };
+                let mut local = None;
+                let m = at_multiple(
+                    model,
+                    tuned.as_ref(),
+                    method,
+                    opts.train_len,
+                    mult,
+                    &mut local,
+                )?;
                 crate::cpu::reset_peak_rss();
                 let e = evaluate_len(m, &masked, len)?;
                 rows.push(LongContextRow {
@@ -482,17 +499,15 @@ pub fn long_context(
             }
             if let Some((pm, seqs)) = &probe_seqs {
                 for mult in [1, *pm] {
-                    let local;
-                    let m = match &tuned {
-                        Some(t) => t,
-                        None => {
-                            local = model.with_rope_scaling(
-                                scaling(method, opts.train_len, mult as f64, 0.0),
-                                0,
-                            )?;
-                            &local
-                        }
-                    };
+                    let mut local = None;
+                    let m = at_multiple(
+                        model,
+                        tuned.as_ref(),
+                        method,
+                        opts.train_len,
+                        mult,
+                        &mut local,
+                    )?;
                     let (accuracy, macro_f1, n_test) =
                         probe(m, seqs, mult * opts.train_len, opts.probe_every)?;
                     probe_rows.push(ProbeRow {

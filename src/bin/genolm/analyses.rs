@@ -5,15 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use genolm::data::annotation::read_annotation;
 use genolm::data::fasta::{read_fasta, SeqRecord};
 use genolm::data::tracks::{TrackOptions, Tracks};
-use genolm::explain::attribution::{
-    input_x_gradient, integrated_gradients, ism, saliency, AttributionOptions, Baseline,
-};
-use genolm::explain::deepshap::{deep_shap, DeepShapOptions};
+use genolm::explain::attribution::{ism, AttributionOptions};
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
+use genolm::explain::methods::{attribute, AttributionMethod, MethodOptions};
 use genolm::explain::neurons::{identify_explainable_neurons, targets_from_tracks, NeuronOptions};
 use genolm::infer::{read_states, write_states, H5Layout, PredictOptions};
 use genolm::models::{DeviceChoice, GenomicModel};
@@ -90,22 +88,6 @@ pub struct NeuronArgs {
     no_probe: bool,
 }
 
-/// Attribution methods.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Method {
-    /// DeepLIFT against dinucleotide-shuffled references, averaged (DeepSHAP), with the
-    /// summation-to-delta check.
-    Deepshap,
-    /// |∂f/∂input|.
-    Saliency,
-    /// input × gradient.
-    InputXGradient,
-    /// integrated gradients from a shuffled baseline.
-    IntegratedGradients,
-    /// in-silico mutagenesis: every single substitution re-scored.
-    Ism,
-}
-
 /// A model and windows of the records of a FASTA/FASTQ file, one output pair per record.
 #[derive(Args)]
 pub struct Windows {
@@ -130,9 +112,9 @@ pub struct Windows {
 pub struct AttributionArgs {
     #[command(flatten)]
     w: Windows,
-    /// Method.
+    /// Method (DeepSHAP prints its summation-to-delta check).
     #[arg(long, value_enum, default_value = "integrated-gradients")]
-    method: Method,
+    method: AttributionMethod,
     /// Integrated gradients: steps.
     #[arg(long, default_value_t = 64)]
     steps: usize,
@@ -349,47 +331,36 @@ fn attribution(a: AttributionArgs) -> Result<()> {
     let model = load_model(&w.model)?;
     let recs = records(&w.seqs)?;
     out_dir(&w.out)?;
-    let opts = AttributionOptions {
-        baseline: Baseline::Shuffled(1),
+    let opts = MethodOptions {
+        method: a.method,
         steps: a.steps,
+        seed: 1,
         ..Default::default()
     };
     for r in &recs {
         let seq = window(r, w.start, w.end, 2000)?;
         let stem = w.out.join(file_stem(&r.name));
-        let (table, fig) = match a.method {
-            Method::Ism => {
-                let m = ism(&model, seq, &opts)?;
-                (m.table()?, m.plot()?)
-            }
-            m => {
-                let at = match m {
-                    Method::Saliency => saliency(&model, seq, &opts)?,
-                    Method::InputXGradient => input_x_gradient(&model, seq, &opts)?,
-                    Method::Deepshap => {
-                        let a = deep_shap(&model, seq, &DeepShapOptions::default())?;
-                        if let Some(c) = &a.convergence {
-                            let (site, res) = c.worst_site().unwrap_or(("-", 0.0));
-                            println!(
-                                "{}: summation-to-delta max |Δ| = {:.2e} over {} references{}",
-                                r.name,
-                                c.max_abs_delta,
-                                c.deltas.len(),
-                                if c.holds(1e-3) {
-                                    String::new()
-                                } else {
-                                    format!(
-                                        " — NOT within 1e-3; least exact layer {site} ({res:.1e})"
-                                    )
-                                }
-                            );
-                        }
-                        a
+        let (table, fig) = if a.method == AttributionMethod::Ism {
+            // ISM keeps its own table and heatmap (every substitution's effect)
+            let m = ism(&model, seq, &AttributionOptions::of(opts.objective))?;
+            (m.table()?, m.plot()?)
+        } else {
+            let at = attribute(&model, seq, &opts)?;
+            if let Some(c) = &at.convergence {
+                let (site, res) = c.worst_site().unwrap_or(("-", 0.0));
+                println!(
+                    "{}: summation-to-delta max |Δ| = {:.2e} over {} references{}",
+                    r.name,
+                    c.max_abs_delta,
+                    c.deltas.len(),
+                    if c.holds(1e-3) {
+                        String::new()
+                    } else {
+                        format!(" — NOT within 1e-3; least exact layer {site} ({res:.1e})")
                     }
-                    _ => integrated_gradients(&model, seq, &opts)?,
-                };
-                (at.table()?, at.plot()?)
+                );
             }
+            (at.table()?, at.plot()?)
         };
         table.to_csv(stem.with_extension("csv"))?;
         fig.save(stem.with_extension("svg"))?;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use genolm::explain::methods::{attribute, AttributionMethod, MethodOptions};
 use genolm::explain::modisco::{discover_motifs, ModiscoOptions};
 use genolm::explain::motifs::{
@@ -16,21 +16,17 @@ use genolm::{Error, Result};
 
 use super::analyses::{file_stem, load_model, out_dir, records};
 
-/// Where motifs come from.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MotifSource {
-    /// DeepSHAP attributions (dinucleotide-shuffled references).
-    Deepshap,
-    /// Integrated gradients from a shuffled baseline.
-    IntegratedGradients,
-    /// In-silico mutagenesis.
-    Ism,
-    /// Input × gradient.
-    InputXGradient,
-    /// Gradient (saliency), signed.
-    Saliency,
-    /// First-layer convolution filters (no attributions).
-    Filters,
+/// `--method`: an attribution method, or `filters` (`None`: first-layer convolution filters).
+#[derive(Clone, Copy)]
+pub struct Source(Option<AttributionMethod>);
+
+fn parse_source(s: &str) -> std::result::Result<Source, String> {
+    if s.eq_ignore_ascii_case("filters") {
+        return Ok(Source(None));
+    }
+    AttributionMethod::parse(s)
+        .map(|m| Source(Some(m)))
+        .map_err(|e| e.to_string())
 }
 
 /// `genolm explain motifs`.
@@ -48,9 +44,10 @@ pub struct MotifArgs {
     /// Output folder: motifs.csv, matches.csv, seqlets.csv, motifs.jaspar, logos/<motif>.svg.
     #[arg(long, short)]
     out: PathBuf,
-    /// Where motifs come from.
-    #[arg(long, value_enum, default_value = "deepshap")]
-    method: MotifSource,
+    /// Where motifs come from: deepshap, integrated-gradients, ism, input-x-gradient,
+    /// saliency (attributions), or filters (first-layer convolution filters, no attributions).
+    #[arg(long, default_value = "deepshap", value_parser = parse_source)]
+    method: Source,
     /// Classifier: explain this class's logit (default: each sequence's predicted class);
     /// language models explain the sequence log-likelihood.
     #[arg(long)]
@@ -117,13 +114,8 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
         None => Vec::new(),
     };
     out_dir(&a.out)?;
-    let method = match a.method {
-        MotifSource::Filters => return filters(&a, &model, &seqs, &db),
-        MotifSource::Deepshap => AttributionMethod::DeepShap,
-        MotifSource::IntegratedGradients => AttributionMethod::IntegratedGradients,
-        MotifSource::Ism => AttributionMethod::Ism,
-        MotifSource::InputXGradient => AttributionMethod::InputXGradient,
-        MotifSource::Saliency => AttributionMethod::Saliency,
+    let Some(method) = a.method.0 else {
+        return filters(&a, &model, &seqs, &db);
     };
     if model.config().k != 1 {
         return Err(Error::Input(format!(

@@ -195,9 +195,16 @@ pub fn scan(motifs: &[Pwm], seqs: &[(&str, &[u8])], opts: &ScanOptions) -> Resul
         )));
     }
     let bg = opts.background.unwrap_or_else(|| composition(seqs));
+    // every sequence striped once, with wrap-around rows for the longest motif (shorter ones
+    // need fewer; the extra rows are never read as positions)
+    let longest = motifs.iter().map(Pwm::len).max().unwrap_or(1);
     let striped: Vec<StripedSequence<Dna>> = seqs
         .iter()
-        .map(|(_, s)| EncodedSequence::<Dna>::encode_lossy(s.to_ascii_uppercase()).to_striped())
+        .map(|(_, s)| {
+            let mut st = EncodedSequence::<Dna>::encode_lossy(s.to_ascii_uppercase()).to_striped();
+            st.configure_wrap(longest.saturating_sub(1));
+            st
+        })
         .collect();
     let mut hits = Vec::new();
     let mut tests = 0usize;
@@ -220,10 +227,8 @@ pub fn scan(motifs: &[Pwm], seqs: &[(&str, &[u8])], opts: &ScanOptions) -> Resul
                 continue;
             }
             tests += (s.len() - m.len() + 1) * strands.len();
-            let mut st = st.clone();
-            st.configure(&fwd);
             for (strand, pssm) in &strands {
-                for hit in Scanner::new(pssm, &st).threshold(threshold) {
+                for hit in Scanner::new(pssm, st).threshold(threshold) {
                     let (a, b) = (hit.position(), hit.position() + m.len());
                     let word: Vec<u8> = if *strand == '+' {
                         s[a..b].to_ascii_uppercase()

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/install-chromium.sh
-cargo build -q --bin genolm
+cargo build -q --bin genolm ${GENOLM_FEATURES:+--features "$GENOLM_FEATURES"}
 bin="$CARGO_TARGET_DIR/debug/genolm"
 out=runs/monitor-check
 rm -rf "$out"

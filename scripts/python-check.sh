@@ -22,7 +22,7 @@ fi
 if ! "$venv/bin/python" -c "import tensorboard, pandas" >/dev/null 2>&1; then
   "$venv/bin/pip" install -q --disable-pip-version-check "tensorboard==2.20.0" "pandas==2.2.3" "setuptools<81"
 fi
-cargo build -q --bin genolm
+cargo build -q --bin genolm ${GENOLM_FEATURES:+--features "$GENOLM_FEATURES"}
 bin="$CARGO_TARGET_DIR/debug/genolm"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Install what genolm needs to build on a Debian/Ubuntu machine: HDF5 headers and pkg-config
-# (for hdf5-metno), a C compiler. Safe to run again; does nothing when all is present.
+# (for hdf5-metno), a C compiler, and for the tests of data-parallel training (feature `mpi`)
+# Open MPI and libclang (the `mpi` crate generates its bindings). Safe to run again; does
+# nothing when all is present.
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
+command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
+[ -e /usr/include/x86_64-linux-gnu/openmpi/mpi.h ] || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] \
+  || command -v mpicc >/dev/null 2>&1 || need+=(libopenmpi-dev)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 \
+  || need+=(libclang-dev)
 # h5py: the tests check that states files open in Python
 python3 -c "import h5py" >/dev/null 2>&1 || /usr/bin/python3 -c "import h5py" >/dev/null 2>&1 || need+=(python3-h5py)
 if [ ${#need[@]} -gt 0 ]; then

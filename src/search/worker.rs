@@ -39,6 +39,7 @@ pub fn run_trial(
         stop_at_step: Some(o.budget(rung)),
         kingdom_eval: false,
         verbose,
+        distributed: None,
     };
     let (steps, valid_loss) = match run_training_with(&cfg, resume, &ro) {
         Ok(s) => {

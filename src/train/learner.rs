@@ -21,6 +21,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, D};
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use super::callbacks::{Callback, Control, EarlyStopping};
 pub use super::data::Data;
 use super::data::HostBatch;
+use super::dist::{self, Collective};
 use super::history::Smoother;
 pub use super::history::{EpochRecord, History, StepRecord};
 pub use super::lr_find::LrFinder;
@@ -167,6 +169,7 @@ pub struct Learner {
     pub(super) deadline: Option<Instant>,
     pub(super) smoother: Smoother,
     pub(super) metrics: Option<MetricsLog>,
+    pub(super) collective: Option<Arc<dyn Collective>>,
 }
 
 impl std::fmt::Debug for Learner {
@@ -221,7 +224,22 @@ impl Learner {
             deadline: None,
             smoother: Smoother::default(),
             metrics: None,
+            collective: None,
         })
+    }
+
+    /// Train data-parallel with the other ranks of `c` ([`dist`](super::dist)): this rank
+    /// trains on its rows of every batch, gradients are averaged across ranks before each
+    /// step, and only rank 0 writes checkpoints, logs and progress.
+    pub fn set_collective(&mut self, c: Arc<dyn Collective>) {
+        self.collective = (c.world_size() > 1).then_some(c);
+    }
+
+    /// `(rank, world size)`: `(0, 1)` unless training data-parallel.
+    pub fn rank(&self) -> (usize, usize) {
+        self.collective
+            .as_ref()
+            .map_or((0, 1), |c| (c.rank(), c.world_size()))
     }
 
     /// evcxr display: the training curves so far (per step, smoothed, validation per epoch)
@@ -323,6 +341,11 @@ impl Learner {
     /// same arguments continues the interrupted fit at its next epoch.
     pub fn fit(&mut self, epochs: usize, schedule: Schedule) -> Result<History> {
         self.adopt()?;
+        let (rank, world) = self.rank();
+        let lead = rank == 0;
+        if let Some(c) = &self.collective {
+            dist::broadcast_params(c.as_ref(), &self.opt.all_vars())?;
+        }
         let start = match &self.fit_state {
             Some(f) if f.epochs == epochs && f.schedule == schedule && f.stage == self.stage => {
                 f.next_epoch
@@ -338,7 +361,7 @@ impl Learner {
         let is_cls = matches!(self.train, Data::Cls(_));
         let stateful = self.train.stateful() && self.model.config().lstm_layers > 0;
         let mut new_records = History::default();
-        if self.metrics.is_none() {
+        if self.metrics.is_none() && lead {
             if let Some(dir) = &self.opts.log_dir {
                 self.metrics = Some(MetricsLog::open(dir, self.opt.steps())?);
             }
@@ -349,13 +372,20 @@ impl Learner {
         for epoch in start..epochs {
             let t0 = Instant::now();
             let batches = pending.take().unwrap_or_else(|| self.train_batches(epoch));
-            let bar = self.progress_bar(batches.len(), epoch, epochs);
+            let bar = self.progress_bar(batches.len(), epoch, epochs, lead);
             let mut state: Option<RnnState> = None;
             let (mut sum_loss, mut n_loss) = (0f64, 0f64);
             let mut units = 0usize;
             let mut lr_now = 0.0;
-            for (i, hb) in batches.iter().enumerate() {
+            for (i, global) in batches.iter().enumerate() {
                 let t_step = Instant::now();
+                let mine;
+                let hb = if world > 1 {
+                    mine = dist::shard_rows(global, rank, world);
+                    &mine
+                } else {
+                    global
+                };
                 let pct = (epoch * n_batches + i) as f64 / total;
                 let (lr, mom) = schedule.at(pct);
                 self.opt.scale_to_top(lr);
@@ -366,13 +396,44 @@ impl Learner {
                     state = carry_state(state, &hb.reset)?;
                 }
                 let step = self.opt.steps();
-                let seed = mix(self.opts.seed, step as u64);
+                // ranks draw different dropout masks for their rows
+                let seed = match rank {
+                    0 => mix(self.opts.seed, step as u64),
+                    r => mix(mix(self.opts.seed, step as u64), r as u64),
+                };
                 let out = self
                     .model
                     .forward(&x, state.as_ref(), Mode::Train { seed })?;
                 let (loss, ce) = self.model.loss(&out, &y)?;
                 let ce_v = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let loss_v = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                let scaled = if self.loss_scale != 1.0 {
+                    (loss * self.loss_scale)?
+                } else {
+                    loss
+                };
+                let mut grads = scaled.backward()?;
+                // data-parallel: the target-weighted mean over ranks of gradients and losses
+                let (ce_v, loss_v, n_targets) = match &self.collective {
+                    Some(c) => {
+                        let params: Vec<_> = self
+                            .opt
+                            .trainable_vars()
+                            .iter()
+                            .map(|v| v.as_tensor().clone())
+                            .collect();
+                        let w = hb.n_targets() as f64;
+                        let r = dist::reduce_gradients(
+                            c.as_ref(),
+                            &params,
+                            &mut grads,
+                            w,
+                            &[ce_v, loss_v],
+                        )?;
+                        (r[0], r[1], r[2])
+                    }
+                    None => (ce_v, loss_v, hb.n_targets() as f64),
+                };
                 if !loss_v.is_finite() {
                     if let Some(b) = &bar {
                         b.abandon();
@@ -388,12 +449,6 @@ impl Learner {
                         checkpoint: self.last_checkpoint.clone(),
                     });
                 }
-                let scaled = if self.loss_scale != 1.0 {
-                    (loss * self.loss_scale)?
-                } else {
-                    loss
-                };
-                let grads = scaled.backward()?;
                 let info = self.opt.step(&grads, 1.0 / self.loss_scale)?;
                 if !info.applied {
                     if self.loss_scale > 1.0 {
@@ -421,13 +476,12 @@ impl Learner {
                 if stateful {
                     state = out.state;
                 }
-                let w = hb.n_targets() as f64;
-                sum_loss += ce_v * w;
-                n_loss += w;
+                sum_loss += ce_v * n_targets;
+                n_loss += n_targets;
                 let step_units = if is_cls {
-                    hb.batch
+                    global.batch
                 } else {
-                    hb.batch * hb.seq_len
+                    global.batch * global.seq_len
                 };
                 units += step_units;
                 let rec = StepRecord {
@@ -439,7 +493,7 @@ impl Learner {
                     lr,
                     momentum: mom,
                     grad_norm: info.grad_norm,
-                    targets: hb.n_targets(),
+                    targets: n_targets as usize,
                     units_per_s: step_units as f64 / t_step.elapsed().as_secs_f64().max(1e-9),
                     rss_mib: crate::cpu::rss_mib(),
                     time: super::tensorboard::unix_now(),
@@ -495,7 +549,7 @@ impl Learner {
                 schedule,
                 next_epoch: epoch + 1,
             });
-            if let Some(dir) = self.opts.checkpoint_dir.clone() {
+            if let Some(dir) = self.opts.checkpoint_dir.clone().filter(|_| lead) {
                 self.save_checkpoint(&dir)?;
             }
             let mut stop = false;
@@ -505,7 +559,12 @@ impl Learner {
             if stop {
                 break;
             }
-            if epoch + 1 < epochs && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            let mut time_up = self.deadline.is_some_and(|d| Instant::now() >= d);
+            if let Some(c) = &self.collective {
+                // rank 0's clock decides for everyone
+                time_up = c.sum(&[if lead && time_up { 1.0 } else { 0.0 }])?[0] > 0.0;
+            }
+            if epoch + 1 < epochs && time_up {
                 // time is up: keep the fit state so the next call continues here
                 return Ok(new_records);
             }
@@ -519,8 +578,9 @@ impl Learner {
         n: usize,
         epoch: usize,
         epochs: usize,
+        lead: bool,
     ) -> Option<indicatif::ProgressBar> {
-        if !self.opts.verbose || !std::io::stderr().is_terminal() {
+        if !lead || !self.opts.verbose || !std::io::stderr().is_terminal() {
             return None;
         }
         let b = indicatif::ProgressBar::new(n as u64);
@@ -536,7 +596,7 @@ impl Learner {
     }
 
     fn report(&self, r: &EpochRecord, epochs: usize) {
-        if !self.opts.verbose {
+        if !self.opts.verbose || self.rank().0 != 0 {
             return;
         }
         let fmt = |o: Option<f64>| o.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
@@ -559,7 +619,12 @@ impl Learner {
     /// Cross-entropy and accuracy of the model on `data` (evaluation mode; stateful LM data
     /// carries the LSTM state across batches).
     pub fn evaluate(&self, data: &Data) -> Result<EvalResult> {
-        evaluate(&self.model, data, self.opts.valid_max_batches)
+        evaluate_with(
+            &self.model,
+            data,
+            self.opts.valid_max_batches,
+            self.collective.as_deref(),
+        )
     }
 }
 
@@ -574,6 +639,18 @@ fn carry_state(state: Option<RnnState>, reset: &Option<Vec<bool>>) -> Result<Opt
 
 /// Cross-entropy and accuracy of `model` on `data` (at most `max_batches`, 0 = all).
 pub fn evaluate(model: &GenomicModel, data: &Data, max_batches: usize) -> Result<EvalResult> {
+    evaluate_with(model, data, max_batches, None)
+}
+
+/// [`evaluate`], data-parallel: each rank scores its rows of every batch and the sums are
+/// added across ranks (every rank gets the same result).
+pub fn evaluate_with(
+    model: &GenomicModel,
+    data: &Data,
+    max_batches: usize,
+    collective: Option<&dyn Collective>,
+) -> Result<EvalResult> {
+    let (rank, world) = collective.map_or((0, 1), |c| (c.rank(), c.world_size()));
     let dev = model.device().clone();
     let mut batches = data.batches(0);
     if max_batches > 0 {
@@ -582,7 +659,17 @@ pub fn evaluate(model: &GenomicModel, data: &Data, max_batches: usize) -> Result
     let stateful = data.stateful() && model.config().lstm_layers > 0;
     let mut state: Option<RnnState> = None;
     let (mut loss_sum, mut correct, mut n) = (0f64, 0f64, 0usize);
-    for hb in &batches {
+    for global in &batches {
+        let mine;
+        let hb = if world > 1 {
+            mine = dist::shard_rows(global, rank, world);
+            if mine.batch == 0 {
+                continue;
+            }
+            &mine
+        } else {
+            global
+        };
         let (x, y) = hb.tensors(&dev)?;
         if stateful {
             state = carry_state(state, &hb.reset)?;
@@ -608,6 +695,10 @@ pub fn evaluate(model: &GenomicModel, data: &Data, max_batches: usize) -> Result
                 .count(),
             _ => pred.iter().zip(&hb.y_u32).filter(|(p, l)| p == l).count(),
         } as f64;
+    }
+    if let Some(c) = collective.filter(|_| world > 1) {
+        let s = c.sum(&[loss_sum, correct, n as f64])?;
+        (loss_sum, correct, n) = (s[0], s[1], s[2] as usize);
     }
     if n == 0 {
         return Err(Error::Input("no validation targets".into()));

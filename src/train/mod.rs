@@ -17,6 +17,7 @@ mod callbacks;
 mod checkpoint;
 mod data;
 pub mod display;
+pub mod dist;
 pub mod history;
 pub mod learner;
 mod lr_find;
@@ -29,8 +30,8 @@ pub mod tensorboard;
 
 pub use history::{History, StepRecord};
 pub use learner::{
-    evaluate, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord, EvalResult,
-    Learner, LearnerOptions, LrFinder, Precision,
+    evaluate, evaluate_with, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord,
+    EvalResult, Learner, LearnerOptions, LrFinder, Precision,
 };
 pub use optim::{AdamW, AdamWOptions};
 pub use recipes::{fine_tune, ulmfit, UlmfitData, UlmfitOptions, UlmfitResult};

@@ -238,6 +238,23 @@ impl AdamW {
         self.freeze_to(0);
     }
 
+    /// The parameters that train (of groups not frozen), in a fixed order.
+    pub fn trainable_vars(&self) -> Vec<Var> {
+        self.groups
+            .iter()
+            .filter(|g| !g.frozen)
+            .flat_map(|g| g.vars.iter().map(|(_, v)| v.clone()))
+            .collect()
+    }
+
+    /// Every parameter, frozen or not, in a fixed order.
+    pub fn all_vars(&self) -> Vec<Var> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.vars.iter().map(|(_, v)| v.clone()))
+            .collect()
+    }
+
     /// Number of groups that train.
     pub fn trainable_groups(&self) -> usize {
         self.groups.iter().filter(|g| !g.frozen).count()

@@ -493,6 +493,9 @@ pub struct RunOptions {
     pub kingdom_eval: bool,
     /// Print progress.
     pub verbose: bool,
+    /// Train data-parallel across the processes of this job ([`super::dist`]): each rank
+    /// trains on its rows of every batch; rank 0 writes the checkpoints, logs and summary.
+    pub distributed: Option<super::dist::Engine>,
 }
 
 impl Default for RunOptions {
@@ -501,6 +504,7 @@ impl Default for RunOptions {
             stop_at_step: None,
             kingdom_eval: true,
             verbose: true,
+            distributed: None,
         }
     }
 }
@@ -524,11 +528,25 @@ impl super::callbacks::Callback for StopAtStep {
 /// [`run_training`] with [`RunOptions`].
 pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Result<RunSummary> {
     let t0 = Instant::now();
-    let device = cfg.train.device.open()?;
-    crate::fsio::atomic_write(
-        &cfg.output.join("run.toml"),
-        cfg.to_toml_string()?.as_bytes(),
-    )?;
+    let mut device = cfg.train.device.open()?;
+    let collective = match ro.distributed {
+        Some(engine) => {
+            std::fs::create_dir_all(&cfg.output).map_err(|e| Error::io(&cfg.output, e))?;
+            if engine == super::dist::Engine::Nccl && device.is_cuda() {
+                // one GPU per rank on a node
+                device = candle_core::Device::new_cuda(super::dist::local_rank())?;
+            }
+            Some(super::dist::connect(engine, &device, &cfg.output)?)
+        }
+        None => None,
+    };
+    let lead = collective.as_ref().is_none_or(|c| c.rank() == 0);
+    if lead {
+        crate::fsio::atomic_write(
+            &cfg.output.join("run.toml"),
+            cfg.to_toml_string()?.as_bytes(),
+        )?;
+    }
     let corpus = load_corpus(&cfg.data)?;
     let splits = run_splits(&corpus, &cfg.data)?;
     let (tr, va, te) = (&splits.train, &splits.valid, &splits.test);
@@ -559,12 +577,12 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         max_batches: cfg.train.max_batches,
         valid_max_batches: cfg.train.valid_max_batches,
         checkpoint_dir: Some(cfg.output.clone()),
-        verbose: ro.verbose,
+        verbose: ro.verbose && lead,
         log_dir: Some(cfg.output.clone()),
     };
     let ckpt_state = cfg.output.join("state.json");
     let mut learn = if resume && ckpt_state.exists() {
-        if ro.verbose {
+        if ro.verbose && lead {
             println!("resuming from {}", cfg.output.display());
         }
         Learner::resume(&cfg.output, train, valid, &device)?
@@ -572,6 +590,17 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         let model = GenomicModel::new(cfg.model.clone(), &device, cfg.train.seed)?;
         Learner::new(model, train, valid, opts)?
     };
+    if let Some(c) = collective {
+        if ro.verbose && lead {
+            println!(
+                "data-parallel over {} ranks ({}): {} rows of each batch per rank",
+                c.world_size(),
+                c.engine(),
+                cfg.data.batch_size as f64 / c.world_size() as f64
+            );
+        }
+        learn.set_collective(c);
+    }
     if cfg.train.early_stopping > 0 {
         learn.add_callback(Box::new(EarlyStopping::new(cfg.train.early_stopping, 1e-4)));
     }
@@ -584,7 +613,7 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         learn.fit(cfg.train.epochs, schedule)?;
     }
     let vmax = cfg.train.valid_max_batches;
-    let (valid, test) = if ro.kingdom_eval {
+    let (valid, test) = if ro.kingdom_eval && lead {
         (
             eval_by_kingdom(&learn.model, &corpus, va, &cfg.data, vmax)?,
             eval_by_kingdom(&learn.model, &corpus, te, &cfg.data, vmax)?,
@@ -605,8 +634,10 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         train_genomes: corpus.ids(tr),
         data: Some(cfg.data.clone()),
     };
-    let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
-    crate::fsio::atomic_write(&cfg.output.join("summary.json"), &json)?;
+    if lead {
+        let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+        crate::fsio::atomic_write(&cfg.output.join("summary.json"), &json)?;
+    }
     Ok(summary)
 }
 

@@ -86,6 +86,15 @@ enum Cmd {
         /// Set the RoPE scale `s` of the static scalings (target length / training length).
         #[arg(long)]
         rope_factor: Option<f64>,
+        /// Train data-parallel across the processes of an MPI or GPU job (docs/scaling.md):
+        /// `mpirun -np 4 genolm train -c run.toml --distributed mpi`. The run file's batch
+        /// size is the global batch; rank 0 writes the run folder.
+        #[arg(long, value_enum)]
+        distributed: Option<genolm::train::dist::Engine>,
+        /// Stop at the first epoch end at or after this optimizer step, keeping the fit
+        /// resumable (a job with a time limit: continue later with `--resume`).
+        #[arg(long)]
+        stop_at_step: Option<usize>,
     },
     /// Benchmark a trained LM (seed 002): every task, next to a Markov baseline.
     Bench {
@@ -240,6 +249,8 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             lr,
             rope_scaling,
             rope_factor,
+            distributed,
+            stop_at_step,
         } => {
             let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
             if let Some(m) = rope_scaling {
@@ -264,14 +275,26 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             if let Some(lr) = lr {
                 cfg.train.lr = lr;
             }
-            println!(
-                "training {} ({}), output {}",
-                cfg.model.name,
-                cfg.model.arch_label(),
-                cfg.output.display()
-            );
-            let s = genolm::train::run::run_training(&cfg, resume)?;
-            println!("{}", s.text());
+            let ro = genolm::train::run::RunOptions {
+                distributed,
+                stop_at_step,
+                ..Default::default()
+            };
+            // under a launcher, only rank 0 talks
+            let lead = distributed.is_none()
+                || genolm::train::dist::launcher_rank().is_none_or(|(r, _)| r == 0);
+            if lead {
+                println!(
+                    "training {} ({}), output {}",
+                    cfg.model.name,
+                    cfg.model.arch_label(),
+                    cfg.output.display()
+                );
+            }
+            let s = genolm::train::run::run_training_with(&cfg, resume, &ro)?;
+            if lead {
+                println!("{}", s.text());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Quickstart {

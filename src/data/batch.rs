@@ -25,6 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::streams::TokenStreams;
 use super::tokenize::{Special, N_SPECIAL};
 use crate::{Error, Result};
 
@@ -62,29 +63,37 @@ impl LmBatch {
     }
 }
 
-/// Causal-LM batcher over token streams (one per contig).
+/// Causal-LM batcher over token streams (one per contig), in memory or mapped from
+/// [token shards](super::shards).
 #[derive(Debug, Clone)]
 pub struct LmBatcher {
-    streams: Vec<Vec<u32>>,
+    streams: TokenStreams,
     batch: usize,
     bptt: usize,
     stateful: bool,
     seed: u64,
 }
 
+/// Batches between two [`TokenStreams::release`] calls while walking mapped streams.
+const RELEASE_EVERY: usize = 256;
+
 impl LmBatcher {
-    /// `streams`: token ids per contig; `batch` rows; `bptt` time steps per window.
+    /// `streams`: token ids per contig (a `Vec<Vec<u32>>` or [`TokenStreams`]); `batch` rows;
+    /// `bptt` time steps per window.
     pub fn new(
-        streams: Vec<Vec<u32>>,
+        streams: impl Into<TokenStreams>,
         batch: usize,
         bptt: usize,
         stateful: bool,
         seed: u64,
     ) -> Result<Self> {
+        let streams = streams.into();
         if batch == 0 || bptt == 0 {
             return Err(Error::Config("batch size and bptt must be positive".into()));
         }
-        let total: usize = streams.iter().map(|s| s.len().saturating_sub(1)).sum();
+        let total: usize = (0..streams.len())
+            .map(|i| streams.stream_len(i).saturating_sub(1))
+            .sum();
         if total < batch * bptt {
             return Err(Error::Input(format!(
                 "{total} tokens are too few for one batch of {batch} × {bptt}"
@@ -106,84 +115,103 @@ impl LmBatcher {
 
     /// Total tokens.
     pub fn n_tokens(&self) -> usize {
-        self.streams.iter().map(Vec::len).sum()
+        self.streams.total_tokens()
     }
 
-    /// The batches of one epoch (the order depends on `seed` and `epoch`).
+    /// The token streams.
+    pub fn streams(&self) -> &TokenStreams {
+        &self.streams
+    }
+
+    /// The batches of one epoch (the order depends on `seed` and `epoch`), all at once.
     pub fn epoch(&self, epoch: u64) -> Vec<LmBatch> {
-        if self.stateful {
-            self.stateful_epoch(epoch)
+        self.iter_epoch(epoch).collect()
+    }
+
+    /// The batches of one epoch, made as they are taken: memory holds one batch and the
+    /// epoch's plan (stateful: a cursor per row; shuffled: 12 bytes per window), not the epoch.
+    pub fn iter_epoch(&self, epoch: u64) -> LmEpoch<'_> {
+        let plan = if self.stateful {
+            self.stateful_plan(epoch)
         } else {
-            self.shuffled_epoch(epoch)
+            self.shuffled_plan(epoch)
+        };
+        let n = match &plan {
+            Plan::Shuffled(w) => w.len() / self.batch,
+            Plan::Stateful { n, .. } => *n,
+        };
+        LmEpoch {
+            b: self,
+            plan,
+            next: 0,
+            n,
         }
     }
 
-    /// Windows `(stream, start)` of `bptt + 1` tokens stepping `bptt` over `[lo, hi)`.
-    fn windows(&self, stream: usize, lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
-        let mut s = lo;
-        while s + self.bptt < hi {
-            out.push((stream, s));
-            s += self.bptt;
+    /// Number of windows `(start)` of `bptt + 1` tokens stepping `bptt` over `[lo, hi)`.
+    fn n_windows(&self, lo: usize, hi: usize) -> usize {
+        if hi > lo + self.bptt {
+            (hi - lo - self.bptt - 1) / self.bptt + 1
+        } else {
+            0
         }
     }
 
-    fn make_batch(&self, rows: &[(usize, usize)], reset: Vec<bool>) -> LmBatch {
+    fn make_batch(&self, rows: impl Iterator<Item = (usize, usize)>, reset: Vec<bool>) -> LmBatch {
         let t = self.bptt;
-        let mut x = Vec::with_capacity(rows.len() * t);
-        let mut y = Vec::with_capacity(rows.len() * t);
-        for &(s, start) in rows {
-            let w = &self.streams[s][start..start + t + 1];
+        let mut x = Vec::with_capacity(reset.len() * t);
+        let mut y = Vec::with_capacity(reset.len() * t);
+        let mut n = 0;
+        for (s, start) in rows {
+            let w = &self.streams.get(s)[start..start + t + 1];
             x.extend_from_slice(&w[..t]);
             y.extend_from_slice(&w[1..]);
+            n += 1;
         }
         LmBatch {
             x,
             y,
-            batch: rows.len(),
+            batch: n,
             seq_len: t,
             reset,
         }
     }
 
-    fn shuffled_epoch(&self, epoch: u64) -> Vec<LmBatch> {
+    fn shuffled_plan(&self, epoch: u64) -> Plan {
         let mut rng = epoch_rng(self.seed, epoch);
-        let mut wins = Vec::new();
-        for (i, s) in self.streams.iter().enumerate() {
+        let mut wins: Vec<(u32, u64)> = Vec::new();
+        for i in 0..self.streams.len() {
+            let len = self.streams.stream_len(i);
             // A random offset per epoch so window borders move.
-            let off = if s.len() > self.bptt + 1 {
+            let off = if len > self.bptt + 1 {
                 rng.random_range(0..self.bptt)
             } else {
                 0
             };
-            self.windows(i, off, s.len(), &mut wins);
+            let n = self.n_windows(off, len);
+            wins.extend((0..n).map(|k| (i as u32, (off + k * self.bptt) as u64)));
         }
         wins.shuffle(&mut rng);
-        wins.chunks_exact(self.batch)
-            .map(|rows| self.make_batch(rows, vec![true; self.batch]))
-            .collect()
+        Plan::Shuffled(wins)
     }
 
-    fn stateful_epoch(&self, epoch: u64) -> Vec<LmBatch> {
+    fn stateful_plan(&self, epoch: u64) -> Plan {
         let mut rng = epoch_rng(self.seed, epoch);
         let mut order: Vec<usize> = (0..self.streams.len()).collect();
         order.shuffle(&mut rng);
-        // Cut the concatenation of streams (in this epoch's order) into `batch` equal parts.
-        let total: usize = self.streams.iter().map(Vec::len).sum();
+        // Cut the concatenation of streams (in this epoch's order) into `batch` equal parts;
+        // each row walks its segments in order, a window at a time.
+        let total = self.streams.total_tokens();
         let per_row = total / self.batch;
-        let mut rows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.batch]; // windows per row
-        let mut row_starts: Vec<Vec<bool>> = vec![Vec::new(); self.batch]; // reset flags per window
+        let mut segs: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); self.batch];
         let mut row = 0;
         let mut room = per_row;
         for &s in &order {
-            let len = self.streams[s].len();
+            let len = self.streams.stream_len(s);
             let mut pos = 0;
             while pos < len && row < self.batch {
                 let take = room.min(len - pos);
-                let before = rows[row].len();
-                self.windows(s, pos, pos + take, &mut rows[row]);
-                for w in before..rows[row].len() {
-                    row_starts[row].push(w == before);
-                }
+                segs[row].push((s, pos, pos + take));
                 pos += take;
                 room -= take;
                 if room == 0 {
@@ -192,16 +220,107 @@ impl LmBatcher {
                 }
             }
         }
-        let n = rows.iter().map(Vec::len).min().unwrap_or(0);
-        (0..n)
-            .map(|b| {
-                let r: Vec<(usize, usize)> = rows.iter().map(|w| w[b]).collect();
-                let reset = row_starts.iter().map(|f| f[b]).collect();
-                self.make_batch(&r, reset)
+        let n = segs
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|&(_, lo, hi)| self.n_windows(lo, hi))
+                    .sum::<usize>()
             })
-            .collect()
+            .min()
+            .unwrap_or(0);
+        let rows = segs
+            .into_iter()
+            .map(|segs| Cursor {
+                segs,
+                seg: 0,
+                next: None,
+            })
+            .collect();
+        Plan::Stateful { rows, n }
     }
 }
+
+enum Plan {
+    Shuffled(Vec<(u32, u64)>),
+    Stateful { rows: Vec<Cursor>, n: usize },
+}
+
+/// A row's walk over its segments `(stream, lo, hi)`.
+struct Cursor {
+    segs: Vec<(usize, usize, usize)>,
+    seg: usize,
+    /// next window start in the current segment (None: at the segment's start)
+    next: Option<usize>,
+}
+
+impl Cursor {
+    /// The next window `(stream, start, starts_a_segment)`.
+    fn advance(&mut self, bptt: usize) -> Option<(usize, usize, bool)> {
+        loop {
+            let &(s, lo, hi) = self.segs.get(self.seg)?;
+            let (start, first) = match self.next {
+                None => (lo, true),
+                Some(p) => (p, false),
+            };
+            if start + bptt < hi {
+                self.next = Some(start + bptt);
+                return Some((s, start, first));
+            }
+            self.seg += 1;
+            self.next = None;
+        }
+    }
+}
+
+/// The batches of one epoch of an [`LmBatcher`], made one at a time.
+pub struct LmEpoch<'a> {
+    b: &'a LmBatcher,
+    plan: Plan,
+    next: usize,
+    n: usize,
+}
+
+impl Iterator for LmEpoch<'_> {
+    type Item = LmBatch;
+
+    fn next(&mut self) -> Option<LmBatch> {
+        if self.next >= self.n {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        if i > 0 && i % RELEASE_EVERY == 0 {
+            self.b.streams.release();
+        }
+        let bs = self.b.batch;
+        Some(match &mut self.plan {
+            Plan::Shuffled(w) => self.b.make_batch(
+                w[i * bs..(i + 1) * bs]
+                    .iter()
+                    .map(|&(s, p)| (s as usize, p as usize)),
+                vec![true; bs],
+            ),
+            Plan::Stateful { rows, .. } => {
+                let bptt = self.b.bptt;
+                let picks: Vec<(usize, usize, bool)> = rows
+                    .iter_mut()
+                    .map(|r| r.advance(bptt).expect("every row has n windows"))
+                    .collect();
+                let reset = picks.iter().map(|p| p.2).collect();
+                self.b
+                    .make_batch(picks.into_iter().map(|(s, p, _)| (s, p)), reset)
+            }
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.n - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for LmEpoch<'_> {}
 
 /// Options for masked-LM masking.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -301,7 +420,7 @@ impl MlmBatch {
 /// Masked-LM batcher: shuffled windows of `seq_len` tokens, masked afresh each epoch.
 #[derive(Debug, Clone)]
 pub struct MlmBatcher {
-    streams: Vec<Vec<u32>>,
+    streams: TokenStreams,
     batch: usize,
     seq_len: usize,
     vocab_size: usize,
@@ -310,9 +429,10 @@ pub struct MlmBatcher {
 }
 
 impl MlmBatcher {
-    /// Windows of `seq_len` tokens from `streams`, `batch` per batch.
+    /// Windows of `seq_len` tokens from `streams` (a `Vec<Vec<u32>>` or [`TokenStreams`]),
+    /// `batch` per batch.
     pub fn new(
-        streams: Vec<Vec<u32>>,
+        streams: impl Into<TokenStreams>,
         batch: usize,
         seq_len: usize,
         vocab_size: usize,
@@ -325,7 +445,7 @@ impl MlmBatcher {
             ));
         }
         Ok(Self {
-            streams,
+            streams: streams.into(),
             batch,
             seq_len,
             vocab_size,
@@ -336,40 +456,78 @@ impl MlmBatcher {
 
     /// The batches of one epoch.
     pub fn epoch(&self, epoch: u64) -> Vec<MlmBatch> {
+        self.iter_epoch(epoch).collect()
+    }
+
+    /// The batches of one epoch, masked as they are taken (the same batches as
+    /// [`epoch`](Self::epoch)).
+    pub fn iter_epoch(&self, epoch: u64) -> MlmEpoch<'_> {
         let mut rng = epoch_rng(self.seed, epoch);
-        let mut wins = Vec::new();
-        for (i, s) in self.streams.iter().enumerate() {
-            let mut p = 0;
-            while p + self.seq_len <= s.len() {
-                wins.push((i, p));
-                p += self.seq_len;
-            }
+        let mut wins: Vec<(u32, u64)> = Vec::new();
+        for i in 0..self.streams.len() {
+            let len = self.streams.stream_len(i);
+            let n = len / self.seq_len;
+            wins.extend((0..n).map(|k| (i as u32, (k * self.seq_len) as u64)));
         }
         wins.shuffle(&mut rng);
-        wins.chunks_exact(self.batch)
-            .map(|rows| {
-                let mut x = Vec::with_capacity(self.batch * self.seq_len);
-                let mut labels = Vec::with_capacity(self.batch * self.seq_len);
-                for &(s, p) in rows {
-                    let (xi, yi) = mask_tokens(
-                        &self.streams[s][p..p + self.seq_len],
-                        self.vocab_size,
-                        &self.opts,
-                        &mut rng,
-                    );
-                    x.extend(xi);
-                    labels.extend(yi);
-                }
-                MlmBatch {
-                    x,
-                    labels,
-                    batch: self.batch,
-                    seq_len: self.seq_len,
-                }
-            })
-            .collect()
+        MlmEpoch {
+            b: self,
+            wins,
+            rng,
+            next: 0,
+        }
     }
 }
+
+/// The batches of one epoch of an [`MlmBatcher`], made one at a time.
+pub struct MlmEpoch<'a> {
+    b: &'a MlmBatcher,
+    wins: Vec<(u32, u64)>,
+    rng: ChaCha8Rng,
+    next: usize,
+}
+
+impl Iterator for MlmEpoch<'_> {
+    type Item = MlmBatch;
+
+    fn next(&mut self) -> Option<MlmBatch> {
+        let (bs, t) = (self.b.batch, self.b.seq_len);
+        let i = self.next;
+        if (i + 1) * bs > self.wins.len() {
+            return None;
+        }
+        self.next += 1;
+        if i > 0 && i % RELEASE_EVERY == 0 {
+            self.b.streams.release();
+        }
+        let mut x = Vec::with_capacity(bs * t);
+        let mut labels = Vec::with_capacity(bs * t);
+        for &(s, p) in &self.wins[i * bs..(i + 1) * bs] {
+            let p = p as usize;
+            let (xi, yi) = mask_tokens(
+                &self.b.streams.get(s as usize)[p..p + t],
+                self.b.vocab_size,
+                &self.b.opts,
+                &mut self.rng,
+            );
+            x.extend(xi);
+            labels.extend(yi);
+        }
+        Some(MlmBatch {
+            x,
+            labels,
+            batch: bs,
+            seq_len: t,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.wins.len() / self.b.batch - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for MlmEpoch<'_> {}
 
 /// A classification batch, padded at the start to the longest row.
 #[derive(Debug, Clone, PartialEq)]

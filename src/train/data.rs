@@ -66,47 +66,37 @@ impl Data {
         matches!(self, Data::Lm(b) if b.is_stateful())
     }
 
-    pub(crate) fn batches(&self, epoch: u64) -> Vec<HostBatch> {
+    /// The batches of one epoch, made as they are taken (LM and masked-LM data never hold
+    /// the epoch in memory: what lets token shards larger than memory train).
+    pub(crate) fn iter(&self, epoch: u64) -> Box<dyn ExactSizeIterator<Item = HostBatch> + '_> {
         match self {
-            Data::Lm(b) => b
-                .epoch(epoch)
-                .into_iter()
-                .map(|b| HostBatch {
-                    x: b.x,
-                    y_u32: b.y,
-                    y_i64: Vec::new(),
-                    per_row: false,
-                    batch: b.batch,
-                    seq_len: b.seq_len,
-                    reset: Some(b.reset),
-                })
-                .collect(),
-            Data::Mlm(b) => b
-                .epoch(epoch)
-                .into_iter()
-                .map(|b| HostBatch {
-                    x: b.x,
-                    y_u32: Vec::new(),
-                    y_i64: b.labels,
-                    per_row: false,
-                    batch: b.batch,
-                    seq_len: b.seq_len,
-                    reset: None,
-                })
-                .collect(),
-            Data::Cls(b) => b
-                .epoch(epoch)
-                .into_iter()
-                .map(|b| HostBatch {
-                    x: b.x,
-                    y_u32: b.labels,
-                    y_i64: Vec::new(),
-                    per_row: true,
-                    batch: b.batch,
-                    seq_len: b.seq_len,
-                    reset: None,
-                })
-                .collect(),
+            Data::Lm(b) => Box::new(b.iter_epoch(epoch).map(|b| HostBatch {
+                x: b.x,
+                y_u32: b.y,
+                y_i64: Vec::new(),
+                per_row: false,
+                batch: b.batch,
+                seq_len: b.seq_len,
+                reset: Some(b.reset),
+            })),
+            Data::Mlm(b) => Box::new(b.iter_epoch(epoch).map(|b| HostBatch {
+                x: b.x,
+                y_u32: Vec::new(),
+                y_i64: b.labels,
+                per_row: false,
+                batch: b.batch,
+                seq_len: b.seq_len,
+                reset: None,
+            })),
+            Data::Cls(b) => Box::new(b.epoch(epoch).into_iter().map(|b| HostBatch {
+                x: b.x,
+                y_u32: b.labels,
+                y_i64: Vec::new(),
+                per_row: true,
+                batch: b.batch,
+                seq_len: b.seq_len,
+                reset: None,
+            })),
         }
     }
 }

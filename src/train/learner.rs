@@ -299,11 +299,17 @@ impl Learner {
     }
 
     pub(super) fn train_batches(&self, epoch: usize) -> Vec<HostBatch> {
-        let mut b = self.train.batches(epoch as u64);
-        if self.opts.max_batches > 0 {
-            b.truncate(self.opts.max_batches);
-        }
-        b
+        self.train_iter(epoch).collect()
+    }
+
+    /// One epoch's training batches, made as they are taken (at most `max_batches`).
+    pub(super) fn train_iter(&self, epoch: usize) -> impl ExactSizeIterator<Item = HostBatch> + '_ {
+        let it = self.train.iter(epoch as u64);
+        let n = match self.opts.max_batches {
+            0 => it.len(),
+            m => it.len().min(m),
+        };
+        it.take(n)
     }
 
     /// One-cycle training for `epochs` with peak LR `lr_max` (the top group's; lower
@@ -352,10 +358,8 @@ impl Learner {
             }
             _ => 0,
         };
-        // The schedule counts epoch 0's batches; those batches are reused when the fit starts there.
-        let epoch0 = self.train_batches(0);
-        let n_batches = epoch0.len().max(1);
-        let mut pending = (start == 0).then_some(epoch0);
+        // The schedule counts epoch 0's batches.
+        let n_batches = self.train_iter(0).len().max(1);
         let total = (epochs * n_batches) as f64;
         let dev = self.model.device().clone();
         let is_cls = matches!(self.train, Data::Cls(_));
@@ -371,13 +375,21 @@ impl Learner {
         }
         for epoch in start..epochs {
             let t0 = Instant::now();
-            let batches = pending.take().unwrap_or_else(|| self.train_batches(epoch));
-            let bar = self.progress_bar(batches.len(), epoch, epochs, lead);
+            // a handle on the data (streams are shared, not copied) so that batches are made
+            // as the loop takes them while the loop updates the learner
+            let data = self.train.clone();
+            let batches = data.iter(epoch as u64);
+            let n_epoch = match self.opts.max_batches {
+                0 => batches.len(),
+                m => batches.len().min(m),
+            };
+            let bar = self.progress_bar(n_epoch, epoch, epochs, lead);
             let mut state: Option<RnnState> = None;
             let (mut sum_loss, mut n_loss) = (0f64, 0f64);
             let mut units = 0usize;
             let mut lr_now = 0.0;
-            for (i, global) in batches.iter().enumerate() {
+            for (i, global) in batches.take(n_epoch).enumerate() {
+                let global = &global;
                 let t_step = Instant::now();
                 let mine;
                 let hb = if world > 1 {
@@ -652,14 +664,16 @@ pub fn evaluate_with(
 ) -> Result<EvalResult> {
     let (rank, world) = collective.map_or((0, 1), |c| (c.rank(), c.world_size()));
     let dev = model.device().clone();
-    let mut batches = data.batches(0);
-    if max_batches > 0 {
-        batches.truncate(max_batches);
-    }
+    let batches = data.iter(0);
+    let n_eval = match max_batches {
+        0 => batches.len(),
+        m => batches.len().min(m),
+    };
     let stateful = data.stateful() && model.config().lstm_layers > 0;
     let mut state: Option<RnnState> = None;
     let (mut loss_sum, mut correct, mut n) = (0f64, 0f64, 0usize);
-    for global in &batches {
+    for global in batches.take(n_eval) {
+        let global = &global;
         let mine;
         let hb = if world > 1 {
             mine = dist::shard_rows(global, rank, world);

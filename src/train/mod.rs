@@ -26,6 +26,7 @@ pub mod optim;
 pub mod recipes;
 pub mod run;
 pub mod schedule;
+pub mod source;
 pub mod tensorboard;
 
 pub use history::{History, StepRecord};

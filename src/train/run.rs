@@ -33,8 +33,10 @@ use super::history::History;
 use super::learner::{Data, EarlyStopping, Learner, LearnerOptions, Precision};
 use super::optim::AdamWOptions;
 use super::schedule::ScheduleKind;
+use super::source::CorpusSource;
 use crate::data::batch::{LmBatcher, MlmBatcher, MlmOptions};
-use crate::data::corpus::{Corpus, Kingdom, SplitLevel, SplitOptions, Splits};
+use crate::data::corpus::{Corpus, GenomeMeta, Kingdom, SplitLevel, SplitOptions, Splits};
+use crate::data::streams::TokenStreams;
 use crate::data::tokenize::{informed_random_loss, KmerTokenizer};
 use crate::models::{DeviceChoice, GenomicModel, Head, ModelConfig};
 use crate::{Error, Result};
@@ -234,7 +236,7 @@ pub struct RunSummary {
 }
 
 fn lm_data(
-    streams: Vec<Vec<u32>>,
+    streams: TokenStreams,
     cfg: &ModelConfig,
     d: &DataConfig,
     seed: u64,
@@ -406,18 +408,48 @@ pub fn eval_by_kingdom(
     max_batches: usize,
 ) -> Result<Vec<KingdomEval>> {
     let tok: KmerTokenizer = model.config().tokenizer()?;
+    let metas: Vec<&GenomeMeta> = corpus.genomes.iter().map(|g| &g.meta).collect();
+    eval_kingdoms(model, &metas, ids, d, max_batches, |g| {
+        Ok(corpus.token_streams(g, &tok, false).into())
+    })
+}
+
+/// [`eval_by_kingdom`] over a [`CorpusSource`] (memory or token shards).
+pub fn eval_source_by_kingdom(
+    model: &GenomicModel,
+    src: &CorpusSource,
+    ids: &[usize],
+    d: &DataConfig,
+    max_batches: usize,
+) -> Result<Vec<KingdomEval>> {
+    let tok: KmerTokenizer = model.config().tokenizer()?;
+    eval_kingdoms(model, &src.metas(), ids, d, max_batches, |g| {
+        src.streams(g, &tok, false)
+    })
+}
+
+fn eval_kingdoms(
+    model: &GenomicModel,
+    metas: &[&GenomeMeta],
+    ids: &[usize],
+    d: &DataConfig,
+    max_batches: usize,
+    streams_of: impl Fn(&[usize]) -> Result<TokenStreams>,
+) -> Result<Vec<KingdomEval>> {
     let mut out = Vec::new();
     for k in [Kingdom::Pro, Kingdom::Euk, Kingdom::Vir] {
         let g: Vec<usize> = ids
             .iter()
             .copied()
-            .filter(|&i| corpus.genomes[i].meta.kingdom == k)
+            .filter(|&i| metas[i].kingdom == k)
             .collect();
         if g.is_empty() {
             continue;
         }
-        let streams = corpus.token_streams(&g, &tok, false);
-        let total: usize = streams.iter().map(|s| s.len().saturating_sub(1)).sum();
+        let streams = streams_of(&g)?;
+        let total: usize = (0..streams.len())
+            .map(|i| streams.stream_len(i).saturating_sub(1))
+            .sum();
         // Small genomes (viruses) get smaller batches so that they can be scored at all.
         let mut dd = d.clone();
         while dd.batch_size > 1 && total < dd.batch_size * dd.bptt * 2 {
@@ -427,7 +459,7 @@ pub fn eval_by_kingdom(
         let r = super::learner::evaluate(model, &data, max_batches)?;
         out.push(KingdomEval {
             kingdom: k.as_str().into(),
-            genomes: corpus.ids(&g),
+            genomes: g.iter().map(|&i| metas[i].id.clone()).collect(),
             tokens: r.n,
             loss: r.loss,
             accuracy: r.accuracy,
@@ -458,22 +490,8 @@ impl DataConfig {
 /// split of a run is decided: the trainer, [`train_or_load`], the training report and the
 /// benchmark all call it.
 pub fn run_splits(corpus: &Corpus, d: &DataConfig) -> Result<Splits> {
-    let all = corpus.split(&d.split_options())?;
-    let keep = |v: &Vec<usize>| -> Vec<usize> {
-        v.iter()
-            .copied()
-            .filter(|&i| {
-                d.kingdoms.is_empty() || d.kingdoms.contains(&corpus.genomes[i].meta.kingdom)
-            })
-            .collect()
-    };
-    let (train, valid, test) = (keep(&all.train), keep(&all.valid), keep(&all.test));
-    if train.is_empty() {
-        return Err(Error::Input(
-            "no training genomes after the kingdom filter".into(),
-        ));
-    }
-    Ok(Splits { train, valid, test })
+    let metas: Vec<&GenomeMeta> = corpus.genomes.iter().map(|g| &g.meta).collect();
+    super::source::splits_of(&metas, d)
 }
 
 /// Run a whole training job: load data, build (or resume) the model, train with checkpoints
@@ -547,11 +565,11 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
             cfg.to_toml_string()?.as_bytes(),
         )?;
     }
-    let corpus = load_corpus(&cfg.data)?;
-    let splits = run_splits(&corpus, &cfg.data)?;
+    let corpus = CorpusSource::open(&cfg.data)?;
+    let splits = corpus.splits(&cfg.data)?;
     let (tr, va, te) = (&splits.train, &splits.valid, &splits.test);
     let tok = cfg.model.tokenizer()?;
-    let train_streams = corpus.token_streams(tr, &tok, cfg.data.reverse_complement);
+    let train_streams = corpus.streams(tr, &tok, cfg.data.reverse_complement)?;
     let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;
     let train = lm_data(
         train_streams,
@@ -563,7 +581,7 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
     let valid = if va.is_empty() {
         None
     } else {
-        let s = corpus.token_streams(va, &tok, false);
+        let s = corpus.streams(va, &tok, false)?;
         Some(lm_data(s, &cfg.model, &cfg.data, 7, stateful)?)
     };
     let opts = LearnerOptions {
@@ -615,8 +633,8 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
     let vmax = cfg.train.valid_max_batches;
     let (valid, test) = if ro.kingdom_eval && lead {
         (
-            eval_by_kingdom(&learn.model, &corpus, va, &cfg.data, vmax)?,
-            eval_by_kingdom(&learn.model, &corpus, te, &cfg.data, vmax)?,
+            eval_source_by_kingdom(&learn.model, &corpus, va, &cfg.data, vmax)?,
+            eval_source_by_kingdom(&learn.model, &corpus, te, &cfg.data, vmax)?,
         )
     } else {
         (Vec::new(), Vec::new())

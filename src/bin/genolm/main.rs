@@ -170,6 +170,33 @@ enum Cmd {
     Search(watch::SearchArgs),
     /// A live page of training runs and searches (curves, tables), on 127.0.0.1.
     Monitor(watch::MonitorArgs),
+    /// Tokenise a corpus once into on-disk token shards (for corpora larger than memory):
+    /// `genolm shards CORPUS --out DIR`, then `[data] corpus = "DIR"` in a run file.
+    Shards {
+        /// `embedded`, a folder of genomes (pro/ euk/ vir/) or a manifest.json.
+        corpus: String,
+        /// Output folder (shards.json + tokens-NNNNN.bin).
+        #[arg(long)]
+        out: PathBuf,
+        /// Take k and stride from this model preset (the model that will train on them).
+        #[arg(long, default_value = "awd_lstm_small")]
+        preset: String,
+        /// k-mer length (overrides the preset's).
+        #[arg(long)]
+        k: Option<usize>,
+        /// Stride (overrides the preset's).
+        #[arg(long)]
+        stride: Option<usize>,
+        /// Also store reverse complements (for runs with reverse_complement = true).
+        #[arg(long)]
+        reverse_complement: bool,
+        /// Tokens per shard file at most.
+        #[arg(long, default_value_t = 256 << 20)]
+        shard_tokens: usize,
+        /// Check an existing shard folder's sizes and checksums instead of building.
+        #[arg(long)]
+        verify: bool,
+    },
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
         /// FASTA or FASTQ file (plain, gzip or bgzip).
@@ -541,6 +568,44 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             let dir = out.unwrap_or_else(|| run.join("report"));
             rep.write(&dir)?;
             println!("report: {}", dir.join("index.html").display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Shards {
+            corpus,
+            out,
+            preset,
+            k,
+            stride,
+            reverse_complement,
+            shard_tokens,
+            verify,
+        } => {
+            use genolm::data::shards::{ShardOptions, TokenShards};
+            let t0 = std::time::Instant::now();
+            let shards = if verify {
+                let s = TokenShards::open(&out)?;
+                s.verify()?;
+                s
+            } else {
+                let p = genolm::models::ModelConfig::preset(&preset)?;
+                let tok = KmerTokenizer::new(k.unwrap_or(p.k), stride.unwrap_or(p.stride))?;
+                let opts = ShardOptions {
+                    shard_tokens,
+                    reverse_complement,
+                    verbose: true,
+                };
+                TokenShards::build(&corpus, &out, &tok, &opts)?
+            };
+            println!(
+                "{}: {} genomes, {} streams, {} tokens in {} shard files ({:.1} s{})",
+                out.display(),
+                shards.genomes().len(),
+                shards.streams().len(),
+                shards.total_tokens(),
+                shards.n_shards(),
+                t0.elapsed().as_secs_f64(),
+                if verify { ", checksums verified" } else { "" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Tokenize { file, k, stride } => {

@@ -297,6 +297,13 @@ impl Corpus {
             return Corpus::embedded();
         }
         let p = Path::new(name);
+        if p.join("shards.json").is_file() || p.ends_with("shards.json") {
+            return Err(Error::Config(format!(
+                "{name} holds token shards (genolm shards), which training reads; this step \
+                 needs the genomes themselves: give the corpus the shards were built from (the \
+                 `source` in its shards.json)"
+            )));
+        }
         if p.is_file() {
             Corpus::from_manifest(p)
         } else {
@@ -394,6 +401,26 @@ impl Corpus {
         if manifest.exists() {
             return Self::from_manifest(manifest);
         }
+        let (m, stems) = dir_manifest(dir)?;
+        let base = dir.to_path_buf();
+        let fetch = move |p: &str| -> Result<Vec<u8>> {
+            let f = base.join(p);
+            std::fs::read(&f).map_err(|e| Error::io(&f, e))
+        };
+        let mut corpus = Self::from_manifest_with(&m, &fetch, &format!("{}/", dir.display()))?;
+        for (g, stem) in corpus.genomes.iter_mut().zip(stems) {
+            if g.meta.species.is_empty() {
+                g.meta.species = stem;
+            }
+        }
+        Ok(corpus)
+    }
+}
+
+/// The manifest [`Corpus::from_dir`] reads a folder without one as, and each genome's file
+/// stem (its species when the files do not name one).
+fn dir_manifest(dir: &Path) -> Result<(Manifest, Vec<String>)> {
+    {
         let mut metas = Vec::new();
         let mut stems: Vec<String> = Vec::new();
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -474,18 +501,112 @@ impl Corpus {
             description: String::new(),
             genomes: metas,
         };
-        let base = dir.to_path_buf();
-        let fetch = move |p: &str| -> Result<Vec<u8>> {
-            let f = base.join(p);
-            std::fs::read(&f).map_err(|e| Error::io(&f, e))
+        Ok((m, stems))
+    }
+}
+
+type Fetch = Box<dyn Fn(&str) -> Result<Vec<u8>> + Send + Sync>;
+
+/// A corpus as a list of genomes that are read one at a time ([`GenomeSource::load`]), for
+/// work that must not hold the whole corpus in memory (building token shards). The genomes,
+/// their order and metadata are those [`Corpus::open`] gives for the same name.
+pub struct GenomeSource {
+    /// The corpus manifest (metadata of every genome, before loading).
+    pub manifest: Manifest,
+    fetch: Fetch,
+    base: String,
+    stems: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for GenomeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GenomeSource({}, {} genomes)",
+            self.base,
+            self.manifest.genomes.len()
+        )
+    }
+}
+
+impl GenomeSource {
+    /// `embedded`, a `manifest.json` or a folder, as [`Corpus::open`].
+    pub fn open(name: &str) -> Result<GenomeSource> {
+        if name == "embedded" {
+            let manifest: Manifest = serde_json::from_str(EMBEDDED_MANIFEST)
+                .map_err(|e| Error::parse("datasets/manifest.json", e.line(), e.to_string()))?;
+            let fetch: Fetch = Box::new(|p: &str| {
+                EMBEDDED_FILES
+                    .iter()
+                    .find(|(name, _)| *name == p)
+                    .map(|(_, b)| b.to_vec())
+                    .ok_or_else(|| Error::Input(format!("embedded file {p} is missing")))
+            });
+            return Ok(GenomeSource {
+                manifest,
+                fetch,
+                base: "embedded:".into(),
+                stems: None,
+            });
+        }
+        let p = Path::new(name);
+        let (manifest, dir, stems) = if p.is_file() {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            let m: Manifest = serde_json::from_str(&text)
+                .map_err(|e| Error::parse(p.display().to_string(), e.line(), e.to_string()))?;
+            (m, p.parent().unwrap_or(Path::new(".")).to_path_buf(), None)
+        } else if p.join("manifest.json").is_file() {
+            return GenomeSource::open(&p.join("manifest.json").to_string_lossy());
+        } else if p.is_dir() {
+            let (m, stems) = dir_manifest(p)?;
+            (m, p.to_path_buf(), Some(stems))
+        } else {
+            return Err(Error::io(
+                p,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such corpus"),
+            ));
         };
-        let mut corpus = Self::from_manifest_with(&m, &fetch, &format!("{}/", dir.display()))?;
-        for (g, stem) in corpus.genomes.iter_mut().zip(stems) {
-            if g.meta.species.is_empty() {
-                g.meta.species = stem;
+        let mut ids = BTreeSet::new();
+        for g in &manifest.genomes {
+            if !ids.insert(g.id.clone()) {
+                return Err(Error::Config(format!(
+                    "genome id '{}' appears twice in the manifest",
+                    g.id
+                )));
             }
         }
-        Ok(corpus)
+        let base = format!("{}/", dir.display());
+        let fetch: Fetch = Box::new(move |rel: &str| {
+            let f = dir.join(rel);
+            std::fs::read(&f).map_err(|e| Error::io(&f, e))
+        });
+        Ok(GenomeSource {
+            manifest,
+            fetch,
+            base,
+            stems,
+        })
+    }
+
+    /// Number of genomes.
+    pub fn len(&self) -> usize {
+        self.manifest.genomes.len()
+    }
+
+    /// True when there are no genomes.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.genomes.is_empty()
+    }
+
+    /// Read, verify and parse genome `i`.
+    pub fn load(&self, i: usize) -> Result<Genome> {
+        let mut g = load_genome(&self.manifest.genomes[i], &*self.fetch, &self.base)?;
+        if g.meta.species.is_empty() {
+            if let Some(s) = &self.stems {
+                g.meta.species = s[i].clone();
+            }
+        }
+        Ok(g)
     }
 }
 

@@ -28,10 +28,10 @@ mod reads;
 mod split;
 
 pub use manifest::{
-    sha256_hex, FileEntry, GenomeMeta, Manifest, EMBEDDED_FILES, EMBEDDED_MANIFEST,
+    sha256_hex, FileEntry, GenomeMeta, GenomeSource, Manifest, EMBEDDED_FILES, EMBEDDED_MANIFEST,
 };
 pub use reads::{Read, SampleReadsOptions};
-pub use split::{SplitLevel, SplitOptions, Splits};
+pub use split::{split_metas, SplitLevel, SplitOptions, Splits};
 
 /// Kingdom of a genome, as the benchmark groups them. Serialised as `PRO`, `EUK`, `VIR`; read
 /// from any name [`Kingdom::from_name`] knows (`pro`, `bacteria`, `viral`, …).

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Corpus, Kingdom};
+use super::{Corpus, GenomeMeta, Kingdom};
 use crate::{Error, Result};
 
 /// Genome- or species-level splitting (`genome`, `species`).
@@ -96,6 +96,15 @@ impl Corpus {
     /// field stay where they are. Per kingdom, with `n` units: `n = 1` → train; `n = 2` →
     /// train + test; `n ≥ 3` → at least one unit in each split.
     pub fn split(&self, opts: &SplitOptions) -> Result<Splits> {
+        let metas: Vec<&GenomeMeta> = self.genomes.iter().map(|g| &g.meta).collect();
+        split_metas(&metas, opts)
+    }
+}
+
+/// [`Corpus::split`] of genomes known by their metadata only (token shards, a corpus not
+/// loaded): the same split for the same genomes in the same order.
+pub fn split_metas(metas: &[&GenomeMeta], opts: &SplitOptions) -> Result<Splits> {
+    {
         if !(0.0..1.0).contains(&(opts.valid_fraction + opts.test_fraction)) {
             return Err(Error::Config(
                 "valid_fraction + test_fraction must be below 1".into(),
@@ -110,9 +119,9 @@ impl Corpus {
         for k in Kingdom::ALL {
             // Units: genome ids or species, each with its genome indices; BTreeMap for a stable order.
             let mut units: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-            for i in self.of_kingdom(k) {
-                let g = &self.genomes[i];
-                if let Some(pin) = &g.meta.split {
+            for i in (0..metas.len()).filter(|&i| metas[i].kingdom == k) {
+                let g = metas[i];
+                if let Some(pin) = &g.split {
                     match pin.as_str() {
                         "train" => s.train.push(i),
                         "valid" | "validation" => s.valid.push(i),
@@ -120,15 +129,15 @@ impl Corpus {
                         other => {
                             return Err(Error::Config(format!(
                                 "genome {}: split must be train, valid or test, not '{other}'",
-                                g.meta.id
+                                g.id
                             )))
                         }
                     }
                     continue;
                 }
                 let key = match opts.level {
-                    SplitLevel::Genome => g.meta.id.clone(),
-                    SplitLevel::Species => g.meta.species.clone(),
+                    SplitLevel::Genome => g.id.clone(),
+                    SplitLevel::Species => g.species.clone(),
                 };
                 units.entry(key).or_default().push(i);
             }

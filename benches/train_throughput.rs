@@ -1,15 +1,17 @@
-//! AWD-LSTM language-model training throughput: tokens per second of forward + backward +
-//! AdamW, on real genome tokens (the embedded corpus), for `benches/peers/compare_train.sh`.
+//! Language-model training throughput: tokens per second of forward + backward + AdamW, on
+//! real genome tokens (the embedded corpus), for `benches/peers/compare_train.sh`. Causal LMs
+//! (AWD-LSTM …) train on shuffled windows, masked LMs (`transformer_mlm_small`) on masked ones.
 //!
-//! `cargo bench --bench train_throughput [-- --batches N --preset NAME]`. Prints one JSON line.
+//! `cargo bench --bench train_throughput [-- --batches N --preset NAME --batch B --bptt T]`.
+//! Prints one JSON line (with the peak resident memory).
 //! Under `cargo test --all-targets` it runs one batch as a smoke test.
 
 use std::time::Instant;
 
 use candle_core::Device;
-use genolm::data::batch::LmBatcher;
+use genolm::data::batch::{LmBatcher, MlmBatcher, MlmOptions};
 use genolm::data::corpus::Corpus;
-use genolm::models::{GenomicModel, ModelConfig};
+use genolm::models::{GenomicModel, Head, ModelConfig};
 use genolm::train::{AdamW, AdamWOptions};
 
 mod common;
@@ -22,18 +24,31 @@ fn main() {
         .unwrap_or(if bench_mode { 20 } else { 1 });
     let warmup = if bench_mode { 3 } else { 0 };
     let preset = arg("--preset").unwrap_or_else(|| "awd_lstm_small".into());
-    let (bs, bptt) = (32, 64);
+    let bs: usize = arg("--batch").and_then(|s| s.parse().ok()).unwrap_or(32);
+    let bptt: usize = arg("--bptt").and_then(|s| s.parse().ok()).unwrap_or(64);
     let cfg = ModelConfig::preset(&preset).expect("known preset");
     let corpus = Corpus::embedded().expect("embedded corpus");
     let tok = cfg.tokenizer().unwrap();
     let ids: Vec<usize> = (0..corpus.genomes.len()).collect();
     let streams = corpus.token_streams(&ids, &tok, false);
-    let data = LmBatcher::new(streams, bs, bptt, false, 1).unwrap();
+    let need = warmup + batches;
+    let all: Vec<(candle_core::Tensor, candle_core::Tensor)> = if cfg.head == Head::Mlm {
+        let data =
+            MlmBatcher::new(streams, bs, bptt, cfg.vocab(), MlmOptions::default(), 1).unwrap();
+        data.iter_epoch(0)
+            .take(need)
+            .map(|b| b.to_tensors(&Device::Cpu).unwrap())
+            .collect()
+    } else {
+        let data = LmBatcher::new(streams, bs, bptt, false, 1).unwrap();
+        data.iter_epoch(0)
+            .take(need)
+            .map(|b| b.to_tensors(&Device::Cpu).unwrap())
+            .collect()
+    };
     let model = GenomicModel::new(cfg.clone(), &Device::Cpu, 1).unwrap();
     let mut opt = AdamW::for_model(&model, 1e-3, AdamWOptions::default()).unwrap();
-    let all = data.epoch(0);
-    let mut step = |b: &genolm::data::batch::LmBatch, seed: u64| {
-        let (x, y) = b.to_tensors(&Device::Cpu).unwrap();
+    let mut step = |(x, y): &(candle_core::Tensor, candle_core::Tensor), seed: u64| {
         let out = model
             .forward(&x, None, genolm::models::Mode::Train { seed })
             .unwrap();
@@ -50,9 +65,13 @@ fn main() {
     let secs = t0.elapsed().as_secs_f64();
     let tokens = batches * bs * bptt;
     println!(
-        "{{\"impl\": \"genolm\", \"preset\": \"{preset}\", \"params\": {}, \"batch\": {bs}, \"bptt\": {bptt}, \"batches\": {batches}, \"seconds\": {secs:.3}, \"tokens_per_s\": {:.1}, \"threads\": {}}}",
+        "{{\"impl\": \"genolm\", \"preset\": \"{preset}\", \"params\": {}, \"batch\": {bs}, \"bptt\": {bptt}, \"batches\": {batches}, \"seconds\": {secs:.3}, \"tokens_per_s\": {:.1}, \"threads\": {}, \"peak_rss_mib\": {:.1}}}",
         model.n_params(),
         tokens as f64 / secs,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        genolm::cpu::peak_rss_mib()
     );
 }

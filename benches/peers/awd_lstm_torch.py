@@ -6,7 +6,7 @@ Tokens are real: 3-mers of the embedded genomes read from the datasets folder.
 
 Prints one JSON line like the Rust bench. Usage: awd_lstm_torch.py [--batches N] [--threads T]
 """
-import argparse, gzip, json, os, time, glob
+import argparse, gzip, json, os, resource, time, glob
 
 import torch
 import torch.nn as nn
@@ -104,4 +104,5 @@ print(json.dumps({
     "impl": "pytorch", "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters()),
     "batch": B, "bptt": T, "batches": args.batches, "seconds": round(secs, 3),
     "tokens_per_s": round(args.batches * B * T / secs, 1), "threads": torch.get_num_threads(),
+    "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
 }))

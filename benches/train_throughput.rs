@@ -50,9 +50,9 @@ fn main() {
     let mut opt = AdamW::for_model(&model, 1e-3, AdamWOptions::default()).unwrap();
     let mut step = |(x, y): &(candle_core::Tensor, candle_core::Tensor), seed: u64| {
         let out = model
-            .forward(&x, None, genolm::models::Mode::Train { seed })
+            .forward(x, None, genolm::models::Mode::Train { seed })
             .unwrap();
-        let (loss, _) = model.loss(&out, &y).unwrap();
+        let (loss, _) = model.loss(&out, y).unwrap();
         opt.step(&loss.backward().unwrap(), 1.0).unwrap();
     };
     for (i, b) in all.iter().take(warmup).enumerate() {

@@ -290,7 +290,7 @@ impl Iterator for LmEpoch<'_> {
         }
         let i = self.next;
         self.next += 1;
-        if i > 0 && i % RELEASE_EVERY == 0 {
+        if i > 0 && i.is_multiple_of(RELEASE_EVERY) {
             self.b.streams.release();
         }
         let bs = self.b.batch;
@@ -497,7 +497,7 @@ impl Iterator for MlmEpoch<'_> {
             return None;
         }
         self.next += 1;
-        if i > 0 && i % RELEASE_EVERY == 0 {
+        if i > 0 && i.is_multiple_of(RELEASE_EVERY) {
             self.b.streams.release();
         }
         let mut x = Vec::with_capacity(bs * t);

@@ -36,7 +36,7 @@ pub struct EpochRecord {
 
 /// What happened in one optimizer step (a line of a run's `metrics.jsonl`, and the
 /// `train/*` scalars of its TensorBoard events).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Optimizer steps after this one (1-based, continues across fits).
     pub step: usize,
@@ -109,7 +109,56 @@ impl<'de> Deserialize<'de> for History {
     }
 }
 
+/// About how many step records a [`History`] keeps in memory: past it, a long run (a corpus of
+/// token shards larger than memory, days of training) keeps every `s`-th step, `s` doubling as
+/// needed, so memory and `state.json` stay bounded. Every step is still in `metrics.jsonl`.
+pub const STEPS_KEPT: usize = 50_000;
+
+/// The step spacing of records kept once step `n` is reached: the smallest power of two `s`
+/// with `n / s ≤ STEPS_KEPT`.
+fn stride_for(n: usize) -> usize {
+    let mut s = 1;
+    while n / s > STEPS_KEPT {
+        s *= 2;
+    }
+    s
+}
+
 impl History {
+    /// Add one step's record. Up to step [`STEPS_KEPT`] every record is kept; past it only
+    /// the steps on a grid that coarsens as the run goes on (every 2nd, 4th, … step; the
+    /// records already kept are thinned to the new grid), so at most about `STEPS_KEPT`
+    /// records, evenly spread over the run, stay in memory. The kept set depends only on the
+    /// records pushed, so a resumed run keeps the same ones.
+    ///
+    /// ```
+    /// use genolm::train::history::{History, StepRecord, STEPS_KEPT};
+    /// let mut h = History::default();
+    /// for step in 1..=4 * STEPS_KEPT {
+    ///     h.push_step(StepRecord { step, ..Default::default() });
+    /// }
+    /// assert_eq!(h.steps.len(), STEPS_KEPT);
+    /// assert_eq!(h.steps.last().unwrap().step, 4 * STEPS_KEPT);
+    /// assert!(h.steps.windows(2).all(|w| w[1].step - w[0].step == 4));
+    /// ```
+    pub fn push_step(&mut self, rec: StepRecord) {
+        let s = stride_for(rec.step);
+        if self.steps.last().is_some_and(|r| stride_for(r.step) < s) {
+            self.steps.retain(|r| r.step.is_multiple_of(s));
+        }
+        if rec.step.is_multiple_of(s) {
+            self.steps.push(rec);
+        }
+        if self.steps.len() > 4 * STEPS_KEPT {
+            // step numbers that are not one run's (fits appended out of order): every other
+            let mut i = 0;
+            self.steps.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+        }
+    }
+
     /// Training loss per step (raw and smoothed) and validation loss per epoch against the
     /// optimizer step ([`history_figure`]).
     pub fn plot(&self) -> Result<Figure> {
@@ -122,7 +171,9 @@ impl History {
     /// Append another fit's epochs and steps (a recipe's stages, one after the other).
     pub fn append(&mut self, other: History) {
         self.epochs.extend(other.epochs);
-        self.steps.extend(other.steps);
+        for s in other.steps {
+            self.push_step(s);
+        }
     }
     /// One row per epoch ([`history_table`]).
     pub fn table(&self) -> Result<Table> {

@@ -513,8 +513,8 @@ impl Learner {
                 if let Some(m) = &mut self.metrics {
                     m.step(&rec)?;
                 }
-                self.history.steps.push(rec.clone());
-                new_records.steps.push(rec);
+                self.history.push_step(rec.clone());
+                new_records.push_step(rec);
                 if let Some(b) = &bar {
                     b.inc(1);
                     b.set_message(format!("loss {:.4}", sum_loss / n_loss.max(1.0)));

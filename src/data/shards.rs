@@ -16,7 +16,7 @@
 //! ```
 //! use genolm::data::shards::{ShardOptions, TokenShards};
 //! use genolm::data::tokenize::KmerTokenizer;
-//! let dir = tempfile::tempdir()?;
+//! let dir = tempfile::tempdir().unwrap();
 //! let tok = KmerTokenizer::new(3, 3)?;
 //! let opts = ShardOptions { shard_tokens: 1 << 20, ..Default::default() };
 //! let shards = TokenShards::build("embedded", dir.path(), &tok, &opts)?;

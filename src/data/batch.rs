@@ -129,7 +129,7 @@ impl LmBatcher {
     }
 
     /// The batches of one epoch, made as they are taken: memory holds one batch and the
-    /// epoch's plan (stateful: a cursor per row; shuffled: 12 bytes per window), not the epoch.
+    /// epoch's plan (stateful: a cursor per row; shuffled: 16 bytes per window), not the epoch.
     pub fn iter_epoch(&self, epoch: u64) -> LmEpoch<'_> {
         let plan = if self.stateful {
             self.stateful_plan(epoch)

@@ -171,3 +171,32 @@ fn damaged_shards_are_clear_errors() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no/such/corpus"));
 }
+
+#[test]
+fn a_folder_of_genomes_gives_the_same_genomes_in_memory_and_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("genomes");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
+    for (kingdom, file) in [
+        ("pro", "helicobacter_pylori_G27.fa.gz"),
+        ("vir", "phiX174.gbk"),
+    ] {
+        std::fs::create_dir_all(src.join(kingdom)).unwrap();
+        std::fs::copy(root.join(kingdom).join(file), src.join(kingdom).join(file)).unwrap();
+    }
+    let tok = KmerTokenizer::new(3, 1).unwrap();
+    let shards = TokenShards::build(
+        src.to_str().unwrap(),
+        &tmp.path().join("shards"),
+        &tok,
+        &ShardOptions::default(),
+    )
+    .unwrap();
+    let corpus = Corpus::from_dir(&src).unwrap();
+    let metas: Vec<_> = corpus.genomes.iter().map(|g| g.meta.clone()).collect();
+    assert_eq!(shards.genomes(), &metas[..]);
+    assert_eq!(
+        shards.token_streams(&[0, 1], false).to_vecs(),
+        corpus.token_streams(&[0, 1], &tok, false)
+    );
+}

@@ -64,14 +64,32 @@ fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     let tokens = batches * bs * bptt;
+    // inference: evaluation mode (no dropout, no graph), the same batches
+    let eval = |(x, _): &(candle_core::Tensor, candle_core::Tensor)| {
+        model
+            .forward(x, None, genolm::models::Mode::Eval)
+            .unwrap()
+            .logits
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    eval(&all[0]);
+    let t1 = Instant::now();
+    for b in all.iter().skip(warmup).take(batches) {
+        eval(b);
+    }
+    let isecs = t1.elapsed().as_secs_f64();
     println!(
-        "{{\"impl\": \"genolm\", \"preset\": \"{preset}\", \"params\": {}, \"batch\": {bs}, \"bptt\": {bptt}, \"batches\": {batches}, \"seconds\": {secs:.3}, \"tokens_per_s\": {:.1}, \"threads\": {}, \"peak_rss_mib\": {:.1}}}",
+        "{{\"impl\": \"genolm\", \"preset\": \"{preset}\", \"params\": {}, \"batch\": {bs}, \"bptt\": {bptt}, \"batches\": {batches}, \"seconds\": {secs:.3}, \"tokens_per_s\": {:.1}, \"threads\": {}, \"peak_rss_mib\": {:.1}, \"infer_tokens_per_s\": {:.1}}}",
         model.n_params(),
         tokens as f64 / secs,
         std::env::var("RAYON_NUM_THREADS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
-        genolm::cpu::peak_rss_mib()
+        genolm::cpu::peak_rss_mib(),
+        tokens as f64 / isecs
     );
 }

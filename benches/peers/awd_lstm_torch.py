@@ -54,17 +54,20 @@ class AWD(nn.Module):
             mask = w.new_empty(V, 1).bernoulli_(1 - p_emb) / (1 - p_emb)
             w = w * mask
         h = F.embedding(x, w)
-        h = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_in) / (1 - p_in))
+        if self.training:
+            h = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_in) / (1 - p_in))
         raw = None
         for i, rnn in enumerate(self.rnns):
             whh = rnn.weight_hh_l0
             dropped = F.dropout(whh, p_w, training=self.training)
             h, _ = functional_call(rnn, {"weight_hh_l0": dropped}, (h,))
-            if i < L - 1:
+            if i < L - 1 and self.training:
                 h = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_h) / (1 - p_h))
-            else:
+            if i == L - 1:
                 raw = h
-        d = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_out) / (1 - p_out))
+        d = h
+        if self.training:
+            d = h * (h.new_empty(h.size(0), 1, h.size(2)).bernoulli_(1 - p_out) / (1 - p_out))
         logits = F.linear(d, self.emb.weight, self.bias)
         pen = 2.0 * d.pow(2).mean() + 1.0 * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
         return logits, pen
@@ -100,9 +103,18 @@ t0 = time.perf_counter()
 for i in range(args.batches):
     step(args.warmup + i)
 secs = time.perf_counter() - t0
+# inference: evaluation mode, no autograd, the same batches
+model.eval()
+with torch.inference_mode():
+    model(batch(0)[0])
+    t1 = time.perf_counter()
+    for i in range(args.batches):
+        model(batch(args.warmup + i)[0])
+    isecs = time.perf_counter() - t1
 print(json.dumps({
     "impl": "pytorch", "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters()),
     "batch": B, "bptt": T, "batches": args.batches, "seconds": round(secs, 3),
     "tokens_per_s": round(args.batches * B * T / secs, 1), "threads": torch.get_num_threads(),
+    "infer_tokens_per_s": round(args.batches * B * T / isecs, 1),
     "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
 }))

@@ -39,4 +39,9 @@ for r, p in zip(rows[::2], rows[1::2]):
     ratios.append(r["tokens_per_s"] / p["tokens_per_s"])
     print(f"round {len(ratios)}: genolm / pytorch tokens/s = {r['tokens_per_s']:.0f} / {p['tokens_per_s']:.0f} = {ratios[-1]:.2f}x")
 print(f"median genolm / pytorch over {len(ratios)} rounds = {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})")
+inf = [r["infer_tokens_per_s"] / p["infer_tokens_per_s"] for r, p in zip(rows[::2], rows[1::2]) if "infer_tokens_per_s" in p]
+if inf:
+    print(f"inference (eval forward): median genolm / pytorch = {statistics.median(inf):.2f}x (range {min(inf):.2f}-{max(inf):.2f})")
+for name, rs in (("genolm", rows[::2]), ("pytorch", rows[1::2])):
+    print(f"{name} peak RSS: " + ", ".join(f"{r.get('peak_rss_mib', float('nan')):.0f}" for r in rs) + " MiB")
 PY

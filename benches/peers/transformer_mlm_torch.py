@@ -127,10 +127,18 @@ for i in range(args.batches):
     step(args.warmup + i)
 secs = time.perf_counter() - t0
 tokens = args.batches * args.batch * args.bptt
+# inference: evaluation mode, no autograd, the same batches
+model.eval()
+with torch.inference_mode():
+    model(batch(0)[0])
+    t1 = time.perf_counter()
+    for i in range(args.batches):
+        model(batch(args.warmup + i)[0])
+    isecs = time.perf_counter() - t1
 print(json.dumps({
     "impl": "pytorch", "torch": torch.__version__, "preset": "transformer_mlm_small",
     "params": sum(p.numel() for p in model.parameters()), "batch": args.batch, "bptt": args.bptt,
     "batches": args.batches, "seconds": round(secs, 3), "tokens_per_s": round(tokens / secs, 1),
-    "threads": args.threads,
+    "threads": args.threads, "infer_tokens_per_s": round(tokens / isecs, 1),
     "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
 }))

@@ -66,6 +66,20 @@ impl Data {
         matches!(self, Data::Lm(b) if b.is_stateful())
     }
 
+    /// The first `max` batches of one epoch (all for 0), made as they are taken.
+    pub(crate) fn iter_max(
+        &self,
+        epoch: u64,
+        max: usize,
+    ) -> std::iter::Take<Box<dyn ExactSizeIterator<Item = HostBatch> + '_>> {
+        let it = self.iter(epoch);
+        let n = match max {
+            0 => it.len(),
+            m => it.len().min(m),
+        };
+        it.take(n)
+    }
+
     /// The batches of one epoch, made as they are taken (LM and masked-LM data never hold
     /// the epoch in memory: what lets token shards larger than memory train).
     pub(crate) fn iter(&self, epoch: u64) -> Box<dyn ExactSizeIterator<Item = HostBatch> + '_> {

@@ -304,12 +304,7 @@ impl Learner {
 
     /// One epoch's training batches, made as they are taken (at most `max_batches`).
     pub(super) fn train_iter(&self, epoch: usize) -> impl ExactSizeIterator<Item = HostBatch> + '_ {
-        let it = self.train.iter(epoch as u64);
-        let n = match self.opts.max_batches {
-            0 => it.len(),
-            m => it.len().min(m),
-        };
-        it.take(n)
+        self.train.iter_max(epoch as u64, self.opts.max_batches)
     }
 
     /// One-cycle training for `epochs` with peak LR `lr_max` (the top group's; lower
@@ -378,17 +373,13 @@ impl Learner {
             // a handle on the data (streams are shared, not copied) so that batches are made
             // as the loop takes them while the loop updates the learner
             let data = self.train.clone();
-            let batches = data.iter(epoch as u64);
-            let n_epoch = match self.opts.max_batches {
-                0 => batches.len(),
-                m => batches.len().min(m),
-            };
-            let bar = self.progress_bar(n_epoch, epoch, epochs, lead);
+            let batches = data.iter_max(epoch as u64, self.opts.max_batches);
+            let bar = self.progress_bar(batches.len(), epoch, epochs, lead);
             let mut state: Option<RnnState> = None;
             let (mut sum_loss, mut n_loss) = (0f64, 0f64);
             let mut units = 0usize;
             let mut lr_now = 0.0;
-            for (i, global) in batches.take(n_epoch).enumerate() {
+            for (i, global) in batches.enumerate() {
                 let global = &global;
                 let t_step = Instant::now();
                 let mine;
@@ -664,15 +655,11 @@ pub fn evaluate_with(
 ) -> Result<EvalResult> {
     let (rank, world) = collective.map_or((0, 1), |c| (c.rank(), c.world_size()));
     let dev = model.device().clone();
-    let batches = data.iter(0);
-    let n_eval = match max_batches {
-        0 => batches.len(),
-        m => batches.len().min(m),
-    };
+    let batches = data.iter_max(0, max_batches);
     let stateful = data.stateful() && model.config().lstm_layers > 0;
     let mut state: Option<RnnState> = None;
     let (mut loss_sum, mut correct, mut n) = (0f64, 0f64, 0usize);
-    for global in batches.take(n_eval) {
+    for global in batches {
         let global = &global;
         let mine;
         let hb = if world > 1 {

@@ -325,65 +325,12 @@ impl Corpus {
     }
 
     fn load_embedded() -> Result<Corpus> {
-        let manifest: Manifest = serde_json::from_str(EMBEDDED_MANIFEST)
-            .map_err(|e| Error::parse("datasets/manifest.json", e.line(), e.to_string()))?;
-        let fetch = |p: &str| -> Result<Vec<u8>> {
-            EMBEDDED_FILES
-                .iter()
-                .find(|(name, _)| *name == p)
-                .map(|(_, b)| b.to_vec())
-                .ok_or_else(|| Error::Input(format!("embedded file {p} is missing")))
-        };
-        Self::from_manifest_with(&manifest, &fetch, "embedded:")
+        GenomeSource::open("embedded")?.load_all()
     }
 
     /// Load a corpus described by a `manifest.json` (paths relative to it).
     pub fn from_manifest(path: impl AsRef<Path>) -> Result<Corpus> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| Error::parse(path.display().to_string(), e.line(), e.to_string()))?;
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let fetch = move |p: &str| -> Result<Vec<u8>> {
-            let f = dir.join(p);
-            std::fs::read(&f).map_err(|e| Error::io(&f, e))
-        };
-        let base = format!("{}/", path.parent().unwrap_or(Path::new(".")).display());
-        Self::from_manifest_with(&manifest, &fetch, &base)
-    }
-
-    fn from_manifest_with(
-        m: &Manifest,
-        fetch: &(dyn Fn(&str) -> Result<Vec<u8>> + Sync),
-        base: &str,
-    ) -> Result<Corpus> {
-        let mut ids = BTreeSet::new();
-        for g in &m.genomes {
-            if !ids.insert(g.id.clone()) {
-                return Err(Error::Config(format!(
-                    "genome id '{}' appears twice in the manifest",
-                    g.id
-                )));
-            }
-        }
-        let genomes = std::thread::scope(|s| {
-            let handles: Vec<_> = m
-                .genomes
-                .iter()
-                .map(|g| s.spawn(move || load_genome(g, fetch, base)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Input("genome loader panicked".into())))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?;
-        Ok(Corpus {
-            name: m.name.clone(),
-            genomes,
-        })
+        GenomeSource::from_manifest(path.as_ref())?.load_all()
     }
 
     /// Load a folder of your own genomes.
@@ -396,24 +343,7 @@ impl Corpus {
     ///   is taken from GenBank's ORGANISM or the first FASTA description (first two words),
     ///   else the file stem.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Corpus> {
-        let dir = dir.as_ref();
-        let manifest = dir.join("manifest.json");
-        if manifest.exists() {
-            return Self::from_manifest(manifest);
-        }
-        let (m, stems) = dir_manifest(dir)?;
-        let base = dir.to_path_buf();
-        let fetch = move |p: &str| -> Result<Vec<u8>> {
-            let f = base.join(p);
-            std::fs::read(&f).map_err(|e| Error::io(&f, e))
-        };
-        let mut corpus = Self::from_manifest_with(&m, &fetch, &format!("{}/", dir.display()))?;
-        for (g, stem) in corpus.genomes.iter_mut().zip(stems) {
-            if g.meta.species.is_empty() {
-                g.meta.species = stem;
-            }
-        }
-        Ok(corpus)
+        GenomeSource::from_dir(dir.as_ref())?.load_all()
     }
 }
 
@@ -542,30 +472,55 @@ impl GenomeSource {
                     .map(|(_, b)| b.to_vec())
                     .ok_or_else(|| Error::Input(format!("embedded file {p} is missing")))
             });
-            return Ok(GenomeSource {
-                manifest,
-                fetch,
-                base: "embedded:".into(),
-                stems: None,
-            });
+            return GenomeSource::new(manifest, fetch, "embedded:".into(), None);
         }
         let p = Path::new(name);
-        let (manifest, dir, stems) = if p.is_file() {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-            let m: Manifest = serde_json::from_str(&text)
-                .map_err(|e| Error::parse(p.display().to_string(), e.line(), e.to_string()))?;
-            (m, p.parent().unwrap_or(Path::new(".")).to_path_buf(), None)
-        } else if p.join("manifest.json").is_file() {
-            return GenomeSource::open(&p.join("manifest.json").to_string_lossy());
-        } else if p.is_dir() {
-            let (m, stems) = dir_manifest(p)?;
-            (m, p.to_path_buf(), Some(stems))
+        if p.is_file() {
+            GenomeSource::from_manifest(p)
         } else {
-            return Err(Error::io(
-                p,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such corpus"),
-            ));
-        };
+            GenomeSource::from_dir(p)
+        }
+    }
+
+    /// The genomes of a `manifest.json` (paths relative to it).
+    pub fn from_manifest(path: &Path) -> Result<GenomeSource> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(path.display().to_string(), e.line(), e.to_string()))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        GenomeSource::in_folder(manifest, dir, None)
+    }
+
+    /// The genomes of a folder: its `manifest.json`, or its `pro/ euk/ vir/` sub-folders
+    /// ([`Corpus::from_dir`]).
+    pub fn from_dir(dir: &Path) -> Result<GenomeSource> {
+        let manifest = dir.join("manifest.json");
+        if manifest.exists() {
+            return GenomeSource::from_manifest(&manifest);
+        }
+        let (m, stems) = dir_manifest(dir)?;
+        GenomeSource::in_folder(m, dir.to_path_buf(), Some(stems))
+    }
+
+    fn in_folder(
+        manifest: Manifest,
+        dir: PathBuf,
+        stems: Option<Vec<String>>,
+    ) -> Result<GenomeSource> {
+        let base = format!("{}/", dir.display());
+        let fetch: Fetch = Box::new(move |rel: &str| {
+            let f = dir.join(rel);
+            std::fs::read(&f).map_err(|e| Error::io(&f, e))
+        });
+        GenomeSource::new(manifest, fetch, base, stems)
+    }
+
+    fn new(
+        manifest: Manifest,
+        fetch: Fetch,
+        base: String,
+        stems: Option<Vec<String>>,
+    ) -> Result<GenomeSource> {
         let mut ids = BTreeSet::new();
         for g in &manifest.genomes {
             if !ids.insert(g.id.clone()) {
@@ -575,16 +530,31 @@ impl GenomeSource {
                 )));
             }
         }
-        let base = format!("{}/", dir.display());
-        let fetch: Fetch = Box::new(move |rel: &str| {
-            let f = dir.join(rel);
-            std::fs::read(&f).map_err(|e| Error::io(&f, e))
-        });
         Ok(GenomeSource {
             manifest,
             fetch,
             base,
             stems,
+        })
+    }
+
+    /// Every genome, read and parsed in parallel (one thread per genome).
+    pub fn load_all(&self) -> Result<Corpus> {
+        let genomes = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..self.len())
+                .map(|i| s.spawn(move || self.load(i)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Input("genome loader panicked".into())))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(Corpus {
+            name: self.manifest.name.clone(),
+            genomes,
         })
     }
 

@@ -252,15 +252,15 @@ pub fn reduce_gradients(
     let mut parts = Vec::with_capacity(params.len());
     let mut shapes = Vec::with_capacity(params.len());
     for p in params {
-        let g = match grads.get(p) {
-            Some(g) => g.to_dtype(DType::F32)?.flatten_all()?,
+        let (g, dt) = match grads.get(p) {
+            Some(g) => (g.to_dtype(DType::F32)?.flatten_all()?, g.dtype()),
             // a parameter this rank's batch did not reach: it contributes zeros
-            None => Tensor::zeros(p.elem_count(), DType::F32, p.device())?,
+            None => (
+                Tensor::zeros(p.elem_count(), DType::F32, p.device())?,
+                p.dtype(),
+            ),
         };
-        shapes.push((
-            p.dims().to_vec(),
-            grads.get(p).map_or(p.dtype(), |g| g.dtype()),
-        ));
+        shapes.push((p.dims().to_vec(), dt));
         parts.push((g * weight)?);
     }
     if parts.is_empty() {

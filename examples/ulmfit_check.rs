@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --release --example ulmfit_check -- --lm runs/awd_lstm_small [--seeds 5] [--tasks all|promoters|coding]
 //!     [--promoters ../shared/data/labelled/ecoli_promoters_uci.csv]
+//!     [--valid-fraction 0.15] [--patience 3] [--min-steps 30]   # the recipe's model selection
 //! ```
 //! Prints a markdown table (mean ± sd of accuracy, precision, recall, specificity, MCC, F1,
 //! AUROC) and writes it to `runs/ulmfit_check.md`.
@@ -80,7 +81,17 @@ fn main() -> genolm::Result<()> {
             };
             let (train, test) = (enc(&tr), enc(&te));
             let labels: Vec<bool> = test.iter().map(|(_, l)| *l == 1).collect();
-            let opts = UlmfitOptions::quiet(seed);
+            let mut opts = UlmfitOptions::quiet(seed);
+            // the recipe's model-selection settings, to compare (e.g. `--valid-fraction 0`)
+            if let Some(v) = arg("--valid-fraction").and_then(|s| s.parse().ok()) {
+                opts.valid_fraction = v;
+            }
+            if let Some(v) = arg("--patience").and_then(|s| s.parse().ok()) {
+                opts.patience = v;
+            }
+            if let Some(v) = arg("--min-steps").and_then(|s| s.parse().ok()) {
+                opts.min_steps = v;
+            }
             for (k, pretrained) in [(0, true), (1, false)] {
                 let t0 = Instant::now();
                 let clf = if pretrained {
@@ -97,7 +108,7 @@ fn main() -> genolm::Result<()> {
                     GenomicModel::new(lm.config().to_classifier(2), &dev, seed)?
                 };
                 let tr = ClassificationBatcher::new(train.clone(), 16, true, seed)?;
-                let (clf, _) = train_classifier(clf, tr, None, &opts, pretrained)?;
+                let clf = train_classifier(clf, tr, None, &opts, pretrained)?.model;
                 let te = ClassificationBatcher::new(test.clone(), 32, false, 0)?;
                 let probs = predict_proba(&clf, &te)?;
                 let scores: Vec<f64> = probs.iter().map(|p| p[1] as f64).collect();

@@ -301,6 +301,16 @@ fn classify_the_promoters() {
         (0.0..=1.0).contains(&acc) && m["n_test"].as_u64().unwrap() > 10,
         "{m}"
     );
+    // 15 % of the 84 training items (42 per class) picked the best epoch: 6 per class
+    assert_eq!(
+        (m["n_train"].as_u64(), m["n_valid"].as_u64()),
+        (Some(72), Some(12)),
+        "{m}"
+    );
+    assert!(
+        m["best_epoch"]["valid_loss"].as_f64().unwrap().is_finite(),
+        "{m}"
+    );
     let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
     assert_eq!(
         preds.lines().count() as u64,
@@ -321,6 +331,23 @@ fn classify_the_promoters() {
         s(&out),
     ]);
     assert!(e.contains("four numbers"), "{e}");
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--valid-fraction",
+        "1.5",
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("valid_fraction must be in [0, 1)"), "{e}");
+    let e = fails(&["bench", "pretrained:no_such_model", "--tasks", "cost"]);
+    assert!(
+        e.contains("no pretrained model \"no_such_model\"") && e.contains("available"),
+        "{e}"
+    );
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "seq,class\nACGT,1\n").unwrap();
     let e = fails(&[

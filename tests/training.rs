@@ -391,13 +391,41 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
     let model = GenomicModel::new(cfg, &Device::Cpu, 1).unwrap();
     let tr = ClassificationBatcher::new(train.to_vec(), 16, true, 1).unwrap();
     let te = ClassificationBatcher::new(test.to_vec(), 40, false, 1).unwrap();
-    let mut l = Learner::new(model, Data::Cls(tr.clone()), Some(Data::Cls(te)), quiet(1)).unwrap();
+    let mut l = Learner::new(
+        model,
+        Data::Cls(tr.clone()),
+        Some(Data::Cls(te.clone())),
+        quiet(1),
+    )
+    .unwrap();
     let h = l.fit_one_cycle(8, 1e-2).unwrap();
     assert!(
         h.last().unwrap().valid_accuracy.unwrap() >= 0.8,
         "{:?}",
         h.last()
     );
+    // The recipe holds out 15 % of the training items (9 per class), keeps the best validated
+    // epoch, and still finds the signal.
+    use genolm::train::recipes::{train_classifier, UlmfitOptions};
+    let fresh = GenomicModel::new(ModelConfig::tiny().to_classifier(2), &Device::Cpu, 1).unwrap();
+    let opts = UlmfitOptions {
+        cls_epochs: [2, 0, 0, 4],
+        ..UlmfitOptions::quiet(1)
+    };
+    let fit = train_classifier(fresh, tr.clone(), None, &opts, false).unwrap();
+    assert_eq!((fit.n_train, fit.n_valid), (102, 18));
+    let best = fit.best.expect("a validated epoch");
+    let at = &fit.history[best.epoch_index];
+    assert_eq!(at.valid_loss, Some(best.loss));
+    let min = fit
+        .history
+        .iter()
+        .filter_map(|e| e.valid_loss)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best.loss, min);
+    let te = ClassificationBatcher::new(test.to_vec(), 40, false, 1).unwrap();
+    let r = genolm::train::evaluate(&fit.model, &Data::Cls(te), 0).unwrap();
+    assert!(r.accuracy >= 0.8, "{r:?}");
     // LM data for a classifier is refused with a clear message.
     let (lm_tr, _) = lambda_streams();
     let lm = Data::Lm(LmBatcher::new(lm_tr, 4, 8, false, 1).unwrap());

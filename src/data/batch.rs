@@ -603,6 +603,67 @@ impl ClassificationBatcher {
         self.items.is_empty()
     }
 
+    /// The class of every item, in order.
+    pub fn labels(&self) -> Vec<u32> {
+        self.items.iter().map(|x| x.1).collect()
+    }
+
+    /// Hold out a stratified `fraction` of the items for validation (seeded): within each class
+    /// the items are shuffled and `round(fraction · n)` of them (at least one when the class
+    /// has two or more) go to validation. Returns `(train, valid)`: training keeps this
+    /// batcher's batch size and shuffling, validation batches in order; `None` when a part
+    /// would be empty.
+    ///
+    /// ```
+    /// use genolm::data::batch::ClassificationBatcher;
+    /// let items: Vec<(Vec<u32>, u32)> = (0..40).map(|i| (vec![5, 6, 7], (i % 4 == 0) as u32)).collect();
+    /// let b = ClassificationBatcher::new(items, 8, true, 0).unwrap();
+    /// let (tr, va) = b.split_valid(0.2, 1).unwrap();
+    /// assert_eq!((tr.len(), va.len()), (32, 8));
+    /// assert_eq!(va.labels().iter().filter(|&&c| c == 1).count(), 2); // 20 % of the 10 ones
+    /// ```
+    pub fn split_valid(&self, fraction: f64, seed: u64) -> Option<(Self, Self)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7661_6c69_64);
+        let n_classes = self.items.iter().map(|x| x.1).max()? as usize + 1;
+        let (mut tr, mut va) = (Vec::new(), Vec::new());
+        for c in 0..n_classes as u32 {
+            let mut idx: Vec<usize> = (0..self.items.len())
+                .filter(|&i| self.items[i].1 == c)
+                .collect();
+            idx.shuffle(&mut rng);
+            let n = idx.len();
+            let mut k = (fraction * n as f64).round() as usize;
+            if n >= 2 {
+                k = k.clamp(1, n - 1);
+            } else {
+                k = 0;
+            }
+            va.extend(idx[..k].iter().map(|&i| self.items[i].clone()));
+            tr.extend(idx[k..].iter().map(|&i| self.items[i].clone()));
+        }
+        if tr.is_empty() || va.is_empty() {
+            return None;
+        }
+        let valid = ClassificationBatcher {
+            items: va,
+            batch: self.batch,
+            seed: 0,
+            shuffle: false,
+        };
+        let train = ClassificationBatcher {
+            items: tr,
+            batch: self.batch,
+            seed: self.seed,
+            shuffle: self.shuffle,
+        };
+        Some((train, valid))
+    }
+
+    /// Batches per epoch.
+    pub fn n_batches(&self) -> usize {
+        self.items.len().div_ceil(self.batch)
+    }
+
     /// The batches of one epoch; every item appears exactly once (the last batch may be smaller).
     pub fn epoch(&self, epoch: u64) -> Vec<ClsBatch> {
         let mut idx: Vec<usize> = (0..self.items.len()).collect();

@@ -10,6 +10,7 @@
 //! * [`lift`]: DeepLIFT's rules as forward operations (a DeepLIFT pass through any block).
 //! * [`params`]: seeded parameters, buffers and atomic safetensors I/O.
 //! * [`model`]: [`GenomicModel`], its forward pass, loss, layer groups and checkpoints.
+//! * [`pretrained`]: the language model that ships with genolm (`pretrained` as a checkpoint path).
 //!
 //! ```
 //! use candle_core::Device;
@@ -33,6 +34,7 @@ pub mod model;
 mod model_ref;
 pub mod params;
 mod pass;
+pub mod pretrained;
 pub mod rope;
 
 pub use config::{Head, ModelConfig, PRESETS};

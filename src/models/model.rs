@@ -604,9 +604,13 @@ impl GenomicModel {
         params::save_safetensors(path.as_ref(), &self.params.tensors(), meta)
     }
 
-    /// Load a model saved by [`save`](Self::save). `path` may be the `.safetensors` file or
-    /// a checkpoint folder holding `model.safetensors`.
+    /// Load a model saved by [`save`](Self::save). `path` may be the `.safetensors` file, a
+    /// checkpoint folder holding `model.safetensors`, or `pretrained` (the
+    /// [shipped model](super::pretrained)).
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        if let Some(Err(e)) = super::pretrained::resolve(path.as_ref()) {
+            return Err(e);
+        }
         let path = resolve_checkpoint(path.as_ref());
         let (tensors, meta) = params::load_safetensors(&path, device)?;
         let cfg_json = meta.get("genolm_config").ok_or_else(|| {
@@ -622,8 +626,13 @@ impl GenomicModel {
     }
 }
 
-/// `dir/model.safetensors` for a folder, the path itself otherwise.
+/// `dir/model.safetensors` for a folder, the path itself otherwise; `pretrained` and
+/// `pretrained:<name>` name a [shipped model](super::pretrained) (a missing one stays as
+/// given, so loading it reports the path).
 pub fn resolve_checkpoint(path: &Path) -> PathBuf {
+    if let Some(Ok(dir)) = super::pretrained::resolve(path) {
+        return dir.join("model.safetensors");
+    }
     if path.is_dir() {
         path.join("model.safetensors")
     } else {

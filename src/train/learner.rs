@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use candle_core::{DType, Device, D};
 use serde::{Deserialize, Serialize};
 
+use super::best::BestTracker;
 pub use super::callbacks::{Callback, Control, EarlyStopping};
 pub use super::data::Data;
 use super::data::HostBatch;
@@ -170,6 +171,7 @@ pub struct Learner {
     pub(super) smoother: Smoother,
     pub(super) metrics: Option<MetricsLog>,
     pub(super) collective: Option<Arc<dyn Collective>>,
+    pub(super) best: Option<BestTracker>,
 }
 
 impl std::fmt::Debug for Learner {
@@ -225,6 +227,7 @@ impl Learner {
             smoother: Smoother::default(),
             metrics: None,
             collective: None,
+            best: None,
         })
     }
 
@@ -367,6 +370,9 @@ impl Learner {
         }
         if self.opt.groups().last().map(|g| g.lr).unwrap_or(0.0) <= 0.0 {
             self.opt.set_lr(1e-3);
+        }
+        if let Some(b) = &mut self.best {
+            b.start_fit();
         }
         for epoch in start..epochs {
             let t0 = Instant::now();
@@ -558,6 +564,10 @@ impl Learner {
             let mut stop = false;
             for cb in &mut self.callbacks {
                 stop |= cb.on_epoch_end(&rec, &self.history) == Control::Stop;
+            }
+            if let (Some(b), Some(v)) = (&mut self.best, rec.valid_loss) {
+                let at = self.history.len() - 1;
+                stop |= b.observe(v, at, &rec.stage, &self.model) == Control::Stop;
             }
             if stop {
                 break;

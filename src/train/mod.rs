@@ -4,7 +4,8 @@
 //!
 //! * [`optim`]: AdamW with groups, clipping and freezing.
 //! * [`schedule`]: one-cycle, cosine, constant.
-//! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume.
+//! * [`learner`]: the loop, NaN guard, progress, checkpoints and resume; best-epoch selection
+//!   and early stopping on the validation loss ([`Learner::keep_best`]).
 //! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
 //! * [`alloc`]: allocator tuning that keeps tensor buffers in-process.
 //! * [`history`]: [`StepRecord`](history::StepRecord), [`EpochRecord`] and [`History`] (loss curves and tables).
@@ -13,6 +14,7 @@
 //! * [`run`]: `genolm train --config run.toml`.
 
 pub mod alloc;
+mod best;
 mod callbacks;
 mod checkpoint;
 mod data;
@@ -29,6 +31,7 @@ pub mod schedule;
 pub mod source;
 pub mod tensorboard;
 
+pub use best::BestEpoch;
 pub use history::{History, StepRecord};
 pub use learner::{
     evaluate, evaluate_with, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord,

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::best::BestEpoch;
 use super::history::History;
 use super::learner::{predict_proba, Data, Learner, LearnerOptions};
 use crate::data::batch::ClassificationBatcher;
@@ -60,6 +61,15 @@ pub struct UlmfitOptions {
     pub seed: u64,
     /// Learner options for every stage.
     pub learner: LearnerOptions,
+    /// Stage 3 without a validation set holds out this stratified fraction of the training
+    /// items for model selection (0: none; every epoch is trained and the last one kept).
+    pub valid_fraction: f64,
+    /// Stage 3 with validation data ends a cycle after this many epochs without a new lowest
+    /// validation loss (0: never early); the best epoch's weights are restored at the end.
+    pub patience: usize,
+    /// Each stage-3 cycle runs at least this many optimizer steps: a cycle's epochs grow on
+    /// small data sets (a hundred items are a handful of batches per epoch).
+    pub min_steps: usize,
 }
 
 impl Default for UlmfitOptions {
@@ -73,6 +83,9 @@ impl Default for UlmfitOptions {
             cls_lrs: [2e-2, 1e-2, 5e-3, 1e-3],
             seed: 42,
             learner: LearnerOptions::default(),
+            valid_fraction: 0.15,
+            patience: 3,
+            min_steps: 30,
         }
     }
 }
@@ -168,8 +181,9 @@ pub fn ulmfit(lm: GenomicModel, data: UlmfitData, opts: &UlmfitOptions) -> Resul
         lm = learn.model;
     }
     let classifier = classifier_from_lm(&lm, n_classes, opts.seed)?;
-    let (classifier, h) = train_classifier(classifier, cls_train, cls_valid, opts, true)?;
-    history.append(h);
+    let fit = train_classifier(classifier, cls_train, cls_valid, opts, true)?;
+    history.append(fit.history);
+    let classifier = fit.model;
     Ok(UlmfitResult {
         lm,
         classifier,
@@ -185,37 +199,86 @@ pub fn classifier_from_lm(lm: &GenomicModel, n_classes: usize, seed: u64) -> Res
     Ok(clf)
 }
 
+/// A classifier trained by [`train_classifier`].
+pub struct ClassifierFit {
+    /// The classifier: the best validated epoch's weights when there was validation data.
+    pub model: GenomicModel,
+    /// Every epoch of the four cycles.
+    pub history: History,
+    /// The epoch whose weights were kept (`None` without validation data: the last one).
+    pub best: Option<BestEpoch>,
+    /// Training and validation items (validation held out of `train` when none was given).
+    pub n_train: usize,
+    /// See `n_train`.
+    pub n_valid: usize,
+}
+
 /// Stage 3 of ULMFiT on an already-built classifier. With `gradual`, the four cycles of
-/// `opts.cls_epochs`/`cls_lrs` unfreeze one more group each; without (a model trained from
-/// scratch), the same number of epochs runs with everything trainable.
+/// `opts.cls_epochs`/`cls_lrs` unfreeze one more group each, with discriminative LRs (÷2.6 per
+/// group below the top); without (a model trained from scratch), the same cycles run with
+/// everything trainable at one LR.
+///
+/// The recipe adapts to the data's size: without `valid`, a stratified
+/// [`valid_fraction`](UlmfitOptions::valid_fraction) of `train` is held out; a cycle runs at
+/// least [`min_steps`](UlmfitOptions::min_steps) optimizer steps (more epochs on small sets),
+/// ends after [`patience`](UlmfitOptions::patience) epochs without a new lowest validation
+/// loss, and the weights of the best epoch over all cycles are restored at the end.
 pub fn train_classifier(
     model: GenomicModel,
     train: ClassificationBatcher,
     valid: Option<ClassificationBatcher>,
     opts: &UlmfitOptions,
     gradual: bool,
-) -> Result<(GenomicModel, History)> {
+) -> Result<ClassifierFit> {
     if train.is_empty() {
         return Err(Error::Input("no classification training items".into()));
     }
+    if !(0.0..1.0).contains(&opts.valid_fraction) {
+        return Err(Error::Config(format!(
+            "valid_fraction must be in [0, 1), got {}",
+            opts.valid_fraction
+        )));
+    }
+    let (train, valid) = match valid {
+        Some(v) => (train, Some(v)),
+        None if opts.valid_fraction > 0.0 => {
+            match train.split_valid(opts.valid_fraction, opts.seed) {
+                Some((t, v)) => (t, Some(v)),
+                None => (train, None),
+            }
+        }
+        None => (train, None),
+    };
+    let (n_train, n_valid) = (train.len(), valid.as_ref().map_or(0, |v| v.len()));
+    let mut per_epoch = train.n_batches().max(1);
+    if opts.learner.max_batches > 0 {
+        per_epoch = per_epoch.min(opts.learner.max_batches);
+    }
+    let select = valid.is_some();
     let mut learn = Learner::new(
         model,
         Data::Cls(train),
         valid.map(Data::Cls),
         opts.learner.clone(),
     )?;
+    if select {
+        learn.keep_best(opts.patience);
+    }
     let mut history = History::default();
     let freeze = [-1isize, -2, -3, 0];
     for (i, (&epochs, &lr)) in opts.cls_epochs.iter().zip(&opts.cls_lrs).enumerate() {
         if epochs == 0 {
             continue;
         }
+        let epochs = epochs.max(opts.min_steps.div_ceil(per_epoch));
         if gradual {
             learn.opt.freeze_to(freeze[i]);
+            learn.opt.set_discriminative(lr, DISCRIMINATIVE_FACTOR);
         } else {
+            // from scratch every layer has everything to learn: one LR for all groups
             learn.opt.unfreeze();
+            learn.opt.set_lr(lr);
         }
-        learn.opt.set_discriminative(lr, DISCRIMINATIVE_FACTOR);
         learn.set_stage(if gradual {
             format!("classifier freeze_to({})", freeze[i])
         } else {
@@ -223,7 +286,14 @@ pub fn train_classifier(
         });
         history.append(learn.fit_one_cycle(epochs, lr)?);
     }
-    Ok((learn.model, history))
+    let best = learn.restore_best()?;
+    Ok(ClassifierFit {
+        model: learn.model,
+        history,
+        best,
+        n_train,
+        n_valid,
+    })
 }
 
 /// Options of [`classify`].
@@ -256,6 +326,12 @@ pub struct Classification {
     pub classifier: GenomicModel,
     /// Its four unfreezing cycles.
     pub history: History,
+    /// The epoch whose weights were kept (see [`train_classifier`]).
+    pub best: Option<BestEpoch>,
+    /// Items trained on and held out for validation (from `train`).
+    pub n_train: usize,
+    /// See `n_train`.
+    pub n_valid: usize,
     /// Class probabilities of each test item.
     pub probs: Vec<Vec<f32>>,
     /// The test items' labels.
@@ -276,7 +352,8 @@ impl Classification {
 }
 
 /// ULMFiT stage 3 on labelled sequences: a classifier built from `lm`'s encoder, trained on
-/// `train` with gradual unfreezing and discriminative LRs, then scored on `test`.
+/// `train` with gradual unfreezing and discriminative LRs (model selection on a stratified
+/// part of `train`, see [`train_classifier`]), then scored on `test`.
 pub fn classify(
     lm: &GenomicModel,
     train: &[LabelledSeq],
@@ -296,12 +373,15 @@ pub fn classify(
     let seed = opts.ulmfit.seed;
     let clf = classifier_from_lm(lm, n_classes, seed)?;
     let tr = ClassificationBatcher::new(enc(train), opts.batch_size, true, seed)?;
-    let (classifier, history) = train_classifier(clf, tr, None, &opts.ulmfit, opts.gradual)?;
+    let fit = train_classifier(clf, tr, None, &opts.ulmfit, opts.gradual)?;
     let te = ClassificationBatcher::new(enc(test), opts.eval_batch_size.max(1), false, 0)?;
-    let probs = predict_proba(&classifier, &te)?;
+    let probs = predict_proba(&fit.model, &te)?;
     Ok(Classification {
-        classifier,
-        history,
+        classifier: fit.model,
+        history: fit.history,
+        best: fit.best,
+        n_train: fit.n_train,
+        n_valid: fit.n_valid,
         probs,
         labels: test.iter().map(|x| x.label).collect(),
     })

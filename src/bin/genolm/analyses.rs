@@ -177,6 +177,10 @@ pub struct ClassifyArgs {
     /// Train every layer from the start (no gradual unfreezing).
     #[arg(long)]
     no_unfreeze: bool,
+    /// Stratified fraction of the training items held out to pick the best epoch and stop
+    /// cycles early (0: keep the last epoch).
+    #[arg(long, default_value_t = 0.15)]
+    valid_fraction: f64,
 }
 
 pub(crate) fn load_model(path: &Path) -> Result<GenomicModel> {
@@ -431,6 +435,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         &ClassifyOptions {
             ulmfit: UlmfitOptions {
                 cls_epochs,
+                valid_fraction: a.valid_fraction,
                 ..UlmfitOptions::quiet(a.seed)
             },
             gradual: !a.no_unfreeze,
@@ -444,8 +449,18 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     for (n, v) in named {
         metrics.insert(n.into(), v.into());
     }
-    metrics.insert("n_train".into(), train.len().into());
+    metrics.insert("n_train".into(), fit.n_train.into());
+    metrics.insert("n_valid".into(), fit.n_valid.into());
     metrics.insert("n_test".into(), test.len().into());
+    metrics.insert(
+        "best_epoch".into(),
+        fit.best
+            .as_ref()
+            .map(|b| {
+                serde_json::json!({"stage": b.stage, "epoch_index": b.epoch_index, "valid_loss": b.loss})
+            })
+            .into(),
+    );
     metrics.insert("classes".into(), set.classes.clone().into());
     metrics.insert(
         "pretrained".into(),

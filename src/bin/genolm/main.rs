@@ -45,9 +45,11 @@ enum Cmd {
         #[arg(long)]
         report: Option<PathBuf>,
     },
-    /// Re-run the command recorded in a report's manifest.json and list every metric that differs.
+    /// Re-run the command recorded in a report's manifest.json and list every metric that differs;
+    /// or retrain a shipped model from its provenance.json and compare the checkpoint's SHA-256.
     Reproduce {
-        /// The manifest.json of a report.
+        /// The manifest.json of a report, or the provenance.json of a shipped model
+        /// (models/pretrained/NAME/provenance.json).
         manifest: PathBuf,
         /// Relative tolerance (0: identical, the goal on CPU).
         #[arg(long, default_value_t = 0.0)]
@@ -343,6 +345,9 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         }
         Cmd::Reproduce { manifest, tol, out } => {
             use genolm::report::{compare_metrics, Manifest};
+            if manifest.file_name().is_some_and(|n| n == "provenance.json") {
+                return reproduce_checkpoint(&manifest, out);
+            }
             let before = Manifest::load(&manifest)?;
             if before.command.is_empty() {
                 return Err(genolm::Error::Input(format!(
@@ -620,5 +625,48 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             eprintln!("{} records in {secs:.3} s", recs.len());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `genolm reproduce models/pretrained/NAME/provenance.json`: train again from the model's
+/// recorded run file and compare the new checkpoint's SHA-256 with the recorded one (CPU runs
+/// are bit-reproducible, so they must be equal).
+fn reproduce_checkpoint(
+    provenance: &std::path::Path,
+    out: Option<PathBuf>,
+) -> genolm::Result<ExitCode> {
+    let dir = provenance.parent().unwrap_or(std::path::Path::new("."));
+    let text = std::fs::read_to_string(provenance).map_err(|e| genolm::Error::io(provenance, e))?;
+    let p: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        genolm::Error::parse(provenance.display().to_string(), e.line(), e.to_string())
+    })?;
+    let want = p["model_sha256"].as_str().unwrap_or_default().to_string();
+    let base = out.unwrap_or_else(|| dir.join("reproduced"));
+    let args = [
+        "genolm",
+        "train",
+        "--config",
+        &dir.join("run.toml").display().to_string(),
+        "--output",
+        &base.display().to_string(),
+    ]
+    .map(String::from);
+    println!("re-running: {}", args[1..].join(" "));
+    let cli = Cli::try_parse_from(&args)
+        .map_err(|e| genolm::Error::Input(format!("recorded command: {e}")))?;
+    run(cli)?;
+    let f = base.join("model.safetensors");
+    let bytes = std::fs::read(&f).map_err(|e| genolm::Error::io(&f, e))?;
+    let got = genolm::data::corpus::sha256_hex(&bytes);
+    if got == want {
+        println!("reproduced: {} has SHA-256 {got}, as recorded", f.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "differs: {} has SHA-256 {got}, the record says {want} (trained at {})",
+            f.display(),
+            p["git_commit"].as_str().unwrap_or("?")
+        );
+        Ok(ExitCode::from(1))
     }
 }

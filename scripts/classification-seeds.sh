@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The benchmark's classification rows (promoters, coding vs intergenic, read kingdom) for one
+# model over several seeds — each seed draws its own split, reads, head initialisation and
+# batch order — next to every baseline (per-class Markov chain, k-mer logistic regression,
+# one-hot CNN from scratch), as mean ± sd: the table in docs/classification.md.
+# Usage: scripts/classification-seeds.sh MODEL [SEEDS="1 2 3"] [OUT=runs/classification-seeds] [ITEMS=200]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=$1
+SEEDS=${2:-"1 2 3"}
+OUT=${3:-runs/classification-seeds}
+ITEMS=${4:-200}
+cargo build --release --bin genolm -q
+BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
+mkdir -p "$OUT"
+for s in $SEEDS; do
+  printf 'seed = %s\nclassification_items = %s\nverbose = false\n' "$s" "$ITEMS" > "$OUT/sizes-seed$s.toml"
+  "$BIN" bench "$MODEL" --tasks classification --sizes "$OUT/sizes-seed$s.toml" --out "$OUT/seed$s" \
+    > "$OUT/seed$s.log" 2>&1 || { echo "seed $s failed"; tail -5 "$OUT/seed$s.log"; exit 1; }
+done
+python3 scripts/classification-table.py "$OUT"/seed*/report.json | tee "$OUT/table.md"

@@ -58,9 +58,10 @@ learn.history.table()?
 // %%
 let opts = UlmfitOptions { seed: 0, learner: quiet.clone(), ..Default::default() };
 let clf = classifier_from_lm(&learn.model, 2, 0)?;
-let (clf, clf_history) = train_classifier(clf, ClassificationBatcher::new(train.clone(), 16, true, 0)?, None, &opts, true)?;
+let fit = train_classifier(clf, ClassificationBatcher::new(train.clone(), 16, true, 0)?, None, &opts, true)?;
+let (clf, clf_history) = (fit.model, fit.history); // the best validated epoch's weights
 let scratch = GenomicModel::new(learn.model.config().to_classifier(2), &Device::Cpu, 0)?;
-let (scratch, _) = train_classifier(scratch, ClassificationBatcher::new(train.clone(), 16, true, 0)?, None, &opts, false)?;
+let scratch = train_classifier(scratch, ClassificationBatcher::new(train.clone(), 16, true, 0)?, None, &opts, false)?.model;
 let (s_pre, s_scr) = {
     let score = |m: &GenomicModel| -> genolm::Result<Vec<f64>> {
         Ok(genolm::train::predict_proba(m, &ClassificationBatcher::new(test.clone(), 32, false, 0)?)?.iter().map(|p| p[1] as f64).collect())

@@ -623,7 +623,7 @@ impl ClassificationBatcher {
     /// assert_eq!(va.labels().iter().filter(|&&c| c == 1).count(), 2); // 20 % of the 10 ones
     /// ```
     pub fn split_valid(&self, fraction: f64, seed: u64) -> Option<(Self, Self)> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7661_6c69_64);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0076_616c_6964);
         let n_classes = self.items.iter().map(|x| x.1).max()? as usize + 1;
         let (mut tr, mut va) = (Vec::new(), Vec::new());
         for c in 0..n_classes as u32 {

@@ -11,7 +11,9 @@ pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] |
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 [ -e /usr/include/x86_64-linux-gnu/openmpi/mpi.h ] || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] \
   || command -v mpicc >/dev/null 2>&1 || need+=(libopenmpi-dev)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 \
+# libclang itself (libclang.so.N / libclang-N.so.N), not libclang-cpp, which LLVM's other
+# packages bring and bindgen cannot use
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so* >/dev/null 2>&1 \
   || need+=(libclang-dev)
 # h5py: the tests check that states files open in Python
 python3 -c "import h5py" >/dev/null 2>&1 || /usr/bin/python3 -c "import h5py" >/dev/null 2>&1 || need+=(python3-h5py)

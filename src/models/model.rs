@@ -557,6 +557,30 @@ impl GenomicModel {
         )
     }
 
+    /// Copy every weight of `other` into this model (to fine-tune a trained model under
+    /// another run's dropouts or schedule); the two must have the same architecture. Returns
+    /// how many tensors were copied.
+    ///
+    /// ```
+    /// # use genolm::prelude::*;
+    /// let dev = candle_core::Device::Cpu;
+    /// let a = GenomicModel::new(ModelConfig::tiny(), &dev, 1)?;
+    /// let b = GenomicModel::new(ModelConfig::tiny(), &dev, 2)?;
+    /// b.init_from(&a)?;
+    /// let mut wider = ModelConfig::tiny();
+    /// wider.lstm_hidden *= 2;
+    /// assert!(GenomicModel::new(wider, &dev, 3)?.init_from(&a).is_err());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn init_from(&self, other: &GenomicModel) -> Result<usize> {
+        self.copy_from(
+            other,
+            |_| true,
+            "tensors matched; the run's [model] and the checkpoint differ in their architecture",
+            false,
+        )
+    }
+
     /// Copy the tensors of `other` whose names pass `keep` into this model; every parameter of
     /// this model that passes `keep` (and, with `buffers`, every buffer) must be matched;
     /// `what` completes the error message.

@@ -44,6 +44,24 @@ fn every_chart_kind_renders() {
     assert!(t.svg().contains("n1"));
     let b = Figure::bars("b", "v", &lab(2), &[1.0, 2.0], Some(&[0.1, 0.2])).unwrap();
     assert!(b.svg().contains("r1"));
+    // many bars lie horizontally: every label is written, none skipped
+    let many: Vec<String> = (0..12).map(|i| format!("dataset_{i}")).collect();
+    let h = Figure::bars("h", "v", &many, &[1.0; 12], None).unwrap();
+    assert!(many.iter().all(|l| h.svg().contains(l.as_str())));
+    let d = Figure::dots(
+        "d",
+        "nats",
+        &lab(3),
+        &[
+            ("model".into(), vec![1.2, 1.3, f64::NAN]),
+            ("Markov".into(), vec![1.25, 1.31, 1.4]),
+        ],
+        Some(("ln 4", 4f64.ln())),
+    )
+    .unwrap();
+    assert!(d.svg().contains("r2") && d.svg().contains("Markov") && d.svg().contains("ln 4"));
+    // 2 model dots (NaN left out) + 3 Markov dots + 2 legend dots
+    assert_eq!(d.svg().matches("<circle").count(), 7, "{}", d.svg());
     let ls = Figure::lines(
         "l",
         "lr",

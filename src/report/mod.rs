@@ -33,9 +33,13 @@ use crate::plot::Figure;
 use crate::table::Table;
 use crate::{Error, Result};
 
+mod pipeline;
 mod quickstart;
 mod training;
 
+pub use pipeline::{
+    analyse, findings_sections, floor_figure, floor_text, Findings, PipelineOptions,
+};
 pub use quickstart::{
     corpus_overview, loss_track, quickstart, quickstart_report, Quickstart, QuickstartOptions,
 };
@@ -90,10 +94,20 @@ pub struct Manifest {
     pub configs: BTreeMap<String, serde_json::Value>,
     /// Wall-clock seconds by name.
     pub timings: BTreeMap<String, f64>,
-    /// Every metric by name.
+    /// Every metric by name (NaN — a metric that could not be computed — is `null` in JSON).
+    #[serde(deserialize_with = "metrics_with_nan")]
     pub metrics: BTreeMap<String, f64>,
     /// Files of the report folder.
     pub files: Vec<String>,
+}
+
+fn metrics_with_nan<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let m: BTreeMap<String, Option<f64>> = BTreeMap::deserialize(d)?;
+    Ok(m.into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 impl Manifest {

@@ -1,12 +1,15 @@
 //! The quickstart: the whole pipeline in one call — the embedded corpus and its split, k-mer
-//! tokens, annotation tracks, a small AWD-LSTM trained on the CPU, per-kingdom held-out
-//! quality, the loss along phiX174, and a reproducible report. `genolm quickstart` and
-//! notebook 01 call these functions, so the two cannot drift apart.
+//! tokens, annotation tracks, genolm's shipped pretrained LM fine-tuned briefly on the CPU (or
+//! a small AWD-LSTM trained from scratch), the benchmark against the Markov floor on held-out
+//! genomes, states of a held-out annotated genome in HDF5, its explainable neurons, the loss
+//! along phiX174 with its genes, and one reproducible report with per-step curves.
+//! `genolm quickstart` and notebook 01 call these functions, so the two cannot drift apart.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::pipeline::{analyse, findings_sections, Findings, PipelineOptions};
 use super::{training_report, Report};
 use crate::data::corpus::{Corpus, SplitLevel, SplitOptions, Splits};
 use crate::data::tokenize::{informed_random_loss, KmerTokenizer};
@@ -19,12 +22,21 @@ use crate::{Error, Result};
 /// Options of [`quickstart`]; the defaults are `genolm quickstart`'s.
 #[derive(Debug, Clone)]
 pub struct QuickstartOptions {
-    /// Seed of the genome-level split and of training.
+    /// Seed of training, the benchmark and the neuron probe (and of the genome-level split
+    /// when training from scratch; a fine-tuned model keeps its checkpoint's split).
     pub seed: u64,
-    /// Epochs of the small LM.
+    /// Start from this shipped model (`None`: train a small AWD-LSTM from scratch).
+    pub pretrained: Option<String>,
+    /// Epochs of fine-tuning (or of training from scratch).
     pub epochs: usize,
-    /// Training batches per epoch (0 skips training and the report).
+    /// Training batches per epoch (0 skips training, the analyses and the report).
     pub batches: usize,
+    /// Peak learning rate of the fine-tuning cycle (from scratch: 1e-2).
+    pub lr: f64,
+    /// Bases scored per held-out genome against the Markov floor.
+    pub bench_bases: usize,
+    /// Bases of the held-out annotated genome whose states and neurons are analysed.
+    pub neuron_bases: usize,
     /// Run folder (checkpoint, `summary.json`).
     pub out: PathBuf,
     /// Report folder (default: `out/report`).
@@ -40,8 +52,12 @@ impl Default for QuickstartOptions {
     fn default() -> Self {
         QuickstartOptions {
             seed: 42,
-            epochs: 2,
-            batches: 150,
+            pretrained: Some(crate::models::pretrained::DEFAULT.to_string()),
+            epochs: 1,
+            batches: 200,
+            lr: 1e-3,
+            bench_bases: 20_000,
+            neuron_bases: 30_000,
             out: PathBuf::from("runs/quickstart"),
             report: None,
             reuse: false,
@@ -60,6 +76,8 @@ pub struct Quickstart {
     pub config: RunConfig,
     /// The trained model and its run summary (`None` when `batches` or `epochs` is 0).
     pub trained: Option<(GenomicModel, RunSummary)>,
+    /// The benchmark against the floor, the states file and the neurons.
+    pub findings: Option<Findings>,
     /// The report folder, when a report was written.
     pub report_dir: Option<PathBuf>,
 }
@@ -185,23 +203,54 @@ pub fn quickstart(opts: &QuickstartOptions) -> Result<Quickstart> {
         "{annotated} annotated contigs; loaded in {:.2} s",
         t0.elapsed().as_secs_f64()
     ));
-    let config = RunConfig::quickstart(opts.out.clone(), opts.seed, opts.epochs, opts.batches);
+    let config = match &opts.pretrained {
+        Some(name) => {
+            let init = format!("pretrained:{name}");
+            crate::models::pretrained::verify(name)?;
+            let prov = crate::models::pretrained::provenance(name)?;
+            say(&format!(
+                "\npretrained model {name}: {} trained {} min on {} genomes (commit {}); SHA-256 verified",
+                prov["arch"].as_str().unwrap_or("?"),
+                prov["training"]["minutes_wall_clock"],
+                prov["training"]["train_genomes"]
+                    .as_array()
+                    .map_or(0, Vec::len),
+                prov["git_commit"].as_str().unwrap_or("?").get(..7).unwrap_or("?"),
+            ));
+            RunConfig::fine_tune(
+                opts.out.clone(),
+                &init,
+                opts.seed,
+                opts.epochs,
+                opts.batches,
+                opts.lr,
+            )?
+        }
+        None => RunConfig::quickstart(opts.out.clone(), opts.seed, opts.epochs, opts.batches),
+    };
     let splits = crate::train::run::run_splits(&corpus, &config.data)?;
     let mut q = Quickstart {
         corpus,
         splits,
         config,
         trained: None,
+        findings: None,
         report_dir: None,
     };
     if opts.batches == 0 || opts.epochs == 0 {
         return Ok(q);
     }
     let cfg = &q.config;
-    say(&format!(
-        "\ntraining the small AWD-LSTM for {} × {} batches of {} × {} 3-mers",
-        opts.epochs, opts.batches, cfg.data.batch_size, cfg.data.bptt
-    ));
+    say(&match &opts.pretrained {
+        Some(name) => format!(
+            "\nfine-tuning {name} for {} × {} batches of {} × {} 3-mers (one cycle, peak LR {})",
+            opts.epochs, opts.batches, cfg.data.batch_size, cfg.data.bptt, opts.lr
+        ),
+        None => format!(
+            "\ntraining the small AWD-LSTM from scratch for {} × {} batches of {} × {} 3-mers",
+            opts.epochs, opts.batches, cfg.data.batch_size, cfg.data.bptt
+        ),
+    });
     let (model, summary) = if opts.reuse {
         let model = train_or_load(cfg)?;
         (model, RunSummary::load(&cfg.output)?)
@@ -214,18 +263,30 @@ pub fn quickstart(opts: &QuickstartOptions) -> Result<Quickstart> {
         (model, summary)
     };
     say(&summary.text());
-    let mut rep = quickstart_report(
-        "genolm quickstart: a small AWD-LSTM on the embedded corpus",
-        &q.corpus,
-        cfg,
-        &summary,
+    let findings = analyse(
         &model,
+        &q.corpus,
+        &PipelineOptions {
+            train_genomes: summary.train_genomes.clone(),
+            out: cfg.output.clone(),
+            bases: opts.neuron_bases,
+            bench_bases: opts.bench_bases,
+            seed: opts.seed,
+            verbose: opts.verbose,
+            ..Default::default()
+        },
     )?;
+    let title = match &opts.pretrained {
+        Some(name) => format!("genolm quickstart: the pretrained {name}, fine-tuned and explained"),
+        None => "genolm quickstart: a small AWD-LSTM on the embedded corpus".to_string(),
+    };
+    let mut rep = quickstart_report(&title, &q.corpus, cfg, &summary, &model)?;
+    findings_sections(&mut rep, &findings, &cfg.output)?;
     let dir = opts
         .report
         .clone()
         .unwrap_or_else(|| cfg.output.join("report"));
-    rep.command(&[
+    let mut args: Vec<String> = vec![
         "quickstart".into(),
         "--seed".into(),
         opts.seed.to_string(),
@@ -233,17 +294,30 @@ pub fn quickstart(opts: &QuickstartOptions) -> Result<Quickstart> {
         opts.batches.to_string(),
         "--epochs".into(),
         opts.epochs.to_string(),
+        "--lr".into(),
+        opts.lr.to_string(),
+        "--bench-bases".into(),
+        opts.bench_bases.to_string(),
+        "--neuron-bases".into(),
+        opts.neuron_bases.to_string(),
         "--out".into(),
         cfg.output.display().to_string(),
-    ]);
+    ];
+    match &opts.pretrained {
+        Some(name) => args.extend(["--pretrained".into(), name.clone()]),
+        None => args.push("--from-scratch".into()),
+    }
+    rep.command(&args);
     rep.timing("total", t0.elapsed().as_secs_f64());
     rep.write(&dir)?;
     say(&format!(
-        "report: {} (re-run and compare: genolm reproduce {})",
+        "\ndone in {:.0} s. report: {} (re-run and compare: genolm reproduce {})",
+        t0.elapsed().as_secs_f64(),
         dir.join("index.html").display(),
         dir.join("manifest.json").display()
     ));
     q.trained = Some((model, summary));
+    q.findings = Some(findings);
     q.report_dir = Some(dir);
     Ok(q)
 }

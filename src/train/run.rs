@@ -104,6 +104,13 @@ pub struct TrainConfig {
     pub early_stopping: usize,
     /// `cpu`, `cuda` or `auto`.
     pub device: DeviceChoice,
+    /// Start from the weights of this checkpoint instead of a random initialisation: a
+    /// `.safetensors` file, a run folder, or `pretrained` / `pretrained:<name>` (the
+    /// [shipped models](crate::models::pretrained)). The run's `[model]` must have the
+    /// checkpoint's architecture (dropouts may differ). Fine-tuning keeps the split of the
+    /// checkpoint's run (see [`RunConfig::fine_tune`]), so its held-out genomes stay unseen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -120,6 +127,7 @@ impl Default for TrainConfig {
             valid_max_batches: 0,
             early_stopping: 0,
             device: DeviceChoice::Auto,
+            init: None,
         }
     }
 }
@@ -356,6 +364,52 @@ impl RunConfig {
                 ..Default::default()
             },
         }
+    }
+}
+
+impl RunConfig {
+    /// A run that fine-tunes checkpoint `init` (a path, a run folder, or `pretrained` /
+    /// `pretrained:<name>`) for `epochs` × `batches` batches at peak learning rate `lr` (one
+    /// cycle): its architecture and dropouts, and — so the held-out genomes stay unseen — the
+    /// data section (split, BPTT, batch size) of the run that trained it, read from the
+    /// `summary.json` beside the checkpoint (the default split when there is none). This is
+    /// what `genolm quickstart` trains.
+    ///
+    /// ```
+    /// let cfg = genolm::train::run::RunConfig::fine_tune("runs/ft", "pretrained", 42, 1, 100, 1e-3)?;
+    /// assert_eq!(cfg.train.init.as_deref(), Some("pretrained"));
+    /// assert_eq!(cfg.model.name, "awd_lstm_small");
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn fine_tune(
+        output: impl Into<PathBuf>,
+        init: &str,
+        seed: u64,
+        epochs: usize,
+        batches: usize,
+        lr: f64,
+    ) -> Result<RunConfig> {
+        let from = GenomicModel::load(init, &candle_core::Device::Cpu)?;
+        let ckpt = crate::models::model::resolve_checkpoint(Path::new(init));
+        let data = RunSummary::load(&ckpt)
+            .ok()
+            .and_then(|s| s.data)
+            .unwrap_or_default();
+        Ok(RunConfig {
+            output: output.into(),
+            data,
+            model: from.config().clone(),
+            train: TrainConfig {
+                epochs,
+                lr,
+                max_batches: batches,
+                valid_max_batches: 40,
+                seed,
+                device: DeviceChoice::Cpu,
+                init: Some(init.to_string()),
+                ..Default::default()
+            },
+        })
     }
 }
 
@@ -606,6 +660,13 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         Learner::resume(&cfg.output, train, valid, &device)?
     } else {
         let model = GenomicModel::new(cfg.model.clone(), &device, cfg.train.seed)?;
+        if let Some(init) = &cfg.train.init {
+            let from = GenomicModel::load(init, &device)?;
+            let n = model.init_from(&from)?;
+            if ro.verbose && lead {
+                println!("starting from {init} ({n} tensors)");
+            }
+        }
         Learner::new(model, train, valid, opts)?
     };
     if let Some(c) = collective {

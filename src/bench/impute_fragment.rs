@@ -1,12 +1,14 @@
 //! **Imputation 2 (gene-sized fragments)**: remove `fragment_len` bases (a multiple of 3,
 //! starting on a codon boundary) from inside an annotated CDS of a held-out genome, read on the
-//! CDS's own strand, and fill them. A causal LM fills left to right, greedily, from
-//! `fragment_context` bases of left context (each step keeps the k-mer consistent with the bases
-//! already there); an MLM masks every token touching the gap and takes, per base, the
-//! most probable base marginalised over the masked tokens covering it (it also sees
-//! `fragment_context` bases to the right). The Markov baseline fills greedily from the same
-//! left context. Metrics: nucleotide identity (main), codon identity and amino-acid identity of
-//! the filled stretch (translated with the genome's genetic code).
+//! CDS's own strand, and fill them. A causal LM fills left to right from `fragment_context`
+//! bases of left context with `fragment_decoder` ([`fill_gaps`]: beam search of width 8 by
+//! default; greedy decoding collapses into homopolymers), each step
+//! keeping the k-mer consistent with the bases already there; an MLM masks every token
+//! touching the gap and takes, per base, the most probable base marginalised over the masked
+//! tokens covering it (it also sees `fragment_context` bases to the right). The Markov baseline
+//! fills from the same left context with the same decoder. Metrics: nucleotide identity
+//! (main), codon identity and amino-acid identity of the filled stretch (translated with the
+//! genome's genetic code), and the longest homopolymer of the fills next to the truth's.
 
 use std::time::Instant;
 
@@ -14,13 +16,16 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::markov::{argmax4, code, BASES};
+use super::markov::{argmax4, code, MarkovModel, BASES};
 use super::{BenchContext, BenchRow, Outcome};
 use crate::data::alphabet::revcomp;
 use crate::data::annotation::Strand;
 use crate::data::genetic_code::GeneticCode;
-use crate::data::tokenize::{Special, N_SPECIAL};
-use crate::infer::{base_marginal, predict_rows, RowOptions, RowOutput};
+use crate::data::tokenize::Special;
+use crate::infer::{
+    base_marginal, decode, fill_gaps, longest_run, predict_rows, FillOptions, NextBases,
+    RowOptions, RowOutput,
+};
 use crate::models::Head;
 use crate::{Error, Result};
 
@@ -174,64 +179,58 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
         }
         return Ok(out);
     }
-    // causal: greedy, all gaps in one batch
-    let mut known: Vec<Vec<u8>> = gaps.iter().map(|g| g.seq[..g.start].to_vec()).collect();
-    let ctx_len = gaps.iter().map(|g| g.start).min().unwrap_or(0);
-    let mut w = ctx_len.min(ctx.opts.fragment_context.max(k + s));
-    while w > k && (w - k) % s != 0 {
-        w -= 1;
-    }
-    if w < k {
-        return Err(Error::Input("left context shorter than one token".into()));
-    }
-    let steps = gaps.iter().map(|g| g.len).max().unwrap_or(0).div_ceil(s);
-    let keep = k - s;
-    for _ in 0..steps {
-        let ids: Vec<Vec<u32>> = known
-            .iter()
-            .map(|kn| tok.encode(&kn[kn.len() - w..]))
-            .collect();
-        let t = ids[0].len();
-        let logits = predict_rows(
-            model,
-            &ids,
-            &RowOptions {
-                batch_size: ids.len(),
-                output: RowOutput::Logits,
-                ..Default::default()
-            },
-        )?;
-        let last: Vec<&Vec<f32>> = logits.iter().map(|r| &r[t - 1]).collect();
-        for (row, kn) in last.iter().zip(known.iter_mut()) {
-            let prefix: Vec<usize> = kn[kn.len() - keep..].iter().map(|&b| code(b)).collect();
-            let mut best = (f32::NEG_INFINITY, 0usize);
-            for (id, &v) in row.iter().enumerate().skip(N_SPECIAL as usize) {
-                let c = id - N_SPECIAL as usize;
-                let ok = (0..keep).all(|o| (c >> (2 * (k - 1 - o))) & 3 == prefix[o]);
-                if ok && v > best.0 {
-                    best = (v, c);
-                }
-            }
-            for o in keep..k {
-                kn.push(BASES[(best.1 >> (2 * (k - 1 - o))) & 3]);
-            }
-        }
-    }
-    Ok(known
-        .iter()
-        .zip(gaps)
-        .map(|(kn, g)| kn[g.start..g.start + g.len].to_vec())
-        .collect())
+    let left: Vec<Vec<u8>> = gaps.iter().map(|g| g.seq[..g.start].to_vec()).collect();
+    let lens: Vec<usize> = gaps.iter().map(|g| g.len).collect();
+    fill_gaps(
+        model,
+        &left,
+        &lens,
+        &FillOptions {
+            decoder: ctx.opts.fragment_decoder,
+            context: ctx.opts.fragment_context,
+            seed: ctx.opts.seed,
+        },
+    )
 }
 
-/// Greedy Markov fill from the left context.
-pub fn markov_fill(ctx: &BenchContext, gap: &Gap) -> Vec<u8> {
-    let mut s = gap.seq[..gap.start].to_vec();
-    for _ in 0..gap.len {
-        let p = ctx.markov.base_probs(&s, s.len());
-        s.push(BASES[argmax4(&p)]);
+/// A Markov chain as a [`NextBases`] source (one base per step).
+pub struct MarkovSteps<'a>(pub &'a MarkovModel);
+
+impl NextBases for MarkovSteps<'_> {
+    fn stride(&self) -> usize {
+        1
     }
-    s[gap.start..].to_vec()
+    fn start(&mut self, _: &[Vec<u8>]) -> Result<()> {
+        Ok(())
+    }
+    fn next_logp(&self, rows: &[Vec<u8>]) -> Result<Vec<Vec<f64>>> {
+        Ok(rows
+            .iter()
+            .map(|r| {
+                self.0
+                    .base_probs(r, r.len())
+                    .iter()
+                    .map(|p| p.max(1e-300).ln())
+                    .collect()
+            })
+            .collect())
+    }
+    fn advance(&mut self, _: &[Vec<u8>], _: &[usize]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The Markov chain's fills of `gaps` from the same left context, with the same decoder.
+pub fn markov_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
+    let left: Vec<Vec<u8>> = gaps.iter().map(|g| g.seq[..g.start].to_vec()).collect();
+    let lens: Vec<usize> = gaps.iter().map(|g| g.len).collect();
+    decode(
+        &mut MarkovSteps(&ctx.markov),
+        &left,
+        &lens,
+        ctx.opts.fragment_decoder,
+        ctx.opts.seed,
+    )
 }
 
 /// The task: one row per held-out annotated genome.
@@ -259,17 +258,22 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         }
         let gc = GeneticCode::new(ctx.corpus.genomes[g].meta.genetic_code)?;
         let fills = model_fill(ctx, &gaps)?;
-        let (mut m, mut b) = ([0f64; 3], [0f64; 3]);
-        for (gap, fill) in gaps.iter().zip(&fills) {
+        let markov = markov_fill(ctx, &gaps)?;
+        let (mut m, mut b) = ([0f64; 4], [0f64; 4]);
+        let mut truth_run = 0.0;
+        for ((gap, fill), mf) in gaps.iter().zip(&fills).zip(&markov) {
             let truth = &gap.seq[gap.start..gap.start + gap.len];
             let im = identities(fill, truth, &gc);
-            let ib = identities(&markov_fill(ctx, gap), truth, &gc);
-            for (acc, v) in m.iter_mut().zip([im.0, im.1, im.2]) {
+            let ib = identities(mf, truth, &gc);
+            let rm = longest_run(fill) as f64;
+            let rb = longest_run(mf) as f64;
+            for (acc, v) in m.iter_mut().zip([im.0, im.1, im.2, rm]) {
                 *acc += v;
             }
-            for (acc, v) in b.iter_mut().zip([ib.0, ib.1, ib.2]) {
+            for (acc, v) in b.iter_mut().zip([ib.0, ib.1, ib.2, rb]) {
                 *acc += v;
             }
+            truth_run += longest_run(truth) as f64;
         }
         let n = gaps.len() as f64;
         rows.push(BenchRow {
@@ -285,6 +289,12 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             extra: vec![
                 ("codon_identity".into(), m[1] / n, b[1] / n),
                 ("aa_identity".into(), m[2] / n, b[2] / n),
+                ("longest_homopolymer".into(), m[3] / n, b[3] / n),
+                (
+                    "truth_longest_homopolymer".into(),
+                    truth_run / n,
+                    truth_run / n,
+                ),
                 ("gap_len".into(), len as f64, len as f64),
             ],
             seconds: t0.elapsed().as_secs_f64(),

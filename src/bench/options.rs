@@ -110,6 +110,9 @@ pub struct BenchOptions {
     pub fragment_len: usize,
     /// Bases of left context before a gap.
     pub fragment_context: usize,
+    /// How a causal model (and the Markov baseline) fills a gap (default: beam search of
+    /// width 8; see [`Decoder`](crate::infer::Decoder)).
+    pub fragment_decoder: crate::infer::Decoder,
     /// Bases of each annotated genome used for neuron tasks (0 = all).
     pub neuron_bases: usize,
     /// Moving-average window over state rows for neuron tasks (1 = none).
@@ -148,6 +151,7 @@ impl Default for BenchOptions {
             fragments: 6,
             fragment_len: 300,
             fragment_context: 192,
+            fragment_decoder: crate::infer::Decoder::default(),
             neuron_bases: 30_000,
             neuron_smooth: 51,
             importance_max: 32,

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::models::Hooks;
 
 mod bases;
+mod fill;
 mod h5;
 mod objective;
 mod predict;
@@ -43,6 +44,7 @@ mod scores;
 mod states;
 
 pub use bases::{base_marginal, nucleotide_probs};
+pub use fill::{decode, fill_gaps, longest_run, Decoder, FillOptions, LmSteps, NextBases};
 pub use h5::{read_states, write_states, H5Layout, StatesFile, StatesSummary};
 pub use objective::{objective_lifted, objective_tensor, score_ids, Objective};
 pub use predict::{layer_plan, predict_each, Chunk};

@@ -282,6 +282,24 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         } else {
             (f64::NAN, f64::NAN)
         };
+        // nonsense vs synonymous (the sharpest contrast), and every score with the Markov
+        // chain's LLR subtracted: what the model knows beyond local base composition
+        let pair = |x: &[f64], a: Consequence, b: Consequence| {
+            let idx: Vec<usize> = (0..subs.len())
+                .filter(|&i| subs[i].consequence == a || subs[i].consequence == b)
+                .collect();
+            let lab: Vec<bool> = idx.iter().map(|&i| subs[i].consequence == a).collect();
+            let n = lab.iter().filter(|&&v| v).count();
+            if n == 0 || n == lab.len() {
+                return f64::NAN;
+            }
+            auc(
+                &idx.iter().map(|&i| -x[i] as f32).collect::<Vec<f32>>(),
+                &lab,
+            )
+        };
+        let adjusted: Vec<f64> = llr.iter().zip(&base).map(|(m, b)| m - b).collect();
+        let (ns, sy) = (Consequence::Nonsense, Consequence::Synonymous);
         let count = |c: Consequence| subs.iter().filter(|s| s.consequence == c).count() as f64;
         rows.push(BenchRow {
             task: "variants".into(),
@@ -295,6 +313,21 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             genomes: vec![ctx.id(g)],
             extra: vec![
                 ("auroc_nonsense_vs_missense".into(), nm, nb),
+                (
+                    "auroc_nonsense_vs_synonymous".into(),
+                    pair(&llr, ns, sy),
+                    pair(&base, ns, sy),
+                ),
+                (
+                    "auroc_nonsyn_vs_syn_markov_adjusted".into(),
+                    auc(&neg(&adjusted), &nonsyn),
+                    f64::NAN,
+                ),
+                (
+                    "auroc_nonsense_vs_synonymous_markov_adjusted".into(),
+                    pair(&adjusted, ns, sy),
+                    f64::NAN,
+                ),
                 (
                     "auroc_embedding_distance".into(),
                     auc(&dist32, &nonsyn),

@@ -18,8 +18,9 @@ declare -A dec=(
   [beam8]='{ beam = { width = 8 } }'
   [consensus32]='{ consensus = { samples = 32, temperature = 1.0 } }'
   [consensus32_t07]='{ consensus = { samples = 32, temperature = 0.7 } }'
+  [sample]='{ sample = { temperature = 1.0 } }'
 )
-for d in greedy beam4 beam8 consensus32 consensus32_t07; do
+for d in greedy beam4 beam8 consensus32 consensus32_t07 sample; do
   printf 'fragments = 24\nfragment_decoder = %s\n' "${dec[$d]}" > "$out/$d.toml"
   "$bin" bench "$model" --tasks impute_fragment --sizes "$out/$d.toml" --out "$out/$d" >&2
 done
@@ -28,7 +29,7 @@ import json, sys
 out = sys.argv[1]
 print("| decoder | genome | gaps | nt identity (Markov) | codon identity (Markov) | aa identity (Markov) | longest homopolymer (Markov; truth) |")
 print("|---|---|---|---|---|---|---|")
-for d in ["greedy", "beam4", "beam8", "consensus32", "consensus32_t07"]:
+for d in ["greedy", "beam4", "beam8", "consensus32", "consensus32_t07", "sample"]:
     for r in json.load(open(f"{out}/{d}/report.json"))["rows"]:
         e = {x[0]: (x[1], x[2]) for x in r["extra"]}
         c, a, h, t = e["codon_identity"], e["aa_identity"], e["longest_homopolymer"], e["truth_longest_homopolymer"]

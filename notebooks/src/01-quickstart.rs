@@ -122,8 +122,8 @@ println!("wrote {}", dir.join("index.html").display());
 // cell runs again.
 
 // %%
-let q = quickstart(&QuickstartOptions { out: "../runs/notebooks/pretrained".into(), reuse: true, ..Default::default() })?;
-let f = q.findings.as_ref().unwrap();
+let f = quickstart(&QuickstartOptions { out: "../runs/notebooks/pretrained".into(), reuse: true, ..Default::default() })?
+    .findings.unwrap();
 
 // %% [markdown]
 // Every dot on the left of its orange partner is a held-out genome the model predicts better

@@ -1,8 +1,8 @@
 //! **Imputation 2 (gene-sized fragments)**: remove `fragment_len` bases (a multiple of 3,
 //! starting on a codon boundary) from inside an annotated CDS of a held-out genome, read on the
 //! CDS's own strand, and fill them. A causal LM fills left to right from `fragment_context`
-//! bases of left context with `fragment_decoder` ([`fill_gaps`]: beam search of width 8 by
-//! default; greedy decoding collapses into homopolymers), each step
+//! bases of left context with `fragment_decoder` ([`fill_gaps`]: the per-base consensus of 32
+//! samples by default; greedy decoding and beam search collapse into homopolymers), each step
 //! keeping the k-mer consistent with the bases already there; an MLM masks every token
 //! touching the gap and takes, per base, the most probable base marginalised over the masked
 //! tokens covering it (it also sees `fragment_context` bases to the right). The Markov baseline

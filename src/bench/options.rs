@@ -110,8 +110,8 @@ pub struct BenchOptions {
     pub fragment_len: usize,
     /// Bases of left context before a gap.
     pub fragment_context: usize,
-    /// How a causal model (and the Markov baseline) fills a gap (default: beam search of
-    /// width 8; see [`Decoder`](crate::infer::Decoder)).
+    /// How a causal model (and the Markov baseline) fills a gap (default: the per-base
+    /// consensus of 32 samples; see [`Decoder`](crate::infer::Decoder)).
     pub fragment_decoder: crate::infer::Decoder,
     /// Bases of each annotated genome used for neuron tasks (0 = all).
     pub neuron_bases: usize,

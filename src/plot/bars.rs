@@ -1,5 +1,7 @@
 //! Bar charts with error bars, and dot plots comparing a few values per category.
 
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 
 use super::{color, frame, legend, perr, style_mesh, Figure, FONT};
@@ -9,6 +11,24 @@ use crate::Result;
 fn label_width(labels: &[String], font_size: u32) -> u32 {
     let chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
     (chars * font_size * 6 / 10 + 16).clamp(60, 360)
+}
+
+/// The axes of a chart with one row per label (the first label on top) and values along x.
+fn row_axes<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>,
+    xlabel: &str,
+    labels: &[String],
+) -> Result<()> {
+    let n = labels.len();
+    style_mesh(&mut chart.configure_mesh(), 12)
+        .x_desc(xlabel)
+        .y_labels(n + 1)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
+            _ => String::new(),
+        })
+        .draw()
+        .map_err(perr)
 }
 
 impl Figure {
@@ -57,15 +77,7 @@ impl Figure {
             let mut chart = frame(&root, title, 44, left)
                 .build_cartesian_2d(lo..hi, (0..n).into_segmented())
                 .map_err(perr)?;
-            style_mesh(&mut chart.configure_mesh(), 12)
-                .x_desc(xlabel)
-                .y_labels(n + 1)
-                .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
-                    _ => String::new(),
-                })
-                .draw()
-                .map_err(perr)?;
+            row_axes(&mut chart, xlabel, labels)?;
             if let Some((name, x)) = reference {
                 chart
                     .draw_series(std::iter::once(PathElement::new(
@@ -184,15 +196,7 @@ impl Figure {
             let mut chart = frame(&root, title, 44, left)
                 .build_cartesian_2d(range.clone(), (0..n).into_segmented())
                 .map_err(perr)?;
-            style_mesh(&mut chart.configure_mesh(), 12)
-                .x_desc(xlabel)
-                .y_labels(n + 1)
-                .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
-                    _ => String::new(),
-                })
-                .draw()
-                .map_err(perr)?;
+            row_axes(&mut chart, xlabel, labels)?;
             chart
                 .draw_series((0..n).map(|i| {
                     let row = n - 1 - i;

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::Report;
-use crate::bench::{benchmark, BenchOptions, BenchmarkReport, Task};
+use crate::bench::{benchmark, BenchOptions, BenchRow, BenchmarkReport, Task};
 use crate::data::corpus::Corpus;
 use crate::explain::neurons::{
     activation_track, identify_explainable_neurons, shift_null, targets_from_tracks, NeuronOptions,
@@ -215,6 +215,14 @@ pub fn analyse(model: &GenomicModel, corpus: &Corpus, opts: &PipelineOptions) ->
     Ok(f)
 }
 
+/// A transfer row's informed-random loss `ln(4^s)` (NaN when not recorded).
+fn informed_random(r: &BenchRow) -> f64 {
+    r.extra
+        .iter()
+        .find(|e| e.0 == "informed_random")
+        .map_or(f64::NAN, |e| e.1)
+}
+
 /// The transfer rows as lines: model vs Markov vs ln 4 per kingdom and genome.
 pub fn floor_text(bench: &BenchmarkReport) -> String {
     let mut s = format!(
@@ -222,12 +230,7 @@ pub fn floor_text(bench: &BenchmarkReport) -> String {
         "held out", "model", "Markov-6", "ln 4", "tokens"
     );
     for r in bench.rows.iter().filter(|r| r.metric == "cross_entropy") {
-        let ir = r
-            .extra
-            .iter()
-            .find(|e| e.0 == "informed_random")
-            .map(|e| e.1)
-            .unwrap_or(f64::NAN);
+        let ir = informed_random(r);
         let name = if r.task == "transfer_genome" {
             format!("  {}", r.dataset)
         } else {
@@ -258,10 +261,7 @@ pub fn floor_figure(bench: &BenchmarkReport) -> Result<Figure> {
             _ => format!("{} (all)", r.dataset),
         })
         .collect();
-    let ir = rows
-        .first()
-        .and_then(|r| r.extra.iter().find(|e| e.0 == "informed_random"))
-        .map(|e| e.1);
+    let ir = rows.first().map(|r| informed_random(r));
     Figure::dots(
         &format!("{}: held-out loss vs the Markov floor", bench.model),
         "cross-entropy (nats per token)",
@@ -302,12 +302,7 @@ fn verdicts(f: &Findings) -> Vec<String> {
         .iter()
         .filter(|r| r.task == "transfer" && !r.dataset.ends_with("_reads"))
     {
-        let ir = r
-            .extra
-            .iter()
-            .find(|e| e.0 == "informed_random")
-            .map(|e| e.1)
-            .unwrap_or(f64::NAN);
+        let ir = informed_random(r);
         let vs_random = if r.value < ir {
             format!("{:.4} below ln 4", ir - r.value)
         } else {

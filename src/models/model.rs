@@ -568,7 +568,7 @@ impl GenomicModel {
     /// let b = GenomicModel::new(ModelConfig::tiny(), &dev, 2)?;
     /// b.init_from(&a)?;
     /// let mut wider = ModelConfig::tiny();
-    /// wider.lstm_hidden *= 2;
+    /// wider.emb_dim *= 2;
     /// assert!(GenomicModel::new(wider, &dev, 3)?.init_from(&a).is_err());
     /// # Ok::<(), genolm::Error>(())
     /// ```

@@ -356,20 +356,20 @@ pub fn findings_sections(r: &mut Report, f: &Findings, states_dir: &Path) -> Res
          language model must pass, and ln 4, what the 3-mer overlap alone gives. Kingdom rows \
          pool their genomes; reads are 150-nt fragments scored alone.",
     );
-    r.table(
-        "benchmark",
-        &f.bench.table()?,
-        "The benchmark's transfer task.",
-    );
+    for (i, t) in f.verdicts.iter().enumerate() {
+        r.text(format!("Finding {}: {t}.", i + 1));
+    }
     r.figure(
         "benchmark",
         &floor_figure(&f.bench)?,
         "Cross-entropy per held-out genome, kingdom (pooled) and 150-nt reads: the model, the \
          order-6 Markov chain, and ln 4 (dashed). Left is better.",
     );
-    for (i, t) in f.verdicts.iter().enumerate() {
-        r.text(format!("Finding {}: {t}.", i + 1));
-    }
+    r.table(
+        "benchmark",
+        &f.bench.table()?,
+        "The benchmark's transfer task, every metric.",
+    );
     r.heading(format!("Explainable neurons on {}", f.genome));
     r.text(format!(
         "States of every layer along the first {} bp of held-out {} (a row every {} tokens, \

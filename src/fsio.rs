@@ -59,3 +59,23 @@ pub fn host_name() -> String {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
 }
+
+/// serde: read a JSON number, or `null` as NaN (JSON has no NaN: serde_json writes NaN as
+/// `null`), so files genolm wrote with a NaN in them load back.
+pub(crate) fn f64_or_nan<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// serde: [`f64_or_nan`] for every value of a map.
+pub(crate) fn f64_map_or_nan<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<std::collections::BTreeMap<String, f64>, D::Error> {
+    use serde::Deserialize;
+    let m: std::collections::BTreeMap<String, Option<f64>> = Deserialize::deserialize(d)?;
+    Ok(m.into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
+}

@@ -22,10 +22,10 @@ pub struct BenchRow {
     /// Name of the main metric.
     pub metric: String,
     /// The model's value.
-    #[serde(deserialize_with = "de_f64")]
+    #[serde(deserialize_with = "crate::fsio::f64_or_nan")]
     pub value: f64,
     /// The baseline's value on the same positions (NaN when none; `null` in JSON).
-    #[serde(deserialize_with = "de_f64")]
+    #[serde(deserialize_with = "crate::fsio::f64_or_nan")]
     pub baseline: f64,
     /// Which baseline.
     pub baseline_name: String,
@@ -53,11 +53,6 @@ fn de_pairs<'de, D: serde::Deserializer<'de>>(
     Ok(v.into_iter()
         .map(|(n, a)| (n, a.unwrap_or(f64::NAN)))
         .collect())
-}
-
-// JSON has no NaN: serde_json writes it as null, read back as NaN.
-fn de_f64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 #[allow(clippy::type_complexity)]

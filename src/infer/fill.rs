@@ -234,25 +234,26 @@ impl NextBases for LmSteps<'_> {
         if !self.stepped {
             return self.read(rows);
         }
-        let idx = Tensor::from_vec(
-            parents.iter().map(|&p| p as u32).collect::<Vec<_>>(),
-            parents.len(),
-            self.model.device(),
-        )?;
-        let state = match &self.state {
-            Some(st) => Some(RnnState {
-                h: st
-                    .h
-                    .iter()
-                    .map(|t| t.contiguous()?.index_select(&idx, 0))
-                    .collect::<candle_core::Result<_>>()?,
-                c: st
-                    .c
-                    .iter()
-                    .map(|t| t.contiguous()?.index_select(&idx, 0))
-                    .collect::<candle_core::Result<_>>()?,
-            }),
-            None => None,
+        // rows only move under beam search; otherwise each row keeps its own state
+        let reordered = parents.iter().enumerate().any(|(i, &p)| i != p);
+        let state = match self.state.take() {
+            Some(st) if reordered => {
+                let idx = Tensor::from_vec(
+                    parents.iter().map(|&p| p as u32).collect::<Vec<_>>(),
+                    parents.len(),
+                    self.model.device(),
+                )?;
+                let pick = |v: &[Tensor]| -> candle_core::Result<Vec<Tensor>> {
+                    v.iter()
+                        .map(|t| t.contiguous()?.index_select(&idx, 0))
+                        .collect()
+                };
+                Some(RnnState {
+                    h: pick(&st.h)?,
+                    c: pick(&st.c)?,
+                })
+            }
+            other => other,
         };
         let k = self.tok.k;
         let ids: Vec<u32> = rows

@@ -95,19 +95,10 @@ pub struct Manifest {
     /// Wall-clock seconds by name.
     pub timings: BTreeMap<String, f64>,
     /// Every metric by name (NaN — a metric that could not be computed — is `null` in JSON).
-    #[serde(deserialize_with = "metrics_with_nan")]
+    #[serde(deserialize_with = "crate::fsio::f64_map_or_nan")]
     pub metrics: BTreeMap<String, f64>,
     /// Files of the report folder.
     pub files: Vec<String>,
-}
-
-fn metrics_with_nan<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
-    let m: BTreeMap<String, Option<f64>> = BTreeMap::deserialize(d)?;
-    Ok(m.into_iter()
-        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
-        .collect())
 }
 
 impl Manifest {

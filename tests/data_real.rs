@@ -395,6 +395,28 @@ fn reads_know_their_origin() {
         );
     }
     assert!(rev > reads.len() / 3);
+    // Windows: training reads from the first 80 % of each contig, test reads from the last
+    // 20 %, never overlapping; an impossible window is refused.
+    let window = |w| SampleReadsOptions {
+        per_genome: Some(50),
+        window: Some(w),
+        ..Default::default()
+    };
+    let (head, tail) = (
+        c.sample_reads(&ids, &window((0.0, 0.8))).unwrap(),
+        c.sample_reads(&ids, &window((0.8, 1.0))).unwrap(),
+    );
+    assert!(head.len() >= 50 * 11 && tail.len() >= 50 * 11);
+    for r in &head {
+        let n = c.genomes[r.genome].contigs[r.contig].seq.len() as f64;
+        assert!((r.start + 150) as f64 <= 0.8 * n, "{} {}", r.start, n);
+    }
+    for r in &tail {
+        let n = c.genomes[r.genome].contigs[r.contig].seq.len() as f64;
+        assert!(r.start as f64 >= 0.8 * n && r.start + 150 <= n as usize);
+    }
+    let e = c.sample_reads(&ids, &window((0.5, 0.5))).unwrap_err();
+    assert!(e.to_string().contains("read window"), "{e}");
 }
 
 #[test]

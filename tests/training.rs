@@ -404,12 +404,23 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
         "{:?}",
         h.last()
     );
-    // The recipe holds out 15 % of the training items (9 per class), keeps the best validated
-    // epoch, and still finds the signal.
+    // By default a validation part of 9 items per class is too small to pick epochs by: every
+    // item is trained on and the last epoch kept.
     use genolm::train::recipes::{train_classifier, UlmfitOptions};
+    let fresh = GenomicModel::new(ModelConfig::tiny().to_classifier(2), &Device::Cpu, 1).unwrap();
+    let small = UlmfitOptions {
+        cls_epochs: [1, 0, 0, 0],
+        ..UlmfitOptions::quiet(1)
+    };
+    let fit = train_classifier(fresh, tr.clone(), None, &small, false).unwrap();
+    assert_eq!((fit.n_train, fit.n_valid), (120, 0));
+    assert!(fit.best.is_none());
+    // Allowed to, the recipe holds out 15 % of the training items (9 per class), keeps the
+    // best validated epoch, and still finds the signal.
     let fresh = GenomicModel::new(ModelConfig::tiny().to_classifier(2), &Device::Cpu, 1).unwrap();
     let opts = UlmfitOptions {
         cls_epochs: [2, 0, 0, 4],
+        min_valid_per_class: 9,
         ..UlmfitOptions::quiet(1)
     };
     let fit = train_classifier(fresh, tr.clone(), None, &opts, false).unwrap();
@@ -462,4 +473,47 @@ fn train_or_load_reuses_only_matching_runs() {
     train_or_load(&cfg).unwrap();
     let redone = RunSummary::load(&cfg.output).unwrap();
     assert_eq!(redone.train_genomes, first.train_genomes);
+}
+
+/// `both_strands` averages the class probabilities of each test item and its reverse
+/// complement: the same classifier (same seed) scores exactly the mean of its forward and
+/// reverse-complement predictions.
+#[test]
+fn classify_on_both_strands_averages_the_strands() {
+    use genolm::data::alphabet::revcomp;
+    use genolm::data::tasks::{parse_labelled_csv, stratified_split, LabelledSeq};
+    use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
+    let csv = include_bytes!("../datasets/labelled/ecoli_promoters_uci.csv");
+    let items = parse_labelled_csv(csv, "promoters.csv").unwrap();
+    let (train, test) = stratified_split(&items, 1);
+    let rc: Vec<LabelledSeq> = test
+        .iter()
+        .map(|x| LabelledSeq {
+            seq: revcomp(&x.seq),
+            ..x.clone()
+        })
+        .collect();
+    let lm = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let run = |test: &[LabelledSeq], both: bool| {
+        let opts = ClassifyOptions {
+            ulmfit: UlmfitOptions {
+                cls_epochs: [1, 0, 0, 1],
+                min_steps: 2,
+                ..UlmfitOptions::quiet(1)
+            },
+            both_strands: both,
+            ..Default::default()
+        };
+        classify(&lm, &train, test, &opts).unwrap().probs
+    };
+    let (fwd, rev, both) = (run(&test, false), run(&rc, false), run(&test, true));
+    assert_ne!(fwd, rev, "the strands score differently");
+    for ((f, r), b) in fwd.iter().zip(&rev).zip(&both) {
+        for c in 0..2 {
+            assert!(
+                (b[c] - 0.5 * (f[c] + r[c])).abs() < 1e-6,
+                "{f:?} {r:?} {b:?}"
+            );
+        }
+    }
 }

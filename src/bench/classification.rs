@@ -7,7 +7,10 @@
 //! * `coding_vs_intergenic`: 99-nt windows entirely in CDS vs entirely intergenic, from a
 //!   held-out annotated genome, stratified 80/20;
 //! * `read_kingdom`: kingdom (PRO/EUK/VIR) of 150-nt reads — trained on reads of the training
-//!   genomes, tested on reads of held-out genomes.
+//!   genomes, tested on reads of held-out genomes (a transfer task: other species);
+//! * `read_origin`: species of origin of 150-nt reads among every species of the corpus (seed
+//!   003's shotgun task) — trained on reads of the first 80 % of each contig, tested on reads
+//!   of the last 20 %.
 //!
 //! Baselines, all on the same training and test items: one Markov chain per class (order 2,
 //! classifying by the posterior of the per-class likelihoods; the row's `baseline`), and in
@@ -66,6 +69,8 @@ pub fn evaluate_task(
     test: &[LabelledSeq],
     genomes: Vec<String>,
 ) -> Result<BenchRow> {
+    // reads come from either strand: their classes do not depend on it
+    let both_strands = name.starts_with("read_");
     let t0 = Instant::now();
     let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
     let seed = ctx.opts.seed;
@@ -79,6 +84,7 @@ pub fn evaluate_task(
                 ..UlmfitOptions::quiet(seed)
             },
             eval_batch_size: ctx.opts.batch_size.max(1),
+            both_strands,
             ..Default::default()
         },
     )?;
@@ -103,6 +109,7 @@ pub fn evaluate_task(
             ..UlmfitOptions::quiet(seed)
         },
         eval_batch_size: ctx.opts.batch_size.max(1),
+        both_strands,
         ..Default::default()
     };
     for (name, probs) in [
@@ -137,7 +144,7 @@ pub fn evaluate_task(
     })
 }
 
-/// The task: up to three rows.
+/// The task: up to four rows.
 pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let mut rows = Vec::new();
     let per = ctx.opts.classification_items;
@@ -207,7 +214,80 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         ids.extend(test_g.iter().map(|&g| ctx.id(g)));
     }
     rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids)?);
+    if let Some((tr, te, ids)) = read_origin_items(ctx)? {
+        rows.push(evaluate_task(ctx, "read_origin", &tr, &te, ids)?);
+    }
     Ok(Outcome::from_rows(rows))
+}
+
+/// At most this many species (the first in corpus order) are classes of `read_origin`.
+pub const MAX_ORIGIN_SPECIES: usize = 20;
+
+/// Which of the corpus's species a read comes from: every genome of the corpus (training and
+/// held-out alike: this is supervised binning against known references, seed 003's shotgun
+/// task), one class per species (at most [`MAX_ORIGIN_SPECIES`]); training reads from the
+/// first 80 % of each contig, test reads from the last 20 %, so no test read overlaps a
+/// training read. `None` with fewer than two species.
+#[allow(clippy::type_complexity)]
+fn read_origin_items(
+    ctx: &BenchContext,
+) -> Result<Option<(Vec<LabelledSeq>, Vec<LabelledSeq>, Vec<String>)>> {
+    let mut species: Vec<String> = Vec::new();
+    let mut by_species: Vec<Vec<usize>> = Vec::new();
+    for (g, genome) in ctx.corpus.genomes.iter().enumerate() {
+        let sp = if genome.meta.species.is_empty() {
+            genome.meta.id.clone()
+        } else {
+            genome.meta.species.clone()
+        };
+        match species.iter().position(|s| *s == sp) {
+            Some(i) => by_species[i].push(g),
+            None => {
+                species.push(sp);
+                by_species.push(vec![g]);
+            }
+        }
+    }
+    let per = ctx.opts.classification_items;
+    let (mut tr, mut te, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for (sp, gs) in species.into_iter().zip(&by_species) {
+        if names.len() == MAX_ORIGIN_SPECIES {
+            break;
+        }
+        let label = names.len();
+        let draw = |n: usize, window: (f64, f64), seed: u64| -> Result<Vec<LabelledSeq>> {
+            let reads = ctx.corpus.sample_reads(
+                gs,
+                &crate::data::corpus::SampleReadsOptions {
+                    len: ctx.opts.read_len,
+                    per_genome: Some(n.div_ceil(gs.len())),
+                    window: Some(window),
+                    seed,
+                    ..Default::default()
+                },
+            )?;
+            Ok(reads
+                .into_iter()
+                .take(n)
+                .map(|r| LabelledSeq {
+                    seq: r.seq,
+                    label: label as u32,
+                    origin: String::new(),
+                })
+                .collect())
+        };
+        let (a, b) = (
+            draw(per, (0.0, 0.8), ctx.opts.seed)?,
+            draw(per / 4 + 1, (0.8, 1.0), ctx.opts.seed + 1)?,
+        );
+        // a species whose contigs are all shorter than a read in one window has no class
+        if !a.is_empty() && !b.is_empty() {
+            tr.extend(a);
+            te.extend(b);
+            names.push(sp);
+        }
+    }
+    Ok((names.len() >= 2).then_some((tr, te, names)))
 }
 
 #[cfg(test)]

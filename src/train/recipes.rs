@@ -64,6 +64,11 @@ pub struct UlmfitOptions {
     /// Stage 3 without a validation set holds out this stratified fraction of the training
     /// items for model selection (0: none; every epoch is trained and the last one kept).
     pub valid_fraction: f64,
+    /// The validation part is held out only when each class keeps at least this many items in
+    /// it: on smaller sets the validation loss of a dozen items picks epochs by noise (it
+    /// restored the untrained head in some seeds), and the fixed schedule of every cycle is
+    /// trained on all items instead.
+    pub min_valid_per_class: usize,
     /// Stage 3 with validation data ends a cycle after this many epochs without a new lowest
     /// validation loss (0: never early); the best epoch's weights are restored at the end.
     pub patience: usize,
@@ -84,6 +89,7 @@ impl Default for UlmfitOptions {
             seed: 42,
             learner: LearnerOptions::default(),
             valid_fraction: 0.15,
+            min_valid_per_class: 50,
             patience: 3,
             min_steps: 30,
         }
@@ -219,7 +225,8 @@ pub struct ClassifierFit {
 /// everything trainable at one LR.
 ///
 /// The recipe adapts to the data's size: without `valid`, a stratified
-/// [`valid_fraction`](UlmfitOptions::valid_fraction) of `train` is held out; a cycle runs at
+/// [`valid_fraction`](UlmfitOptions::valid_fraction) of `train` is held out when every class
+/// keeps [`min_valid_per_class`](UlmfitOptions::min_valid_per_class) items in it; a cycle runs at
 /// least [`min_steps`](UlmfitOptions::min_steps) optimizer steps (more epochs on small sets),
 /// ends after [`patience`](UlmfitOptions::patience) epochs without a new lowest validation
 /// loss, and the weights of the best epoch over all cycles are restored at the end.
@@ -241,7 +248,10 @@ pub fn train_classifier(
     }
     let (train, valid) = match valid {
         Some(v) => (train, Some(v)),
-        None if opts.valid_fraction > 0.0 => {
+        None if opts.valid_fraction > 0.0
+            && smallest_class(&train.labels()) as f64 * opts.valid_fraction
+                >= opts.min_valid_per_class as f64 =>
+        {
             match train.split_valid(opts.valid_fraction, opts.seed) {
                 Some((t, v)) => (t, Some(v)),
                 None => (train, None),
@@ -296,6 +306,15 @@ pub fn train_classifier(
     })
 }
 
+/// Items of the rarest class.
+fn smallest_class(labels: &[u32]) -> usize {
+    let mut n = std::collections::BTreeMap::new();
+    for &l in labels {
+        *n.entry(l).or_insert(0usize) += 1;
+    }
+    n.into_values().min().unwrap_or(0)
+}
+
 /// Options of [`classify`].
 #[derive(Debug, Clone)]
 pub struct ClassifyOptions {
@@ -307,6 +326,10 @@ pub struct ClassifyOptions {
     pub eval_batch_size: usize,
     /// Gradual unfreezing (a pretrained LM); `false` trains everything from the start.
     pub gradual: bool,
+    /// Score each test item on both strands and average the class probabilities: for labels
+    /// that do not depend on the strand (reads of either strand, species, kingdom); off for
+    /// strand-specific ones (promoters, genes on the given strand).
+    pub both_strands: bool,
 }
 
 impl Default for ClassifyOptions {
@@ -316,6 +339,7 @@ impl Default for ClassifyOptions {
             batch_size: 16,
             eval_batch_size: 32,
             gradual: true,
+            both_strands: false,
         }
     }
 }
@@ -353,7 +377,8 @@ impl Classification {
 
 /// ULMFiT stage 3 on labelled sequences: a classifier built from `lm`'s encoder, trained on
 /// `train` with gradual unfreezing and discriminative LRs (model selection on a stratified
-/// part of `train`, see [`train_classifier`]), then scored on `test`.
+/// part of `train`, see [`train_classifier`]), then scored on `test` (on both strands with
+/// [`both_strands`](ClassifyOptions::both_strands)).
 pub fn classify(
     lm: &GenomicModel,
     train: &[LabelledSeq],
@@ -375,7 +400,19 @@ pub fn classify(
     let tr = ClassificationBatcher::new(enc(train), opts.batch_size, true, seed)?;
     let fit = train_classifier(clf, tr, None, &opts.ulmfit, opts.gradual)?;
     let te = ClassificationBatcher::new(enc(test), opts.eval_batch_size.max(1), false, 0)?;
-    let probs = predict_proba(&fit.model, &te)?;
+    let mut probs = predict_proba(&fit.model, &te)?;
+    if opts.both_strands {
+        let rc: Vec<(Vec<u32>, u32)> = test
+            .iter()
+            .map(|x| (tok.encode(&crate::data::alphabet::revcomp(&x.seq)), x.label))
+            .collect();
+        let te = ClassificationBatcher::new(rc, opts.eval_batch_size.max(1), false, 0)?;
+        for (p, q) in probs.iter_mut().zip(predict_proba(&fit.model, &te)?) {
+            for (a, b) in p.iter_mut().zip(q) {
+                *a = 0.5 * (*a + b);
+            }
+        }
+    }
     Ok(Classification {
         classifier: fit.model,
         history: fit.history,

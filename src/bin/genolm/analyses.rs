@@ -178,9 +178,17 @@ pub struct ClassifyArgs {
     #[arg(long)]
     no_unfreeze: bool,
     /// Stratified fraction of the training items held out to pick the best epoch and stop
-    /// cycles early (0: keep the last epoch).
+    /// cycles early (0: keep the last epoch). Held out only when every class keeps
+    /// --min-valid-per-class items in it; smaller sets train every epoch on all items.
     #[arg(long, default_value_t = 0.15)]
     valid_fraction: f64,
+    /// See --valid-fraction.
+    #[arg(long, default_value_t = 50)]
+    min_valid_per_class: usize,
+    /// Average each test item's class probabilities over both strands (for labels that do not
+    /// depend on the strand, such as reads' species or kingdom).
+    #[arg(long)]
+    both_strands: bool,
 }
 
 pub(crate) fn load_model(path: &Path) -> Result<GenomicModel> {
@@ -436,9 +444,11 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             ulmfit: UlmfitOptions {
                 cls_epochs,
                 valid_fraction: a.valid_fraction,
+                min_valid_per_class: a.min_valid_per_class,
                 ..UlmfitOptions::quiet(a.seed)
             },
             gradual: !a.no_unfreeze,
+            both_strands: a.both_strands,
             ..Default::default()
         },
     )?;

@@ -22,6 +22,11 @@ pub struct SampleReadsOptions {
     pub random_strand: bool,
     /// What to do with ambiguous bases.
     pub ambiguity: AmbiguityPolicy,
+    /// Sample only reads lying entirely inside this part of each contig, as fractions of its
+    /// length (`(0.0, 0.8)`, then `(0.8, 1.0)`: training and test reads of the same genomes
+    /// that never overlap); `None` for the whole contig.
+    #[serde(default)]
+    pub window: Option<(f64, f64)>,
     /// Seed.
     pub seed: u64,
 }
@@ -34,6 +39,7 @@ impl Default for SampleReadsOptions {
             coverage: 1.0,
             random_strand: true,
             ambiguity: AmbiguityPolicy::Discard,
+            window: None,
             seed: 42,
         }
     }
@@ -56,11 +62,18 @@ pub struct Read {
 
 impl Corpus {
     /// Sample read-sized fragments from the given genomes, with their origin. Positions are
-    /// uniform over the genome (contigs weighted by length); contigs shorter than a read are
+    /// uniform over the genome (contigs weighted by length), or over each contig's
+    /// [`window`](SampleReadsOptions::window); contigs (windows) shorter than a read are
     /// skipped. Deterministic for a seed.
     pub fn sample_reads(&self, genomes: &[usize], opts: &SampleReadsOptions) -> Result<Vec<Read>> {
         if opts.len == 0 {
             return Err(Error::Config("read length must be positive".into()));
+        }
+        let (wa, wb) = opts.window.unwrap_or((0.0, 1.0));
+        if !((0.0..1.0).contains(&wa) && wa < wb && wb <= 1.0) {
+            return Err(Error::Config(format!(
+                "read window must satisfy 0 <= start < end <= 1, got ({wa}, {wb})"
+            )));
         }
         let mut out = Vec::new();
         for &gi in genomes {
@@ -71,14 +84,18 @@ impl Corpus {
             let mut rng = ChaCha8Rng::seed_from_u64(
                 opts.seed ^ (gi as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             );
-            let usable: Vec<(usize, usize)> = g
+            // (contig, first allowed start, number of allowed starts)
+            let usable: Vec<(usize, usize, usize)> = g
                 .contigs
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| c.seq.len() >= opts.len)
-                .map(|(i, c)| (i, c.seq.len() - opts.len + 1))
+                .filter_map(|(i, c)| {
+                    let n = c.seq.len() as f64;
+                    let (lo, hi) = ((wa * n).ceil() as usize, (wb * n).floor() as usize);
+                    (hi >= lo + opts.len).then(|| (i, lo, hi - lo - opts.len + 1))
+                })
                 .collect();
-            let total: usize = usable.iter().map(|u| u.1).sum();
+            let total: usize = usable.iter().map(|u| u.2).sum();
             if total == 0 {
                 continue;
             }
@@ -93,9 +110,9 @@ impl Corpus {
                 let mut r = rng.random_range(0..total);
                 let (ci, start) = usable
                     .iter()
-                    .find_map(|&(ci, w)| {
+                    .find_map(|&(ci, lo, w)| {
                         if r < w {
-                            Some((ci, r))
+                            Some((ci, lo + r))
                         } else {
                             r -= w;
                             None

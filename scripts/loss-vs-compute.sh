@@ -3,8 +3,9 @@
 # (configs/awd_lstm_long.toml: 6 one-cycle epochs, batch 32 × 64 3-mers) at several training
 # budgets, each its own run (a one-cycle schedule is tied to its length, so a budget is a run,
 # not a checkpoint of a longer one), each benchmarked on the held-out genomes against the
-# order-6 Markov chain. A budget is given as batches per epoch; at ≈ 0.14 s per step on the
-# 2-core VM, 360 ≈ 5 min, 1500 ≈ 20 min (the shipped model), 3000 ≈ 42 min, 4300 ≈ 60 min.
+# order-6 Markov chain. A budget is given as batches per epoch (6 epochs); at 0.10–0.14 s per
+# step on the 2-core VM, 360 ≈ 4–5 min, 1500 ≈ 15–21 min (the shipped model: 20.9 min),
+# 3000 ≈ 30–42 min, 4300 ≈ 45–60 min. The minutes column is wall-clock: run it on an idle machine.
 # Usage: scripts/loss-vs-compute.sh [BUDGETS="360 1500 3000"] [OUT=runs/compute]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -189,28 +189,23 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         if train_g.is_empty() || test_g.is_empty() {
             return Ok(Outcome::from_rows(rows));
         }
-        let draw = |gs: &[usize], n: usize, seed: u64| -> Result<Vec<LabelledSeq>> {
-            let reads = ctx.corpus.sample_reads(
-                gs,
-                &crate::data::corpus::SampleReadsOptions {
-                    len: ctx.opts.read_len,
-                    per_genome: Some(n.div_ceil(gs.len())),
-                    seed,
-                    ..Default::default()
-                },
-            )?;
-            Ok(reads
-                .into_iter()
-                .take(n)
-                .map(|r| LabelledSeq {
-                    seq: r.seq,
-                    label: ki as u32,
-                    origin: String::new(),
-                })
-                .collect())
-        };
-        tr.extend(draw(&train_g, per, ctx.opts.seed)?);
-        te.extend(draw(&test_g, per / 4 + 1, ctx.opts.seed + 1)?);
+        let label = ki as u32;
+        tr.extend(labelled_reads(
+            ctx,
+            &train_g,
+            label,
+            per,
+            None,
+            ctx.opts.seed,
+        )?);
+        te.extend(labelled_reads(
+            ctx,
+            &test_g,
+            label,
+            per / 4 + 1,
+            None,
+            ctx.opts.seed + 1,
+        )?);
         ids.extend(test_g.iter().map(|&g| ctx.id(g)));
     }
     rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids)?);
@@ -218,6 +213,36 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         rows.push(evaluate_task(ctx, "read_origin", &tr, &te, ids)?);
     }
     Ok(Outcome::from_rows(rows))
+}
+
+/// `n` reads (spread over the genomes `gs`, within `window` of each contig) labelled `label`.
+fn labelled_reads(
+    ctx: &BenchContext,
+    gs: &[usize],
+    label: u32,
+    n: usize,
+    window: Option<(f64, f64)>,
+    seed: u64,
+) -> Result<Vec<LabelledSeq>> {
+    let reads = ctx.corpus.sample_reads(
+        gs,
+        &crate::data::corpus::SampleReadsOptions {
+            len: ctx.opts.read_len,
+            per_genome: Some(n.div_ceil(gs.len())),
+            window,
+            seed,
+            ..Default::default()
+        },
+    )?;
+    Ok(reads
+        .into_iter()
+        .take(n)
+        .map(|r| LabelledSeq {
+            seq: r.seq,
+            label,
+            origin: String::new(),
+        })
+        .collect())
 }
 
 /// At most this many species (the first in corpus order) are classes of `read_origin`.
@@ -254,31 +279,11 @@ fn read_origin_items(
         if names.len() == MAX_ORIGIN_SPECIES {
             break;
         }
-        let label = names.len();
-        let draw = |n: usize, window: (f64, f64), seed: u64| -> Result<Vec<LabelledSeq>> {
-            let reads = ctx.corpus.sample_reads(
-                gs,
-                &crate::data::corpus::SampleReadsOptions {
-                    len: ctx.opts.read_len,
-                    per_genome: Some(n.div_ceil(gs.len())),
-                    window: Some(window),
-                    seed,
-                    ..Default::default()
-                },
-            )?;
-            Ok(reads
-                .into_iter()
-                .take(n)
-                .map(|r| LabelledSeq {
-                    seq: r.seq,
-                    label: label as u32,
-                    origin: String::new(),
-                })
-                .collect())
-        };
+        let label = names.len() as u32;
+        let seed = ctx.opts.seed;
         let (a, b) = (
-            draw(per, (0.0, 0.8), ctx.opts.seed)?,
-            draw(per / 4 + 1, (0.8, 1.0), ctx.opts.seed + 1)?,
+            labelled_reads(ctx, gs, label, per, Some((0.0, 0.8)), seed)?,
+            labelled_reads(ctx, gs, label, per / 4 + 1, Some((0.8, 1.0)), seed + 1)?,
         );
         // a species whose contigs are all shorter than a read in one window has no class
         if !a.is_empty() && !b.is_empty() {

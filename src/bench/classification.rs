@@ -69,32 +69,22 @@ pub fn evaluate_task(
     test: &[LabelledSeq],
     genomes: Vec<String>,
 ) -> Result<BenchRow> {
-    // reads come from either strand: their classes do not depend on it
-    let both_strands = name.starts_with("read_");
     let t0 = Instant::now();
     let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
     let seed = ctx.opts.seed;
-    let fit = classify(
-        ctx.model,
-        train,
-        test,
-        &ClassifyOptions {
-            ulmfit: UlmfitOptions {
-                cls_epochs: ctx.opts.classification_epochs,
-                ..UlmfitOptions::quiet(seed)
-            },
-            eval_batch_size: ctx.opts.batch_size.max(1),
-            both_strands,
-            ..Default::default()
+    // one recipe for the LM classifier and the CNN baseline; reads come from either strand,
+    // so their classes do not depend on it
+    let opts = ClassifyOptions {
+        ulmfit: UlmfitOptions {
+            cls_epochs: ctx.opts.classification_epochs,
+            ..UlmfitOptions::quiet(seed)
         },
-    )?;
-    let probs: Vec<Vec<f64>> = fit
-        .probs
-        .iter()
-        .map(|p| p.iter().map(|&v| v as f64).collect())
-        .collect();
+        eval_batch_size: ctx.opts.batch_size.max(1),
+        both_strands: name.starts_with("read_"),
+        ..Default::default()
+    };
+    let (acc, named) = classify(ctx.model, train, test, &opts)?.metrics();
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let (acc, named) = class_metrics(&probs, &labels);
     let (bacc, bnamed) = class_metrics(&markov_probs(train, test, n_classes)?, &labels);
     let extra = named
         .iter()
@@ -103,15 +93,6 @@ pub fn evaluate_task(
         .collect();
     // the supervised baselines on the same items
     let mut more_baselines = Vec::new();
-    let cnn_opts = ClassifyOptions {
-        ulmfit: UlmfitOptions {
-            cls_epochs: ctx.opts.classification_epochs,
-            ..UlmfitOptions::quiet(seed)
-        },
-        eval_batch_size: ctx.opts.batch_size.max(1),
-        both_strands,
-        ..Default::default()
-    };
     for (name, probs) in [
         (
             "kmer_logreg",
@@ -119,7 +100,7 @@ pub fn evaluate_task(
         ),
         (
             "cnn_scratch",
-            baselines::cnn_scratch_probs(train, test, &cnn_opts, ctx.model.device())?,
+            baselines::cnn_scratch_probs(train, test, &opts, ctx.model.device())?,
         ),
     ] {
         let (a, m) = class_metrics(&probs, &labels);

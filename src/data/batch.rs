@@ -612,17 +612,24 @@ impl ClassificationBatcher {
     /// the items are shuffled and `round(fraction · n)` of them (at least one when the class
     /// has two or more) go to validation. Returns `(train, valid)`: training keeps this
     /// batcher's batch size and shuffling, validation batches in order; `None` when a part
-    /// would be empty.
+    /// would be empty or a class would have fewer than `min_per_class` validation items (too
+    /// few to choose epochs by).
     ///
     /// ```
     /// use genolm::data::batch::ClassificationBatcher;
     /// let items: Vec<(Vec<u32>, u32)> = (0..40).map(|i| (vec![5, 6, 7], (i % 4 == 0) as u32)).collect();
     /// let b = ClassificationBatcher::new(items, 8, true, 0).unwrap();
-    /// let (tr, va) = b.split_valid(0.2, 1).unwrap();
+    /// let (tr, va) = b.split_valid(0.2, 0, 1).unwrap();
     /// assert_eq!((tr.len(), va.len()), (32, 8));
     /// assert_eq!(va.labels().iter().filter(|&&c| c == 1).count(), 2); // 20 % of the 10 ones
+    /// assert!(b.split_valid(0.2, 3, 1).is_none()); // the ones would keep only 2
     /// ```
-    pub fn split_valid(&self, fraction: f64, seed: u64) -> Option<(Self, Self)> {
+    pub fn split_valid(
+        &self,
+        fraction: f64,
+        min_per_class: usize,
+        seed: u64,
+    ) -> Option<(Self, Self)> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0076_616c_6964);
         let n_classes = self.items.iter().map(|x| x.1).max()? as usize + 1;
         let (mut tr, mut va) = (Vec::new(), Vec::new());
@@ -637,6 +644,9 @@ impl ClassificationBatcher {
                 k = k.clamp(1, n - 1);
             } else {
                 k = 0;
+            }
+            if n > 0 && k < min_per_class {
+                return None;
             }
             va.extend(idx[..k].iter().map(|&i| self.items[i].clone()));
             tr.extend(idx[k..].iter().map(|&i| self.items[i].clone()));

@@ -248,11 +248,8 @@ pub fn train_classifier(
     }
     let (train, valid) = match valid {
         Some(v) => (train, Some(v)),
-        None if opts.valid_fraction > 0.0
-            && smallest_class(&train.labels()) as f64 * opts.valid_fraction
-                >= opts.min_valid_per_class as f64 =>
-        {
-            match train.split_valid(opts.valid_fraction, opts.seed) {
+        None if opts.valid_fraction > 0.0 => {
+            match train.split_valid(opts.valid_fraction, opts.min_valid_per_class, opts.seed) {
                 Some((t, v)) => (t, Some(v)),
                 None => (train, None),
             }
@@ -304,15 +301,6 @@ pub fn train_classifier(
         n_train,
         n_valid,
     })
-}
-
-/// Items of the rarest class.
-fn smallest_class(labels: &[u32]) -> usize {
-    let mut n = std::collections::BTreeMap::new();
-    for &l in labels {
-        *n.entry(l).or_insert(0usize) += 1;
-    }
-    n.into_values().min().unwrap_or(0)
 }
 
 /// Options of [`classify`].

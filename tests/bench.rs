@@ -298,3 +298,41 @@ fn kmer_logistic_regression_learns_the_promoters() {
     eprintln!("k-mer logistic regression on the UCI promoters: {accs:?} (mean {mean:.3})");
     assert!(mean > 0.7, "{accs:?}");
 }
+
+#[test]
+fn both_strand_variant_scores_do_not_depend_on_the_strand_given() {
+    use genolm::bench::variants::{score_substitutions, Substitution};
+    use genolm::data::alphabet::{complement, revcomp};
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 2).unwrap();
+    let mut ctx = ctx_for(&model, &b"ACGTTGCAAGCTTAGCGATCGATCGGCTAGCTAGGCATCGAT".repeat(5));
+    let w = b"ATGCGTACGTTAGCATGCATCGATCGATCGGGCTAGCTAGCATCG".to_vec();
+    let centre = 17; // not the middle: the reverse complement's centre differs
+    let fwd = Substitution {
+        name: "fwd".into(),
+        window: w.clone(),
+        centre,
+        alt: b'T',
+    };
+    let rev = Substitution {
+        name: "rev".into(),
+        window: revcomp(&w),
+        centre: w.len() - 1 - centre,
+        alt: complement(b'T'),
+    };
+    // one strand: the two descriptions of one substitution score differently
+    ctx.opts.variant_both_strands = false;
+    let one = |ctx: &BenchContext, s: &Substitution| score_substitutions(ctx, std::slice::from_ref(s)).unwrap();
+    let (a, _, ma) = one(&ctx, &fwd);
+    let (b, _, mb) = one(&ctx, &rev);
+    assert!((a[0] - b[0]).abs() > 1e-4, "{a:?} {b:?}");
+    // both strands (the default): the same substitution gets the same score, from the model
+    // and the chain
+    ctx.opts.variant_both_strands = true;
+    let (a2, _, ma2) = one(&ctx, &fwd);
+    let (b2, _, mb2) = one(&ctx, &rev);
+    assert!((a2[0] - b2[0]).abs() < 1e-3, "{a2:?} {b2:?}");
+    assert!((ma2[0] - mb2[0]).abs() < 1e-9, "{ma2:?} {mb2:?}");
+    // and it is the sum of the two one-strand scores
+    assert!((a2[0] - (a[0] + b[0])).abs() < 1e-3);
+    assert!((ma2[0] - (ma[0] + mb[0])).abs() < 1e-9);
+}

@@ -125,8 +125,13 @@ pub struct BenchOptions {
     pub classification_epochs: [usize; 4],
     /// Substitutions per held-out annotated genome.
     pub variants_per_genome: usize,
-    /// Bases either side of a substitution.
+    /// Bases either side of a substitution (96 by default: a causal model needs codons of
+    /// context to know the reading frame; 32 scored phiX174's nonsense substitutions lower).
     pub variant_flank: usize,
+    /// Score each substitution on both strands: the LLR of its window plus that of the
+    /// window's reverse complement, so a causal model (and the Markov chain) reads the
+    /// substituted base after its right flank too, not only after its left one.
+    pub variant_both_strands: bool,
     /// Rows per forward pass.
     pub batch_size: usize,
     /// Seed of every random choice.
@@ -158,7 +163,8 @@ impl Default for BenchOptions {
             classification_items: 80,
             classification_epochs: [2, 1, 1, 2],
             variants_per_genome: 300,
-            variant_flank: 32,
+            variant_flank: 96,
+            variant_both_strands: true,
             batch_size: 32,
             seed: 42,
             verbose: true,
@@ -183,6 +189,7 @@ impl BenchOptions {
             classification_items: 12,
             classification_epochs: [1, 0, 0, 1],
             variants_per_genome: 40,
+            variant_flank: 32,
             verbose: false,
             ..Default::default()
         }

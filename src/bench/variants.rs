@@ -1,7 +1,8 @@
 //! **Zero-shot variant effect**: score substitutions with no labels and no training, by
 //! 1. the log-likelihood ratio `LLR = score(alt) − score(ref)` of the window around the
 //!    substitution (causal LM: full-window log-likelihood; MLM: masked tokens covering the base,
-//!    as in imputation 1), and
+//!    as in imputation 1) — by default on both strands (the window's LLR plus its reverse
+//!    complement's: strand-independent, and a causal model sees both flanks), and
 //! 2. the distance between the mean-pooled `body` embeddings of the ref and alt windows.
 //!
 //! With no clinical labels here, the benchmark uses a biological contrast every annotated genome
@@ -95,13 +96,30 @@ pub fn score_substitutions(
         ));
     }
     let wins: Vec<Vec<u8>> = subs.iter().map(|s| s.window.clone()).collect();
-    let ms = model_candidate_scores(ctx, &wins, centre)?;
+    let mut ms = model_candidate_scores(ctx, &wins, centre)?;
+    let mut bs: Vec<[f64; 4]> = subs
+        .iter()
+        .map(|s| markov_candidate_scores(ctx, &s.window, centre))
+        .collect();
+    if ctx.opts.variant_both_strands {
+        // the reverse complement's candidate for base b is the complement of b (BASES is
+        // A C G T, so index 3 − b)
+        let rc: Vec<Vec<u8>> = wins.iter().map(|w| revcomp(w)).collect();
+        let rc_centre = subs[0].window.len() - 1 - centre;
+        let rm = model_candidate_scores(ctx, &rc, rc_centre)?;
+        for ((m, b), (r, w)) in ms.iter_mut().zip(&mut bs).zip(rm.iter().zip(&rc)) {
+            let rb = markov_candidate_scores(ctx, w, rc_centre);
+            for i in 0..4 {
+                m[i] += r[3 - i];
+                b[i] += rb[3 - i];
+            }
+        }
+    }
     let mut llr = Vec::new();
     let mut base = Vec::new();
-    for (s, m) in subs.iter().zip(&ms) {
+    for ((s, m), b) in subs.iter().zip(&ms).zip(&bs) {
         let (r, a) = (code(s.window[centre]), code(s.alt));
         llr.push(m[a] - m[r]);
-        let b = markov_candidate_scores(ctx, &s.window, centre);
         base.push(b[a] - b[r]);
     }
     let dist = embedding_distances(ctx.model, subs, ctx.opts.batch_size)?;
@@ -568,8 +586,9 @@ fn header_line_count(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// Score users' variants (e.g. from [`read_vcf_variants`]) with a model: LLR (alt vs ref) and
-/// embedding distance, windows of `2·flank + 1` bases. Variants too close to a contig end or in
+/// Score users' variants (e.g. from [`read_vcf_variants`]) with a model: LLR (alt vs ref, on
+/// both strands: the window's and its reverse complement's) and embedding distance, windows of
+/// `2·flank + 1` bases. Variants too close to a contig end or in
 /// windows with ambiguous bases get NaN.
 pub fn score_variants(
     model: &GenomicModel,

@@ -755,6 +755,29 @@ mod tests {
     }
 
     #[test]
+    fn committed_run_files_load() {
+        // every run file under configs/ (the docs' commands run them) parses, with a known
+        // preset and a model that validates
+        let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs")];
+        let mut n = 0;
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "toml") {
+                    let cfg = RunConfig::from_file(&p).unwrap_or_else(|e| panic!("{e}"));
+                    cfg.model
+                        .validate()
+                        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 11, "only {n} run files found");
+    }
+
+    #[test]
     fn run_files_round_trip() {
         let mut cfg = RunConfig::quickstart("runs/x", 7, 2, 10);
         cfg.data.kingdoms = vec![Kingdom::Euk];

@@ -138,7 +138,7 @@ pub struct VariantsArgs {
     /// The reference FASTA the VCF is against (every REF is checked).
     #[arg(long)]
     fasta: PathBuf,
-    /// Output CSV: chrom, pos, ref, alt, LLR, embedding distance, Markov LLR.
+    /// Output CSV: chrom, pos, ref, alt, LLR (both strands), embedding distance, Markov LLR.
     #[arg(long, short)]
     out: PathBuf,
     /// Bases on each side of the variant.

@@ -4,7 +4,7 @@ report.json, the /usr/bin/time lines of training and bench).
 
 Usage: python3 scripts/architectures-table.py [RESULTS_DIR]   (prints markdown)
 """
-import json, math, os, sys
+import json, math, os, re, sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else "docs/results/architectures"
 ORDER = ["awd_lstm_small", "lstm_small", "cnn_small", "cnn_lstm_small", "dilated_small",
@@ -39,6 +39,20 @@ def timing(m, what):
         return None, None
 
 
+# issue 20's variant goal is nonsense vs synonymous: that extra metric gets rows of its own
+EXTRA_ROWS = {"variants": ["auroc_nonsense_vs_synonymous"]}
+for m in models:
+    extra = []
+    for r in reps[m]["rows"]:
+        for name in EXTRA_ROWS.get(r["task"], []):
+            for n, v, base in r["extra"]:
+                if n == name:
+                    extra.append(dict(r, metric=n, value=v, baseline=base, more_baselines=[]))
+    # after the task's own rows
+    rows_m = reps[m]["rows"]
+    last = max((i for i, r in enumerate(rows_m) if r["task"] in EXTRA_ROWS), default=len(rows_m) - 1)
+    reps[m]["rows"] = rows_m[: last + 1] + extra + rows_m[last + 1 :]
+
 # rows in the order of the first report, then any row only another model has
 rows = []
 for m in models:
@@ -70,7 +84,7 @@ for (t, d, me) in rows:
             more = ", ".join(f"{n} {fmt(v)}" for n, v in pairs if "accuracy" in n or "auroc" not in n)
     print(f"| {t} | {d} | {me} | " + " | ".join(cells) + f" | {fmt(base)} | {more or '–'} |")
 print()
-print("| model | arch | params | window × batch | steps | training tokens | training | bench suite | peak RSS (train / bench) |")
+print("| model | arch | params | window × batch | steps | training tokens | budget (idle) | wall clock: training, bench suite | peak RSS (train / bench) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for m in models:
     s, rep = sums[m], reps[m]
@@ -82,8 +96,17 @@ for m in models:
     be_s, be_rss = timing(m, "bench")
     minutes = f"{(tr_s / 60 if tr_s else s['minutes']):.1f} min"
     bench = f"{be_s / 60:.1f} min" if be_s else "–"
-    rss = f"{fmt(tr_rss) if tr_rss else '–'} / {fmt(be_rss) if be_rss else '–'} MiB"
+    # the step time measured on the idle machine (`calibrate`), written into the run file
+    run_toml = f"{root}/{m}/run.toml"
+    per_step = re.search(r"Measured: ([0-9.]+) s per step", open(run_toml).read()) if os.path.exists(run_toml) else None
+    budget = f"{steps * float(per_step.group(1)) / 60:.1f} min of steps" if per_step and steps else f"{s['minutes']:.1f} min"
+    rss = f"{f'{tr_rss:.0f}' if tr_rss else '–'} / {f'{be_rss:.0f}' if be_rss else '–'} MiB"
     print(f"| {m} | {rep['arch']} | {rep['n_params']} | {bptt} × {batch} | {steps or '–'} | {tokens} "
-          f"| {minutes} | {bench} | {rss} |")
+          f"| {budget} | {minutes}, {bench} | {rss} |")
 if missing:
     print(f"\nNot yet trained at this budget: {', '.join(missing)}.")
+print("\nGenomes (held out = never trained on) and the first 12 hex digits of each file's SHA-256:\n")
+print("| genome | kingdom | role | sha256 |")
+print("|---|---|---|---|")
+for d in reps[models[0]]["datasets"]:
+    print(f"| {d['genome']} | {d['kingdom']} | {d['role']} | {' '.join(f[1][:12] for f in d['files'])} |")

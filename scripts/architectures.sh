@@ -21,6 +21,7 @@ ALL="lstm_small cnn_small cnn_lstm_small dilated_small transformer_small transfo
 PRESETS=${*:-$ALL}
 BUDGET_S=${BUDGET_S:-1140}   # seconds of optimizer steps (+ ≈ 1 min of validation = 20 min)
 RESULTS=docs/results/architectures
+NO_FRAGMENT=transfer,rare_species,conservation,impute_nucleotide,neurons_aa,neurons_cds,importance,classification,variants,cost
 cargo build --release --bin genolm -q
 BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
 mkdir -p runs/arch20 "$RESULTS"
@@ -49,9 +50,17 @@ run)
         "$BIN" train --config "configs/architectures/$p.toml" > "runs/arch20/$p.train.log" 2>&1 \
         || { echo "$p: training failed"; tail -5 "runs/arch20/$p.train.log"; exit 1; }
     fi
+    # Gene-sized imputation re-reads the whole left context for every sampled base of a model
+    # that cannot carry a state from step to step (CNNs, transformers: no KV cache yet): 32
+    # samples × 300 bases × 12 gaps take hours on two cores, so their suite skips that task.
+    tasks=()
+    case "$p" in
+      lstm_small|awd_lstm_small) ;;
+      *) tasks=(--tasks "$NO_FRAGMENT") ;;
+    esac
     if [ ! -f "$out/bench/report.json" ]; then
       /usr/bin/env time -f "%e s wall, %M KiB peak" -o "$out.bench.time" \
-        "$BIN" bench "$out" --out "$out/bench" > "runs/arch20/$p.bench.log" 2>&1 \
+        "$BIN" bench "$out" "${tasks[@]}" --out "$out/bench" > "runs/arch20/$p.bench.log" 2>&1 \
         || { echo "$p: bench failed"; tail -5 "runs/arch20/$p.bench.log"; exit 1; }
     fi
     mkdir -p "$RESULTS/$p"

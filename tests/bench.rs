@@ -304,7 +304,10 @@ fn both_strand_variant_scores_do_not_depend_on_the_strand_given() {
     use genolm::bench::variants::{score_substitutions, Substitution};
     use genolm::data::alphabet::{complement, revcomp};
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 2).unwrap();
-    let mut ctx = ctx_for(&model, &b"ACGTTGCAAGCTTAGCGATCGATCGGCTAGCTAGGCATCGAT".repeat(5));
+    let mut ctx = ctx_for(
+        &model,
+        &b"ACGTTGCAAGCTTAGCGATCGATCGGCTAGCTAGGCATCGAT".repeat(5),
+    );
     let w = b"ATGCGTACGTTAGCATGCATCGATCGATCGGGCTAGCTAGCATCG".to_vec();
     let centre = 17; // not the middle: the reverse complement's centre differs
     let fwd = Substitution {
@@ -321,7 +324,9 @@ fn both_strand_variant_scores_do_not_depend_on_the_strand_given() {
     };
     // one strand: the two descriptions of one substitution score differently
     ctx.opts.variant_both_strands = false;
-    let one = |ctx: &BenchContext, s: &Substitution| score_substitutions(ctx, std::slice::from_ref(s)).unwrap();
+    let one = |ctx: &BenchContext, s: &Substitution| {
+        score_substitutions(ctx, std::slice::from_ref(s)).unwrap()
+    };
     let (a, _, ma) = one(&ctx, &fwd);
     let (b, _, mb) = one(&ctx, &rev);
     assert!((a[0] - b[0]).abs() > 1e-4, "{a:?} {b:?}");

@@ -109,9 +109,9 @@ pub fn score_substitutions(
         let rm = model_candidate_scores(ctx, &rc, rc_centre)?;
         for ((m, b), (r, w)) in ms.iter_mut().zip(&mut bs).zip(rm.iter().zip(&rc)) {
             let rb = markov_candidate_scores(ctx, w, rc_centre);
-            for i in 0..4 {
-                m[i] += r[3 - i];
-                b[i] += rb[3 - i];
+            for (i, (mi, bi)) in m.iter_mut().zip(b.iter_mut()).enumerate() {
+                *mi += r[3 - i];
+                *bi += rb[3 - i];
             }
         }
     }

@@ -9,7 +9,7 @@
 #   scripts/architectures.sh run [PRESETS]         # train (≈ 20 min each) + bench (2–8 min each)
 #   scripts/architectures.sh table                 # markdown table from docs/results/architectures
 #
-# `run` keeps each model's summary.json, metrics.jsonl and bench report in
+# `run` keeps each model's summary.json, metrics.jsonl(.gz) and bench report in
 # docs/results/architectures/<preset>/ (small files), so the table can be rebuilt, and a sweep
 # split over several sessions, without the checkpoints.
 set -euo pipefail
@@ -64,8 +64,8 @@ run)
         || { echo "$p: bench failed"; tail -5 "runs/arch20/$p.bench.log"; exit 1; }
     fi
     mkdir -p "$RESULTS/$p"
-    cp "$out/summary.json" "$out/metrics.jsonl" "$out/bench/report.json" "$out.train.time" \
-      "$out.bench.time" "$RESULTS/$p/"
+    cp "$out/summary.json" "$out/bench/report.json" "$out.train.time" "$out.bench.time" "$RESULTS/$p/"
+    gzip -9 -n -c "$out/metrics.jsonl" > "$RESULTS/$p/metrics.jsonl.gz"
     cp "configs/architectures/$p.toml" "$RESULTS/$p/run.toml"
     echo "$p: $(cat "$out.train.time") training; results in $RESULTS/$p"
   done

@@ -101,7 +101,7 @@ pub fn score_substitutions(
         .iter()
         .map(|s| markov_candidate_scores(ctx, &s.window, centre))
         .collect();
-    if ctx.opts.variant_both_strands {
+    if ctx.opts.variant_both_strands && !subs.is_empty() {
         // the reverse complement's candidate for base b is the complement of b (BASES is
         // A C G T, so index 3 − b)
         let rc: Vec<Vec<u8>> = wins.iter().map(|w| revcomp(w)).collect();

@@ -243,6 +243,13 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     if len == 0 {
         return Err(Error::Config("fragment_len must be at least 3".into()));
     }
+    if !crate::infer::carries_state(ctx.model) {
+        ctx.log(
+            "impute_fragment: this model re-reads its left context for every generated base \
+             (no state carried from base to base), which is slow on a CPU with the default \
+             32-sample decoder; leave the task out (--tasks) or set a cheaper fragment_decoder",
+        );
+    }
     for (gi, g) in ctx.annotated_held_out().into_iter().enumerate() {
         let t0 = Instant::now();
         let gaps = sample_gaps(

@@ -126,6 +126,13 @@ pub struct LmSteps<'a> {
     last: Vec<Vec<f32>>,
 }
 
+/// Does gap filling carry `model`'s state from one base to the next (models whose only
+/// sequence layers are LSTMs)? Other models re-read their left context at every base.
+pub fn carries_state(model: &GenomicModel) -> bool {
+    let c = model.config();
+    c.lstm_layers > 0 && c.conv_layers == 0 && c.attn_layers == 0
+}
+
 impl<'a> LmSteps<'a> {
     /// Steps of `model`, reading at most `context` bases of left context.
     pub fn new(model: &'a GenomicModel, context: usize) -> Result<Self> {
@@ -133,10 +140,9 @@ impl<'a> LmSteps<'a> {
         if tok.stride > tok.k {
             return Err(Error::Input("gap filling needs stride ≤ k".into()));
         }
-        let c = model.config();
         Ok(LmSteps {
             model,
-            stepped: c.lstm_layers > 0 && c.conv_layers == 0 && c.attn_layers == 0,
+            stepped: carries_state(model),
             window: context.max(tok.k + tok.stride),
             tok,
             state: None,

@@ -44,7 +44,9 @@ mod scores;
 mod states;
 
 pub use bases::{base_marginal, nucleotide_probs};
-pub use fill::{decode, fill_gaps, longest_run, Decoder, FillOptions, LmSteps, NextBases};
+pub use fill::{
+    carries_state, decode, fill_gaps, longest_run, Decoder, FillOptions, LmSteps, NextBases,
+};
 pub use h5::{read_states, write_states, H5Layout, StatesFile, StatesSummary};
 pub use objective::{objective_lifted, objective_tensor, score_ids, Objective};
 pub use predict::{layer_plan, predict_each, Chunk};

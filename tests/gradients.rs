@@ -608,3 +608,243 @@ fn blocked_attention_equals_plain_attention() {
         });
     }
 }
+
+/// The composed reference of [`fused::self_attention`]: heads split, RoPE, scores, masks,
+/// softmax, dropout mask, `P·V`, heads merged.
+#[allow(clippy::too_many_arguments)]
+fn composed_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: usize,
+    cos: &Tensor,
+    sin: &Tensor,
+    causal: bool,
+    bias: &Tensor,
+    mask: &Tensor,
+) -> Tensor {
+    let (b, t, d) = q.dims3().unwrap();
+    let hd = d / heads;
+    let split = |y: &Tensor| {
+        y.reshape((b, t, heads, hd))
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+    };
+    let qr = layers::rope(&split(q), cos, sin).unwrap();
+    let kr = layers::rope(&split(k), cos, sin).unwrap();
+    let mut s = (qr.matmul(&kr.t().unwrap()).unwrap() / (hd as f64).sqrt()).unwrap();
+    if causal {
+        let m: Vec<f64> = (0..t * t)
+            .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
+            .collect();
+        let m = Tensor::from_vec(m, (t, t), &Device::Cpu).unwrap();
+        s = s.broadcast_add(&m).unwrap();
+    }
+    s = s
+        .broadcast_add(&bias.reshape((b, 1, 1, t)).unwrap())
+        .unwrap();
+    let p = (layers::softmax(&s).unwrap() * mask).unwrap();
+    p.matmul(&split(v))
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap()
+        .reshape((b, t, d))
+        .unwrap()
+}
+
+#[test]
+fn fused_kernels_match_the_composed_ones_and_finite_differences() {
+    use genolm::models::fused;
+    let close = |name: &str, a: &[f64], b: &[f64], tol: f64| {
+        assert_eq!(a.len(), b.len(), "{name}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() < tol * (1.0 + y.abs()),
+                "{name}[{i}]: {x} vs {y}"
+            );
+        }
+    };
+    // layer norm and bias + GELU: values and gradients against the composed versions
+    let ln = [
+        rvar(&[3, 70, 6], 1.0, 4),
+        rvar(&[6], 1.0, 5),
+        rvar(&[6], 1.0, 6),
+    ];
+    let ts: Vec<Tensor> = ln.iter().map(|v| v.as_tensor().clone()).collect();
+    let a = fused::layer_norm(&ts[0], &ts[1], &ts[2], 1e-5).unwrap();
+    let c = layers::layer_norm_composed(&ts[0], &ts[1], &ts[2], 1e-5).unwrap();
+    close("layer norm", &values(&a), &values(&c), 1e-12);
+    let (ga, gc) = (
+        project(&a, 40).backward().unwrap(),
+        project(&c, 40).backward().unwrap(),
+    );
+    for (x, y) in grads_of(&ga, &ln).iter().zip(&grads_of(&gc, &ln)) {
+        close("layer norm gradient", x, y, 1e-10);
+    }
+    let bg = [rvar(&[2, 70, 6], 3.0, 7), rvar(&[6], 1.0, 8)];
+    let (x, bias) = (bg[0].as_tensor(), bg[1].as_tensor());
+    let a = fused::bias_gelu(x, bias).unwrap();
+    let c = layers::gelu(&x.broadcast_add(bias).unwrap()).unwrap();
+    close("bias + GELU", &values(&a), &values(&c), 1e-12);
+    let (ga, gc) = (
+        project(&a, 41).backward().unwrap(),
+        project(&c, 41).backward().unwrap(),
+    );
+    for (x, y) in grads_of(&ga, &bg).iter().zip(&grads_of(&gc, &bg)) {
+        // candle's own gelu_erf backward rounds 1/√(2π) to 0.398942 (relative 1e-6)
+        close("bias + GELU gradient", x, y, 1e-5);
+    }
+    fd_check("fused bias + GELU", &bg, &|a| {
+        project(&fused::bias_gelu(&a[0], &a[1]).unwrap(), 42)
+    });
+    // attention with RoPE, padding, a dropout mask, causal or not
+    let (b, t, d, heads) = (2, 7, 8, 2);
+    let (cos, sin) = layers::rope_tables(t, 2, d / heads, 100.0, 1.0, &Device::Cpu).unwrap();
+    let (cos, sin) = (
+        cos.to_dtype(DType::F64).unwrap(),
+        sin.to_dtype(DType::F64).unwrap(),
+    );
+    let bias: Vec<f64> = (0..b * t)
+        .map(|i| {
+            if i == t - 1 || i == 2 * t - 2 {
+                -1e9
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let bias = Tensor::from_vec(bias, (b, t), &Device::Cpu).unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(3);
+    let mask: Vec<f64> = (0..b * heads * t * t)
+        .map(|_| if r.random::<f64>() < 0.2 { 0.0 } else { 1.25 })
+        .collect();
+    let mask = Tensor::from_vec(mask, (b, heads, t, t), &Device::Cpu).unwrap();
+    let ones = mask.ones_like().unwrap();
+    let qkv = [
+        rvar(&[b, t, d], 1.5, 11),
+        rvar(&[b, t, d], 1.5, 12),
+        rvar(&[b, t, d], 1.0, 13),
+    ];
+    let ts: Vec<Tensor> = qkv.iter().map(|v| v.as_tensor().clone()).collect();
+    for causal in [true, false] {
+        for m in [&mask, &ones] {
+            let a = fused::self_attention(
+                &ts[0],
+                &ts[1],
+                &ts[2],
+                heads,
+                &cos,
+                &sin,
+                causal,
+                Some(&bias),
+                Some(m),
+            )
+            .unwrap();
+            let c = composed_attention(&ts[0], &ts[1], &ts[2], heads, &cos, &sin, causal, &bias, m);
+            close("attention", &values(&a), &values(&c), 1e-12);
+            let (ga, gc) = (
+                project(&a, 43).backward().unwrap(),
+                project(&c, 43).backward().unwrap(),
+            );
+            for (x, y) in grads_of(&ga, &qkv).iter().zip(&grads_of(&gc, &qkv)) {
+                close("attention gradient", x, y, 1e-10);
+            }
+        }
+        fd_check(&format!("fused attention causal={causal}"), &qkv, &|a| {
+            let y = fused::self_attention(
+                &a[0],
+                &a[1],
+                &a[2],
+                heads,
+                &cos,
+                &sin,
+                causal,
+                Some(&bias),
+                Some(&mask),
+            )
+            .unwrap();
+            project(&y, 44)
+        });
+        // f32 (fast exponential) against f64
+        let f = |x: &Tensor| x.to_dtype(DType::F32).unwrap();
+        let a32 = fused::self_attention(
+            &f(&ts[0]),
+            &f(&ts[1]),
+            &f(&ts[2]),
+            heads,
+            &cos,
+            &sin,
+            causal,
+            Some(&bias),
+            None,
+        )
+        .unwrap();
+        let a64 = fused::self_attention(
+            &ts[0],
+            &ts[1],
+            &ts[2],
+            heads,
+            &cos,
+            &sin,
+            causal,
+            Some(&bias),
+            None,
+        )
+        .unwrap();
+        close("attention f32", &values(&a32), &values(&a64), 1e-5);
+    }
+    let g32 = fused::bias_gelu(
+        &x.to_dtype(DType::F32).unwrap(),
+        &bg[1].as_tensor().to_dtype(DType::F32).unwrap(),
+    )
+    .unwrap();
+    let g64 = fused::bias_gelu(x, bg[1].as_tensor()).unwrap();
+    close("bias + GELU f32", &values(&g32), &values(&g64), 1e-5);
+}
+
+#[test]
+fn fused_linear_matches_matmul_and_finite_differences() {
+    use genolm::models::fused_linear;
+    // 300 rows (two row blocks), 40 outputs (two output blocks)
+    let vars = [
+        rvar(&[300, 6], 1.0, 51),
+        rvar(&[40, 6], 0.5, 52),
+        rvar(&[40], 0.5, 53),
+    ];
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    for bias in [true, false] {
+        let b = bias.then_some(&ts[2]);
+        let a = fused_linear::linear(&ts[0], &ts[1], b).unwrap();
+        let mut c = ts[0].matmul(&ts[1].t().unwrap()).unwrap();
+        if bias {
+            c = c.broadcast_add(&ts[2]).unwrap();
+        }
+        let (va, vc) = (values(&a), values(&c));
+        assert!(va.iter().zip(&vc).all(|(x, y)| (x - y).abs() < 1e-12));
+        let (ga, gc) = (
+            project(&a, 54).backward().unwrap(),
+            project(&c, 54).backward().unwrap(),
+        );
+        let n = if bias { 3 } else { 2 };
+        for (x, y) in grads_of(&ga, &vars[..n])
+            .iter()
+            .zip(&grads_of(&gc, &vars[..n]))
+        {
+            assert!(x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-10));
+        }
+    }
+    let small = [
+        rvar(&[5, 3], 1.0, 55),
+        rvar(&[4, 3], 0.5, 56),
+        rvar(&[4], 0.5, 57),
+    ];
+    fd_check("fused linear", &small, &|a| {
+        project(
+            &fused_linear::linear(&a[0], &a[1], Some(&a[2])).unwrap(),
+            58,
+        )
+    });
+}

@@ -153,13 +153,19 @@ impl TransformerStack {
             let a = layers::attention(&n1, &l.attn, &cos, &sin, &opts, pass.rng())?;
             h = (h + layers::dropout(&a, ph, pass.rng())?)?;
             let n2 = norm(&format!("attn.{i}.ln2"), &h, &l.ln2.0, &l.ln2.1)?;
-            let f = lift::act(
-                lift,
-                &format!("attn.{i}.gelu"),
-                &layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?,
-                Act::Gelu,
-            )?;
-            let f = layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?;
+            let f = match lift {
+                Some(_) => lift::act(
+                    lift,
+                    &format!("attn.{i}.gelu"),
+                    &layers::linear(&n2, &l.ff1.0, Some(&l.ff1.1))?,
+                    Act::Gelu,
+                )?,
+                None => layers::bias_gelu(&layers::linear_fused(&n2, &l.ff1.0, None)?, &l.ff1.1)?,
+            };
+            let f = match lift {
+                Some(_) => layers::linear(&f, &l.ff2.0, Some(&l.ff2.1))?,
+                None => layers::linear_fused(&f, &l.ff2.0, Some(&l.ff2.1))?,
+            };
             h = (h + layers::dropout(&f, ph, pass.rng())?)?;
             h = pass.layer_out(&format!("attn.{i}"), h)?;
         }

@@ -43,6 +43,23 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     Ok(y.reshape(out)?)
 }
 
+/// [`linear`] through the fused CPU op ([`fused_linear`](super::fused_linear): one op on
+/// candle's CPU pool, the bias added inside the GEMM) on the CPU in f32/f64, [`linear`]
+/// otherwise. The transformer blocks use it; the LSTM and CNN blocks keep [`linear`], whose
+/// numerics the shipped checkpoint's recorded checksum depends on.
+pub fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let same = |t: &Tensor| t.dtype() == x.dtype();
+    if !(super::fused::applies(x) && same(w) && b.is_none_or(same)) {
+        return linear(x, w, b);
+    }
+    let mut dims = x.dims().to_vec();
+    let last = *dims.last().unwrap_or(&1);
+    let rows = x.elem_count() / last.max(1);
+    let y = super::fused_linear::linear(&x.reshape((rows, last))?, w, b)?;
+    *dims.last_mut().unwrap() = w.dim(0)?;
+    Ok(y.reshape(dims)?)
+}
+
 /// A dropout mask of `shape` with entries `0` or `1/(1-p)` (inverted dropout), drawn from `rng`.
 pub fn dropout_mask(
     shape: &[usize],
@@ -198,9 +215,19 @@ pub fn lstm_layer_lifted(
     Ok((out, h, c))
 }
 
-/// Layer normalisation over the last dimension, written with differentiable primitives and
-/// computed in f32 whatever the input dtype.
+/// Layer normalisation over the last dimension: the fused kernel
+/// ([`fused::layer_norm`](super::fused::layer_norm)) on the CPU in f32/f64, otherwise
+/// [`layer_norm_composed`].
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    if super::fused::applies(x) && gamma.dtype() == x.dtype() && beta.dtype() == x.dtype() {
+        return super::fused::layer_norm(x, gamma, beta, eps);
+    }
+    layer_norm_composed(x, gamma, beta, eps)
+}
+
+/// Layer normalisation over the last dimension, written with differentiable primitives and
+/// computed in f32 whatever the input dtype (any device).
+pub fn layer_norm_composed(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     let dt = x.dtype();
     let xf = upcast(x)?;
     let mean = xf.mean_keepdim(D::Minus1)?;
@@ -329,6 +356,45 @@ pub fn attention(
     let (b, t, d) = x.dims3()?;
     let heads = opts.heads.max(1);
     let hd = d / heads;
+    let neg = -1e9f32;
+    let fused = opts.lift.is_none()
+        && super::fused::applies(x)
+        && !cos.track_op()
+        && !sin.track_op()
+        && (opts.block == 0 || t <= opts.block)
+        && d % heads == 0
+        && hd.is_multiple_of(2);
+    if fused {
+        let q = linear_fused(x, &w.wq, None)?;
+        let k = linear_fused(x, &w.wk, None)?;
+        let v = linear_fused(x, &w.wv, None)?;
+        let bias = match opts.key_mask {
+            Some(km) => Some(((km.to_dtype(x.dtype())? - 1.0)? * (-(neg as f64)))?),
+            None => None,
+        };
+        let mask = match rng {
+            Some(rng) if opts.dropout > 0.0 => Some(dropout_mask(
+                &[b, heads, t, t],
+                opts.dropout,
+                rng,
+                x.device(),
+                x.dtype(),
+            )?),
+            _ => None,
+        };
+        let y = super::fused::self_attention(
+            &q,
+            &k,
+            &v,
+            heads,
+            cos,
+            sin,
+            opts.causal,
+            bias.as_ref(),
+            mask.as_ref(),
+        )?;
+        return linear_fused(&y, &w.wo, Some(&w.bo));
+    }
     let split = |y: Tensor| -> Result<Tensor> {
         Ok(y.reshape((b, t, heads, hd))?
             .transpose(1, 2)?
@@ -337,7 +403,6 @@ pub fn attention(
     let q = rope(&split(linear(x, &w.wq, None)?)?, cos, sin)?;
     let k = rope(&split(linear(x, &w.wk, None)?)?, cos, sin)?;
     let v = split(linear(x, &w.wv, None)?)?;
-    let neg = -1e9f32;
     let bias = match opts.key_mask {
         Some(km) => Some(
             ((km.to_dtype(DType::F32)? - 1.0)? * (-(neg as f64)))?
@@ -493,6 +558,15 @@ pub fn masked_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<(Tensor,
 /// GELU (erf form); candle's `gelu_erf` has a backward pass.
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     Ok(x.gelu_erf()?)
+}
+
+/// `GELU(x + bias)` with `bias` over the last dimension: one fused pass each way on the CPU
+/// in f32/f64 ([`fused::bias_gelu`](super::fused::bias_gelu)), composed otherwise.
+pub fn bias_gelu(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if super::fused::applies(x) && bias.dtype() == x.dtype() {
+        return super::fused::bias_gelu(x, bias);
+    }
+    gelu(&x.broadcast_add(&bias.to_dtype(x.dtype())?)?)
 }
 
 /// ReLU.

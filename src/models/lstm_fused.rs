@@ -22,7 +22,7 @@
 
 use std::sync::Mutex;
 
-use crate::cpu::contiguous;
+use crate::cpu::{contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use num_traits::Float;
 use std::cell::Cell;
@@ -231,28 +231,6 @@ impl LstmFloat for f64 {
     }
 }
 
-/// `e^x` for f32 without branches or library calls, so loops over it vectorise: Cody–Waite
-/// range reduction to `|r| ≤ ln2/2`, a degree-6 Taylor polynomial (truncation error
-/// `r⁷/7! ≈ 1.2e-7`), and `2^n` built from the exponent bits. Inputs are clamped to
-/// `[-87, 88]`, where the result is a normal f32.
-#[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    const SHIFTER: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer.
-    let x = x.clamp(-87.0, 88.0);
-    let t = x * LOG2E + SHIFTER;
-    let n = t - SHIFTER;
-    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    p * f32::from_bits(((ni + 127) << 23) as u32)
-}
-
 impl LstmFloat for f32 {
     #[inline(always)]
     fn sigmoid_slice(v: &mut [f32]) {
@@ -312,54 +290,6 @@ impl LstmFloat for f32 {
     }
 }
 
-/// `dst (m × n, row stride dst_rs) (+)= lhs (m × k) · rhs (k × n)` with explicit strides,
-/// single-threaded: each chunk of rows runs on its own thread already. `accumulate` adds to
-/// `dst` instead of overwriting it; columns of `dst` beyond `n` are left untouched.
-#[allow(clippy::too_many_arguments)]
-fn matmul<T: 'static + Copy + num_traits::One>(
-    dst: &mut [T],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[T],
-    lhs_cs: isize,
-    lhs_rs: isize,
-    rhs: &[T],
-    rhs_cs: isize,
-    rhs_rs: isize,
-    m: usize,
-    n: usize,
-    k: usize,
-) {
-    assert!(n <= dst_rs && dst.len() >= (m.max(1) - 1) * dst_rs + n);
-    assert!(lhs.len() > (m.max(1) - 1) * lhs_rs as usize + (k.max(1) - 1) * lhs_cs as usize);
-    assert!(rhs.len() > (k.max(1) - 1) * rhs_rs as usize + (n.max(1) - 1) * rhs_cs as usize);
-    // SAFETY: the asserts above check that the slices cover every element addressed by the
-    // shapes and (non-negative) strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
 thread_local! {
     /// A chunk count that overrides the thread count (tests of the chunking).
     static CHUNKS: Cell<Option<usize>> = const { Cell::new(None) };
@@ -375,56 +305,10 @@ pub fn with_chunk_count<R>(chunks: usize, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Threads the chunks run on: candle's CPU barrier pool (its workers plus the calling
-/// thread), the pool that runs candle's own elementwise ops, so a training step keeps the
-/// same threads busy instead of waking a second pool.
-fn n_threads() -> usize {
-    candle_core::utils::barrier_pool().n_workers() + 1
-}
-
 /// Rows per chunk: the batch split evenly over the threads.
 fn rows_per_chunk(b: usize) -> usize {
-    let chunks = CHUNKS.get().unwrap_or_else(n_threads).max(1);
+    let chunks = CHUNKS.get().unwrap_or_else(pool_threads).max(1);
     b.div_ceil(chunks).max(1)
-}
-
-/// `f(i, item)` for every item, on candle's barrier pool (thread `k` takes items `k`, `k + T`,
-/// …); results in item order.
-fn run_chunks<W: Send, R: Send>(items: Vec<W>, f: impl Fn(usize, W) -> R + Sync) -> Vec<R> {
-    let n = items.len();
-    if n <= 1 {
-        return items
-            .into_iter()
-            .enumerate()
-            .map(|(i, w)| f(i, w))
-            .collect();
-    }
-    let pool = candle_core::utils::barrier_pool();
-    let t = pool.n_workers() + 1;
-    let slots: Vec<Mutex<(Option<W>, Option<R>)>> = items
-        .into_iter()
-        .map(|w| Mutex::new((Some(w), None)))
-        .collect();
-    pool.execute(|tid| {
-        let mut k = tid;
-        while k < n {
-            let w = slots[k].lock().expect("chunk slot").0.take();
-            if let Some(w) = w {
-                let r = f(k, w);
-                slots[k].lock().expect("chunk slot").1 = Some(r);
-            }
-            k += t;
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .expect("chunk slot")
-                .1
-                .expect("every chunk ran")
-        })
-        .collect()
 }
 
 impl LstmSeq {
@@ -699,14 +583,6 @@ impl LstmSeq {
             0,
         )?;
         Ok((dxp, dw, dhc0))
-    }
-}
-
-/// The CPU values of a contiguous tensor's storage, without copying.
-fn cpu_slice<'a, T: WithDType>(st: &'a candle_core::Storage, l: &Layout) -> Result<&'a [T]> {
-    match st {
-        candle_core::Storage::Cpu(c) => contiguous(c.as_slice::<T>()?, l),
-        _ => candle_core::bail!("lstm-seq runs on the CPU"),
     }
 }
 

@@ -7,6 +7,8 @@
 //! * blocks, one file each in candle's style (a struct, a constructor registering its
 //!   parameters, `forward_t`): `conv` (plain, gated, dilated, residual, skips), `lstm`
 //!   (AWD-LSTM), `attention` (pre-LN RoPE transformer), `heads` (decoder, classifier).
+//! * [`fused`]: fused CPU kernels of the transformer (layer norm, bias + GELU, attention).
+//! * [`fused_linear`]: the CPU linear layer as one op on candle's CPU pool.
 //! * [`lift`]: DeepLIFT's rules as forward operations (a DeepLIFT pass through any block).
 //! * [`params`]: seeded parameters, buffers and atomic safetensors I/O.
 //! * [`model`]: [`GenomicModel`], its forward pass, loss, layer groups and checkpoints.
@@ -25,6 +27,8 @@ pub mod config;
 mod conv;
 pub mod device;
 pub mod flash;
+pub mod fused;
+pub mod fused_linear;
 mod heads;
 pub mod layers;
 pub mod lift;

@@ -1,0 +1,273 @@
+//! The CPU linear layer `y = x·wᵀ + b` as one candle custom op with a hand-written backward,
+//! run on candle's own CPU pool.
+//!
+//! candle's matmul runs its GEMM on rayon's pool while its elementwise ops (and the fused
+//! kernels) run on its barrier pool; on a small machine the idle threads of one pool spin
+//! while the other works, and the bias costs a separate broadcast pass each way (plus a
+//! reduction for its gradient). This op splits the rows of `x` (forward, `dx`) and the
+//! output features (`dw`, `db`) into blocks of a fixed size, each one single-threaded GEMM on
+//! a thread of the barrier pool, with the bias written into the output before the GEMM adds
+//! to it. Block sizes do not depend on the thread count, so neither do the results.
+//!
+//! Used by [`layers::linear`](super::layers::linear) on the CPU in f32/f64;
+//! `tests/gradients.rs` checks it against candle's matmul and finite differences.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+
+use crate::cpu::{contiguous, matmul, run_chunks, with_values};
+use crate::Result;
+
+/// Rows of `x` per block of the forward pass and of `dx`.
+const ROW_BLOCK: usize = 256;
+/// Output features per block of `dw` and `db`.
+const OUT_BLOCK: usize = 32;
+
+trait LFloat: WithDType + num_traits::Float + std::ops::AddAssign + Send + Sync {}
+impl LFloat for f32 {}
+impl LFloat for f64 {}
+
+/// `y (n × o) = x (n × i) · wᵀ (+ b)`.
+fn fwd<T: LFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
+    let i = w.len() / o.max(1);
+    let n = x.len() / i.max(1);
+    let mut y = vec![T::zero(); n * o];
+    let items: Vec<(&[T], &mut [T])> = x
+        .chunks(ROW_BLOCK * i)
+        .zip(y.chunks_mut(ROW_BLOCK * o))
+        .collect();
+    run_chunks(items, |_, (xs, ys)| {
+        let rows = ys.len() / o;
+        if let Some(b) = b {
+            for r in ys.chunks_mut(o) {
+                r.copy_from_slice(b);
+            }
+        }
+        matmul(
+            ys,
+            o,
+            b.is_some(),
+            xs,
+            1,
+            i as isize,
+            w,
+            i as isize,
+            1,
+            rows,
+            o,
+            i,
+        );
+    });
+    y
+}
+
+/// `(dx, dw, db)`: `dx = g·w`, `dw = gᵀ·x`, `db = Σ rows g`.
+fn bwd<T: LFloat>(x: &[T], w: &[T], g: &[T], o: usize, bias: bool) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let i = w.len() / o.max(1);
+    let n = x.len() / i.max(1);
+    let mut dx = vec![T::zero(); n * i];
+    let items: Vec<(&[T], &mut [T])> = g
+        .chunks(ROW_BLOCK * o)
+        .zip(dx.chunks_mut(ROW_BLOCK * i))
+        .collect();
+    run_chunks(items, |_, (gs, dxs)| {
+        let rows = gs.len() / o;
+        matmul(
+            dxs, i, false, gs, 1, o as isize, w, 1, i as isize, rows, i, o,
+        );
+    });
+    let mut dw = vec![T::zero(); o * i];
+    let mut db = vec![T::zero(); if bias { o } else { 0 }];
+    let blocks: Vec<(usize, &mut [T])> = dw.chunks_mut(OUT_BLOCK * i).enumerate().collect();
+    let sums = run_chunks(blocks, |_, (bi, dws)| {
+        let o0 = bi * OUT_BLOCK;
+        let m = dws.len() / i;
+        matmul(
+            dws,
+            i,
+            false,
+            &g[o0..],
+            o as isize,
+            1,
+            x,
+            1,
+            i as isize,
+            m,
+            i,
+            n,
+        );
+        let mut s = vec![T::zero(); if bias { m } else { 0 }];
+        if bias {
+            for row in g.chunks(o) {
+                for (a, &v) in s.iter_mut().zip(&row[o0..o0 + m]) {
+                    *a += v;
+                }
+            }
+        }
+        s
+    });
+    if bias {
+        for (bi, s) in sums.into_iter().enumerate() {
+            db[bi * OUT_BLOCK..][..s.len()].copy_from_slice(&s);
+        }
+    }
+    (dx, dw, db)
+}
+
+/// The op without a bias (`x`, `w`) and with one (`x`, `w`, `b`).
+struct Linear;
+
+fn out_shape(l1: &Layout, l2: &Layout) -> candle_core::Result<(Shape, usize)> {
+    let (n, i) = l1.shape().dims2()?;
+    let (o, i2) = l2.shape().dims2()?;
+    if i != i2 {
+        candle_core::bail!("fused-linear: x is {n}×{i} but w is {o}×{i2}");
+    }
+    Ok((Shape::from((n, o)), o))
+}
+
+impl CustomOp2 for Linear {
+    fn name(&self) -> &'static str {
+        "fused-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (shape, o) = out_shape(l1, l2)?;
+        let y = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
+                CpuStorage::F32(fwd(contiguous(x, l1)?, contiguous(w, l2)?, None, o))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
+                CpuStorage::F64(fwd(contiguous(x, l1)?, contiguous(w, l2)?, None, o))
+            }
+            _ => candle_core::bail!("fused-linear: f32 or f64 operands of one dtype"),
+        };
+        Ok((y, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = backward(x, w, g, false)?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+impl CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        "fused-linear-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (shape, o) = out_shape(l1, l2)?;
+        let y = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => CpuStorage::F32(fwd(
+                contiguous(x, l1)?,
+                contiguous(w, l2)?,
+                Some(contiguous(b, l3)?),
+                o,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => CpuStorage::F64(fwd(
+                contiguous(x, l1)?,
+                contiguous(w, l2)?,
+                Some(contiguous(b, l3)?),
+                o,
+            )),
+            _ => candle_core::bail!("fused-linear: f32 or f64 operands of one dtype"),
+        };
+        Ok((y, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _: &Tensor,
+        _: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, db) = backward(x, w, g, true)?;
+        Ok((Some(dx), Some(dw), db))
+    }
+}
+
+fn backward(
+    x: &Tensor,
+    w: &Tensor,
+    g: &Tensor,
+    bias: bool,
+) -> candle_core::Result<(Tensor, Tensor, Option<Tensor>)> {
+    fn go<T: LFloat>(
+        x: &Tensor,
+        w: &Tensor,
+        g: &Tensor,
+        bias: bool,
+    ) -> candle_core::Result<(Vec<T>, Vec<T>, Vec<T>)> {
+        let o = w.dim(0)?;
+        with_values::<T, _>(x, |xs| {
+            with_values::<T, _>(w, |ws| {
+                with_values::<T, _>(g, |gs| bwd(xs, ws, gs, o, bias))
+            })
+        })??
+    }
+    let dev = x.device();
+    let (dx, dw, db) = match x.dtype() {
+        DType::F64 => {
+            let (a, b, c) = go::<f64>(x, w, g, bias)?;
+            (
+                Tensor::from_vec(a, x.shape(), dev)?,
+                Tensor::from_vec(b, w.shape(), dev)?,
+                bias.then(|| Tensor::from_vec(c, w.dim(0)?, dev))
+                    .transpose()?,
+            )
+        }
+        _ => {
+            let (a, b, c) = go::<f32>(x, w, g, bias)?;
+            (
+                Tensor::from_vec(a, x.shape(), dev)?,
+                Tensor::from_vec(b, w.shape(), dev)?,
+                bias.then(|| Tensor::from_vec(c, w.dim(0)?, dev))
+                    .transpose()?,
+            )
+        }
+    };
+    Ok((dx, dw, db))
+}
+
+/// `x (n × i) · wᵀ (o × i) + b (o)` on the CPU in f32/f64 (`x`, `w`, `b` of one dtype).
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let dev = Device::Cpu;
+/// let x = Tensor::randn(0f32, 1., (300, 7), &dev).unwrap();
+/// let w = Tensor::randn(0f32, 1., (5, 7), &dev).unwrap();
+/// let b = Tensor::randn(0f32, 1., 5, &dev).unwrap();
+/// let y = genolm::models::fused_linear::linear(&x, &w, Some(&b)).unwrap();
+/// let r = x.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+/// let d = (y - r).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+/// assert!(d < 1e-4);
+/// ```
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    Ok(match b {
+        Some(b) => x.apply_op3(&w, &b.contiguous()?, Linear)?,
+        None => x.apply_op2(&w, Linear)?,
+    })
+}

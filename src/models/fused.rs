@@ -43,8 +43,10 @@ use crate::Result;
 /// gains and biases) are added in the same order whatever the thread count.
 const ROWS: usize = 64;
 
-/// The additive mask of hidden keys, as in the composed attention.
-const NEG: f64 = -1e9;
+/// Scores this far below their row's maximum get probability exactly 0: `e^-60 ≈ 1e-26`
+/// is far below the rounding of the row's largest term, and exact zeros keep the products
+/// of the backward pass out of the (slow) subnormal range.
+const CUT: f64 = -60.0;
 
 /// Whether the fused kernels run on `x` (a CPU tensor in f32 or f64).
 pub fn applies(x: &Tensor) -> bool {
@@ -377,7 +379,7 @@ struct Attention {
     /// `(t, hd/2)` RoPE tables.
     cos: Tensor,
     sin: Tensor,
-    /// `(b, t)` additive key bias (0 or `NEG`).
+    /// `(b, t)` additive key bias (0, or a large negative number for padding).
     bias: Option<Tensor>,
     /// `(b, heads, t, t)` inverted-dropout mask of the probabilities.
     mask: Option<Tensor>,
@@ -482,26 +484,29 @@ impl Attention {
                 z.t,
                 z.hd,
             );
+            let cut = t::<T>(CUT);
             for i in 0..z.t {
                 let row = &mut p[i * z.t..][..z.t];
+                // causal: the keys after the query get probability 0 (not exp of a large
+                // negative number: products of such tiny values go subnormal, which slows
+                // every following multiplication by orders of magnitude)
+                let (live, dead) = row.split_at_mut(if self.causal { i + 1 } else { z.t });
+                dead.fill(T::zero());
                 if let Some(bias) = &bias {
-                    for (r, &bb) in row.iter_mut().zip(&bias[bi * z.t..][..z.t]) {
+                    for (r, &bb) in live.iter_mut().zip(&bias[bi * z.t..]) {
                         *r += bb;
                     }
                 }
-                if self.causal {
-                    for r in &mut row[i + 1..] {
-                        *r += t(NEG);
-                    }
+                let m = live
+                    .iter()
+                    .fold(T::neg_infinity(), |a, &v| Float::max(a, v));
+                for r in live.iter_mut() {
+                    let e = *r - m;
+                    *r = if e < cut { T::zero() } else { e.exp_() };
                 }
-                let m = row.iter().fold(T::neg_infinity(), |a, &v| Float::max(a, v));
-                let mut sum = T::zero();
-                for r in row.iter_mut() {
-                    *r = (*r - m).exp_();
-                    sum += *r;
-                }
+                let sum = live.iter().fold(T::zero(), |a, &v| a + v);
                 let inv = T::one() / sum;
-                for r in row.iter_mut() {
+                for r in live.iter_mut() {
                     *r *= inv;
                 }
             }

@@ -192,12 +192,20 @@ impl std::fmt::Debug for GenomicModel {
 
 impl GenomicModel {
     /// Build a model with f32 parameters on `device`, initialised from `seed`.
+    ///
+    /// On the CPU, building or [loading](Self::load) the first model of a process makes the
+    /// compute threads flush subnormal floats to zero ([`cpu::flush_subnormals`](crate::cpu::flush_subnormals):
+    /// a trained network's saturated gates otherwise slow every step several-fold); set
+    /// `GENOLM_KEEP_SUBNORMALS=1` to keep IEEE subnormals.
     pub fn new(cfg: ModelConfig, device: &Device, seed: u64) -> Result<Self> {
         Self::with_dtype(cfg, device, DType::F32, seed)
     }
 
     /// Build a model whose parameters have `dtype` (f64 for finite-difference checks).
     pub fn with_dtype(cfg: ModelConfig, device: &Device, dtype: DType, seed: u64) -> Result<Self> {
+        if device.is_cpu() {
+            crate::cpu::flush_subnormals_once();
+        }
         cfg.validate()?;
         let mut p = Params::new(device.clone(), dtype, seed);
         let v = cfg.vocab();
@@ -632,6 +640,9 @@ impl GenomicModel {
     /// checkpoint folder holding `model.safetensors`, or `pretrained` (the
     /// [shipped model](super::pretrained)).
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        if device.is_cpu() {
+            crate::cpu::flush_subnormals_once();
+        }
         if let Some(Err(e)) = super::pretrained::resolve(path.as_ref()) {
             return Err(e);
         }

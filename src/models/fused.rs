@@ -54,7 +54,9 @@ pub fn applies(x: &Tensor) -> bool {
 }
 
 /// Floats the kernels run in, with their exponential and error function.
-trait KFloat: WithDType + Float + std::ops::AddAssign + std::ops::MulAssign + Send + Sync {
+pub(crate) trait KFloat:
+    WithDType + Float + std::ops::AddAssign + std::ops::MulAssign + Send + Sync
+{
     fn exp_(self) -> Self;
     fn erf_(self) -> Self;
     fn cpu_vec(v: Vec<Self>) -> CpuStorage;

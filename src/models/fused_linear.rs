@@ -12,8 +12,9 @@
 //! Used by [`layers::linear`](super::layers::linear) on the CPU in f32/f64;
 //! `tests/gradients.rs` checks it against candle's matmul and finite differences.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 
+use super::fused::KFloat;
 use crate::cpu::{contiguous, matmul, run_chunks, with_values};
 use crate::Result;
 
@@ -22,12 +23,8 @@ const ROW_BLOCK: usize = 256;
 /// Output features per block of `dw` and `db`.
 const OUT_BLOCK: usize = 32;
 
-trait LFloat: WithDType + num_traits::Float + std::ops::AddAssign + Send + Sync {}
-impl LFloat for f32 {}
-impl LFloat for f64 {}
-
 /// `y (n × o) = x (n × i) · wᵀ (+ b)`.
-fn fwd<T: LFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
+fn fwd<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
     let mut y = vec![T::zero(); n * o];
@@ -61,7 +58,7 @@ fn fwd<T: LFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
 }
 
 /// `(dx, dw, db)`: `dx = g·w`, `dw = gᵀ·x`, `db = Σ rows g`.
-fn bwd<T: LFloat>(x: &[T], w: &[T], g: &[T], o: usize, bias: bool) -> (Vec<T>, Vec<T>, Vec<T>) {
+fn bwd<T: KFloat>(x: &[T], w: &[T], g: &[T], o: usize, bias: bool) -> (Vec<T>, Vec<T>, Vec<T>) {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
     let mut dx = vec![T::zero(); n * i];
@@ -214,7 +211,7 @@ fn backward(
     g: &Tensor,
     bias: bool,
 ) -> candle_core::Result<(Tensor, Tensor, Option<Tensor>)> {
-    fn go<T: LFloat>(
+    fn go<T: KFloat>(
         x: &Tensor,
         w: &Tensor,
         g: &Tensor,

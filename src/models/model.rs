@@ -640,9 +640,6 @@ impl GenomicModel {
     /// checkpoint folder holding `model.safetensors`, or `pretrained` (the
     /// [shipped model](super::pretrained)).
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        if device.is_cpu() {
-            crate::cpu::flush_subnormals_once();
-        }
         if let Some(Err(e)) = super::pretrained::resolve(path.as_ref()) {
             return Err(e);
         }

@@ -3,10 +3,11 @@
 //!
 //! `dep[i][j] = max over substitutes b' at i and bases b at j of
 //! |log2 odds p'(j, b) − log2 odds p(j, b)|`, where `p(j, ·)` is the model's predicted base
-//! distribution at `j` for the reference and `p'` for the mutant. All `3L` mutants and the
-//! reference are scored in batches (`3L + 1` sequences). Causal LMs use the predicted
-//! next-token distribution (marginalised to the new bases of the next k-mer); MLMs the
-//! per-position predictions of the unmasked sequence.
+//! distribution at `j` for the reference and `p'` for the mutant. All `3L` mutants are scored
+//! in batches, each with the reference alongside (so that both sides of every comparison come
+//! from the same pass). Causal LMs use the predicted next-token distribution (marginalised to
+//! the new bases of the next k-mer); MLMs the per-position predictions of the unmasked
+//! sequence.
 //!
 //! ```
 //! use candle_core::Device;
@@ -36,12 +37,13 @@ use crate::Result;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DepMapOptions {
-    /// Sequences per forward pass (1 = one pass per variant, the unbatched reference).
+    /// Sequences per forward pass (1 = one pass per variant, the unbatched reference). Batched,
+    /// each pass holds the reference and `batch_size − 1` variants.
     pub batch_size: usize,
     /// Probability floor before taking log-odds.
     pub eps: f64,
     /// Substitute only positions `start..end` (rows outside stay 0), for a region of a long
-    /// window read in full context: `3·(end − start) + 1` passes instead of `3L + 1`.
+    /// window read in full context: `3·(end − start)` variants instead of `3L`.
     pub rows: Option<(usize, usize)>,
 }
 
@@ -196,22 +198,45 @@ pub fn dependency_map(
             }
         }
     }
-    let refp =
-        nucleotide_probs(model, std::slice::from_ref(&seq), &RowOptions::batch(1))?.remove(0);
     let lo = |p: f32| -> f64 {
         let p = (p as f64).clamp(opts.eps, 1.0 - opts.eps);
         (p / (1.0 - p)).log2()
     };
-    let ref_lo: Vec<[f64; 4]> = refp
-        .iter()
-        .map(|r| r.map(|v| if v.is_nan() { f64::NAN } else { lo(v) }))
-        .collect();
-    let mut dep = vec![0f32; l * l];
-    let mut passes = 1;
-    for chunk in variants.chunks(opts.batch_size.max(1)) {
-        let seqs: Vec<Vec<u8>> = chunk.iter().map(|(_, s)| s.clone()).collect();
-        let probs = nucleotide_probs(model, &seqs, &RowOptions::batch(seqs.len()))?;
+    let log_odds = |probs: &[[f32; 4]]| -> Vec<[f64; 4]> {
+        probs
+            .iter()
+            .map(|r| r.map(|v| if v.is_nan() { f64::NAN } else { lo(v) }))
+            .collect()
+    };
+    // A GEMM's rows are not bit-identical across batch shapes (the kernel is chosen by the
+    // matrix sizes), so with batches the reference rides along in every pass and each variant
+    // is compared with the reference of its own pass: a position the substitution cannot
+    // reach (a causal model's past) then reads exactly 0 rather than float noise. Unbatched,
+    // every pass has one sequence and one reference pass serves them all.
+    let per_pass = opts.batch_size.max(2) - 1;
+    let batched = opts.batch_size > 1;
+    let mut shared_ref = Vec::new();
+    let mut passes = 0;
+    if !batched {
+        let p = nucleotide_probs(model, std::slice::from_ref(&seq), &RowOptions::batch(1))?;
+        shared_ref = log_odds(&p[0]);
         passes += 1;
+    }
+    let mut dep = vec![0f32; l * l];
+    for chunk in variants.chunks(if batched { per_pass } else { 1 }) {
+        let mut seqs: Vec<Vec<u8>> = Vec::with_capacity(chunk.len() + 1);
+        if batched {
+            seqs.push(seq.clone());
+        }
+        seqs.extend(chunk.iter().map(|(_, s)| s.clone()));
+        let mut probs = nucleotide_probs(model, &seqs, &RowOptions::batch(seqs.len()))?;
+        passes += 1;
+        let pass_ref = if batched {
+            log_odds(&probs.remove(0))
+        } else {
+            Vec::new()
+        };
+        let ref_lo = if batched { &pass_ref } else { &shared_ref };
         for ((i, _), pm) in chunk.iter().zip(probs) {
             for j in 0..l {
                 if j == *i {

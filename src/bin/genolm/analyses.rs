@@ -102,7 +102,7 @@ pub struct Windows {
     #[arg(long, default_value_t = 0)]
     start: usize,
     /// End of the window (exclusive; default: start + 2000 for attributions, start + 200 for
-    /// dependency maps, which have L² cells and 3L + 1 passes; at most the record's end).
+    /// dependency maps, which have L² cells and score 3L variants; at most the record's end).
     #[arg(long)]
     end: Option<usize>,
 }

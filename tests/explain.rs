@@ -211,30 +211,22 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
         "awd_lstm_small",
     ] {
         let m = nucleotide(preset);
-        let a = dependency_map(
-            &m,
-            s,
-            &DepMapOptions {
-                batch_size: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let b = dependency_map(
-            &m,
-            s,
-            &DepMapOptions {
-                batch_size: 50,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let whole = |batch_size| DepMapOptions {
+            batch_size,
+            kv_cache: false,
+            ..Default::default()
+        };
+        let a = dependency_map(&m, s, &whole(1)).unwrap();
+        let b = dependency_map(&m, s, &whole(50)).unwrap();
+        // the default: a causal transformer reads each variant through the reference's cache
+        let c = dependency_map(&m, s, &DepMapOptions::default()).unwrap();
         assert_eq!(a.passes, 3 * 40 + 1);
         assert!(b.passes < 10);
-        for (x, y) in a.values.iter().zip(&b.values) {
+        assert_eq!(c.passes == 40 + 1, m.has_kv_cache(), "{preset}");
+        for ((x, y), z) in a.values.iter().zip(&b.values).zip(&c.values) {
             assert!(
-                (x - y).abs() < 1e-3 * x.abs().max(1.0),
-                "{preset}: {x} vs {y}"
+                (x - y).abs() < 1e-3 * x.abs().max(1.0) && (x - z).abs() < 1e-3 * x.abs().max(1.0),
+                "{preset}: {x} vs {y} vs {z}"
             );
         }
         let causal = preset != "transformer_mlm_small";
@@ -243,8 +235,9 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
             // not (each variant is compared with the reference of its own pass)
             for i in 0..40 {
                 for j in 0..=i {
-                    assert_eq!(b.get(i, j), 0.0, "{preset} ({i}, {j})");
-                    assert_eq!(a.get(i, j), 0.0, "{preset} ({i}, {j})");
+                    for map in [&a, &b, &c] {
+                        assert_eq!(map.get(i, j), 0.0, "{preset} ({i}, {j})");
+                    }
                 }
             }
         }
@@ -254,13 +247,27 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
             &m,
             s,
             &DepMapOptions {
-                batch_size: 50,
+                rows: Some((10, 20)),
+                ..whole(50)
+            },
+        )
+        .unwrap();
+        assert!(r.passes < b.passes);
+        let rc = dependency_map(
+            &m,
+            s,
+            &DepMapOptions {
                 rows: Some((10, 20)),
                 ..Default::default()
             },
         )
         .unwrap();
-        assert!(r.passes < b.passes);
+        for (x, y) in r.values.iter().zip(&rc.values) {
+            assert!(
+                (x - y).abs() < 1e-3 * x.abs().max(1.0),
+                "{preset}: {x} vs {y}"
+            );
+        }
         for i in 0..40 {
             for j in 0..40 {
                 let want = if (10..20).contains(&i) {
@@ -282,6 +289,21 @@ fn batched_dependency_map_equals_one_pass_per_variant() {
         )
         .is_err());
     }
+    // a k-mer transformer through its cache: the same map as reading every variant whole
+    let mut cfg = ModelConfig::preset("transformer_small").unwrap();
+    (cfg.k, cfg.emb_dim, cfg.attn_layers, cfg.attn_heads) = (3, 16, 1, 2);
+    let m = GenomicModel::new(cfg, &Device::Cpu, 4).unwrap();
+    let c = dependency_map(&m, s, &DepMapOptions::default()).unwrap();
+    let whole = DepMapOptions {
+        kv_cache: false,
+        ..Default::default()
+    };
+    let w = dependency_map(&m, s, &whole).unwrap();
+    assert_eq!(c.passes, 40 + 1);
+    for (x, y) in w.values.iter().zip(&c.values) {
+        assert!((x - y).abs() < 1e-3 * x.abs().max(1.0), "k = 3: {x} vs {y}");
+    }
+    assert!(c.values.iter().any(|&v| v > 0.01));
     // k-mer models: predictions marginalised to bases
     let m = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 4).unwrap();
     let d = dependency_map(&m, s, &DepMapOptions::default()).unwrap();

@@ -201,3 +201,136 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn small_transformer(k: usize, seed: u64) -> GenomicModel {
+    let mut cfg = ModelConfig::preset("transformer_small").unwrap();
+    cfg.k = k;
+    cfg.stride = 1;
+    cfg.emb_dim = 48;
+    cfg.attn_layers = 2;
+    cfg.attn_heads = 4;
+    GenomicModel::new(cfg, &Device::Cpu, seed).unwrap()
+}
+
+fn last_row(logits: &Tensor, row: usize) -> Vec<f32> {
+    let t = logits.dim(1).unwrap();
+    logits
+        .get(row)
+        .unwrap()
+        .get(t - 1)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn kv_cache_steps_equal_full_forward_passes() {
+    for k in [1, 3] {
+        let model = small_transformer(k, 11);
+        assert!(model.has_kv_cache() && genolm::infer::carries_state(&model));
+        let tok = model.config().tokenizer().unwrap();
+        // two rows of real sequence, read 120 tokens, then step 40 tokens
+        let seq = real_seq(400);
+        let rows = [tok.encode(&seq[..200]), tok.encode(&seq[200..400])];
+        let n = rows[0].len().min(rows[1].len());
+        let ids = |t: usize, rows: &[Vec<u32>]| {
+            let flat: Vec<u32> = rows.iter().flat_map(|r| r[..t].to_vec()).collect();
+            Tensor::from_vec(flat, (rows.len(), t), &Device::Cpu).unwrap()
+        };
+        let (_, mut cache) = model.forward_cached(&ids(120, &rows), None, 512).unwrap();
+        assert_eq!(
+            (cache.len(), cache.position(), cache.batch()),
+            (120, 120, 2)
+        );
+        for t in 121..=160.min(n) {
+            let x = ids(t, &rows).narrow(1, t - 1, 1).unwrap();
+            let (step, c) = model.forward_cached(&x, Some(&cache), 512).unwrap();
+            cache = c;
+            let full = model
+                .forward(&ids(t, &rows), None, Mode::Eval)
+                .unwrap()
+                .logits;
+            for r in 0..2 {
+                let (a, b) = (last_row(&step, r), last_row(&full, r));
+                assert!(close(&a, &b, 1e-4), "k={k} t={t} row {r}: {a:?} vs {b:?}");
+            }
+        }
+        // beams: rows swapped and duplicated follow their parents' caches
+        let picked = cache.select(&[1, 0, 1]).unwrap();
+        let swapped = [rows[1].clone(), rows[0].clone(), rows[1].clone()];
+        let x = ids(161, &swapped).narrow(1, 160, 1).unwrap();
+        let (step, _) = model.forward_cached(&x, Some(&picked), 512).unwrap();
+        let full = model
+            .forward(&ids(161, &swapped), None, Mode::Eval)
+            .unwrap()
+            .logits;
+        for r in 0..3 {
+            assert!(close(&last_row(&step, r), &last_row(&full, r), 1e-4));
+        }
+        assert!(cache.select(&[2]).is_err());
+    }
+}
+
+#[test]
+fn kv_cache_slides_and_refuses_other_models() {
+    let model = small_transformer(1, 5);
+    let seq = real_seq(300);
+    let tok = model.config().tokenizer().unwrap();
+    let ids = tok.encode(&seq);
+    let x = Tensor::from_vec(ids[..64].to_vec(), (1, 64), &Device::Cpu).unwrap();
+    let (_, mut cache) = model.forward_cached(&x, None, 64).unwrap();
+    for (i, &id) in ids[64..100].iter().enumerate() {
+        let x = Tensor::from_vec(vec![id], (1, 1), &Device::Cpu).unwrap();
+        let (logits, c) = model.forward_cached(&x, Some(&cache), 64).unwrap();
+        cache = c;
+        assert_eq!((cache.len(), cache.position()), (64, 65 + i));
+        assert!(last_row(&logits, 0).iter().all(|v| v.is_finite()));
+    }
+    // too many new tokens, a cache of another batch, a model without a cache
+    assert!(model.forward_cached(&x_of(&ids[..65]), None, 64).is_err());
+    let two = Tensor::from_vec(vec![5u32, 6], (2, 1), &Device::Cpu).unwrap();
+    assert!(model.forward_cached(&two, Some(&cache), 64).is_err());
+    let lstm = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    assert!(!lstm.has_kv_cache());
+    assert!(lstm.forward_cached(&x_of(&ids[..8]), None, 64).is_err());
+    let mut mlm = ModelConfig::preset("transformer_mlm_small").unwrap();
+    mlm.emb_dim = 32;
+    mlm.attn_layers = 1;
+    mlm.attn_heads = 2;
+    let mlm = GenomicModel::new(mlm, &Device::Cpu, 1).unwrap();
+    assert!(!mlm.has_kv_cache() && !genolm::infer::carries_state(&mlm));
+}
+
+fn x_of(ids: &[u32]) -> Tensor {
+    Tensor::from_vec(ids.to_vec(), (1, ids.len()), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn gap_filling_through_the_cache_equals_rereading_the_context() {
+    use genolm::infer::{fill_gaps, Decoder, FillOptions};
+    // Greedy decoding is deterministic: through the cache (the default for a causal
+    // transformer) it must choose what an argmax over full forward passes chooses.
+    let model = small_transformer(1, 3);
+    let seq = real_seq(260);
+    let left = seq[..200].to_vec();
+    let opts = FillOptions {
+        decoder: Decoder::Greedy,
+        context: 400,
+        ..Default::default()
+    };
+    let fill = fill_gaps(&model, std::slice::from_ref(&left), &[30], &opts).unwrap();
+    let tok = model.config().tokenizer().unwrap();
+    let mut row = left.clone();
+    for _ in 0..30 {
+        let out = model
+            .forward(&x_of(&tok.encode(&row)), None, Mode::Eval)
+            .unwrap();
+        let l = last_row(&out.logits, 0);
+        let s = genolm::data::tokenize::N_SPECIAL as usize;
+        let best = (0..4)
+            .max_by(|&a, &b| l[s + a].total_cmp(&l[s + b]))
+            .unwrap();
+        row.push(b"ACGT"[best]);
+    }
+    assert_eq!(fill[0], row[200..].to_vec());
+}

@@ -189,6 +189,7 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
             decoder: ctx.opts.fragment_decoder,
             context: ctx.opts.fragment_context,
             seed: ctx.opts.seed,
+            ..Default::default()
         },
     )
 }

@@ -16,8 +16,9 @@
 //! docs/benchmark-results.md ("Gene-sized imputation: decoders").
 //!
 //! A model whose only recurrent layers are LSTMs (no convolution or attention) is stepped with
-//! its state carried: the left context is read once, then one token per step. Other models
-//! re-read the last `context` bases at every step. The same decoders run over any
+//! its state carried, a causal transformer with its [`KvCache`]: the left context is read
+//! once, then one token per step (the cache keeps the last `context` bases' keys). Other
+//! models (CNNs) re-read the last `context` bases at every step. The same decoders run over any
 //! [`NextBases`] source (the benchmark runs them over its Markov chain too, so the two are
 //! compared with the same decoder).
 //!
@@ -42,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use super::rows::{predict_rows, RowOptions, RowOutput};
 use crate::data::alphabet::{base_index, BASES};
 use crate::data::tokenize::{KmerTokenizer, N_SPECIAL};
-use crate::models::{GenomicModel, Mode, RnnState};
+use crate::models::{GenomicModel, KvCache, Mode, RnnState};
 use crate::{Error, Result};
 
 /// How a gap is filled.
@@ -89,6 +90,11 @@ pub struct FillOptions {
     pub context: usize,
     /// Seed of sampling.
     pub seed: u64,
+    /// Carry the model's state from step to step where it can ([`carries_state`]: LSTM-only
+    /// models, causal transformers through their [`KvCache`]). `false` re-reads the last
+    /// `context` bases at every step: slower, and for a transformer the exact windowed reading
+    /// once a fill outgrows `context` (the cache slides instead).
+    pub carry_state: bool,
 }
 
 impl Default for FillOptions {
@@ -97,6 +103,7 @@ impl Default for FillOptions {
             decoder: Decoder::default(),
             context: 192,
             seed: 42,
+            carry_state: true,
         }
     }
 }
@@ -123,14 +130,16 @@ pub struct LmSteps<'a> {
     window: usize,
     stepped: bool,
     state: Option<RnnState>,
+    cache: Option<KvCache>,
     last: Vec<Vec<f32>>,
 }
 
-/// Does gap filling carry `model`'s state from one base to the next (models whose only
-/// sequence layers are LSTMs)? Other models re-read their left context at every base.
+/// Does gap filling carry `model`'s state from one base to the next: the recurrent state of
+/// models whose only sequence layers are LSTMs, the [`KvCache`] of causal transformers? Other
+/// models (CNNs, MLMs) re-read their left context at every base.
 pub fn carries_state(model: &GenomicModel) -> bool {
     let c = model.config();
-    c.lstm_layers > 0 && c.conv_layers == 0 && c.attn_layers == 0
+    (c.lstm_layers > 0 && c.conv_layers == 0 && c.attn_layers == 0) || model.has_kv_cache()
 }
 
 impl<'a> LmSteps<'a> {
@@ -146,8 +155,14 @@ impl<'a> LmSteps<'a> {
             window: context.max(tok.k + tok.stride),
             tok,
             state: None,
+            cache: None,
             last: Vec::new(),
         })
+    }
+
+    /// Tokens in a full window (the most a key/value cache keeps).
+    fn window_tokens(&self) -> usize {
+        (self.window - self.tok.k) / self.tok.stride + 1
     }
 
     /// The last `window` bases of a row, trimmed so that its tokens end at the row's end.
@@ -175,9 +190,15 @@ impl<'a> LmSteps<'a> {
             let t = ids.iter().map(Vec::len).min().unwrap_or(0);
             let flat: Vec<u32> = ids.iter().flat_map(|r| r[r.len() - t..].to_vec()).collect();
             let x = Tensor::from_vec(flat, (rows.len(), t), self.model.device())?;
-            let out = self.model.forward(&x, None, Mode::Eval)?;
-            self.state = out.state;
-            self.last = last_logits(&out.logits)?;
+            if self.model.has_kv_cache() {
+                let (logits, cache) = self.model.forward_cached(&x, None, self.window_tokens())?;
+                self.cache = Some(cache);
+                self.last = last_logits(&logits)?;
+            } else {
+                let out = self.model.forward(&x, None, Mode::Eval)?;
+                self.state = out.state.map(|s| s.detach());
+                self.last = last_logits(&out.logits)?;
+            }
         } else {
             self.last = predict_rows(
                 self.model,
@@ -242,6 +263,25 @@ impl NextBases for LmSteps<'_> {
         }
         // rows only move under beam search; otherwise each row keeps its own state
         let reordered = parents.iter().enumerate().any(|(i, &p)| i != p);
+        let k = self.tok.k;
+        let ids: Vec<u32> = rows
+            .iter()
+            .map(|r| self.tok.encode(&r[r.len() - k..])[0])
+            .collect();
+        let x = Tensor::from_vec(ids, (rows.len(), 1), self.model.device())?;
+        if let Some(cache) = self.cache.take() {
+            let cache = if reordered {
+                cache.select(parents)?
+            } else {
+                cache
+            };
+            let (logits, cache) =
+                self.model
+                    .forward_cached(&x, Some(&cache), self.window_tokens())?;
+            self.cache = Some(cache);
+            self.last = last_logits(&logits)?;
+            return Ok(());
+        }
         let state = match self.state.take() {
             Some(st) if reordered => {
                 let idx = Tensor::from_vec(
@@ -261,14 +301,8 @@ impl NextBases for LmSteps<'_> {
             }
             other => other,
         };
-        let k = self.tok.k;
-        let ids: Vec<u32> = rows
-            .iter()
-            .map(|r| self.tok.encode(&r[r.len() - k..])[0])
-            .collect();
-        let x = Tensor::from_vec(ids, (rows.len(), 1), self.model.device())?;
         let out = self.model.forward(&x, state.as_ref(), Mode::Eval)?;
-        self.state = out.state;
+        self.state = out.state.map(|s| s.detach());
         self.last = last_logits(&out.logits)?;
         Ok(())
     }
@@ -444,6 +478,7 @@ pub fn fill_gaps(
         ));
     }
     let mut steps = LmSteps::new(model, opts.context)?;
+    steps.stepped &= opts.carry_state;
     decode(&mut steps, left, lens, opts.decoder, opts.seed)
 }
 
@@ -533,33 +568,41 @@ mod tests {
     }
 
     #[test]
-    fn stepped_lstm_matches_rereading_the_window() {
+    fn stepped_models_match_rereading_the_window() {
         use crate::models::ModelConfig;
         let dev = candle_core::Device::Cpu;
-        let model = GenomicModel::new(ModelConfig::tiny(), &dev, 3).unwrap();
-        let mut rows = vec![
-            b"ATGGCGTACGATCGATCGTAGCTAGCTAG".to_vec(),
-            b"TTGACCGTAGGATCGATCAACGTAGCATG".to_vec(),
-        ];
-        let mut stepped = LmSteps::new(&model, 1000).unwrap();
-        assert!(stepped.stepped);
-        let mut reread = LmSteps::new(&model, 1000).unwrap();
-        reread.stepped = false;
-        stepped.start(&rows).unwrap();
-        reread.start(&rows).unwrap();
-        for step in 0..4 {
-            let a = stepped.next_logp(&rows).unwrap();
-            let b = reread.next_logp(&rows).unwrap();
-            for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
-                assert!((x - y).abs() < 1e-4, "step {step}: {x} vs {y}");
+        let mut tcfg = ModelConfig::preset("transformer_small").unwrap();
+        (tcfg.emb_dim, tcfg.attn_layers, tcfg.attn_heads) = (32, 2, 2);
+        for cfg in [ModelConfig::tiny(), tcfg] {
+            let model = GenomicModel::new(cfg, &dev, 3).unwrap();
+            let mut rows = vec![
+                b"ATGGCGTACGATCGATCGTAGCTAGCTAG".to_vec(),
+                b"TTGACCGTAGGATCGATCAACGTAGCATG".to_vec(),
+            ];
+            let mut stepped = LmSteps::new(&model, 1000).unwrap();
+            assert!(stepped.stepped);
+            let mut reread = LmSteps::new(&model, 1000).unwrap();
+            reread.stepped = false;
+            stepped.start(&rows).unwrap();
+            reread.start(&rows).unwrap();
+            for step in 0..4 {
+                let a = stepped.next_logp(&rows).unwrap();
+                let b = reread.next_logp(&rows).unwrap();
+                for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
+                    assert!((x - y).abs() < 1e-4, "step {step}: {x} vs {y}");
+                }
+                // beam-style reordering: row 0 continues row 1 and vice versa
+                rows = vec![rows[1].clone(), rows[0].clone()];
+                rows[0].push(b'A');
+                rows[1].push(b'G');
+                stepped.advance(&rows, &[1, 0]).unwrap();
+                reread.advance(&rows, &[1, 0]).unwrap();
             }
-            // beam-style reordering: row 0 continues row 1 and vice versa
-            rows = vec![rows[1].clone(), rows[0].clone()];
-            rows[0].push(b'A');
-            rows[1].push(b'G');
-            stepped.advance(&rows, &[1, 0]).unwrap();
-            reread.advance(&rows, &[1, 0]).unwrap();
+            if model.config().k > 2 {
+                // a left context shorter than one k-mer
+                let short = fill_gaps(&model, &[b"AC".to_vec()], &[3], &FillOptions::default());
+                assert!(short.is_err());
+            }
         }
-        assert!(fill_gaps(&model, &[b"AC".to_vec()], &[3], &FillOptions::default()).is_err());
     }
 }

@@ -43,7 +43,7 @@ mod rows;
 mod scores;
 mod states;
 
-pub use bases::{base_marginal, nucleotide_probs};
+pub use bases::{base_marginal, nucleotide_probs, substitution_probs, Substitutes};
 pub use fill::{
     carries_state, decode, fill_gaps, longest_run, Decoder, FillOptions, LmSteps, NextBases,
 };

@@ -8,6 +8,7 @@
 use candle_core::{DType, Tensor};
 
 use super::config::{Head, ModelConfig};
+use super::kv_cache::{self, KvCache};
 use super::layers::{self, AttentionOptions, AttentionWeights};
 use super::lift::{self, Act};
 use super::params::{Init, Params};
@@ -173,5 +174,51 @@ impl TransformerStack {
             h = norm("attn.ln_f", &h, g, bb)?;
         }
         Ok(h)
+    }
+
+    /// Evaluation pass of the new tokens' embeddings `h: (batch, n, d)` through the layers,
+    /// reading earlier positions from `cache` ([`kv_cache`](super::kv_cache)).
+    pub fn forward_cached(
+        &self,
+        h: Tensor,
+        cfg: &ModelConfig,
+        cache: Option<&KvCache>,
+        max_len: usize,
+    ) -> Result<(Tensor, KvCache)> {
+        let n = h.dim(1)?;
+        let offset = cache.map_or(0, |c| c.next);
+        let rope = self
+            .rope
+            .as_ref()
+            .expect("a transformer stack has its RoPE");
+        let s = rope.scaling().scale_for(max_len);
+        let (cos, sin) = rope.tables(n, offset, s, h.device())?;
+        let (mut ks, mut vs) = (Vec::new(), Vec::new());
+        let mut h = h;
+        for (i, l) in self.layers.iter().enumerate() {
+            let n1 = layers::layer_norm(&h, &l.ln1.0, &l.ln1.1, 1e-5)?;
+            let past = cache.map(|c| (&c.k[i], &c.v[i]));
+            let (a, k, v) =
+                kv_cache::attention_step(&n1, &l.attn, &cos, &sin, cfg.attn_heads, past, max_len)?;
+            h = (h + a)?;
+            let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
+            let f = layers::bias_gelu(&layers::linear_fused(&n2, &l.ff1.0, None)?, &l.ff1.1)?;
+            h = (h + layers::linear_fused(&f, &l.ff2.0, Some(&l.ff2.1))?)?;
+            // detached: a cache built from the last one would otherwise keep the graph of
+            // every earlier step alive through the weights' tracked ops (memory grows as t²)
+            ks.push(k.detach());
+            vs.push(v.detach());
+        }
+        if let Some((g, bb)) = &self.ln_f {
+            h = layers::layer_norm(&h, g, bb, 1e-5)?;
+        }
+        Ok((
+            h,
+            KvCache {
+                k: ks,
+                v: vs,
+                next: offset + n,
+            },
+        ))
     }
 }

@@ -9,6 +9,7 @@
 //!   (AWD-LSTM), `attention` (pre-LN RoPE transformer), `heads` (decoder, classifier).
 //! * [`fused`]: fused CPU kernels of the transformer (layer norm, bias + GELU, attention).
 //! * [`fused_linear`]: the CPU linear layer as one op on candle's CPU pool.
+//! * [`kv_cache`]: the key/value cache of causal transformers (generation reads new tokens only).
 //! * [`lift`]: DeepLIFT's rules as forward operations (a DeepLIFT pass through any block).
 //! * [`params`]: seeded parameters, buffers and atomic safetensors I/O.
 //! * [`model`]: [`GenomicModel`], its forward pass, loss, layer groups and checkpoints.
@@ -30,6 +31,7 @@ pub mod flash;
 pub mod fused;
 pub mod fused_linear;
 mod heads;
+pub mod kv_cache;
 pub mod layers;
 pub mod lift;
 mod lstm;
@@ -43,5 +45,6 @@ pub mod rope;
 
 pub use config::{Head, ModelConfig, PRESETS};
 pub use device::{parse_device, DeviceChoice};
+pub use kv_cache::KvCache;
 pub use model::{Ablation, GenomicModel, Hooks, Mode, Output, RnnState};
 pub use model_ref::ModelRef;

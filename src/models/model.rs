@@ -171,12 +171,12 @@ pub struct GenomicModel {
     cfg: ModelConfig,
     params: Params,
     device: Device,
-    compute_dtype: DType,
-    embed: Tensor,
+    pub(super) compute_dtype: DType,
+    pub(super) embed: Tensor,
     conv: ConvStack,
     lstm: LstmStack,
-    attn: TransformerStack,
-    head: OutputHead,
+    pub(super) attn: TransformerStack,
+    pub(super) head: OutputHead,
 }
 
 impl std::fmt::Debug for GenomicModel {
@@ -369,14 +369,8 @@ impl GenomicModel {
         self.forward_impl(x, state, mode, true, &Hooks::default())
     }
 
-    fn forward_impl(
-        &self,
-        x: &Tensor,
-        state: Option<&RnnState>,
-        mode: Mode,
-        collect: bool,
-        hooks: &Hooks,
-    ) -> Result<Output> {
+    /// `x` as `(batch, time)` u32 token ids of this model's vocabulary, or a clear error.
+    pub(super) fn checked_ids(&self, x: &Tensor) -> Result<(usize, usize, Tensor)> {
         let cfg = &self.cfg;
         let (b, t) = x.dims2().map_err(|_| {
             Error::Shape(format!(
@@ -397,6 +391,19 @@ impl GenomicModel {
                 cfg.k
             )));
         }
+        Ok((b, t, x))
+    }
+
+    fn forward_impl(
+        &self,
+        x: &Tensor,
+        state: Option<&RnnState>,
+        mode: Mode,
+        collect: bool,
+        hooks: &Hooks,
+    ) -> Result<Output> {
+        let cfg = &self.cfg;
+        let (b, t, x) = self.checked_ids(x)?;
         let mut rng = match mode {
             Mode::Train { seed } => Some(ChaCha8Rng::seed_from_u64(seed)),
             Mode::Eval => None,

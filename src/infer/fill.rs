@@ -283,22 +283,7 @@ impl NextBases for LmSteps<'_> {
             return Ok(());
         }
         let state = match self.state.take() {
-            Some(st) if reordered => {
-                let idx = Tensor::from_vec(
-                    parents.iter().map(|&p| p as u32).collect::<Vec<_>>(),
-                    parents.len(),
-                    self.model.device(),
-                )?;
-                let pick = |v: &[Tensor]| -> candle_core::Result<Vec<Tensor>> {
-                    v.iter()
-                        .map(|t| t.contiguous()?.index_select(&idx, 0))
-                        .collect()
-                };
-                Some(RnnState {
-                    h: pick(&st.h)?,
-                    c: pick(&st.c)?,
-                })
-            }
+            Some(st) if reordered => Some(st.select(parents)?),
             other => other,
         };
         let out = self.model.forward(&x, state.as_ref(), Mode::Eval)?;

@@ -28,7 +28,7 @@
 use candle_core::Tensor;
 
 use super::layers::{self, AttentionWeights};
-use super::model::{GenomicModel, Hooks};
+use super::model::{select_rows, GenomicModel, Hooks};
 use super::pass::Pass;
 use crate::{Error, Result};
 
@@ -85,29 +85,9 @@ impl KvCache {
     /// The cache of rows `rows` of this one, in that order (rows may repeat: beams that
     /// descend from the same parent).
     pub fn select(&self, rows: &[usize]) -> Result<KvCache> {
-        let b = self.batch();
-        if let Some(&r) = rows.iter().find(|&&r| r >= b) {
-            return Err(Error::Input(format!(
-                "cache row {r} out of range (batch of {b})"
-            )));
-        }
-        let dev = self.k.first().map(|k| k.device().clone());
-        let Some(dev) = dev else {
-            return Ok(self.clone());
-        };
-        let idx = Tensor::from_vec(
-            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-            rows.len(),
-            &dev,
-        )?;
-        let pick = |v: &[Tensor]| -> Result<Vec<Tensor>> {
-            v.iter()
-                .map(|t| Ok(t.contiguous()?.index_select(&idx, 0)?))
-                .collect()
-        };
         Ok(KvCache {
-            k: pick(&self.k)?,
-            v: pick(&self.v)?,
+            k: select_rows(&self.k, rows)?,
+            v: select_rows(&self.v, rows)?,
             next: self.next,
         })
     }

@@ -55,6 +55,26 @@ pub struct RnnState {
     pub c: Vec<Tensor>,
 }
 
+/// Rows `rows` (in that order, repeats allowed) of each `(batch, …)` tensor: a carried state
+/// or cache following its beams.
+pub(super) fn select_rows(v: &[Tensor], rows: &[usize]) -> Result<Vec<Tensor>> {
+    let Some(first) = v.first() else {
+        return Ok(Vec::new());
+    };
+    let b = first.dim(0)?;
+    if let Some(&r) = rows.iter().find(|&&r| r >= b) {
+        return Err(Error::Input(format!("row {r} out of range (batch of {b})")));
+    }
+    let idx = Tensor::from_vec(
+        rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+        rows.len(),
+        first.device(),
+    )?;
+    v.iter()
+        .map(|t| Ok(t.contiguous()?.index_select(&idx, 0)?))
+        .collect()
+}
+
 impl RnnState {
     /// Cut the graph (truncated BPTT): the values stay, the history goes.
     pub fn detach(&self) -> RnnState {
@@ -62,6 +82,14 @@ impl RnnState {
             h: self.h.iter().map(Tensor::detach).collect(),
             c: self.c.iter().map(Tensor::detach).collect(),
         }
+    }
+
+    /// The state of rows `rows` of this one, in that order (beams that descend from them).
+    pub fn select(&self, rows: &[usize]) -> Result<RnnState> {
+        Ok(RnnState {
+            h: select_rows(&self.h, rows)?,
+            c: select_rows(&self.c, rows)?,
+        })
     }
 
     /// Zero the rows flagged in `reset` (a new contig starts in those rows).

@@ -334,3 +334,88 @@ fn gap_filling_through_the_cache_equals_rereading_the_context() {
     }
     assert_eq!(fill[0], row[200..].to_vec());
 }
+
+/// The inference view computes what the model computes, bit for bit, records no graph for the
+/// weights, sees later changes of the weights (shared storage), and still differentiates with
+/// respect to the inputs: the gradient of an input embedding is the model's.
+#[test]
+fn inference_view_equals_the_model_without_a_graph() {
+    use candle_core::{DType, Var};
+    use genolm::models::Hooks;
+    let seq = real_seq(96);
+    for preset in [
+        "awd_lstm_small",
+        "cnn_lstm_small",
+        "dilated_small",
+        "transformer_small",
+    ] {
+        let mut cfg = ModelConfig::preset(preset).unwrap();
+        if cfg.attn_layers > 0 {
+            cfg.attn_layers = 2;
+        }
+        let model = GenomicModel::with_dtype(cfg.clone(), &Device::Cpu, DType::F64, 3).unwrap();
+        let ids = cfg.tokenizer().unwrap().encode(&seq);
+        let t = ids.len();
+        let x = Tensor::from_vec(ids, (1, t), &Device::Cpu).unwrap();
+        let view = model.inference().unwrap();
+        let a = model.forward(&x, None, Mode::Eval).unwrap().logits;
+        let b = view.forward(&x, None, Mode::Eval).unwrap().logits;
+        assert!(a.track_op(), "{preset}: the model's output has a graph");
+        assert!(!b.track_op(), "{preset}: the view's output has none");
+        let diff = |a: &Tensor, b: &Tensor| -> f64 {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        assert_eq!(diff(&a, &b), 0.0, "{preset}: same logits");
+        // gradients with respect to the input embeddings, through the model and the view
+        let emb = model
+            .embedding_matrix()
+            .index_select(&x.flatten_all().unwrap(), 0)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let grad_of = |m: &GenomicModel| {
+            let e = Var::from_tensor(&emb).unwrap();
+            let hooks = Hooks {
+                input_embeddings: Some(e.as_tensor().clone()),
+                ..Default::default()
+            };
+            let out = m
+                .forward_hooked(&x, None, Mode::Eval, false, &hooks)
+                .unwrap();
+            let g = out.logits.sum_all().unwrap().backward().unwrap();
+            let weights_have_grads = m
+                .params()
+                .vars()
+                .iter()
+                .any(|v| g.get(v.as_tensor()).is_some());
+            (g.get(e.as_tensor()).unwrap().clone(), weights_have_grads)
+        };
+        let ((ga, wa), (gb, wb)) = (grad_of(&model), grad_of(&view));
+        assert!(diff(&ga, &gb) < 1e-12, "{preset}: same input gradients");
+        assert!(
+            wa && !wb,
+            "{preset}: weight gradients through the model only"
+        );
+        // a change of the weights shows through the view
+        let w = &model.params().vars()[model.params().vars().len() - 1];
+        w.set(&(w.as_tensor() + 0.5).unwrap()).unwrap();
+        let c = view.forward(&x, None, Mode::Eval).unwrap().logits;
+        let d = model.forward(&x, None, Mode::Eval).unwrap().logits;
+        assert!(
+            diff(&b, &c) > 0.0,
+            "{preset}: the view sees the new weights"
+        );
+        assert_eq!(
+            diff(&c, &d),
+            0.0,
+            "{preset}: and computes as the model does"
+        );
+    }
+}

@@ -67,9 +67,11 @@ pub struct Attribution {
     pub convergence: Option<super::deepshap::Convergence>,
 }
 
-/// What every gradient attribution starts from: a fresh copy of the model (its tensors come
-/// from this code's copy of candle; see [`GenomicModel::rebuilt`]), the tokenizer, the
-/// upper-cased sequence and its token ids.
+/// What every gradient attribution starts from: the model's
+/// [`inference`](GenomicModel::inference) view (its weights detached, so the backward pass
+/// computes gradients for the input embeddings only; and its tensors are made by this code's
+/// copy of candle, which a notebook cell that made the model in an earlier cell needs, see
+/// [`GenomicModel::rebuilt`]), the tokenizer, the upper-cased sequence and its token ids.
 pub(super) fn prepare(
     model: &GenomicModel,
     seq: &[u8],
@@ -84,7 +86,7 @@ pub(super) fn prepare(
             tok.k
         )));
     }
-    Ok((model.rebuilt()?, tok, seq, ids))
+    Ok((model.inference()?, tok, seq, ids))
 }
 
 /// The actual map from a hypothetical one (`L × 4`): each position keeps the value of its

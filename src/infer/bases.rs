@@ -122,6 +122,7 @@ pub fn substitution_probs(
              within its {l} bases"
         )));
     }
+    let model = &model.inference()?;
     let dev = model.device();
     let probs = |logits: &Tensor| -> Result<Vec<Vec<Vec<f32>>>> {
         Ok(layers::softmax(&logits.to_dtype(DType::F32)?)?.to_vec3::<f32>()?)

@@ -123,9 +123,10 @@ pub trait NextBases {
     fn advance(&mut self, rows: &[Vec<u8>], parents: &[usize]) -> Result<()>;
 }
 
-/// A causal genomic LM as a [`NextBases`] source.
-pub struct LmSteps<'a> {
-    model: &'a GenomicModel,
+/// A causal genomic LM as a [`NextBases`] source (on the model's
+/// [`inference`](GenomicModel::inference) view).
+pub struct LmSteps {
+    model: GenomicModel,
     tok: KmerTokenizer,
     window: usize,
     stepped: bool,
@@ -142,15 +143,15 @@ pub fn carries_state(model: &GenomicModel) -> bool {
     (c.lstm_layers > 0 && c.conv_layers == 0 && c.attn_layers == 0) || model.has_kv_cache()
 }
 
-impl<'a> LmSteps<'a> {
+impl LmSteps {
     /// Steps of `model`, reading at most `context` bases of left context.
-    pub fn new(model: &'a GenomicModel, context: usize) -> Result<Self> {
+    pub fn new(model: &GenomicModel, context: usize) -> Result<Self> {
         let tok = model.config().tokenizer()?;
         if tok.stride > tok.k {
             return Err(Error::Input("gap filling needs stride ≤ k".into()));
         }
         Ok(LmSteps {
-            model,
+            model: model.inference()?,
             stepped: carries_state(model),
             window: context.max(tok.k + tok.stride),
             tok,
@@ -201,7 +202,7 @@ impl<'a> LmSteps<'a> {
             }
         } else {
             self.last = predict_rows(
-                self.model,
+                &self.model,
                 &ids,
                 &RowOptions {
                     batch_size: ids.len().min(64),
@@ -226,7 +227,7 @@ fn last_logits(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
         .to_vec2()?)
 }
 
-impl NextBases for LmSteps<'_> {
+impl NextBases for LmSteps {
     fn stride(&self) -> usize {
         self.tok.stride
     }

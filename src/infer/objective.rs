@@ -114,6 +114,7 @@ pub fn objective_lifted(
 /// The objective for one batch of token-id rows `(rows, t)` (no gradient); see
 /// [`score_rows`](super::score_rows) for any number of rows.
 pub fn score_ids(model: &GenomicModel, ids: &Tensor, obj: Objective) -> Result<Vec<f64>> {
+    let model = &model.inference()?;
     let out = model.forward(ids, None, Mode::Eval)?;
     let v = objective_tensor(model, &out, ids, obj)?;
     Ok(v.to_dtype(DType::F64)?.to_vec1::<f64>()?)

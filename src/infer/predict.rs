@@ -72,6 +72,7 @@ pub fn predict_each(
     sink: &mut dyn FnMut(Chunk<'_>) -> Result<()>,
 ) -> Result<()> {
     check_opts(opts)?;
+    let model = &model.inference()?;
     let plan = layer_plan(model, opts)?;
     let n = tokens.len();
     if n == 0 {

@@ -103,6 +103,7 @@ pub fn predict_rows(
     let Some((t, chunks)) = batches(rows, opts.batch_size)? else {
         return Ok(Vec::new());
     };
+    let model = &model.inference()?;
     if opts.output != RowOutput::Logits && model.config().head == Head::Classifier {
         return Err(Error::Input(
             "probabilities over tokens need an LM or MLM head; this model is a classifier".into(),
@@ -146,6 +147,7 @@ pub fn score_rows(
     let Some((t, chunks)) = batches(rows, opts.batch_size)? else {
         return Ok(Vec::new());
     };
+    let model = &model.inference()?;
     let mut out = Vec::with_capacity(rows.len());
     for batch in chunks {
         let x = Tensor::from_vec(batch.concat(), (batch.len(), t), model.device())?;
@@ -182,6 +184,7 @@ pub fn pooled_states(
     let Some((t, chunks)) = batches(rows, opts.batch_size)? else {
         return Ok(Vec::new());
     };
+    let model = &model.inference()?;
     let mut out = Vec::with_capacity(rows.len());
     for batch in chunks {
         let o = forward_batch(model, batch, t, true, &opts.hooks)?;

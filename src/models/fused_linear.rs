@@ -58,7 +58,16 @@ fn fwd<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
 }
 
 /// `(dx, dw, db)`: `dx = g·w`, `dw = gᵀ·x`, `db = Σ rows g`.
-fn bwd<T: KFloat>(x: &[T], w: &[T], g: &[T], o: usize, bias: bool) -> (Vec<T>, Vec<T>, Vec<T>) {
+/// `dx`, and `dw`, `db` when `weights` (empty otherwise: nothing to differentiate, e.g. an
+/// input attribution through a model's detached inference view).
+fn bwd<T: KFloat>(
+    x: &[T],
+    w: &[T],
+    g: &[T],
+    o: usize,
+    bias: bool,
+    weights: bool,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
     let mut dx = vec![T::zero(); n * i];
@@ -72,6 +81,9 @@ fn bwd<T: KFloat>(x: &[T], w: &[T], g: &[T], o: usize, bias: bool) -> (Vec<T>, V
             dxs, i, false, gs, 1, o as isize, w, 1, i as isize, rows, i, o,
         );
     });
+    if !weights {
+        return (dx, Vec::new(), Vec::new());
+    }
     let mut dw = vec![T::zero(); o * i];
     let mut db = vec![T::zero(); if bias { o } else { 0 }];
     let blocks: Vec<(usize, &mut [T])> = dw.chunks_mut(OUT_BLOCK * i).enumerate().collect();
@@ -155,7 +167,7 @@ impl CustomOp2 for Linear {
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let (dx, dw, _) = backward(x, w, g, false)?;
-        Ok((Some(dx), Some(dw)))
+        Ok((Some(dx), dw))
     }
 }
 
@@ -201,51 +213,52 @@ impl CustomOp3 for Linear {
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (dx, dw, db) = backward(x, w, g, true)?;
-        Ok((Some(dx), Some(dw), db))
+        Ok((Some(dx), dw, db))
     }
 }
 
+/// `(dx, dw, db)`; `dw` and `db` only when `w` is tracked.
 fn backward(
     x: &Tensor,
     w: &Tensor,
     g: &Tensor,
     bias: bool,
-) -> candle_core::Result<(Tensor, Tensor, Option<Tensor>)> {
+) -> candle_core::Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
     fn go<T: KFloat>(
         x: &Tensor,
         w: &Tensor,
         g: &Tensor,
         bias: bool,
+        weights: bool,
     ) -> candle_core::Result<(Vec<T>, Vec<T>, Vec<T>)> {
         let o = w.dim(0)?;
         with_values::<T, _>(x, |xs| {
             with_values::<T, _>(w, |ws| {
-                with_values::<T, _>(g, |gs| bwd(xs, ws, gs, o, bias))
+                with_values::<T, _>(g, |gs| bwd(xs, ws, gs, o, bias, weights))
             })
         })??
     }
-    let dev = x.device();
-    let (dx, dw, db) = match x.dtype() {
-        DType::F64 => {
-            let (a, b, c) = go::<f64>(x, w, g, bias)?;
-            (
-                Tensor::from_vec(a, x.shape(), dev)?,
-                Tensor::from_vec(b, w.shape(), dev)?,
-                bias.then(|| Tensor::from_vec(c, w.dim(0)?, dev))
-                    .transpose()?,
-            )
-        }
-        _ => {
-            let (a, b, c) = go::<f32>(x, w, g, bias)?;
-            (
-                Tensor::from_vec(a, x.shape(), dev)?,
-                Tensor::from_vec(b, w.shape(), dev)?,
-                bias.then(|| Tensor::from_vec(c, w.dim(0)?, dev))
-                    .transpose()?,
-            )
-        }
-    };
-    Ok((dx, dw, db))
+    fn wrap<T: KFloat>(
+        (a, b, c): (Vec<T>, Vec<T>, Vec<T>),
+        x: &Tensor,
+        w: &Tensor,
+        bias: bool,
+        weights: bool,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
+        let dev = x.device();
+        let dw = weights
+            .then(|| Tensor::from_vec(b, w.shape(), dev))
+            .transpose()?;
+        let db = (weights && bias)
+            .then(|| Tensor::from_vec(c, w.dim(0)?, dev))
+            .transpose()?;
+        Ok((Tensor::from_vec(a, x.shape(), dev)?, dw, db))
+    }
+    let weights = w.track_op();
+    match x.dtype() {
+        DType::F64 => wrap(go::<f64>(x, w, g, bias, weights)?, x, w, bias, weights),
+        _ => wrap(go::<f32>(x, w, g, bias, weights)?, x, w, bias, weights),
+    }
 }
 
 /// `x (n × i) · wᵀ (o × i) + b (o)` on the CPU in f32/f64 (`x`, `w`, `b` of one dtype).

@@ -451,7 +451,7 @@ impl CustomOp3 for LstmSeq {
             DType::F64 => self.bwd_impl::<f64>(xp, w_hh, hc0, res, grad_res)?,
             d => candle_core::bail!("lstm-seq backward: unsupported dtype {d:?}"),
         };
-        Ok((Some(dxp), Some(dw), Some(dhc0)))
+        Ok((Some(dxp), dw, Some(dhc0)))
     }
 }
 
@@ -463,9 +463,11 @@ impl LstmSeq {
         hc0: &Tensor,
         res: &Tensor,
         grad_res: &Tensor,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
         let (b, t_len, g4) = xp.dims3()?;
         let h = g4 / 4;
+        // d[W_hh | b] only when the weights are tracked (not through an inference view)
+        let weights = w_hh.track_op();
         let ws = h + 1;
         let dev = xp.device().clone();
         let s = self.saved.lock().expect("lstm saved state");
@@ -540,6 +542,9 @@ impl LstmSeq {
             }
             dh_out.copy_from_slice(&dh_next);
             dc_out.copy_from_slice(&dc_next);
+            if !weights {
+                return Vec::new();
+            }
             // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
             // (n·T) rows; h[r,-1] is the initial state.
             let mut hprev = vec![T::zero(); n * t_len * h];
@@ -573,7 +578,9 @@ impl LstmSeq {
                 *a += v;
             }
         }
-        let dw = Tensor::from_vec(acc, (g4, ws), &dev)?;
+        let dw = weights
+            .then(|| Tensor::from_vec(acc, (g4, ws), &dev))
+            .transpose()?;
         let dxp = Tensor::from_vec(dxp, (b, t_len, g4), &dev)?;
         let dhc0 = Tensor::cat(
             &[

@@ -235,7 +235,12 @@ impl GenomicModel {
             crate::cpu::flush_subnormals_once();
         }
         cfg.validate()?;
-        let mut p = Params::new(device.clone(), dtype, seed);
+        Self::assemble(cfg, Params::new(device.clone(), dtype, seed), dtype)
+    }
+
+    /// The model's blocks from `p`: registered there in this order (the seeded initialisation
+    /// depends on it), or fetched when `p` already holds them.
+    fn assemble(cfg: ModelConfig, mut p: Params, compute_dtype: DType) -> Result<Self> {
         let v = cfg.vocab();
         let e = cfg.emb_dim;
         let embed_init = if cfg.attn_layers > 0 {
@@ -244,22 +249,49 @@ impl GenomicModel {
             Init::Uniform(0.1)
         };
         let embed = p.param("embed.weight", (v, e), embed_init)?;
-        // Blocks register their parameters in this order (the seeded initialisation depends on it).
         let (conv, d) = ConvStack::new(&mut p, &cfg, e)?;
         let (lstm, d) = LstmStack::new(&mut p, &cfg, d)?;
         let attn = TransformerStack::new(&mut p, &cfg, d)?;
         let head = OutputHead::new(&mut p, &cfg, d, v)?;
         Ok(GenomicModel {
             cfg,
+            device: p.device().clone(),
             params: p,
-            device: device.clone(),
-            compute_dtype: dtype,
+            compute_dtype,
             embed,
             conv,
             lstm,
             attn,
             head,
         })
+    }
+
+    /// This model for inference: the same weights (shared, not copied; later training shows
+    /// through), detached from autograd. Its forward passes record no operation on the
+    /// weights, so an evaluation keeps no graph alive (intermediates are freed as soon as they
+    /// are used) and a backward pass to the inputs (attributions) computes no weight
+    /// gradients. Every analysis of [`crate::infer`] and [`crate::explain`] runs on it; train
+    /// the original, not the view (its weights receive no gradient). Cheap: no tensor is
+    /// copied.
+    ///
+    /// ```
+    /// # use genolm::prelude::*;
+    /// use genolm::models::Mode;
+    /// let m = GenomicModel::new(ModelConfig::preset("awd_lstm_small")?, &Device::Cpu, 1)?;
+    /// let x = Tensor::new(&[[1u32, 2, 3]], &Device::Cpu)?;
+    /// let view = m.inference()?;
+    /// let (a, b) = (m.forward(&x, None, Mode::Eval)?, view.forward(&x, None, Mode::Eval)?);
+    /// assert!(a.logits.track_op() && !b.logits.track_op()); // no graph behind the view's output
+    /// let d = (a.logits - b.logits)?.abs()?.max_all()?.to_scalar::<f32>()?;
+    /// assert_eq!(d, 0.0);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn inference(&self) -> Result<GenomicModel> {
+        Self::assemble(
+            self.cfg.clone(),
+            self.params.detached_view(),
+            self.compute_dtype,
+        )
     }
 
     /// The configuration.

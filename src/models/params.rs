@@ -47,6 +47,9 @@ pub struct Params {
     device: Device,
     dtype: DType,
     rng: ChaCha8Rng,
+    /// [`param`](Self::param) hands out detached views of existing parameters (see
+    /// [`detached_view`](Self::detached_view)).
+    detached: bool,
 }
 
 impl Params {
@@ -60,7 +63,24 @@ impl Params {
             device,
             dtype,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            detached: false,
         }
+    }
+
+    /// The same parameters (shared storage), whose [`param`](Self::param) returns detached
+    /// views: a model assembled from it computes with the current weights but records no
+    /// operation on them, so its forward passes keep no graph for the weights and a backward
+    /// pass through it computes no weight gradients (gradients still reach tracked inputs).
+    pub fn detached_view(&self) -> Params {
+        Params {
+            detached: true,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this store hands out detached views (see [`detached_view`](Self::detached_view)).
+    pub fn is_detached(&self) -> bool {
+        self.detached
     }
 
     fn init_values(&mut self, n: usize, init: Init) -> Vec<f64> {
@@ -99,7 +119,16 @@ impl Params {
                     shape
                 )));
             }
-            return Ok(v.as_tensor().clone());
+            return Ok(if self.detached {
+                v.as_tensor().detach()
+            } else {
+                v.as_tensor().clone()
+            });
+        }
+        if self.detached {
+            return Err(Error::Input(format!(
+                "parameter {name} is not in this detached view of the parameters"
+            )));
         }
         let v = self.make(shape, init)?;
         self.index.insert(name.to_string(), self.vars.len());

@@ -664,6 +664,8 @@ pub fn evaluate_with(
     collective: Option<&dyn Collective>,
 ) -> Result<EvalResult> {
     let (rank, world) = collective.map_or((0, 1), |c| (c.rank(), c.world_size()));
+    // no graph: each batch's activations are freed as soon as its loss is read
+    let model = &model.inference()?;
     let dev = model.device().clone();
     let batches = data.iter_max(0, max_batches);
     let stateful = data.stateful() && model.config().lstm_layers > 0;
@@ -723,6 +725,7 @@ pub fn evaluate_with(
 
 /// Class probabilities for every item of a classification batcher, in item order.
 pub fn predict_proba(model: &GenomicModel, data: &ClassificationBatcher) -> Result<Vec<Vec<f32>>> {
+    let model = &model.inference()?;
     let dev = model.device().clone();
     let mut out = vec![Vec::new(); data.len()];
     for b in data.epoch(0) {

@@ -174,6 +174,10 @@ pub struct ClassifyArgs {
     /// Epochs of the four gradual-unfreezing cycles (head, +1 group, +2 groups, all).
     #[arg(long, value_delimiter = ',', default_value = "4,3,3,6")]
     epochs: Vec<usize>,
+    /// Peak learning rates of the four cycles (default: the recipe's, see
+    /// `UlmfitOptions::cls_lrs`).
+    #[arg(long, value_delimiter = ',')]
+    lrs: Option<Vec<f64>>,
     /// Train every layer from the start (no gradual unfreezing).
     #[arg(long)]
     no_unfreeze: bool,
@@ -419,6 +423,15 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             a.epochs.len()
         ))
     })?;
+    let mut recipe = UlmfitOptions::quiet(a.seed);
+    if let Some(lrs) = &a.lrs {
+        recipe.cls_lrs = lrs.as_slice().try_into().map_err(|_| {
+            Error::Config(format!(
+                "--lrs takes four numbers (one per unfreezing cycle), got {}",
+                lrs.len()
+            ))
+        })?;
+    }
     let set = read_labelled(&a.data)?;
     if set.classes.len() < 2 {
         return Err(Error::Input(format!(
@@ -445,7 +458,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
                 cls_epochs,
                 valid_fraction: a.valid_fraction,
                 min_valid_per_class: a.min_valid_per_class,
-                ..UlmfitOptions::quiet(a.seed)
+                ..recipe
             },
             gradual: !a.no_unfreeze,
             both_strands: a.both_strands,

@@ -251,6 +251,25 @@ pub fn peak_rss_mib() -> f64 {
     proc_status_mib("VmHWM:")
 }
 
+/// Memory the system can still give without swapping, in MiB (Linux `MemAvailable` of
+/// `/proc/meminfo`; NaN elsewhere).
+///
+/// ```
+/// let a = genolm::cpu::available_mib();
+/// assert!(a.is_nan() || a > 0.0);
+/// ```
+pub fn available_mib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
 /// Reset this process's peak resident set size to its current size (Linux: `5` written to
 /// `/proc/self/clear_refs`), so that [`peak_rss_mib`] measures the peak of what follows.
 /// Returns false where that is not possible.

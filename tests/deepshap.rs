@@ -170,3 +170,32 @@ fn kmer_models_get_per_token_contributions() {
     assert!(a.per_base.is_none() && a.hypothetical.is_none());
     assert!(a.convergence.unwrap().holds(1e-3));
 }
+
+/// A transformer's pass grows with the square of the window: references are batched to fit the
+/// memory budget (the same attributions as small batches), and a window whose one reference
+/// does not fit is refused with the longest one that would, instead of exhausting memory.
+#[test]
+fn deepshap_fits_its_passes_in_the_memory_budget() {
+    let mut cfg = small(ModelConfig::preset("transformer_small").unwrap());
+    cfg.attn_layers = 2;
+    cfg.attn_heads = 4;
+    let model = GenomicModel::new(cfg, &Device::Cpu, 5).unwrap();
+    sharpen(&model);
+    // 89 tokens, 2 layers × 4 heads: ≈ 35 MiB per reference by the estimate
+    let o = |batch_size, memory_mib| DeepShapOptions {
+        references: 4,
+        batch_size,
+        memory_mib,
+        ..Default::default()
+    };
+    let one_at_a_time = deep_shap(&model, SEQ, &o(1, 1 << 20)).unwrap();
+    let budgeted = deep_shap(&model, SEQ, &o(4, 50)).unwrap(); // room for one per pass
+    for (a, b) in one_at_a_time.per_token.iter().zip(&budgeted.per_token) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
+    }
+    let err = deep_shap(&model, SEQ, &o(4, 10)).unwrap_err().to_string();
+    assert!(
+        err.contains("single reference") && err.contains("at most ≈ 47 tokens"),
+        "{err}"
+    );
+}

@@ -67,8 +67,15 @@ pub struct DeepShapOptions {
     pub shuffle: ReferenceShuffle,
     /// Seed of the shuffles.
     pub seed: u64,
-    /// References per forward/backward pass.
+    /// References per forward/backward pass (at most; fewer when a pass would not fit in
+    /// [`memory_mib`](Self::memory_mib)).
     pub batch_size: usize,
+    /// Memory a pass may use, in MiB (0: 70 % of what the system has available, 4 GiB where
+    /// that is unknown). Attention's rescale rules keep dozens of `t × t` tensors per head and
+    /// layer, so a transformer's pass grows with the square of the window: references are
+    /// batched to fit, and a window whose single reference does not fit is refused with the
+    /// longest one that would.
+    pub memory_mib: usize,
 }
 
 impl Default for DeepShapOptions {
@@ -79,6 +86,7 @@ impl Default for DeepShapOptions {
             shuffle: ReferenceShuffle::Dinucleotide,
             seed: 0,
             batch_size: 10,
+            memory_mib: 0,
         }
     }
 }
@@ -196,10 +204,8 @@ fn lift_against(
         }
         ref_ids.push(rid);
     }
-    for (chunk, rid) in refs
-        .chunks(opts.batch_size.max(1))
-        .zip(ref_ids.chunks(opts.batch_size.max(1)))
-    {
+    let per_batch = refs_per_pass(&model, t, opts)?;
+    for (chunk, rid) in refs.chunks(per_batch).zip(ref_ids.chunks(per_batch)) {
         one_batch(&model, &ids, chunk, rid, tok.k, opts.objective, &mut sums)?;
     }
     let n = refs.len() as f64;
@@ -223,6 +229,55 @@ fn lift_against(
         hypothetical,
         convergence: Some(sums.conv),
     })
+}
+
+/// `t × t` tensors of 4 bytes that a DeepLIFT pass keeps per attention head and layer for each
+/// row (an input or a reference), forward and backward: measured 7.8 GB peak for 20 rows of
+/// 300 tokens through 4 layers of 4 heads, i.e. ≈ 68, rounded up; other layers are linear in
+/// `t` and small next to it.
+const ATTN_LIFT_TENSORS: f64 = 72.0;
+
+/// Estimated MiB of one DeepLIFT pass row of `t` tokens (attention's share; 0 without it).
+fn lift_row_mib(model: &GenomicModel, t: usize) -> f64 {
+    let c = model.config();
+    let t = t as f64;
+    ATTN_LIFT_TENSORS * (c.attn_layers * c.attn_heads) as f64 * t * t * 4.0 / (1024.0 * 1024.0)
+}
+
+/// References per pass: `opts.batch_size`, fewer when the pass would exceed the memory
+/// budget; an error naming the longest window that fits when one reference does not.
+fn refs_per_pass(model: &GenomicModel, t: usize, opts: &DeepShapOptions) -> Result<usize> {
+    let budget = if opts.memory_mib > 0 {
+        opts.memory_mib as f64
+    } else {
+        let avail = crate::cpu::available_mib();
+        if avail.is_finite() {
+            0.7 * avail
+        } else {
+            4096.0
+        }
+    };
+    let per_ref = 2.0 * lift_row_mib(model, t);
+    if per_ref > budget {
+        // the longest window whose one reference fits: per_ref ∝ t²
+        let fits = (t as f64 * (budget / per_ref).sqrt()).floor() as usize;
+        return Err(Error::Input(format!(
+            "DeepLIFT through {} attention layers over {t} tokens needs ≈ {:.1} GiB for a \
+             single reference (its rescale rules keep t × t tensors per head), more than the \
+             {:.1} GiB it may use (DeepShapOptions::memory_mib; by default 70 % of the \
+             memory available): explain a window of at most ≈ {fits} tokens, or use \
+             integrated gradients",
+            model.config().attn_layers,
+            per_ref / 1024.0,
+            budget / 1024.0
+        )));
+    }
+    let fit = if per_ref > 0.0 {
+        (budget / per_ref).floor() as usize
+    } else {
+        usize::MAX
+    };
+    Ok(opts.batch_size.max(1).min(fit.max(1)))
 }
 
 /// One DeepLIFT pass: the input repeated against `refs`, accumulated into `sums`.

@@ -64,10 +64,11 @@ fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     let tokens = batches * bs * bptt;
-    // inference: evaluation mode (no dropout, no graph), the same batches
+    // inference: evaluation mode on the inference view (no dropout, no graph: what every
+    // analysis of genolm::infer runs), the same batches
+    let view = model.inference().unwrap();
     let eval = |(x, _): &(candle_core::Tensor, candle_core::Tensor)| {
-        model
-            .forward(x, None, genolm::models::Mode::Eval)
+        view.forward(x, None, genolm::models::Mode::Eval)
             .unwrap()
             .logits
             .sum_all()

@@ -448,7 +448,33 @@ fn scatter<T: KFloat>(out: &mut [T], h: &[T], bi: usize, hi: usize, z: Dims) {
     }
 }
 
+/// Rows per block of causal attention's products: the masked half of the score matrix is
+/// skipped block by block (a quarter of the length, at most this many rows).
+const CAUSAL_BLOCK: usize = 64;
+
 impl Attention {
+    /// Blocks of query rows `(r0, r1, keys)`: the rows `r0..r1` need the keys `0..keys` (all of
+    /// them without the causal mask; `0..r1` with it).
+    fn row_blocks(&self, t: usize) -> Vec<(usize, usize, usize)> {
+        if !self.causal {
+            return vec![(0, t, t)];
+        }
+        let bs = (t / 4).clamp(1, CAUSAL_BLOCK);
+        (0..t)
+            .step_by(bs)
+            .map(|r0| (r0, (r0 + bs).min(t), (r0 + bs).min(t)))
+            .collect()
+    }
+
+    /// Blocks of key columns `(c0, c1, first query)`: the keys `c0..c1` are seen by the queries
+    /// from `first query` on (`c0` with the causal mask, 0 without).
+    fn col_blocks(&self, t: usize) -> Vec<(usize, usize, usize)> {
+        self.row_blocks(t)
+            .into_iter()
+            .map(|(c0, c1, _)| (c0, c1, if self.causal { c0 } else { 0 }))
+            .collect()
+    }
+
     fn dims(&self, shape: &Shape) -> candle_core::Result<Dims> {
         let (b, t, d) = shape.dims3()?;
         Ok(Dims {
@@ -472,20 +498,22 @@ impl Attention {
             let qs = rotate(q, bi, hi, z, &cos, &sin, scale);
             let kr = rotate(k, bi, hi, z, &cos, &sin, T::one());
             let mut p = vec![T::zero(); tt];
-            matmul(
-                &mut p,
-                z.t,
-                false,
-                &qs,
-                1,
-                z.hd as isize,
-                &kr,
-                z.hd as isize,
-                1,
-                z.t,
-                z.t,
-                z.hd,
-            );
+            for (r0, r1, kend) in self.row_blocks(z.t) {
+                matmul(
+                    &mut p[r0 * z.t..],
+                    z.t,
+                    false,
+                    &qs[r0 * z.hd..],
+                    1,
+                    z.hd as isize,
+                    &kr,
+                    z.hd as isize,
+                    1,
+                    r1 - r0,
+                    kend,
+                    z.hd,
+                );
+            }
             let cut = t::<T>(CUT);
             for i in 0..z.t {
                 let row = &mut p[i * z.t..][..z.t];
@@ -522,20 +550,22 @@ impl Attention {
             };
             let mut o = vec![T::zero(); z.t * z.hd];
             let vh = &v[bi * z.t * z.d + hi * z.hd..];
-            matmul(
-                &mut o,
-                z.hd,
-                false,
-                &pd,
-                1,
-                z.t as isize,
-                vh,
-                1,
-                z.d as isize,
-                z.t,
-                z.hd,
-                z.t,
-            );
+            for (r0, r1, kend) in self.row_blocks(z.t) {
+                matmul(
+                    &mut o[r0 * z.hd..],
+                    z.hd,
+                    false,
+                    &pd[r0 * z.t..],
+                    1,
+                    z.t as isize,
+                    vh,
+                    1,
+                    z.d as isize,
+                    r1 - r0,
+                    z.hd,
+                    kend,
+                );
+            }
             drop(pd);
             (o, p)
         });
@@ -588,46 +618,53 @@ impl Attention {
                 Some(m) => p.iter().zip(m).map(|(&a, &b)| a * b).collect(),
                 None => std::borrow::Cow::Borrowed(&p),
             };
-            // dV = Pdᵀ · dO
+            // dV = Pdᵀ · dO (a causal key j gets gradient from the queries i ≥ j only)
             let mut dv = vec![T::zero(); z.t * z.hd];
-            matmul(
-                &mut dv,
-                z.hd,
-                false,
-                &pd,
-                z.t as isize,
-                1,
-                go,
-                1,
-                z.d as isize,
-                z.t,
-                z.hd,
-                z.t,
-            );
+            for (c0, c1, i0) in self.col_blocks(z.t) {
+                matmul(
+                    &mut dv[c0 * z.hd..],
+                    z.hd,
+                    false,
+                    &pd[i0 * z.t + c0..],
+                    z.t as isize,
+                    1,
+                    &go[i0 * z.d..],
+                    1,
+                    z.d as isize,
+                    c1 - c0,
+                    z.hd,
+                    z.t - i0,
+                );
+            }
             drop(pd);
             // dP = (dO · Vᵀ) ⊙ M; dS = P ⊙ (dP − rowsum(P ⊙ dP))
             let mut ds = vec![T::zero(); tt];
-            matmul(
-                &mut ds,
-                z.t,
-                false,
-                go,
-                1,
-                z.d as isize,
-                vh,
-                z.d as isize,
-                1,
-                z.t,
-                z.t,
-                z.hd,
-            );
+            for (r0, r1, kend) in self.row_blocks(z.t) {
+                matmul(
+                    &mut ds[r0 * z.t..],
+                    z.t,
+                    false,
+                    &go[r0 * z.d..],
+                    1,
+                    z.d as isize,
+                    vh,
+                    z.d as isize,
+                    1,
+                    r1 - r0,
+                    kend,
+                    z.hd,
+                );
+            }
             if let Some(m) = m {
                 for (a, &b) in ds.iter_mut().zip(m) {
                     *a *= b;
                 }
             }
             for i in 0..z.t {
-                let (pr, dr) = (&p[i * z.t..][..z.t], &mut ds[i * z.t..][..z.t]);
+                // a causal row's probabilities after the query are exact zeros
+                let live = if self.causal { i + 1 } else { z.t };
+                let (pr, dr) = (&p[i * z.t..][..live], &mut ds[i * z.t..][..z.t]);
+                let (dr, dead) = dr.split_at_mut(live);
                 let delta = pr
                     .iter()
                     .zip(dr.iter())
@@ -635,40 +672,45 @@ impl Attention {
                 for (d, &pp) in dr.iter_mut().zip(pr) {
                     *d = pp * (*d - delta);
                 }
+                dead.fill(T::zero());
             }
             // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
             let qs = rotate(&q, bi, hi, z, &cos, &sin, scale);
             let kr = rotate(&k, bi, hi, z, &cos, &sin, T::one());
             let mut dq = vec![T::zero(); z.t * z.hd];
-            matmul(
-                &mut dq,
-                z.hd,
-                false,
-                &ds,
-                1,
-                z.t as isize,
-                &kr,
-                1,
-                z.hd as isize,
-                z.t,
-                z.hd,
-                z.t,
-            );
+            for (r0, r1, kend) in self.row_blocks(z.t) {
+                matmul(
+                    &mut dq[r0 * z.hd..],
+                    z.hd,
+                    false,
+                    &ds[r0 * z.t..],
+                    1,
+                    z.t as isize,
+                    &kr,
+                    1,
+                    z.hd as isize,
+                    r1 - r0,
+                    z.hd,
+                    kend,
+                );
+            }
             let mut dk = vec![T::zero(); z.t * z.hd];
-            matmul(
-                &mut dk,
-                z.hd,
-                false,
-                &ds,
-                z.t as isize,
-                1,
-                &qs,
-                1,
-                z.hd as isize,
-                z.t,
-                z.hd,
-                z.t,
-            );
+            for (c0, c1, i0) in self.col_blocks(z.t) {
+                matmul(
+                    &mut dk[c0 * z.hd..],
+                    z.hd,
+                    false,
+                    &ds[i0 * z.t + c0..],
+                    z.t as isize,
+                    1,
+                    &qs[i0 * z.hd..],
+                    1,
+                    z.hd as isize,
+                    c1 - c0,
+                    z.hd,
+                    z.t - i0,
+                );
+            }
             unrotate(&mut dq, z, &cos, &sin, scale);
             unrotate(&mut dk, z, &cos, &sin, T::one());
             (dq, dk, dv)

@@ -271,8 +271,8 @@ impl GenomicModel {
     /// weights, so an evaluation keeps no graph alive (intermediates are freed as soon as they
     /// are used) and a backward pass to the inputs (attributions) computes no weight
     /// gradients. Every analysis of [`crate::infer`] and [`crate::explain`] runs on it; train
-    /// the original, not the view (its weights receive no gradient). Cheap: no tensor is
-    /// copied.
+    /// the original, not the view (its weights receive no gradient). Cheap: no weight is
+    /// copied (only the few batch-norm statistics of a classifier head).
     ///
     /// ```
     /// # use genolm::prelude::*;

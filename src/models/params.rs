@@ -71,6 +71,7 @@ impl Params {
     /// views: a model assembled from it computes with the current weights but records no
     /// operation on them, so its forward passes keep no graph for the weights and a backward
     /// pass through it computes no weight gradients (gradients still reach tracked inputs).
+    /// Buffers (batch-norm statistics) are copied.
     pub fn detached_view(&self) -> Params {
         Params {
             detached: true,
@@ -141,7 +142,13 @@ impl Params {
     /// Create a non-trainable buffer (saved with the parameters, never given to an optimizer).
     pub fn buffer(&mut self, name: &str, shape: impl Into<Shape>, init: Init) -> Result<Var> {
         if let Some((_, v)) = self.buffers.iter().find(|(n, _)| n == name) {
-            return Ok(v.clone());
+            // a detached view gets its own copy, made by the calling code's candle (a notebook
+            // cell's tensor ids must not meet tracked tensors of an earlier cell)
+            return Ok(if self.detached {
+                Var::from_tensor(&v.as_tensor().detach())?
+            } else {
+                v.clone()
+            });
         }
         let v = self.make(shape.into(), init)?;
         self.buffers.push((name.to_string(), v.clone()));

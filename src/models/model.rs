@@ -276,6 +276,7 @@ impl GenomicModel {
     ///
     /// ```
     /// # use genolm::prelude::*;
+    /// use candle_core::Tensor;
     /// use genolm::models::Mode;
     /// let m = GenomicModel::new(ModelConfig::preset("awd_lstm_small")?, &Device::Cpu, 1)?;
     /// let x = Tensor::new(&[[1u32, 2, 3]], &Device::Cpu)?;

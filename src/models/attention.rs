@@ -200,14 +200,12 @@ impl TransformerStack {
             let past = cache.map(|c| (&c.k[i], &c.v[i]));
             let (a, k, v) =
                 kv_cache::attention_step(&n1, &l.attn, &cos, &sin, cfg.attn_heads, past, max_len)?;
-            h = (h + a)?.detach();
+            h = (h + a)?;
             let n2 = layers::layer_norm(&h, &l.ln2.0, &l.ln2.1, 1e-5)?;
             let f = layers::bias_gelu(&layers::linear_fused(&n2, &l.ff1.0, None)?, &l.ff1.1)?;
-            h = (h + layers::linear_fused(&f, &l.ff2.0, Some(&l.ff2.1))?)?.detach();
-            // detached: a cache built from the last one would otherwise keep the graph of
-            // every earlier step alive through the weights' tracked ops (memory grows as t²)
-            ks.push(k.detach());
-            vs.push(v.detach());
+            h = (h + layers::linear_fused(&f, &l.ff2.0, Some(&l.ff2.1))?)?;
+            ks.push(k);
+            vs.push(v);
         }
         if let Some((g, bb)) = &self.ln_f {
             h = layers::layer_norm(&h, g, bb, 1e-5)?;

@@ -114,12 +114,9 @@ pub(super) fn attention_step(
             .transpose(1, 2)?
             .contiguous()?)
     };
-    // Evaluation only: every intermediate is detached, so that the weights' tracked ops do not
-    // keep a chain of `(batch, heads, n, t)` score tensors alive until the output is dropped
-    // (reading 192 rows × 192 tokens peaked at 5 GB before).
-    let q = layers::rope(&split(layers::linear_fused(x, &w.wq, None)?)?, cos, sin)?.detach();
-    let k = layers::rope(&split(layers::linear_fused(x, &w.wk, None)?)?, cos, sin)?.detach();
-    let v = split(layers::linear_fused(x, &w.wv, None)?)?.detach();
+    let q = layers::rope(&split(layers::linear_fused(x, &w.wq, None)?)?, cos, sin)?;
+    let k = layers::rope(&split(layers::linear_fused(x, &w.wk, None)?)?, cos, sin)?;
+    let v = split(layers::linear_fused(x, &w.wv, None)?)?;
     let (k, v) = match past {
         Some((pk, pv)) => {
             let keep = pk.dim(2)?.min(max_len.saturating_sub(n));
@@ -132,7 +129,7 @@ pub(super) fn attention_step(
         None => (k, v),
     };
     let t = k.dim(2)?;
-    let mut scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?.detach(); // (b, h, n, t)
+    let mut scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?; // (b, h, n, t)
     if n > 1 {
         // new token a (at key index t − n + a) sees keys up to itself
         let m: Vec<f32> = (0..n * t)
@@ -141,13 +138,9 @@ pub(super) fn attention_step(
         let m = Tensor::from_vec(m, (n, t), x.device())?.to_dtype(scores.dtype())?;
         scores = scores.broadcast_add(&m)?;
     }
-    let probs = layers::softmax(&scores)?.detach();
-    drop(scores);
-    let y = probs.matmul(&v)?;
-    drop(probs);
+    let y = layers::softmax(&scores)?.matmul(&v)?;
     let y = y.transpose(1, 2)?.reshape((b, n, d))?;
-    let out = layers::linear_fused(&y, &w.wo, Some(&w.bo))?.detach();
-    Ok((out, k, v))
+    Ok((layers::linear_fused(&y, &w.wo, Some(&w.bo))?, k, v))
 }
 
 impl GenomicModel {
@@ -191,6 +184,11 @@ impl GenomicModel {
             return Err(Error::Input(format!(
                 "{n} new tokens do not fit a cache of {max_len} positions"
             )));
+        }
+        if !self.params().is_detached() {
+            // no graph: a cache built through tracked weights would keep every earlier step's
+            // `(batch, heads, n, t)` scores alive (reading 192 rows × 192 tokens peaked at 5 GB)
+            return self.inference()?.forward_cached(&x, cache, max_len);
         }
         let h = layers::embedding(&x, &self.embed)?.to_dtype(self.compute_dtype)?;
         let (h, cache) = self.attn.forward_cached(h, self.config(), cache, max_len)?;

@@ -4,9 +4,10 @@
 //! bases of left context with `fragment_decoder` ([`fill_gaps`]: the per-base consensus of 32
 //! samples by default; greedy decoding and beam search collapse into homopolymers), each step
 //! keeping the k-mer consistent with the bases already there; an MLM masks every token
-//! touching the gap and takes, per base, the most probable base marginalised over the masked
-//! tokens covering it (it also sees `fragment_context` bases to the right). The Markov baseline
-//! fills from the same left context with the same decoder. Metrics: nucleotide identity
+//! touching the gap and fills it by iterative refinement from both flanks
+//! (`fragment_refine`, [`refine_gaps`]: in each round it commits the bases it is surest of and
+//! predicts the rest again; it also sees `fragment_context` bases to the right). The Markov
+//! baseline fills from the same left context with the same decoder as a causal model. Metrics: nucleotide identity
 //! (main), codon identity and amino-acid identity of the filled stretch (translated with the
 //! genome's genetic code), and the longest homopolymer of the fills next to the truth's.
 
@@ -16,15 +17,13 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::markov::{argmax4, code, MarkovModel, BASES};
+use super::markov::{code, MarkovModel};
 use super::{BenchContext, BenchRow, Outcome};
 use crate::data::alphabet::revcomp;
 use crate::data::annotation::Strand;
 use crate::data::genetic_code::GeneticCode;
-use crate::data::tokenize::Special;
 use crate::infer::{
-    base_marginal, decode, fill_gaps, longest_run, predict_rows, FillOptions, NextBases,
-    RowOptions, RowOutput,
+    decode, fill_gaps, longest_run, refine_gaps, FillOptions, MaskedGap, NextBases, RefineOptions,
 };
 use crate::models::Head;
 use crate::{Error, Result};
@@ -140,44 +139,22 @@ pub fn model_fill(ctx: &BenchContext, gaps: &[Gap]) -> Result<Vec<Vec<u8>>> {
         return Ok(Vec::new());
     }
     if model.config().head == Head::Mlm {
-        let mut out = Vec::new();
-        for gap in gaps {
-            let ids0 = tok.encode(&gap.seq);
-            let lo = gap.start;
-            let hi = gap.start + gap.len;
-            let masked: Vec<usize> = (0..ids0.len())
-                .filter(|&j| j * s < hi && j * s + k > lo)
-                .collect();
-            let mut ids = ids0.clone();
-            for &j in &masked {
-                ids[j] = Special::Mask as u32;
-            }
-            let probs = predict_rows(
-                model,
-                &[ids],
-                &RowOptions {
-                    batch_size: 1,
-                    output: RowOutput::Probs,
-                    ..Default::default()
-                },
-            )?
-            .remove(0);
-            let mut score = vec![[0f64; 4]; gap.len];
-            for &j in &masked {
-                for off in 0..k {
-                    let p = j * s + off;
-                    if p < lo || p >= hi {
-                        continue;
-                    }
-                    let m = base_marginal(&probs[j], k, off);
-                    for b in 0..4 {
-                        score[p - lo][b] += (m[b] as f64).max(1e-30).ln();
-                    }
-                }
-            }
-            out.push(score.iter().map(|sc| BASES[argmax4(sc)]).collect());
-        }
-        return Ok(out);
+        let masked: Vec<MaskedGap> = gaps
+            .iter()
+            .map(|g| MaskedGap {
+                seq: &g.seq,
+                start: g.start,
+                len: g.len,
+            })
+            .collect();
+        return refine_gaps(
+            model,
+            &masked,
+            &RefineOptions {
+                seed: ctx.opts.seed,
+                ..ctx.opts.fragment_refine.clone()
+            },
+        );
     }
     let left: Vec<Vec<u8>> = gaps.iter().map(|g| g.seq[..g.start].to_vec()).collect();
     let lens: Vec<usize> = gaps.iter().map(|g| g.len).collect();
@@ -244,7 +221,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     if len == 0 {
         return Err(Error::Config("fragment_len must be at least 3".into()));
     }
-    if !crate::infer::carries_state(ctx.model) {
+    if ctx.model.config().head == Head::Lm && !crate::infer::carries_state(ctx.model) {
         ctx.log(
             "impute_fragment: this model re-reads its left context for every generated base \
              (no state carried from base to base), which is slow on a CPU with the default \

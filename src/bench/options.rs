@@ -113,6 +113,9 @@ pub struct BenchOptions {
     /// How a causal model (and the Markov baseline) fills a gap (default: the per-base
     /// consensus of 32 samples; see [`Decoder`](crate::infer::Decoder)).
     pub fragment_decoder: crate::infer::Decoder,
+    /// How a masked LM fills a gap: iterative refinement from both flanks (see
+    /// [`refine_gaps`](crate::infer::refine_gaps); the seed is `seed`).
+    pub fragment_refine: crate::infer::RefineOptions,
     /// Bases of each annotated genome used for neuron tasks (0 = all).
     pub neuron_bases: usize,
     /// Moving-average window over state rows for neuron tasks (1 = none).
@@ -157,6 +160,7 @@ impl Default for BenchOptions {
             fragment_len: 300,
             fragment_context: 192,
             fragment_decoder: crate::infer::Decoder::default(),
+            fragment_refine: crate::infer::RefineOptions::default(),
             neuron_bases: 30_000,
             neuron_smooth: 51,
             importance_max: 32,

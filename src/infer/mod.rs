@@ -39,6 +39,7 @@ mod fill;
 mod h5;
 mod objective;
 mod predict;
+mod refine;
 mod rows;
 mod scores;
 mod states;
@@ -50,6 +51,7 @@ pub use fill::{
 pub use h5::{read_states, write_states, H5Layout, StatesFile, StatesSummary};
 pub use objective::{objective_lifted, objective_tensor, score_ids, Objective};
 pub use predict::{layer_plan, predict_each, Chunk};
+pub use refine::{refine_gaps, CommitOrder, MaskedGap, RefineOptions};
 pub use rows::{pooled_states, predict_rows, score_rows, RowOptions, RowOutput};
 pub use scores::{mlm_masked, mlm_scored, score_row, token_scores, TokenScores};
 pub use states::{states, LayerStates, RecordInfo, States};

@@ -113,3 +113,30 @@ pub fn verify(name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_model_loads_and_matches_its_provenance() {
+        let names = available();
+        assert!(names.len() >= 2, "{names:?}");
+        assert!(names.contains(&DEFAULT.to_string()));
+        for name in names {
+            verify(&name).unwrap();
+            let p = provenance(&name).unwrap();
+            let model = load(&name, &Device::Cpu).unwrap();
+            assert_eq!(
+                p["model"].as_str(),
+                Some(model.config().name.as_str()),
+                "{name}"
+            );
+            assert_eq!(
+                p["n_params"].as_u64(),
+                Some(model.n_params() as u64),
+                "{name}"
+            );
+        }
+    }
+}

@@ -433,21 +433,25 @@ pub fn decode(
         .map(|(g, &len)| {
             let group = &fills[g * per..(g + 1) * per];
             match decoder {
-                Decoder::Consensus { .. } => (0..len)
-                    .map(|i| {
-                        let mut n = [0usize; 4];
-                        for f in group {
-                            n[base_index(f[i]).unwrap_or(0)] += 1;
-                        }
-                        let best = (0..4).fold(0, |b, j| if n[j] > n[b] { j } else { b });
-                        BASES[best]
-                    })
-                    .collect(),
+                Decoder::Consensus { .. } => per_base_majority(group, len),
                 // beam: the best beam is the first of its group
                 _ => group[0][..len].to_vec(),
             }
         })
         .collect())
+}
+
+/// The commonest base at each of the first `len` positions of `fills` (ties: A, C, G, T order).
+pub(crate) fn per_base_majority(fills: &[Vec<u8>], len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            let mut n = [0usize; 4];
+            for f in fills {
+                n[base_index(f[i]).unwrap_or(0)] += 1;
+            }
+            BASES[(0..4).fold(0, |b, j| if n[j] > n[b] { j } else { b })]
+        })
+        .collect()
 }
 
 /// Fill a gap of `lens[i]` bases after each `left[i]` with a causal `model` (see the module

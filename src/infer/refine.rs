@@ -40,8 +40,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::bases::base_marginal;
+use super::fill::per_base_majority;
 use super::rows::{predict_rows, RowOptions, RowOutput};
-use crate::data::alphabet::{base_index, BASES};
+use crate::data::alphabet::BASES;
 use crate::data::tokenize::Special;
 use crate::models::{GenomicModel, Head};
 use crate::{Error, Result};
@@ -146,17 +147,7 @@ pub fn refine_gaps(
         let fills = (0..opts.samples)
             .map(|_| refine_one(&view, &tok, g, opts, Some(&mut rng)))
             .collect::<Result<Vec<_>>>()?;
-        out.push(
-            (0..g.len)
-                .map(|p| {
-                    let mut n = [0usize; 4];
-                    for f in &fills {
-                        n[base_index(f[p]).unwrap_or(0)] += 1;
-                    }
-                    BASES[(0..4).fold(0, |b, j| if n[j] > n[b] { j } else { b })]
-                })
-                .collect(),
-        );
+        out.push(per_base_majority(&fills, g.len));
     }
     Ok(out)
 }

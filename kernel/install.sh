@@ -49,11 +49,36 @@ pkgs=("nbconvert==7.17.2" "nbclient==0.11.0" "jupyter_client==8.6.3" "nbformat==
 [ "$lab" = 1 ] && pkgs+=("jupyterlab==4.6.6")
 "$venv/bin/pip" install -q --disable-pip-version-check "${pkgs[@]}"
 
-# 3. evcxr_jupyter, pinned to a version that builds with this toolchain.
+# 3. evcxr_jupyter, pinned to a version that builds with this toolchain, with genolm's patch
+#    (kernel/evcxr-0.22.0-analysis-on-demand.patch): evcxr's rust-analyzer, which indexes the
+#    whole dependency graph before it can name a variable's type, runs only for cells that
+#    define variables, and is loaded in the background after the first cell instead of in its
+#    way (docs/notebooks.md). The crates' sources come from the registry through `cargo fetch`.
 evcxr="$genolm_home/evcxr/bin/evcxr_jupyter"
-if ! [ -x "$evcxr" ] || ! cargo install --list --root "$genolm_home/evcxr" | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
-  echo "genolm kernel: building evcxr_jupyter $EVCXR_VERSION (several minutes, once)" >&2
-  cargo install evcxr_jupyter --version "$EVCXR_VERSION" --locked --root "$genolm_home/evcxr"
+patch="$repo/kernel/evcxr-$EVCXR_VERSION-analysis-on-demand.patch"
+want="evcxr_jupyter $EVCXR_VERSION + $(sha256sum "$patch" | cut -c1-16)"
+if ! [ -x "$evcxr" ] || [ "$(cat "$genolm_home/evcxr/build-id" 2>/dev/null)" != "$want" ]; then
+  echo "genolm kernel: building evcxr_jupyter $EVCXR_VERSION, patched (several minutes, once)" >&2
+  src="$genolm_home/evcxr-src"
+  rm -rf "$src"
+  mkdir -p "$src/fetch/src"
+  printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nevcxr = "=%s"\n[build-dependencies]\nevcxr_jupyter = "=%s"\n' \
+    "$EVCXR_VERSION" "$EVCXR_VERSION" > "$src/fetch/Cargo.toml"
+  : > "$src/fetch/src/lib.rs"
+  (cd "$src/fetch" && cargo fetch -q 2>/dev/null || cargo fetch)
+  reg="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+  for c in evcxr evcxr_jupyter; do
+    d=$(ls -d "$reg"/*/"$c-$EVCXR_VERSION" | head -1)
+    cp -r "$d" "$src/"
+    chmod -R u+w "$src/$c-$EVCXR_VERSION"
+  done
+  (cd "$src/evcxr-$EVCXR_VERSION" && git apply "$patch")
+  printf '\n[patch.crates-io]\nevcxr = { path = "../evcxr-%s" }\n' "$EVCXR_VERSION" \
+    >> "$src/evcxr_jupyter-$EVCXR_VERSION/Cargo.toml"
+  cargo install --path "$src/evcxr_jupyter-$EVCXR_VERSION" --locked --force --root "$genolm_home/evcxr"
+  mkdir -p "$genolm_home/evcxr"
+  echo "$want" > "$genolm_home/evcxr/build-id"
+  rm -rf "$src"
 fi
 
 # 4. evcxr's config folder: evcxr.toml and init.evcxr point at this checkout.

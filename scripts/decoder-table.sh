@@ -15,6 +15,27 @@ source scripts/setup.sh
 cargo build --release --bin genolm >&2
 bin="$CARGO_TARGET_DIR/release/genolm"
 mkdir -p "$out"
+# The Markdown table of the reports $out/<PREFIX><NAME>/report.json:
+#   table FIRST_COLUMN PREFIX WITH_CODON_COLUMN NAME...
+table() {
+  python3 - "$out" "$@" <<'PY'
+import json, sys
+out, first, prefix, codons, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1", sys.argv[5:]
+metrics = (["codon_identity"] if codons else []) + ["aa_identity"]
+cols = ["nt identity (Markov)"] + [m.replace("_", " ") + " (Markov)" for m in metrics]
+cols.append("longest homopolymer (Markov; truth)")
+print("| " + " | ".join([first, "genome", "gaps"] + cols) + " |")
+print("|" + "---|" * (3 + len(cols)))
+for d in names:
+    for r in json.load(open(f"{out}/{prefix}{d}/report.json"))["rows"]:
+        e = {x[0]: (x[1], x[2]) for x in r["extra"]}
+        cells = [f"{r['value']:.3f} ({r['baseline']:.3f})"]
+        cells += [f"{e[m][0]:.3f} ({e[m][1]:.3f})" for m in metrics]
+        h, t = e["longest_homopolymer"], e["truth_longest_homopolymer"]
+        cells.append(f"{h[0]:.1f} ({h[1]:.1f}; {t[0]:.1f})")
+        print(f"| {d} | {r['dataset']} | {r['n']} | " + " | ".join(cells) + " |")
+PY
+}
 if [ -n "${MLM:-}" ]; then
   declare -A ref=(
     [confidence1]='order = "confidence"\nsamples = 1'
@@ -29,18 +50,7 @@ if [ -n "${MLM:-}" ]; then
     printf "[fragment_refine]\n${ref[$d]}\n" > "$out/mlm_$d.toml"
     "$bin" bench "$MLM" --tasks impute_fragment --sizes "$out/mlm_$d.toml" --out "$out/mlm_$d" >&2
   done
-  python3 - "$out" $names <<'PY'
-import json, sys
-out, names = sys.argv[1], sys.argv[2:]
-print("| refinement | genome | gaps | nt identity (Markov) | aa identity (Markov) | longest homopolymer (Markov; truth) |")
-print("|---|---|---|---|---|---|")
-for d in names:
-    for r in json.load(open(f"{out}/mlm_{d}/report.json"))["rows"]:
-        e = {x[0]: (x[1], x[2]) for x in r["extra"]}
-        a, h, t = e["aa_identity"], e["longest_homopolymer"], e["truth_longest_homopolymer"]
-        print(f"| {d} | {r['dataset']} | {r['n']} | {r['value']:.3f} ({r['baseline']:.3f}) | "
-              f"{a[0]:.3f} ({a[1]:.3f}) | {h[0]:.1f} ({h[1]:.1f}; {t[0]:.1f}) |")
-PY
+  table refinement mlm_ 0 $names
   exit 0
 fi
 declare -A dec=(
@@ -55,15 +65,4 @@ for d in greedy beam4 beam8 consensus32 consensus32_t07 sample; do
   printf 'fragments = 24\nfragment_decoder = %s\n' "${dec[$d]}" > "$out/$d.toml"
   "$bin" bench "$model" --tasks impute_fragment --sizes "$out/$d.toml" --out "$out/$d" >&2
 done
-python3 - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
-print("| decoder | genome | gaps | nt identity (Markov) | codon identity (Markov) | aa identity (Markov) | longest homopolymer (Markov; truth) |")
-print("|---|---|---|---|---|---|---|")
-for d in ["greedy", "beam4", "beam8", "consensus32", "consensus32_t07", "sample"]:
-    for r in json.load(open(f"{out}/{d}/report.json"))["rows"]:
-        e = {x[0]: (x[1], x[2]) for x in r["extra"]}
-        c, a, h, t = e["codon_identity"], e["aa_identity"], e["longest_homopolymer"], e["truth_longest_homopolymer"]
-        print(f"| {d} | {r['dataset']} | {r['n']} | {r['value']:.3f} ({r['baseline']:.3f}) | "
-              f"{c[0]:.3f} ({c[1]:.3f}) | {a[0]:.3f} ({a[1]:.3f}) | {h[0]:.1f} ({h[1]:.1f}; {t[0]:.1f}) |")
-PY
+table decoder "" 1 greedy beam4 beam8 consensus32 consensus32_t07 sample

@@ -5,11 +5,12 @@
 //! samples by default; greedy decoding and beam search collapse into homopolymers), each step
 //! keeping the k-mer consistent with the bases already there; an MLM masks every token
 //! touching the gap and fills it by iterative refinement from both flanks
-//! (`fragment_refine`, [`refine_gaps`]: in each round it commits the bases it is surest of and
-//! predicts the rest again; it also sees `fragment_context` bases to the right). The Markov
-//! baseline fills from the same left context with the same decoder as a causal model. Metrics: nucleotide identity
-//! (main), codon identity and amino-acid identity of the filled stretch (translated with the
-//! genome's genetic code), and the longest homopolymer of the fills next to the truth's.
+//! (`fragment_refine`, [`refine_gaps`]: each round commits the still-masked bases nearest the
+//! known ones and predicts the rest again; it also sees `fragment_context` bases to the right).
+//! The Markov baseline fills from the same left context with the causal decoder. Metrics:
+//! nucleotide identity (main), codon identity and amino-acid identity of the filled stretch
+//! (translated with the genome's genetic code), and the longest homopolymer of the fills next
+//! to the truth's.
 
 use std::time::Instant;
 

@@ -128,7 +128,6 @@ pub fn refine_gaps(
             2 * tok.k
         )));
     }
-    let view = model.inference()?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut out = Vec::with_capacity(gaps.len());
     for (i, g) in gaps.iter().enumerate() {
@@ -141,11 +140,11 @@ pub fn refine_gaps(
             )));
         }
         if opts.samples == 1 {
-            out.push(refine_one(&view, &tok, g, opts, None)?);
+            out.push(refine_one(model, &tok, g, opts, None)?);
             continue;
         }
         let fills = (0..opts.samples)
-            .map(|_| refine_one(&view, &tok, g, opts, Some(&mut rng)))
+            .map(|_| refine_one(model, &tok, g, opts, Some(&mut rng)))
             .collect::<Result<Vec<_>>>()?;
         out.push(per_base_majority(&fills, g.len));
     }

@@ -50,12 +50,14 @@ pkgs=("nbconvert==7.17.2" "nbclient==0.11.0" "jupyter_client==8.6.3" "nbformat==
 "$venv/bin/pip" install -q --disable-pip-version-check "${pkgs[@]}"
 
 # 3. evcxr_jupyter, pinned to a version that builds with this toolchain, with genolm's patch
-#    (kernel/evcxr-0.22.0-analysis-on-demand.patch): evcxr's rust-analyzer, which indexes the
+#    (kernel/evcxr-0.22.0-genolm.patch): evcxr's rust-analyzer, which indexes the
 #    whole dependency graph before it can name a variable's type, runs only for cells that
-#    define variables, and is loaded in the background after the first cell instead of in its
-#    way (docs/notebooks.md). The crates' sources come from the registry through `cargo fetch`.
+#    define variables, and is loaded in the background (on all cores) after the first cell
+#    instead of in its way; `:dep` is validated in a folder whose Cargo.lock persists, so a
+#    kernel start no longer resolves genolm's dependency graph anew (docs/notebooks.md).
+#    The crates' sources come from the registry through `cargo fetch`.
 evcxr="$genolm_home/evcxr/bin/evcxr_jupyter"
-patch="$repo/kernel/evcxr-$EVCXR_VERSION-analysis-on-demand.patch"
+patch="$repo/kernel/evcxr-$EVCXR_VERSION-genolm.patch"
 want="evcxr_jupyter $EVCXR_VERSION + $(sha256sum "$patch" | cut -c1-16)"
 if ! [ -x "$evcxr" ] || [ "$(cat "$genolm_home/evcxr/build-id" 2>/dev/null)" != "$want" ]; then
   echo "genolm kernel: building evcxr_jupyter $EVCXR_VERSION, patched (several minutes, once)" >&2

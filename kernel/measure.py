@@ -3,8 +3,10 @@
 
   measure.py --prebuild          start the kernel once and run a cell that uses the library, so
                                  evcxr's build folder (slot-0) holds the compiled library
-  measure.py --out timings.json  time (a) kernel start to the first cell's result, (b) a trivial
-                                 cell, (c) a cell that calls the library and displays a figure
+  measure.py --out timings.json  time (a) kernel start to the first cell's result, (b) a second
+                                 cell without a variable (while rust-analyzer loads), (c) cells
+                                 that define a variable (the first waits for rust-analyzer),
+                                 (d) a cell that calls the library and displays a figure
 
 Run with the venv's Python (kernel/install.sh does). Exits non-zero when a cell fails.
 """
@@ -70,6 +72,8 @@ def main():
     try:
         first, _ = run_cell(kc, "1 + 1", 3600)
         start_to_first = time.perf_counter() - t0
+        # a second cell without a variable, while rust-analyzer loads in the background
+        second, _ = run_cell(kc, "2 + 2", 600)
         time.sleep(a.pause)
         trivial = [run_cell(kc, f"let x{i} = {i} + 1; x{i}", 600)[0] for i in range(a.repeats)]
         lib = [run_cell(kc, "Figure::bars(\"GC\", \"fraction\", &[\"phiX174\".into()], &[0.447], None).unwrap()", 600)[0]
@@ -82,6 +86,7 @@ def main():
     res = {
         "kernel_start_to_first_result_s": round(start_to_first, 2),
         "first_cell_s": round(first, 2),
+        "second_cell_s": round(second, 2),
         "first_variable_cell_s": round(trivial[0], 2),
         "pause_before_it_s": a.pause,
         "trivial_cell_median_s": round(statistics.median(trivial), 2),

@@ -5,8 +5,8 @@
 //! For every neuron × target it computes AUROC (binary targets) with the Mann–Whitney p-value,
 //! best-threshold accuracy, and the Pearson (point-biserial) correlation with its p-value;
 //! p-values are corrected across all neurons × targets (Benjamini–Hochberg and Bonferroni).
-//! A sparse L1 logistic probe per binary target is fit on the first part of the rows (one
-//! part of the genome) and scored on the rest.
+//! A sparse L1 logistic probe per binary target is scored by blocked cross-validation along
+//! the genome (each contiguous fifth scored by a probe fit on the other four).
 //!
 //! Neighbouring positions of a genome are not independent, so the p-values treat rows as
 //! independent samples and are optimistic; thin the rows (`PredictOptions::every`) or compare
@@ -180,8 +180,9 @@ pub struct NeuronOptions {
     pub probe: bool,
     /// The probe keeps at most this many neurons.
     pub probe_max_neurons: usize,
-    /// Fraction of rows (the first part of the genome) the probe is fit on.
-    pub probe_train_fraction: f64,
+    /// The probe is scored by blocked cross-validation: the rows, in genome order, are cut
+    /// into this many contiguous blocks, each scored by a probe fit on the others.
+    pub probe_folds: usize,
     /// At most this many training rows (sampled with `seed`).
     pub probe_max_rows: usize,
     /// The probe considers the neurons most correlated with the target on the training rows
@@ -202,7 +203,7 @@ impl Default for NeuronOptions {
             fdr: 0.05,
             probe: true,
             probe_max_neurons: 10,
-            probe_train_fraction: 0.7,
+            probe_folds: 5,
             probe_max_rows: 10_000,
             probe_candidates: 64,
             seed: 0,

@@ -148,6 +148,14 @@ impl NeuronReport {
                     "lambda".into(),
                     p.iter().map(|x| x.lambda).collect::<Vec<_>>(),
                 ),
+                Column::new(
+                    "folds".into(),
+                    p.iter().map(|x| x.folds as u32).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "scored_rows".into(),
+                    p.iter().map(|x| x.scored_rows as u64).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         Ok(Table::new("sparse_probes", df))
@@ -206,7 +214,7 @@ impl NeuronReport {
         }
         if let Ok(t) = self.probe_table() {
             if t.height() > 0 {
-                html.push_str("<p><b>Sparse probes</b> (fit on the first part, scored on the held-out rest)</p>");
+                html.push_str("<p><b>Sparse probes</b> (blocked cross-validation: each contiguous block of the genome scored by a probe fit on the others)</p>");
                 html.push_str(&t.to_html_rows(50));
             }
         }

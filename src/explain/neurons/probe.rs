@@ -4,6 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::NeuronOptions;
@@ -77,23 +78,35 @@ pub(super) fn sparse_probe(
 ) -> Result<Option<Probe>> {
     let n = labels.len();
     let k = opts.probe_folds.clamp(2, n.max(2));
+    // the folds and the final fit on all rows (job k) are independent: fit them in parallel
+    let jobs: Vec<Option<(Fitted, bool)>> = (0..=k)
+        .into_par_iter()
+        .map(|f| {
+            if f == k {
+                return Some((fit(layers, labels, (0..n).collect(), opts, k as u64), false));
+            }
+            let (lo, hi) = (f * n / k, (f + 1) * n / k);
+            let train: Vec<usize> = (0..lo).chain(hi..n).collect();
+            let pos = train.iter().filter(|&&i| labels[i]).count();
+            if hi == lo || pos == 0 || pos == train.len() {
+                return None;
+            }
+            let majority = pos * 2 >= train.len();
+            Some((fit(layers, labels, train, opts, f as u64), majority))
+        })
+        .collect();
     let mut scores = vec![f64::NAN; n];
     let (mut base_correct, mut folds) = (0usize, 0usize);
     let (mut auroc_sum, mut pairs_sum) = (0f64, 0f64);
-    for f in 0..k {
-        let (lo, hi) = (f * n / k, (f + 1) * n / k);
-        let train: Vec<usize> = (0..lo).chain(hi..n).collect();
-        let pos = train.iter().filter(|&&i| labels[i]).count();
-        if hi == lo || pos == 0 || pos == train.len() {
+    for (f, job) in jobs.iter().enumerate().take(k) {
+        let Some((fitted, majority)) = job else {
             continue;
-        }
-        let train_n = train.len();
-        let fitted = fit(layers, labels, train, opts, f as u64);
+        };
+        let (lo, hi) = (f * n / k, (f + 1) * n / k);
         for (i, s) in scores.iter_mut().enumerate().take(hi).skip(lo) {
             *s = fitted.score(layers, i);
         }
-        let majority = pos * 2 >= train_n;
-        base_correct += labels[lo..hi].iter().filter(|&&l| l == majority).count();
+        base_correct += labels[lo..hi].iter().filter(|&&l| l == *majority).count();
         folds += 1;
         let block_pos = labels[lo..hi].iter().filter(|&&l| l).count();
         let pairs = (block_pos * (hi - lo - block_pos)) as f64;
@@ -119,7 +132,9 @@ pub(super) fn sparse_probe(
     // would compare probes whose intercepts follow their training part's class balance, which
     // is the opposite of the block's (on pure noise, pooled AUROC came out 0.36).
     let te_auroc = auroc_sum / pairs_sum;
-    let all = fit(layers, labels, (0..n).collect(), opts, k as u64);
+    let Some((all, _)) = &jobs[k] else {
+        return Ok(None);
+    };
     let tr_acc = all
         .rows
         .iter()

@@ -10,7 +10,7 @@
 
 Run with the venv's Python (kernel/install.sh does). Exits non-zero when a cell fails.
 """
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, time
+import argparse, json, os, platform, shutil, statistics, sys, time
 
 from jupyter_client.manager import KernelManager
 
@@ -81,8 +81,16 @@ def main():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    evcxr = subprocess.run([os.environ.get("GENOLM_EVCXR") or os.path.expanduser(os.environ.get("GENOLM_HOME", "~/.cache/genolm")) + "/evcxr/bin/evcxr_jupyter", "--version"],
-                           capture_output=True, text=True).stdout.strip()
+    # which evcxr ran: the installer's build id (evcxr_jupyter has no --version), or the
+    # binary GENOLM_EVCXR named
+    home = os.path.expanduser(os.environ.get("GENOLM_HOME", "~/.cache/genolm"))
+    if os.environ.get("GENOLM_EVCXR"):
+        evcxr = os.environ["GENOLM_EVCXR"]
+    else:
+        try:
+            evcxr = open(os.path.join(home, "evcxr", "build-id")).read().strip()
+        except OSError:
+            evcxr = "unknown"
     res = {
         "kernel_start_to_first_result_s": round(start_to_first, 2),
         "first_cell_s": round(first, 2),

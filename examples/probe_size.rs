@@ -5,7 +5,6 @@
 //! ```sh
 //! cargo run --release --example probe_size -- runs/arch20/lstm_small   # ≈ 4 min on 2 cores
 //! ```
-use genolm::data::tracks::Tracks;
 use genolm::explain::neurons::{identify_explainable_neurons, targets_from_tracks, NeuronOptions};
 use genolm::infer::{states, PredictOptions};
 use genolm::models::GenomicModel;
@@ -27,13 +26,7 @@ fn main() -> genolm::Result<()> {
         .tracks(&g.track_options())
         .ok_or_else(|| genolm::Error::Input("the chloroplast has no annotation".into()))??;
     let n = 30_000;
-    let tracks = Tracks {
-        name: t.name.clone(),
-        cds: t.cds[..n].to_vec(),
-        codon: t.codon[..n].to_vec(),
-        amino_acid: t.amino_acid[..n].to_vec(),
-        region: t.region[..n].to_vec(),
-    };
+    let tracks = t.prefix(n);
     let st = states(
         &model,
         &[(c.name.clone(), c.seq[..n].to_vec())],

@@ -18,7 +18,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{BenchContext, BenchRow, Outcome};
-use crate::data::tracks::Tracks;
 use crate::explain::neurons::{
     identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
 };
@@ -27,16 +26,6 @@ use crate::Result;
 
 /// Circular shifts for the null.
 pub const N_SHIFTS: usize = 5;
-
-fn truncate_tracks(t: &Tracks, n: usize) -> Tracks {
-    Tracks {
-        name: t.name.clone(),
-        cds: t.cds[..n].to_vec(),
-        codon: t.codon[..n].to_vec(),
-        amino_acid: t.amino_acid[..n].to_vec(),
-        region: t.region[..n].to_vec(),
-    }
-}
 
 /// A genome's states and its annotation targets aligned to them.
 pub type StatesAndTargets = (States, Vec<Target>);
@@ -75,7 +64,7 @@ fn compute_states_and_targets(
         let n = c.seq.len().min(left);
         left -= n;
         records.push((c.name.clone(), c.seq[..n].to_vec()));
-        tracks.push(truncate_tracks(&t, n));
+        tracks.push(t.prefix(n));
     }
     if records.is_empty() {
         return Ok(None);

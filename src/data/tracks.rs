@@ -112,6 +112,18 @@ pub struct Tracks {
 }
 
 impl Tracks {
+    /// The tracks of the first `n` bases (all of them when the sequence is shorter).
+    pub fn prefix(&self, n: usize) -> Tracks {
+        let n = n.min(self.cds.len());
+        Tracks {
+            name: self.name.clone(),
+            cds: self.cds[..n].to_vec(),
+            codon: self.codon[..n].to_vec(),
+            amino_acid: self.amino_acid[..n].to_vec(),
+            region: self.region[..n].to_vec(),
+        }
+    }
+
     /// Empty tracks (all intergenic) for a sequence of `len` bases.
     pub fn empty(name: &str, len: usize) -> Self {
         Self {

@@ -1,5 +1,6 @@
 //! FASTA(.gz) → k-mer ids throughput, end to end (open, decompress, parse, validate,
-//! tokenize), on one thread.
+//! tokenize): plain, gzip and BGZF input. Decompression runs beside the parser on the other
+//! cores (`RAYON_NUM_THREADS=1` keeps it all on one thread).
 //!
 //! `cargo bench --bench kmer_throughput [-- FILE.fa.gz]`; default: the E. coli MG1655 genome
 //! in `../shared/data`. Prints one JSON line per case for `benches/peers/compare_kmer.sh`.
@@ -48,7 +49,15 @@ fn main() {
     } else {
         1
     };
-    for (label, path) in [("plain", &plain), ("gzip", &gz)] {
+    // The same text as BGZF (bgzip): its blocks decompress in parallel.
+    let bgz = dir.join("genome.fa.bgz");
+    {
+        use std::io::Write;
+        let mut w = noodles_bgzf::io::Writer::new(std::fs::File::create(&bgz).unwrap());
+        w.write_all(&text).unwrap();
+        w.finish().unwrap();
+    }
+    for (label, path) in [("plain", &plain), ("gzip", &gz), ("bgzf", &bgz)] {
         for (k, s) in [(3usize, 1usize), (6, 1), (6, 3)] {
             let t = KmerTokenizer::new(k, s).unwrap();
             // One untimed warm-up run (page cache, allocator, CPU frequency).

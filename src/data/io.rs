@@ -66,14 +66,135 @@ pub fn from_reader<R: BufRead + Send + 'static>(
     Ok((wrap(raw, compression), compression))
 }
 
+/// Decompression runs beside the parser when rayon may use more than one thread
+/// (`RAYON_NUM_THREADS=1` keeps everything on the calling thread): gzip on one thread of its
+/// own, a few blocks ahead ([`Prefetch`]); BGZF's independent blocks on all other cores, up to
+/// four (noodles' multithreaded reader, inflating with libdeflate).
 fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBufRead {
+    let threads = rayon::current_num_threads();
     match compression {
         Compression::None => Box::new(raw),
+        Compression::Gzip if threads > 1 => {
+            Box::new(Prefetch::spawn(flate2::bufread::MultiGzDecoder::new(raw)))
+        }
         Compression::Gzip => Box::new(BufReader::with_capacity(
             BUF,
             flate2::bufread::MultiGzDecoder::new(raw),
         )),
+        Compression::Bgzf if threads > 1 => {
+            // One core stays with the parser.
+            let workers = std::num::NonZeroUsize::new((threads - 1).min(4)).expect("threads > 1");
+            Box::new(noodles_bgzf::io::MultithreadedReader::with_worker_count(
+                workers, raw,
+            ))
+        }
         Compression::Bgzf => Box::new(noodles_bgzf::io::Reader::new(raw)),
+    }
+}
+
+/// A [`BufRead`] whose source is read on a thread of its own, up to [`Prefetch::DEPTH`]
+/// blocks of [`Prefetch::BLOCK`] bytes ahead: gzip decompression (one core's work, not
+/// splittable) then overlaps with whatever parses the bytes. Errors reach the reader in order;
+/// dropping the reader stops the thread at its next block.
+///
+/// ```
+/// use std::io::Read;
+/// let text = b">chr\nACGT\n".repeat(100_000);
+/// let mut r = genolm::data::io::Prefetch::spawn(std::io::Cursor::new(text.clone()));
+/// let mut back = Vec::new();
+/// r.read_to_end(&mut back)?;
+/// assert_eq!(back, text);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Prefetch {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    recycle: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Prefetch {
+    /// Bytes per block handed from the reading thread.
+    pub const BLOCK: usize = 1 << 18;
+    /// Blocks read ahead at most.
+    pub const DEPTH: usize = 4;
+
+    /// Start reading `src` on a new thread.
+    pub fn spawn<R: Read + Send + 'static>(mut src: R) -> Self {
+        use std::sync::mpsc::sync_channel;
+        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(Self::DEPTH);
+        let (recycle, back) = sync_channel::<Vec<u8>>(Self::DEPTH + 2);
+        std::thread::spawn(move || loop {
+            let mut b = back.try_recv().unwrap_or_default();
+            b.resize(Self::BLOCK, 0);
+            let mut n = 0;
+            let res = loop {
+                match src.read(&mut b[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(m) => {
+                        n += m;
+                        if n == b.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            b.truncate(n);
+            let last = n == 0 || res.is_err();
+            if n > 0 && tx.send(Ok(b)).is_err() {
+                return; // the reader is gone
+            }
+            if let Err(e) = res {
+                let _ = tx.send(Err(e));
+            }
+            if last {
+                return;
+            }
+        });
+        Self {
+            rx,
+            recycle,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for Prefetch {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Prefetch {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.buf.len() && !self.done {
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    let old = std::mem::replace(&mut self.buf, b);
+                    let _ = self.recycle.try_send(old);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
     }
 }
 
@@ -192,6 +313,37 @@ mod tests {
         let gz = gz.finish().unwrap();
         let cut = &gz[..gz.len() / 2];
         assert!(decompress(cut).is_err());
+    }
+
+    #[test]
+    fn prefetch_keeps_bytes_and_errors_in_order() {
+        // Several blocks' worth, so the reading thread runs ahead and recycles buffers.
+        let text: Vec<u8> = (0..3 * Prefetch::BLOCK + 12_345)
+            .map(|i| b"ACGT\n"[(i * 7 + i / 13) % 5])
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut back = Vec::new();
+        let mut r = Prefetch::spawn(flate2::read::MultiGzDecoder::new(io::Cursor::new(
+            gz.clone(),
+        )));
+        r.read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
+        // A truncated stream: every byte decoded before the cut arrives, then the error.
+        let mut r = Prefetch::spawn(flate2::read::MultiGzDecoder::new(io::Cursor::new(
+            gz[..gz.len() * 2 / 3].to_vec(),
+        )));
+        let mut got = Vec::new();
+        let err = r.read_to_end(&mut got).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(!got.is_empty() && text.starts_with(&got));
+        // Through `from_reader`, whichever path the thread count picks.
+        let (mut r, c) = from_reader(io::Cursor::new(gz)).unwrap();
+        assert_eq!(c, Compression::Gzip);
+        back.clear();
+        r.read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
     }
 
     #[test]

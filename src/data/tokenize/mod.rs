@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use super::alphabet::{BASES, CODE};
 use crate::{Error, Result};
 
+mod file;
+pub use file::tokenize_file;
+
 /// Special tokens, with their ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u32)]
@@ -261,6 +264,32 @@ impl StreamEncoder {
         }
     }
 
+    /// [`push`](Self::push) into a slice sized beforehand (the parallel tokenizer's pieces).
+    pub(crate) fn push_slice(
+        &mut self,
+        seq: &[u8],
+        out: &mut SliceSink<'_>,
+    ) -> std::result::Result<(), u8> {
+        match self.encode_chunk(seq, out) {
+            None => Ok(()),
+            Some(bad) => Err(bad),
+        }
+    }
+
+    /// An encoder in the state it has after `seen` bases of which the last are unknown:
+    /// feeding it the `k - 1` bases before a piece of a sequence (their tokens discarded)
+    /// makes it give exactly the piece's tokens of the whole sequence.
+    pub(crate) fn at_offset(t: KmerTokenizer, seen: usize) -> Self {
+        let mut e = Self::new(t);
+        e.seen = seen;
+        e.until_next = if seen < t.k {
+            t.k - seen
+        } else {
+            t.stride - (seen - t.k) % t.stride
+        };
+        e
+    }
+
     /// Feed bases without validation (invalid bytes count as ambiguous).
     #[inline]
     pub fn push_unchecked(&mut self, seq: &[u8], out: &mut Vec<u32>) {
@@ -274,8 +303,7 @@ impl StreamEncoder {
     /// emitted; anything else (ambiguity codes, invalid bytes, the first bases of a record)
     /// goes through the general loop, which gives the same tokens.
     #[inline]
-    fn encode_chunk(&mut self, seq: &[u8], out: &mut Vec<u32>) -> Option<u8> {
-        out.reserve(seq.len() / self.stride + 1);
+    fn encode_chunk<S: Sink>(&mut self, seq: &[u8], out: &mut S) -> Option<u8> {
         if !all_acgt(seq) {
             return self.encode_general(seq, out);
         }
@@ -312,15 +340,13 @@ impl StreamEncoder {
     /// Clean `ACGTacgt` bases, a whole number of strides, with the state aligned (the window
     /// is full and a token was just emitted): one token per `stride` bases, no branches.
     #[inline]
-    fn encode_clean(&mut self, seq: &[u8], out: &mut Vec<u32>) {
+    fn encode_clean<S: Sink>(&mut self, seq: &[u8], out: &mut S) {
         let s = self.stride;
         let n = seq.len() / s;
         if n == 0 {
             return;
         }
-        out.reserve(n);
-        let start = out.len();
-        let dst = &mut out.spare_capacity_mut()[..n];
+        let dst = &mut out.spare(n)[..n];
         let mask = self.mask;
         let mut code = self.code;
         if s == 1 {
@@ -340,7 +366,7 @@ impl StreamEncoder {
             }
         }
         // SAFETY: the first `n` spare slots were all written above.
-        unsafe { out.set_len(start + n) };
+        unsafe { out.commit(n) };
         self.code = code & mask;
         self.valid_run += seq.len();
         self.seen += seq.len();
@@ -348,8 +374,9 @@ impl StreamEncoder {
 
     /// The general loop: any bytes, any state.
     #[inline]
-    fn encode_general(&mut self, seq: &[u8], out: &mut Vec<u32>) -> Option<u8> {
-        out.reserve(seq.len() / self.stride + 1);
+    fn encode_general<S: Sink>(&mut self, seq: &[u8], out: &mut S) -> Option<u8> {
+        let dst = out.spare(seq.len() / self.stride + 1);
+        let mut n = 0;
         let (k, s, mask) = (self.k, self.stride, self.mask);
         let mut code = self.code;
         let mut valid_run = self.valid_run;
@@ -374,10 +401,13 @@ impl StreamEncoder {
                 } else {
                     Special::Unk as u32
                 };
-                out.push(id);
+                dst[n].write(id);
+                n += 1;
                 until_next = s;
             }
         }
+        // SAFETY: the first `n` spare slots were written above.
+        unsafe { out.commit(n) };
         self.seen += seq.len();
         self.code = code;
         self.valid_run = valid_run;
@@ -388,6 +418,58 @@ impl StreamEncoder {
     /// Bases fed since the last reset.
     pub fn bases_seen(&self) -> usize {
         self.seen
+    }
+}
+
+/// Where the encoder writes ids: a growing `Vec`, or a slice sized beforehand.
+trait Sink {
+    /// Room for `n` more ids (a slice gives what it has left, at most `n`).
+    fn spare(&mut self, n: usize) -> &mut [std::mem::MaybeUninit<u32>];
+    /// The first `n` slots of the last [`spare`](Sink::spare) were written.
+    ///
+    /// # Safety
+    /// They must have been.
+    unsafe fn commit(&mut self, n: usize);
+}
+
+impl Sink for Vec<u32> {
+    #[inline]
+    fn spare(&mut self, n: usize) -> &mut [std::mem::MaybeUninit<u32>] {
+        self.reserve(n);
+        &mut self.spare_capacity_mut()[..n]
+    }
+    #[inline]
+    unsafe fn commit(&mut self, n: usize) {
+        // SAFETY: the caller wrote the n slots after the current length.
+        unsafe { self.set_len(self.len() + n) }
+    }
+}
+
+/// A piece of a record's id vector, filled by one thread of the parallel tokenizer.
+pub(crate) struct SliceSink<'a> {
+    buf: &'a mut [std::mem::MaybeUninit<u32>],
+    len: usize,
+}
+
+impl<'a> SliceSink<'a> {
+    pub(crate) fn new(buf: &'a mut [std::mem::MaybeUninit<u32>]) -> Self {
+        Self { buf, len: 0 }
+    }
+    /// Whether every slot was written.
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == self.buf.len()
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn spare(&mut self, n: usize) -> &mut [std::mem::MaybeUninit<u32>] {
+        let end = (self.len + n).min(self.buf.len());
+        &mut self.buf[self.len..end]
+    }
+    #[inline]
+    unsafe fn commit(&mut self, n: usize) {
+        self.len += n;
     }
 }
 
@@ -410,93 +492,6 @@ fn all_acgt(seq: &[u8]) -> bool {
         bad |= ((u != b'A') & (u != b'C') & (u != b'G') & (u != b'T')) as u8;
     }
     bad == 0
-}
-
-/// Tokenize every record of a FASTA/FASTQ file (plain, gzip, bgzip) in one streaming pass:
-/// constant memory beyond the token output, with invalid letters reported by line.
-/// Returns `(record name, token ids)` per record.
-pub fn tokenize_file(
-    path: impl AsRef<std::path::Path>,
-    t: &KmerTokenizer,
-) -> Result<Vec<(String, Vec<u32>)>> {
-    let path = path.as_ref();
-    let mut first_capacity = first_record_capacity(path, t);
-    let mut r = super::fasta::SeqReader::from_path(path, Default::default())?;
-    let mut out = Vec::new();
-    let mut enc = StreamEncoder::new(*t);
-    // FASTA lines (60–80 bases) are gathered into blocks of this many bases before encoding,
-    // so the encoder's vector loops run long; each line's start is kept to name the line of
-    // an invalid letter.
-    const BLOCK: usize = 1 << 16;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + 1024);
-    let mut starts: Vec<(usize, usize)> = Vec::new();
-    while let Some(h) = r.next_header()? {
-        enc.reset();
-        // The first record (a whole genome, often) gets room for the whole file at once:
-        // growing a Vec of megabytes by doubling copied it and touched twice its pages.
-        let mut ids = Vec::with_capacity(std::mem::take(&mut first_capacity));
-        let label = r.label().to_string();
-        let flush = |buf: &mut Vec<u8>,
-                     starts: &mut Vec<(usize, usize)>,
-                     enc: &mut StreamEncoder,
-                     ids: &mut Vec<u32>|
-         -> Result<()> {
-            let res = enc.push(buf, ids);
-            if let Err(b) = res {
-                let at = buf
-                    .iter()
-                    .position(|&x| CODE[x as usize] == super::alphabet::INVALID)
-                    .unwrap_or(0);
-                let i = starts.partition_point(|&(start, _)| start <= at);
-                let line_no = starts[i.saturating_sub(1)].1;
-                return Err(Error::parse(
-                    &label,
-                    line_no,
-                    format!(
-                        "invalid nucleotide '{}' in sequence",
-                        (b as char).escape_default()
-                    ),
-                ));
-            }
-            buf.clear();
-            starts.clear();
-            Ok(())
-        };
-        r.for_each_raw_line(|line, line_no| {
-            starts.push((buf.len(), line_no));
-            buf.extend_from_slice(line);
-            if buf.len() >= BLOCK {
-                flush(&mut buf, &mut starts, &mut enc, &mut ids)?;
-            }
-            Ok(())
-        })?;
-        flush(&mut buf, &mut starts, &mut enc, &mut ids)?;
-        if ids.capacity() > ids.len() + ids.len() / 4 + 1024 {
-            ids.shrink_to_fit(); // pages never written were never backed
-        }
-        out.push((h.name, ids));
-    }
-    Ok(out)
-}
-
-/// Token ids to reserve for a file's first record: as many as its bases could give if it
-/// were the only record (plain: the file size; gzip or BGZF: four times the compressed size,
-/// about what DNA compresses by), at most a quarter of the memory available.
-fn first_record_capacity(path: &std::path::Path, t: &KmerTokenizer) -> usize {
-    use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return 0;
-    };
-    let mut head = [0u8; 18];
-    let n = f.read(&mut head).unwrap_or(0);
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0) as f64;
-    let bases = match super::io::detect_compression(&head[..n]) {
-        super::io::Compression::None => len,
-        _ => 4.0 * len,
-    };
-    let avail = crate::cpu::available_mib() * (1 << 20) as f64 / 4.0 / 4.0;
-    let cap = if avail.is_nan() { 1e8 } else { avail };
-    (bases / t.stride as f64).min(cap) as usize
 }
 
 #[cfg(test)]

@@ -1,0 +1,324 @@
+//! Whole files to k-mer ids: [`tokenize_file`], streaming for compressed input and FASTQ, and
+//! split between threads for plain FASTA.
+
+use std::mem::MaybeUninit;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{KmerTokenizer, SliceSink, StreamEncoder};
+use crate::data::alphabet::{CODE, INVALID};
+use crate::data::io::{detect_compression, Compression};
+use crate::{Error, Result};
+
+/// FASTA lines (60–80 bases) are gathered into blocks of this many bases before encoding, so
+/// the encoder's loops run long.
+const BLOCK: usize = 1 << 16;
+
+/// Tokenize every record of a FASTA/FASTQ file (plain, gzip, bgzip), with invalid letters
+/// reported by file and line. Returns `(record name, token ids)` per record.
+///
+/// Compressed input and FASTQ stream in one pass (constant memory beyond the token output;
+/// decompression runs beside the parser, see [`crate::data::io`]). A plain FASTA file of at
+/// least a mebibyte, when rayon may use more than one thread, is memory-mapped and split at
+/// line boundaries between the threads: each piece's bases are counted, then each piece is
+/// encoded into its own part of the record's ids, starting from the `k - 1` bases before it.
+/// Both ways give the same ids (the tests compare them); a file with anything unusual (an
+/// invalid letter, a header noodles would not accept) is read the streaming way, which
+/// reports it.
+pub fn tokenize_file(path: impl AsRef<Path>, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> {
+    let path = path.as_ref();
+    if rayon::current_num_threads() > 1 {
+        if let Some(out) = parallel_plain(path, t) {
+            return Ok(out);
+        }
+    }
+    streaming(path, t)
+}
+
+/// The streaming pass.
+fn streaming(path: &Path, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> {
+    let mut first_capacity = first_record_capacity(path, t);
+    let mut r = crate::data::fasta::SeqReader::from_path(path, Default::default())?;
+    let mut out = Vec::new();
+    let mut enc = StreamEncoder::new(*t);
+    // Each line's start is kept to name the line of an invalid letter.
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + 1024);
+    let mut starts: Vec<(usize, usize)> = Vec::new();
+    while let Some(h) = r.next_header()? {
+        enc.reset();
+        // The first record (a whole genome, often) gets room for the whole file at once:
+        // growing a Vec of megabytes by doubling copied it and touched twice its pages.
+        let mut ids = Vec::with_capacity(std::mem::take(&mut first_capacity));
+        let label = r.label().to_string();
+        let flush = |buf: &mut Vec<u8>,
+                     starts: &mut Vec<(usize, usize)>,
+                     enc: &mut StreamEncoder,
+                     ids: &mut Vec<u32>|
+         -> Result<()> {
+            if let Err(b) = enc.push(buf, ids) {
+                let at = buf
+                    .iter()
+                    .position(|&x| CODE[x as usize] == INVALID)
+                    .unwrap_or(0);
+                let i = starts.partition_point(|&(start, _)| start <= at);
+                let line_no = starts[i.saturating_sub(1)].1;
+                return Err(Error::parse(
+                    &label,
+                    line_no,
+                    format!(
+                        "invalid nucleotide '{}' in sequence",
+                        (b as char).escape_default()
+                    ),
+                ));
+            }
+            buf.clear();
+            starts.clear();
+            Ok(())
+        };
+        r.for_each_raw_line(|line, line_no| {
+            starts.push((buf.len(), line_no));
+            buf.extend_from_slice(line);
+            if buf.len() >= BLOCK {
+                flush(&mut buf, &mut starts, &mut enc, &mut ids)?;
+            }
+            Ok(())
+        })?;
+        flush(&mut buf, &mut starts, &mut enc, &mut ids)?;
+        if ids.capacity() > ids.len() + ids.len() / 4 + 1024 {
+            ids.shrink_to_fit(); // pages never written were never backed
+        }
+        out.push((h.name, ids));
+    }
+    Ok(out)
+}
+
+/// Token ids to reserve for a file's first record: as many as its bases could give if it
+/// were the only record (plain: the file size; gzip or BGZF: four times the compressed size,
+/// about what DNA compresses by), at most a quarter of the memory available.
+fn first_record_capacity(path: &Path, t: &KmerTokenizer) -> usize {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return 0;
+    };
+    let mut head = [0u8; 18];
+    let n = f.read(&mut head).unwrap_or(0);
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0) as f64;
+    let bases = match detect_compression(&head[..n]) {
+        Compression::None => len,
+        _ => 4.0 * len,
+    };
+    let avail = crate::cpu::available_mib() * (1 << 20) as f64 / 4.0 / 4.0;
+    let cap = if avail.is_nan() { 1e8 } else { avail };
+    (bases / t.stride as f64).min(cap) as usize
+}
+
+/// Bytes per piece a thread takes at a time.
+const PIECE: usize = 1 << 18;
+/// Plain files smaller than this are not worth splitting.
+const MIN_PARALLEL: u64 = 1 << 20;
+
+/// Call `f` on each sequence line of `body` (newline and a trailing `\r` removed), found with
+/// memchr; stops early, returning false, when `f` does.
+fn for_each_line(body: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> bool {
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', body) {
+        let l = &body[start..nl];
+        if !f(l.strip_suffix(b"\r").unwrap_or(l)) {
+            return false;
+        }
+        start = nl + 1;
+    }
+    let l = &body[start..];
+    f(l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// Plain FASTA split between threads; `None` sends the file down the streaming path (not
+/// plain, not FASTA, small, or anything unusual in it).
+fn parallel_plain(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
+    let file = std::fs::File::open(path).ok()?;
+    if file.metadata().ok()?.len() < MIN_PARALLEL {
+        return None;
+    }
+    // SAFETY: the map is read-only; a file truncated while mapped would fault (SIGBUS), the
+    // usual caveat of memory-mapped input, as for the token shards.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let text: &[u8] = &map;
+    if detect_compression(&text[..text.len().min(18)]) != Compression::None || text[0] != b'>' {
+        return None;
+    }
+    // Records: a '>' at the start of a line.
+    let mut starts: Vec<usize> = std::iter::once(0)
+        .chain(memchr::memmem::find_iter(text, b"\n>").map(|i| i + 1))
+        .collect();
+    starts.push(text.len());
+    let mut out = Vec::with_capacity(starts.len() - 1);
+    for w in starts.windows(2) {
+        let rec = &text[w[0]..w[1]];
+        let eol = memchr::memchr(b'\n', rec).unwrap_or(rec.len());
+        // The header as the streaming reader parses it (noodles).
+        let mut def = noodles_fasta::record::Definition::default();
+        let mut hr = noodles_fasta::io::Reader::new(&rec[..(eol + 1).min(rec.len())]);
+        hr.read_definition(&mut def).ok()?;
+        let name = String::from_utf8_lossy(def.name()).into_owned();
+        if name.is_empty() {
+            return None;
+        }
+        let body = &rec[(eol + 1).min(rec.len())..];
+        out.push((name, encode_body(body, t)?));
+    }
+    Some(out)
+}
+
+/// One record's sequence lines, in pieces on the rayon pool.
+fn encode_body(body: &[u8], t: &KmerTokenizer) -> Option<Vec<u32>> {
+    // Pieces end just after a newline.
+    let mut bounds = vec![0];
+    while *bounds.last().expect("non-empty") < body.len() {
+        let from = bounds.last().expect("non-empty") + PIECE;
+        let end = if from >= body.len() {
+            body.len()
+        } else {
+            memchr::memchr(b'\n', &body[from..]).map_or(body.len(), |i| from + i + 1)
+        };
+        bounds.push(end);
+    }
+    let pieces: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
+    let bases: Vec<usize> = pieces
+        .par_iter()
+        .map(|p| {
+            let mut n = 0;
+            for_each_line(p, |l| {
+                n += l.len();
+                true
+            });
+            n
+        })
+        .collect();
+    let mut offsets = vec![0usize];
+    for b in &bases {
+        offsets.push(offsets.last().expect("non-empty") + b);
+    }
+    let total = t.n_tokens(*offsets.last().expect("non-empty"));
+    let mut ids: Vec<u32> = Vec::with_capacity(total);
+    // Each piece's share of the ids: the tokens that end inside it.
+    let mut slots: Vec<&mut [MaybeUninit<u32>]> = Vec::with_capacity(pieces.len());
+    let mut rest = &mut ids.spare_capacity_mut()[..total];
+    for w in offsets.windows(2) {
+        let n = t.n_tokens(w[1]) - t.n_tokens(w[0]);
+        let (head, tail) = rest.split_at_mut(n);
+        slots.push(head);
+        rest = tail;
+    }
+    let ok = pieces
+        .par_iter()
+        .zip(slots)
+        .enumerate()
+        .all(|(i, (piece, slot))| {
+            let o = offsets[i];
+            // The k - 1 bases before the piece (walking back over line ends).
+            let w = o.min(t.k - 1);
+            let mut warm = Vec::with_capacity(w);
+            for &b in body[..bounds[i]].iter().rev() {
+                if warm.len() == w {
+                    break;
+                }
+                if b != b'\n' && b != b'\r' {
+                    warm.push(b);
+                }
+            }
+            warm.reverse();
+            let mut enc = StreamEncoder::at_offset(*t, o - w);
+            let mut discard = Vec::new();
+            if enc.push(&warm, &mut discard).is_err() {
+                return false;
+            }
+            let mut sink = SliceSink::new(slot);
+            let mut buf = Vec::with_capacity(BLOCK + 1024);
+            let clean = for_each_line(piece, |line| {
+                buf.extend_from_slice(line);
+                if buf.len() >= BLOCK {
+                    if enc.push_slice(&buf, &mut sink).is_err() {
+                        return false;
+                    }
+                    buf.clear();
+                }
+                true
+            });
+            clean && enc.push_slice(&buf, &mut sink).is_ok() && sink.is_full()
+        });
+    if !ok {
+        return None;
+    }
+    // SAFETY: every piece filled its slot (`is_full`), and the slots tile `..total`.
+    unsafe { ids.set_len(total) };
+    Some(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_pieces_give_the_streaming_ids() {
+        // Three records, two of them several pieces long, with N runs across piece ends, lower
+        // case, short and long lines, blank lines and CRLF in one record: the parallel path
+        // must take the file and give the streaming path's ids for every k and stride.
+        let mut x = 11u64;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let mut text = Vec::new();
+        for (name, len, width, crlf) in [
+            ("chr1 first", 2_500_000usize, 70usize, false),
+            ("plasmid", 999, 60, false),
+            ("chr2", 1_300_000, 61, true),
+        ] {
+            text.extend_from_slice(format!(">{name}\n").as_bytes());
+            let seq: Vec<u8> = (0..len)
+                .map(|_| match next() % 5000 {
+                    0..=2 => b'N',
+                    r => b"ACGTacgt"[(r % 8) as usize],
+                })
+                .collect();
+            for (i, line) in seq.chunks(width).enumerate() {
+                text.extend_from_slice(line);
+                text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+                if i == 7 {
+                    text.push(b'\n'); // a blank line
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.fa");
+        std::fs::write(&path, &text).unwrap();
+        for (k, s) in [(1, 1), (3, 1), (6, 1), (6, 3), (4, 7), (15, 2)] {
+            let t = KmerTokenizer::new(k, s).unwrap();
+            let par = parallel_plain(&path, &t).expect("plain FASTA takes the parallel path");
+            let seq = streaming(&path, &t).unwrap();
+            assert_eq!(par.len(), 3);
+            for (p, q) in par.iter().zip(&seq) {
+                assert_eq!(p.0, q.0);
+                assert_eq!(p.1.len(), q.1.len(), "k={k} s={s} {}", p.0);
+                assert!(p.1 == q.1, "k={k} s={s} {}: ids differ", p.0);
+            }
+        }
+        // An invalid letter: the parallel path declines, the streaming path names the line.
+        let mut bad = text.clone();
+        let at = 1_000_000;
+        assert!(bad[at].is_ascii_alphabetic());
+        bad[at] = b'!';
+        std::fs::write(&path, &bad).unwrap();
+        let t = KmerTokenizer::new(3, 1).unwrap();
+        assert!(parallel_plain(&path, &t).is_none());
+        let line = 1 + bad[..at].iter().filter(|&&b| b == b'\n').count();
+        let err = tokenize_file(&path, &t).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(":{line}")) && err.contains("'!'"),
+            "{err}"
+        );
+    }
+}

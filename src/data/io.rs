@@ -143,8 +143,10 @@ impl Prefetch {
                 }
             };
             b.truncate(n);
+            // An empty block marks the end: a thread that stopped without it (a panic in the
+            // decoder) is an error for the reader, never a silently shorter stream.
             let last = n == 0 || res.is_err();
-            if n > 0 && tx.send(Ok(b)).is_err() {
+            if (n > 0 || res.is_ok()) && tx.send(Ok(b)).is_err() {
                 return; // the reader is gone
             }
             if let Err(e) = res {
@@ -178,6 +180,7 @@ impl BufRead for Prefetch {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.buf.len() && !self.done {
             match self.rx.recv() {
+                Ok(Ok(b)) if b.is_empty() => self.done = true,
                 Ok(Ok(b)) => {
                     let old = std::mem::replace(&mut self.buf, b);
                     let _ = self.recycle.try_send(old);
@@ -187,7 +190,12 @@ impl BufRead for Prefetch {
                     self.done = true;
                     return Err(e);
                 }
-                Err(_) => self.done = true,
+                Err(_) => {
+                    self.done = true;
+                    return Err(io::Error::other(
+                        "the decompression thread stopped before the end of the stream",
+                    ));
+                }
             }
         }
         Ok(&self.buf[self.pos..])
@@ -338,6 +346,19 @@ mod tests {
         let err = r.read_to_end(&mut got).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert!(!got.is_empty() && text.starts_with(&got));
+        // A reader thread that dies (a panicking decoder) is an error, not a shorter stream.
+        struct Dies(usize);
+        impl Read for Dies {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                assert!(self.0 < 3, "decoder bug");
+                self.0 += 1;
+                out[0] = b'A';
+                Ok(1)
+            }
+        }
+        let mut got = Vec::new();
+        let err = Prefetch::spawn(Dies(0)).read_to_end(&mut got).unwrap_err();
+        assert!(err.to_string().contains("stopped before the end"), "{err}");
         // Through `from_reader`, whichever path the thread count picks.
         let (mut r, c) = from_reader(io::Cursor::new(gz)).unwrap();
         assert_eq!(c, Compression::Gzip);

@@ -304,10 +304,9 @@ impl SeqReader {
         match reader.read_definition(&mut def) {
             Ok(0) => Ok(None),
             Ok(_) => {
-                let name = String::from_utf8_lossy(def.name()).into_owned();
-                if name.is_empty() {
+                let Some(name) = definition_name(&def) else {
                     return Err(self.err(line, "record header has no name"));
-                }
+                };
                 let description = def
                     .description()
                     .map(|d| String::from_utf8_lossy(d).into_owned());
@@ -460,6 +459,13 @@ impl SeqReader {
     pub fn label(&self) -> &str {
         &self.file
     }
+}
+
+/// A FASTA record's name from its parsed header: the text up to the first white space, `None`
+/// when empty. The one rule for record names (the streaming reader and the parallel tokenizer).
+pub(crate) fn definition_name(def: &noodles_fasta::record::Definition) -> Option<String> {
+    let name = String::from_utf8_lossy(def.name()).into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 impl Iterator for SeqReader {

@@ -160,10 +160,7 @@ fn parallel_plain(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32
         let mut def = noodles_fasta::record::Definition::default();
         let mut hr = noodles_fasta::io::Reader::new(&rec[..(eol + 1).min(rec.len())]);
         hr.read_definition(&mut def).ok()?;
-        let name = String::from_utf8_lossy(def.name()).into_owned();
-        if name.is_empty() {
-            return None;
-        }
+        let name = crate::data::fasta::definition_name(&def)?;
         let body = &rec[(eol + 1).min(rec.len())..];
         out.push((name, encode_body(body, t)?));
     }

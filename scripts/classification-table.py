@@ -28,21 +28,24 @@ for path in sys.argv[1:]:
         d["acc"].setdefault("model", []).append(r["value"])
         d["acc"].setdefault("markov", []).append(r["baseline"])
         for name, m, b in r["extra"]:
-            if name == "auroc":
-                d["auroc"].setdefault("model", []).append(m)
-                d["auroc"].setdefault("markov", []).append(b)
+            if name in ("auroc", "accuracy_seen", "accuracy_unseen"):
+                d.setdefault(name, {}).setdefault("model", []).append(m)
+                d[name].setdefault("markov", []).append(b)
         for name, v in r["more_baselines"]:
             base, metric = name.rsplit(" ", 1)
             key = "acc" if metric == "accuracy" else metric
             d.setdefault(key, {}).setdefault(base, []).append(v)
 
-cols = ["model", "markov", "kmer_logreg", "cnn_scratch"]
+cols = ["model", "lm_generative", "markov", "kmer_logreg", "cnn_scratch"]
 print(f"{len(sys.argv) - 1} seeds; model: {model}\n")
 print("| dataset | metric | test items | " + " | ".join(
-    [model or "model", "Markov per class", "k-mer logistic regression", "CNN from scratch"]) + " |")
+    [f"{model or 'model'} (ULMFiT classifier)", "class-conditional LMs from it", "Markov per class", "k-mer logistic regression", "CNN from scratch"]) + " |")
 print("|---|---|---|" + "---|" * len(cols))
 for ds, d in rows.items():
-    for metric in ["acc", "auroc"]:
+    for metric in ["acc", "auroc", "accuracy_seen", "accuracy_unseen"]:
+        if metric not in d:
+            continue
         cells = [ms(d[metric].get(c, [])) for c in cols]
-        name = "accuracy" if metric == "acc" else "AUROC"
+        name = {"acc": "accuracy", "auroc": "AUROC", "accuracy_seen": "accuracy, genomes the LM trained on",
+                "accuracy_unseen": "accuracy, other genomes"}[metric]
         print(f"| {ds} | {name} | {d['n'][0]} | " + " | ".join(cells) + " |")

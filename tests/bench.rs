@@ -106,22 +106,43 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             task.name()
         );
     }
-    // every classification row carries the supervised baselines on the same items
+    // every classification row carries the supervised baselines and the class-conditional LMs
+    // on the same items; read origin splits each method's accuracy by whether the LM trained
+    // on the read's genome (a part may be empty: NaN)
     for r in rep.rows.iter().filter(|r| r.task == "classification") {
-        let names: Vec<&str> = r.more_baselines.iter().map(|b| b.0.as_str()).collect();
+        let names: Vec<&str> = r
+            .more_baselines
+            .iter()
+            .map(|b| b.0.as_str())
+            .filter(|n| !n.ends_with("_seen") && !n.ends_with("_unseen"))
+            .collect();
         assert_eq!(
             names,
             [
                 "kmer_logreg accuracy",
                 "kmer_logreg auroc",
                 "cnn_scratch accuracy",
-                "cnn_scratch auroc"
+                "cnn_scratch auroc",
+                "lm_generative accuracy",
+                "lm_generative auroc"
             ],
             "{}",
             r.dataset
         );
+        let split = r
+            .extra
+            .iter()
+            .filter(|e| e.0.starts_with("accuracy_"))
+            .count();
+        assert_eq!(
+            split,
+            if r.dataset == "read_origin" { 2 } else { 0 },
+            "{r:?}"
+        );
         assert!(
-            r.more_baselines.iter().all(|b| (0.0..=1.0).contains(&b.1)),
+            r.more_baselines
+                .iter()
+                .all(|b| (0.0..=1.0).contains(&b.1) || (b.0.contains("accuracy_") && b.1.is_nan())),
             "{r:?}"
         );
     }

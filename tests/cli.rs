@@ -321,6 +321,57 @@ fn classify_the_promoters() {
     );
     assert!(GenomicModel::load(out.join("classifier.safetensors"), &Device::Cpu).is_ok());
 
+    // class-conditional LMs: one fine-tuned LM per class, named after the class
+    let gen = dir.path().join("gen");
+    let printed = ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--generative",
+        "--generative-steps",
+        "10",
+        "--out",
+        s(&gen),
+    ]);
+    assert!(printed.contains("class-conditional LMs"), "{printed}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(gen.join("metrics.json")).unwrap()).unwrap();
+    assert!(
+        (0.0..=1.0).contains(&m["accuracy"].as_f64().unwrap()),
+        "{m}"
+    );
+    let classes: Vec<String> = m["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    for c in &classes {
+        let lm = gen.join(format!("class_lm_{c}.safetensors"));
+        assert!(
+            GenomicModel::load(&lm, &Device::Cpu).is_ok(),
+            "{}",
+            lm.display()
+        );
+    }
+    let preds = std::fs::read_to_string(gen.join("predictions.csv")).unwrap();
+    assert_eq!(
+        preds.lines().count() as u64,
+        1 + m["n_test"].as_u64().unwrap()
+    );
+    // it needs the LM to start from
+    let e = fails(&[
+        "classify",
+        "--data",
+        s(&csv),
+        "--generative",
+        "--out",
+        s(&gen),
+    ]);
+    assert!(e.contains("--lm"), "{e}");
+
     // bad inputs: three cycles instead of four; a CSV without the header
     let e = fails(&[
         "classify",

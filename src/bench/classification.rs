@@ -15,7 +15,9 @@
 //! Baselines, all on the same training and test items: one Markov chain per class (order 2,
 //! classifying by the posterior of the per-class likelihoods; the row's `baseline`), and in
 //! `more_baselines` the supervised baselines of [`baselines`](super::baselines): a k-mer
-//! logistic regression and a one-hot CNN trained from scratch (accuracy and AUROC each).
+//! logistic regression and a one-hot CNN trained from scratch (accuracy and AUROC each); next
+//! to them, `lm_generative`: the same LM as a classifier of another kind, one fine-tuned copy per
+//! class scoring each item's likelihood ([`generative`](super::generative)).
 
 use std::time::Instant;
 
@@ -61,13 +63,40 @@ fn markov_probs(
         .collect())
 }
 
-/// Fine-tune a classifier from the LM and score it (and the baseline) on `test`.
+/// Accuracy on the test items flagged `true` and on the others (NaN for an empty part).
+fn split_accuracy<P: Copy + Into<f64>>(
+    probs: &[Vec<P>],
+    labels: &[u32],
+    seen: &[bool],
+) -> [f64; 2] {
+    let mut right = [0usize; 2];
+    let mut n = [0usize; 2];
+    for ((p, &l), &s) in probs.iter().zip(labels).zip(seen) {
+        let part = usize::from(!s);
+        let arg = p
+            .iter()
+            .enumerate()
+            .max_by(|a, b| {
+                let (x, y): (f64, f64) = ((*a.1).into(), (*b.1).into());
+                x.total_cmp(&y)
+            })
+            .map_or(0, |m| m.0);
+        n[part] += 1;
+        right[part] += usize::from(arg == l as usize);
+    }
+    [0, 1].map(|i| right[i] as f64 / n[i] as f64)
+}
+
+/// Fine-tune a classifier from the LM and score it (and the baseline) on `test`. With `seen`
+/// (one flag per test item: does it come from a genome the LM trained on?), every method's
+/// accuracy is also given on each part (`accuracy_seen`, `accuracy_unseen`).
 pub fn evaluate_task(
     ctx: &BenchContext,
     name: &str,
     train: &[LabelledSeq],
     test: &[LabelledSeq],
     genomes: Vec<String>,
+    seen: Option<&[bool]>,
 ) -> Result<BenchRow> {
     let t0 = Instant::now();
     let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
@@ -83,14 +112,22 @@ pub fn evaluate_task(
         both_strands: name.starts_with("read_"),
         ..Default::default()
     };
-    let (acc, named) = classify(ctx.model, train, test, &opts)?.metrics();
+    let fit = classify(ctx.model, train, test, &opts)?;
+    let (acc, named) = fit.metrics();
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let (bacc, bnamed) = class_metrics(&markov_probs(train, test, n_classes)?, &labels);
-    let extra = named
+    let mprobs = markov_probs(train, test, n_classes)?;
+    let (bacc, bnamed) = class_metrics(&mprobs, &labels);
+    let mut extra: Vec<(String, f64, f64)> = named
         .iter()
         .zip(&bnamed)
         .map(|((n, v), (_, b))| (n.to_string(), *v, *b))
         .collect();
+    if let Some(seen) = seen {
+        let m = split_accuracy(&fit.probs, &labels, seen);
+        let b = split_accuracy(&mprobs, &labels, seen);
+        extra.push(("accuracy_seen".into(), m[0], b[0]));
+        extra.push(("accuracy_unseen".into(), m[1], b[1]));
+    }
     // the supervised baselines on the same items
     let mut more_baselines = Vec::new();
     for (name, probs) in [
@@ -102,9 +139,29 @@ pub fn evaluate_task(
             "cnn_scratch",
             baselines::cnn_scratch_probs(train, test, &opts, ctx.model.device())?,
         ),
+        (
+            "lm_generative",
+            super::generative::generative_probs(
+                ctx.model,
+                train,
+                test,
+                n_classes,
+                &super::generative::GenerativeOptions {
+                    both_strands: opts.both_strands,
+                    seed,
+                    eval_batch_size: opts.eval_batch_size,
+                    ..Default::default()
+                },
+            )?,
+        ),
     ] {
         let (a, m) = class_metrics(&probs, &labels);
         more_baselines.push((format!("{name} accuracy"), a));
+        if let Some(seen) = seen {
+            let [s, u] = split_accuracy(&probs, &labels, seen);
+            more_baselines.push((format!("{name} accuracy_seen"), s));
+            more_baselines.push((format!("{name} accuracy_unseen"), u));
+        }
         if let Some(auc) = m.iter().find(|x| x.0 == "auroc") {
             more_baselines.push((format!("{name} auroc"), auc.1));
         }
@@ -138,6 +195,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         &tr,
         &te,
         vec!["UCI E. coli promoters".into()],
+        None,
     )?);
     // coding vs intergenic on the first held-out annotated genome with both classes
     for g in ctx.annotated_held_out() {
@@ -150,6 +208,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
                     &tr,
                     &te,
                     vec![ctx.id(g)],
+                    None,
                 )?);
                 break;
             }
@@ -189,9 +248,25 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         )?);
         ids.extend(test_g.iter().map(|&g| ctx.id(g)));
     }
-    rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids)?);
+    rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids, None)?);
     if let Some((tr, te, ids)) = read_origin_items(ctx)? {
-        rows.push(evaluate_task(ctx, "read_origin", &tr, &te, ids)?);
+        // test reads from genomes the LM trained on (their last 20 % included) vs the others
+        let seen: Vec<bool> = te
+            .iter()
+            .map(|x| {
+                ctx.train
+                    .iter()
+                    .any(|&g| x.origin.starts_with(&format!("{}:", ctx.id(g))))
+            })
+            .collect();
+        rows.push(evaluate_task(
+            ctx,
+            "read_origin",
+            &tr,
+            &te,
+            ids,
+            Some(&seen),
+        )?);
     }
     Ok(Outcome::from_rows(rows))
 }
@@ -219,9 +294,9 @@ fn labelled_reads(
         .into_iter()
         .take(n)
         .map(|r| LabelledSeq {
+            origin: format!("{}:{}:{}", ctx.id(r.genome), r.contig, r.start),
             seq: r.seq,
             label,
-            origin: String::new(),
         })
         .collect())
 }
@@ -278,7 +353,22 @@ fn read_origin_items(
 
 #[cfg(test)]
 mod tests {
-    use super::class_metrics;
+    use super::{class_metrics, split_accuracy};
+
+    #[test]
+    fn accuracy_on_each_part() {
+        let probs = vec![
+            vec![0.9f32, 0.1],
+            vec![0.2, 0.8],
+            vec![0.6, 0.4],
+            vec![0.3, 0.7],
+        ];
+        let labels = [0, 0, 0, 1];
+        // seen: items 0 and 1 (one right); unseen: items 2 and 3 (both right)
+        let [s, u] = split_accuracy(&probs, &labels, &[true, true, false, false]);
+        assert_eq!((s, u), (0.5, 1.0));
+        assert!(split_accuracy(&probs, &labels, &[true; 4])[1].is_nan());
+    }
 
     #[test]
     fn metrics_by_hand() {

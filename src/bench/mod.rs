@@ -24,6 +24,7 @@ pub mod baselines;
 pub mod classification;
 pub mod conservation;
 pub mod cost;
+pub mod generative;
 pub mod importance;
 pub mod impute_fragment;
 pub mod impute_nucleotide;

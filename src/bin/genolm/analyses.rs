@@ -127,6 +127,85 @@ pub struct DepmapArgs {
     w: Windows,
 }
 
+/// `predictions.csv`: each test item's origin, label, arg-max class and class probabilities.
+fn write_predictions<P: Copy + std::fmt::Display + PartialOrd>(
+    out: &Path,
+    classes: &[String],
+    test: &[genolm::data::tasks::LabelledSeq],
+    probs: &[Vec<P>],
+) -> Result<()> {
+    let name = |i: usize| classes[i].replace([',', '"'], "_");
+    let mut csv = String::from("origin,label,predicted");
+    for i in 0..classes.len() {
+        csv.push_str(&format!(",p_{}", name(i)));
+    }
+    csv.push('\n');
+    for (x, p) in test.iter().zip(probs) {
+        let arg = p
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.partial_cmp(b.1).unwrap_or(std::cmp::Ordering::Equal))
+            .map_or(0, |m| m.0);
+        csv.push_str(&format!(
+            "\"{}\",{},{}",
+            x.origin.replace('"', "'"),
+            name(x.label as usize),
+            name(arg)
+        ));
+        for v in p {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    genolm::fsio::atomic_write(&out.join("predictions.csv"), csv.as_bytes())
+}
+
+/// `genolm classify --generative`: class-conditional LMs fine-tuned from `--lm`.
+fn classify_generative(
+    a: &ClassifyArgs,
+    classes: &[String],
+    train: &[genolm::data::tasks::LabelledSeq],
+    test: &[genolm::data::tasks::LabelledSeq],
+) -> Result<()> {
+    use genolm::bench::generative::{generative_classify, GenerativeOptions};
+    let path = a.lm.as_ref().expect("clap requires --lm with --generative");
+    let lm = load_model(path)?;
+    let opts = GenerativeOptions {
+        lr: a.generative_lr,
+        min_steps: a.generative_steps,
+        both_strands: a.both_strands,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let (probs, class_lms) = generative_classify(&lm, train, test, classes.len(), &opts)?;
+    out_dir(&a.out)?;
+    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let (accuracy, named) = genolm::stats::class_metrics(&probs, &labels);
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("accuracy".into(), accuracy.into());
+    for (n, v) in named {
+        metrics.insert(n.into(), v.into());
+    }
+    metrics.insert("method".into(), "class-conditional LMs".into());
+    metrics.insert("n_train".into(), train.len().into());
+    metrics.insert("n_test".into(), test.len().into());
+    metrics.insert("classes".into(), classes.to_vec().into());
+    metrics.insert("pretrained".into(), path.display().to_string().into());
+    let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
+    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
+    write_predictions(&a.out, classes, test, &probs)?;
+    for (c, m) in classes.iter().zip(&class_lms) {
+        m.save(a.out.join(format!("class_lm_{}.safetensors", file_stem(c))))?;
+    }
+    println!(
+        "{} train / {} test items; class-conditional LMs; test accuracy {accuracy:.3}; wrote {}",
+        train.len(),
+        test.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
 /// `genolm variants`.
 #[derive(Args)]
 pub struct VariantsArgs {
@@ -193,6 +272,18 @@ pub struct ClassifyArgs {
     /// depend on the strand, such as reads' species or kingdom).
     #[arg(long)]
     both_strands: bool,
+    /// Classify with class-conditional LMs instead of a classifier head: the --lm fine-tuned
+    /// once per class on that class's training sequences, each test item assigned by Bayes'
+    /// rule from its likelihood under each (writes class_lm_<class>.safetensors; --epochs,
+    /// --lrs and --no-unfreeze do not apply).
+    #[arg(long, requires = "lm")]
+    generative: bool,
+    /// With --generative: optimizer steps per class at least, and the peak learning rate.
+    #[arg(long, default_value_t = 60)]
+    generative_steps: usize,
+    /// See --generative-steps.
+    #[arg(long, default_value_t = 2e-3)]
+    generative_lr: f64,
 }
 
 pub(crate) fn load_model(path: &Path) -> Result<GenomicModel> {
@@ -441,6 +532,9 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         )));
     }
     let (train, test) = stratified_split(&set.items, a.seed);
+    if a.generative {
+        return classify_generative(&a, &set.classes, &train, &test);
+    }
     let lm = match &a.lm {
         Some(p) => load_model(p)?,
         None => GenomicModel::new(
@@ -491,30 +585,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     );
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
-    let mut csv = String::from("origin,label,predicted");
-    for c in &set.classes {
-        csv.push_str(&format!(",p_{}", c.replace([',', '"'], "_")));
-    }
-    csv.push('\n');
-    for (x, p) in test.iter().zip(&fit.probs) {
-        let arg = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |m| m.0);
-        let name = |i: usize| set.classes[i].replace([',', '"'], "_");
-        csv.push_str(&format!(
-            "\"{}\",{},{}",
-            x.origin.replace('"', "'"),
-            name(x.label as usize),
-            name(arg)
-        ));
-        for v in p {
-            csv.push_str(&format!(",{v}"));
-        }
-        csv.push('\n');
-    }
-    genolm::fsio::atomic_write(&a.out.join("predictions.csv"), csv.as_bytes())?;
+    write_predictions(&a.out, &set.classes, &test, &fit.probs)?;
     fit.history.table()?.to_csv(a.out.join("history.csv"))?;
     fit.classifier.save(a.out.join("classifier.safetensors"))?;
     println!(

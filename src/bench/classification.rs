@@ -56,9 +56,7 @@ fn markov_probs(
                 .iter()
                 .map(|m| m.span_logp(&x.seq, 0, x.seq.len()))
                 .collect();
-            let mx = ll.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = ll.iter().map(|v| (v - mx).exp()).sum();
-            ll.iter().map(|v| (v - mx).exp() / z).collect()
+            crate::stats::posterior(&ll)
         })
         .collect())
 }

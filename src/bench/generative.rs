@@ -151,14 +151,7 @@ pub fn generative_classify(
         }
         class_lms.push(model);
     }
-    let probs = ll
-        .into_iter()
-        .map(|l| {
-            let mx = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = l.iter().map(|v| (v - mx).exp()).sum();
-            l.iter().map(|v| (v - mx).exp() / z).collect()
-        })
-        .collect();
+    let probs = ll.iter().map(|l| crate::stats::posterior(l)).collect();
     Ok((probs, class_lms))
 }
 

@@ -280,6 +280,22 @@ pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static 
     (acc, sums)
 }
 
+/// Class posteriors from per-class log-likelihoods (each plus its log prior, if any): the
+/// normalised exponentials, shifted by the largest so no term overflows.
+///
+/// ```
+/// let p = genolm::stats::posterior(&[-1000.0, -1000.0 - 2f64.ln()]);
+/// assert!((p[0] - 2.0 / 3.0).abs() < 1e-12 && (p[1] - 1.0 / 3.0).abs() < 1e-12);
+/// ```
+pub fn posterior(log_likelihoods: &[f64]) -> Vec<f64> {
+    let mx = log_likelihoods
+        .iter()
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = log_likelihoods.iter().map(|v| (v - mx).exp()).sum();
+    log_likelihoods.iter().map(|v| (v - mx).exp() / z).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,9 +83,11 @@ pub fn generative_classify(
     opts: &GenerativeOptions,
 ) -> Result<(Vec<Vec<f64>>, Vec<GenomicModel>)> {
     if !lm.config().causal() {
-        return Err(Error::Config(
-            "class-conditional LMs need a causal LM (an MLM scores no likelihood)".into(),
-        ));
+        return Err(Error::Config(format!(
+            "class-conditional LMs start from a causal LM; this model has a {:?} head (an MLM \
+             or a classifier scores no sequence likelihood)",
+            lm.config().head
+        )));
     }
     let tok = lm.config().tokenizer()?;
     let strands = |seq: &[u8]| -> Vec<Vec<u8>> {

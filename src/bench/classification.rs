@@ -61,28 +61,26 @@ fn markov_probs(
         .collect())
 }
 
-/// Accuracy on the test items flagged `true` and on the others (NaN for an empty part).
+/// Arg-max accuracy on the test items flagged `true` and on the others (NaN for an empty part).
 fn split_accuracy<P: Copy + Into<f64>>(
     probs: &[Vec<P>],
     labels: &[u32],
     seen: &[bool],
 ) -> [f64; 2] {
-    let mut right = [0usize; 2];
-    let mut n = [0usize; 2];
-    for ((p, &l), &s) in probs.iter().zip(labels).zip(seen) {
-        let part = usize::from(!s);
-        let arg = p
+    [true, false].map(|part| {
+        let (p, l): (Vec<Vec<f64>>, Vec<u32>) = probs
             .iter()
-            .enumerate()
-            .max_by(|a, b| {
-                let (x, y): (f64, f64) = ((*a.1).into(), (*b.1).into());
-                x.total_cmp(&y)
-            })
-            .map_or(0, |m| m.0);
-        n[part] += 1;
-        right[part] += usize::from(arg == l as usize);
-    }
-    [0, 1].map(|i| right[i] as f64 / n[i] as f64)
+            .zip(labels)
+            .zip(seen)
+            .filter(|(_, &s)| s == part)
+            .map(|((p, &l), _)| (p.iter().map(|&v| v.into()).collect(), l))
+            .unzip();
+        if l.is_empty() {
+            f64::NAN
+        } else {
+            crate::stats::accuracy(&p, &l)
+        }
+    })
 }
 
 /// Fine-tune a classifier from the LM and score it (and the baseline) on `test`. With `seen`

@@ -97,12 +97,15 @@ pub fn generative_classify(
             vec![seq.to_vec()]
         }
     };
-    // test rows, grouped by length for batched scoring: (length, [(item, row)])
-    let mut groups: std::collections::BTreeMap<usize, Vec<(usize, Vec<u32>)>> = Default::default();
+    // test rows, grouped by length for batched scoring: length → (items, rows)
+    type Group = (Vec<usize>, Vec<Vec<u32>>);
+    let mut groups: std::collections::BTreeMap<usize, Group> = Default::default();
     for (i, x) in test.iter().enumerate() {
         for s in strands(&x.seq) {
             let ids = tok.encode(&s);
-            groups.entry(ids.len()).or_default().push((i, ids));
+            let g = groups.entry(ids.len()).or_default();
+            g.0.push(i);
+            g.1.push(ids);
         }
     }
     let n_strands = if opts.both_strands { 2.0 } else { 1.0 };
@@ -123,7 +126,7 @@ pub fn generative_classify(
         let bptt = 64.min(shortest.saturating_sub(1)).max(1);
         let batch = opts.batch_size.min(streams.len()).max(1);
         let data = LmBatcher::new(streams, batch, bptt, false, opts.seed + c as u64)?;
-        let per_epoch = data.epoch(0).len().max(1);
+        let per_epoch = data.iter_epoch(0).len().max(1);
         let epochs = opts.min_steps.div_ceil(per_epoch).max(1);
         let lo = LearnerOptions {
             seed: opts.seed + c as u64,
@@ -136,16 +139,15 @@ pub fn generative_classify(
         learn.fit_one_cycle(epochs, opts.lr)?;
         let model = learn.model;
         let prior = (items.len() as f64 / train.len() as f64).ln();
-        for rows in groups.values() {
-            let ids: Vec<Vec<u32>> = rows.iter().map(|(_, r)| r.clone()).collect();
+        for (items, rows) in groups.values() {
             let scores = score_rows(
                 &model,
-                &ids,
+                rows,
                 Objective::LogLikelihood,
                 &RowOptions::batch(opts.eval_batch_size.max(1)),
             )?;
-            for ((i, _), s) in rows.iter().zip(scores) {
-                ll[*i][c] += s / n_strands;
+            for (&i, s) in items.iter().zip(scores) {
+                ll[i][c] += s / n_strands;
             }
         }
         for row in ll.iter_mut() {

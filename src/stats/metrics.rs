@@ -233,11 +233,9 @@ fn threshold_counts(scores: &[f64], labels: &[bool]) -> (Vec<(usize, usize)>, us
     (steps, tp, fp)
 }
 
-/// Metrics of class probabilities: arg-max accuracy, then the binary metrics (macro one-vs-rest
-/// for more than two classes). Returns `(accuracy, named metrics)`.
-pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static str, f64)>) {
-    let n_classes = probs.first().map(|p| p.len()).unwrap_or(0);
-    let acc = probs
+/// Arg-max accuracy of class probabilities (the first class on ties; 0 for no items).
+pub fn accuracy(probs: &[Vec<f64>], labels: &[u32]) -> f64 {
+    probs
         .iter()
         .zip(labels)
         .filter(|(p, &y)| {
@@ -250,7 +248,14 @@ pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static 
             arg == y as usize
         })
         .count() as f64
-        / labels.len().max(1) as f64;
+        / labels.len().max(1) as f64
+}
+
+/// Metrics of class probabilities: arg-max accuracy, then the binary metrics (macro one-vs-rest
+/// for more than two classes). Returns `(accuracy, named metrics)`.
+pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static str, f64)>) {
+    let n_classes = probs.first().map(|p| p.len()).unwrap_or(0);
+    let acc = accuracy(probs, labels);
     let classes: Vec<usize> = if n_classes == 2 {
         vec![1]
     } else {

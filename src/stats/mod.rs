@@ -1,7 +1,7 @@
 //! Bottom layer: the statistics and metrics every stage shares — ranks, AUROC with its
 //! Mann–Whitney p-value, Pearson correlation, multiple-testing corrections
 //! ([`hypothesis`]), and classification metrics, ROC/PR curves and mean ± sd ([`metrics`]), and the L1 logistic solver of sparse probes
-//! ([`regression`]).
+//! ([`regression`]), and the calibration of per-class scores on held-out items ([`calibration`]).
 //!
 //! Training reports [`BinaryMetrics`], the neuron analyses test with [`auroc_test`] and
 //! [`benjamini_hochberg`], the benchmark compares with [`auroc`], and ROC/PR figures draw
@@ -15,6 +15,7 @@
 //! assert_eq!(mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
 //! ```
 
+pub mod calibration;
 pub mod hypothesis;
 pub mod metrics;
 pub mod regression;

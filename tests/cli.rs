@@ -371,6 +371,45 @@ fn classify_the_promoters() {
         s(&gen),
     ]);
     assert!(e.contains("--lm"), "{e}");
+    // a validation split per class: kept epochs and the calibration in metrics.json
+    let cal = dir.path().join("gen-cal");
+    ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--generative",
+        "--generative-steps",
+        "10",
+        "--generative-valid",
+        "0.25",
+        "--out",
+        s(&cal),
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cal.join("metrics.json")).unwrap()).unwrap();
+    assert!(m["calibration"]["scale"].as_f64().unwrap() > 0.0, "{m}");
+    for c in &classes {
+        let e = &m["class_lm_epochs"][c.as_str()];
+        assert!(
+            e["kept"].as_u64().unwrap() <= e["run"].as_u64().unwrap(),
+            "{m}"
+        );
+    }
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--generative",
+        "--generative-valid",
+        "1.5",
+        "--out",
+        s(&cal),
+    ]);
+    assert!(e.contains("valid_fraction must be in [0, 1)"), "{e}");
 
     // bad inputs: three cycles instead of four; a CSV without the header
     let e = fails(&[

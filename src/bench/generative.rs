@@ -130,6 +130,12 @@ pub fn generative_classify(
             lm.config().head
         )));
     }
+    if !(0.0..1.0).contains(&opts.valid_fraction) {
+        return Err(Error::Config(format!(
+            "generative valid_fraction must be in [0, 1), not {}",
+            opts.valid_fraction
+        )));
+    }
     let tok = lm.config().tokenizer()?;
     let strands = |seq: &[u8]| -> Vec<Vec<u8>> {
         if opts.both_strands {

@@ -83,7 +83,8 @@ impl ScoreCalibration {
                 .iter()
                 .any(|r| r.len() != k || r.iter().any(|v| !v.is_finite()))
             || labels.iter().any(|&y| y as usize >= k)
-            || !(prior_sd > 0.0)
+            || prior_sd.is_nan()
+            || prior_sd <= 0.0
         {
             return None;
         }

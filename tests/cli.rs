@@ -371,6 +371,81 @@ fn classify_the_promoters() {
         s(&gen),
     ]);
     assert!(e.contains("--lm"), "{e}");
+    // a test file of its own: all of --data trains, the test file's classes matched by name
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let (tr_csv, te_csv, odd_csv) = (
+        dir.path().join("tr.csv"),
+        dir.path().join("te.csv"),
+        dir.path().join("odd.csv"),
+    );
+    // the test file lists its rows in reverse, so its own class order differs from --data's
+    let test_rows: Vec<&str> = rows.iter().rev().step_by(5).copied().collect();
+    let train_rows: Vec<&str> = rows
+        .iter()
+        .filter(|r| !test_rows.contains(r))
+        .copied()
+        .collect();
+    std::fs::write(&tr_csv, format!("{header}\n{}\n", train_rows.join("\n"))).unwrap();
+    std::fs::write(&te_csv, format!("{header}\n{}\n", test_rows.join("\n"))).unwrap();
+    let sep = ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&tr_csv),
+        "--test",
+        s(&te_csv),
+        "--generative",
+        "--generative-steps",
+        "10",
+        "--out",
+        s(&dir.path().join("gen-test")),
+    ]);
+    assert!(
+        sep.contains(&format!(
+            "{} train / {} test items",
+            train_rows.len(),
+            test_rows.len()
+        )),
+        "{sep}"
+    );
+    let preds = std::fs::read_to_string(dir.path().join("gen-test/predictions.csv")).unwrap();
+    // each test row keeps its own class name
+    let first_label = test_rows[0]
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .trim()
+        .trim_matches('"');
+    let first_pred = preds.lines().nth(1).unwrap();
+    assert!(
+        first_pred.split(',').nth(1).unwrap().trim_matches('"') == first_label,
+        "{first_pred}"
+    );
+    std::fs::write(
+        &odd_csv,
+        format!("{header}\nACGTACGTACGTACGTACGTACGTACGT,virus\n"),
+    )
+    .unwrap();
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&tr_csv),
+        "--test",
+        s(&odd_csv),
+        "--generative",
+        "--out",
+        s(&dir.path().join("gen-odd")),
+    ]);
+    assert!(
+        e.contains("\"virus\" is not among the training classes"),
+        "{e}"
+    );
+
     // a validation split per class: kept epochs and the calibration in metrics.json
     let cal = dir.path().join("gen-cal");
     ok(&[

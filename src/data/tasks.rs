@@ -45,6 +45,50 @@ pub struct LabelledSet {
     pub classes: Vec<String>,
 }
 
+impl LabelledSet {
+    /// The items with their labels renumbered to `classes` by name — a test set read on its
+    /// own numbers its classes in its own order. A class that `classes` lacks is an error
+    /// naming `source`.
+    ///
+    /// ```
+    /// use genolm::data::tasks::parse_labelled;
+    /// let train = parse_labelled(b"sequence,label\nACGT,phage\nTTGA,plasmid\n", "train.csv")?;
+    /// let test = parse_labelled(b"sequence,label\nGGCA,plasmid\n", "test.csv")?;
+    /// assert_eq!(test.items[0].label, 0); // its own first class
+    /// let test = test.relabelled(&train.classes, "test.csv")?;
+    /// assert_eq!(test[0].label, 1); // "plasmid" in the training classes
+    /// let odd = parse_labelled(b"sequence,label\nGGCA,virus\n", "odd.csv")?;
+    /// assert!(odd.relabelled(&train.classes, "odd.csv").is_err());
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn relabelled(self, classes: &[String], source: &str) -> Result<Vec<LabelledSeq>> {
+        let map: Vec<u32> = self
+            .classes
+            .iter()
+            .map(|c| {
+                classes
+                    .iter()
+                    .position(|k| k == c)
+                    .map(|i| i as u32)
+                    .ok_or_else(|| {
+                        Error::Input(format!(
+                            "{source}: class {c:?} is not among the training classes ({})",
+                            classes.join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?;
+        Ok(self
+            .items
+            .into_iter()
+            .map(|mut x| {
+                x.label = map[x.label as usize];
+                x
+            })
+            .collect())
+    }
+}
+
 fn clean_field(f: &str) -> &str {
     f.trim().trim_matches('"').trim()
 }

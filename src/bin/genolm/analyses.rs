@@ -264,6 +264,12 @@ pub struct ClassifyArgs {
     /// Seed of the stratified 80/20 split, the head and the batch order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Labelled test items in the same forms as --data (CSV, or one FASTA per class), with
+    /// classes named as in --data: all of --data trains and these are scored (e.g. a benchmark's
+    /// own train/test files, or test reads from other genomes). Without it, a stratified 20 %
+    /// of --data is the test set.
+    #[arg(long)]
+    test: Option<PathBuf>,
     /// Epochs of the four gradual-unfreezing cycles (head, +1 group, +2 groups, all).
     #[arg(long, value_delimiter = ',', default_value = "4,3,3,6")]
     epochs: Vec<usize>,
@@ -551,7 +557,16 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             set.classes.join(", ")
         )));
     }
-    let (train, test) = stratified_split(&set.items, a.seed);
+    let (train, test) = match &a.test {
+        Some(p) => {
+            let test = read_labelled(p)?.relabelled(&set.classes, &p.display().to_string())?;
+            if test.is_empty() {
+                return Err(Error::Input(format!("{}: no test items", p.display())));
+            }
+            (set.items.clone(), test)
+        }
+        None => stratified_split(&set.items, a.seed),
+    };
     if a.generative {
         return classify_generative(&a, &set.classes, &train, &test);
     }

@@ -247,13 +247,14 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids, None)?);
     if let Some((tr, te, ids)) = read_origin_items(ctx)? {
         // test reads from genomes the LM trained on (their last 20 % included) vs the others
+        let trained: Vec<String> = ctx
+            .train
+            .iter()
+            .map(|&g| format!("{}:", ctx.id(g)))
+            .collect();
         let seen: Vec<bool> = te
             .iter()
-            .map(|x| {
-                ctx.train
-                    .iter()
-                    .any(|&g| x.origin.starts_with(&format!("{}:", ctx.id(g))))
-            })
+            .map(|x| trained.iter().any(|t| x.origin.starts_with(t.as_str())))
             .collect();
         rows.push(evaluate_task(
             ctx,

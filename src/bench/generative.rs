@@ -193,25 +193,25 @@ pub fn generative_classify(
     let mut class_lms = Vec::with_capacity(n_classes);
     let mut epochs_kept = Vec::with_capacity(n_classes);
     let n_fit: usize = fit_items.iter().map(Vec::len).sum();
+    let encode = |items: &[&LabelledSeq]| -> Vec<Vec<u32>> {
+        items
+            .iter()
+            .flat_map(|x| strands(&x.seq))
+            .map(|s| tok.encode(&s))
+            .filter(|ids| ids.len() > 2)
+            .collect()
+    };
+    let batcher = |streams: Vec<Vec<u32>>, seed: u64| -> Result<Option<LmBatcher>> {
+        let Some(shortest) = streams.iter().map(Vec::len).min() else {
+            return Ok(None);
+        };
+        // whole items as windows while they are short (a shorter window would drop
+        // each item's tail, or the whole item when its random offset leaves no window)
+        let bptt = MAX_WINDOW.min(shortest.saturating_sub(1)).max(1);
+        let batch = opts.batch_size.min(streams.len()).max(1);
+        Ok(Some(LmBatcher::new(streams, batch, bptt, false, seed)?))
+    };
     for (c, items) in fit_items.iter().enumerate() {
-        let encode = |items: &[&LabelledSeq]| -> Vec<Vec<u32>> {
-            items
-                .iter()
-                .flat_map(|x| strands(&x.seq))
-                .map(|s| tok.encode(&s))
-                .filter(|ids| ids.len() > 2)
-                .collect()
-        };
-        let batcher = |streams: Vec<Vec<u32>>, seed: u64| -> Result<Option<LmBatcher>> {
-            let Some(shortest) = streams.iter().map(Vec::len).min() else {
-                return Ok(None);
-            };
-            // whole items as windows while they are short (a shorter window would drop
-            // each item's tail, or the whole item when its random offset leaves no window)
-            let bptt = MAX_WINDOW.min(shortest.saturating_sub(1)).max(1);
-            let batch = opts.batch_size.min(streams.len()).max(1);
-            Ok(Some(LmBatcher::new(streams, batch, bptt, false, seed)?))
-        };
         let seed = opts.seed + c as u64;
         let Some(data) = batcher(encode(items), seed)? else {
             return Err(Error::Input(format!(

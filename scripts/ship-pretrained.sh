@@ -25,12 +25,17 @@ import hashlib, json, os, subprocess, sys
 config, name, run, dest = sys.argv[1:]
 sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
 summary = json.load(open(os.path.join(run, "summary.json")))
-manifest = json.load(open("datasets/manifest.json"))
+# The run's corpus: the embedded one is datasets/manifest.json; a manifest file or a folder
+# with one (paths relative to the repository root, as run files give them).
+corpus = (summary.get("data") or {}).get("corpus", "embedded")
+mpath = "datasets/manifest.json" if corpus == "embedded" else (
+    corpus if os.path.isfile(corpus) else os.path.join(corpus, "manifest.json"))
+manifest = json.load(open(mpath))
 files = []
 for g in manifest["genomes"]:
     if g["id"] in summary.get("train_genomes", []):
         for f in g["files"]:
-            p = os.path.join("datasets", f["path"])
+            p = os.path.join(os.path.dirname(mpath), f["path"])
             files.append({"genome": g["id"], "path": f["path"], "sha256": sha(p)})
 steps = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl")) if '"kind":"step"' in l]
 prov = {
@@ -47,7 +52,7 @@ prov = {
         "minutes_wall_clock": round(summary["minutes"], 2),
         "train_genomes": summary.get("train_genomes", []),
     },
-    "corpus": {"manifest_sha256": sha("datasets/manifest.json"), "training_files": files},
+    "corpus": {"manifest": mpath, "manifest_sha256": sha(mpath), "training_files": files},
     "held_out": {"valid": summary["valid"], "test": summary["test"]},
     "model_sha256": sha(os.path.join(dest, "model.safetensors")),
     "reproduce": f"genolm reproduce models/pretrained/{name}/provenance.json",

@@ -860,3 +860,14 @@ fn bench_context_lengths_runs_the_long_context_experiment() {
     let e = fails(&["train", "-c", s(&cfg), "--rope-factor", "0.5"]);
     assert!(e.contains("factor must be"), "{e}");
 }
+
+/// `genolm corpus` takes what run files take: `embedded`, a manifest.json or a folder.
+#[test]
+fn corpus_summary_of_a_manifest_file() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/extended.json");
+    let out = ok(&["corpus", s(&m)]);
+    assert!(out.contains("dmelanogaster_upstream_chr2L"), "{out}");
+    assert!(out.contains("15 genomes"), "{out}");
+    assert!(ok(&["corpus", "embedded"]).contains("13 genomes"));
+    fails(&["corpus", "no/such/manifest.json"]);
+}

@@ -259,6 +259,39 @@ fn embedded_corpus_loads_with_all_kingdoms() {
     assert_eq!(df.height(), 13);
 }
 
+/// The extended corpus (datasets/extended.json): the embedded genomes plus two eukaryotic
+/// training genomes, with the embedded corpus's held-out genomes at the default split.
+#[test]
+fn extended_corpus_adds_training_eukaryotes_and_keeps_the_held_out_genomes() {
+    let e = Corpus::open(ds("extended.json").to_str().unwrap()).unwrap();
+    let c = Corpus::embedded().unwrap();
+    assert_eq!(e.genomes.len(), c.genomes.len() + 2);
+    let chr2 = e.index_of("scerevisiae_chrII").unwrap();
+    assert_eq!(e.genomes[chr2].len(), 813_178);
+    let fly = e.index_of("dmelanogaster_upstream_chr2L").unwrap();
+    assert_eq!(e.genomes[fly].contigs.len(), 517);
+    assert_eq!(e.genomes[fly].len(), 1_502_644);
+    let cfg = genolm::train::run::DataConfig::default();
+    let (se, sc) = (
+        genolm::train::run::run_splits(&e, &cfg).unwrap(),
+        genolm::train::run::run_splits(&c, &cfg).unwrap(),
+    );
+    let ids = |corpus: &Corpus, v: &[usize]| {
+        let mut v = corpus.ids(v);
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&e, &se.valid), ids(&c, &sc.valid));
+    assert_eq!(ids(&e, &se.test), ids(&c, &sc.test));
+    let mut train = ids(&c, &sc.train);
+    train.extend([
+        "dmelanogaster_upstream_chr2L".to_string(),
+        "scerevisiae_chrII".into(),
+    ]);
+    train.sort();
+    assert_eq!(ids(&e, &se.train), train);
+}
+
 #[test]
 fn checksums_are_verified() {
     let dir = tempfile::tempdir().unwrap();

@@ -146,7 +146,8 @@ enum Cmd {
     },
     /// Summarise a corpus: the embedded default, or a folder of your own genomes.
     Corpus {
-        /// Folder with a manifest.json or pro/ euk/ vir/ sub-folders (default: embedded corpus).
+        /// `embedded` (the default), a `manifest.json` (e.g. datasets/extended.json), or a folder
+        /// with a manifest.json or pro/ euk/ vir/ sub-folders.
         dir: Option<PathBuf>,
         /// Split at `genome` or `species` level.
         #[arg(long, default_value = "genome")]
@@ -521,7 +522,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         }
         Cmd::Corpus { dir, level, seed } => {
             let corpus = match dir {
-                Some(d) => Corpus::from_dir(d)?,
+                Some(d) => Corpus::open(&d.to_string_lossy())?,
                 None => Corpus::embedded()?,
             };
             println!("{}", genolm::report::corpus_overview(&corpus, level, seed)?);

@@ -11,7 +11,6 @@ order up to a number of bases.
 
 Usage: dmel-upstream.py UPSTREAM_FA_GZ CHROM MAX_BASES OUT_FA
 """
-import collections
 import gzip
 import re
 import sys
@@ -51,7 +50,7 @@ def main(src, chrom, max_bases, out):
             if bases.setdefault(lo + i, b) != b:
                 sys.exit(f"{name}: disagrees with an overlapping record at {chrom}:{lo + i}")
         n += 1
-    runs = collections.deque()
+    runs = []
     for p in sorted(bases):
         if runs and runs[-1][1] == p - 1:
             runs[-1][1] = p

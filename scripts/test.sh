@@ -15,6 +15,16 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export GENOLM_FEATURES="${GENOLM_FEATURES:-mpi}"
 F=(--features "$GENOLM_FEATURES")
+# Each step's wall time goes to stderr, and all of them at the end (CI must stay well under
+# its limit on a fresh 2-core machine; these lines say where the time goes).
+times=()
+step() {
+  local t0=$SECONDS
+  "$@"
+  times+=("$(printf '%5d s  %s' $((SECONDS - t0)) "$*")")
+  echo "genolm test: ${times[-1]}" >&2
+}
+trap 'printf "genolm test: step times\n" >&2; printf "  %s\n" "${times[@]}" >&2' EXIT
 # Style gates. rustfmt and clippy come with rustup's default profile; where they are missing
 # and cannot be installed (no network), say so loudly and go on to the tests.
 for c in fmt clippy; do
@@ -23,21 +33,21 @@ for c in fmt clippy; do
   fi
 done
 if cargo fmt --version >/dev/null 2>&1; then
-  cargo fmt --check
+  step cargo fmt --check
 else
   echo "genolm test: WARNING: rustfmt is not installed; formatting NOT checked" >&2
 fi
 if cargo clippy --version >/dev/null 2>&1; then
-  cargo clippy --all-targets "${F[@]}" -- -D warnings
+  step cargo clippy --all-targets "${F[@]}" -- -D warnings
 else
   echo "genolm test: WARNING: clippy is not installed; lints NOT checked" >&2
 fi
-cargo build --all-targets "${F[@]}"
-cargo test --all-targets "${F[@]}"
-cargo test --doc "${F[@]}"
-bash scripts/python-check.sh
+step cargo build --all-targets "${F[@]}"
+step cargo test --all-targets "${F[@]}"
+step cargo test --doc "${F[@]}"
+step bash scripts/python-check.sh
 if [ "${GENOLM_SKIP_NOTEBOOKS:-0}" != 1 ]; then
-  bash scripts/notebooks.sh
-  bash scripts/browser-check.sh runs/notebooks/quickstart/report
+  step bash scripts/notebooks.sh
+  step bash scripts/browser-check.sh runs/notebooks/quickstart/report
 fi
-bash scripts/monitor-check.sh
+step bash scripts/monitor-check.sh

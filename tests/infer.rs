@@ -49,6 +49,7 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
         batch_size: 4,
         window: 25,
         context: 60,
+        min_segment: 0,
         ..Default::default()
     };
     let st4 = states(&model, &[("phix".to_string(), seq)], &opts4).unwrap();
@@ -63,6 +64,21 @@ fn recurrent_states_in_windows_equal_one_forward_pass() {
         max_diff < 0.05,
         "warm-up context should make segments agree (max diff {max_diff})"
     );
+    // By default a record shorter than two `min_segment`s is one segment, read from its first
+    // token: every position has its whole history, whatever the batch size.
+    let opts_min = PredictOptions {
+        batch_size: 4,
+        window: 25,
+        context: 60,
+        min_segment: 200,
+        ..Default::default()
+    };
+    let st = states(&model, &[("phix".to_string(), real_seq(300))], &opts_min).unwrap();
+    let l = st.layer("lstm.0").unwrap();
+    for (i, row) in full.iter().enumerate() {
+        assert!(close(l.row(i), row, 1e-4), "row {i}");
+    }
+    assert!(PredictOptions::default().min_segment >= 1024);
 }
 
 #[test]

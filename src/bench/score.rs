@@ -31,7 +31,11 @@ pub struct PosScore {
     pub markov_ok: bool,
 }
 
-/// Sums of scores over tokens.
+/// Sums of scores over tokens, and over blocks of tokens the moments that give the standard
+/// error of the skill (Markov − model cross-entropy): scores of neighbouring tokens are
+/// correlated and held-out genomes vary along their length (a region close to a training
+/// genome, a strain-specific island), so the error is estimated between blocks of
+/// [`BenchOptions::chunk_len`](super::BenchOptions::chunk_len) bases, not between tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tally {
     /// Tokens.
@@ -44,6 +48,11 @@ pub struct Tally {
     pub markov_nll: f64,
     /// Correct, Markov.
     pub markov_ok: usize,
+    /// Blocks folded in by [`add_block`](Self::add_block).
+    pub blocks: usize,
+    /// Σ over blocks of `d²`, `d·n` and `n²`, where `d` is the block's Markov − model
+    /// negative log-likelihood and `n` its tokens.
+    pub block_moments: [f64; 3],
 }
 
 impl Tally {
@@ -54,6 +63,43 @@ impl Tally {
         self.model_ok += o.model_ok;
         self.markov_nll += o.markov_nll;
         self.markov_ok += o.markov_ok;
+        self.blocks += o.blocks;
+        for (a, b) in self.block_moments.iter_mut().zip(o.block_moments) {
+            *a += b;
+        }
+    }
+
+    /// Add a block of tokens (its sums, and its moments for [`skill_se`](Self::skill_se)).
+    pub fn add_block(&mut self, b: &Tally) {
+        if b.n == 0 {
+            return;
+        }
+        let (d, n) = (b.markov_nll - b.model_nll, b.n as f64);
+        self.merge(&Tally {
+            blocks: 1,
+            block_moments: [d * d, d * n, n * n],
+            ..*b
+        });
+    }
+
+    /// Skill: Markov − model cross-entropy (nats per token).
+    pub fn skill(&self) -> f64 {
+        self.markov_ce() - self.model_ce()
+    }
+
+    /// Standard error of [`skill`](Self::skill) between blocks (the ratio estimator's: √(Σ (d −
+    /// skill·n)² / (B (B − 1))) / n̄ over `B` blocks); NaN with fewer than five blocks (a
+    /// 5.4-kb phage is two blocks: their spread says nothing).
+    pub fn skill_se(&self) -> f64 {
+        let b = self.blocks as f64;
+        if self.blocks < 5 || self.n == 0 {
+            return f64::NAN;
+        }
+        let r = self.skill();
+        let [d2, dn, n2] = self.block_moments;
+        let ss = (d2 - 2.0 * r * dn + r * r * n2).max(0.0);
+        let nbar = self.n as f64 / b;
+        (ss / (b * (b - 1.0))).sqrt() / nbar
     }
 
     /// Add one token.
@@ -196,33 +242,44 @@ pub fn lm_row(
                 ir - t.markov_ce(),
             ),
             ("informed_random".into(), ir, ir),
+            ("skill_se".into(), t.skill_se(), f64::NAN),
         ],
         seconds: secs,
         more_baselines: Vec::new(),
     }
 }
 
-/// Score genomes (chunks) into a tally.
+/// Score genomes (chunks) into a tally, in blocks of `chunk_len` bases for the standard error.
 pub fn tally_genomes(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
+    let block_len = ctx.opts.chunk_len.max(1);
     let mut t = Tally::default();
     for &g in genomes {
         for (_, _, _, seq) in ctx.chunks(g) {
+            let mut block = (0, Tally::default());
             for p in score_sequence(ctx, &seq)? {
-                t.add(&p);
+                let b = p.last_base / block_len;
+                if b != block.0 {
+                    t.add_block(&block.1);
+                    block = (b, Tally::default());
+                }
+                block.1.add(&p);
             }
+            t.add_block(&block.1);
         }
     }
     Ok(t)
 }
 
-/// Score reads of genomes into a tally.
+/// Score reads of genomes into a tally (a read is a block for the standard error).
 pub fn tally_reads(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
     let reads: Vec<Vec<u8>> = ctx.reads(genomes)?.into_iter().map(|r| r.seq).collect();
     let mut t = Tally::default();
     for r in score_reads(ctx, &reads)? {
+        let mut read = Tally::default();
         for p in &r {
-            t.add(p);
+            read.add(p);
         }
+        t.add_block(&read);
     }
     Ok(t)
 }
@@ -304,4 +361,55 @@ pub fn markov_candidate_scores(ctx: &BenchContext, w: &[u8], centre: usize) -> [
         *scb = m.span_logp(&cand, centre, end);
     }
     sc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    fn block(n: usize, model_nll: f64, markov_nll: f64) -> Tally {
+        Tally {
+            n,
+            model_nll,
+            markov_nll,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn skill_se_is_the_spread_between_blocks() {
+        // five blocks of 10 tokens whose skills are 0.1 … 0.5 nats per token
+        let mut t = Tally::default();
+        for d in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            t.add_block(&block(10, 13.0, 13.0 + d));
+        }
+        assert_eq!((t.n, t.blocks), (50, 5));
+        assert!((t.skill() - 0.3).abs() < 1e-12);
+        // equal blocks: the standard error of the mean of 0.1 … 0.5 = sd / √5
+        let sd = (0.1f64 / 4.0).sqrt(); // Σ (x − 0.3)² = 0.1 over 5 − 1
+        assert!((t.skill_se() - sd / 5f64.sqrt()).abs() < 1e-12);
+        // merging tallies keeps the moments: two parts give the same error as one
+        let (mut a, mut b) = (Tally::default(), Tally::default());
+        a.add_block(&block(10, 13.0, 14.0));
+        a.add_block(&block(10, 13.0, 15.0));
+        for d in [3.0, 4.0, 5.0] {
+            b.add_block(&block(10, 13.0, 13.0 + d));
+        }
+        a.merge(&b);
+        assert!((a.skill_se() - t.skill_se()).abs() < 1e-12);
+        // the same skill in every block: no spread
+        let mut same = Tally::default();
+        for n in [10, 20, 30, 40, 50] {
+            same.add_block(&block(n, 1.3 * n as f64, 1.5 * n as f64));
+        }
+        assert!(same.skill_se().abs() < 1e-9);
+        // fewer than five blocks: no estimate; an empty block is no block
+        let mut few = Tally::default();
+        for _ in 0..4 {
+            few.add_block(&block(10, 13.0, 15.0));
+        }
+        few.add_block(&Tally::default());
+        assert_eq!(few.blocks, 4);
+        assert!(few.skill_se().is_nan());
+    }
 }

@@ -130,8 +130,12 @@ pub fn predict_each(
     };
 
     if recurrent {
-        // Contiguous segments side by side, each warmed up by `context` tokens.
-        let n_seg = opts.batch_size.min(n.div_ceil(opts.window)).max(1);
+        // Contiguous segments side by side, each at least `min_segment` tokens (0: a window)
+        // and warmed up by `context` tokens.
+        let n_seg = n
+            .checked_div(opts.min_segment)
+            .unwrap_or_else(|| n.div_ceil(opts.window));
+        let n_seg = opts.batch_size.min(n_seg).max(1);
         let seg = n.div_ceil(n_seg);
         let segs: Vec<(usize, usize, usize)> = (0..n_seg)
             .map(|r| {

@@ -246,8 +246,9 @@ pub struct VariantsArgs {
     /// Output CSV: chrom, pos, ref, alt, LLR (both strands), embedding distance, Markov LLR.
     #[arg(long, short)]
     out: PathBuf,
-    /// Bases on each side of the variant.
-    #[arg(long, default_value_t = 100)]
+    /// Bases on each side of the variant (a causal LM needs a long left flank to be in a gene's
+    /// reading frame: docs/benchmark-results.md).
+    #[arg(long, default_value_t = 256)]
     flank: usize,
     /// Also score every simple allele — indels and multi-base substitutions included — into
     /// this CSV: chrom, pos, id, ref, alt, kind, window LLR, right-flank LLR.

@@ -435,3 +435,49 @@ fn inference_view_equals_the_model_without_a_graph() {
         );
     }
 }
+
+#[test]
+fn records_read_together_score_as_when_read_alone() {
+    use genolm::infer::{token_scores, token_scores_many};
+    let seq = real_seq(1500);
+    // records of several lengths: shorter and longer than a segment, one empty
+    let recs: Vec<&[u8]> = vec![&seq[..400], &seq[100..1500], &seq[..0], &seq[700..760]];
+    let lstm = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 11).unwrap();
+    let mut cnn_cfg = ModelConfig::preset("dilated_small").unwrap();
+    cnn_cfg.conv_layers = 2;
+    cnn_cfg.conv_channels = 8;
+    let cnn = GenomicModel::new(cnn_cfg, &Device::Cpu, 12).unwrap();
+    for (model, opts) in [
+        (
+            &lstm,
+            PredictOptions {
+                batch_size: 3,
+                window: 50,
+                context: 40,
+                min_segment: 300,
+                ..Default::default()
+            },
+        ),
+        (
+            &cnn,
+            PredictOptions {
+                batch_size: 5,
+                window: 64,
+                context: 32,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let many = token_scores_many(model, &recs, &opts).unwrap();
+        assert_eq!(many.len(), recs.len());
+        for (r, m) in recs.iter().zip(&many) {
+            let one = token_scores(model, *r, &opts).unwrap();
+            assert_eq!(one.index, m.index);
+            assert_eq!(one.correct, m.correct);
+            assert!(close(&one.logp, &m.logp, 1e-5));
+        }
+        assert!(many[2].is_empty());
+        // the 1 398 tokens of the second record are 4 segments, read beside the others' rows
+        assert_eq!(many[1].len(), 1400 - 3);
+    }
+}

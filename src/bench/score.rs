@@ -9,7 +9,7 @@ use super::markov::{MarkovModel, BASES};
 use super::{BenchContext, BenchRow};
 use crate::data::tokenize::{informed_random_loss, Special};
 use crate::infer::{
-    mlm_masked, predict_rows, score_row, score_rows, token_scores, Objective, RowOptions,
+    mlm_masked, predict_rows, score_row, score_rows, token_scores_many, Objective, RowOptions,
 };
 use crate::models::Head;
 use crate::{Error, Result};
@@ -151,20 +151,32 @@ fn pair(
 /// Score one (long) sequence with the prediction core (windows with context, LSTM state
 /// carried) and the baseline.
 pub fn score_sequence(ctx: &BenchContext, seq: &[u8]) -> Result<Vec<PosScore>> {
-    let up = seq.to_ascii_uppercase();
-    let ts = token_scores(ctx.model, &up, &ctx.predict_options())?;
+    Ok(score_sequences(ctx, &[seq])?.pop().unwrap_or_default())
+}
+
+/// [`score_sequence`] of several sequences (the chunks of a genome), read in shared batches.
+pub fn score_sequences(ctx: &BenchContext, seqs: &[&[u8]]) -> Result<Vec<Vec<PosScore>>> {
+    let up: Vec<Vec<u8>> = seqs.iter().map(|s| s.to_ascii_uppercase()).collect();
+    let refs: Vec<&[u8]> = up.iter().map(|s| s.as_slice()).collect();
+    let all = token_scores_many(ctx.model, &refs, &ctx.predict_options())?;
     let (k, s) = (ctx.tok.k, ctx.tok.stride);
-    Ok((0..ts.len())
-        .filter_map(|i| {
-            pair(
-                &ctx.markov,
-                &up,
-                k,
-                s,
-                ts.index[i],
-                ts.logp[i],
-                ts.correct[i],
-            )
+    Ok(all
+        .iter()
+        .zip(&up)
+        .map(|(ts, up)| {
+            (0..ts.len())
+                .filter_map(|i| {
+                    pair(
+                        &ctx.markov,
+                        up,
+                        k,
+                        s,
+                        ts.index[i],
+                        ts.logp[i],
+                        ts.correct[i],
+                    )
+                })
+                .collect()
         })
         .collect())
 }
@@ -254,9 +266,11 @@ pub fn tally_genomes(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
     let block_len = ctx.opts.chunk_len.max(1);
     let mut t = Tally::default();
     for &g in genomes {
-        for (_, _, _, seq) in ctx.chunks(g) {
+        let chunks = ctx.chunks(g);
+        let seqs: Vec<&[u8]> = chunks.iter().map(|c| c.3.as_slice()).collect();
+        for scores in score_sequences(ctx, &seqs)? {
             let mut block = (0, Tally::default());
-            for p in score_sequence(ctx, &seq)? {
+            for p in scores {
                 let b = p.last_base / block_len;
                 if b != block.0 {
                     t.add_block(&block.1);

@@ -71,11 +71,23 @@ pub fn predict_each(
     opts: &PredictOptions,
     sink: &mut dyn FnMut(Chunk<'_>) -> Result<()>,
 ) -> Result<()> {
+    predict_records(model, &[tokens], opts, &mut |_, c| sink(c))
+}
+
+/// [`predict_each`] over several records at once: their segments (recurrent models) or
+/// windows (the others) share batches, so many short records — chunks of a genome, reads —
+/// fill the batch rows that one of them alone would leave empty. Each record is read exactly
+/// as [`predict_each`] reads it alone; `sink` gets the record's index with each chunk.
+pub fn predict_records(
+    model: &GenomicModel,
+    records: &[&[u32]],
+    opts: &PredictOptions,
+    sink: &mut dyn FnMut(usize, Chunk<'_>) -> Result<()>,
+) -> Result<()> {
     check_opts(opts)?;
     let model = &model.inference()?;
     let plan = layer_plan(model, opts)?;
-    let n = tokens.len();
-    if n == 0 {
+    if records.iter().all(|r| r.is_empty()) {
         return Ok(());
     }
     let dev = model.device().clone();
@@ -88,6 +100,7 @@ pub fn predict_each(
     #[allow(clippy::too_many_arguments)]
     let mut deliver = |outs: &[(String, Tensor)],
                        logp: Option<&Tensor>,
+                       record: usize,
                        row: usize,
                        t0: usize, // token index of column 0
                        lo: usize,
@@ -119,78 +132,95 @@ pub fn predict_each(
                 .to_vec1::<f32>()?;
             layers.push((*name, v));
         }
-        sink(Chunk {
-            first_row: first_kept / opts.every,
-            tokens: &toks,
-            layers,
-        })
+        sink(
+            record,
+            Chunk {
+                first_row: first_kept / opts.every,
+                tokens: &toks,
+                layers,
+            },
+        )
     };
     let log_probs_of = |logits: &Tensor| -> Result<Tensor> {
         crate::models::layers::log_softmax(&logits.to_dtype(DType::F32)?)
     };
 
     if recurrent {
-        // Contiguous segments side by side, each at least `min_segment` tokens (0: a window)
-        // and warmed up by `context` tokens.
-        let n_seg = n
-            .checked_div(opts.min_segment)
-            .unwrap_or_else(|| n.div_ceil(opts.window));
-        let n_seg = opts.batch_size.min(n_seg).max(1);
-        let seg = n.div_ceil(n_seg);
-        let segs: Vec<(usize, usize, usize)> = (0..n_seg)
-            .map(|r| {
+        // Contiguous segments, each at least `min_segment` tokens (0: a window) and warmed up
+        // by `context` tokens: `(record, warm-up start, start, end)`. Up to `batch_size` of them
+        // are read side by side (several records: longest first, so rows of a batch end
+        // together; one record: in order, as always).
+        let mut segs: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for (ri, toks) in records.iter().enumerate() {
+            let n = toks.len();
+            let n_seg = n
+                .checked_div(opts.min_segment)
+                .unwrap_or_else(|| n.div_ceil(opts.window));
+            let n_seg = opts.batch_size.min(n_seg).max(1);
+            let seg = n.div_ceil(n_seg);
+            for r in 0..n_seg {
                 let s = (r * seg).min(n);
                 let e = ((r + 1) * seg).min(n);
-                (s.saturating_sub(opts.context), s, e)
-            })
-            .filter(|(_, s, e)| e > s)
-            .collect();
-        let rows = segs.len();
-        let total = segs.iter().map(|(w, _, e)| e - w).max().unwrap_or(0);
-        let mut state = model.zero_state(rows)?;
-        let mut c0 = 0;
-        while c0 < total {
-            let len = opts.window.min(total - c0);
-            let mut ids = Vec::with_capacity(rows * len);
-            for &(w, _, e) in &segs {
-                for j in 0..len {
-                    let t = w + c0 + j;
-                    ids.push(if t < e { tokens[t] } else { pad });
+                if e > s {
+                    segs.push((ri, s.saturating_sub(opts.context), s, e));
                 }
             }
-            let x = Tensor::from_vec(ids, (rows, len), &dev)?;
-            let out = model.forward_hooked(&x, state.as_ref(), Mode::Eval, true, &opts.hooks)?;
-            let logp = if opts.log_probs {
-                Some(log_probs_of(&out.logits)?)
-            } else {
-                None
-            };
-            for (r, &(w, s, e)) in segs.iter().enumerate() {
-                let t0 = w + c0;
-                let lo = t0.max(s);
-                let hi = (t0 + len).min(e);
-                if hi > lo {
-                    deliver(&out.layers, logp.as_ref(), r, t0, lo, hi)?;
+        }
+        if records.len() > 1 {
+            segs.sort_by_key(|&(ri, w, s, e)| (std::cmp::Reverse(e - w), ri, s));
+        }
+        for group in segs.chunks(opts.batch_size) {
+            let rows = group.len();
+            let total = group.iter().map(|(_, w, _, e)| e - w).max().unwrap_or(0);
+            let mut state = model.zero_state(rows)?;
+            let mut c0 = 0;
+            while c0 < total {
+                let len = opts.window.min(total - c0);
+                let mut ids = Vec::with_capacity(rows * len);
+                for &(ri, w, _, e) in group {
+                    for j in 0..len {
+                        let t = w + c0 + j;
+                        ids.push(if t < e { records[ri][t] } else { pad });
+                    }
                 }
+                let x = Tensor::from_vec(ids, (rows, len), &dev)?;
+                let out =
+                    model.forward_hooked(&x, state.as_ref(), Mode::Eval, true, &opts.hooks)?;
+                let logp = if opts.log_probs {
+                    Some(log_probs_of(&out.logits)?)
+                } else {
+                    None
+                };
+                for (r, &(ri, w, s, e)) in group.iter().enumerate() {
+                    let t0 = w + c0;
+                    let lo = t0.max(s);
+                    let hi = (t0 + len).min(e);
+                    if hi > lo {
+                        deliver(&out.layers, logp.as_ref(), ri, r, t0, lo, hi)?;
+                    }
+                }
+                state = out.state.map(|s| s.detach());
+                c0 += len;
             }
-            state = out.state.map(|s| s.detach());
-            c0 += len;
         }
     } else {
-        // Independent windows with context on the left (and right when bidirectional).
+        // Independent windows with context on the left (and right when bidirectional):
+        // `(record, context start, start, end, right context end)`.
         let right = if causal { 0 } else { opts.context };
-        let wins: Vec<(usize, usize, usize, usize)> = (0..n.div_ceil(opts.window))
-            .map(|i| {
+        let mut wins: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
+        for (ri, toks) in records.iter().enumerate() {
+            let n = toks.len();
+            for i in 0..n.div_ceil(opts.window) {
                 let s = i * opts.window;
                 let e = (s + opts.window).min(n);
-                (s.saturating_sub(opts.context), s, e, (e + right).min(n))
-            })
-            .collect();
+                wins.push((ri, s.saturating_sub(opts.context), s, e, (e + right).min(n)));
+            }
+        }
         for group in wins.chunks(opts.batch_size) {
-            let len = group.iter().map(|(a, _, _, b)| b - a).max().unwrap_or(0);
+            let len = group.iter().map(|(_, a, _, _, b)| b - a).max().unwrap_or(0);
             let mut ids = Vec::with_capacity(group.len() * len);
-            for &(a, _, _, b) in group {
-                ids.extend_from_slice(&tokens[a..b]);
+            for &(ri, a, _, _, b) in group {
+                ids.extend_from_slice(&records[ri][a..b]);
                 ids.extend(std::iter::repeat_n(pad, len - (b - a)));
             }
             let x = Tensor::from_vec(ids, (group.len(), len), &dev)?;
@@ -200,8 +230,8 @@ pub fn predict_each(
             } else {
                 None
             };
-            for (r, &(a, s, e, _)) in group.iter().enumerate() {
-                deliver(&out.layers, logp.as_ref(), r, a, s, e)?;
+            for (r, &(ri, a, s, e, _)) in group.iter().enumerate() {
+                deliver(&out.layers, logp.as_ref(), ri, r, a, s, e)?;
             }
         }
     }

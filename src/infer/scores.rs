@@ -1,6 +1,6 @@
 //! Token scores: the log-probability a language model gives each observed token.
 
-use super::{predict_each, PredictOptions};
+use super::{predict_records, PredictOptions};
 use crate::data::input::Sequence;
 use crate::data::tokenize::Special;
 use crate::models::{GenomicModel, Head};
@@ -92,7 +92,18 @@ pub fn token_scores(
     seq: &(impl Sequence + ?Sized),
     opts: &PredictOptions,
 ) -> Result<TokenScores> {
-    let seq = seq.bases();
+    let mut all = token_scores_many(model, &[seq.bases()], opts)?;
+    Ok(all.pop().unwrap_or_default())
+}
+
+/// [`token_scores`] of several sequences read in shared batches ([`predict_records`]): the
+/// same scores as one call per sequence, in fewer forward passes when the sequences are short
+/// (chunks of a genome, reads).
+pub fn token_scores_many(
+    model: &GenomicModel,
+    seqs: &[&[u8]],
+    opts: &PredictOptions,
+) -> Result<Vec<TokenScores>> {
     let head = model.config().head;
     if head == Head::Classifier {
         return Err(Error::Input("token scores need an LM or MLM head".into()));
@@ -102,30 +113,41 @@ pub fn token_scores(
     o.layers = vec!["body".into()];
     o.log_probs = true;
     o.every = 1;
-    let ids = tok.encode(&seq.to_ascii_uppercase());
     let mlm = head == Head::Mlm;
-    let masked: Vec<u32>;
-    let input: &[u32] = if mlm {
-        masked = mlm_masked(&ids);
-        &masked
+    let ids: Vec<Vec<u32>> = seqs
+        .iter()
+        .map(|s| tok.encode(&s.to_ascii_uppercase()))
+        .collect();
+    let inputs: Vec<Vec<u32>> = if mlm {
+        ids.iter().map(|x| mlm_masked(x)).collect()
     } else {
-        &ids
+        Vec::new()
     };
-    let mut rows: Vec<(usize, f32, bool)> = Vec::new();
-    predict_each(model, input, &o, &mut |c| {
+    let input: Vec<&[u32]> = if mlm {
+        inputs.iter().map(|x| x.as_slice()).collect()
+    } else {
+        ids.iter().map(|x| x.as_slice()).collect()
+    };
+    let mut rows: Vec<Vec<(usize, f32, bool)>> = vec![Vec::new(); seqs.len()];
+    predict_records(model, &input, &o, &mut |ri, c| {
         let lp = &c.layers.last().expect("log-probs").1;
         let v = lp.len() / c.tokens.len();
         for (r, &t) in c.tokens.iter().enumerate() {
-            if let Some(row) = score_row(&lp[r * v..(r + 1) * v], &ids, t, mlm) {
-                rows.push(row);
+            if let Some(row) = score_row(&lp[r * v..(r + 1) * v], &ids[ri], t, mlm) {
+                rows[ri].push(row);
             }
         }
         Ok(())
     })?;
-    rows.sort_unstable_by_key(|r| r.0);
-    Ok(TokenScores {
-        index: rows.iter().map(|r| r.0).collect(),
-        logp: rows.iter().map(|r| r.1).collect(),
-        correct: rows.iter().map(|r| r.2).collect(),
-    })
+    Ok(rows
+        .into_iter()
+        .map(|mut rows| {
+            rows.sort_unstable_by_key(|r| r.0);
+            TokenScores {
+                index: rows.iter().map(|r| r.0).collect(),
+                logp: rows.iter().map(|r| r.1).collect(),
+                correct: rows.iter().map(|r| r.2).collect(),
+            }
+        })
+        .collect())
 }

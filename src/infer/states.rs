@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::predict::{kept_rows, layer_plan, predict_each, Chunk};
+use super::predict::{kept_rows, layer_plan, predict_records, Chunk};
 use super::PredictOptions;
 use crate::data::input::Records;
 use crate::models::GenomicModel;
@@ -231,21 +231,14 @@ pub fn states(
     let mut record = Vec::new();
     let mut position = Vec::new();
     let mut sequences = Vec::new();
+    // Every record's rows are laid out first, then all records are read in shared batches.
+    let mut ids_all = Vec::with_capacity(records.len());
+    let mut offsets = Vec::with_capacity(records.len());
     for (ri, (name, seq)) in records.iter().enumerate() {
         let seq = seq.to_ascii_uppercase();
         let ids = tok.encode(&seq);
         let rows = kept_rows(ids.len(), opts.every);
         let offset = position.len();
-        for l in layers.iter_mut() {
-            l.data.resize((offset + rows) * l.units, 0.0);
-        }
-        predict_each(model, &ids, opts, &mut |c: Chunk<'_>| {
-            for (l, (_, v)) in layers.iter_mut().zip(c.layers) {
-                let a = (offset + c.first_row) * l.units;
-                l.data[a..a + v.len()].copy_from_slice(&v);
-            }
-            Ok(())
-        })?;
         for r in 0..rows {
             record.push(ri as u32);
             position.push((r * opts.every * tok.stride) as u64);
@@ -257,7 +250,20 @@ pub fn states(
             n_rows: rows,
         });
         sequences.push(seq);
+        ids_all.push(ids);
+        offsets.push(offset);
     }
+    for l in layers.iter_mut() {
+        l.data.resize(position.len() * l.units, 0.0);
+    }
+    let refs: Vec<&[u32]> = ids_all.iter().map(|x| x.as_slice()).collect();
+    predict_records(model, &refs, opts, &mut |ri, c: Chunk<'_>| {
+        for (l, (_, v)) in layers.iter_mut().zip(c.layers) {
+            let a = (offsets[ri] + c.first_row) * l.units;
+            l.data[a..a + v.len()].copy_from_slice(&v);
+        }
+        Ok(())
+    })?;
     Ok(States {
         k: tok.k,
         stride: tok.stride,

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::markov::code;
-use super::score::score_sequence;
+use super::score::score_sequences;
 use super::{BenchContext, BenchRow, Outcome};
 use crate::stats::auroc_test;
 use crate::Result;
@@ -74,8 +74,11 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             .map(|c| conservation_labels(&c.seq, &sets))
             .collect();
         let (mut lm, mut lb, mut var) = (Vec::new(), Vec::new(), Vec::new());
-        for (_, ci, start, seq) in ctx.chunks(g) {
-            for p in score_sequence(ctx, &seq)? {
+        let chunks = ctx.chunks(g);
+        let seqs: Vec<&[u8]> = chunks.iter().map(|c| c.3.as_slice()).collect();
+        for ((_, ci, start, _), scores) in chunks.iter().zip(score_sequences(ctx, &seqs)?) {
+            let (ci, start) = (*ci, *start);
+            for p in scores {
                 if let Some(Some(v)) = labels[ci].get(start + p.last_base) {
                     lm.push(-p.model_logp);
                     lb.push(-p.markov_logp);

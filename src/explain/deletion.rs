@@ -52,8 +52,8 @@ pub fn lm_loss(
         return Err(Error::Input("lm_loss needs an LM or MLM head".into()));
     }
     let (mut sum, mut correct, mut n) = (0f64, 0usize, 0usize);
-    for (_, seq) in &records {
-        let s = crate::infer::token_scores(model, *seq, opts)?;
+    let seqs: Vec<&[u8]> = records.iter().map(|(_, s)| *s).collect();
+    for s in crate::infer::token_scores_many(model, &seqs, opts)? {
         sum -= s.logp.iter().map(|&v| v as f64).sum::<f64>();
         correct += s.correct.iter().filter(|&&c| c).count();
         n += s.len();

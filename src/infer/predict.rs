@@ -78,6 +78,26 @@ pub fn predict_each(
 /// windows (the others) share batches, so many short records — chunks of a genome, reads —
 /// fill the batch rows that one of them alone would leave empty. Each record is read exactly
 /// as [`predict_each`] reads it alone; `sink` gets the record's index with each chunk.
+///
+/// ```
+/// use candle_core::Device;
+/// use genolm::infer::{predict_records, PredictOptions};
+/// use genolm::models::{GenomicModel, ModelConfig};
+/// let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
+/// let tok = model.config().tokenizer()?;
+/// let reads: Vec<Vec<u32>> = [&b"ACGTAGCTAGCATGCATCG"[..], &b"TTAGCATCGATCGATTAGCAAT"[..]]
+///     .iter()
+///     .map(|r| tok.encode(r))
+///     .collect();
+/// let refs: Vec<&[u32]> = reads.iter().map(|r| r.as_slice()).collect();
+/// let mut rows = vec![0; reads.len()];
+/// predict_records(&model, &refs, &PredictOptions::default(), &mut |record, chunk| {
+///     rows[record] += chunk.tokens.len(); // every kept token position of that record
+///     Ok(())
+/// })?;
+/// assert_eq!(rows, [reads[0].len(), reads[1].len()]);
+/// # Ok::<(), genolm::Error>(())
+/// ```
 pub fn predict_records(
     model: &GenomicModel,
     records: &[&[u32]],

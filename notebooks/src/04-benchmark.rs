@@ -6,7 +6,7 @@
 // with a **baseline** it must beat: an order-6 **Markov chain** fitted on the same training genomes
 // (it predicts the next base from the previous six), the informed-random loss, or chance.
 //
-// `transferability_test(model)` runs the whole suite at its default sizes (about five minutes
+// `transferability_test(model)` runs the whole suite at its default sizes (about 15–20 minutes
 // for the small AWD-LSTM on two CPU cores).
 
 // %%

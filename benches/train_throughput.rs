@@ -48,12 +48,23 @@ fn main() {
     };
     let model = GenomicModel::new(cfg.clone(), &Device::Cpu, 1).unwrap();
     let mut opt = AdamW::for_model(&model, 1e-3, AdamWOptions::default()).unwrap();
+    // Seconds spent in forward, loss, backward and the optimizer (printed with --phases).
+    let mut phases = [0f64; 4];
     let mut step = |(x, y): &(candle_core::Tensor, candle_core::Tensor), seed: u64| {
+        let t = Instant::now();
         let out = model
             .forward(x, None, genolm::models::Mode::Train { seed })
             .unwrap();
+        let t1 = Instant::now();
         let (loss, _) = model.loss(&out, y).unwrap();
-        opt.step(&loss.backward().unwrap(), 1.0).unwrap();
+        let t2 = Instant::now();
+        let grads = loss.backward().unwrap();
+        let t3 = Instant::now();
+        opt.step(&grads, 1.0).unwrap();
+        let t4 = Instant::now();
+        for (p, (a, b)) in phases.iter_mut().zip([(t, t1), (t1, t2), (t2, t3), (t3, t4)]) {
+            *p += (b - a).as_secs_f64();
+        }
     };
     for (i, b) in all.iter().take(warmup).enumerate() {
         step(b, i as u64);
@@ -63,6 +74,13 @@ fn main() {
         step(b, i as u64);
     }
     let secs = t0.elapsed().as_secs_f64();
+    if std::env::args().any(|a| a == "--phases") {
+        let total: f64 = phases.iter().sum();
+        let names = ["forward", "loss", "backward", "optimizer"];
+        for (n, p) in names.iter().zip(phases) {
+            eprintln!("{n:>9}: {:6.1} ms/step ({:4.1} %)", 1e3 * p / (warmup + batches) as f64, 100.0 * p / total);
+        }
+    }
     let tokens = batches * bs * bptt;
     // inference: evaluation mode on the inference view (no dropout, no graph: what every
     // analysis of genolm::infer runs), the same batches

@@ -45,8 +45,9 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
 
 /// [`linear`] through the fused CPU op ([`fused_linear`](super::fused_linear): one op on
 /// candle's CPU pool, the bias added inside the GEMM) on the CPU in f32/f64, [`linear`]
-/// otherwise. The transformer blocks use it; the LSTM and CNN blocks keep [`linear`], whose
-/// numerics the shipped checkpoint's recorded checksum depends on.
+/// otherwise. The transformer blocks and the LSTM's input projection use it (without a bias
+/// its sums run in the same order as candle's matmul: the shipped checkpoints train to the
+/// same bytes either way); the CNN blocks and the decoder keep [`linear`].
 pub fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let same = |t: &Tensor| t.dtype() == x.dtype();
     if !(super::fused::applies(x) && same(w) && b.is_none_or(same)) {
@@ -145,9 +146,11 @@ pub fn lstm_layer(
         return lstm_layer_composed(x, w, h0, c0);
     }
     // Batch-major (b, t, 4h): the layout the fused op splits over threads by rows.
-    // The gate bias goes into the fused op, which adds it while it reads each step.
+    // The gate bias goes into the fused op, which adds it while it reads each step; the
+    // projection's backward writes dW_ih in place (candle's matmul adds the gradient of a
+    // transposed view, a strided pass over the weights).
     let bias = (&w.b_ih + &w.b_hh)?.to_dtype(dt)?;
-    let xp = linear(x, &w.w_ih, None)?;
+    let xp = linear_fused(x, &w.w_ih, None)?;
     Ok(super::lstm_fused::lstm_seq(
         &xp,
         &w.w_hh.to_dtype(dt)?,

@@ -485,6 +485,12 @@ impl LstmSeq {
         let hs_all = &cpu_slice::<T>(&res_st, res_l)?[..b * t_len * h];
         let (hc_st, hc_l) = hc0.storage_and_layout();
         let h0_all = &cpu_slice::<T>(&hc_st, hc_l)?[..b * h];
+        // W_hh (4h × h) contiguous, without the bias column: with columns 16-aligned the
+        // per-step GEMM reads it in place instead of repacking 4h × h values at every step.
+        let mut w_packed = vec![T::zero(); g4 * h];
+        for (dst, src) in w_packed.chunks_exact_mut(h).zip(w.chunks_exact(ws)) {
+            dst.copy_from_slice(&src[..h]);
+        }
         let mut dxp = vec![T::zero(); b * t_len * g4];
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];
@@ -524,7 +530,7 @@ impl LstmSeq {
                         dw[q * ws + h] += v;
                     }
                 }
-                // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h, row stride h + 1).
+                // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h).
                 matmul(
                     &mut dh_next,
                     h,
@@ -532,9 +538,9 @@ impl LstmSeq {
                     &dg,
                     1,
                     g4 as isize,
-                    w,
+                    &w_packed,
                     1,
-                    ws as isize,
+                    h as isize,
                     n,
                     h,
                     g4,

@@ -344,19 +344,21 @@ impl LstmSeq {
         let saved: Vec<ChunkSaved<T>> = run_chunks(work, |ci, (hs, c_last)| {
             let r0 = ci * rpc;
             let n = c_last.len() / h;
-            let mut gates = vec![T::zero(); t_len * n * g4];
+            // The pre-activation gates of every step start as xp + bias, written once here
+            // rather than zero-filled and overwritten step by step.
+            let mut gates: Vec<T> = Vec::with_capacity(t_len * n * g4);
+            for t in 0..t_len {
+                for r in 0..n {
+                    let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
+                    gates.extend(src.iter().zip(&bias).map(|(&x, &bq)| x + bq));
+                }
+            }
             let mut cells = vec![T::zero(); (t_len + 1) * n * h];
             let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
             cells[..n * h].copy_from_slice(&hc0[(b + r0) * h..(b + r0 + n) * h]);
             let mut tc = vec![T::zero(); h];
             for t in 0..t_len {
                 let g = &mut gates[t * n * g4..(t + 1) * n * g4];
-                for r in 0..n {
-                    let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
-                    for ((d, &x), &bq) in g[r * g4..(r + 1) * g4].iter_mut().zip(src).zip(&bias) {
-                        *d = x + bq;
-                    }
-                }
                 // g (n × 4h) += hprev (n × h) · W_hhᵀ.
                 matmul(
                     g,
@@ -508,36 +510,36 @@ impl LstmSeq {
             let mut dh_next = vec![T::zero(); n * h];
             // The final cell state's gradient enters through the output's tail.
             let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
-            let mut dg = vec![T::zero(); n * g4];
             let mut tc = vec![T::zero(); h];
             let mut dw = vec![T::zero(); g4 * ws];
+            // The bias column of d[W_hh | b], summed contiguously and written in at the end.
+            let mut db = vec![T::zero(); g4];
+            let row_stride = t_len * g4; // dx rows: (r, t, 4h)
             for t in (0..t_len).rev() {
                 for r in 0..n {
+                    let dgr = &mut dx[r * row_stride + t * g4..][..g4];
                     T::bwd_row(
                         &gates[(t * n + r) * g4..(t * n + r + 1) * g4],
                         &cells[((t + 1) * n + r) * h..((t + 1) * n + r + 1) * h],
                         &cells[(t * n + r) * h..(t * n + r + 1) * h],
                         &gr_hs[((r0 + r) * t_len + t) * h..][..h],
-                        &mut dg[r * g4..(r + 1) * g4],
+                        dgr,
                         &dh_next[r * h..(r + 1) * h],
                         &mut dc_next[r * h..(r + 1) * h],
                         &mut tc,
                     );
-                    let dgr = &dg[r * g4..(r + 1) * g4];
-                    dx[(r * t_len + t) * g4..(r * t_len + t + 1) * g4].copy_from_slice(dgr);
-                    // Bias column of d[W_hh | b].
-                    for (q, &v) in dgr.iter().enumerate() {
-                        dw[q * ws + h] += v;
+                    for (d, &v) in db.iter_mut().zip(dgr.iter()) {
+                        *d += v;
                     }
                 }
-                // dh_{t-1} (n × h) = dgates_t (n × 4h) · W_hh (4h × h).
+                // dh_{t-1} (n × h) = dgates_t (n × 4h, the rows of dx at step t) · W_hh (4h × h).
                 matmul(
                     &mut dh_next,
                     h,
                     false,
-                    &dg,
+                    &dx[t * g4..],
                     1,
-                    g4 as isize,
+                    row_stride as isize,
                     &w_packed,
                     1,
                     h as isize,
@@ -550,6 +552,9 @@ impl LstmSeq {
             dc_out.copy_from_slice(&dc_next);
             if !weights {
                 return Vec::new();
+            }
+            for (q, &v) in db.iter().enumerate() {
+                dw[q * ws + h] = v;
             }
             // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
             // (n·T) rows; h[r,-1] is the initial state.

@@ -102,6 +102,78 @@ pub(crate) fn matmul<T: 'static + Copy + num_traits::One>(
     }
 }
 
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)` into memory that need not be initialised: every
+/// element of `dst` (exactly `m × n` values, rows contiguous) is written. Saves the zero-fill
+/// pass of a fresh output buffer (see [`written`]); the same GEMM call as [`matmul`], so the
+/// same bits.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_into<T: 'static + Copy + num_traits::One + num_traits::Zero>(
+    dst: &mut [std::mem::MaybeUninit<T>],
+    lhs: &[T],
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: &[T],
+    rhs_cs: isize,
+    rhs_rs: isize,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    assert_eq!(dst.len(), m * n);
+    if k == 0 {
+        dst.fill(std::mem::MaybeUninit::new(T::zero()));
+        return;
+    }
+    assert!(lhs.len() > (m.max(1) - 1) * lhs_rs as usize + (k - 1) * lhs_cs as usize);
+    assert!(rhs.len() > (k - 1) * rhs_rs as usize + (n.max(1) - 1) * rhs_cs as usize);
+    // SAFETY: the asserts check that the slices cover every element addressed; with
+    // `read_dst` false the GEMM writes every element of `dst` without reading it, and
+    // `MaybeUninit<T>` has the layout of `T`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr() as *mut T,
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// A vector of `n` values that `fill` writes, without zero-filling it first (a fresh output of
+/// tens of megabytes costs a serial `memset` otherwise: glibc's `calloc` clears heap memory).
+///
+/// # Safety
+/// `fill` must initialise every element of the slice it is given (e.g. with
+/// [`matmul_into`] over all of it, or `MaybeUninit::write` on each element).
+pub(crate) unsafe fn written<T: Copy>(
+    n: usize,
+    fill: impl FnOnce(&mut [std::mem::MaybeUninit<T>]),
+) -> Vec<T> {
+    let mut v: Vec<std::mem::MaybeUninit<T>> = Vec::with_capacity(n);
+    // SAFETY: `MaybeUninit` needs no initialisation.
+    unsafe { v.set_len(n) };
+    fill(&mut v);
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: every element was initialised (the caller's contract), `MaybeUninit<T>` has the
+    // layout of `T`, and the allocation is handed over whole (pointer, length, capacity).
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut T, v.len(), v.capacity()) }
+}
+
 /// Threads the chunks run on: candle's CPU barrier pool (its workers plus the calling
 /// thread), the pool that runs candle's own elementwise ops, so a training step keeps the
 /// same threads busy instead of waking a second pool.

@@ -15,7 +15,9 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 
 use super::fused::KFloat;
-use crate::cpu::{contiguous, matmul, run_chunks, with_values};
+use std::mem::MaybeUninit;
+
+use crate::cpu::{contiguous, matmul, matmul_into, run_chunks, with_values, written};
 use crate::Result;
 
 /// Rows of `x` per block of the forward pass and of `dx`.
@@ -27,34 +29,29 @@ const OUT_BLOCK: usize = 32;
 fn fwd<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
-    let mut y = vec![T::zero(); n * o];
-    let items: Vec<(&[T], &mut [T])> = x
-        .chunks(ROW_BLOCK * i)
-        .zip(y.chunks_mut(ROW_BLOCK * o))
-        .collect();
-    run_chunks(items, |_, (xs, ys)| {
-        let rows = ys.len() / o;
-        if let Some(b) = b {
-            for r in ys.chunks_mut(o) {
-                r.copy_from_slice(b);
+    let fill = |y: &mut [MaybeUninit<T>]| {
+        let items: Vec<(&[T], &mut [MaybeUninit<T>])> = x
+            .chunks(ROW_BLOCK * i)
+            .zip(y.chunks_mut(ROW_BLOCK * o))
+            .collect();
+        run_chunks(items, |_, (xs, ys)| {
+            let rows = ys.len() / o;
+            match b {
+                None => matmul_into(ys, xs, 1, i as isize, w, i as isize, 1, rows, o, i),
+                Some(b) => {
+                    for (d, &v) in ys.iter_mut().zip(b.iter().cycle()) {
+                        d.write(v);
+                    }
+                    // SAFETY: every element was just written (the bias, row by row).
+                    let ys = unsafe { &mut *(ys as *mut [MaybeUninit<T>] as *mut [T]) };
+                    matmul(ys, o, true, xs, 1, i as isize, w, i as isize, 1, rows, o, i);
+                }
             }
-        }
-        matmul(
-            ys,
-            o,
-            b.is_some(),
-            xs,
-            1,
-            i as isize,
-            w,
-            i as isize,
-            1,
-            rows,
-            o,
-            i,
-        );
-    });
-    y
+        });
+    };
+    // SAFETY: the row blocks cover `y`, and each block is written whole (bias then
+    // accumulate, or the GEMM alone).
+    unsafe { written(n * o, fill) }
 }
 
 /// `(dx, dw, db)`: `dx = g·w`, `dw = gᵀ·x`, `db = Σ rows g`.
@@ -70,17 +67,18 @@ fn bwd<T: KFloat>(
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
-    let mut dx = vec![T::zero(); n * i];
-    let items: Vec<(&[T], &mut [T])> = g
-        .chunks(ROW_BLOCK * o)
-        .zip(dx.chunks_mut(ROW_BLOCK * i))
-        .collect();
-    run_chunks(items, |_, (gs, dxs)| {
-        let rows = gs.len() / o;
-        matmul(
-            dxs, i, false, gs, 1, o as isize, w, 1, i as isize, rows, i, o,
-        );
-    });
+    let fill = |dx: &mut [MaybeUninit<T>]| {
+        let items: Vec<(&[T], &mut [MaybeUninit<T>])> = g
+            .chunks(ROW_BLOCK * o)
+            .zip(dx.chunks_mut(ROW_BLOCK * i))
+            .collect();
+        run_chunks(items, |_, (gs, dxs)| {
+            let rows = gs.len() / o;
+            matmul_into(dxs, gs, 1, o as isize, w, 1, i as isize, rows, i, o);
+        });
+    };
+    // SAFETY: the row blocks cover `dx`, each written whole by its GEMM.
+    let dx = unsafe { written(n * i, fill) };
     if !weights {
         return (dx, Vec::new(), Vec::new());
     }

@@ -22,7 +22,9 @@
 
 use std::sync::Mutex;
 
-use crate::cpu::{contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks};
+use std::mem::MaybeUninit;
+
+use crate::cpu::{contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks, written};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use num_traits::Float;
 use std::cell::Cell;
@@ -328,73 +330,100 @@ impl LstmSeq {
         let bias: Vec<T> = (0..g4).map(|q| w[q * ws + h]).collect();
         // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
         // operand instead of repacking 4h × h values at every step.
-        let mut wt = vec![T::zero(); h * g4];
-        for q in 0..g4 {
-            for j in 0..h {
-                wt[j * g4 + q] = w[q * ws + j];
-            }
-        }
+        let wt = transpose_w_hh(w, g4, h);
         let rpc = rows_per_chunk(b);
-        let mut out = vec![T::zero(); b * t_len * h + b * h];
-        let (hs_all, c_all) = out.split_at_mut(b * t_len * h);
-        let work: Vec<_> = hs_all
-            .chunks_mut(rpc * t_len * h)
-            .zip(c_all.chunks_mut(rpc * h))
-            .collect();
-        let saved: Vec<ChunkSaved<T>> = run_chunks(work, |ci, (hs, c_last)| {
-            let r0 = ci * rpc;
-            let n = c_last.len() / h;
-            // The pre-activation gates of every step start as xp + bias, written once here
-            // rather than zero-filled and overwritten step by step.
-            let mut gates: Vec<T> = Vec::with_capacity(t_len * n * g4);
-            for t in 0..t_len {
-                for r in 0..n {
-                    let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
-                    gates.extend(src.iter().zip(&bias).map(|(&x, &bq)| x + bq));
+        let mut saved: Vec<ChunkSaved<T>> = Vec::new();
+        let mut fill = |out: &mut [MaybeUninit<T>]| {
+            let (hs_all, c_all) = out.split_at_mut(b * t_len * h);
+            let work: Vec<_> = hs_all
+                .chunks_mut(rpc * t_len * h)
+                .zip(c_all.chunks_mut(rpc * h))
+                .collect();
+            saved = run_chunks(work, |ci, (hs, c_last)| {
+                let r0 = ci * rpc;
+                let n = c_last.len() / h;
+                // The pre-activation gates of every step start as xp + bias, written once here
+                // rather than zero-filled and overwritten step by step.
+                let mut gates: Vec<T> = Vec::with_capacity(t_len * n * g4);
+                for t in 0..t_len {
+                    for r in 0..n {
+                        let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
+                        gates.extend(src.iter().zip(&bias).map(|(&x, &bq)| x + bq));
+                    }
                 }
-            }
-            let mut cells = vec![T::zero(); (t_len + 1) * n * h];
-            let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
-            cells[..n * h].copy_from_slice(&hc0[(b + r0) * h..(b + r0 + n) * h]);
-            let mut tc = vec![T::zero(); h];
-            for t in 0..t_len {
-                let g = &mut gates[t * n * g4..(t + 1) * n * g4];
-                // g (n × 4h) += hprev (n × h) · W_hhᵀ.
-                matmul(
-                    g,
-                    g4,
-                    true,
-                    &hprev,
-                    1,
-                    h as isize,
-                    &wt,
-                    1,
-                    g4 as isize,
-                    n,
-                    g4,
-                    h,
-                );
-                let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
-                for r in 0..n {
-                    let hp = &mut hprev[r * h..(r + 1) * h];
-                    T::fwd_row(
-                        &mut g[r * g4..(r + 1) * g4],
-                        &c_prev[r * h..(r + 1) * h],
-                        &mut c_next[r * h..(r + 1) * h],
-                        hp,
-                        &mut tc,
+                let mut cells = vec![T::zero(); (t_len + 1) * n * h];
+                let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
+                cells[..n * h].copy_from_slice(&hc0[(b + r0) * h..(b + r0 + n) * h]);
+                let mut tc = vec![T::zero(); h];
+                for t in 0..t_len {
+                    let g = &mut gates[t * n * g4..(t + 1) * n * g4];
+                    // g (n × 4h) += hprev (n × h) · W_hhᵀ.
+                    matmul(
+                        g,
+                        g4,
+                        true,
+                        &hprev,
+                        1,
+                        h as isize,
+                        &wt,
+                        1,
+                        g4 as isize,
+                        n,
+                        g4,
+                        h,
                     );
-                    hs[(r * t_len + t) * h..(r * t_len + t + 1) * h].copy_from_slice(hp);
+                    let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
+                    for r in 0..n {
+                        let hp = &mut hprev[r * h..(r + 1) * h];
+                        T::fwd_row(
+                            &mut g[r * g4..(r + 1) * g4],
+                            &c_prev[r * h..(r + 1) * h],
+                            &mut c_next[r * h..(r + 1) * h],
+                            hp,
+                            &mut tc,
+                        );
+                        write_all(&mut hs[(r * t_len + t) * h..(r * t_len + t + 1) * h], hp);
+                    }
                 }
-            }
-            c_last.copy_from_slice(&cells[t_len * n * h..]);
-            ChunkSaved { gates, cells }
-        });
+                write_all(c_last, &cells[t_len * n * h..]);
+                ChunkSaved { gates, cells }
+            });
+        };
+        // SAFETY: the chunks cover `out`; each writes every hidden state of its rows (one row
+        // of h values per step) and their final cell states.
+        let out = unsafe { written(b * t_len * h + b * h, &mut fill) };
         let mut s = self.saved.lock().expect("lstm saved state");
         s.rows_per_chunk = rpc;
         s.chunks = T::wrap(saved);
         Ok(out)
     }
+}
+
+/// `dst = src`, element by element, into memory that may be uninitialised.
+fn write_all<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    assert_eq!(dst.len(), src.len());
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
+    }
+}
+
+/// `W_hhᵀ (h × 4h)` from `[W_hh | b] (4h × (h + 1))`, in 16 × 16 tiles: the column-wise walk
+/// of a plain double loop missed the cache on every element.
+fn transpose_w_hh<T: Copy + num_traits::Zero>(w: &[T], g4: usize, h: usize) -> Vec<T> {
+    const TILE: usize = 16;
+    let ws = h + 1;
+    let mut wt = vec![T::zero(); h * g4];
+    for q0 in (0..g4).step_by(TILE) {
+        for j0 in (0..h).step_by(TILE) {
+            for q in q0..(q0 + TILE).min(g4) {
+                let row = &w[q * ws..q * ws + h];
+                for j in j0..(j0 + TILE).min(h) {
+                    wt[j * g4 + q] = row[j];
+                }
+            }
+        }
+    }
+    wt
 }
 
 impl CustomOp3 for LstmSeq {

@@ -414,11 +414,13 @@ fn transpose_w_hh<T: Copy + num_traits::Zero>(w: &[T], g4: usize, h: usize) -> V
     let ws = h + 1;
     let mut wt = vec![T::zero(); h * g4];
     for q0 in (0..g4).step_by(TILE) {
+        let q1 = (q0 + TILE).min(g4);
         for j0 in (0..h).step_by(TILE) {
-            for q in q0..(q0 + TILE).min(g4) {
-                let row = &w[q * ws..q * ws + h];
-                for j in j0..(j0 + TILE).min(h) {
-                    wt[j * g4 + q] = row[j];
+            // Writes run along rows of wt (contiguous); reads step by h + 1 values, which
+            // unlike wt's 4h (a power of two times 4 bytes) do not all map to one cache set.
+            for j in j0..(j0 + TILE).min(h) {
+                for (q, d) in (q0..q1).zip(&mut wt[j * g4 + q0..j * g4 + q1]) {
+                    *d = w[q * ws + j];
                 }
             }
         }

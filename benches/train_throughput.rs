@@ -62,7 +62,10 @@ fn main() {
         let t3 = Instant::now();
         opt.step(&grads, 1.0).unwrap();
         let t4 = Instant::now();
-        for (p, (a, b)) in phases.iter_mut().zip([(t, t1), (t1, t2), (t2, t3), (t3, t4)]) {
+        for (p, (a, b)) in phases
+            .iter_mut()
+            .zip([(t, t1), (t1, t2), (t2, t3), (t3, t4)])
+        {
             *p += (b - a).as_secs_f64();
         }
     };
@@ -78,7 +81,11 @@ fn main() {
         let total: f64 = phases.iter().sum();
         let names = ["forward", "loss", "backward", "optimizer"];
         for (n, p) in names.iter().zip(phases) {
-            eprintln!("{n:>9}: {:6.1} ms/step ({:4.1} %)", 1e3 * p / (warmup + batches) as f64, 100.0 * p / total);
+            eprintln!(
+                "{n:>9}: {:6.1} ms/step ({:4.1} %)",
+                1e3 * p / (warmup + batches) as f64,
+                100.0 * p / total
+            );
         }
     }
     let tokens = batches * bs * bptt;

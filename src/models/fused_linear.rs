@@ -26,7 +26,7 @@ const ROW_BLOCK: usize = 256;
 const OUT_BLOCK: usize = 32;
 
 /// `y (n × o) = x (n × i) · wᵀ (+ b)`.
-fn fwd<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
+pub(super) fn forward_values<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
     let fill = |y: &mut [MaybeUninit<T>]| {
@@ -57,7 +57,7 @@ fn fwd<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
 /// `(dx, dw, db)`: `dx = g·w`, `dw = gᵀ·x`, `db = Σ rows g`.
 /// `dx`, and `dw`, `db` when `weights` (empty otherwise: nothing to differentiate, e.g. an
 /// input attribution through a model's detached inference view).
-fn bwd<T: KFloat>(
+pub(super) fn backward_values<T: KFloat>(
     x: &[T],
     w: &[T],
     g: &[T],
@@ -146,12 +146,18 @@ impl CustomOp2 for Linear {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (shape, o) = out_shape(l1, l2)?;
         let y = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
-                CpuStorage::F32(fwd(contiguous(x, l1)?, contiguous(w, l2)?, None, o))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
-                CpuStorage::F64(fwd(contiguous(x, l1)?, contiguous(w, l2)?, None, o))
-            }
+            (CpuStorage::F32(x), CpuStorage::F32(w)) => CpuStorage::F32(forward_values(
+                contiguous(x, l1)?,
+                contiguous(w, l2)?,
+                None,
+                o,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(w)) => CpuStorage::F64(forward_values(
+                contiguous(x, l1)?,
+                contiguous(w, l2)?,
+                None,
+                o,
+            )),
             _ => candle_core::bail!("fused-linear: f32 or f64 operands of one dtype"),
         };
         Ok((y, shape))
@@ -185,18 +191,22 @@ impl CustomOp3 for Linear {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (shape, o) = out_shape(l1, l2)?;
         let y = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => CpuStorage::F32(fwd(
-                contiguous(x, l1)?,
-                contiguous(w, l2)?,
-                Some(contiguous(b, l3)?),
-                o,
-            )),
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => CpuStorage::F64(fwd(
-                contiguous(x, l1)?,
-                contiguous(w, l2)?,
-                Some(contiguous(b, l3)?),
-                o,
-            )),
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
+                CpuStorage::F32(forward_values(
+                    contiguous(x, l1)?,
+                    contiguous(w, l2)?,
+                    Some(contiguous(b, l3)?),
+                    o,
+                ))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
+                CpuStorage::F64(forward_values(
+                    contiguous(x, l1)?,
+                    contiguous(w, l2)?,
+                    Some(contiguous(b, l3)?),
+                    o,
+                ))
+            }
             _ => candle_core::bail!("fused-linear: f32 or f64 operands of one dtype"),
         };
         Ok((y, shape))
@@ -232,7 +242,7 @@ fn backward(
         let o = w.dim(0)?;
         with_values::<T, _>(x, |xs| {
             with_values::<T, _>(w, |ws| {
-                with_values::<T, _>(g, |gs| bwd(xs, ws, gs, o, bias, weights))
+                with_values::<T, _>(g, |gs| backward_values(xs, ws, gs, o, bias, weights))
             })
         })??
     }

@@ -145,14 +145,13 @@ pub fn lstm_layer(
     if !x.device().is_cpu() || !(dt == DType::F32 || dt == DType::F64) {
         return lstm_layer_composed(x, w, h0, c0);
     }
-    // Batch-major (b, t, 4h): the layout the fused op splits over threads by rows.
-    // The gate bias goes into the fused op, which adds it while it reads each step; the
-    // projection's backward writes dW_ih in place (candle's matmul adds the gradient of a
-    // transposed view, a strided pass over the weights).
+    // Batch-major (b, t, ·): the layout the fused op splits over threads by rows. The input
+    // projection and the gate bias go into the fused op (the projection in the fused linear
+    // op's row blocks, the bias added as each step is read).
     let bias = (&w.b_ih + &w.b_hh)?.to_dtype(dt)?;
-    let xp = linear_fused(x, &w.w_ih, None)?;
     Ok(super::lstm_fused::lstm_seq(
-        &xp,
+        x,
+        &w.w_ih.to_dtype(dt)?,
         &w.w_hh.to_dtype(dt)?,
         &bias,
         &h0.to_dtype(dt)?,

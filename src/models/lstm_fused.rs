@@ -1,15 +1,18 @@
-//! A fused LSTM recurrence for the CPU: one candle custom op for the whole sequence, with a
+//! A fused LSTM layer for the CPU: one candle custom op for the whole sequence, with a
 //! hand-written backward pass (backpropagation through time).
 //!
 //! Composed of candle primitives, the recurrence costs ~16 small ops per step, and every
 //! per-step slice of the input projection has a backward that allocates a tensor the size of
 //! the whole sequence, which makes BPTT quadratic in the sequence length. This op takes the
-//! precomputed input projection `xp: (B, T, 4H)` (batch-major, as the layer's input comes,
-//! without bias), `[W_hh | b]: (4H, H + 1)` (the recurrent matrix with the summed gate bias as
-//! its last column, so the bias costs no separate broadcast op or reduction) and the initial
-//! state `hc0: (2, B, H)`, and returns one flat tensor of
-//! `B·T·H + B·H` values: the hidden states of every step `(B, T, H)`, then the final cell state
-//! `(B, H)`. Both parts are contiguous views of it, so no transpose or copy follows.
+//! layer's input `x: (B, T, D)` (batch-major), `[W_ih | W_hh | b]: (4H, D + H + 1)` (the input
+//! and recurrent matrices with the summed gate bias as the last column, so the bias costs no
+//! separate broadcast op or reduction) and the initial state `hc0: (2, B, H)`, and returns one
+//! flat tensor of `B·T·H + B·H` values: the hidden states of every step `(B, T, H)`, then the
+//! final cell state `(B, H)`. Both parts are contiguous views of it, so no transpose or copy
+//! follows. The input projection `x·W_ihᵀ` runs inside the op in the row blocks of
+//! [`fused_linear`](super::fused_linear) (the same sums as the linear layer), so its
+//! `B·T·4H` values never become a tensor of the graph whose gradient candle would zero-fill
+//! and add to.
 //!
 //! The batch rows are independent, so the rows are split into one chunk per thread of candle's
 //! CPU pool (the threads that also run its elementwise ops) and
@@ -17,17 +20,18 @@
 //! without synchronising with the others. The gate non-linearities of the f32 path use a
 //! branch-free exponential that the compiler vectorises (relative error ≈ 1e-7, the f32
 //! rounding level); the f64 path uses the standard library's functions.
-//! Gradients flow to `xp`, `[W_hh | b]` and `hc0`; `tests/gradients.rs` checks them against finite
-//! differences and against the composed version, in f64 and f32.
+//! Gradients flow to `x`, `[W_ih | W_hh | b]` and `hc0`; `tests/gradients.rs` checks them
+//! against finite differences and against the composed version, in f64 and f32.
 
+use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
-use std::mem::MaybeUninit;
-
-use crate::cpu::{contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks, written};
+use crate::cpu::{
+    contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks, with_values, written,
+};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use num_traits::Float;
-use std::cell::Cell;
 
 /// Activations saved by the forward pass of one chunk of batch rows.
 struct ChunkSaved<T> {
@@ -59,7 +63,7 @@ pub struct LstmSeq {
 }
 
 /// Floats the fused op runs in, with their gate non-linearities.
-trait LstmFloat: WithDType + Float + std::ops::AddAssign + Send + Sync {
+trait LstmFloat: WithDType + Float + std::ops::AddAssign + Send + Sync + super::fused::KFloat {
     /// In place: `sigmoid` on `v`.
     fn sigmoid_slice(v: &mut [Self]);
     /// In place: `tanh` on `v`.
@@ -442,28 +446,31 @@ impl CustomOp3 for LstmSeq {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (b, t_len, g4) = l1.shape().dims3()?;
+        let (b, t_len, d) = l1.shape().dims3()?;
+        let (g4, cols) = l2.shape().dims2()?;
         let h = g4 / 4;
+        if cols != d + h + 1 {
+            candle_core::bail!(
+                "lstm-seq: [W_ih | W_hh | b] is {g4}×{cols}, want {g4}×{}",
+                d + h + 1
+            )
+        }
         let shape = Shape::from(b * t_len * h + b * h);
         let out = match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(hc)) => {
-                CpuStorage::F32(self.fwd(
+                CpuStorage::F32(self.fwd_from_input(
                     contiguous(x, l1)?,
                     contiguous(w, l2)?,
                     contiguous(hc, l3)?,
-                    t_len,
-                    b,
-                    h,
+                    (b, t_len, d, h),
                 )?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(hc)) => {
-                CpuStorage::F64(self.fwd(
+                CpuStorage::F64(self.fwd_from_input(
                     contiguous(x, l1)?,
                     contiguous(w, l2)?,
                     contiguous(hc, l3)?,
-                    t_len,
-                    b,
-                    h,
+                    (b, t_len, d, h),
                 )?)
             }
             _ => candle_core::bail!("lstm-seq supports f32 and f64 inputs of one dtype"),
@@ -473,36 +480,64 @@ impl CustomOp3 for LstmSeq {
 
     fn bwd(
         &self,
-        xp: &Tensor,
-        w_hh: &Tensor,
+        x: &Tensor,
+        wcat: &Tensor,
         hc0: &Tensor,
         res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dxp, dw, dhc0) = match xp.dtype() {
-            DType::F32 => self.bwd_impl::<f32>(xp, w_hh, hc0, res, grad_res)?,
-            DType::F64 => self.bwd_impl::<f64>(xp, w_hh, hc0, res, grad_res)?,
+        let (dx, dw, dhc0) = match x.dtype() {
+            DType::F32 => self.bwd_impl::<f32>(x, wcat, hc0, res, grad_res)?,
+            DType::F64 => self.bwd_impl::<f64>(x, wcat, hc0, res, grad_res)?,
             d => candle_core::bail!("lstm-seq backward: unsupported dtype {d:?}"),
         };
-        Ok((Some(dxp), dw, Some(dhc0)))
+        Ok((Some(dx), dw, Some(dhc0)))
     }
 }
 
+/// `[W_ih | W_hh | b] (4h × (d + h + 1))` split into `W_ih (4h × d)` and `[W_hh | b]
+/// (4h × (h + 1))`, each contiguous.
+fn split_weights<T: Copy>(wcat: &[T], g4: usize, d: usize) -> (Vec<T>, Vec<T>) {
+    let cols = wcat.len() / g4.max(1);
+    let mut w_ih = Vec::with_capacity(g4 * d);
+    let mut w_rec = Vec::with_capacity(g4 * (cols - d));
+    for row in wcat.chunks_exact(cols) {
+        w_ih.extend_from_slice(&row[..d]);
+        w_rec.extend_from_slice(&row[d..]);
+    }
+    (w_ih, w_rec)
+}
+
 impl LstmSeq {
+    /// The input projection `xp = x·W_ihᵀ` (the fused linear op's row blocks, so the same bits
+    /// as [`linear_fused`](super::layers::linear_fused)), then the recurrence.
+    fn fwd_from_input<T: LstmFloat>(
+        &self,
+        x: &[T],
+        wcat: &[T],
+        hc0: &[T],
+        (b, t_len, d, h): (usize, usize, usize, usize),
+    ) -> Result<Vec<T>> {
+        let (w_ih, w_rec) = split_weights(wcat, 4 * h, d);
+        let xp = super::fused_linear::forward_values(x, &w_ih, None, 4 * h);
+        self.fwd(&xp, &w_rec, hc0, t_len, b, h)
+    }
+
     fn bwd_impl<T: LstmFloat>(
         &self,
-        xp: &Tensor,
-        w_hh: &Tensor,
+        x: &Tensor,
+        wcat: &Tensor,
         hc0: &Tensor,
         res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
-        let (b, t_len, g4) = xp.dims3()?;
+        let (b, t_len, d) = x.dims3()?;
+        let g4 = wcat.dim(0)?;
         let h = g4 / 4;
-        // d[W_hh | b] only when the weights are tracked (not through an inference view)
-        let weights = w_hh.track_op();
+        // d[W_ih | W_hh | b] only when the weights are tracked (not through an inference view)
+        let weights = wcat.track_op();
         let ws = h + 1;
-        let dev = xp.device().clone();
+        let dev = x.device().clone();
         let s = self.saved.lock().expect("lstm saved state");
         let rpc = s.rows_per_chunk;
         let Some(chunks) = T::unwrap(&s.chunks) else {
@@ -512,8 +547,10 @@ impl LstmSeq {
         let (gr_st, gr_l) = grad_res.storage_and_layout();
         let gr = cpu_slice::<T>(&gr_st, gr_l)?;
         let (gr_hs, gr_c) = gr.split_at(b * t_len * h);
-        let (w_st, w_l) = w_hh.storage_and_layout(); // [W_hh | b]: (4h, h + 1) row-major
-        let w = cpu_slice::<T>(&w_st, w_l)?;
+        let (w_st, w_l) = wcat.storage_and_layout(); // [W_ih | W_hh | b] row-major
+        let (w_ih, w_rec) = split_weights(cpu_slice::<T>(&w_st, w_l)?, g4, d);
+        drop(w_st);
+        let w = &w_rec[..]; // [W_hh | b]: (4h, h + 1)
         let (res_st, res_l) = res.storage_and_layout(); // forward output
         let hs_all = &cpu_slice::<T>(&res_st, res_l)?[..b * t_len * h];
         let (hc_st, hc_l) = hc0.storage_and_layout();
@@ -620,10 +657,24 @@ impl LstmSeq {
                 *a += v;
             }
         }
+        // Through the input projection: dx = dxp·W_ih, dW_ih = dxpᵀ·x (the fused linear op's
+        // blocks, the same sums as before it was folded in here).
+        let (dx, dw_ih) = with_values::<T, _>(x, |xv| {
+            let (dx, dw_ih, _) =
+                super::fused_linear::backward_values(xv, &w_ih, &dxp, g4, false, weights);
+            (dx, dw_ih)
+        })?;
         let dw = weights
-            .then(|| Tensor::from_vec(acc, (g4, ws), &dev))
+            .then(|| {
+                let mut dw = Vec::with_capacity(g4 * (d + ws));
+                for (a, r) in dw_ih.chunks_exact(d.max(1)).zip(acc.chunks_exact(ws)) {
+                    dw.extend_from_slice(&a[..d]);
+                    dw.extend_from_slice(r);
+                }
+                Tensor::from_vec(dw, (g4, d + ws), &dev)
+            })
             .transpose()?;
-        let dxp = Tensor::from_vec(dxp, (b, t_len, g4), &dev)?;
+        let dx = Tensor::from_vec(dx, (b, t_len, d), &dev)?;
         let dhc0 = Tensor::cat(
             &[
                 Tensor::from_vec(dh0, (1, b, h), &dev)?,
@@ -631,29 +682,33 @@ impl LstmSeq {
             ],
             0,
         )?;
-        Ok((dxp, dw, dhc0))
+        Ok((dx, dw, dhc0))
     }
 }
 
-/// Run the fused recurrence: `xp: (B, T, 4H)` (input projection without bias), `w_hh: (4H, H)`,
-/// `bias: (4H)` (the summed input and recurrent gate biases), `h0`, `c0: (B, H)`.
+/// Run the fused LSTM layer: `x: (B, T, D)` the input, `w_ih: (4H, D)`, `w_hh: (4H, H)`,
+/// `bias: (4H)` (the summed input and recurrent gate biases), `h0`, `c0: (B, H)`. The input
+/// projection runs inside the op, so its `(B, T, 4H)` result never becomes a tensor of the
+/// graph (no gradient buffer to zero-fill and add to).
 /// Returns `(outputs (B, T, H), h_T, c_T)`; the outputs and `c_T` are contiguous views of the
 /// op's result, `h_T` a strided view of the outputs.
 pub fn lstm_seq(
-    xp: &Tensor,
+    x: &Tensor,
+    w_ih: &Tensor,
     w_hh: &Tensor,
     bias: &Tensor,
     h0: &Tensor,
     c0: &Tensor,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let (b, t_len, g4) = xp.dims3()?;
+    let (b, t_len, _) = x.dims3()?;
+    let g4 = w_hh.dim(0)?;
     let h = g4 / 4;
     let hc0 = Tensor::stack(&[h0, c0], 0)?.contiguous()?;
     let op = LstmSeq {
         saved: Mutex::new(Saved::default()),
     };
-    let out = xp.contiguous()?.apply_op3_arc(
-        &Tensor::cat(&[w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?,
+    let out = x.contiguous()?.apply_op3_arc(
+        &Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?,
         &hc0,
         std::sync::Arc::new(Box::new(op)),
     )?;

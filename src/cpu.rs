@@ -78,11 +78,37 @@ pub(crate) fn matmul<T: 'static + Copy + num_traits::One>(
     // SAFETY: the asserts above check that the slices cover every element addressed by the
     // shapes and (non-negative) strides.
     unsafe {
+        gemm_raw(
+            dst.as_mut_ptr(),
+            dst_rs,
+            accumulate,
+            (lhs, lhs_cs, lhs_rs),
+            (rhs, rhs_cs, rhs_rs),
+            (m, n, k),
+        )
+    }
+}
+
+/// The single-threaded `gemm` call of [`matmul`] and [`matmul_into`].
+///
+/// # Safety
+/// `dst` must address `m` rows of `n` values at row stride `dst_rs` (read only when
+/// `accumulate`), and the operands every element their shapes and strides address.
+unsafe fn gemm_raw<T: 'static + Copy + num_traits::One>(
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    (lhs, lhs_cs, lhs_rs): (&[T], isize, isize),
+    (rhs, rhs_cs, rhs_rs): (&[T], isize, isize),
+    (m, n, k): (usize, usize, usize),
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_rs as isize,
             accumulate,
@@ -127,29 +153,16 @@ pub(crate) fn matmul_into<T: 'static + Copy + num_traits::One + num_traits::Zero
     assert!(lhs.len() > (m.max(1) - 1) * lhs_rs as usize + (k - 1) * lhs_cs as usize);
     assert!(rhs.len() > (k - 1) * rhs_rs as usize + (n.max(1) - 1) * rhs_cs as usize);
     // SAFETY: the asserts check that the slices cover every element addressed; with
-    // `read_dst` false the GEMM writes every element of `dst` without reading it, and
+    // `accumulate` false the GEMM writes every element of `dst` without reading it, and
     // `MaybeUninit<T>` has the layout of `T`.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_raw(
             dst.as_mut_ptr() as *mut T,
-            1,
-            n as isize,
+            n,
             false,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
+            (lhs, lhs_cs, lhs_rs),
+            (rhs, rhs_cs, rhs_rs),
+            (m, n, k),
         )
     }
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""PyTorch peer of benches/train_throughput.rs: the same small AWD-LSTM LM (3-mer vocab 69,
-embedding 64, LSTMs 256/256/64, tied decoder + bias, embedding dropout, DropConnect on the
-hidden-to-hidden weights, locked dropout, AR/TAR), batch 32 x 64, AdamW with clipping.
-Tokens are real: 3-mers of the embedded genomes read from the datasets folder.
+"""PyTorch peer of benches/train_throughput.rs: the same AWD-LSTM LM, batch 32 x 64, AdamW with
+clipping. `--preset awd_lstm_small` (default): 3-mer vocab 69, embedding 64, LSTMs 256/256/64;
+`--preset ulmfit_paper`: seed 003's model, 5-mers at stride 2 (vocab 1029), embedding 400, LSTMs
+1150/1150/400. Both: tied decoder + bias, embedding dropout, DropConnect on the hidden-to-hidden
+weights, locked dropout, AR/TAR, dropouts scaled by genolm's drop_mult (0.2 / 0.3).
+Tokens are real: k-mers of the embedded genomes read from the datasets folder.
 
-Prints one JSON line like the Rust bench. Usage: awd_lstm_torch.py [--batches N] [--threads T]
+Prints one JSON line like the Rust bench.
+Usage: awd_lstm_torch.py [--batches N] [--threads T] [--preset NAME]
 """
 import argparse, gzip, json, os, resource, time, glob
 
@@ -17,7 +20,9 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--batches", type=int, default=20)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--warmup", type=int, default=3)
+ap.add_argument("--preset", default="awd_lstm_small", choices=["awd_lstm_small", "ulmfit_paper"])
 args = ap.parse_args()
+K, STRIDE = (5, 2) if args.preset == "ulmfit_paper" else (3, 1)
 torch.set_num_threads(args.threads)
 torch.manual_seed(1)
 
@@ -26,16 +31,21 @@ code = {c: i for i, c in enumerate("ACGT")}
 ids = []
 for path in sorted(glob.glob(os.path.join(root, "*", "*.fa.gz"))):
     seq = "".join(l.strip() for l in gzip.open(path, "rt") if not l.startswith(">")).upper()
-    for i in range(len(seq) - 2):
-        a, b, c = seq[i : i + 3]
-        if a in code and b in code and c in code:
-            ids.append(5 + code[a] * 16 + code[b] * 4 + code[c])
+    for i in range(0, len(seq) - K + 1, STRIDE):
+        kmer = seq[i : i + K]
+        if all(ch in code for ch in kmer):
+            v = 0
+            for ch in kmer:
+                v = v * 4 + code[ch]
+            ids.append(5 + v)
     if len(ids) > 2_000_000:
         break
 data = torch.tensor(ids, dtype=torch.long)
 
-V, E, H, L = 69, 64, 256, 3
-dm = 0.2
+if args.preset == "ulmfit_paper":
+    V, E, H, L, dm = 5 + 4**5, 400, 1150, 3, 0.3
+else:
+    V, E, H, L, dm = 5 + 4**3, 64, 256, 3, 0.2
 p_emb, p_in, p_w, p_h, p_out = 0.02 * dm, 0.1 * dm, 0.15 * dm, 0.1 * dm, 0.25 * dm
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side LM training throughput: genolm (candle, CPU) vs PyTorch, same config, same
-# machine and threads, in one run. PRESET=awd_lstm_small (default, peer awd_lstm_torch.py) or
+# machine and threads, in one run. PRESET=awd_lstm_small (default) or ulmfit_paper (peer awd_lstm_torch.py) or
 # PRESET=transformer_mlm_small (peer transformer_mlm_torch.py, BPTT=128 by default). Runs ROUNDS alternating rounds (genolm, then PyTorch)
 # and prints every JSON line, each round's ratio and the median ratio: on a shared VM the
 # machine's speed drifts by tens of per cent within minutes, so only ratios taken seconds
@@ -25,7 +25,7 @@ for _ in $(seq "$ROUNDS"); do
   if [ "$PEER" = benches/peers/transformer_mlm_torch.py ]; then
     P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" --bptt "$BPTT" | tail -1)
   else
-    P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" | tail -1)
+    P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" --preset "$PRESET" | tail -1)
   fi
   echo "$R"
   echo "$P"

@@ -334,7 +334,7 @@ impl LstmSeq {
         let bias: Vec<T> = (0..g4).map(|q| w[q * ws + h]).collect();
         // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
         // operand instead of repacking 4h × h values at every step.
-        let wt = transpose_w_hh(w, g4, h);
+        let wt = Rhs::new(transpose_w_hh(w, g4, h), h, g4);
         let rpc = rows_per_chunk(b);
         let mut saved: Vec<ChunkSaved<T>> = Vec::new();
         let mut fill = |out: &mut [MaybeUninit<T>]| {
@@ -362,20 +362,7 @@ impl LstmSeq {
                 for t in 0..t_len {
                     let g = &mut gates[t * n * g4..(t + 1) * n * g4];
                     // g (n × 4h) += hprev (n × h) · W_hhᵀ.
-                    matmul(
-                        g,
-                        g4,
-                        true,
-                        &hprev,
-                        1,
-                        h as isize,
-                        &wt,
-                        1,
-                        g4 as isize,
-                        n,
-                        g4,
-                        h,
-                    );
+                    wt.mul(g, true, (&hprev, 1, h as isize), n);
                     let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
                     for r in 0..n {
                         let hp = &mut hprev[r * h..(r + 1) * h];
@@ -400,6 +387,74 @@ impl LstmSeq {
         s.rows_per_chunk = rpc;
         s.chunks = T::wrap(saved);
         Ok(out)
+    }
+}
+
+/// Bytes of a recurrent matrix above which it is stored in column panels (see [`Rhs`]). The
+/// small presets' matrices (256 units: 1 MiB) stay below, so their checkpoints keep their
+/// bytes.
+const PANEL_BYTES: usize = 4 << 20;
+/// Columns per panel.
+const PANEL: usize = 64;
+
+/// The right operand of a recurrent GEMM (`k × n`, row-major), read at every step. A large
+/// one (seed 003's 1 150 units: 21 MB) is stored as contiguous panels of [`PANEL`] columns
+/// and multiplied panel by panel: read in place, its rows lie 4n bytes apart, so each step's
+/// GEMM touched a new page for every row of the operand (thousands of TLB misses per step).
+struct Rhs<T> {
+    data: Vec<T>,
+    k: usize,
+    n: usize,
+    /// Columns per panel (`n` when the operand is kept whole).
+    width: usize,
+}
+
+impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
+    fn new(m: Vec<T>, k: usize, n: usize) -> Self {
+        if k * n * std::mem::size_of::<T>() <= PANEL_BYTES || n <= PANEL {
+            return Rhs {
+                data: m,
+                k,
+                n,
+                width: n,
+            };
+        }
+        let mut data = Vec::with_capacity(k * n);
+        for c0 in (0..n).step_by(PANEL) {
+            let c1 = (c0 + PANEL).min(n);
+            for row in m.chunks_exact(n) {
+                data.extend_from_slice(&row[c0..c1]);
+            }
+        }
+        Rhs {
+            data,
+            k,
+            n,
+            width: PANEL,
+        }
+    }
+
+    /// `dst (m × n, rows contiguous) (+)= lhs (m × k) · self`.
+    fn mul(&self, dst: &mut [T], accumulate: bool, lhs: (&[T], isize, isize), m: usize) {
+        let (l, lc, lr) = lhs;
+        for c0 in (0..self.n).step_by(self.width) {
+            let w = self.width.min(self.n - c0);
+            let panel = &self.data[c0 * self.k..(c0 + w) * self.k];
+            matmul(
+                &mut dst[c0..],
+                self.n,
+                accumulate,
+                l,
+                lc,
+                lr,
+                panel,
+                1,
+                w as isize,
+                m,
+                w,
+                self.k,
+            );
+        }
     }
 }
 
@@ -561,6 +616,7 @@ impl LstmSeq {
         for (dst, src) in w_packed.chunks_exact_mut(h).zip(w.chunks_exact(ws)) {
             dst.copy_from_slice(&src[..h]);
         }
+        let w_packed = Rhs::new(w_packed, g4, h);
         let mut dxp = vec![T::zero(); b * t_len * g4];
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];
@@ -601,19 +657,11 @@ impl LstmSeq {
                     }
                 }
                 // dh_{t-1} (n × h) = dgates_t (n × 4h, the rows of dx at step t) · W_hh (4h × h).
-                matmul(
+                w_packed.mul(
                     &mut dh_next,
-                    h,
                     false,
-                    &dx[t * g4..],
-                    1,
-                    row_stride as isize,
-                    &w_packed,
-                    1,
-                    h as isize,
+                    (&dx[t * g4..], 1, row_stride as isize),
                     n,
-                    h,
-                    g4,
                 );
             }
             dh_out.copy_from_slice(&dh_next);
@@ -721,6 +769,51 @@ pub fn lstm_seq(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A matrix above [`PANEL_BYTES`] is stored in column panels and multiplied panel by panel;
+    /// the products equal one GEMM over the whole matrix (to rounding: the GEMM may split the
+    /// sums differently), overwriting or accumulating, with a strided left operand.
+    #[test]
+    fn panels_multiply_as_the_whole_matrix() {
+        let (m, k, n) = (5, 600, 2_410); // 5.8 MB of f32: panels, the last one narrower
+        let mut state = 7u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let w: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+        // lhs rows 2k apart (every other row of a bigger matrix)
+        let lhs: Vec<f32> = (0..2 * m * k).map(|_| rnd()).collect();
+        let start: Vec<f32> = (0..m * n).map(|_| rnd()).collect();
+        let rhs = Rhs::new(w.clone(), k, n);
+        assert_eq!(rhs.width, PANEL);
+        for accumulate in [false, true] {
+            let mut want = start.clone();
+            matmul(
+                &mut want,
+                n,
+                accumulate,
+                &lhs,
+                1,
+                2 * k as isize,
+                &w,
+                1,
+                n as isize,
+                m,
+                n,
+                k,
+            );
+            let mut got = start.clone();
+            rhs.mul(&mut got, accumulate, (&lhs, 1, 2 * k as isize), m);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+        }
+        // Small matrices are kept whole.
+        assert_eq!(Rhs::new(vec![0f32; 256 * 1024], 256, 1024).width, 1024);
+    }
 
     /// The dispatched (AVX-512 or AVX2 where the CPU has it) and portable row loops give the
     /// same bits, and the fast f32 gate functions stay within 2e-7 of the f64 ones.

@@ -550,15 +550,15 @@ impl CustomOp3 for LstmSeq {
     }
 }
 
-/// `[W_ih | W_hh | b] (4h × (d + h + 1))` split into `W_ih (4h × d)` and `[W_hh | b]
-/// (4h × (h + 1))`, each contiguous.
-fn split_weights<T: Copy>(wcat: &[T], g4: usize, d: usize) -> (Vec<T>, Vec<T>) {
+/// `[W_ih | W_hh | b] (4h × (d + h + 1))` split into `W_ih (4h × d)` and the next `rec`
+/// columns of each row (`h + 1`: `[W_hh | b]`; `h`: `W_hh` alone), each contiguous.
+fn split_weights<T: Copy>(wcat: &[T], g4: usize, d: usize, rec: usize) -> (Vec<T>, Vec<T>) {
     let cols = wcat.len() / g4.max(1);
     let mut w_ih = Vec::with_capacity(g4 * d);
-    let mut w_rec = Vec::with_capacity(g4 * (cols - d));
+    let mut w_rec = Vec::with_capacity(g4 * rec);
     for row in wcat.chunks_exact(cols) {
         w_ih.extend_from_slice(&row[..d]);
-        w_rec.extend_from_slice(&row[d..]);
+        w_rec.extend_from_slice(&row[d..d + rec]);
     }
     (w_ih, w_rec)
 }
@@ -573,7 +573,7 @@ impl LstmSeq {
         hc0: &[T],
         (b, t_len, d, h): (usize, usize, usize, usize),
     ) -> Result<Vec<T>> {
-        let (w_ih, w_rec) = split_weights(wcat, 4 * h, d);
+        let (w_ih, w_rec) = split_weights(wcat, 4 * h, d, h + 1);
         let xp = super::fused_linear::forward_values(x, &w_ih, None, 4 * h);
         self.fwd(&xp, &w_rec, hc0, t_len, b, h)
     }
@@ -603,20 +603,15 @@ impl LstmSeq {
         let gr = cpu_slice::<T>(&gr_st, gr_l)?;
         let (gr_hs, gr_c) = gr.split_at(b * t_len * h);
         let (w_st, w_l) = wcat.storage_and_layout(); // [W_ih | W_hh | b] row-major
-        let (w_ih, w_rec) = split_weights(cpu_slice::<T>(&w_st, w_l)?, g4, d);
+                                                     // W_ih, and W_hh (4h × h) contiguous without the bias column: with columns 16-aligned
+                                                     // the per-step GEMM reads it in place instead of repacking 4h × h values at every step.
+        let (w_ih, w_hh) = split_weights(cpu_slice::<T>(&w_st, w_l)?, g4, d, h);
         drop(w_st);
-        let w = &w_rec[..]; // [W_hh | b]: (4h, h + 1)
         let (res_st, res_l) = res.storage_and_layout(); // forward output
         let hs_all = &cpu_slice::<T>(&res_st, res_l)?[..b * t_len * h];
         let (hc_st, hc_l) = hc0.storage_and_layout();
         let h0_all = &cpu_slice::<T>(&hc_st, hc_l)?[..b * h];
-        // W_hh (4h × h) contiguous, without the bias column: with columns 16-aligned the
-        // per-step GEMM reads it in place instead of repacking 4h × h values at every step.
-        let mut w_packed = vec![T::zero(); g4 * h];
-        for (dst, src) in w_packed.chunks_exact_mut(h).zip(w.chunks_exact(ws)) {
-            dst.copy_from_slice(&src[..h]);
-        }
-        let w_packed = Rhs::new(w_packed, g4, h);
+        let w_packed = Rhs::new(w_hh, g4, h);
         let mut dxp = vec![T::zero(); b * t_len * g4];
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];

@@ -225,6 +225,10 @@ fn sampled_cds_substitutions_read_the_annotated_codons() {
                 _ => Consequence::Missense,
             };
             assert_eq!(s.consequence, expect);
+            // the codon position is the annotation's; no middle-base change keeps the amino
+            // acid in codes 1 and 11
+            assert_eq!(Some(s.codon_position), t.single_frame(i).map(|(_, p)| p));
+            assert!(s.consequence != Consequence::Synonymous || s.codon_position != 1);
             counts[s.consequence as usize] += 1;
         }
         // about a quarter of random coding substitutions are synonymous

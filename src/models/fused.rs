@@ -36,7 +36,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 use num_traits::Float;
 
-use crate::cpu::{contiguous, exp_f32, matmul, run_chunks, with_values};
+use crate::cpu::{contiguous, exp_f32, matmul, run_chunks, simd, with_values};
 use crate::Result;
 
 /// Rows per chunk of the row-wise kernels: fixed, so partial sums (the gradients of the
@@ -119,18 +119,23 @@ fn ln_fwd<T: KFloat>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
     let chunks: Vec<(&[T], &mut [T])> = x.chunks(ROWS * d).zip(y.chunks_mut(ROWS * d)).collect();
     run_chunks(chunks, |_, (xs, ys)| {
-        for (xr, yr) in xs.chunks(d).zip(ys.chunks_mut(d)) {
-            let (mean, rstd) = moments(xr, eps);
-            for j in 0..d {
-                yr[j] = (xr[j] - mean) * rstd * g[j] + b[j];
-            }
-        }
+        simd(
+            #[inline(always)]
+            || {
+                for (xr, yr) in xs.chunks(d).zip(ys.chunks_mut(d)) {
+                    let (mean, rstd) = moments(xr, eps);
+                    for j in 0..d {
+                        yr[j] = (xr[j] - mean) * rstd * g[j] + b[j];
+                    }
+                }
+            },
+        )
     });
     y
 }
 
 /// Mean and `1/√(var + eps)` of a row.
-#[inline]
+#[inline(always)]
 fn moments<T: KFloat>(xr: &[T], eps: f64) -> (T, T) {
     let n = t::<T>(xr.len() as f64);
     let mean = xr.iter().fold(T::zero(), |a, &v| a + v) / n;
@@ -152,26 +157,31 @@ fn ln_bwd<T: KFloat>(x: &[T], g: &[T], gr: &[T], eps: f64) -> (Vec<T>, Vec<T>, V
         .zip(dx.chunks_mut(ROWS * d))
         .collect();
     let parts = run_chunks(chunks, |_, ((xs, gs), dxs)| {
-        let mut dg = vec![T::zero(); d];
-        let mut db = vec![T::zero(); d];
-        let mut xhat = vec![T::zero(); d];
-        for ((xr, grr), dxr) in xs.chunks(d).zip(gs.chunks(d)).zip(dxs.chunks_mut(d)) {
-            let (mean, rstd) = moments(xr, eps);
-            let (mut a, mut bq) = (T::zero(), T::zero());
-            for j in 0..d {
-                xhat[j] = (xr[j] - mean) * rstd;
-                let dxh = grr[j] * g[j];
-                a += dxh;
-                bq += dxh * xhat[j];
-                dg[j] += grr[j] * xhat[j];
-                db[j] += grr[j];
-            }
-            let (a, bq) = (a / n, bq / n);
-            for j in 0..d {
-                dxr[j] = rstd * (grr[j] * g[j] - a - xhat[j] * bq);
-            }
-        }
-        (dg, db)
+        simd(
+            #[inline(always)]
+            || {
+                let mut dg = vec![T::zero(); d];
+                let mut db = vec![T::zero(); d];
+                let mut xhat = vec![T::zero(); d];
+                for ((xr, grr), dxr) in xs.chunks(d).zip(gs.chunks(d)).zip(dxs.chunks_mut(d)) {
+                    let (mean, rstd) = moments(xr, eps);
+                    let (mut a, mut bq) = (T::zero(), T::zero());
+                    for j in 0..d {
+                        xhat[j] = (xr[j] - mean) * rstd;
+                        let dxh = grr[j] * g[j];
+                        a += dxh;
+                        bq += dxh * xhat[j];
+                        dg[j] += grr[j] * xhat[j];
+                        db[j] += grr[j];
+                    }
+                    let (a, bq) = (a / n, bq / n);
+                    for j in 0..d {
+                        dxr[j] = rstd * (grr[j] * g[j] - a - xhat[j] * bq);
+                    }
+                }
+                (dg, db)
+            },
+        )
     });
     let mut dg = vec![T::zero(); d];
     let mut db = vec![T::zero(); d];
@@ -276,12 +286,17 @@ fn gelu_fwd<T: KFloat>(x: &[T], b: &[T]) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
     let chunks: Vec<_> = x.chunks(ROWS * f).zip(y.chunks_mut(ROWS * f)).collect();
     run_chunks(chunks, |_, (xs, ys)| {
-        for (xr, yr) in xs.chunks(f).zip(ys.chunks_mut(f)) {
-            for j in 0..f {
-                let u = xr[j] + b[j];
-                yr[j] = u * cdf_pdf(u).0;
-            }
-        }
+        simd(
+            #[inline(always)]
+            || {
+                for (xr, yr) in xs.chunks(f).zip(ys.chunks_mut(f)) {
+                    for j in 0..f {
+                        let u = xr[j] + b[j];
+                        yr[j] = u * cdf_pdf(u).0;
+                    }
+                }
+            },
+        )
     });
     y
 }
@@ -295,16 +310,21 @@ fn gelu_bwd<T: KFloat>(x: &[T], b: &[T], gr: &[T]) -> (Vec<T>, Vec<T>) {
         .zip(dx.chunks_mut(ROWS * f))
         .collect();
     let parts = run_chunks(chunks, |_, ((xs, gs), dxs)| {
-        let mut db = vec![T::zero(); f];
-        for ((xr, grr), dxr) in xs.chunks(f).zip(gs.chunks(f)).zip(dxs.chunks_mut(f)) {
-            for j in 0..f {
-                let u = xr[j] + b[j];
-                let (cdf, pdf) = cdf_pdf(u);
-                dxr[j] = grr[j] * (cdf + u * pdf);
-                db[j] += dxr[j];
-            }
-        }
-        db
+        simd(
+            #[inline(always)]
+            || {
+                let mut db = vec![T::zero(); f];
+                for ((xr, grr), dxr) in xs.chunks(f).zip(gs.chunks(f)).zip(dxs.chunks_mut(f)) {
+                    for j in 0..f {
+                        let u = xr[j] + b[j];
+                        let (cdf, pdf) = cdf_pdf(u);
+                        dxr[j] = grr[j] * (cdf + u * pdf);
+                        db[j] += dxr[j];
+                    }
+                }
+                db
+            },
+        )
     });
     let mut db = vec![T::zero(); f];
     for p in parts {
@@ -403,6 +423,7 @@ struct Dims {
 
 /// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`:
 /// `t × hd`.
+#[inline(always)]
 fn rotate<T: KFloat>(
     x: &[T],
     bi: usize,
@@ -428,6 +449,7 @@ fn rotate<T: KFloat>(
 }
 
 /// The gradient through [`rotate`]: `g (t × hd)` → the gradient of the unrotated head.
+#[inline(always)]
 fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
     let half = z.hd / 2;
     for s in 0..z.t {
@@ -494,80 +516,85 @@ impl Attention {
         let tt = z.t * z.t;
         let items: Vec<usize> = (0..z.b * z.heads).collect();
         let res = run_chunks(items, |_, item| {
-            let (bi, hi) = (item / z.heads, item % z.heads);
-            let qs = rotate(q, bi, hi, z, &cos, &sin, scale);
-            let kr = rotate(k, bi, hi, z, &cos, &sin, T::one());
-            let mut p = vec![T::zero(); tt];
-            for (r0, r1, kend) in self.row_blocks(z.t) {
-                matmul(
-                    &mut p[r0 * z.t..],
-                    z.t,
-                    false,
-                    &qs[r0 * z.hd..],
-                    1,
-                    z.hd as isize,
-                    &kr,
-                    z.hd as isize,
-                    1,
-                    r1 - r0,
-                    kend,
-                    z.hd,
-                );
-            }
-            let cut = t::<T>(CUT);
-            for i in 0..z.t {
-                let row = &mut p[i * z.t..][..z.t];
-                // causal: the keys after the query get probability 0 (not exp of a large
-                // negative number: products of such tiny values go subnormal, which slows
-                // every following multiplication by orders of magnitude)
-                let (live, dead) = row.split_at_mut(if self.causal { i + 1 } else { z.t });
-                dead.fill(T::zero());
-                if let Some(bias) = &bias {
-                    for (r, &bb) in live.iter_mut().zip(&bias[bi * z.t..]) {
-                        *r += bb;
+            simd(
+                #[inline(always)]
+                || {
+                    let (bi, hi) = (item / z.heads, item % z.heads);
+                    let qs = rotate(q, bi, hi, z, &cos, &sin, scale);
+                    let kr = rotate(k, bi, hi, z, &cos, &sin, T::one());
+                    let mut p = vec![T::zero(); tt];
+                    for (r0, r1, kend) in self.row_blocks(z.t) {
+                        matmul(
+                            &mut p[r0 * z.t..],
+                            z.t,
+                            false,
+                            &qs[r0 * z.hd..],
+                            1,
+                            z.hd as isize,
+                            &kr,
+                            z.hd as isize,
+                            1,
+                            r1 - r0,
+                            kend,
+                            z.hd,
+                        );
                     }
-                }
-                let m = live
-                    .iter()
-                    .fold(T::neg_infinity(), |a, &v| Float::max(a, v));
-                for r in live.iter_mut() {
-                    let e = *r - m;
-                    *r = if e < cut { T::zero() } else { e.exp_() };
-                }
-                let sum = live.iter().fold(T::zero(), |a, &v| a + v);
-                let inv = T::one() / sum;
-                for r in live.iter_mut() {
-                    *r *= inv;
-                }
-            }
-            let pd: std::borrow::Cow<[T]> = match &mask {
-                Some(m) => p
-                    .iter()
-                    .zip(&m[item * tt..][..tt])
-                    .map(|(&a, &b)| a * b)
-                    .collect(),
-                None => std::borrow::Cow::Borrowed(&p),
-            };
-            let mut o = vec![T::zero(); z.t * z.hd];
-            let vh = &v[bi * z.t * z.d + hi * z.hd..];
-            for (r0, r1, kend) in self.row_blocks(z.t) {
-                matmul(
-                    &mut o[r0 * z.hd..],
-                    z.hd,
-                    false,
-                    &pd[r0 * z.t..],
-                    1,
-                    z.t as isize,
-                    vh,
-                    1,
-                    z.d as isize,
-                    r1 - r0,
-                    z.hd,
-                    kend,
-                );
-            }
-            drop(pd);
-            (o, p)
+                    let cut = t::<T>(CUT);
+                    for i in 0..z.t {
+                        let row = &mut p[i * z.t..][..z.t];
+                        // causal: the keys after the query get probability 0 (not exp of a large
+                        // negative number: products of such tiny values go subnormal, which slows
+                        // every following multiplication by orders of magnitude)
+                        let (live, dead) = row.split_at_mut(if self.causal { i + 1 } else { z.t });
+                        dead.fill(T::zero());
+                        if let Some(bias) = &bias {
+                            for (r, &bb) in live.iter_mut().zip(&bias[bi * z.t..]) {
+                                *r += bb;
+                            }
+                        }
+                        let m = live
+                            .iter()
+                            .fold(T::neg_infinity(), |a, &v| Float::max(a, v));
+                        for r in live.iter_mut() {
+                            let e = *r - m;
+                            *r = if e < cut { T::zero() } else { e.exp_() };
+                        }
+                        let sum = live.iter().fold(T::zero(), |a, &v| a + v);
+                        let inv = T::one() / sum;
+                        for r in live.iter_mut() {
+                            *r *= inv;
+                        }
+                    }
+                    let pd: std::borrow::Cow<[T]> = match &mask {
+                        Some(m) => p
+                            .iter()
+                            .zip(&m[item * tt..][..tt])
+                            .map(|(&a, &b)| a * b)
+                            .collect(),
+                        None => std::borrow::Cow::Borrowed(&p),
+                    };
+                    let mut o = vec![T::zero(); z.t * z.hd];
+                    let vh = &v[bi * z.t * z.d + hi * z.hd..];
+                    for (r0, r1, kend) in self.row_blocks(z.t) {
+                        matmul(
+                            &mut o[r0 * z.hd..],
+                            z.hd,
+                            false,
+                            &pd[r0 * z.t..],
+                            1,
+                            z.t as isize,
+                            vh,
+                            1,
+                            z.d as isize,
+                            r1 - r0,
+                            z.hd,
+                            kend,
+                        );
+                    }
+                    drop(pd);
+                    (o, p)
+                },
+            )
         });
         let mut out = vec![T::zero(); z.b * z.t * z.d];
         let mut probs = Vec::with_capacity(if self.keep { res.len() } else { 0 });
@@ -610,110 +637,115 @@ impl Attention {
         let tt = z.t * z.t;
         let items: Vec<(usize, Vec<T>)> = probs.into_iter().enumerate().collect();
         let res = run_chunks(items, |_, (item, p)| {
-            let (bi, hi) = (item / z.heads, item % z.heads);
-            let off = bi * z.t * z.d + hi * z.hd;
-            let (go, vh) = (&gr[off..], &v[off..]);
-            let m = mask.as_ref().map(|m| &m[item * tt..][..tt]);
-            let pd: std::borrow::Cow<[T]> = match m {
-                Some(m) => p.iter().zip(m).map(|(&a, &b)| a * b).collect(),
-                None => std::borrow::Cow::Borrowed(&p),
-            };
-            // dV = Pdᵀ · dO (a causal key j gets gradient from the queries i ≥ j only)
-            let mut dv = vec![T::zero(); z.t * z.hd];
-            for (c0, c1, i0) in self.col_blocks(z.t) {
-                matmul(
-                    &mut dv[c0 * z.hd..],
-                    z.hd,
-                    false,
-                    &pd[i0 * z.t + c0..],
-                    z.t as isize,
-                    1,
-                    &go[i0 * z.d..],
-                    1,
-                    z.d as isize,
-                    c1 - c0,
-                    z.hd,
-                    z.t - i0,
-                );
-            }
-            drop(pd);
-            // dP = (dO · Vᵀ) ⊙ M; dS = P ⊙ (dP − rowsum(P ⊙ dP))
-            let mut ds = vec![T::zero(); tt];
-            for (r0, r1, kend) in self.row_blocks(z.t) {
-                matmul(
-                    &mut ds[r0 * z.t..],
-                    z.t,
-                    false,
-                    &go[r0 * z.d..],
-                    1,
-                    z.d as isize,
-                    vh,
-                    z.d as isize,
-                    1,
-                    r1 - r0,
-                    kend,
-                    z.hd,
-                );
-            }
-            if let Some(m) = m {
-                for (a, &b) in ds.iter_mut().zip(m) {
-                    *a *= b;
-                }
-            }
-            for i in 0..z.t {
-                // a causal row's probabilities after the query are exact zeros
-                let live = if self.causal { i + 1 } else { z.t };
-                let (pr, dr) = (&p[i * z.t..][..live], &mut ds[i * z.t..][..z.t]);
-                let (dr, dead) = dr.split_at_mut(live);
-                let delta = pr
-                    .iter()
-                    .zip(dr.iter())
-                    .fold(T::zero(), |a, (&x, &y)| a + x * y);
-                for (d, &pp) in dr.iter_mut().zip(pr) {
-                    *d = pp * (*d - delta);
-                }
-                dead.fill(T::zero());
-            }
-            // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
-            let qs = rotate(&q, bi, hi, z, &cos, &sin, scale);
-            let kr = rotate(&k, bi, hi, z, &cos, &sin, T::one());
-            let mut dq = vec![T::zero(); z.t * z.hd];
-            for (r0, r1, kend) in self.row_blocks(z.t) {
-                matmul(
-                    &mut dq[r0 * z.hd..],
-                    z.hd,
-                    false,
-                    &ds[r0 * z.t..],
-                    1,
-                    z.t as isize,
-                    &kr,
-                    1,
-                    z.hd as isize,
-                    r1 - r0,
-                    z.hd,
-                    kend,
-                );
-            }
-            let mut dk = vec![T::zero(); z.t * z.hd];
-            for (c0, c1, i0) in self.col_blocks(z.t) {
-                matmul(
-                    &mut dk[c0 * z.hd..],
-                    z.hd,
-                    false,
-                    &ds[i0 * z.t + c0..],
-                    z.t as isize,
-                    1,
-                    &qs[i0 * z.hd..],
-                    1,
-                    z.hd as isize,
-                    c1 - c0,
-                    z.hd,
-                    z.t - i0,
-                );
-            }
-            unrotate(&mut dq, z, &cos, &sin, scale);
-            unrotate(&mut dk, z, &cos, &sin, T::one());
-            (dq, dk, dv)
+            simd(
+                #[inline(always)]
+                || {
+                    let (bi, hi) = (item / z.heads, item % z.heads);
+                    let off = bi * z.t * z.d + hi * z.hd;
+                    let (go, vh) = (&gr[off..], &v[off..]);
+                    let m = mask.as_ref().map(|m| &m[item * tt..][..tt]);
+                    let pd: std::borrow::Cow<[T]> = match m {
+                        Some(m) => p.iter().zip(m).map(|(&a, &b)| a * b).collect(),
+                        None => std::borrow::Cow::Borrowed(&p),
+                    };
+                    // dV = Pdᵀ · dO (a causal key j gets gradient from the queries i ≥ j only)
+                    let mut dv = vec![T::zero(); z.t * z.hd];
+                    for (c0, c1, i0) in self.col_blocks(z.t) {
+                        matmul(
+                            &mut dv[c0 * z.hd..],
+                            z.hd,
+                            false,
+                            &pd[i0 * z.t + c0..],
+                            z.t as isize,
+                            1,
+                            &go[i0 * z.d..],
+                            1,
+                            z.d as isize,
+                            c1 - c0,
+                            z.hd,
+                            z.t - i0,
+                        );
+                    }
+                    drop(pd);
+                    // dP = (dO · Vᵀ) ⊙ M; dS = P ⊙ (dP − rowsum(P ⊙ dP))
+                    let mut ds = vec![T::zero(); tt];
+                    for (r0, r1, kend) in self.row_blocks(z.t) {
+                        matmul(
+                            &mut ds[r0 * z.t..],
+                            z.t,
+                            false,
+                            &go[r0 * z.d..],
+                            1,
+                            z.d as isize,
+                            vh,
+                            z.d as isize,
+                            1,
+                            r1 - r0,
+                            kend,
+                            z.hd,
+                        );
+                    }
+                    if let Some(m) = m {
+                        for (a, &b) in ds.iter_mut().zip(m) {
+                            *a *= b;
+                        }
+                    }
+                    for i in 0..z.t {
+                        // a causal row's probabilities after the query are exact zeros
+                        let live = if self.causal { i + 1 } else { z.t };
+                        let (pr, dr) = (&p[i * z.t..][..live], &mut ds[i * z.t..][..z.t]);
+                        let (dr, dead) = dr.split_at_mut(live);
+                        let delta = pr
+                            .iter()
+                            .zip(dr.iter())
+                            .fold(T::zero(), |a, (&x, &y)| a + x * y);
+                        for (d, &pp) in dr.iter_mut().zip(pr) {
+                            *d = pp * (*d - delta);
+                        }
+                        dead.fill(T::zero());
+                    }
+                    // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
+                    let qs = rotate(&q, bi, hi, z, &cos, &sin, scale);
+                    let kr = rotate(&k, bi, hi, z, &cos, &sin, T::one());
+                    let mut dq = vec![T::zero(); z.t * z.hd];
+                    for (r0, r1, kend) in self.row_blocks(z.t) {
+                        matmul(
+                            &mut dq[r0 * z.hd..],
+                            z.hd,
+                            false,
+                            &ds[r0 * z.t..],
+                            1,
+                            z.t as isize,
+                            &kr,
+                            1,
+                            z.hd as isize,
+                            r1 - r0,
+                            z.hd,
+                            kend,
+                        );
+                    }
+                    let mut dk = vec![T::zero(); z.t * z.hd];
+                    for (c0, c1, i0) in self.col_blocks(z.t) {
+                        matmul(
+                            &mut dk[c0 * z.hd..],
+                            z.hd,
+                            false,
+                            &ds[i0 * z.t + c0..],
+                            z.t as isize,
+                            1,
+                            &qs[i0 * z.hd..],
+                            1,
+                            z.hd as isize,
+                            c1 - c0,
+                            z.hd,
+                            z.t - i0,
+                        );
+                    }
+                    unrotate(&mut dq, z, &cos, &sin, scale);
+                    unrotate(&mut dk, z, &cos, &sin, T::one());
+                    (dq, dk, dv)
+                },
+            )
         });
         let n = z.b * z.t * z.d;
         let (mut dq, mut dk, mut dv) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);

@@ -28,7 +28,7 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use crate::cpu::{
-    contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks, with_values, written,
+    contiguous, cpu_slice, exp_f32, matmul, pool_threads, run_chunks, simd, with_values, written,
 };
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use num_traits::Float;
@@ -153,68 +153,6 @@ fn bwd_row<T: LstmFloat>(
     }
 }
 
-/// Whether the CPU runs the AVX2 + FMA versions of the f32 row loops (checked once, cached
-/// by the standard library).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// Whether the CPU runs the AVX-512 versions of the f32 row loops (16 lanes).
-#[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && has_avx2()
-}
-
-/// A module `$isa` with [`fwd_row`] and [`bwd_row`] for f32 compiled with the target
-/// features `$features` (more SIMD lanes than SSE2's 4). Rust never contracts `a * b + c` into
-/// an FMA, so they give the same bits as the portable versions.
-macro_rules! row_loops_for {
-    ($isa:ident, $features:literal, $check:ident) => {
-        #[cfg(target_arch = "x86_64")]
-        mod $isa {
-            use super::{bwd_row, fwd_row};
-
-            /// [`fwd_row`] for f32 with these target features.
-            ///
-            /// # Safety
-            #[doc = concat!("The CPU must support them ([`", stringify!($check), "`](super::", stringify!($check), ")).")]
-            #[target_feature(enable = $features)]
-            pub unsafe fn fwd(
-                g: &mut [f32],
-                cp: &[f32],
-                cn: &mut [f32],
-                hp: &mut [f32],
-                tc: &mut [f32],
-            ) {
-                fwd_row(g, cp, cn, hp, tc)
-            }
-
-            /// [`bwd_row`] for f32 with these target features.
-            ///
-            /// # Safety
-            #[doc = concat!("The CPU must support them ([`", stringify!($check), "`](super::", stringify!($check), ")).")]
-            #[allow(clippy::too_many_arguments)]
-            #[target_feature(enable = $features)]
-            pub unsafe fn bwd(
-                gates: &[f32],
-                c: &[f32],
-                c_prev: &[f32],
-                go: &[f32],
-                dg: &mut [f32],
-                dhn: &[f32],
-                dcn: &mut [f32],
-                tc: &mut [f32],
-            ) {
-                bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc)
-            }
-        }
-    };
-}
-
-row_loops_for!(avx512, "avx512f,avx2,fma", has_avx512);
-row_loops_for!(avx2, "avx2,fma", has_avx2);
-
 impl LstmFloat for f64 {
     fn sigmoid_slice(v: &mut [f64]) {
         for x in v {
@@ -251,17 +189,10 @@ impl LstmFloat for f32 {
         }
     }
     fn fwd_row(g: &mut [f32], cp: &[f32], cn: &mut [f32], hp: &mut [f32], tc: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx512() {
-            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above).
-            unsafe { avx512::fwd(g, cp, cn, hp, tc) };
-            return;
-        } else if has_avx2() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { avx2::fwd(g, cp, cn, hp, tc) };
-            return;
-        }
-        fwd_row(g, cp, cn, hp, tc)
+        simd(
+            #[inline(always)]
+            || fwd_row(g, cp, cn, hp, tc),
+        )
     }
     fn bwd_row(
         gates: &[f32],
@@ -273,17 +204,10 @@ impl LstmFloat for f32 {
         dcn: &mut [f32],
         tc: &mut [f32],
     ) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx512() {
-            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above).
-            unsafe { avx512::bwd(gates, c, c_prev, go, dg, dhn, dcn, tc) };
-            return;
-        } else if has_avx2() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { avx2::bwd(gates, c, c_prev, go, dg, dhn, dcn, tc) };
-            return;
-        }
-        bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc)
+        simd(
+            #[inline(always)]
+            || bwd_row(gates, c, c_prev, go, dg, dhn, dcn, tc),
+        )
     }
     fn wrap(v: Vec<ChunkSaved<f32>>) -> Chunks {
         Chunks::F32(v)
@@ -764,6 +688,7 @@ pub fn lstm_seq(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::{simd_on, Isa};
 
     /// A matrix above [`PANEL_BYTES`] is stored in column panels and multiplied panel by panel;
     /// the products equal one GEMM over the whole matrix (to rounding: the GEMM may split the
@@ -853,17 +778,25 @@ mod tests {
         <f32 as LstmFloat>::bwd_row(&g1, &c1, &cp, &go, &mut d1, &dhn, &mut dc1, &mut tc);
         bwd_row::<f32>(&g1, &c1, &cp, &go, &mut d2, &dhn, &mut dc2, &mut tc);
         assert_eq!((&d1, &dc1), (&d2, &dc2));
-        // Each instruction set the CPU has, called directly, gives the same bits too.
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        // Each instruction set the CPU has gives the same bits too.
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Base] {
             let (mut g3, mut c3, mut h3) = (g0.clone(), vec![0f32; h], vec![0f32; h]);
-            // SAFETY: AVX2 and FMA checked just above.
-            unsafe { avx2::fwd(&mut g3, &cp, &mut c3, &mut h3, &mut tc) };
-            assert_eq!((&g3, &c3, &h3), (&g2, &c2, &h2));
+            let ran = simd_on(
+                isa,
+                #[inline(always)]
+                || fwd_row::<f32>(&mut g3, &cp, &mut c3, &mut h3, &mut tc),
+            );
+            if ran.is_none() {
+                continue;
+            }
+            assert_eq!((&g3, &c3, &h3), (&g2, &c2, &h2), "{isa:?}");
             let (mut d3, mut dc3) = (vec![0f32; 4 * h], dc_start.clone());
-            // SAFETY: as above.
-            unsafe { avx2::bwd(&g1, &c1, &cp, &go, &mut d3, &dhn, &mut dc3, &mut tc) };
-            assert_eq!((&d3, &dc3), (&d2, &dc2));
+            simd_on(
+                isa,
+                #[inline(always)]
+                || bwd_row::<f32>(&g1, &c1, &cp, &go, &mut d3, &dhn, &mut dc3, &mut tc),
+            );
+            assert_eq!((&d3, &dc3), (&d2, &dc2), "{isa:?}");
         }
         // Extreme inputs stay finite and saturate.
         let mut v = vec![-1e4f32, -100.0, 100.0, 1e4, 0.0];

@@ -95,6 +95,49 @@ impl KFloat for f64 {
     }
 }
 
+/// Partial results of the kernels' reductions (sums, maxima over a row): term `i` goes to
+/// partial `i % LANES`, and the partials are combined pairwise at the end. A single running sum
+/// cannot vectorise (each add waits for the one before); this order can, and it is fixed, so
+/// every instruction set and thread count gives the same bits.
+const LANES: usize = 16;
+
+/// `op`-reduction of `term(a[i], b[i])` over `i` (see [`LANES`]); `a` and `b` have one length.
+#[inline(always)]
+fn lane_reduce<T: KFloat>(
+    a: &[T],
+    b: &[T],
+    init: T,
+    term: impl Fn(T, T) -> T,
+    op: impl Fn(T, T) -> T,
+) -> T {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [init; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for j in 0..LANES {
+            acc[j] = op(acc[j], term(x[j], y[j]));
+        }
+    }
+    for (j, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[j] = op(acc[j], term(x, y));
+    }
+    let mut w = LANES / 2;
+    while w > 0 {
+        for j in 0..w {
+            acc[j] = op(acc[j], acc[j + w]);
+        }
+        w /= 2;
+    }
+    acc[0]
+}
+
+/// `Σ term(a[i], b[i])` in [`LANES`] partial sums.
+#[inline(always)]
+fn lane_sum<T: KFloat>(a: &[T], b: &[T], term: impl Fn(T, T) -> T) -> T {
+    lane_reduce(a, b, T::zero(), term, |x, y| x + y)
+}
+
 fn t<T: KFloat>(x: f64) -> T {
     T::from(x).expect("a float constant")
 }
@@ -138,11 +181,8 @@ fn ln_fwd<T: KFloat>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
 #[inline(always)]
 fn moments<T: KFloat>(xr: &[T], eps: f64) -> (T, T) {
     let n = t::<T>(xr.len() as f64);
-    let mean = xr.iter().fold(T::zero(), |a, &v| a + v) / n;
-    let var = xr
-        .iter()
-        .fold(T::zero(), |a, &v| a + (v - mean) * (v - mean))
-        / n;
+    let mean = lane_sum(xr, xr, |v, _| v) / n;
+    let var = lane_sum(xr, xr, |v, _| (v - mean) * (v - mean)) / n;
     (mean, T::one() / (var + t(eps)).sqrt())
 }
 
@@ -163,20 +203,19 @@ fn ln_bwd<T: KFloat>(x: &[T], g: &[T], gr: &[T], eps: f64) -> (Vec<T>, Vec<T>, V
                 let mut dg = vec![T::zero(); d];
                 let mut db = vec![T::zero(); d];
                 let mut xhat = vec![T::zero(); d];
+                let mut dxh = vec![T::zero(); d];
                 for ((xr, grr), dxr) in xs.chunks(d).zip(gs.chunks(d)).zip(dxs.chunks_mut(d)) {
                     let (mean, rstd) = moments(xr, eps);
-                    let (mut a, mut bq) = (T::zero(), T::zero());
                     for j in 0..d {
                         xhat[j] = (xr[j] - mean) * rstd;
-                        let dxh = grr[j] * g[j];
-                        a += dxh;
-                        bq += dxh * xhat[j];
+                        dxh[j] = grr[j] * g[j];
                         dg[j] += grr[j] * xhat[j];
                         db[j] += grr[j];
                     }
-                    let (a, bq) = (a / n, bq / n);
+                    let a = lane_sum(&dxh, &dxh, |v, _| v) / n;
+                    let bq = lane_sum(&dxh, &xhat, |v, xh| v * xh) / n;
                     for j in 0..d {
-                        dxr[j] = rstd * (grr[j] * g[j] - a - xhat[j] * bq);
+                        dxr[j] = rstd * (dxh[j] - a - xhat[j] * bq);
                     }
                 }
                 (dg, db)
@@ -552,14 +591,12 @@ impl Attention {
                                 *r += bb;
                             }
                         }
-                        let m = live
-                            .iter()
-                            .fold(T::neg_infinity(), |a, &v| Float::max(a, v));
+                        let m = lane_reduce(live, live, T::neg_infinity(), |v, _| v, Float::max);
                         for r in live.iter_mut() {
                             let e = *r - m;
                             *r = if e < cut { T::zero() } else { e.exp_() };
                         }
-                        let sum = live.iter().fold(T::zero(), |a, &v| a + v);
+                        let sum = lane_sum(live, live, |v, _| v);
                         let inv = T::one() / sum;
                         for r in live.iter_mut() {
                             *r *= inv;
@@ -695,10 +732,7 @@ impl Attention {
                         let live = if self.causal { i + 1 } else { z.t };
                         let (pr, dr) = (&p[i * z.t..][..live], &mut ds[i * z.t..][..z.t]);
                         let (dr, dead) = dr.split_at_mut(live);
-                        let delta = pr
-                            .iter()
-                            .zip(dr.iter())
-                            .fold(T::zero(), |a, (&x, &y)| a + x * y);
+                        let delta = lane_sum(pr, dr, |x, y| x * y);
                         for (d, &pp) in dr.iter_mut().zip(pr) {
                             *d = pp * (*d - delta);
                         }

@@ -11,14 +11,11 @@
 //! python3 scripts/variant-sites.py sites.csv
 //! ```
 use candle_core::Device;
-use genolm::bench::markov::MarkovModel;
 use genolm::bench::score::{markov_candidate_scores, model_candidate_scores};
 use genolm::bench::variants::sample_cds_substitutions;
-use genolm::bench::{BenchContext, BenchOptions};
+use genolm::bench::{open_context, BenchOptions};
 use genolm::data::alphabet::revcomp;
-use genolm::data::corpus::Corpus;
 use genolm::models::GenomicModel;
-use genolm::train::run::{run_splits, DataConfig};
 
 fn main() -> genolm::Result<()> {
     let a: Vec<String> = std::env::args().collect();
@@ -31,39 +28,14 @@ fn main() -> genolm::Result<()> {
             .map_err(|_| genolm::Error::Input(format!("{s:?} is not a count")))
     };
     let model = GenomicModel::load(&a[1], &Device::Cpu)?;
-    let corpus = Corpus::open(&a[2])?;
     let (n, flank) = (num(&a[3])?, num(&a[4])?);
-    let d = DataConfig {
-        corpus: a[2].clone(),
+    // the benchmark's own context: its corpus, split and Markov chain
+    let opts = BenchOptions {
+        corpus: Some(a[2].clone()),
         ..Default::default()
     };
-    let s = run_splits(&corpus, &d)?;
-    let train: Vec<usize> = corpus
-        .ids(&s.train)
-        .iter()
-        .map(|id| corpus.index_of(id).unwrap())
-        .collect();
-    let held_out: Vec<usize> = (0..corpus.genomes.len())
-        .filter(|i| !train.contains(i))
-        .collect();
-    let markov = MarkovModel::fit(
-        train
-            .iter()
-            .flat_map(|&g| corpus.genomes[g].contigs.iter().map(|c| c.seq.as_slice())),
-        6,
-        true,
-    )?;
-    let ctx = BenchContext {
-        model: &model,
-        tok: model.config().tokenizer()?,
-        corpus,
-        train,
-        held_out,
-        markov,
-        opts: BenchOptions::default(),
-        run_summary: None,
-        neuron_states: Default::default(),
-    };
+    let ckpt = genolm::models::model::resolve_checkpoint(std::path::Path::new(&a[1]));
+    let ctx = open_context(&model, Some(&ckpt), &opts)?.ctx;
     println!("genome,pos,strand,codon_pos,consequence,ref,alt,aa_ref,aa_alt,mA,mC,mG,mT,rA,rC,rG,rT,bA,bC,bG,bT,rbA,rbC,rbG,rbT");
     for (gi, g) in ctx.annotated_held_out().into_iter().enumerate() {
         let subs = sample_cds_substitutions(&ctx, g, n, flank, ctx.opts.seed + gi as u64)?;

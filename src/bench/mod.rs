@@ -120,28 +120,27 @@ impl Outcome {
     }
 }
 
-/// Run the tasks of `opts` on a model, a run folder or a checkpoint (the benchmark's one entry
-/// point; [`transferability_test`] is it with default options).
-pub fn benchmark<'a>(
-    model: impl Into<ModelRef<'a>>,
+/// What [`open_context`] gives: the tasks' shared context, the datasets it reads and where
+/// the training genomes were learned from.
+pub struct Opened<'a> {
+    /// The context every task reads.
+    pub ctx: BenchContext<'a>,
+    /// Every corpus genome with its role and file checksums (the report's `datasets`).
+    pub datasets: Vec<DatasetRecord>,
+    /// How the training genomes were found (the report's `train_source`).
+    pub train_source: String,
+}
+
+/// The benchmark's context for `model` (loaded from `ckpt` when given: its run's
+/// `summary.json` names the corpus and the training genomes): the corpus, the training and
+/// held-out genomes, the Markov baseline fitted on the training genomes, and `opts` — what
+/// [`benchmark`] runs its tasks on, for analyses of single tasks' scores.
+pub fn open_context<'a>(
+    model: &'a GenomicModel,
+    ckpt: Option<&Path>,
     opts: &BenchOptions,
-) -> Result<BenchmarkReport> {
-    let t0 = Instant::now();
-    let owned;
-    let (model, ckpt): (&GenomicModel, Option<PathBuf>) = match model.into() {
-        ModelRef::Borrowed(m) => (m, None),
-        ModelRef::Path(p) => {
-            let dev = crate::models::DeviceChoice::Auto.open()?;
-            owned = GenomicModel::load(&p, &dev)?;
-            (&owned, Some(crate::models::model::resolve_checkpoint(&p)))
-        }
-    };
-    if model.config().head == Head::Classifier {
-        return Err(Error::Input(
-            "the benchmark needs a language model (LM or MLM head), not a classifier".into(),
-        ));
-    }
-    let summary = match ckpt.as_deref() {
+) -> Result<Opened<'a>> {
+    let summary = match ckpt {
         Some(c) => read_summary(c)?,
         None => None,
     };
@@ -224,6 +223,39 @@ pub fn benchmark<'a>(
         run_summary: summary,
         neuron_states: Default::default(),
     };
+    Ok(Opened {
+        ctx,
+        datasets,
+        train_source,
+    })
+}
+
+/// Run the tasks of `opts` on a model, a run folder or a checkpoint (the benchmark's one entry
+/// point; [`transferability_test`] is it with default options).
+pub fn benchmark<'a>(
+    model: impl Into<ModelRef<'a>>,
+    opts: &BenchOptions,
+) -> Result<BenchmarkReport> {
+    let t0 = Instant::now();
+    let owned;
+    let (model, ckpt): (&GenomicModel, Option<PathBuf>) = match model.into() {
+        ModelRef::Borrowed(m) => (m, None),
+        ModelRef::Path(p) => {
+            let dev = crate::models::DeviceChoice::Auto.open()?;
+            owned = GenomicModel::load(&p, &dev)?;
+            (&owned, Some(crate::models::model::resolve_checkpoint(&p)))
+        }
+    };
+    if model.config().head == Head::Classifier {
+        return Err(Error::Input(
+            "the benchmark needs a language model (LM or MLM head), not a classifier".into(),
+        ));
+    }
+    let Opened {
+        ctx,
+        datasets,
+        train_source,
+    } = open_context(model, ckpt.as_deref(), opts)?;
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     type TaskFn = fn(&BenchContext) -> Result<Outcome>;

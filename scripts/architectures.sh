@@ -22,8 +22,12 @@ PRESETS=${*:-$ALL}
 BUDGET_S=${BUDGET_S:-1140}   # seconds of optimizer steps (+ ≈ 1 min of validation = 20 min)
 RESULTS=docs/results/architectures
 NO_FRAGMENT=transfer,rare_species,conservation,impute_nucleotide,neurons_aa,neurons_cds,importance,classification,variants,cost
-cargo build --release --bin genolm -q
-BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
+# BIN=path uses a binary built beforehand (e.g. a copy, so rebuilding during a long sweep does
+# not change the code that later steps of the sweep run)
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --bin genolm -q
+  BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
+fi
 mkdir -p runs/arch20 "$RESULTS"
 
 case "$MODE" in

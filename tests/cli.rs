@@ -67,11 +67,27 @@ fn states_then_explain_neurons() {
     let dir = tempfile::tempdir().unwrap();
     let (fa, gbk, model) = fixtures(dir.path());
     let h5 = dir.path().join("phix.h5");
-    let out = ok(&["states", s(&model), s(&fa), "--out", s(&h5), "--every", "3"]);
-    assert!(out.contains("wrote"), "{out}");
+    let out = ok(&[
+        "states",
+        s(&model),
+        s(&fa),
+        "--out",
+        s(&h5),
+        "--every",
+        "3",
+        "--reverse-strand",
+    ]);
+    assert!(out.contains("wrote") && out.contains("rc.body"), "{out}");
     let st = read_states(&h5).unwrap();
     assert_eq!(st.records[0].length, 5386);
     assert_eq!(st.n_rows(), 5386usize.div_ceil(3));
+    // every layer twice: the forward strand's and the reverse strand's (`rc.`), as many rows
+    let n = st.layers.len();
+    assert!(n >= 4 && n % 2 == 0);
+    for (f, r) in st.layers[..n / 2].iter().zip(&st.layers[n / 2..]) {
+        assert_eq!(r.name, format!("rc.{}", f.name));
+        assert_eq!(r.data.len(), f.data.len());
+    }
 
     let nd = dir.path().join("neurons");
     ok(&[

@@ -105,6 +105,96 @@ fn convolutional_states_with_enough_context_equal_one_forward_pass() {
     }
 }
 
+#[test]
+fn reverse_strand_states_align_with_the_same_base_in_memory_and_on_disk() {
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 11).unwrap();
+    let tok = model.config().tokenizer().unwrap();
+    let (k, stride) = (tok.k, tok.stride);
+    let seq = real_seq(200);
+    let rc = genolm::data::alphabet::revcomp(&seq);
+    let full_rc = full_forward(&model, &rc, "lstm.0");
+    for every in [1usize, 3] {
+        let opts = PredictOptions {
+            reverse_strand: true,
+            every,
+            window: 40,
+            ..Default::default()
+        };
+        let st = states(&model, &[("phix".to_string(), seq.clone())], &opts).unwrap();
+        let names: Vec<&str> = st.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "embed",
+                "lstm.0",
+                "body",
+                "rc.embed",
+                "rc.lstm.0",
+                "rc.body"
+            ]
+        );
+        let l = st.layer("rc.lstm.0").unwrap();
+        assert_eq!(l.n_rows(), st.layer("lstm.0").unwrap().n_rows());
+        let ends = st.end_position();
+        for (r, &p) in ends.iter().enumerate() {
+            let p = p as usize;
+            // the reverse-strand token whose last base is forward base p starts at L - k - p
+            let Some(start) = (seq.len() - k).checked_sub(p) else {
+                continue;
+            };
+            // the nearest kept reverse-strand row (every `every` tokens) within half a step
+            let step = every * stride;
+            let hit = (0..full_rc.len())
+                .filter(|j| (j * stride) % step == 0)
+                .filter(|j| (j * stride).abs_diff(start) <= step / 2)
+                .any(|j| close(l.row(r), &full_rc[j], 1e-4));
+            assert!(
+                hit,
+                "every {every}: row {r} (base {p}) is not the reverse strand's state there"
+            );
+            if every == 1 {
+                assert!(close(l.row(r), &full_rc[start / stride], 1e-4));
+            }
+        }
+    }
+    // streamed into HDF5, chunk by chunk of the reverse complement: the same rows
+    let recs = vec![
+        ("phix_a".to_string(), real_seq(150)),
+        ("phix_b".to_string(), real_seq(110)[20..].to_vec()),
+    ];
+    let opts = PredictOptions {
+        reverse_strand: true,
+        window: 16,
+        every: 2,
+        ..Default::default()
+    };
+    let mem = states(&model, &recs, &opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.h5");
+    write_states(&model, &recs, &path, &opts, H5Layout::Genolm).unwrap();
+    // (a record read alone or beside another: the same numbers up to rounding, ≈ 1e-9 here)
+    let back = StatesFile::open(&path).unwrap().load().unwrap();
+    assert_eq!(back.layers.len(), mem.layers.len());
+    for (a, b) in back.layers.iter().zip(&mem.layers) {
+        assert_eq!((&a.name, a.n_rows()), (&b.name, b.n_rows()));
+        for r in 0..a.n_rows() {
+            assert!(close(a.row(r), b.row(r), 1e-6), "{} row {r}", a.name);
+        }
+    }
+    assert_eq!(
+        (&back.records, &back.position, &back.record),
+        (&mem.records, &mem.position, &mem.record)
+    );
+    assert!(write_states(
+        &model,
+        &recs,
+        dir.path().join("d.h5"),
+        &opts,
+        H5Layout::DeepG
+    )
+    .is_err());
+}
+
 fn python_with_h5py() -> Option<String> {
     for py in ["python3", "/usr/bin/python3"] {
         let ok = std::process::Command::new(py)

@@ -1,6 +1,7 @@
 //! **Neuron interpretability 1 (amino acids)** and **2 (CDS)**: states of every layer on
-//! held-out annotated genomes (the first `neuron_bases` bases of each annotated contig),
-//! smoothed over `neuron_smooth` rows, analysed with
+//! held-out annotated genomes (the first `neuron_bases` bases of each annotated contig), read
+//! on both strands unless `neuron_reverse_strand` is off (the reverse strand's layers as
+//! `rc.<layer>`, aligned to the same bases), smoothed over `neuron_smooth` rows, analysed with
 //! [`identify_explainable_neurons`](crate::explain::neurons::identify_explainable_neurons)
 //! against the CDS track (task 2) or the 21 amino-acid tracks (task 1).
 //!
@@ -74,6 +75,7 @@ fn compute_states_and_targets(
         &records,
         &PredictOptions {
             batch_size: ctx.opts.batch_size,
+            reverse_strand: ctx.opts.neuron_reverse_strand,
             ..Default::default()
         },
     )?;

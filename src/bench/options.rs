@@ -125,6 +125,10 @@ pub struct BenchOptions {
     pub neuron_bases: usize,
     /// Moving-average window over state rows for neuron tasks (1 = none).
     pub neuron_smooth: usize,
+    /// Neuron tasks also read each genome's reverse strand (the `rc.<layer>` states of
+    /// [`PredictOptions::reverse_strand`](crate::infer::PredictOptions::reverse_strand)), so a
+    /// causal model's neurons see both sides of every base.
+    pub neuron_reverse_strand: bool,
     /// Neurons deleted at most in the importance curve.
     pub importance_max: usize,
     /// Items per class of each classification task.
@@ -171,6 +175,7 @@ impl Default for BenchOptions {
             fragment_refine: crate::infer::RefineOptions::default(),
             neuron_bases: 30_000,
             neuron_smooth: 51,
+            neuron_reverse_strand: true,
             importance_max: 32,
             classification_items: 80,
             classification_epochs: [2, 1, 1, 2],

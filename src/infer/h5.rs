@@ -81,6 +81,11 @@ pub fn write_states(
     layout: H5Layout,
 ) -> Result<StatesSummary> {
     let path = path.as_ref();
+    if opts.reverse_strand && layout == H5Layout::DeepG {
+        return Err(Error::Config(
+            "deepG's layout holds one layer: reverse_strand needs the genolm layout".into(),
+        ));
+    }
     let mut opts = opts.clone();
     if layout == H5Layout::DeepG && opts.layers.len() != 1 {
         let last = opts
@@ -90,7 +95,12 @@ pub fn write_states(
             .unwrap_or_else(|| "body".to_string());
         opts.layers = vec![last];
     }
-    let plan = layer_plan(model, &opts)?;
+    let mut plan = layer_plan(model, &opts)?;
+    let forward_layers = plan.len();
+    if opts.reverse_strand {
+        let rc: Vec<(String, usize)> = plan.iter().map(|(n, u)| (format!("rc.{n}"), *u)).collect();
+        plan.extend(rc);
+    }
     let tok = model.config().tokenizer()?;
     let tmp = crate::fsio::temp_path_for(path)?;
 
@@ -279,12 +289,13 @@ pub fn write_states(
         }
         // a bar over the rows on a terminal (`genolm states` on a genome takes minutes)
         let mut bar = crate::progress::Progress::new("states", total, false);
+        let (fwd_sets, rc_sets) = dsets.split_at(forward_layers);
         for (info, s) in infos.iter().zip(&seqs) {
             let ids = tok.encode(s);
             predict_each(model, &ids, &opts, &mut |c: Chunk<'_>| {
                 let r0 = info.row_offset + c.first_row;
                 let mut rows_done = 0;
-                for (ds, (_, v)) in dsets.iter().zip(&c.layers) {
+                for (ds, (_, v)) in fwd_sets.iter().zip(&c.layers) {
                     let u = ds.shape()[1];
                     let rows = v.len() / u;
                     let arr = ndarray::ArrayView2::from_shape((rows, u), v)
@@ -295,6 +306,9 @@ pub fn write_states(
                 bar.inc(rows_done, &info.name);
                 Ok(())
             })?;
+            if opts.reverse_strand && info.n_rows > 0 {
+                write_reverse_strand(model, &tmp, rc_sets, info, s, &opts)?;
+            }
         }
         bar.finish();
         h5(&tmp, file.flush())?;
@@ -312,6 +326,53 @@ pub fn write_states(
         n_rows: total,
         layers: plan,
         records: infos,
+    })
+}
+
+/// The `rc.<layer>` datasets of one record: its reverse complement read chunk by chunk, each
+/// chunk's rows written to the forward rows they align with
+/// ([`reverse_strand_rows`](super::states::reverse_strand_rows): non-increasing in the forward
+/// row, so the forward rows of a chunk are one contiguous range).
+fn write_reverse_strand(
+    model: &GenomicModel,
+    tmp: &Path,
+    sets: &[hdf5::Dataset],
+    info: &RecordInfo,
+    seq: &[u8],
+    opts: &PredictOptions,
+) -> Result<()> {
+    let tok = model.config().tokenizer()?;
+    let map =
+        super::states::reverse_strand_rows(info.length, info.n_rows, tok.k, tok.stride, opts.every);
+    let ids = tok.encode(&crate::data::alphabet::revcomp(seq));
+    let fwd = PredictOptions {
+        reverse_strand: false,
+        ..opts.clone()
+    };
+    predict_each(model, &ids, &fwd, &mut |c: Chunk<'_>| {
+        let Some((_, first)) = c.layers.first() else {
+            return Ok(());
+        };
+        let n = first.len() / sets[0].shape()[1];
+        let (q0, q1) = (c.first_row, c.first_row + n);
+        // forward rows whose reverse-strand row lies in q0..q1
+        let r_lo = map.partition_point(|&q| q >= q1);
+        let r_hi = map.partition_point(|&q| q >= q0);
+        if r_lo == r_hi {
+            return Ok(());
+        }
+        for (ds, (_, v)) in sets.iter().zip(&c.layers) {
+            let u = ds.shape()[1];
+            let mut out = Vec::with_capacity((r_hi - r_lo) * u);
+            for &q in &map[r_lo..r_hi] {
+                out.extend_from_slice(&v[(q - q0) * u..(q - q0 + 1) * u]);
+            }
+            let arr = ndarray::Array2::from_shape_vec((r_hi - r_lo, u), out)
+                .map_err(|e| Error::Shape(e.to_string()))?;
+            let (a, b) = (info.row_offset + r_lo, info.row_offset + r_hi);
+            h5(tmp, ds.write_slice(&arr, ndarray::s![a..b, ..]))?;
+        }
+        Ok(())
     })
 }
 

@@ -81,6 +81,12 @@ pub struct PredictOptions {
     pub layers: Vec<String>,
     /// Also keep the log-probabilities of the LM/MLM head (`(rows, vocab)`).
     pub log_probs: bool,
+    /// [`states`]: also read every record's reverse complement and append its layers as
+    /// `rc.<layer>`, each row aligned to the forward row of the same base. A causal model's
+    /// forward state at a base has read everything to its left; the reverse strand's state
+    /// there has read everything to its right, on the other strand — what tells whether the
+    /// base lies in a gene on the minus strand, or just before a stop codon.
+    pub reverse_strand: bool,
     /// Ablations and other interventions applied in every forward pass.
     #[serde(skip)]
     pub hooks: Hooks,
@@ -96,6 +102,7 @@ impl Default for PredictOptions {
             every: 1,
             layers: Vec::new(),
             log_probs: false,
+            reverse_strand: false,
             hooks: Hooks::default(),
         }
     }

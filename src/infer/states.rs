@@ -264,7 +264,7 @@ pub fn states(
         }
         Ok(())
     })?;
-    Ok(States {
+    let mut st = States {
         k: tok.k,
         stride: tok.stride,
         every: opts.every,
@@ -273,5 +273,65 @@ pub fn states(
         sequences,
         record,
         position,
-    })
+    };
+    if opts.reverse_strand {
+        let rc: Vec<(String, Vec<u8>)> = records
+            .iter()
+            .map(|(name, seq)| (name.to_string(), crate::data::alphabet::revcomp(seq)))
+            .collect();
+        let rc_states = states(
+            model,
+            &rc,
+            &PredictOptions {
+                reverse_strand: false,
+                ..opts.clone()
+            },
+        )?;
+        append_reverse_strand(&mut st, &rc_states);
+    }
+    Ok(st)
+}
+
+/// For each of a record's `n_rows` forward rows, the row of its reverse-complement read whose
+/// token ends at the same base: forward row `r` reads a token ending at base
+/// `p = r·every·stride + k − 1`; the reverse strand's token ending there starts at `L − k − p`
+/// of the reverse complement (the nearest kept row; clamped to the last row within `k − 1`
+/// bases of the record's end, where the reverse strand has no token ending at `p`).
+pub(crate) fn reverse_strand_rows(
+    length: usize,
+    n_rows: usize,
+    k: usize,
+    stride: usize,
+    every: usize,
+) -> Vec<usize> {
+    let step = every * stride;
+    (0..n_rows)
+        .map(|r| {
+            let p = r * step + k - 1;
+            let start = length.saturating_sub(k + p);
+            ((start + step / 2) / step).min(n_rows - 1)
+        })
+        .collect()
+}
+
+/// Appends the layers of `rc` (the same records reverse-complemented) to `st` as `rc.<layer>`,
+/// each forward row getting the reverse-strand row of [`reverse_strand_rows`].
+fn append_reverse_strand(st: &mut States, rc: &States) {
+    let mut map = Vec::with_capacity(st.n_rows());
+    for (fwd, back) in st.records.iter().zip(&rc.records) {
+        let rows = reverse_strand_rows(fwd.length, fwd.n_rows, st.k, st.stride, st.every);
+        map.extend(rows.into_iter().map(|q| back.row_offset + q));
+    }
+    for l in &rc.layers {
+        let u = l.units;
+        let mut data = Vec::with_capacity(map.len() * u);
+        for &q in &map {
+            data.extend_from_slice(&l.data[q * u..(q + 1) * u]);
+        }
+        st.layers.push(LayerStates {
+            name: format!("rc.{}", l.name),
+            units: u,
+            data,
+        });
+    }
 }

@@ -39,6 +39,11 @@ pub struct StatesArgs {
     /// Also keep the LM head's log-probabilities (`log_probs`).
     #[arg(long)]
     log_probs: bool,
+    /// Also read every record's reverse complement and keep its layers as `rc.<layer>`, each
+    /// row aligned to the same base (a causal model's view of what lies right of each base;
+    /// genolm layout only).
+    #[arg(long)]
+    reverse_strand: bool,
     /// Rows per forward pass.
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
@@ -376,6 +381,7 @@ pub fn states(a: StatesArgs) -> Result<()> {
         every: a.every,
         layers: a.layers,
         log_probs: a.log_probs,
+        reverse_strand: a.reverse_strand,
         ..Default::default()
     };
     let s = write_states(&model, &recs, &a.out, &opts, a.layout)?;

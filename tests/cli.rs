@@ -83,7 +83,7 @@ fn states_then_explain_neurons() {
     assert_eq!(st.n_rows(), 5386usize.div_ceil(3));
     // every layer twice: the forward strand's and the reverse strand's (`rc.`), as many rows
     let n = st.layers.len();
-    assert!(n >= 4 && n % 2 == 0);
+    assert!(n >= 4 && n.is_multiple_of(2));
     for (f, r) in st.layers[..n / 2].iter().zip(&st.layers[n / 2..]) {
         assert_eq!(r.name, format!("rc.{}", f.name));
         assert_eq!(r.data.len(), f.data.len());

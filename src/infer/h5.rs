@@ -98,7 +98,10 @@ pub fn write_states(
     let mut plan = layer_plan(model, &opts)?;
     let forward_layers = plan.len();
     if opts.reverse_strand {
-        let rc: Vec<(String, usize)> = plan.iter().map(|(n, u)| (format!("rc.{n}"), *u)).collect();
+        let rc: Vec<(String, usize)> = plan
+            .iter()
+            .map(|(n, u)| (super::states::reverse_strand_layer(n), *u))
+            .collect();
         plan.extend(rc);
     }
     let tok = model.config().tokenizer()?;

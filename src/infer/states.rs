@@ -292,6 +292,11 @@ pub fn states(
     Ok(st)
 }
 
+/// The name of a layer's reverse-strand states (`rc.<layer>`), in memory and in HDF5.
+pub(crate) fn reverse_strand_layer(name: &str) -> String {
+    format!("rc.{name}")
+}
+
 /// For each of a record's `n_rows` forward rows, the row of its reverse-complement read whose
 /// token ends at the same base: forward row `r` reads a token ending at base
 /// `p = r·every·stride + k − 1`; the reverse strand's token ending there starts at `L − k − p`
@@ -329,7 +334,7 @@ fn append_reverse_strand(st: &mut States, rc: &States) {
             data.extend_from_slice(&l.data[q * u..(q + 1) * u]);
         }
         st.layers.push(LayerStates {
-            name: format!("rc.{}", l.name),
+            name: reverse_strand_layer(&l.name),
             units: u,
             data,
         });

@@ -153,13 +153,16 @@ pub fn analyse(model: &GenomicModel, corpus: &Corpus, opts: &PipelineOptions) ->
     let n = opts.bases.min(contig.seq.len());
     let window = (contig.name.clone(), contig.seq[..n].to_vec());
     let h5 = opts.out.join("states.h5");
+    // both strands, as the benchmark's neuron tasks read them: a causal model's forward state
+    // has not read the bases to its right, nor the minus strand's genes
     let popts = PredictOptions {
         every: opts.every,
+        reverse_strand: true,
         ..Default::default()
     };
     let states = write_states(model, &[window], &h5, &popts, H5Layout::Genolm)?;
     say(&format!(
-        "\nstates of held-out {} ({}, first {n} bp, a row every {} tokens): {} rows, layers {} → {}",
+        "\nstates of held-out {} ({}, first {n} bp, both strands, a row every {} tokens): {} rows, layers {} → {}",
         genome.meta.id,
         contig.name,
         opts.every,

@@ -190,6 +190,34 @@ impl Default for BenchOptions {
 }
 
 impl BenchOptions {
+    /// The whole suite at a tenth of the default sizes, for a first look and for teaching:
+    /// about 7 minutes for the small AWD-LSTM on two CPU cores, classification 4 of them (its
+    /// classifiers train at least 30 steps per cycle whatever the data size), about 2½ minutes
+    /// without it. Rows are noisier than at the default sizes (each transfer row's `skill_se`
+    /// says by how much); report numbers from [`BenchOptions::default`].
+    ///
+    /// ```
+    /// use genolm::bench::{BenchOptions, Task};
+    /// let opts = BenchOptions {
+    ///     tasks: Task::ALL.into_iter().filter(|&t| t != Task::Classification).collect(),
+    ///     ..BenchOptions::small()
+    /// };
+    /// assert_eq!((opts.tasks.len(), opts.bases_per_genome), (10, 20_000));
+    /// ```
+    pub fn small() -> Self {
+        BenchOptions {
+            bases_per_genome: 20_000,
+            reads_per_genome: 32,
+            impute_positions: 60,
+            fragments: 3,
+            neuron_bases: 10_000,
+            classification_items: 30,
+            classification_epochs: [1, 1, 0, 1],
+            variants_per_genome: 80,
+            ..Default::default()
+        }
+    }
+
     /// Tiny sizes for tests and smoke runs (seconds on a tiny model).
     pub fn quick() -> Self {
         BenchOptions {

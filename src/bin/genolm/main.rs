@@ -124,7 +124,8 @@ enum Cmd {
         /// classification, variants, cost.
         #[arg(long, value_delimiter = ',')]
         tasks: Vec<String>,
-        /// Sizes: `default`, `quick` (smoke test) or a JSON/TOML file of BenchOptions.
+        /// Sizes: `default`, `small` (a tenth: a first look, minutes), `quick` (smoke test) or a
+        /// JSON/TOML file of BenchOptions.
         #[arg(long, default_value = "default")]
         sizes: String,
         /// Bases scored per held-out genome (overrides the sizes; 0 = whole genomes).
@@ -467,6 +468,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             use genolm::bench::{benchmark, BenchOptions, Task};
             let mut opts = match sizes.as_str() {
                 "default" => BenchOptions::default(),
+                "small" => BenchOptions::small(),
                 "quick" => BenchOptions {
                     verbose: true,
                     ..BenchOptions::quick()

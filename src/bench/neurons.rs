@@ -20,7 +20,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{BenchContext, BenchRow, Outcome};
 use crate::explain::neurons::{
-    identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport, Target,
+    best_effects, identify_explainable_neurons, targets_from_tracks, NeuronOptions, NeuronReport,
+    Target,
 };
 use crate::infer::{states, PredictOptions, States};
 use crate::Result;
@@ -137,24 +138,16 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
         // shift null: all targets shifted by the same offsets
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.opts.seed ^ 0x5eed);
         let n = st.n_rows();
-        let null_opts = NeuronOptions {
-            probe: false,
-            ..opts.clone()
-        };
-        let mut null = Vec::new();
-        for _ in 0..N_SHIFTS {
-            let off = rng.random_range(n / 10..n - n / 10);
-            let shifted: Vec<Target> = targets
-                .iter()
-                .map(|t| {
-                    let mut v = t.values[off..].to_vec();
-                    v.extend_from_slice(&t.values[..off]);
-                    Target::new(&t.name, v)
-                })
-                .collect();
-            let r = identify_explainable_neurons(st, &shifted, &null_opts)?;
-            null.push(mean(names.iter().map(|nm| best_auroc(&r, nm)).collect()));
-        }
+        let sets: Vec<Vec<Target>> = (0..N_SHIFTS)
+            .map(|_| {
+                let off = rng.random_range(n / 10..n - n / 10);
+                targets.iter().map(|t| t.shifted(off)).collect()
+            })
+            .collect();
+        let null: Vec<f64> = best_effects(st, &sets, &opts)?
+            .into_iter()
+            .map(|e| mean(e.into_iter().map(|e| 0.5 + e).collect()))
+            .collect();
         let probe_auc = mean(rep.probes.iter().map(|p| p.test_auroc).collect());
         let probe_acc = mean(rep.probes.iter().map(|p| p.test_accuracy).collect());
         let probe_base = mean(rep.probes.iter().map(|p| p.baseline_accuracy).collect());

@@ -28,9 +28,6 @@
 //! # Ok::<(), genolm::Error>(())
 //! ```
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -40,11 +37,13 @@ use crate::stats;
 use crate::{Error, Result};
 
 pub mod features;
+mod null;
 mod phenotype;
 mod probe;
 mod report;
 
 pub use features::{feature_targets, lead_lag, start_profile, LeadLagOptions, LeadLagReport};
+pub use null::{best_effects, shift_null, shuffle_targets};
 pub use phenotype::{phenotype_association, Summary};
 use probe::sparse_probe;
 pub use probe::Probe;
@@ -70,6 +69,13 @@ impl Target {
     /// Are all values 0 or 1?
     pub fn is_binary(&self) -> bool {
         self.values.iter().all(|&v| v == 0.0 || v == 1.0)
+    }
+    /// The same target circularly shifted: row `i` gets the value of row `(i + offset) mod n`.
+    pub fn shifted(&self, offset: usize) -> Target {
+        let off = offset % self.values.len().max(1);
+        let mut v = self.values[off..].to_vec();
+        v.extend_from_slice(&self.values[..off]);
+        Target::new(&self.name, v)
     }
 }
 
@@ -101,71 +107,6 @@ pub(crate) fn balanced_target(
     let aligned = states.align_track(record, track)?;
     let pos = aligned.iter().filter(|&&x| x > 0.5).count();
     Ok((pos >= min_class && aligned.len() - pos >= min_class).then(|| Target::new(name, aligned)))
-}
-
-/// Permute every target's values (seeded): the null where no neuron can be explained.
-pub fn shuffle_targets(targets: &[Target], seed: u64) -> Vec<Target> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    targets
-        .iter()
-        .map(|t| {
-            let mut v = t.values.clone();
-            v.shuffle(&mut rng);
-            Target::new(format!("{}_shuffled", t.name), v)
-        })
-        .collect()
-}
-
-/// A null distribution that keeps the autocorrelation of genomes: the target is circularly
-/// shifted by `n_shifts` seeded offsets (each at least 10 % of the rows away) and, for each
-/// shift, the best effect (`|AUROC − 0.5|`, or `|r|`) over all neurons is recorded. The
-/// fraction of shifts whose best effect reaches an observed one is an empirical p-value that,
-/// unlike the per-row tests, does not assume independent positions.
-pub fn shift_null(
-    states: &States,
-    target: &Target,
-    opts: &NeuronOptions,
-    n_shifts: usize,
-    seed: u64,
-) -> Result<Vec<f64>> {
-    use rand::Rng;
-    let n = target.values.len();
-    if n < 10 {
-        return Err(Error::Input("too few rows for a shift null".into()));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut o = NeuronOptions {
-        probe: false,
-        ..opts.clone()
-    };
-    // Smooth once, not once per shift: the shifts move the target, not the states.
-    let smoothed: States;
-    let states = if opts.smooth > 1 {
-        smoothed = States {
-            layers: selected_layers(states, opts)?
-                .into_iter()
-                .map(|l| smooth_layer(l, states, opts.smooth))
-                .collect(),
-            records: states.records.clone(),
-            sequences: states.sequences.clone(),
-            record: states.record.clone(),
-            position: states.position.clone(),
-            ..*states
-        };
-        o.smooth = 1;
-        &smoothed
-    } else {
-        states
-    };
-    let mut out = Vec::with_capacity(n_shifts);
-    for _ in 0..n_shifts {
-        let off = rng.random_range(n / 10..n - n / 10);
-        let mut v = target.values[off..].to_vec();
-        v.extend_from_slice(&target.values[..off]);
-        let rep = identify_explainable_neurons(states, &[Target::new(&target.name, v)], &o)?;
-        out.push(rep.scores.first().map(|s| s.effect()).unwrap_or(0.0));
-    }
-    Ok(out)
 }
 
 /// Options of [`identify_explainable_neurons`].
@@ -280,31 +221,9 @@ pub fn identify_explainable_neurons(
     opts: &NeuronOptions,
 ) -> Result<NeuronReport> {
     let n = states.n_rows();
-    for t in targets {
-        if t.values.len() != n {
-            return Err(Error::Shape(format!(
-                "target {} has {} values for {n} state rows; align it with States::align_track",
-                t.name,
-                t.values.len()
-            )));
-        }
-    }
-    let layers = selected_layers(states, opts)?;
-    if layers.is_empty() || n < 3 {
-        return Err(Error::Input(
-            "no layers or fewer than 3 rows to analyse".into(),
-        ));
-    }
-    let smoothed: Vec<crate::infer::LayerStates>;
-    let layers: Vec<&crate::infer::LayerStates> = if opts.smooth > 1 {
-        smoothed = layers
-            .iter()
-            .map(|l| smooth_layer(l, states, opts.smooth))
-            .collect();
-        smoothed.iter().collect()
-    } else {
-        layers
-    };
+    check_lengths(targets, n)?;
+    let mut smoothed = Vec::new();
+    let layers = analysed_layers(states, opts, &mut smoothed)?;
     let bins: Vec<Option<Vec<bool>>> = targets
         .iter()
         .map(|t| {
@@ -397,6 +316,43 @@ pub fn identify_explainable_neurons(
         targets: targets.iter().map(|t| t.name.clone()).collect(),
         fdr: opts.fdr,
     })
+}
+
+/// Every target has one value per state row.
+fn check_lengths(targets: &[Target], n: usize) -> Result<()> {
+    for t in targets {
+        if t.values.len() != n {
+            return Err(Error::Shape(format!(
+                "target {} has {} values for {n} state rows; align it with States::align_track",
+                t.name,
+                t.values.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The layers an analysis with `opts` scores ([`selected_layers`], smoothed into `smoothed`
+/// when `opts.smooth > 1`); an error for no layers or fewer than 3 rows.
+fn analysed_layers<'a>(
+    states: &'a States,
+    opts: &NeuronOptions,
+    smoothed: &'a mut Vec<crate::infer::LayerStates>,
+) -> Result<Vec<&'a crate::infer::LayerStates>> {
+    let layers = selected_layers(states, opts)?;
+    if layers.is_empty() || states.n_rows() < 3 {
+        return Err(Error::Input(
+            "no layers or fewer than 3 rows to analyse".into(),
+        ));
+    }
+    if opts.smooth <= 1 {
+        return Ok(layers);
+    }
+    *smoothed = layers
+        .iter()
+        .map(|l| smooth_layer(l, states, opts.smooth))
+        .collect();
+    Ok(smoothed.iter().collect())
 }
 
 /// The layers an analysis with `opts` reads: `opts.layers`, or every layer except `embed` and

@@ -55,6 +55,21 @@ fn logistic_gradient(
     gb
 }
 
+/// `xr` (`m × d` row-major) in whole blocks of [`ROWS`] rows, each block column by column: the
+/// layout [`logistic_gradient`] reads (rows past the last whole block are left out).
+fn blocked(xr: &[f64], d: usize) -> Vec<f64> {
+    let full = xr.len() / d / ROWS * ROWS;
+    let mut xb = vec![0f64; full * d];
+    for (blk, rows) in xr[..full * d].chunks_exact(ROWS * d).enumerate() {
+        for (k, row) in rows.chunks_exact(d).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                xb[blk * ROWS * d + j * ROWS + k] = v;
+            }
+        }
+    }
+    xb
+}
+
 /// L1-regularised logistic regression by FISTA: `min mean(logloss) + λ‖w‖₁` (bias unpenalised). `x` is `m × d` row-major.
 pub fn l1_logistic(
     x: &[f32],
@@ -78,15 +93,7 @@ pub fn l1_logistic(
     // f64 copies made once (exact: every f32 is an f64), row-major for the gradient and
     // blocked for the dot products (see `logistic_gradient`)
     let xr: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    let full = m / ROWS * ROWS;
-    let mut xb = vec![0f64; full * d];
-    for (blk, rows) in xr[..full * d].chunks_exact(ROWS * d).enumerate() {
-        for (k, row) in rows.chunks_exact(d).enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                xb[blk * ROWS * d + j * ROWS + k] = v;
-            }
-        }
-    }
+    let xb = blocked(&xr, d);
     let mut grad = vec![0f64; d];
     for _ in 0..iters {
         let gb = crate::cpu::simd(
@@ -267,62 +274,26 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The solver one row at a time (as it was written first): the blocked one must give the
-    /// same bits.
-    fn one_row_at_a_time(
-        x: &[f32],
-        y: &[f32],
-        d: usize,
-        lambda: f64,
-        init: &(Vec<f64>, f64),
-        iters: usize,
-    ) -> (Vec<f64>, f64) {
-        let m = y.len();
-        let lip = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / (4.0 * m as f64)).max(1e-6)
-            + 0.25;
-        let step = 1.0 / lip;
-        let (mut w, mut b) = init.clone();
-        let (mut zw, mut zb) = (w.clone(), b);
-        let mut t = 1.0f64;
-        for _ in 0..iters {
-            let mut grad = vec![0f64; d];
-            let mut gb = 0.0;
-            for (r, &yy) in x.chunks(d).zip(y) {
-                let mut z = zb;
-                for j in 0..d {
-                    z += zw[j] * r[j] as f64;
-                }
-                let e = 1.0 / (1.0 + (-z).exp()) - yy as f64;
-                gb += e;
-                for j in 0..d {
-                    grad[j] += e * r[j] as f64;
-                }
-            }
-            let w_new: Vec<f64> = (0..d)
-                .map(|j| {
-                    let v = zw[j] - step * grad[j] / m as f64;
-                    v.signum() * (v.abs() - step * lambda).max(0.0)
-                })
-                .collect();
-            let b_new = zb - step * gb / m as f64;
-            let t_new = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
-            let mom = (t - 1.0) / t_new;
-            let mut delta = (b_new - b).abs();
+    /// The gradient one row at a time (as the solver computed it first).
+    fn one_row_at_a_time(x: &[f32], y: &[f32], d: usize, zw: &[f64], zb: f64) -> (Vec<f64>, f64) {
+        let mut grad = vec![0f64; d];
+        let mut gb = 0.0;
+        for (r, &yy) in x.chunks(d).zip(y) {
+            let mut z = zb;
             for j in 0..d {
-                zw[j] = w_new[j] + mom * (w_new[j] - w[j]);
-                delta = delta.max((w_new[j] - w[j]).abs());
+                z += zw[j] * r[j] as f64;
             }
-            zb = b_new + mom * (b_new - b);
-            (w, b, t) = (w_new, b_new, t_new);
-            if delta < 1e-5 {
-                break;
+            let e = 1.0 / (1.0 + (-z).exp()) - yy as f64;
+            gb += e;
+            for j in 0..d {
+                grad[j] += e * r[j] as f64;
             }
         }
-        (w, b)
+        (grad, gb)
     }
 
     #[test]
-    fn blocked_rows_give_the_same_bits_and_find_the_signal() {
+    fn blocked_gradient_gives_the_same_bits_and_the_solver_finds_the_signal() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let (m, d) = (1_003, 13); // not a multiple of the block
         let x: Vec<f32> = (0..m * d).map(|_| rng.random_range(-2.0..2.0)).collect();
@@ -330,12 +301,28 @@ mod tests {
             .chunks(d)
             .map(|r| (r[3] - 0.5 * r[7] + rng.random_range(-0.5..0.5) > 0.0) as u8 as f32)
             .collect();
-        let init = (vec![0.0; d], 0.0);
-        for lambda in [0.0, 0.01, 0.1] {
-            let a = l1_logistic(&x, &y, d, lambda, &init, 150);
-            let b = one_row_at_a_time(&x, &y, d, lambda, &init, 150);
-            assert_eq!(a, b, "lambda {lambda}");
+        // the blocked gradient (as the solver lays the rows out) against one row at a time
+        let xr: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let xb = blocked(&xr, d);
+        // row 9 is block 1's second row: its column 4 sits at 8·d + 4·8 + 1
+        assert_eq!(xb[ROWS * d + 4 * ROWS + 1], xr[9 * d + 4]);
+        for trial in 0..3 {
+            let zw: Vec<f64> = (0..d)
+                .map(|_| rng.random_range(-1.0..1.0) * trial as f64)
+                .collect();
+            let zb = rng.random_range(-1.0..1.0);
+            let mut grad = vec![0f64; d];
+            let gb = crate::cpu::simd(
+                #[inline(always)]
+                || logistic_gradient(&xr, &xb, &y, d, &zw, zb, &mut grad),
+            );
+            assert_eq!(
+                (grad, gb),
+                one_row_at_a_time(&x, &y, d, &zw, zb),
+                "trial {trial}"
+            );
         }
+        let init = (vec![0.0; d], 0.0);
         let (w, _) = l1_logistic(&x, &y, d, 0.05, &init, 150);
         assert!(w[3] > 0.5 && w[7] < -0.2, "{w:?}");
         let others = (0..d).filter(|&j| j != 3 && j != 7);

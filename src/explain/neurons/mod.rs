@@ -70,6 +70,11 @@ impl Target {
     pub fn is_binary(&self) -> bool {
         self.values.iter().all(|&v| v == 0.0 || v == 1.0)
     }
+    /// A binary target's values as labels (`None` for a real-valued target).
+    pub(crate) fn labels(&self) -> Option<Vec<bool>> {
+        self.is_binary()
+            .then(|| self.values.iter().map(|&v| v > 0.5).collect())
+    }
     /// The same target circularly shifted: row `i` gets the value of row `(i + offset) mod n`.
     pub fn shifted(&self, offset: usize) -> Target {
         let off = offset % self.values.len().max(1);
@@ -224,18 +229,8 @@ pub fn identify_explainable_neurons(
     check_lengths(targets, n)?;
     let mut smoothed = Vec::new();
     let layers = analysed_layers(states, opts, &mut smoothed)?;
-    let bins: Vec<Option<Vec<bool>>> = targets
-        .iter()
-        .map(|t| {
-            t.is_binary()
-                .then(|| t.values.iter().map(|&v| v > 0.5).collect())
-        })
-        .collect();
-    let neurons: Vec<(usize, usize)> = layers
-        .iter()
-        .enumerate()
-        .flat_map(|(li, l)| (0..l.units).map(move |u| (li, u)))
-        .collect();
+    let bins: Vec<Option<Vec<bool>>> = targets.iter().map(Target::labels).collect();
+    let neurons = neurons_of(&layers);
     let mut scores: Vec<NeuronScore> = neurons
         .par_iter()
         .flat_map_iter(|&(li, u)| {
@@ -316,6 +311,15 @@ pub fn identify_explainable_neurons(
         targets: targets.iter().map(|t| t.name.clone()).collect(),
         fdr: opts.fdr,
     })
+}
+
+/// Every neuron of `layers` as (layer index, unit), in layer order.
+fn neurons_of(layers: &[&crate::infer::LayerStates]) -> Vec<(usize, usize)> {
+    layers
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| (0..l.units).map(move |u| (li, u)))
+        .collect()
 }
 
 /// Every target has one value per state row.

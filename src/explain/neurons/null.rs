@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::{analysed_layers, check_lengths, NeuronOptions, Target};
+use super::{analysed_layers, check_lengths, neurons_of, NeuronOptions, Target};
 use crate::infer::States;
 use crate::stats;
 use crate::{Error, Result};
@@ -84,20 +84,9 @@ pub fn best_effects(
     let layers = analysed_layers(states, opts, &mut smoothed)?;
     let bins: Vec<Vec<Option<Vec<bool>>>> = sets
         .iter()
-        .map(|set| {
-            set.iter()
-                .map(|t| {
-                    t.is_binary()
-                        .then(|| t.values.iter().map(|&v| v > 0.5).collect())
-                })
-                .collect()
-        })
+        .map(|set| set.iter().map(Target::labels).collect())
         .collect();
-    let neurons: Vec<(usize, usize)> = layers
-        .iter()
-        .enumerate()
-        .flat_map(|(li, l)| (0..l.units).map(move |u| (li, u)))
-        .collect();
+    let neurons = neurons_of(&layers);
     // the larger effect in `f64::total_cmp`'s order: the order `NeuronReport` sorts by
     let better = |a: f64, b: f64| if b.total_cmp(&a).is_gt() { b } else { a };
     let fold = |mut best: Vec<Vec<f64>>, &(li, u): &(usize, usize)| {

@@ -169,11 +169,7 @@ fn fit(
     opts: &NeuronOptions,
     fold: u64,
 ) -> Fitted {
-    let all_names: Vec<(usize, usize)> = layers
-        .iter()
-        .enumerate()
-        .flat_map(|(li, l)| (0..l.units).map(move |u| (li, u)))
-        .collect();
+    let all_names = super::neurons_of(layers);
     if idx.len() > opts.probe_max_rows {
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ fold.wrapping_mul(0x9e37_79b9));
         idx.shuffle(&mut rng);

@@ -54,6 +54,7 @@ pub use predict::{layer_plan, predict_each, predict_records, Chunk};
 pub use refine::{refine_gaps, CommitOrder, MaskedGap, RefineOptions};
 pub use rows::{pooled_states, predict_rows, score_rows, RowOptions, RowOutput};
 pub use scores::{mlm_masked, mlm_scored, score_row, token_scores, token_scores_many, TokenScores};
+pub(crate) use states::model_layer;
 pub use states::{states, LayerStates, RecordInfo, States};
 
 /// Options of the prediction core.

@@ -292,9 +292,17 @@ pub fn states(
     Ok(st)
 }
 
+/// The prefix of a layer's reverse-strand states.
+const REVERSE_STRAND_PREFIX: &str = "rc.";
+
 /// The name of a layer's reverse-strand states (`rc.<layer>`), in memory and in HDF5.
 pub(crate) fn reverse_strand_layer(name: &str) -> String {
-    format!("rc.{name}")
+    format!("{REVERSE_STRAND_PREFIX}{name}")
+}
+
+/// The model layer a states layer comes from, whichever strand it read (`rc.lstm.1` → `lstm.1`).
+pub(crate) fn model_layer(name: &str) -> &str {
+    name.strip_prefix(REVERSE_STRAND_PREFIX).unwrap_or(name)
 }
 
 /// For each of a record's `n_rows` forward rows, the row of its reverse-complement read whose

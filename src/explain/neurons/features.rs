@@ -230,7 +230,7 @@ pub fn lead_lag(
         .iter()
         .filter(|l| {
             if opts.layers.is_empty() {
-                l.name != "embed"
+                crate::infer::model_layer(&l.name) != "embed"
             } else {
                 opts.layers.contains(&l.name)
             }

@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::tracks::Tracks;
+use crate::infer::model_layer;
 use crate::infer::States;
 use crate::stats;
 use crate::{Error, Result};
@@ -118,7 +119,8 @@ pub(crate) fn balanced_target(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NeuronOptions {
-    /// Layers to analyse; empty = every layer except `embed` and `log_probs`.
+    /// Layers to analyse; empty = every layer except `embed` and `log_probs` (on either strand:
+    /// `rc.embed` is left out too).
     pub layers: Vec<String>,
     /// False-discovery rate for the `significant` flag (Benjamini–Hochberg).
     pub fdr: f64,
@@ -369,7 +371,7 @@ fn selected_layers<'a>(
         return Ok(states
             .layers
             .iter()
-            .filter(|l| l.name != "embed" && l.name != "log_probs")
+            .filter(|l| !matches!(model_layer(&l.name), "embed" | "log_probs"))
             .collect());
     }
     opts.layers

@@ -207,6 +207,30 @@ mod tests {
     }
 
     #[test]
+    fn embeddings_are_not_neurons_on_either_strand() {
+        let (mut states, targets) = example();
+        let copy = |name: &str| LayerStates {
+            name: name.into(),
+            ..states.layers[0].clone()
+        };
+        let extra = [
+            "embed",
+            "rc.embed",
+            "log_probs",
+            "rc.log_probs",
+            "rc.lstm.0",
+        ]
+        .map(copy);
+        states.layers.extend(extra);
+        let rep =
+            identify_explainable_neurons(&states, &targets, &NeuronOptions::default()).unwrap();
+        let mut layers: Vec<&str> = rep.scores.iter().map(|s| s.layer.as_str()).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        assert_eq!(layers, ["lstm.0", "lstm.1", "rc.lstm.0"]);
+    }
+
+    #[test]
     fn shift_null_is_one_best_effect_per_shift() {
         let (states, targets) = example();
         let opts = NeuronOptions::default();

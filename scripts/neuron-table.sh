@@ -5,7 +5,7 @@
 # along the genome), on both strands (the benchmark's default since 2026-12-03). Needs the trained
 # models of `scripts/architectures.sh run` in runs/arch20/ (the AWD-LSTM and LSTM columns are the
 # shipped pretrained models; a model without a checkpoint keeps its committed column, marked
-# "forward strand only" when it predates reading both strands). About 15 minutes on 2 cores. Prints the
+# "forward strand only" when it predates reading both strands). About 2 minutes a model on 2 cores. Prints the
 # Markdown table of docs/benchmark-results.md ("Explainable neurons per genome"); each model's
 # report.json is kept in docs/results/neurons/<model>/ (the table is built from there).
 #   scripts/neuron-table.sh [OUT]          # run (skips models already done) and print

@@ -186,6 +186,31 @@ fn given_training_genomes_are_not_benchmarked() {
 }
 
 #[test]
+fn a_genome_listed_twice_is_counted_twice_by_the_chain_only() {
+    use genolm::bench::open_context;
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let ids = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+    let once = BenchOptions {
+        train_genomes: ids(&["phiX174", "hpylori_G27"]),
+        ..BenchOptions::quick()
+    };
+    let twice = BenchOptions {
+        train_genomes: ids(&["phiX174", "hpylori_G27", "phiX174"]),
+        ..BenchOptions::quick()
+    };
+    let a = open_context(&model, None, &once).unwrap().ctx;
+    let b = open_context(&model, None, &twice).unwrap().ctx;
+    assert_eq!(a.train, b.train);
+    assert_eq!(a.held_out, b.held_out);
+    // phiX174's own bases are likelier under the chain that counted them twice
+    let phix = &a.corpus.genomes[a.corpus.index_of("phiX174").unwrap()].contigs[0].seq;
+    let ll = |m: &genolm::bench::markov::MarkovModel| -> f64 {
+        (6..phix.len()).filter_map(|i| m.log_prob(phix, i)).sum()
+    };
+    assert!(ll(&b.markov) > ll(&a.markov) + 1.0, "{} {}", ll(&b.markov), ll(&a.markov));
+}
+
+#[test]
 fn sampled_cds_substitutions_read_the_annotated_codons() {
     use genolm::bench::variants::{sample_cds_substitutions, Consequence};
     use genolm::data::genetic_code::aa_index;

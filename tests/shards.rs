@@ -43,11 +43,13 @@ fn shards_hold_the_corpus_tokens() {
             assert_eq!(disk.get(i), &m[..], "stream {i}, rc {rc}");
         }
     }
-    // a subset in the caller's order
-    let some = [5, 1];
-    let mem = corpus.token_streams(&some, &tok, false);
-    let disk = shards.token_streams(&some, false);
+    // a subset in the caller's order, with a genome repeated (a run's kingdom_repeats)
+    let some = [5, 1, 1];
+    let mem = corpus.token_streams(&some, &tok, true);
+    let disk = shards.token_streams(&some, true);
     assert_eq!(disk.to_vecs(), mem);
+    let once = corpus.token_streams(&some[..2], &tok, true);
+    assert_eq!(mem.len() - once.len(), 2 * corpus.genomes[1].contigs.len());
     shards.verify().unwrap();
 }
 

@@ -169,16 +169,23 @@ pub fn open_context<'a>(
                 .to_string(),
         )
     };
-    let mut train = Vec::new();
+    let mut listed = Vec::new();
     for id in &train_ids {
         match corpus.index_of(id) {
-            Some(i) => train.push(i),
+            Some(i) => listed.push(i),
             None => {
                 return Err(Error::Input(format!(
                     "training genome {id:?} is not in corpus {}",
                     corpus.name
                 )))
             }
+        }
+    }
+    // a genome named twice is counted twice by the chain, used once everywhere else
+    let mut train: Vec<usize> = Vec::new();
+    for &g in &listed {
+        if !train.contains(&g) {
+            train.push(g);
         }
     }
     let held_out: Vec<usize> = (0..corpus.genomes.len())
@@ -189,8 +196,31 @@ pub fn open_context<'a>(
             "every corpus genome was used in training: nothing is held out to benchmark on".into(),
         ));
     }
+    // the chain counts what the model trained on: with the run's corpus mix, if it had one
+    let repeats = match (&opts.train_genomes, &summary) {
+        (None, Some(s)) => s.data.as_ref().map(|d| d.kingdom_repeats.clone()),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let counted = crate::train::run::DataConfig {
+        kingdom_repeats: repeats.clone(),
+        ..Default::default()
+    }
+    .repeated(&listed, |g| corpus.genomes[g].meta.kingdom)?;
+    let train_source = if repeats.is_empty() {
+        train_source
+    } else {
+        let mix: Vec<String> = repeats
+            .iter()
+            .map(|(k, n)| format!("{} × {n}", k.as_str()))
+            .collect();
+        format!(
+            "{train_source}; the Markov chain counts them as the run's kingdom_repeats did ({})",
+            mix.join(", ")
+        )
+    };
     let markov = MarkovModel::fit(
-        train
+        counted
             .iter()
             .flat_map(|&g| corpus.genomes[g].contigs.iter().map(|c| c.seq.as_slice())),
         opts.markov_order,

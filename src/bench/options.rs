@@ -88,7 +88,8 @@ pub struct BenchOptions {
     pub tasks: Vec<Task>,
     /// Corpus: `embedded`, a folder or a `manifest.json` (`None`: the run's, else embedded).
     pub corpus: Option<String>,
-    /// Training genome ids (`None`: from the run's `summary.json`, else the default split).
+    /// Training genome ids (`None`: from the run's `summary.json`, with its `kingdom_repeats`,
+    /// else the default split). An id listed twice is counted twice by the Markov chain.
     pub train_genomes: Option<Vec<String>>,
     /// Bases scored per held-out genome (evenly spaced chunks; 0 = the whole genome). The
     /// default, 200 000, scores the small genomes whole and 40 chunks of a bacterial genome:

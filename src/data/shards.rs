@@ -389,8 +389,8 @@ impl TokenShards {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u32>(), s.len as usize) }
     }
 
-    /// The streams of `genomes` (indices into [`genomes`](Self::genomes)), in corpus order:
-    /// each contig forward, then (with `reverse_complement`, when the shards hold them) its
+    /// The streams of `genomes` (indices into [`genomes`](Self::genomes)), in the order of
+    /// `genomes` (a genome listed twice gives its streams twice): each contig forward, then (with `reverse_complement`, when the shards hold them) its
     /// reverse complement, as [`Corpus::token_streams`](super::corpus::Corpus::token_streams)
     /// orders them.
     pub fn token_streams(
@@ -398,17 +398,18 @@ impl TokenShards {
         genomes: &[usize],
         reverse_complement: bool,
     ) -> TokenStreams {
-        let set: std::collections::HashSet<usize> = genomes.iter().copied().collect();
-        let mut ids: Vec<usize> = (0..self.manifest.streams.len())
-            .filter(|&i| {
-                let s = &self.manifest.streams[i];
-                set.contains(&s.genome) && (reverse_complement || !s.reverse)
-            })
+        // each genome's streams in index order, the genomes in the order (and as many
+        // times) as `genomes` gives them, as the in-memory corpus does
+        let mut of_genome: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+        for (i, s) in self.manifest.streams.iter().enumerate() {
+            if reverse_complement || !s.reverse {
+                of_genome.entry(s.genome).or_default().push(i);
+            }
+        }
+        let ids: Vec<usize> = genomes
+            .iter()
+            .flat_map(|g| of_genome.get(g).into_iter().flatten().copied())
             .collect();
-        // the order of `genomes`, as the in-memory corpus gives it
-        let rank: std::collections::HashMap<usize, usize> =
-            genomes.iter().enumerate().map(|(r, &g)| (g, r)).collect();
-        ids.sort_by_key(|&i| (rank[&self.manifest.streams[i].genome], i));
         TokenStreams::mapped(Arc::clone(self), ids)
     }
 

@@ -24,6 +24,7 @@
 //! assert!(RunConfig::from_toml_str("output = \"x\"\n[trian]\nepochs = 1\n").is_err());
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -61,6 +62,12 @@ pub struct DataConfig {
     pub reverse_complement: bool,
     /// Seed of the batch order.
     pub batch_seed: u64,
+    /// The corpus mix: how many times each training genome of a kingdom enters an epoch's
+    /// token streams (`kingdom_repeats = { EUK = 3 }`: every eukaryotic training genome three
+    /// times, so a kingdom with few training bases gets a larger share of the steps); kingdoms
+    /// not named count once. The benchmark counts its Markov baseline with the same repeats.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kingdom_repeats: BTreeMap<Kingdom, usize>,
 }
 
 impl Default for DataConfig {
@@ -74,6 +81,7 @@ impl Default for DataConfig {
             batch_size: 32,
             reverse_complement: false,
             batch_seed: 1,
+            kingdom_repeats: BTreeMap::new(),
         }
     }
 }
@@ -537,6 +545,39 @@ impl DataConfig {
             ..SplitOptions::default()
         }
     }
+
+    /// `genomes` with each one repeated as [`kingdom_repeats`](Self::kingdom_repeats) asks
+    /// for its kingdom (`kingdom(g)`), in their order: the training genomes whose streams an
+    /// epoch walks, and the counts of the benchmark's Markov baseline.
+    ///
+    /// ```
+    /// use genolm::data::corpus::Kingdom;
+    /// use genolm::train::run::DataConfig;
+    /// let mut d = DataConfig::default();
+    /// d.kingdom_repeats.insert(Kingdom::Euk, 3);
+    /// let kingdom = |g: usize| if g == 1 { Kingdom::Euk } else { Kingdom::Pro };
+    /// assert_eq!(d.repeated(&[0, 1, 2], kingdom)?, vec![0, 1, 1, 1, 2]);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn repeated(
+        &self,
+        genomes: &[usize],
+        kingdom: impl Fn(usize) -> Kingdom,
+    ) -> Result<Vec<usize>> {
+        if let Some((k, _)) = self.kingdom_repeats.iter().find(|(_, &n)| n == 0) {
+            return Err(Error::Config(format!(
+                "kingdom_repeats: {} = 0 would drop the kingdom; leave it out of `kingdoms` instead",
+                k.as_str()
+            )));
+        }
+        Ok(genomes
+            .iter()
+            .flat_map(|&g| {
+                let n = self.kingdom_repeats.get(&kingdom(g)).copied().unwrap_or(1);
+                std::iter::repeat_n(g, n)
+            })
+            .collect())
+    }
 }
 
 /// The training, validation and test genomes of a run: the corpus split of `d` after its
@@ -623,7 +664,9 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
     let splits = corpus.splits(&cfg.data)?;
     let (tr, va, te) = (&splits.train, &splits.valid, &splits.test);
     let tok = cfg.model.tokenizer()?;
-    let train_streams = corpus.streams(tr, &tok, cfg.data.reverse_complement)?;
+    let metas = corpus.metas();
+    let mix = cfg.data.repeated(tr, |g| metas[g].kingdom)?;
+    let train_streams = corpus.streams(&mix, &tok, cfg.data.reverse_complement)?;
     let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;
     let train = lm_data(
         train_streams,
@@ -784,6 +827,43 @@ mod tests {
         cfg.model.lstm_hidden = 77;
         let back = RunConfig::from_toml_str(&cfg.to_toml_string().unwrap()).unwrap();
         assert_eq!(back, cfg);
+        // a corpus mix is written only when there is one (older run files stay byte-identical)
+        assert!(!cfg.to_toml_string().unwrap().contains("kingdom_repeats"));
+        cfg.data.kingdom_repeats.insert(Kingdom::Euk, 3);
+        let text = cfg.to_toml_string().unwrap();
+        assert_eq!(RunConfig::from_toml_str(&text).unwrap(), cfg);
+        let inline = RunConfig::from_toml_str(
+            "output = \"x\"\n[data]\nkingdom_repeats = { eukaryotes = 3, PRO = 1 }\n",
+        )
+        .unwrap();
+        assert_eq!(inline.data.kingdom_repeats[&Kingdom::Euk], 3);
+        let zero =
+            RunConfig::from_toml_str("output = \"x\"\n[data]\nkingdom_repeats = { VIR = 0 }\n")
+                .unwrap();
+        let e = zero.data.repeated(&[0], |_| Kingdom::Vir).unwrap_err();
+        assert!(e.to_string().contains("VIR = 0"), "{e}");
+    }
+
+    #[test]
+    fn kingdom_repeats_change_the_training_streams_not_the_split() {
+        let corpus = Corpus::embedded().unwrap();
+        let mut d = DataConfig::default();
+        let s = run_splits(&corpus, &d).unwrap();
+        d.kingdom_repeats.insert(Kingdom::Euk, 2);
+        assert_eq!(run_splits(&corpus, &d).unwrap(), s);
+        let kingdom = |g: usize| corpus.genomes[g].meta.kingdom;
+        let mix = d.repeated(&s.train, kingdom).unwrap();
+        let euk = s
+            .train
+            .iter()
+            .filter(|&&g| kingdom(g) == Kingdom::Euk)
+            .count();
+        assert!(euk > 0);
+        assert_eq!(mix.len(), s.train.len() + euk);
+        for &g in &s.train {
+            let n = mix.iter().filter(|&&h| h == g).count();
+            assert_eq!(n, if kingdom(g) == Kingdom::Euk { 2 } else { 1 });
+        }
     }
 
     #[test]

@@ -207,7 +207,12 @@ fn a_genome_listed_twice_is_counted_twice_by_the_chain_only() {
     let ll = |m: &genolm::bench::markov::MarkovModel| -> f64 {
         (6..phix.len()).filter_map(|i| m.log_prob(phix, i)).sum()
     };
-    assert!(ll(&b.markov) > ll(&a.markov) + 1.0, "{} {}", ll(&b.markov), ll(&a.markov));
+    assert!(
+        ll(&b.markov) > ll(&a.markov) + 1.0,
+        "{} {}",
+        ll(&b.markov),
+        ll(&a.markov)
+    );
 }
 
 #[test]

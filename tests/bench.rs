@@ -164,6 +164,40 @@ fn the_whole_suite_runs_on_a_tiny_model() {
 }
 
 #[test]
+fn an_mlm_is_classified_without_class_conditional_lms() {
+    // a masked LM scores no sequence likelihood: its classification rows carry the supervised
+    // baselines only, instead of failing the task
+    let cfg = ModelConfig {
+        name: "tiny_mlm".into(),
+        emb_dim: 16,
+        attn_layers: 1,
+        attn_heads: 2,
+        ..ModelConfig::transformer_mlm_small()
+    };
+    let model = GenomicModel::new(cfg, &Device::Cpu, 1).unwrap();
+    let opts = BenchOptions {
+        tasks: vec![Task::Classification],
+        ..BenchOptions::quick()
+    };
+    let rep = benchmark(&model, &opts).unwrap();
+    let rows: Vec<_> = rep
+        .rows
+        .iter()
+        .filter(|r| r.task == "classification")
+        .collect();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert!(r.value.is_finite(), "{r:?}");
+        let names: Vec<&str> = r.more_baselines.iter().map(|b| b.0.as_str()).collect();
+        assert!(names.contains(&"kmer_logreg accuracy"), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.starts_with("lm_generative")),
+            "{names:?}"
+        );
+    }
+}
+
+#[test]
 fn given_training_genomes_are_not_benchmarked() {
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
     let opts = BenchOptions {

@@ -125,8 +125,7 @@ pub fn evaluate_task(
         extra.push(("accuracy_unseen".into(), m[1], b[1]));
     }
     // the supervised baselines on the same items
-    let mut more_baselines = Vec::new();
-    for (name, probs) in [
+    let mut supervised = vec![
         (
             "kmer_logreg",
             baselines::kmer_logreg_probs(train, test, n_classes, seed),
@@ -135,7 +134,10 @@ pub fn evaluate_task(
             "cnn_scratch",
             baselines::cnn_scratch_probs(train, test, &opts, ctx.model.device())?,
         ),
-        (
+    ];
+    // class-conditional LMs score each item's likelihood: a causal LM's (an MLM has none)
+    if ctx.model.config().causal() {
+        supervised.push((
             "lm_generative",
             super::generative::generative_probs(
                 ctx.model,
@@ -149,8 +151,10 @@ pub fn evaluate_task(
                     ..Default::default()
                 },
             )?,
-        ),
-    ] {
+        ));
+    }
+    let mut more_baselines = Vec::new();
+    for (name, probs) in supervised {
         let (a, m) = class_metrics(&probs, &labels);
         more_baselines.push((format!("{name} accuracy"), a));
         if let Some(seen) = seen {

@@ -197,27 +197,16 @@ pub fn open_context<'a>(
         ));
     }
     // the chain counts what the model trained on: with the run's corpus mix, if it had one
-    let repeats = match (&opts.train_genomes, &summary) {
-        (None, Some(s)) => s.data.as_ref().map(|d| d.kingdom_repeats.clone()),
-        _ => None,
-    }
-    .unwrap_or_default();
-    let counted = crate::train::run::DataConfig {
-        kingdom_repeats: repeats.clone(),
-        ..Default::default()
-    }
-    .repeated(&listed, |g| corpus.genomes[g].meta.kingdom)?;
-    let train_source = if repeats.is_empty() {
-        train_source
-    } else {
-        let mix: Vec<String> = repeats
-            .iter()
-            .map(|(k, n)| format!("{} × {n}", k.as_str()))
-            .collect();
-        format!(
-            "{train_source}; the Markov chain counts them as the run's kingdom_repeats did ({})",
-            mix.join(", ")
-        )
+    let data = match (&opts.train_genomes, &summary) {
+        (None, Some(s)) => s.data.clone().unwrap_or_default(),
+        _ => crate::train::run::DataConfig::default(),
+    };
+    let counted = data.repeated(&listed, |g| corpus.genomes[g].meta.kingdom)?;
+    let train_source = match data.mix_label() {
+        None => train_source,
+        Some(mix) => format!(
+            "{train_source}; the Markov chain counts them as the run's kingdom_repeats did ({mix})"
+        ),
     };
     let markov = MarkovModel::fit(
         counted

@@ -390,9 +390,9 @@ impl TokenShards {
     }
 
     /// The streams of `genomes` (indices into [`genomes`](Self::genomes)), in the order of
-    /// `genomes` (a genome listed twice gives its streams twice): each contig forward, then (with `reverse_complement`, when the shards hold them) its
-    /// reverse complement, as [`Corpus::token_streams`](super::corpus::Corpus::token_streams)
-    /// orders them.
+    /// `genomes` (a genome listed twice gives its streams twice): each contig forward, then
+    /// (with `reverse_complement`, when the shards hold them) its reverse complement, as
+    /// [`Corpus::token_streams`](super::corpus::Corpus::token_streams) orders them.
     pub fn token_streams(
         self: &Arc<Self>,
         genomes: &[usize],

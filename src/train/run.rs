@@ -546,6 +546,17 @@ impl DataConfig {
         }
     }
 
+    /// The corpus mix in words (`EUK × 3`), or `None` without one.
+    pub fn mix_label(&self) -> Option<String> {
+        (!self.kingdom_repeats.is_empty()).then(|| {
+            self.kingdom_repeats
+                .iter()
+                .map(|(k, n)| format!("{} × {n}", k.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// `genomes` with each one repeated as [`kingdom_repeats`](Self::kingdom_repeats) asks
     /// for its kingdom (`kingdom(g)`), in their order: the training genomes whose streams an
     /// epoch walks, and the counts of the benchmark's Markov baseline.

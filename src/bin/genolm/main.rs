@@ -338,17 +338,8 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                     cfg.model.arch_label(),
                     cfg.output.display()
                 );
-                if !cfg.data.kingdom_repeats.is_empty() {
-                    let mix: Vec<String> = cfg
-                        .data
-                        .kingdom_repeats
-                        .iter()
-                        .map(|(k, n)| format!("{} × {n}", k.as_str()))
-                        .collect();
-                    println!(
-                        "corpus mix: each training genome of {} per epoch",
-                        mix.join(", ")
-                    );
+                if let Some(mix) = cfg.data.mix_label() {
+                    println!("corpus mix: each training genome of {mix} per epoch");
                 }
             }
             let s = genolm::train::run::run_training_with(&cfg, resume, &ro)?;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: install prerequisites and run the whole test suite — what CI runs:
-#  0. `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`;
+#  0. `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and rustdoc with
+#     warnings as errors (broken intra-doc links);
 #  1. unit, integration and doc tests (the benchmark binaries are built but not timed);
 #  2. every notebook executed headless in the "Rust (genolm)" kernel (installs the kernel:
 #     Jupyter venv, evcxr_jupyter, prebuilt library; ~20 minutes the first time on 2 cores);
@@ -42,6 +43,8 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
   echo "genolm test: WARNING: clippy is not installed; lints NOT checked" >&2
 fi
+# Rustdoc: every intra-doc link resolves (a broken link is a warning, made an error here).
+step env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib "${F[@]}"
 step cargo build --all-targets "${F[@]}"
 step cargo test --all-targets "${F[@]}"
 step cargo test --doc "${F[@]}"

@@ -4,7 +4,7 @@
 //! benchmarks and explanations, from a Rust notebook (evcxr) or the `genolm` command line.
 //! Genomes flow through one pipeline, and each stage is one module:
 //!
-//! **[`data`] → [`models`] → [`train`] → [`infer`] → [`explain`] / [`bench`] → [`report`]**
+//! **[`data`] → [`models`] → [`train`] → [`infer`] → [`explain`] / [`bench`](mod@bench) → [`report`]**
 //!
 //! on a bottom layer every stage shares: [`error`], [`stats`] (metrics and tests), [`fsio`]
 //! (atomic writes, escaping), [`cpu`] (in-place tensor storage), [`table`] and [`plot`] (the

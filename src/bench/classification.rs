@@ -14,7 +14,7 @@
 //!
 //! Baselines, all on the same training and test items: one Markov chain per class (order 2,
 //! classifying by the posterior of the per-class likelihoods; the row's `baseline`), and in
-//! `more_baselines` the supervised baselines of [`baselines`](super::baselines): a k-mer
+//! `more_baselines` the supervised baselines of [`baselines`]: a k-mer
 //! logistic regression and a one-hot CNN trained from scratch (accuracy and AUROC each); next
 //! to them, `lm_generative`: the same LM as a classifier of another kind, one fine-tuned copy per
 //! class scoring each item's likelihood ([`generative`](super::generative)).

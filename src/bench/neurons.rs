@@ -2,7 +2,7 @@
 //! held-out annotated genomes (the first `neuron_bases` bases of each annotated contig), read
 //! on both strands unless `neuron_reverse_strand` is off (the reverse strand's layers as
 //! `rc.<layer>`, aligned to the same bases), smoothed over `neuron_smooth` rows, analysed with
-//! [`identify_explainable_neurons`](crate::explain::neurons::identify_explainable_neurons)
+//! [`identify_explainable_neurons`]
 //! against the CDS track (task 2) or the 21 amino-acid tracks (task 1).
 //!
 //! Reported per genome: the best neuron's AUROC in either direction (`0.5 + |AUROC − 0.5|`;

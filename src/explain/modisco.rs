@@ -4,7 +4,7 @@
 //! strand, clustered per sign by average linkage, aligned on each cluster's medoid, and
 //! summarised as a PWM (the bases), a contribution-weight matrix (CWM: mean actual
 //! contributions) and a hypothetical CWM, trimmed to the columns that carry the contribution,
-//! then matched to a motif database with [`tomtom`].
+//! then matched to a motif database with [`tomtom`](fn@tomtom).
 //!
 //! Needs hypothetical contributions (nucleotide models): DeepSHAP, integrated gradients,
 //! input × gradient, saliency or ISM ([`Ism::attribution`](super::attribution::Ism::attribution)).

@@ -78,7 +78,7 @@ pub struct PredictOptions {
     pub min_segment: usize,
     /// Keep every `every`-th token position (1 = all).
     pub every: usize,
-    /// Layers to keep (names as in [`GenomicModel::layer_names`]); empty = all, in model order.
+    /// Layers to keep (names as in [`GenomicModel::layer_names`](crate::models::GenomicModel::layer_names)); empty = all, in model order.
     pub layers: Vec<String>,
     /// Also keep the log-probabilities of the LM/MLM head (`(rows, vocab)`).
     pub log_probs: bool,

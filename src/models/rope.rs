@@ -231,7 +231,7 @@ impl RopeScaling {
     }
 
     /// The frequencies for head width `d`, base `base` and scale `s` (closed-form methods;
-    /// CLEX's are [`Rope::omega_tensor`]'s, and here its NTK initial trajectory).
+    /// CLEX's are `Rope::omega_tensor`'s, and here its NTK initial trajectory).
     pub fn frequencies(&self, d: usize, base: f64, s: f64) -> Frequencies {
         let n = d / 2;
         let theta: Vec<f64> = (0..n)

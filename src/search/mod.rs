@@ -6,10 +6,10 @@
 //! * [`scheduler`]: which job comes next (promotions, new trials, the budget).
 //! * [`folder`]: the protocol between workers over a shared folder (lock, claims, heartbeats,
 //!   results), so one search spreads over processes and machines.
-//! * [`worker`]: the worker loop and [`run_local`](worker::run_local).
+//! * [`worker`]: the worker loop and [`run_local`].
 //! * [`results`]: trials table, best run file, plots.
 //!
-//! Every trial is an ordinary run folder trained with [`run_training_with`]
+//! Every trial is an ordinary run folder trained with [`run_training_with`](crate::train::run::run_training_with)
 //! (crate::train::run::run_training_with); a promotion resumes it from its checkpoint, so the
 //! steps of rung r are never trained twice, and a worker killed mid-trial costs at most one
 //! evaluation interval.

@@ -1,5 +1,5 @@
 //! What training looks like in a notebook: loss curves, the history table and the LR finder
-//! plot, each a [`Figure`] or [`Table`] that displays inline in evcxr.
+//! plot, each a [`Figure`] or [`Table`](crate::table::Table) that displays inline in evcxr.
 
 use crate::plot::{Figure, Series};
 use crate::train::learner::LrFinder;

@@ -231,7 +231,7 @@ impl Learner {
         })
     }
 
-    /// Train data-parallel with the other ranks of `c` ([`dist`](super::dist)): this rank
+    /// Train data-parallel with the other ranks of `c` ([`dist`]): this rank
     /// trains on its rows of every batch, gradients are averaged across ranks before each
     /// step, and only rank 0 writes checkpoints, logs and progress.
     pub fn set_collective(&mut self, c: Arc<dyn Collective>) {

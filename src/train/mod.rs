@@ -1,6 +1,6 @@
 //! Training: AdamW with parameter groups, schedules, the LR finder, discriminative LRs,
 //! gradual unfreezing, the [`Learner`] with callbacks and checkpoints, and the recipes
-//! (`fit_one_cycle`, [`fine_tune`](recipes::fine_tune), [`ulmfit`](recipes::ulmfit)).
+//! (`fit_one_cycle`, [`fine_tune`], [`ulmfit`]).
 //!
 //! * [`optim`]: AdamW with groups, clipping and freezing.
 //! * [`schedule`]: one-cycle, cosine, constant.
@@ -8,7 +8,7 @@
 //!   and early stopping on the validation loss ([`Learner::keep_best`]).
 //! * [`recipes`]: fine-tuning and the ULMFiT three-stage recipe.
 //! * [`alloc`]: allocator tuning that keeps tensor buffers in-process.
-//! * [`history`]: [`StepRecord`](history::StepRecord), [`EpochRecord`] and [`History`] (loss curves and tables).
+//! * [`history`]: [`StepRecord`], [`EpochRecord`] and [`History`] (loss curves and tables).
 //! * [`metrics_log`]: a run's `metrics.jsonl`, appended per step; [`tensorboard`]: its event file.
 //! * [`display`]: the LR finder plot for notebooks.
 //! * [`run`]: `genolm train --config run.toml`.

@@ -2,7 +2,7 @@
 //! and §5: general LM → task LM fine-tuning with discriminative LRs → classifier with gradual
 //! unfreezing.
 //!
-//! `fit_one_cycle` and `lr_find` are methods of [`Learner`](super::Learner).
+//! `fit_one_cycle` and `lr_find` are methods of [`Learner`].
 
 use serde::{Deserialize, Serialize};
 

@@ -378,7 +378,7 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
 // features belongs to the data stage.
 impl crate::plot::TrackFeature {
     /// One box per segment of every CDS in `features` (spliced genes give several boxes),
-    /// labelled by gene name, for [`Figure::track`] and activation tracks.
+    /// labelled by gene name, for [`Figure::track`](crate::plot::Figure::track) and activation tracks.
     ///
     /// ```
     /// use genolm::prelude::*;

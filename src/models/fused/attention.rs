@@ -433,7 +433,7 @@ impl CustomOp3 for Attention {
 /// inverted-dropout `mask: (batch, heads, time, time)` on the probabilities, and `P·V`;
 /// returns `(batch, time, width)` with the heads side by side. Memory: the `t × t`
 /// probabilities of every head are kept for the backward pass (use
-/// [`blocked_attention`](super::flash::blocked_attention) for long inputs).
+/// [`blocked_attention`](crate::models::flash::blocked_attention) for long inputs).
 #[allow(clippy::too_many_arguments)]
 pub fn self_attention(
     q: &Tensor,

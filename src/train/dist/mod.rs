@@ -3,10 +3,10 @@
 //! optimizer step, so all ranks take the same step and keep identical weights.
 //!
 //! * [`Collective`]: the few collective operations training needs (sum, broadcast), with three
-//!   engines: [`Single`] (one process; nothing to do), [`mpi`] (Open MPI or any MPI, for CPU
-//!   clusters launched with `mpirun` / `srun`; feature `mpi`) and [`nccl`] (NVIDIA GPUs,
+//!   engines: [`Single`] (one process; nothing to do), `mpi` (Open MPI or any MPI, for CPU
+//!   clusters launched with `mpirun` / `srun`; feature `mpi`) and `nccl` (NVIDIA GPUs,
 //!   cudarc's NCCL bindings; feature `nccl`).
-//! * [`shard_rows`]: rank `r` of `w` takes rows `⌊rB/w⌋ .. ⌊(r+1)B/w⌋` of every global batch of
+//! * `shard_rows`: rank `r` of `w` takes rows `⌊rB/w⌋ .. ⌊(r+1)B/w⌋` of every global batch of
 //!   `B` rows. Stateful LM batches keep each row on one rank for the whole epoch, so a rank
 //!   carries its rows' LSTM states exactly as one process would.
 //! * [`reduce_gradients`]: the weighted mean of the ranks' gradients, weighted by how many

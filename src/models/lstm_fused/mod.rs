@@ -1,0 +1,316 @@
+//! A fused LSTM layer for the CPU: one candle custom op for the whole sequence, with a
+//! hand-written backward pass (backpropagation through time).
+//!
+//! Composed of candle primitives, the recurrence costs ~16 small ops per step, and every
+//! per-step slice of the input projection has a backward that allocates a tensor the size of
+//! the whole sequence, which makes BPTT quadratic in the sequence length. This op takes the
+//! layer's input `x: (B, T, D)` (batch-major), `[W_ih | W_hh | b]: (4H, D + H + 1)` (the input
+//! and recurrent matrices with the summed gate bias as the last column, so the bias costs no
+//! separate broadcast op or reduction) and the initial state `hc0: (2, B, H)`, and returns one
+//! flat tensor of `B·T·H + B·H` values: the hidden states of every step `(B, T, H)`, then the
+//! final cell state `(B, H)`. Both parts are contiguous views of it, so no transpose or copy
+//! follows. The input projection `x·W_ihᵀ` runs inside the op in the row blocks of
+//! [`fused_linear`](super::fused_linear) (the same sums as the linear layer), so its
+//! `B·T·4H` values never become a tensor of the graph whose gradient candle would zero-fill
+//! and add to.
+//!
+//! The batch rows are independent, so the rows are split into one chunk per thread of candle's
+//! CPU pool (the threads that also run its elementwise ops) and
+//! each chunk runs its whole recurrence (one small GEMM and the gate arithmetic per step)
+//! without synchronising with the others. The gate non-linearities of the f32 path use a
+//! branch-free exponential that the compiler vectorises (relative error ≈ 1e-7, the f32
+//! rounding level); the f64 path uses the standard library's functions.
+//! Gradients flow to `x`, `[W_ih | W_hh | b]` and `hc0`; `tests/gradients.rs` checks them
+
+use std::cell::Cell;
+use std::sync::Mutex;
+
+use crate::cpu::{contiguous, pool_threads};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+
+mod cell;
+mod pass;
+mod rhs;
+
+/// Activations saved by the forward pass of one chunk of batch rows.
+struct ChunkSaved<T> {
+    /// (T, rows, 4H) activated gates i, f, g, o.
+    gates: Vec<T>,
+    /// (T + 1, rows, H) cell states c_0 … c_T.
+    cells: Vec<T>,
+}
+
+/// Saved activations of every chunk, in the op's dtype.
+#[derive(Default)]
+enum Chunks {
+    #[default]
+    Empty,
+    F32(Vec<ChunkSaved<f32>>),
+    F64(Vec<ChunkSaved<f64>>),
+}
+
+/// Saved activations of every chunk, and the chunk size used.
+#[derive(Default)]
+struct Saved {
+    rows_per_chunk: usize,
+    chunks: Chunks,
+}
+
+/// The custom op (one instance per call, holding the saved activations).
+pub struct LstmSeq {
+    saved: Mutex<Saved>,
+}
+
+thread_local! {
+    /// A chunk count that overrides the thread count (tests of the chunking).
+    static CHUNKS: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Run `f` with the fused LSTM split into `chunks` chunks of batch rows whatever the thread
+/// count (chunks beyond the threads run in turn). For tests: results must not depend on it.
+#[doc(hidden)]
+pub fn with_chunk_count<R>(chunks: usize, f: impl FnOnce() -> R) -> R {
+    let old = CHUNKS.replace(Some(chunks.max(1)));
+    let r = f();
+    CHUNKS.set(old);
+    r
+}
+
+/// Rows per chunk: the batch split evenly over the threads.
+fn rows_per_chunk(b: usize) -> usize {
+    let chunks = CHUNKS.get().unwrap_or_else(pool_threads).max(1);
+    b.div_ceil(chunks).max(1)
+}
+
+impl CustomOp3 for LstmSeq {
+    fn name(&self) -> &'static str {
+        "lstm-seq"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, t_len, d) = l1.shape().dims3()?;
+        let (g4, cols) = l2.shape().dims2()?;
+        let h = g4 / 4;
+        if cols != d + h + 1 {
+            candle_core::bail!(
+                "lstm-seq: [W_ih | W_hh | b] is {g4}×{cols}, want {g4}×{}",
+                d + h + 1
+            )
+        }
+        let shape = Shape::from(b * t_len * h + b * h);
+        let out = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(hc)) => {
+                CpuStorage::F32(self.fwd_from_input(
+                    contiguous(x, l1)?,
+                    contiguous(w, l2)?,
+                    contiguous(hc, l3)?,
+                    (b, t_len, d, h),
+                )?)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(hc)) => {
+                CpuStorage::F64(self.fwd_from_input(
+                    contiguous(x, l1)?,
+                    contiguous(w, l2)?,
+                    contiguous(hc, l3)?,
+                    (b, t_len, d, h),
+                )?)
+            }
+            _ => candle_core::bail!("lstm-seq supports f32 and f64 inputs of one dtype"),
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        wcat: &Tensor,
+        hc0: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, dhc0) = match x.dtype() {
+            DType::F32 => self.bwd_impl::<f32>(x, wcat, hc0, res, grad_res)?,
+            DType::F64 => self.bwd_impl::<f64>(x, wcat, hc0, res, grad_res)?,
+            d => candle_core::bail!("lstm-seq backward: unsupported dtype {d:?}"),
+        };
+        Ok((Some(dx), dw, Some(dhc0)))
+    }
+}
+
+/// `[W_ih | W_hh | b] (4h × (d + h + 1))` split into `W_ih (4h × d)` and the next `rec`
+/// columns of each row (`h + 1`: `[W_hh | b]`; `h`: `W_hh` alone), each contiguous.
+fn split_weights<T: Copy>(wcat: &[T], g4: usize, d: usize, rec: usize) -> (Vec<T>, Vec<T>) {
+    let cols = wcat.len() / g4.max(1);
+    let mut w_ih = Vec::with_capacity(g4 * d);
+    let mut w_rec = Vec::with_capacity(g4 * rec);
+    for row in wcat.chunks_exact(cols) {
+        w_ih.extend_from_slice(&row[..d]);
+        w_rec.extend_from_slice(&row[d..d + rec]);
+    }
+    (w_ih, w_rec)
+}
+
+/// Run the fused LSTM layer: `x: (B, T, D)` the input, `w_ih: (4H, D)`, `w_hh: (4H, H)`,
+/// `bias: (4H)` (the summed input and recurrent gate biases), `h0`, `c0: (B, H)`. The input
+/// projection runs inside the op, so its `(B, T, 4H)` result never becomes a tensor of the
+/// graph (no gradient buffer to zero-fill and add to).
+/// Returns `(outputs (B, T, H), h_T, c_T)`; the outputs and `c_T` are contiguous views of the
+/// op's result, `h_T` a strided view of the outputs.
+pub fn lstm_seq(
+    x: &Tensor,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    bias: &Tensor,
+    h0: &Tensor,
+    c0: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (b, t_len, _) = x.dims3()?;
+    let g4 = w_hh.dim(0)?;
+    let h = g4 / 4;
+    let hc0 = Tensor::stack(&[h0, c0], 0)?.contiguous()?;
+    let op = LstmSeq {
+        saved: Mutex::new(Saved::default()),
+    };
+    let out = x.contiguous()?.apply_op3_arc(
+        &Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?,
+        &hc0,
+        std::sync::Arc::new(Box::new(op)),
+    )?;
+    let hs = out.narrow(0, 0, b * t_len * h)?.reshape((b, t_len, h))?;
+    let h_last = hs.narrow(1, t_len - 1, 1)?.squeeze(1)?;
+    let c_last = out.narrow(0, b * t_len * h, b * h)?.reshape((b, h))?;
+    Ok((hs, h_last, c_last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell::{bwd_row, fwd_row, LstmFloat};
+    use super::rhs::{Rhs, PANEL};
+    use crate::cpu::{matmul, simd_on, Isa};
+
+    /// A matrix above `PANEL_BYTES` is stored in column panels and multiplied panel by panel;
+    /// the products equal one GEMM over the whole matrix (to rounding: the GEMM may split the
+    /// sums differently), overwriting or accumulating, with a strided left operand.
+    #[test]
+    fn panels_multiply_as_the_whole_matrix() {
+        let (m, k, n) = (5, 600, 2_410); // 5.8 MB of f32: panels, the last one narrower
+        let mut state = 7u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let w: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+        // lhs rows 2k apart (every other row of a bigger matrix)
+        let lhs: Vec<f32> = (0..2 * m * k).map(|_| rnd()).collect();
+        let start: Vec<f32> = (0..m * n).map(|_| rnd()).collect();
+        let rhs = Rhs::new(w.clone(), k, n);
+        assert_eq!(rhs.width, PANEL);
+        for accumulate in [false, true] {
+            let mut want = start.clone();
+            matmul(
+                &mut want,
+                n,
+                accumulate,
+                &lhs,
+                1,
+                2 * k as isize,
+                &w,
+                1,
+                n as isize,
+                m,
+                n,
+                k,
+            );
+            let mut got = start.clone();
+            rhs.mul(&mut got, accumulate, (&lhs, 1, 2 * k as isize), m);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+        }
+        // Small matrices are kept whole.
+        assert_eq!(Rhs::new(vec![0f32; 256 * 1024], 256, 1024).width, 1024);
+    }
+
+    /// The dispatched (AVX-512 or AVX2 where the CPU has it) and portable row loops give the
+    /// same bits, and the fast f32 gate functions stay within 2e-7 of the f64 ones.
+    #[test]
+    fn row_loops_agree_across_instruction_sets() {
+        let h = 37;
+        let mut state = 12345u64;
+        let mut rnd = |scale: f32| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * scale
+        };
+        let g0: Vec<f32> = (0..4 * h).map(|_| rnd(6.0)).collect();
+        let cp: Vec<f32> = (0..h).map(|_| rnd(2.0)).collect();
+        let (mut g1, mut g2) = (g0.clone(), g0.clone());
+        let (mut c1, mut c2, mut h1, mut h2) =
+            (vec![0f32; h], vec![0f32; h], vec![0f32; h], vec![0f32; h]);
+        let mut tc = vec![0f32; h];
+        <f32 as LstmFloat>::fwd_row(&mut g1, &cp, &mut c1, &mut h1, &mut tc);
+        fwd_row::<f32>(&mut g2, &cp, &mut c2, &mut h2, &mut tc);
+        assert_eq!((&g1, &c1, &h1), (&g2, &c2, &h2));
+        for (&a, &x) in g1.iter().zip(&g0).take(2 * h) {
+            let exact = 1.0 / (1.0 + (-(x as f64)).exp());
+            assert!(
+                (a as f64 - exact).abs() < 2e-7,
+                "sigmoid({x}) = {a}, exact {exact}"
+            );
+        }
+        for (&a, &x) in g1.iter().zip(&g0).skip(2 * h).take(h) {
+            assert!(
+                (a as f64 - (x as f64).tanh()).abs() < 2e-7,
+                "tanh({x}) = {a}"
+            );
+        }
+        let go: Vec<f32> = (0..h).map(|_| rnd(1.0)).collect();
+        let dhn: Vec<f32> = (0..h).map(|_| rnd(1.0)).collect();
+        let dc0: Vec<f32> = (0..h).map(|_| rnd(1.0)).collect();
+        let (mut d1, mut d2) = (vec![0f32; 4 * h], vec![0f32; 4 * h]);
+        let dc_start = dc0.clone();
+        let (mut dc1, mut dc2) = (dc0.clone(), dc0);
+        <f32 as LstmFloat>::bwd_row(&g1, &c1, &cp, &go, &mut d1, &dhn, &mut dc1, &mut tc);
+        bwd_row::<f32>(&g1, &c1, &cp, &go, &mut d2, &dhn, &mut dc2, &mut tc);
+        assert_eq!((&d1, &dc1), (&d2, &dc2));
+        // Each instruction set the CPU has gives the same bits too.
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Base] {
+            let (mut g3, mut c3, mut h3) = (g0.clone(), vec![0f32; h], vec![0f32; h]);
+            let ran = simd_on(
+                isa,
+                #[inline(always)]
+                || fwd_row::<f32>(&mut g3, &cp, &mut c3, &mut h3, &mut tc),
+            );
+            if ran.is_none() {
+                continue;
+            }
+            assert_eq!((&g3, &c3, &h3), (&g2, &c2, &h2), "{isa:?}");
+            let (mut d3, mut dc3) = (vec![0f32; 4 * h], dc_start.clone());
+            simd_on(
+                isa,
+                #[inline(always)]
+                || bwd_row::<f32>(&g1, &c1, &cp, &go, &mut d3, &dhn, &mut dc3, &mut tc),
+            );
+            assert_eq!((&d3, &dc3), (&d2, &dc2), "{isa:?}");
+        }
+        // Extreme inputs stay finite and saturate.
+        let mut v = vec![-1e4f32, -100.0, 100.0, 1e4, 0.0];
+        f32::sigmoid_slice(&mut v);
+        assert_eq!(&v[2..], &[1.0, 1.0, 0.5]);
+        assert!(v[..2].iter().all(|&x| (0.0..1e-37).contains(&x)));
+        let mut t = vec![-1e4f32, 1e4, 0.0];
+        f32::tanh_slice(&mut t);
+        assert_eq!(t, vec![-1.0, 1.0, 0.0]);
+    }
+}

@@ -1,0 +1,250 @@
+//! The forward pass (input projection, then the recurrence chunk by chunk) and backpropagation
+//! through time.
+
+use std::mem::MaybeUninit;
+
+use crate::cpu::{cpu_slice, matmul, run_chunks, with_values, written};
+use candle_core::{Result, Tensor};
+
+use super::cell::LstmFloat;
+use super::rhs::{transpose_w_hh, write_all, Rhs};
+use super::{rows_per_chunk, split_weights, ChunkSaved, LstmSeq};
+
+impl LstmSeq {
+    /// Forward over all rows: `xp (b, t, 4h)`, `w (4h, h + 1)` (`[W_hh | b]`), `hc0 (2, b, h)`;
+    /// returns the flat output `(b, t, h)` then `(b, h)`.
+    fn fwd<T: LstmFloat>(
+        &self,
+        xp: &[T],
+        w: &[T],
+        hc0: &[T],
+        t_len: usize,
+        b: usize,
+        h: usize,
+    ) -> Result<Vec<T>> {
+        let g4 = 4 * h;
+        let ws = h + 1; // row stride of [W_hh | b]
+        let bias: Vec<T> = (0..g4).map(|q| w[q * ws + h]).collect();
+        // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
+        // operand instead of repacking 4h × h values at every step.
+        let wt = Rhs::new(transpose_w_hh(w, g4, h), h, g4);
+        let rpc = rows_per_chunk(b);
+        let mut saved: Vec<ChunkSaved<T>> = Vec::new();
+        let mut fill = |out: &mut [MaybeUninit<T>]| {
+            let (hs_all, c_all) = out.split_at_mut(b * t_len * h);
+            let work: Vec<_> = hs_all
+                .chunks_mut(rpc * t_len * h)
+                .zip(c_all.chunks_mut(rpc * h))
+                .collect();
+            saved = run_chunks(work, |ci, (hs, c_last)| {
+                let r0 = ci * rpc;
+                let n = c_last.len() / h;
+                // The pre-activation gates of every step start as xp + bias, written once here
+                // rather than zero-filled and overwritten step by step.
+                let mut gates: Vec<T> = Vec::with_capacity(t_len * n * g4);
+                for t in 0..t_len {
+                    for r in 0..n {
+                        let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
+                        gates.extend(src.iter().zip(&bias).map(|(&x, &bq)| x + bq));
+                    }
+                }
+                let mut cells = vec![T::zero(); (t_len + 1) * n * h];
+                let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
+                cells[..n * h].copy_from_slice(&hc0[(b + r0) * h..(b + r0 + n) * h]);
+                let mut tc = vec![T::zero(); h];
+                for t in 0..t_len {
+                    let g = &mut gates[t * n * g4..(t + 1) * n * g4];
+                    // g (n × 4h) += hprev (n × h) · W_hhᵀ.
+                    wt.mul(g, true, (&hprev, 1, h as isize), n);
+                    let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
+                    for r in 0..n {
+                        let hp = &mut hprev[r * h..(r + 1) * h];
+                        T::fwd_row(
+                            &mut g[r * g4..(r + 1) * g4],
+                            &c_prev[r * h..(r + 1) * h],
+                            &mut c_next[r * h..(r + 1) * h],
+                            hp,
+                            &mut tc,
+                        );
+                        write_all(&mut hs[(r * t_len + t) * h..(r * t_len + t + 1) * h], hp);
+                    }
+                }
+                write_all(c_last, &cells[t_len * n * h..]);
+                ChunkSaved { gates, cells }
+            });
+        };
+        // SAFETY: the chunks cover `out`; each writes every hidden state of its rows (one row
+        // of h values per step) and their final cell states.
+        let out = unsafe { written(b * t_len * h + b * h, &mut fill) };
+        let mut s = self.saved.lock().expect("lstm saved state");
+        s.rows_per_chunk = rpc;
+        s.chunks = T::wrap(saved);
+        Ok(out)
+    }
+}
+
+impl LstmSeq {
+    /// The input projection `xp = x·W_ihᵀ` (the fused linear op's row blocks, so the same bits
+    /// as [`linear_fused`](crate::models::layers::linear_fused)), then the recurrence.
+    pub(super) fn fwd_from_input<T: LstmFloat>(
+        &self,
+        x: &[T],
+        wcat: &[T],
+        hc0: &[T],
+        (b, t_len, d, h): (usize, usize, usize, usize),
+    ) -> Result<Vec<T>> {
+        let (w_ih, w_rec) = split_weights(wcat, 4 * h, d, h + 1);
+        let xp = crate::models::fused_linear::forward_values(x, &w_ih, None, 4 * h);
+        self.fwd(&xp, &w_rec, hc0, t_len, b, h)
+    }
+
+    pub(super) fn bwd_impl<T: LstmFloat>(
+        &self,
+        x: &Tensor,
+        wcat: &Tensor,
+        hc0: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
+        let (b, t_len, d) = x.dims3()?;
+        let g4 = wcat.dim(0)?;
+        let h = g4 / 4;
+        // d[W_ih | W_hh | b] only when the weights are tracked (not through an inference view)
+        let weights = wcat.track_op();
+        let ws = h + 1;
+        let dev = x.device().clone();
+        let s = self.saved.lock().expect("lstm saved state");
+        let rpc = s.rows_per_chunk;
+        let Some(chunks) = T::unwrap(&s.chunks) else {
+            candle_core::bail!("lstm-seq backward: no saved forward pass of this dtype")
+        };
+        let grad_res = grad_res.to_dtype(T::DTYPE)?.contiguous()?;
+        let (gr_st, gr_l) = grad_res.storage_and_layout();
+        let gr = cpu_slice::<T>(&gr_st, gr_l)?;
+        let (gr_hs, gr_c) = gr.split_at(b * t_len * h);
+        let (w_st, w_l) = wcat.storage_and_layout(); // [W_ih | W_hh | b] row-major
+                                                     // W_ih, and W_hh (4h × h) contiguous without the bias column: with columns 16-aligned
+                                                     // the per-step GEMM reads it in place instead of repacking 4h × h values at every step.
+        let (w_ih, w_hh) = split_weights(cpu_slice::<T>(&w_st, w_l)?, g4, d, h);
+        drop(w_st);
+        let (res_st, res_l) = res.storage_and_layout(); // forward output
+        let hs_all = &cpu_slice::<T>(&res_st, res_l)?[..b * t_len * h];
+        let (hc_st, hc_l) = hc0.storage_and_layout();
+        let h0_all = &cpu_slice::<T>(&hc_st, hc_l)?[..b * h];
+        let w_packed = Rhs::new(w_hh, g4, h);
+        let mut dxp = vec![T::zero(); b * t_len * g4];
+        let mut dh0 = vec![T::zero(); b * h];
+        let mut dc0 = vec![T::zero(); b * h];
+        // Each chunk returns its part of d[W_hh | b] (4h × (h + 1)).
+        let work: Vec<_> = dxp
+            .chunks_mut(rpc * t_len * g4)
+            .zip(dh0.chunks_mut(rpc * h))
+            .zip(dc0.chunks_mut(rpc * h))
+            .zip(chunks.iter())
+            .collect();
+        let dw_parts: Vec<Vec<T>> = run_chunks(work, |ci, (((dx, dh_out), dc_out), saved)| {
+            let r0 = ci * rpc;
+            let n = dh_out.len() / h;
+            let (gates, cells) = (&saved.gates, &saved.cells);
+            let mut dh_next = vec![T::zero(); n * h];
+            // The final cell state's gradient enters through the output's tail.
+            let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
+            let mut tc = vec![T::zero(); h];
+            let mut dw = vec![T::zero(); g4 * ws];
+            // The bias column of d[W_hh | b], summed contiguously and written in at the end.
+            let mut db = vec![T::zero(); g4];
+            let row_stride = t_len * g4; // dx rows: (r, t, 4h)
+            for t in (0..t_len).rev() {
+                for r in 0..n {
+                    let dgr = &mut dx[r * row_stride + t * g4..][..g4];
+                    T::bwd_row(
+                        &gates[(t * n + r) * g4..(t * n + r + 1) * g4],
+                        &cells[((t + 1) * n + r) * h..((t + 1) * n + r + 1) * h],
+                        &cells[(t * n + r) * h..(t * n + r + 1) * h],
+                        &gr_hs[((r0 + r) * t_len + t) * h..][..h],
+                        dgr,
+                        &dh_next[r * h..(r + 1) * h],
+                        &mut dc_next[r * h..(r + 1) * h],
+                        &mut tc,
+                    );
+                    for (d, &v) in db.iter_mut().zip(dgr.iter()) {
+                        *d += v;
+                    }
+                }
+                // dh_{t-1} (n × h) = dgates_t (n × 4h, the rows of dx at step t) · W_hh (4h × h).
+                w_packed.mul(
+                    &mut dh_next,
+                    false,
+                    (&dx[t * g4..], 1, row_stride as isize),
+                    n,
+                );
+            }
+            dh_out.copy_from_slice(&dh_next);
+            dc_out.copy_from_slice(&dc_next);
+            if !weights {
+                return Vec::new();
+            }
+            for (q, &v) in db.iter().enumerate() {
+                dw[q * ws + h] = v;
+            }
+            // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
+            // (n·T) rows; h[r,-1] is the initial state.
+            let mut hprev = vec![T::zero(); n * t_len * h];
+            for r in 0..n {
+                let dst = &mut hprev[r * t_len * h..(r + 1) * t_len * h];
+                dst[..h].copy_from_slice(&h0_all[(r0 + r) * h..(r0 + r + 1) * h]);
+                let src = &hs_all[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
+                dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
+            }
+            matmul(
+                &mut dw,
+                ws,
+                false,
+                dx,
+                g4 as isize,
+                1,
+                &hprev,
+                1,
+                h as isize,
+                g4,
+                h,
+                n * t_len,
+            );
+            dw
+        });
+        drop(s);
+        let mut dw = dw_parts.into_iter();
+        let mut acc = dw.next().unwrap_or_else(|| vec![T::zero(); g4 * ws]);
+        for part in dw {
+            for (a, v) in acc.iter_mut().zip(part) {
+                *a += v;
+            }
+        }
+        // Through the input projection: dx = dxp·W_ih, dW_ih = dxpᵀ·x (the fused linear op's
+        // blocks, the same sums as before it was folded in here).
+        let (dx, dw_ih) = with_values::<T, _>(x, |xv| {
+            let (dx, dw_ih, _) =
+                crate::models::fused_linear::backward_values(xv, &w_ih, &dxp, g4, false, weights);
+            (dx, dw_ih)
+        })?;
+        let dw = weights
+            .then(|| {
+                let mut dw = Vec::with_capacity(g4 * (d + ws));
+                for (a, r) in dw_ih.chunks_exact(d.max(1)).zip(acc.chunks_exact(ws)) {
+                    dw.extend_from_slice(&a[..d]);
+                    dw.extend_from_slice(r);
+                }
+                Tensor::from_vec(dw, (g4, d + ws), &dev)
+            })
+            .transpose()?;
+        let dx = Tensor::from_vec(dx, (b, t_len, d), &dev)?;
+        let dhc0 = Tensor::cat(
+            &[
+                Tensor::from_vec(dh0, (1, b, h), &dev)?,
+                Tensor::from_vec(dc0, (1, b, h), &dev)?,
+            ],
+            0,
+        )?;
+        Ok((dx, dw, dhc0))
+    }
+}

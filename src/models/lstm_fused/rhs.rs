@@ -1,0 +1,103 @@
+//! The recurrent matrix as the right operand of each step's GEMM: whole, or in column panels
+//! when large.
+
+use std::mem::MaybeUninit;
+
+use crate::cpu::matmul;
+
+/// Bytes of a recurrent matrix above which it is stored in column panels (see [`Rhs`]). The
+/// small presets' matrices (256 units: 1 MiB) stay below, so their checkpoints keep their
+/// bytes.
+pub(super) const PANEL_BYTES: usize = 4 << 20;
+/// Columns per panel.
+pub(super) const PANEL: usize = 64;
+
+/// The right operand of a recurrent GEMM (`k × n`, row-major), read at every step. A large
+/// one (seed 003's 1 150 units: 21 MB) is stored as contiguous panels of [`PANEL`] columns
+/// and multiplied panel by panel: read in place, its rows lie 4n bytes apart, so each step's
+/// GEMM touched a new page for every row of the operand (thousands of TLB misses per step).
+pub(super) struct Rhs<T> {
+    pub(super) data: Vec<T>,
+    pub(super) k: usize,
+    pub(super) n: usize,
+    /// Columns per panel (`n` when the operand is kept whole).
+    pub(super) width: usize,
+}
+
+impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
+    pub(super) fn new(m: Vec<T>, k: usize, n: usize) -> Self {
+        if k * n * std::mem::size_of::<T>() <= PANEL_BYTES || n <= PANEL {
+            return Rhs {
+                data: m,
+                k,
+                n,
+                width: n,
+            };
+        }
+        let mut data = Vec::with_capacity(k * n);
+        for c0 in (0..n).step_by(PANEL) {
+            let c1 = (c0 + PANEL).min(n);
+            for row in m.chunks_exact(n) {
+                data.extend_from_slice(&row[c0..c1]);
+            }
+        }
+        Rhs {
+            data,
+            k,
+            n,
+            width: PANEL,
+        }
+    }
+
+    /// `dst (m × n, rows contiguous) (+)= lhs (m × k) · self`.
+    pub(super) fn mul(&self, dst: &mut [T], accumulate: bool, lhs: (&[T], isize, isize), m: usize) {
+        let (l, lc, lr) = lhs;
+        for c0 in (0..self.n).step_by(self.width) {
+            let w = self.width.min(self.n - c0);
+            let panel = &self.data[c0 * self.k..(c0 + w) * self.k];
+            matmul(
+                &mut dst[c0..],
+                self.n,
+                accumulate,
+                l,
+                lc,
+                lr,
+                panel,
+                1,
+                w as isize,
+                m,
+                w,
+                self.k,
+            );
+        }
+    }
+}
+
+/// `dst = src`, element by element, into memory that may be uninitialised.
+pub(super) fn write_all<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    assert_eq!(dst.len(), src.len());
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
+    }
+}
+
+/// `W_hhᵀ (h × 4h)` from `[W_hh | b] (4h × (h + 1))`, in 16 × 16 tiles: the column-wise walk
+/// of a plain double loop missed the cache on every element.
+pub(super) fn transpose_w_hh<T: Copy + num_traits::Zero>(w: &[T], g4: usize, h: usize) -> Vec<T> {
+    const TILE: usize = 16;
+    let ws = h + 1;
+    let mut wt = vec![T::zero(); h * g4];
+    for q0 in (0..g4).step_by(TILE) {
+        let q1 = (q0 + TILE).min(g4);
+        for j0 in (0..h).step_by(TILE) {
+            // Writes run along rows of wt (contiguous); reads step by h + 1 values, which
+            // unlike wt's 4h (a power of two times 4 bytes) do not all map to one cache set.
+            for j in j0..(j0 + TILE).min(h) {
+                for (q, d) in (q0..q1).zip(&mut wt[j * g4 + q0..j * g4 + q1]) {
+                    *d = w[q * ws + j];
+                }
+            }
+        }
+    }
+    wt
+}

@@ -1,0 +1,315 @@
+//! Users' variants from a VCF against its reference FASTA (`genolm variants`): substitutions
+//! scored by LLR on both strands and embedding distance, every allele (indels included) by
+//! the window's log-likelihood change.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bench::markov::code;
+use crate::bench::BenchContext;
+use crate::models::GenomicModel;
+use crate::table::Table;
+use crate::{Error, Result};
+
+use super::{score_substitutions, Substitution};
+
+/// A variant from a VCF, with its reference window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VcfVariant {
+    /// Chromosome / contig name.
+    pub chrom: String,
+    /// 1-based position.
+    pub pos: usize,
+    /// The ID column.
+    pub id: String,
+    /// Reference base.
+    pub reference: u8,
+    /// Alternative base.
+    pub alt: u8,
+}
+
+/// What [`read_vcf_variants`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VcfInput {
+    /// Single-base substitutions, in file order.
+    pub variants: Vec<VcfVariant>,
+    /// The FASTA's records `(name, bases)`.
+    pub genome: Vec<(String, Vec<u8>)>,
+    /// Alleles skipped (indels, symbolic or ambiguous alleles).
+    pub skipped: usize,
+}
+
+/// A simple allele from a VCF: substitution, multi-base substitution, insertion or deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VcfAllele {
+    /// Chromosome / contig name.
+    pub chrom: String,
+    /// 1-based position of the first REF base.
+    pub pos: usize,
+    /// The ID column.
+    pub id: String,
+    /// REF bases.
+    pub reference: String,
+    /// ALT bases.
+    pub alt: String,
+}
+
+/// What [`read_vcf_alleles`] read: the alleles, the FASTA's records `(name, bases)`, and the
+/// number of alleles skipped.
+pub type VcfAlleles = (Vec<VcfAllele>, Vec<(String, Vec<u8>)>, usize);
+
+/// Every simple allele of a VCF (plain, gzip or bgzip) checked against a FASTA: REF must match
+/// the FASTA; multi-allelic records give one allele per ALT; symbolic (`<DEL>`), breakend,
+/// missing (`*`, `.`) and ambiguous alleles are skipped (counted). Errors name the file and
+/// line.
+pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfAlleles> {
+    use noodles_vcf as nv;
+    let vcf = vcf.as_ref();
+    let label = vcf.display().to_string();
+    let genome: Vec<(String, Vec<u8>)> = crate::data::fasta::read_fasta(fasta.as_ref())?
+        .into_iter()
+        .map(|r| (r.name, r.seq))
+        .collect();
+    let (inner, _) = crate::data::io::open(vcf)?;
+    let mut reader = nv::io::Reader::new(inner);
+    reader
+        .read_header()
+        .map_err(|e| Error::parse(&label, 1, format!("VCF header: {e}")))?;
+    let header_lines = header_line_count(vcf);
+    let mut rec = nv::Record::default();
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    let mut n = 0;
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| code(b.to_ascii_uppercase()) < 4);
+    loop {
+        let got = reader
+            .read_record(&mut rec)
+            .map_err(|e| Error::parse(&label, header_lines + n + 1, e.to_string()))?;
+        if got == 0 {
+            break;
+        }
+        n += 1;
+        let line = header_lines + n;
+        let chrom = rec.reference_sequence_name().to_string();
+        let pos = match rec.variant_start() {
+            Some(Ok(p)) => usize::from(p),
+            _ => return Err(Error::parse(&label, line, "missing or bad POS")),
+        };
+        let r = rec.reference_bases().to_ascii_uppercase();
+        let seq = &genome
+            .iter()
+            .find(|(n, _)| n == &chrom || n.split_whitespace().next() == Some(chrom.as_str()))
+            .ok_or_else(|| {
+                Error::parse(
+                    &label,
+                    line,
+                    format!("contig {chrom:?} is not in the FASTA"),
+                )
+            })?
+            .1;
+        let alt_field = rec.alternate_bases();
+        let alts: &str = alt_field.as_ref();
+        for alt in alts.split(',') {
+            if !plain(&r) || !plain(alt) {
+                skipped += 1;
+                continue;
+            }
+            let fa = seq
+                .get(pos - 1..pos - 1 + r.len())
+                .map(|b| b.to_ascii_uppercase());
+            if fa.as_deref() != Some(r.as_bytes()) {
+                return Err(Error::parse(
+                    &label,
+                    line,
+                    format!(
+                        "REF {r} does not match the FASTA at {chrom}:{pos} ({})",
+                        fa.map(|b| String::from_utf8_lossy(&b).to_string())
+                            .unwrap_or_else(|| "past the end".into())
+                    ),
+                ));
+            }
+            out.push(VcfAllele {
+                chrom: chrom.clone(),
+                pos,
+                id: rec.ids().as_ref().to_string(),
+                reference: r.clone(),
+                alt: alt.to_ascii_uppercase(),
+            });
+        }
+    }
+    Ok((out, genome, skipped))
+}
+
+/// Single-base substitutions of a VCF (plain, gzip or bgzip) checked against a FASTA: every
+/// REF must match the FASTA; multi-allelic records give one variant per ALT; indels and
+/// symbolic alleles are skipped (counted in `skipped`; [`read_vcf_alleles`] keeps indels).
+/// Errors name the file and line.
+pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfInput> {
+    let (alleles, genome, mut skipped) = read_vcf_alleles(vcf, fasta)?;
+    let mut variants = Vec::new();
+    for a in alleles {
+        if a.reference.len() == 1 && a.alt.len() == 1 {
+            variants.push(VcfVariant {
+                chrom: a.chrom,
+                pos: a.pos,
+                id: a.id,
+                reference: a.reference.as_bytes()[0],
+                alt: a.alt.as_bytes()[0],
+            });
+        } else {
+            skipped += 1;
+        }
+    }
+    Ok(VcfInput {
+        variants,
+        genome,
+        skipped,
+    })
+}
+
+/// Score every allele (indels included) with [`variant_effect`](crate::explain::variant::variant_effect):
+/// window log-likelihood change and, for causal LMs, the right flank's change. Alleles near a
+/// contig end or on a missing contig get NaN.
+pub fn score_alleles(
+    model: &GenomicModel,
+    alleles: &[VcfAllele],
+    genome: &[(String, Vec<u8>)],
+    flank: usize,
+) -> Result<Table> {
+    use crate::explain::variant::{variant_effect, Allele, VariantOptions};
+    use polars::prelude::*;
+    let opts = VariantOptions {
+        flank,
+        attribution: None,
+        ..Default::default()
+    };
+    let (mut kind, mut delta, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    for a in alleles {
+        let seq = genome
+            .iter()
+            .find(|g| g.0 == a.chrom || g.0.split_whitespace().next() == Some(a.chrom.as_str()))
+            .map(|g| &g.1);
+        let al = Allele {
+            position: a.pos - 1,
+            reference: a.reference.as_bytes(),
+            alt: a.alt.as_bytes(),
+        };
+        match seq.map(|s| variant_effect(model, s, &al, &opts)) {
+            Some(Ok(e)) => {
+                kind.push(e.kind.clone());
+                delta.push(e.delta);
+                right.push(e.right_flank_delta.unwrap_or(f64::NAN));
+            }
+            Some(Err(Error::Input(_))) | None => {
+                kind.push("unscored".to_string());
+                delta.push(f64::NAN);
+                right.push(f64::NAN);
+            }
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    let df = df!(
+        "chrom" => alleles.iter().map(|v| v.chrom.clone()).collect::<Vec<_>>(),
+        "pos" => alleles.iter().map(|v| v.pos as u64).collect::<Vec<_>>(),
+        "id" => alleles.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "ref" => alleles.iter().map(|v| v.reference.clone()).collect::<Vec<_>>(),
+        "alt" => alleles.iter().map(|v| v.alt.clone()).collect::<Vec<_>>(),
+        "kind" => kind,
+        "window_llr" => delta,
+        "right_flank_llr" => right,
+    )?;
+    Ok(Table::new("allele_scores", df))
+}
+
+fn header_line_count(path: &Path) -> usize {
+    use std::io::BufRead;
+    crate::data::io::open(path)
+        .map(|(r, _)| {
+            r.lines()
+                .map_while(|l| l.ok())
+                .take_while(|l| l.starts_with('#'))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Score users' variants (e.g. from [`read_vcf_variants`]) with a model: LLR (alt vs ref, on
+/// both strands: the window's and its reverse complement's) and embedding distance, windows of
+/// `2·flank + 1` bases. Variants too close to a contig end or in
+/// windows with ambiguous bases get NaN.
+pub fn score_variants(
+    model: &GenomicModel,
+    variants: &[VcfVariant],
+    genome: &[(String, Vec<u8>)],
+    flank: usize,
+) -> Result<Table> {
+    use polars::prelude::*;
+    let opts = crate::bench::BenchOptions::default();
+    let ctx = BenchContext {
+        model,
+        tok: model.config().tokenizer()?,
+        corpus: crate::data::corpus::Corpus {
+            name: "variants".into(),
+            genomes: Vec::new(),
+        },
+        train: Vec::new(),
+        held_out: Vec::new(),
+        markov: crate::bench::markov::MarkovModel::fit(
+            genome.iter().map(|g| g.1.as_slice()),
+            4,
+            true,
+        )?,
+        opts,
+        run_summary: None,
+        neuron_states: Default::default(),
+    };
+    let mut subs = Vec::new();
+    let mut keep = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        let seq = &genome
+            .iter()
+            .find(|g| g.0 == v.chrom || g.0.split_whitespace().next() == Some(v.chrom.as_str()))
+            .map(|g| &g.1);
+        let Some(seq) = seq else { continue };
+        let p = v.pos - 1;
+        if p < flank || p + flank >= seq.len() {
+            continue;
+        }
+        let w = seq[p - flank..=p + flank].to_ascii_uppercase();
+        if w.iter().any(|&b| code(b) == 4) {
+            continue;
+        }
+        subs.push(Substitution {
+            name: format!("{}:{}", v.chrom, v.pos),
+            window: w,
+            centre: flank,
+            alt: v.alt,
+        });
+        keep.push(i);
+    }
+    let (mut llr, mut dist, mut base) = (
+        vec![f64::NAN; variants.len()],
+        vec![f64::NAN; variants.len()],
+        vec![f64::NAN; variants.len()],
+    );
+    if !subs.is_empty() {
+        let (l, d, b) = score_substitutions(&ctx, &subs)?;
+        for (j, &i) in keep.iter().enumerate() {
+            llr[i] = l[j];
+            dist[i] = d[j];
+            base[i] = b[j];
+        }
+    }
+    let df = df!(
+        "chrom" => variants.iter().map(|v| v.chrom.clone()).collect::<Vec<_>>(),
+        "pos" => variants.iter().map(|v| v.pos as u64).collect::<Vec<_>>(),
+        "id" => variants.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "ref" => variants.iter().map(|v| (v.reference as char).to_string()).collect::<Vec<_>>(),
+        "alt" => variants.iter().map(|v| (v.alt as char).to_string()).collect::<Vec<_>>(),
+        "llr" => llr,
+        "embedding_distance" => dist,
+        "markov4_llr" => base,
+    )?;
+    Ok(Table::new("variant_scores", df))
+}

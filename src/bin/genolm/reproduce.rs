@@ -1,0 +1,129 @@
+//! `genolm reproduce`: re-run a report's recorded command and compare its metrics, or
+//! retrain a shipped model from its provenance and compare the checkpoint's SHA-256.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Cmd};
+
+/// `genolm reproduce MANIFEST`: re-run the command a report's manifest.json records (into
+/// `out`) and list every metric that differs by more than `tol`; a shipped model's
+/// provenance.json goes to [`reproduce_checkpoint`].
+pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Result<ExitCode> {
+    use genolm::report::{compare_metrics, Manifest};
+    if manifest.file_name().is_some_and(|n| n == "provenance.json") {
+        return reproduce_checkpoint(manifest, out);
+    }
+    let before = Manifest::load(manifest)?;
+    if before.command.is_empty() {
+        return Err(genolm::Error::Input(format!(
+            "{}: no command recorded; this report cannot be re-run",
+            manifest.display()
+        )));
+    }
+    let base = out.unwrap_or_else(|| {
+        manifest
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("reproduced")
+    });
+    // the same command, writing into `base`
+    let mut args = vec!["genolm".to_string()];
+    let mut it = before.command.iter();
+    while let Some(a) = it.next() {
+        args.push(a.clone());
+        if a == "--out" || a == "--report" {
+            it.next();
+            args.push(
+                base.join(if a == "--out" { "run" } else { "report" })
+                    .display()
+                    .to_string(),
+            );
+        }
+    }
+    if !args.iter().any(|a| a == "--report") {
+        args.push("--report".into());
+        args.push(base.join("report").display().to_string());
+    }
+    println!("re-running: {}", args[1..].join(" "));
+    let cli = Cli::try_parse_from(&args)
+        .map_err(|e| genolm::Error::Input(format!("recorded command: {e}")))?;
+    if matches!(cli.cmd, Cmd::Reproduce { .. }) {
+        return Err(genolm::Error::Input(
+            "a manifest cannot reproduce itself".into(),
+        ));
+    }
+    crate::run(cli)?;
+    let after = Manifest::load(base.join("report").join("manifest.json"))?;
+    if before.genolm_version != after.genolm_version || before.git_commit != after.git_commit {
+        println!(
+            "note: built from {} {} then, {} {} now",
+            before.genolm_version, before.git_commit, after.genolm_version, after.git_commit
+        );
+    }
+    let diffs = compare_metrics(&before, &after, tol);
+    if diffs.is_empty() {
+        println!(
+            "reproduced: all {} metrics identical{}",
+            before.metrics.len(),
+            if tol > 0.0 {
+                format!(" within {tol}")
+            } else {
+                String::new()
+            }
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "{} of {} metrics differ:",
+            diffs.len(),
+            before.metrics.len()
+        );
+        for d in &diffs {
+            println!("  {:<28} {:>14.8} → {:>14.8}", d.name, d.before, d.after);
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `genolm reproduce models/pretrained/NAME/provenance.json`: train again from the model's
+/// recorded run file and compare the new checkpoint's SHA-256 with the recorded one (CPU runs
+/// are bit-reproducible, so they must be equal).
+pub fn reproduce_checkpoint(provenance: &Path, out: Option<PathBuf>) -> genolm::Result<ExitCode> {
+    let dir = provenance.parent().unwrap_or(Path::new("."));
+    let text = std::fs::read_to_string(provenance).map_err(|e| genolm::Error::io(provenance, e))?;
+    let p: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        genolm::Error::parse(provenance.display().to_string(), e.line(), e.to_string())
+    })?;
+    let want = p["model_sha256"].as_str().unwrap_or_default().to_string();
+    let base = out.unwrap_or_else(|| dir.join("reproduced"));
+    let args = [
+        "genolm",
+        "train",
+        "--config",
+        &dir.join("run.toml").display().to_string(),
+        "--output",
+        &base.display().to_string(),
+    ]
+    .map(String::from);
+    println!("re-running: {}", args[1..].join(" "));
+    let cli = Cli::try_parse_from(&args)
+        .map_err(|e| genolm::Error::Input(format!("recorded command: {e}")))?;
+    crate::run(cli)?;
+    let f = base.join("model.safetensors");
+    let bytes = std::fs::read(&f).map_err(|e| genolm::Error::io(&f, e))?;
+    let got = genolm::data::corpus::sha256_hex(&bytes);
+    if got == want {
+        println!("reproduced: {} has SHA-256 {got}, as recorded", f.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "differs: {} has SHA-256 {got}, the record says {want} (trained at {})",
+            f.display(),
+            p["git_commit"].as_str().unwrap_or("?")
+        );
+        Ok(ExitCode::from(1))
+    }
+}

@@ -2,7 +2,7 @@
 //! read back (in Rust and in Python's h5py) equal the in-memory states.
 
 use candle_core::{Device, Tensor};
-use genolm::infer::{states, write_states, H5Layout, PredictOptions, StatesFile};
+use genolm::infer::{states, write_states, H5Layout, PredictOptions, States, StatesFile};
 use genolm::models::{GenomicModel, Mode, ModelConfig};
 
 fn real_seq(n: usize) -> Vec<u8> {
@@ -135,6 +135,20 @@ fn reverse_strand_states_align_with_the_same_base_in_memory_and_on_disk() {
         );
         let l = st.layer("rc.lstm.0").unwrap();
         assert_eq!(l.n_rows(), st.layer("lstm.0").unwrap().n_rows());
+        // each unit read on both strands: the mean of its two readings at the same base
+        let both = st.strand_means().unwrap();
+        let names: Vec<&str> = both.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["both.embed", "both.lstm.0", "both.body"]);
+        assert_eq!(both.position, st.position);
+        let f = st.layer("lstm.0").unwrap();
+        for (i, m) in both.layer("both.lstm.0").unwrap().data.iter().enumerate() {
+            assert_eq!(*m, 0.5 * (f.data[i] + l.data[i]));
+        }
+        let forward_only = States {
+            layers: st.layers[..3].to_vec(),
+            ..st.clone()
+        };
+        assert!(forward_only.strand_means().is_none());
         let ends = st.end_position();
         for (r, &p) in ends.iter().enumerate() {
             let p = p as usize;

@@ -10,7 +10,9 @@
 //! and the sparse probe's held-out AUROC and accuracy (its baseline: the majority class). The
 //! baseline of the best-neuron AUROC is the same analysis on targets circularly shifted by
 //! five seeded offsets (which keeps their autocorrelation): what "best neuron" reaches by
-//! chance on a genome.
+//! chance on a genome. Read on both strands, each row also carries
+//! `best_unit_both_strands_auroc`: the best unit when each unit's two readings are averaged
+//! ([`States::strand_means`](crate::infer::States::strand_means)), with the same null.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -148,6 +150,20 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
             .into_iter()
             .map(|e| mean(e.into_iter().map(|e| 0.5 + e).collect()))
             .collect();
+        // each unit read on both strands (the mean of its two readings), against the same
+        // shifted targets
+        let both = match st.strand_means() {
+            Some(pooled) => {
+                let mut all = vec![targets.clone()];
+                all.extend(sets.iter().cloned());
+                let v: Vec<f64> = best_effects(&pooled, &all, &opts)?
+                    .into_iter()
+                    .map(|e| mean(e.into_iter().map(|e| 0.5 + e).collect()))
+                    .collect();
+                (v[0], v[1..].iter().sum::<f64>() / (v.len() - 1) as f64)
+            }
+            None => (f64::NAN, f64::NAN),
+        };
         let probe_auc = mean(rep.probes.iter().map(|p| p.test_auroc).collect());
         let probe_acc = mean(rep.probes.iter().map(|p| p.test_accuracy).collect());
         let probe_base = mean(rep.probes.iter().map(|p| p.baseline_accuracy).collect());
@@ -166,6 +182,7 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
                 ("n_significant".into(), n_sig as f64, f64::NAN),
                 ("n_tests".into(), rep.n_tests as f64, f64::NAN),
                 ("n_targets".into(), names.len() as f64, f64::NAN),
+                ("best_unit_both_strands_auroc".into(), both.0, both.1),
                 ("probe_auroc".into(), probe_auc, 0.5),
                 ("probe_accuracy".into(), probe_acc, probe_base),
             ],

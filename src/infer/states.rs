@@ -177,6 +177,63 @@ impl States {
         }
     }
 
+    /// Each unit read on both strands: for every layer `L` with reverse-strand states `rc.L`
+    /// (states computed with [`PredictOptions::reverse_strand`]), a layer `both.L` whose unit
+    /// `u` is the mean of unit `u` read forward and on the reverse complement at the same
+    /// base. A unit that marks "inside a gene on the strand I read" marks genes on either
+    /// strand this way, as a motif scanner scores both strands. `None` when no layer has
+    /// reverse-strand states.
+    ///
+    /// ```
+    /// use genolm::infer::{LayerStates, RecordInfo, States};
+    /// let layer = |name: &str, data: Vec<f32>| LayerStates { name: name.into(), units: 2, data };
+    /// let st = States { k: 1, stride: 1, every: 1,
+    ///     layers: vec![layer("lstm.0", vec![1.0, 0.0, 3.0, 2.0]), layer("rc.lstm.0", vec![0.0, 4.0, 1.0, 2.0])],
+    ///     records: vec![RecordInfo { name: "x".into(), length: 2, row_offset: 0, n_rows: 2 }],
+    ///     sequences: vec![b"AC".to_vec()], record: vec![0; 2], position: vec![0, 1] };
+    /// let both = st.strand_means().unwrap();
+    /// assert_eq!(both.layers.len(), 1);
+    /// assert_eq!(both.layers[0].name, "both.lstm.0");
+    /// assert_eq!(both.layers[0].data, vec![0.5, 2.0, 2.0, 2.0]);
+    /// ```
+    pub fn strand_means(&self) -> Option<States> {
+        let layers: Vec<LayerStates> = self
+            .layers
+            .iter()
+            .filter_map(|f| {
+                let r = self.layer(&reverse_strand_layer(&f.name))?;
+                Some(LayerStates {
+                    name: format!("{BOTH_STRANDS_PREFIX}{}", f.name),
+                    units: f.units,
+                    data: f
+                        .data
+                        .iter()
+                        .zip(&r.data)
+                        .map(|(a, b)| 0.5 * (a + b))
+                        .collect(),
+                })
+            })
+            .collect();
+        (!layers.is_empty()).then(|| States {
+            layers,
+            ..self.clone_without_layers()
+        })
+    }
+
+    /// Everything but the layers.
+    fn clone_without_layers(&self) -> States {
+        States {
+            k: self.k,
+            stride: self.stride,
+            every: self.every,
+            layers: Vec::new(),
+            records: self.records.clone(),
+            sequences: self.sequences.clone(),
+            record: self.record.clone(),
+            position: self.position.clone(),
+        }
+    }
+
     /// The rows of one record as a new state set.
     pub fn select_record(&self, record: usize) -> Result<States> {
         let info = self
@@ -300,9 +357,15 @@ pub(crate) fn reverse_strand_layer(name: &str) -> String {
     format!("{REVERSE_STRAND_PREFIX}{name}")
 }
 
-/// The model layer a states layer comes from, whichever strand it read (`rc.lstm.1` → `lstm.1`).
+/// The prefix of a layer's both-strand means ([`States::strand_means`]).
+const BOTH_STRANDS_PREFIX: &str = "both.";
+
+/// The model layer a states layer comes from, whichever strand it read (`rc.lstm.1` and
+/// `both.lstm.1` → `lstm.1`).
 pub(crate) fn model_layer(name: &str) -> &str {
-    name.strip_prefix(REVERSE_STRAND_PREFIX).unwrap_or(name)
+    name.strip_prefix(REVERSE_STRAND_PREFIX)
+        .or_else(|| name.strip_prefix(BOTH_STRANDS_PREFIX))
+        .unwrap_or(name)
 }
 
 /// For each of a record's `n_rows` forward rows, the row of its reverse-complement read whose

@@ -112,6 +112,25 @@ fn states_then_explain_neurons() {
     assert!(std::fs::read_to_string(nd.join("top.txt"))
         .unwrap()
         .contains("Neuron"));
+    // each unit read on both strands, as layers both.<layer>
+    let nb = dir.path().join("neurons_both");
+    ok(&[
+        "explain",
+        "neurons",
+        s(&h5),
+        "--annotation",
+        s(&gbk),
+        "--out",
+        s(&nb),
+        "--no-probe",
+        "--strand-means",
+    ]);
+    let csv = std::fs::read_to_string(nb.join("neurons.csv")).unwrap();
+    assert!(
+        csv.contains("both.lstm.0"),
+        "{}",
+        &csv[..200.min(csv.len())]
+    );
 
     // bad inputs: an unknown layer, an annotation of other sequences
     let e = fails(&[
@@ -135,6 +154,28 @@ fn states_then_explain_neurons() {
         s(&nd),
     ]);
     assert!(e.contains("none of the sequences"), "{e}");
+    // --strand-means on states of one strand
+    let fwd = dir.path().join("fwd.h5");
+    ok(&[
+        "states",
+        s(&model),
+        s(&fa),
+        "--out",
+        s(&fwd),
+        "--every",
+        "3",
+    ]);
+    let e = fails(&[
+        "explain",
+        "neurons",
+        s(&fwd),
+        "--annotation",
+        s(&gbk),
+        "--out",
+        s(&nd),
+        "--strand-means",
+    ]);
+    assert!(e.contains("--reverse-strand"), "{e}");
 }
 
 #[test]

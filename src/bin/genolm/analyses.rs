@@ -91,6 +91,15 @@ pub struct NeuronArgs {
     /// Skip the sparse L1 probes (faster).
     #[arg(long)]
     no_probe: bool,
+    /// Average each neuron over this many rows centred on each row (within a record) before
+    /// scoring, as the benchmark's neuron tasks do (51); 1 = no smoothing.
+    #[arg(long, default_value_t = 1)]
+    smooth: usize,
+    /// Also analyse each unit read on both strands: layers `both.<layer>`, the mean of its
+    /// forward and `rc.<layer>` readings at each base (states written with `--reverse-strand`).
+    /// A unit that marks genes on the strand it reads then marks genes on either strand.
+    #[arg(long)]
+    strand_means: bool,
 }
 
 /// A model and windows of the records of a FASTA/FASTQ file, one output pair per record.
@@ -410,7 +419,17 @@ pub fn explain(cmd: ExplainCmd) -> Result<()> {
 }
 
 fn neurons(a: NeuronArgs) -> Result<()> {
-    let st = read_states(&a.states)?;
+    let mut st = read_states(&a.states)?;
+    if a.strand_means {
+        let both = st.strand_means().ok_or_else(|| {
+            Error::Input(format!(
+                "{}: --strand-means needs reverse-strand layers (rc.<layer>); write the states \
+                 with `genolm states --reverse-strand`",
+                a.states.display()
+            ))
+        })?;
+        st.layers.extend(both.layers);
+    }
     let ann = read_annotation(&a.annotation, a.fasta.as_deref())?;
     let topts = TrackOptions {
         default_code: a.code,
@@ -454,6 +473,7 @@ fn neurons(a: NeuronArgs) -> Result<()> {
         &targets,
         &NeuronOptions {
             probe: !a.no_probe,
+            smooth: a.smooth,
             ..Default::default()
         },
     )?;

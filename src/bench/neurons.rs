@@ -137,29 +137,28 @@ fn run_targets(ctx: &BenchContext, task: &str, pick: fn(&str) -> bool) -> Result
             v.iter().sum::<f64>() / v.len().max(1) as f64
         };
         let best = mean(names.iter().map(|n| best_auroc(&rep, n)).collect());
-        // shift null: all targets shifted by the same offsets
+        // shift null: all targets shifted by the same offsets; sets[0] holds them unshifted
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.opts.seed ^ 0x5eed);
         let n = st.n_rows();
-        let sets: Vec<Vec<Target>> = (0..N_SHIFTS)
+        let mut sets: Vec<Vec<Target>> = (0..N_SHIFTS)
             .map(|_| {
                 let off = rng.random_range(n / 10..n - n / 10);
                 targets.iter().map(|t| t.shifted(off)).collect()
             })
             .collect();
-        let null: Vec<f64> = best_effects(st, &sets, &opts)?
-            .into_iter()
-            .map(|e| mean(e.into_iter().map(|e| 0.5 + e).collect()))
-            .collect();
-        // each unit read on both strands (the mean of its two readings), against the same
-        // shifted targets
+        sets.insert(0, targets);
+        // per set: the mean over its targets of the best neuron's AUROC
+        let best_per_set = |s: &States, sets: &[Vec<Target>]| -> Result<Vec<f64>> {
+            Ok(best_effects(s, sets, &opts)?
+                .into_iter()
+                .map(|e| mean(e.into_iter().map(|e| 0.5 + e).collect()))
+                .collect())
+        };
+        let null = best_per_set(st, &sets[1..])?;
+        // each unit read on both strands (the mean of its two readings), against the same sets
         let both = match st.strand_means() {
             Some(pooled) => {
-                let mut all = vec![targets.clone()];
-                all.extend(sets.iter().cloned());
-                let v: Vec<f64> = best_effects(&pooled, &all, &opts)?
-                    .into_iter()
-                    .map(|e| mean(e.into_iter().map(|e| 0.5 + e).collect()))
-                    .collect();
+                let v = best_per_set(&pooled, &sets)?;
                 (v[0], v[1..].iter().sum::<f64>() / (v.len() - 1) as f64)
             }
             None => (f64::NAN, f64::NAN),

@@ -215,23 +215,15 @@ impl States {
             })
             .collect();
         (!layers.is_empty()).then(|| States {
-            layers,
-            ..self.clone_without_layers()
-        })
-    }
-
-    /// Everything but the layers.
-    fn clone_without_layers(&self) -> States {
-        States {
             k: self.k,
             stride: self.stride,
             every: self.every,
-            layers: Vec::new(),
+            layers,
             records: self.records.clone(),
             sequences: self.sequences.clone(),
             record: self.record.clone(),
             position: self.position.clone(),
-        }
+        })
     }
 
     /// The rows of one record as a new state set.

@@ -216,20 +216,7 @@ impl GenomicModel {
 
     /// Forward pass on token ids `x: (batch, time)` (u32). `state` continues a stateful LSTM.
     pub fn forward(&self, x: &Tensor, state: Option<&RnnState>, mode: Mode) -> Result<Output> {
-        self.forward_impl(x, state, mode, false, &Hooks::default())
-    }
-
-    /// As [`forward`](Self::forward) with [`Hooks`]: replace the input embeddings (for
-    /// gradients with respect to the input) and ablate neurons of named layers.
-    pub fn forward_hooked(
-        &self,
-        x: &Tensor,
-        state: Option<&RnnState>,
-        mode: Mode,
-        collect: bool,
-        hooks: &Hooks,
-    ) -> Result<Output> {
-        self.forward_impl(x, state, mode, collect, hooks)
+        self.forward_hooked(x, state, mode, false, &Hooks::default())
     }
 
     /// The embedding matrix `(vocab, emb_dim)` (the input layer; tied to the decoder in AWD-LSTM).
@@ -263,7 +250,7 @@ impl GenomicModel {
         state: Option<&RnnState>,
         mode: Mode,
     ) -> Result<Output> {
-        self.forward_impl(x, state, mode, true, &Hooks::default())
+        self.forward_hooked(x, state, mode, true, &Hooks::default())
     }
 
     /// `x` as `(batch, time)` u32 token ids of this model's vocabulary, or a clear error.
@@ -291,7 +278,9 @@ impl GenomicModel {
         Ok((b, t, x))
     }
 
-    fn forward_impl(
+    /// As [`forward`](Self::forward) with [`Hooks`]: replace the input embeddings (for
+    /// gradients with respect to the input) and ablate neurons of named layers.
+    pub fn forward_hooked(
         &self,
         x: &Tensor,
         state: Option<&RnnState>,

@@ -5,6 +5,16 @@ use candle_core::{Device, Tensor};
 use genolm::infer::{states, write_states, H5Layout, PredictOptions, States, StatesFile};
 use genolm::models::{GenomicModel, Mode, ModelConfig};
 
+/// Held by the tests that write HDF5 files and by the one that starts Python: HDF5 opens its
+/// files without close-on-exec and locks them (`flock`), so a child forked while another test
+/// has a states file open inherits the descriptor and keeps the lock until it exits, and the
+/// other test's next open of that file fails with "unable to lock file" (EAGAIN).
+static HDF5_AND_CHILDREN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn hdf5_guard() -> std::sync::MutexGuard<'static, ()> {
+    HDF5_AND_CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn real_seq(n: usize) -> Vec<u8> {
     // phiX174 from the embedded corpus: real bases for mechanics tests
     let c = genolm::data::corpus::Corpus::embedded().unwrap();
@@ -183,6 +193,7 @@ fn reverse_strand_states_align_with_the_same_base_in_memory_and_on_disk() {
         ..Default::default()
     };
     let mem = states(&model, &recs, &opts).unwrap();
+    let _hdf5 = hdf5_guard();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("both.h5");
     write_states(&model, &recs, &path, &opts, H5Layout::Genolm).unwrap();
@@ -236,6 +247,7 @@ fn states_file_reads_back_in_rust_and_in_h5py() {
         ..Default::default()
     };
     let mem = states(&model, &recs, &opts).unwrap();
+    let _hdf5 = hdf5_guard();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("states.h5");
     let sum = write_states(&model, &recs, &path, &opts, H5Layout::Genolm).unwrap();

@@ -333,6 +333,33 @@ fn users_variants_from_vcf_and_fasta() {
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
     let t = score_variants(&model, &got.variants, &got.genome, 16).unwrap();
     assert_eq!(t.height(), 3);
+    let col = |t: &genolm::table::Table, c: &str| -> Vec<f64> {
+        let c = t.df.column(c).unwrap().cast(&polars::prelude::DataType::Float64).unwrap();
+        c.f64().unwrap().iter().map(|v| v.unwrap()).collect()
+    };
+    assert!(col(&t, "llr").iter().all(|v| v.is_finite()));
+    assert_eq!(col(&t, "left_flank"), [16.0; 3]);
+    // near a contig end or an ambiguous base, a window is cut there: a variant 4 bases after an
+    // N scores exactly as the same variant 4 bases after the start of a contig cut at the N
+    let mut seq = phix.seq.clone();
+    seq[95] = b'N';
+    let near = |contig: &[u8], pos: usize| {
+        let v = genolm::bench::variants::VcfVariant {
+            pos,
+            reference: contig[pos - 1],
+            alt: if contig[pos - 1] == b'A' { b'C' } else { b'A' },
+            ..got.variants[0].clone()
+        };
+        let genome = [(phix.name.clone(), contig.to_vec())];
+        let t = score_variants(&model, &[v, got.variants[1].clone()], &genome, 16).unwrap();
+        (col(&t, "llr"), col(&t, "left_flank"), col(&t, "right_flank"))
+    };
+    let (gap, gap_left, gap_right) = near(&seq, 101);
+    let (end, end_left, _) = near(&seq[96..], 5);
+    assert_eq!((gap_left[0], gap_right[0], end_left[0]), (4.0, 16.0, 4.0));
+    assert!(gap[0].is_finite() && (gap[0] - end[0]).abs() < 1e-5, "{gap:?} {end:?}");
+    // the other variant, in a window of its own, keeps its score
+    assert!((gap[1] - col(&t, "llr")[1]).abs() < 1e-5);
     // a REF that disagrees with the FASTA is an error naming the file and line 6
     let wrong = if b(50) == 'A' { 'C' } else { 'A' };
     std::fs::write(

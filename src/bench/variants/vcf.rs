@@ -169,8 +169,9 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
 }
 
 /// Score every allele (indels included) with [`variant_effect`](crate::explain::variant::variant_effect):
-/// window log-likelihood change and, for causal LMs, the right flank's change. Alleles near a
-/// contig end or on a missing contig get NaN.
+/// window log-likelihood change and, for causal LMs, the right flank's change. An allele closer
+/// than `flank` to a contig end is scored with the largest flank that fits on both sides (the
+/// `flank` column); one on a missing contig gets NaN.
 pub fn score_alleles(
     model: &GenomicModel,
     alleles: &[VcfAllele],
@@ -184,7 +185,8 @@ pub fn score_alleles(
         attribution: None,
         ..Default::default()
     };
-    let (mut kind, mut delta, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut kind, mut delta, mut right, mut used) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for a in alleles {
         let seq = genome
             .iter()
@@ -195,18 +197,32 @@ pub fn score_alleles(
             reference: a.reference.as_bytes(),
             alt: a.alt.as_bytes(),
         };
-        match seq.map(|s| variant_effect(model, s, &al, &opts)) {
-            Some(Ok(e)) => {
+        // the largest flank up to `flank` that fits on both sides of the allele
+        let fits = |s: &Vec<u8>| {
+            let end = (al.position + al.reference.len()).min(s.len());
+            VariantOptions {
+                flank: flank.min(al.position).min(s.len() - end),
+                ..opts.clone()
+            }
+        };
+        let scored = seq.map(|s| {
+            let o = fits(s);
+            (o.flank, variant_effect(model, s, &al, &o))
+        });
+        match scored {
+            Some((f, Ok(e))) => {
+                used.push(f as u64);
                 kind.push(e.kind.clone());
                 delta.push(e.delta);
                 right.push(e.right_flank_delta.unwrap_or(f64::NAN));
             }
-            Some(Err(Error::Input(_))) | None => {
+            Some((_, Err(Error::Input(_)))) | None => {
+                used.push(0);
                 kind.push("unscored".to_string());
                 delta.push(f64::NAN);
                 right.push(f64::NAN);
             }
-            Some(Err(e)) => return Err(e),
+            Some((_, Err(e))) => return Err(e),
         }
     }
     let df = df!(
@@ -218,6 +234,7 @@ pub fn score_alleles(
         "kind" => kind,
         "window_llr" => delta,
         "right_flank_llr" => right,
+        "flank" => used,
     )?;
     Ok(Table::new("allele_scores", df))
 }
@@ -236,8 +253,11 @@ fn header_line_count(path: &Path) -> usize {
 
 /// Score users' variants (e.g. from [`read_vcf_variants`]) with a model: LLR (alt vs ref, on
 /// both strands: the window's and its reverse complement's) and embedding distance, windows of
-/// `2·flank + 1` bases. Variants too close to a contig end or in
-/// windows with ambiguous bases get NaN.
+/// up to `2·flank + 1` bases. A window is cut at a contig end and at the nearest ambiguous base
+/// (`N`, IUPAC codes), so a variant near either is scored on the context it has; the columns
+/// `left_flank` and `right_flank` say how many bases each score saw on each side (both 0 and
+/// NaN scores: a missing contig, an ambiguous reference or alternative base, or a window shorter
+/// than one token).
 pub fn score_variants(
     model: &GenomicModel,
     variants: &[VcfVariant],
@@ -264,36 +284,55 @@ pub fn score_variants(
         run_summary: None,
         neuron_states: Default::default(),
     };
-    let mut subs = Vec::new();
-    let mut keep = Vec::new();
+    // Each variant's window: up to `flank` bases on each side, cut at a contig end and at the
+    // nearest ambiguous base, so a variant near an end or a gap is scored on the context it has.
+    // Windows of one length and centre are scored together.
+    let k = ctx.tok.k.max(1);
+    let mut groups: std::collections::BTreeMap<(usize, usize), Vec<(usize, Substitution)>> =
+        Default::default();
+    let mut flanks = vec![(0u64, 0u64); variants.len()];
     for (i, v) in variants.iter().enumerate() {
-        let seq = &genome
+        let seq = genome
             .iter()
             .find(|g| g.0 == v.chrom || g.0.split_whitespace().next() == Some(v.chrom.as_str()))
             .map(|g| &g.1);
         let Some(seq) = seq else { continue };
         let p = v.pos - 1;
-        if p < flank || p + flank >= seq.len() {
+        if p >= seq.len() || code(seq[p]) == 4 || code(v.alt) == 4 {
             continue;
         }
-        let w = seq[p - flank..=p + flank].to_ascii_uppercase();
-        if w.iter().any(|&b| code(b) == 4) {
+        let clean = |j: &usize| code(seq[*j]) != 4;
+        let lo = (p.saturating_sub(flank)..p)
+            .rev()
+            .take_while(clean)
+            .last()
+            .unwrap_or(p);
+        let hi = (p + 1..(p + flank + 1).min(seq.len()))
+            .take_while(clean)
+            .last()
+            .unwrap_or(p);
+        if hi + 1 - lo < k {
             continue;
         }
-        subs.push(Substitution {
+        flanks[i] = ((p - lo) as u64, (hi - p) as u64);
+        let sub = Substitution {
             name: format!("{}:{}", v.chrom, v.pos),
-            window: w,
-            centre: flank,
-            alt: v.alt,
-        });
-        keep.push(i);
+            window: seq[lo..=hi].to_ascii_uppercase(),
+            centre: p - lo,
+            alt: v.alt.to_ascii_uppercase(),
+        };
+        groups
+            .entry((sub.window.len(), sub.centre))
+            .or_default()
+            .push((i, sub));
     }
     let (mut llr, mut dist, mut base) = (
         vec![f64::NAN; variants.len()],
         vec![f64::NAN; variants.len()],
         vec![f64::NAN; variants.len()],
     );
-    if !subs.is_empty() {
+    for group in groups.into_values() {
+        let (keep, subs): (Vec<usize>, Vec<Substitution>) = group.into_iter().unzip();
         let (l, d, b) = score_substitutions(&ctx, &subs)?;
         for (j, &i) in keep.iter().enumerate() {
             llr[i] = l[j];
@@ -310,6 +349,8 @@ pub fn score_variants(
         "llr" => llr,
         "embedding_distance" => dist,
         "markov4_llr" => base,
+        "left_flank" => flanks.iter().map(|f| f.0).collect::<Vec<_>>(),
+        "right_flank" => flanks.iter().map(|f| f.1).collect::<Vec<_>>(),
     )?;
     Ok(Table::new("variant_scores", df))
 }

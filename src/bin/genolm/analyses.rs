@@ -669,9 +669,23 @@ pub fn variants(a: VariantsArgs) -> Result<()> {
     let input = read_vcf_variants(&a.vcf, &a.fasta)?;
     let t = score_variants(&model, &input.variants, &input.genome, a.flank)?;
     t.to_csv(&a.out)?;
+    let (llr, left, right) = (
+        t.df.column("llr")?.f64()?,
+        t.df.column("left_flank")?.u64()?,
+        t.df.column("right_flank")?.u64()?,
+    );
+    let (mut scored, mut short) = (0, 0);
+    for ((l, lf), rf) in llr.iter().zip(left.iter()).zip(right.iter()) {
+        if l.is_some_and(f64::is_finite) {
+            scored += 1;
+            short += usize::from(lf.unwrap_or(0).min(rf.unwrap_or(0)) < a.flank as u64);
+        }
+    }
     println!(
-        "{} substitutions scored ({} other alleles skipped) → {}",
+        "{} substitutions: {scored} scored ({short} of them with under {} bases on a side: a contig end or an ambiguous base nearby), {} not ({} other alleles skipped) → {}",
         input.variants.len(),
+        a.flank,
+        input.variants.len() - scored,
         input.skipped,
         a.out.display()
     );

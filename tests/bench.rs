@@ -334,7 +334,11 @@ fn users_variants_from_vcf_and_fasta() {
     let t = score_variants(&model, &got.variants, &got.genome, 16).unwrap();
     assert_eq!(t.height(), 3);
     let col = |t: &genolm::table::Table, c: &str| -> Vec<f64> {
-        let c = t.df.column(c).unwrap().cast(&polars::prelude::DataType::Float64).unwrap();
+        let c =
+            t.df.column(c)
+                .unwrap()
+                .cast(&polars::prelude::DataType::Float64)
+                .unwrap();
         c.f64().unwrap().iter().map(|v| v.unwrap()).collect()
     };
     assert!(col(&t, "llr").iter().all(|v| v.is_finite()));
@@ -352,12 +356,19 @@ fn users_variants_from_vcf_and_fasta() {
         };
         let genome = [(phix.name.clone(), contig.to_vec())];
         let t = score_variants(&model, &[v, got.variants[1].clone()], &genome, 16).unwrap();
-        (col(&t, "llr"), col(&t, "left_flank"), col(&t, "right_flank"))
+        (
+            col(&t, "llr"),
+            col(&t, "left_flank"),
+            col(&t, "right_flank"),
+        )
     };
     let (gap, gap_left, gap_right) = near(&seq, 101);
     let (end, end_left, _) = near(&seq[96..], 5);
     assert_eq!((gap_left[0], gap_right[0], end_left[0]), (4.0, 16.0, 4.0));
-    assert!(gap[0].is_finite() && (gap[0] - end[0]).abs() < 1e-5, "{gap:?} {end:?}");
+    assert!(
+        gap[0].is_finite() && (gap[0] - end[0]).abs() < 1e-5,
+        "{gap:?} {end:?}"
+    );
     // the other variant, in a window of its own, keeps its score
     assert!((gap[1] - col(&t, "llr")[1]).abs() < 1e-5);
     // a REF that disagrees with the FASTA is an error naming the file and line 6

@@ -13,6 +13,18 @@
 //! assert_eq!(set.items[0].label, 1);
 //! let err = parse_labelled_csv(b"sequence,label\nACXT,ei\n", "toy.csv").unwrap_err();
 //! assert!(err.to_string().starts_with("toy.csv:2:"));
+//! // files as spreadsheets and pandas write them: a byte-order mark, quoted fields with commas
+//! // and line breaks, other columns, RNA
+//! let csv = "\u{feff}id,Label,note,Sequence\n1,lnc,\"spliced, 2 exons\",acgu\n2,mRNA,\"a\nb\",GGCA\n3,lnc,,TTAG\n";
+//! let set = parse_labelled(csv.as_bytes(), "rna.csv").unwrap();
+//! assert_eq!(set.classes, ["lnc", "mRNA"]);
+//! assert_eq!(set.items[0].seq, b"ACGT");
+//! assert_eq!(set.items[2].origin, "rna.csv:5"); // the record's line
+//! // tab-separated
+//! let set = parse_labelled(b"sequence\tlabel\nACGT\tpos\nTTTT\tneg\n", "t.tsv").unwrap();
+//! assert_eq!(set.items.len(), 2);
+//! let err = parse_labelled(b"sequence,label\nACGT,a\nACGT,b,c\n", "x.csv").unwrap_err();
+//! assert!(err.to_string().starts_with("x.csv:3:"), "{err}");
 //! ```
 
 use std::path::Path;
@@ -89,8 +101,9 @@ impl LabelledSet {
     }
 }
 
-fn clean_field(f: &str) -> &str {
-    f.trim().trim_matches('"').trim()
+fn csv_error(name: &str, e: csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line() as usize);
+    Error::parse(name, line, e.to_string())
 }
 
 /// Class indices for labels: integers 0..k keep their values (names "0", "1", …); any other
@@ -112,45 +125,62 @@ fn class_table(labels: &[String]) -> Vec<String> {
     names
 }
 
-/// Parse a CSV with a header naming `sequence` and `label` columns (any order; other columns
-/// are ignored; fields may be quoted). Labels are class names (`ei`, `promoter`) or indices
-/// (`0`, `1`, …); see [`LabelledSet`]. Errors name the file and line.
+/// Parse a CSV with a header naming `sequence` and `label` columns (any order, any case; other
+/// columns are ignored). Read with the `csv` crate: quoted fields may hold commas, quotes and
+/// line breaks; a tab-separated file (its header has tabs and no commas) and a UTF-8 byte-order
+/// mark are accepted. Labels are class names (`ei`, `promoter`) or indices (`0`, `1`, …); see
+/// [`LabelledSet`]. RNA (`U`) reads as `T`. Errors name the file and line.
 pub fn parse_labelled(bytes: &[u8], name: &str) -> Result<LabelledSet> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| Error::parse(name, 0, format!("not UTF-8 text: {e}")))?;
-    let mut lines = text.lines().enumerate();
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| Error::parse(name, 1, "empty file; expected a header `sequence,label`"))?;
-    let cols: Vec<String> = header
-        .split(',')
-        .map(|c| clean_field(c).to_ascii_lowercase())
-        .collect();
-    let find = |n: &str| cols.iter().position(|c| c == n);
-    let (Some(si), Some(li)) = (find("sequence"), find("label")) else {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let delimiter = if first.contains(&b'\t') && !first.contains(&b',') {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(bytes);
+    let header = reader.headers().map_err(|e| csv_error(name, e))?.clone();
+    if header.iter().all(|c| c.trim().is_empty()) {
         return Err(Error::parse(
             name,
             1,
-            format!("the header must name `sequence` and `label` columns, found {header:?}"),
+            "empty file; expected a header `sequence,label`",
+        ));
+    }
+    let find = |n: &str| header.iter().position(|c| c.trim().eq_ignore_ascii_case(n));
+    let (Some(si), Some(li)) = (find("sequence"), find("label")) else {
+        let found: Vec<&str> = header.iter().collect();
+        return Err(Error::parse(
+            name,
+            1,
+            format!("the header must name `sequence` and `label` columns, found {found:?}"),
         ));
     };
     let mut rows = Vec::new();
-    for (i, line) in lines {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(name, e))?;
+        let line_no = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != cols.len() {
+        if record.len() != header.len() {
             return Err(Error::parse(
                 name,
                 line_no,
-                format!("expected {} fields, found {}", cols.len(), f.len()),
+                format!("expected {} fields, found {}", header.len(), record.len()),
             ));
         }
-        let seq = check_seq(clean_field(f[si]).to_ascii_uppercase().into_bytes())
-            .map_err(|m| Error::parse(name, line_no, m))?;
-        let label = clean_field(f[li]).to_string();
+        let mut seq = record[si].trim().to_ascii_uppercase().into_bytes();
+        for b in &mut seq {
+            if *b == b'U' {
+                *b = b'T';
+            }
+        }
+        let seq = check_seq(seq).map_err(|m| Error::parse(name, line_no, m))?;
+        let label = record[li].trim().to_string();
         if label.is_empty() {
             return Err(Error::parse(name, line_no, "empty label"));
         }
@@ -199,7 +229,8 @@ pub fn read_labelled_csv(path: impl AsRef<Path>) -> Result<Vec<LabelledSeq>> {
     Ok(read_labelled(path)?.items)
 }
 
-/// Read labelled data as users bring it: a `sequence,label` CSV file ([`parse_labelled`]), or
+/// Read labelled data as users bring it: a `sequence,label` CSV or TSV file, plain or gzip
+/// ([`parse_labelled`]), or
 /// a folder with one FASTA/FASTQ file per class (plain or gzip; the class is the file name
 /// without its extensions, as deepG's folder convention has it), every record one item.
 ///
@@ -210,12 +241,23 @@ pub fn read_labelled_csv(path: impl AsRef<Path>) -> Result<Vec<LabelledSeq>> {
 /// let set = genolm::data::tasks::read_labelled(dir.path())?;
 /// assert_eq!(set.classes, ["phage", "plasmid"]);
 /// assert_eq!(set.items.iter().map(|x| x.label).collect::<Vec<_>>(), [0, 0, 1]);
+/// // a gzip-compressed CSV
+/// use std::io::Write;
+/// let csv = dir.path().join("reads.csv.gz"); // not a FASTA: the folder's classes ignore it
+/// let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&csv).unwrap(), Default::default());
+/// gz.write_all(b"sequence,label\nACGT,phage\nTTGA,plasmid\n").unwrap();
+/// gz.finish().unwrap();
+/// assert_eq!(genolm::data::tasks::read_labelled(&csv)?.classes, ["phage", "plasmid"]);
+/// assert_eq!(genolm::data::tasks::read_labelled(dir.path())?.items.len(), 3);
 /// # Ok::<(), genolm::Error>(())
 /// ```
 pub fn read_labelled(path: impl AsRef<Path>) -> Result<LabelledSet> {
     let path = path.as_ref();
     if !path.is_dir() {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        // plain or gzip/bgzip (`.csv.gz`)
+        let (mut reader, _) = crate::data::io::open(path)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| Error::io(path, e))?;
         return parse_labelled(&bytes, &path.display().to_string());
     }
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(path)
@@ -271,7 +313,8 @@ pub fn read_labelled(path: impl AsRef<Path>) -> Result<LabelledSet> {
 }
 
 /// A stratified 80/20 split (seeded): within each class, in class order, the items are
-/// shuffled and the first 80 % go to training.
+/// shuffled and the first 80 % (rounded down, at least one) go to training, so a class with a
+/// single item is trained on rather than only tested.
 pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, Vec<LabelledSeq>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut tr, mut te) = (Vec::new(), Vec::new());
@@ -284,7 +327,7 @@ pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, 
     for c in 0..n_classes {
         let mut v: Vec<LabelledSeq> = items.iter().filter(|x| x.label == c).cloned().collect();
         v.shuffle(&mut rng);
-        let cut = v.len() * 4 / 5;
+        let cut = (v.len() * 4 / 5).max(1).min(v.len());
         te.extend(v.split_off(cut));
         tr.extend(v);
     }

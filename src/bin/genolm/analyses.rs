@@ -280,9 +280,9 @@ pub struct ClassifyArgs {
     /// Model preset of a classifier trained from scratch (without --lm).
     #[arg(long, default_value = "awd_lstm_small")]
     preset: String,
-    /// Labelled sequences: a CSV with a header naming `sequence` and `label` (class names such
-    /// as `promoter` or indices 0, 1, …), or a folder with one FASTA file per class (the class
-    /// is the file name).
+    /// Labelled sequences: a CSV or TSV (plain or gzip) with a header naming `sequence` and
+    /// `label` (class names such as `promoter` or indices 0, 1, …; other columns are ignored),
+    /// or a folder with one FASTA file per class (the class is the file name).
     #[arg(long)]
     data: PathBuf,
     /// Output folder: metrics.json, predictions.csv, history.csv, classifier.safetensors.
@@ -604,7 +604,18 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             }
             (std::mem::take(&mut set.items), test)
         }
-        None => stratified_split(&set.items, a.seed),
+        None => {
+            let (train, test) = stratified_split(&set.items, a.seed);
+            if test.is_empty() {
+                return Err(Error::Input(format!(
+                    "{}: {} items are too few to hold out a fifth of each class for testing; \
+                     add items or give a test set with --test",
+                    a.data.display(),
+                    set.items.len()
+                )));
+            }
+            (train, test)
+        }
     };
     if a.generative {
         return classify_generative(&a, &set.classes, &train, &test);

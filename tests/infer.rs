@@ -8,7 +8,9 @@ use genolm::models::{GenomicModel, Mode, ModelConfig};
 /// Held by the tests that write HDF5 files and by the one that starts Python: HDF5 opens its
 /// files without close-on-exec and locks them (`flock`), so a child forked while another test
 /// has a states file open inherits the descriptor and keeps the lock until it exits, and the
-/// other test's next open of that file fails with "unable to lock file" (EAGAIN).
+/// other test's next open of that file fails with "unable to lock file" (EAGAIN). genolm now
+/// marks its HDF5 descriptors close-on-exec right after opening (checked below); the mutex
+/// still covers the instant between HDF5's open and that call.
 static HDF5_AND_CHILDREN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn hdf5_guard() -> std::sync::MutexGuard<'static, ()> {
@@ -262,6 +264,25 @@ fn states_file_reads_back_in_rust_and_in_h5py() {
     assert_eq!(unit3, mem.layer("lstm.0").unwrap().unit(3));
     let back = f.load().unwrap();
     assert_eq!(back, mem);
+    // the open file's descriptor is close-on-exec, so a child process cannot inherit it and
+    // its lock (HDF5 itself opens without O_CLOEXEC)
+    #[cfg(target_os = "linux")]
+    {
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter(|e| std::fs::read_link(e.path()).ok().as_deref() == Some(path.as_path()))
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        assert!(!fds.is_empty(), "the states file is open");
+        for fd in fds {
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            assert!(
+                flags >= 0 && flags & libc::FD_CLOEXEC != 0,
+                "fd {fd}: {flags}"
+            );
+        }
+    }
 
     // deepG layout
     let dg = dir.path().join("deepg.h5");

@@ -52,6 +52,49 @@ fn h5<T>(path: &Path, r: hdf5::Result<T>) -> Result<T> {
     r.map_err(|e| Error::hdf5(path, e))
 }
 
+/// Mark the descriptor of an open HDF5 file close-on-exec. HDF5 opens files without it and
+/// `flock`s them, so a child process started while genolm holds a file (a notebook cell running
+/// a command, another thread of the user's program) would inherit the descriptor and its lock
+/// for its whole life, and a later open of the same file would fail with "unable to lock file".
+/// Only a descriptor that is the file at `path` is touched (same device and inode), so another
+/// file driver's handle is left alone.
+fn close_on_exec(path: &Path, file: &hdf5::File) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        hdf5::sync::sync(|| {
+            let mut handle: *mut std::ffi::c_void = std::ptr::null_mut();
+            // SAFETY: `file` is an open file id; with the default (sec2) driver the handle
+            // points at the file's `int` descriptor, which fstat checks before it is changed.
+            unsafe {
+                let got = hdf5_sys::h5f::H5Fget_vfd_handle(
+                    file.id(),
+                    hdf5_sys::h5p::H5P_DEFAULT,
+                    &mut handle,
+                );
+                if got < 0 || handle.is_null() {
+                    return;
+                }
+                let fd = *(handle as *const std::ffi::c_int);
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstat(fd, &mut st) != 0
+                    || st.st_dev != meta.dev() as libc::dev_t
+                    || st.st_ino != meta.ino() as libc::ino_t
+                {
+                    return;
+                }
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                }
+            }
+        });
+    }
+}
+
 fn vlu(path: &Path, s: &str) -> Result<VarLenUnicode> {
     s.parse::<VarLenUnicode>()
         .map_err(|e| Error::hdf5(path, format!("string {s:?}: {e}")))
@@ -128,6 +171,7 @@ pub fn write_states(
 
     let result = (|| -> Result<()> {
         let file = h5(&tmp, hdf5::File::create(&tmp))?;
+        close_on_exec(&tmp, &file);
         let chunk_rows = 1024.min(total.max(1));
         let mut dsets = Vec::new();
         match layout {
@@ -422,6 +466,7 @@ impl StatesFile {
             ));
         }
         let file = h5(&path, hdf5::File::open(&path))?;
+        close_on_exec(&path, &file);
         let fmt = read_str_attr(&path, &file, "format").unwrap_or_default();
         if fmt != "genolm-states" {
             return Err(Error::hdf5(

@@ -202,7 +202,7 @@ pub fn score_alleles(
             let end = (al.position + al.reference.len()).min(s.len());
             VariantOptions {
                 flank: flank.min(al.position).min(s.len() - end),
-                ..opts.clone()
+                ..opts
             }
         };
         let scored = seq.map(|s| {

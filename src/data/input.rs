@@ -12,8 +12,55 @@
 //! # Ok::<(), genolm::Error>(())
 //! ```
 
+use std::path::Path;
+
 use super::corpus::{Contig, Genome};
 use super::fasta::SeqRecord;
+use crate::{Error, Result};
+
+/// The sequences of a file as users have them: FASTA or FASTQ, a GenBank file's records, or the
+/// `##FASTA` section of a GFF3 file; plain, gzip or bgzip. The format is told by the first
+/// bytes. An annotation file's features are not needed here (see
+/// [`read_annotation`](super::annotation::read_annotation) for them).
+///
+/// ```
+/// use genolm::data::input::read_sequences;
+/// let dir = tempfile::tempdir().unwrap();
+/// let gb = dir.path().join("x.gb");
+/// std::fs::write(&gb, "LOCUS       X 8 bp DNA linear\nORIGIN\n        1 acgtacgt\n//\n").unwrap();
+/// let recs = read_sequences(&gb)?;
+/// assert_eq!((recs[0].name.as_str(), recs[0].seq.as_slice()), ("X", &b"ACGTACGT"[..]));
+/// let fa = dir.path().join("x.fa");
+/// std::fs::write(&fa, ">y\nGGCC\n").unwrap();
+/// assert_eq!(read_sequences(&fa)?[0].seq, b"GGCC");
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn read_sequences(path: impl AsRef<Path>) -> Result<Vec<SeqRecord>> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let mut head = Vec::new();
+    super::io::open(path)?
+        .0
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    let annotated = !matches!(first, Some(b'>' | b'@') | None)
+        && super::annotation::detect_format(&head).is_some();
+    if !annotated {
+        return super::fasta::read_fasta(path);
+    }
+    Ok(super::annotation::read_annotation(path, None)?
+        .into_iter()
+        .map(|a| SeqRecord {
+            name: a.name,
+            description: a.description,
+            seq: a.seq,
+            mask: Vec::new(),
+            quality: None,
+        })
+        .collect())
+}
 
 /// One named nucleotide sequence.
 pub trait Sequence {

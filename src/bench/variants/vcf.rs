@@ -67,7 +67,7 @@ pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resul
     use noodles_vcf as nv;
     let vcf = vcf.as_ref();
     let label = vcf.display().to_string();
-    let genome: Vec<(String, Vec<u8>)> = crate::data::fasta::read_fasta(fasta.as_ref())?
+    let genome: Vec<(String, Vec<u8>)> = crate::data::input::read_sequences(fasta.as_ref())?
         .into_iter()
         .map(|r| (r.name, r.seq))
         .collect();

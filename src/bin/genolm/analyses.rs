@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use genolm::data::annotation::read_annotation;
-use genolm::data::fasta::{read_fasta, SeqRecord};
+use genolm::data::fasta::SeqRecord;
 use genolm::data::tracks::{TrackOptions, Tracks};
 use genolm::explain::attribution::{ism, AttributionOptions};
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
@@ -22,7 +22,8 @@ use genolm::{Error, Result};
 pub struct StatesArgs {
     /// Checkpoint: a `.safetensors` file or a run folder.
     model: PathBuf,
-    /// FASTA or FASTQ (plain, gzip or bgzip): one row per kept token of every record.
+    /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip): one row per
+    /// kept token of every record.
     seqs: PathBuf,
     /// The HDF5 file to write (atomically).
     #[arg(long, short)]
@@ -107,7 +108,8 @@ pub struct NeuronArgs {
 pub struct Windows {
     /// Checkpoint: a `.safetensors` file or a run folder.
     model: PathBuf,
-    /// FASTA or FASTQ (plain, gzip or bgzip); each record's `--start..--end` window is analysed.
+    /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip); each record's
+    /// `--start..--end` window is analysed.
     seqs: PathBuf,
     /// Output folder: `<record>.csv` and `<record>.svg` per record.
     #[arg(long, short)]
@@ -254,7 +256,7 @@ pub struct VariantsArgs {
     /// VCF (plain, gzip or bgzip) of single-base substitutions.
     #[arg(long)]
     vcf: PathBuf,
-    /// The reference FASTA the VCF is against (every REF is checked).
+    /// The reference the VCF is against: FASTA, or GenBank (every REF is checked).
     #[arg(long)]
     fasta: PathBuf,
     /// Output CSV: chrom, pos, ref, alt, LLR (both strands), embedding distance, Markov LLR.
@@ -344,7 +346,7 @@ pub(crate) fn load_model(path: &Path) -> Result<GenomicModel> {
 }
 
 pub(crate) fn records(path: &Path) -> Result<Vec<SeqRecord>> {
-    let recs = read_fasta(path)?;
+    let recs = genolm::data::input::read_sequences(path)?;
     if recs.is_empty() {
         return Err(Error::Input(format!("{}: no sequences", path.display())));
     }

@@ -35,8 +35,8 @@ pub struct MotifArgs {
     /// Checkpoint: a `.safetensors` file or a run folder (a nucleotide model, k = 1, for
     /// attribution methods; convolution layers for `--method filters`).
     model: PathBuf,
-    /// FASTA or FASTQ (plain, gzip or bgzip): the sequences explained (e.g. promoters, peaks;
-    /// each record up to `--max-len` bases).
+    /// FASTA or FASTQ, or GenBank (plain, gzip or bgzip): the sequences explained (e.g.
+    /// promoters, peaks; each record up to `--max-len` bases).
     seqs: PathBuf,
     /// JASPAR-format motif database (plain or gzip), e.g. datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz.
     #[arg(long)]

@@ -363,6 +363,44 @@ fn user_folder_by_kingdom() {
 }
 
 #[test]
+fn flat_folder_of_genbank_files_takes_kingdoms_from_their_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "pro/yersinia_pestis_pPCP1.gb",
+        "vir/phiX174.gbk",
+        "euk/arabidopsis_thaliana_chloroplast.gb.gz",
+    ] {
+        let name = Path::new(f).file_name().unwrap();
+        std::fs::copy(ds(f), dir.path().join(name)).unwrap();
+    }
+    let c = Corpus::from_dir(dir.path()).unwrap();
+    let kingdoms: Vec<(String, Kingdom)> = c
+        .genomes
+        .iter()
+        .map(|g| (g.meta.id.clone(), g.meta.kingdom))
+        .collect();
+    assert_eq!(
+        kingdoms,
+        [
+            ("euk_arabidopsis_thaliana_chloroplast".into(), Kingdom::Euk),
+            ("vir_phix174".into(), Kingdom::Vir),
+            ("pro_yersinia_pestis_ppcp1".into(), Kingdom::Pro),
+        ]
+    );
+    // a FASTA file's kingdom cannot be told: the error names it and asks for a sub-folder
+    std::fs::copy(
+        ds("vir/enterobacteria_phage_lambda.fa.gz"),
+        dir.path().join("lambda.fa.gz"),
+    )
+    .unwrap();
+    let e = Corpus::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("lambda.fa.gz") && e.contains("sub-folder"),
+        "{e}"
+    );
+}
+
+#[test]
 fn splits_never_leak_and_are_deterministic() {
     let c = Corpus::embedded().unwrap();
     for level in [SplitLevel::Genome, SplitLevel::Species] {

@@ -337,7 +337,10 @@ impl Corpus {
     ///
     /// * With a `manifest.json` in the folder, that manifest is used.
     /// * Otherwise sub-folders name the kingdom (`pro/`, `euk/`, `vir/`, or `bacteria/`,
-    ///   `eukaryotes/`, `viruses/` …). Each FASTA file (`.fa`, `.fasta`, `.fna`, `.fa.gz`, …)
+    ///   `eukaryotes/`, `viruses/` …). Without such sub-folders, GenBank files directly in the
+    ///   folder (as NCBI downloads come) take the kingdom their ORGANISM lineage starts with
+    ///   (`Bacteria`, `Archaea`, `Eukaryota`, `Viruses`); a FASTA file there is an error that
+    ///   asks for a sub-folder, as its kingdom cannot be told. Each FASTA file (`.fa`, `.fasta`, `.fna`, `.fa.gz`, …)
     ///   is one genome (its records are contigs); a GFF3 file with the same stem annotates it.
     ///   Each GenBank file (`.gb`, `.gbk`, `.gbff`, gzip allowed) is one genome. The species
     ///   is taken from GenBank's ORGANISM or the first FASTA description (first two words),
@@ -350,89 +353,151 @@ impl Corpus {
 /// The manifest [`Corpus::from_dir`] reads a folder without one as, and each genome's file
 /// stem (its species when the files do not name one).
 fn dir_manifest(dir: &Path) -> Result<(Manifest, Vec<String>)> {
-    {
-        let mut metas = Vec::new();
-        let mut stems: Vec<String> = Vec::new();
-        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-        let mut subdirs: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        subdirs.sort();
-        for sub in subdirs {
-            let Some(kingdom) = sub
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(Kingdom::from_name)
-            else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&sub)
-                .map_err(|e| Error::io(&sub, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
-            for f in &files {
-                let (stem, kind) = classify(f);
-                let rel = |p: &Path| {
-                    p.strip_prefix(dir)
-                        .unwrap_or(p)
-                        .to_string_lossy()
-                        .into_owned()
-                };
-                let entry = |p: &Path, fmt: &str| FileEntry {
-                    path: rel(p),
-                    format: fmt.into(),
-                    sha256: None,
-                    sha256_uncompressed: None,
-                    source_package: None,
-                    path_in_package: None,
-                    license: None,
-                    note: None,
-                };
-                let mut fe = match kind {
-                    "fasta" => vec![entry(f, "fasta")],
-                    "genbank" => vec![entry(f, "genbank")],
-                    _ => continue,
-                };
-                if kind == "fasta" {
-                    if let Some(g) = files.iter().find(|o| classify(o) == (stem.clone(), "gff3")) {
-                        fe.push(entry(g, "gff3"));
-                    }
-                }
-                stems.push(stem.clone());
-                metas.push(GenomeMeta {
-                    id: format!("{}_{}", kingdom.as_str().to_lowercase(), stem),
-                    kingdom,
-                    // Inferred on load from ORGANISM / the FASTA description; else the stem.
-                    species: String::new(),
-                    strain: String::new(),
-                    organism: String::new(),
-                    accession: String::new(),
-                    topology: default_topology(),
-                    genetic_code: if kingdom == Kingdom::Euk { 1 } else { 11 },
-                    split: None,
-                    files: fe,
-                });
+    let mut metas = Vec::new();
+    let mut stems: Vec<String> = Vec::new();
+    let mut subdirs: Vec<PathBuf> = list(dir)?.into_iter().filter(|p| p.is_dir()).collect();
+    subdirs.sort();
+    for sub in subdirs {
+        let Some(kingdom) = sub
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(Kingdom::from_name)
+        else {
+            continue;
+        };
+        let files = list(&sub)?;
+        for f in &files {
+            if let Some(meta) = genome_meta(dir, f, &files, kingdom) {
+                stems.push(classify(f).0);
+                metas.push(meta);
             }
         }
-        if metas.is_empty() {
+    }
+    if metas.is_empty() {
+        // A flat folder (as NCBI downloads come): GenBank files name their kingdom in the
+        // ORGANISM lineage; FASTA files do not.
+        let files = list(dir)?;
+        let mut unknown = Vec::new();
+        for f in &files {
+            let kingdom = match classify(f).1 {
+                "genbank" => lineage_kingdom(f)?,
+                "fasta" => None,
+                _ => continue,
+            };
+            match kingdom.and_then(|k| genome_meta(dir, f, &files, k)) {
+                Some(meta) => {
+                    stems.push(classify(f).0);
+                    metas.push(meta);
+                }
+                None => unknown.push(
+                    f.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
+            }
+        }
+        if !unknown.is_empty() {
             return Err(Error::Input(format!(
-                "{}: no genomes found (expected a manifest.json, or sub-folders pro/, euk/, vir/ with FASTA or GenBank files)",
-                dir.display()
+                "{}: the kingdom of {} file(s) is unknown ({}{}): put each genome in a sub-folder pro/, euk/ or vir/, or write a manifest.json (GenBank files whose ORGANISM lineage starts with Bacteria, Archaea, Eukaryota or Viruses need neither)",
+                dir.display(),
+                unknown.len(),
+                unknown[..unknown.len().min(3)].join(", "),
+                if unknown.len() > 3 { ", …" } else { "" }
             )));
         }
-        let m = Manifest {
-            name: dir
-                .file_name()
-                .map_or("corpus".into(), |n| n.to_string_lossy().into_owned()),
-            version: 1,
-            description: String::new(),
-            genomes: metas,
-        };
-        Ok((m, stems))
     }
+    if metas.is_empty() {
+        return Err(Error::Input(format!(
+            "{}: no genomes found (expected a manifest.json, sub-folders pro/, euk/, vir/ with FASTA or GenBank files, or GenBank files)",
+            dir.display()
+        )));
+    }
+    let m = Manifest {
+        name: dir
+            .file_name()
+            .map_or("corpus".into(), |n| n.to_string_lossy().into_owned()),
+        version: 1,
+        description: String::new(),
+        genomes: metas,
+    };
+    Ok((m, stems))
+}
+
+/// The files and folders of `dir`, sorted.
+fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// The manifest entry of the genome in file `f` (FASTA, with a GFF3 of the same stem among
+/// `files` when there is one, or GenBank); `None` for other files.
+fn genome_meta(dir: &Path, f: &Path, files: &[PathBuf], kingdom: Kingdom) -> Option<GenomeMeta> {
+    if !f.is_file() {
+        return None;
+    }
+    let (stem, kind) = classify(f);
+    let entry = |p: &Path, fmt: &str| FileEntry {
+        path: p
+            .strip_prefix(dir)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned(),
+        format: fmt.into(),
+        sha256: None,
+        sha256_uncompressed: None,
+        source_package: None,
+        path_in_package: None,
+        license: None,
+        note: None,
+    };
+    let mut fe = match kind {
+        "fasta" => vec![entry(f, "fasta")],
+        "genbank" => vec![entry(f, "genbank")],
+        _ => return None,
+    };
+    if kind == "fasta" {
+        if let Some(g) = files.iter().find(|o| classify(o) == (stem.clone(), "gff3")) {
+            fe.push(entry(g, "gff3"));
+        }
+    }
+    Some(GenomeMeta {
+        id: format!("{}_{stem}", kingdom.as_str().to_lowercase()),
+        kingdom,
+        // Inferred on load from ORGANISM / the FASTA description; else the stem.
+        species: String::new(),
+        strain: String::new(),
+        organism: String::new(),
+        accession: String::new(),
+        topology: default_topology(),
+        genetic_code: if kingdom == Kingdom::Euk { 1 } else { 11 },
+        split: None,
+        files: fe,
+    })
+}
+
+/// The kingdom a GenBank file's first ORGANISM lineage names (`Bacteria; …`, `Archaea; …`,
+/// `Eukaryota; …`, `Viruses; …`), read from its first 64 kB.
+fn lineage_kingdom(f: &Path) -> Result<Option<Kingdom>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    crate::data::io::open(f)?
+        .0
+        .take(1 << 16)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(f, e))?;
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("ORGANISM"));
+    Ok(lines.nth(1).and_then(|l| {
+        let first = l.trim().split([';', '.']).next()?.trim();
+        Kingdom::from_name(first)
+    }))
 }
 
 type Fetch = Box<dyn Fn(&str) -> Result<Vec<u8>> + Send + Sync>;
@@ -538,20 +603,41 @@ impl GenomeSource {
         })
     }
 
-    /// Every genome, read and parsed in parallel (one thread per genome).
+    /// Every genome, read and parsed in parallel (as many threads as cores, each taking the
+    /// next genome: a folder of thousands of files does not start thousands of threads).
     pub fn load_all(&self) -> Result<Corpus> {
-        let genomes = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..self.len())
-                .map(|i| s.spawn(move || self.load(i)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Input("genome loader panicked".into())))
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(self.len())
+            .max(1);
+        let mut slots: Vec<Option<Result<Genome>>> = (0..self.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut got = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= self.len() {
+                                return got;
+                            }
+                            got.push((i, self.load(i)));
+                        }
+                    })
                 })
-                .collect::<Result<Vec<_>>>()
-        })?;
+                .collect();
+            for h in handles {
+                for (i, g) in h.join().unwrap_or_default() {
+                    slots[i] = Some(g);
+                }
+            }
+        });
+        let genomes = slots
+            .into_iter()
+            .map(|g| g.unwrap_or_else(|| Err(Error::Input("genome loader panicked".into()))))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Corpus {
             name: self.manifest.name.clone(),
             genomes,

@@ -1,6 +1,8 @@
 //! The benchmark on a tiny model: every task runs, metrics agree with hand computations, and the
 //! baseline is scored on exactly the model's positions.
 
+use std::path::Path;
+
 use candle_core::Device;
 use genolm::bench::markov::MarkovModel;
 use genolm::bench::score::{score_sequence, Tally};
@@ -217,6 +219,45 @@ fn given_training_genomes_are_not_benchmarked() {
         .unwrap_err()
         .to_string()
         .contains("nope"));
+}
+
+#[test]
+fn a_run_benchmarked_on_your_own_genomes() {
+    use genolm::bench::open_context;
+    // the shipped model's run summary names its training genomes (embedded corpus); the
+    // corpus given is a folder of GenBank files, one of them a training genome renamed
+    let run = genolm::models::pretrained::dir(genolm::models::pretrained::DEFAULT).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
+    for (from, to) in [
+        (
+            "euk/arabidopsis_thaliana_chloroplast.gb.gz",
+            "chloroplast.gbff.gz",
+        ),
+        ("pro/yersinia_pestis_pPCP1.gb", "my_plasmid.gb"),
+    ] {
+        std::fs::copy(data.join(from), dir.path().join(to)).unwrap();
+    }
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let opts = BenchOptions {
+        corpus: Some(dir.path().display().to_string()),
+        ..BenchOptions::quick()
+    };
+    let o = open_context(&model, Some(&run), &opts).unwrap();
+    let ids = |v: &[usize]| -> Vec<String> {
+        v.iter()
+            .map(|&i| o.ctx.corpus.genomes[i].meta.id.clone())
+            .collect()
+    };
+    // the training genomes come from the run's corpus; the plasmid, a training genome under
+    // another name, is not held out
+    assert!(ids(&o.ctx.train).contains(&"hpylori_ELS37".to_string()));
+    assert_eq!(ids(&o.ctx.held_out), ["euk_chloroplast"]);
+    assert!(
+        o.train_source.contains("pro_my_plasmid"),
+        "{}",
+        o.train_source
+    );
 }
 
 #[test]

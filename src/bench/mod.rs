@@ -149,8 +149,8 @@ pub fn open_context<'a>(
             .as_ref()
             .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
     });
-    let corpus = Corpus::open(corpus_name.as_deref().unwrap_or("embedded"))?;
-    let (train_ids, train_source) = if let Some(t) = &opts.train_genomes {
+    let mut corpus = Corpus::open(corpus_name.as_deref().unwrap_or("embedded"))?;
+    let (train_ids, mut train_source) = if let Some(t) = &opts.train_genomes {
         (
             t.clone(),
             "given in BenchOptions::train_genomes".to_string(),
@@ -169,6 +169,38 @@ pub fn open_context<'a>(
                 .to_string(),
         )
     };
+    // Benchmarking a run on another corpus (your own genomes): the training genomes it lacks
+    // come from the run's own corpus, for the Markov chain that counts what the model saw, and
+    // every genome of the given corpus is held out.
+    let run_corpus = summary
+        .as_ref()
+        .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
+        .unwrap_or_else(|| "embedded".into());
+    let lacking: Vec<&String> = train_ids
+        .iter()
+        .filter(|id| corpus.index_of(id).is_none())
+        .collect();
+    if !lacking.is_empty()
+        && opts.train_genomes.is_none()
+        && corpus_name.as_deref() != Some(run_corpus.as_str())
+    {
+        let own = Corpus::open(&run_corpus).map_err(|e| {
+            Error::Input(format!(
+                "the model's training genomes ({}) are not in corpus {}, and its own corpus {run_corpus:?} cannot be read for them: {e}",
+                lacking.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                corpus.name
+            ))
+        })?;
+        for id in lacking {
+            if let Some(i) = own.index_of(id) {
+                corpus.genomes.push(own.genomes[i].clone());
+            }
+        }
+        train_source = format!(
+            "{train_source}; not in corpus {}, so read from the run's corpus {run_corpus:?}; the genomes of {} are held out",
+            corpus.name, corpus.name
+        );
+    }
     let mut listed = Vec::new();
     for id in &train_ids {
         match corpus.index_of(id) {
@@ -188,9 +220,39 @@ pub fn open_context<'a>(
             train.push(g);
         }
     }
-    let held_out: Vec<usize> = (0..corpus.genomes.len())
-        .filter(|i| !train.contains(i))
-        .collect();
+    // a genome whose sequence the model trained on under another name is not held out
+    let fingerprint = |g: usize| -> Vec<(usize, u64)> {
+        use std::hash::{Hash, Hasher};
+        corpus.genomes[g]
+            .contigs
+            .iter()
+            .map(|c| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                c.seq.hash(&mut h);
+                (c.seq.len(), h.finish())
+            })
+            .collect()
+    };
+    let seen: Vec<(usize, Vec<(usize, u64)>)> =
+        train.iter().map(|&g| (g, fingerprint(g))).collect();
+    let mut held_out = Vec::new();
+    let mut copies = Vec::new();
+    for i in (0..corpus.genomes.len()).filter(|i| !train.contains(i)) {
+        let f = fingerprint(i);
+        match seen.iter().find(|(_, t)| f.iter().any(|c| t.contains(c))) {
+            Some(&(t, _)) => copies.push(format!(
+                "{} (a contig of training genome {})",
+                corpus.genomes[i].meta.id, corpus.genomes[t].meta.id
+            )),
+            None => held_out.push(i),
+        }
+    }
+    if !copies.is_empty() {
+        train_source = format!(
+            "{train_source}; not held out, as the model trained on their sequence under another name: {}",
+            copies.join(", ")
+        );
+    }
     if held_out.is_empty() {
         return Err(Error::Input(
             "every corpus genome was used in training: nothing is held out to benchmark on".into(),

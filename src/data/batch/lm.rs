@@ -62,7 +62,8 @@ impl LmBatcher {
             .sum();
         if total < batch * bptt {
             return Err(Error::Input(format!(
-                "{total} tokens are too few for one batch of {batch} × {bptt}"
+                "{total} tokens are too few for one batch of {batch} × {bptt}: add genomes, \
+                 or lower [data] batch_size or bptt"
             )));
         }
         Ok(Self {

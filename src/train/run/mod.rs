@@ -67,6 +67,20 @@ fn lm_data(
     })
 }
 
+/// `d` with its batch rows halved until `streams` fill two batches, for scoring (validation,
+/// the per-kingdom evaluation): small genomes (viruses, a folder of plasmids) are scored at all,
+/// and the loss per token does not depend on the rows.
+pub(super) fn scoring_batches(d: &DataConfig, streams: &TokenStreams) -> DataConfig {
+    let total: usize = (0..streams.len())
+        .map(|i| streams.stream_len(i).saturating_sub(1))
+        .sum();
+    let mut dd = d.clone();
+    while dd.batch_size > 1 && total < dd.batch_size * dd.bptt * 2 {
+        dd.batch_size /= 2;
+    }
+    dd
+}
+
 /// The trained model of run `cfg`: loaded from `cfg.output` when that run finished before
 /// (its `summary.json` exists), otherwise trained now with [`run_training`] (resuming an
 /// interrupted run from its checkpoint). Notebooks call this so that re-running a cell, or a
@@ -211,7 +225,8 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         None
     } else {
         let s = corpus.streams(va, &tok, false)?;
-        Some(lm_data(s, &cfg.model, &cfg.data, 7, stateful)?)
+        let d = scoring_batches(&cfg.data, &s);
+        Some(lm_data(s, &cfg.model, &d, 7, stateful)?)
     };
     let opts = LearnerOptions {
         seed: cfg.train.seed,

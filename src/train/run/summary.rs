@@ -13,7 +13,7 @@ use crate::train::history::History;
 use crate::train::source::CorpusSource;
 use crate::{Error, Result};
 
-use super::{lm_data, DataConfig};
+use super::{lm_data, scoring_batches, DataConfig};
 
 /// Validation quality of a language model on one kingdom's held-out genomes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,14 +172,7 @@ fn eval_kingdoms(
             continue;
         }
         let streams = streams_of(&g)?;
-        let total: usize = (0..streams.len())
-            .map(|i| streams.stream_len(i).saturating_sub(1))
-            .sum();
-        // Small genomes (viruses) get smaller batches so that they can be scored at all.
-        let mut dd = d.clone();
-        while dd.batch_size > 1 && total < dd.batch_size * dd.bptt * 2 {
-            dd.batch_size /= 2;
-        }
+        let dd = scoring_batches(d, &streams);
         let data = lm_data(streams, model.config(), &dd, 7, model.config().stateful)?;
         let r = crate::train::learner::evaluate(model, &data, max_batches)?;
         out.push(KingdomEval {

@@ -487,9 +487,9 @@ fn neurons(a: NeuronArgs) -> Result<()> {
     rep.plot(30)?.save(a.out.join("heatmap.svg"))?;
     let top: Vec<String> = targets
         .iter()
-        .map(|t| format!("{}\n{}", t.name, rep.print_top(&t.name, a.top)))
+        .map(|t| rep.print_top(&t.name, a.top))
         .collect();
-    genolm::fsio::atomic_write(&a.out.join("top.txt"), top.join("\n\n").as_bytes())?;
+    genolm::fsio::atomic_write(&a.out.join("top.txt"), top.join("\n").as_bytes())?;
     println!(
         "{}: {} targets, {} significant neuron–target pairs; wrote {}",
         seq.name,

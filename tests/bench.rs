@@ -372,7 +372,8 @@ fn users_variants_from_vcf_and_fasta() {
     assert_eq!(got.variants.len(), 3);
     assert_eq!(got.variants[0].pos, 100);
     let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
-    let t = score_variants(&model, &got.variants, &got.genome, 16).unwrap();
+    let opts = genolm::bench::variants::VcfOptions { flank: 16 };
+    let t = score_variants(&model, &got, &opts).unwrap();
     assert_eq!(t.height(), 3);
     let col = |t: &genolm::table::Table, c: &str| -> Vec<f64> {
         let c =
@@ -395,8 +396,12 @@ fn users_variants_from_vcf_and_fasta() {
             alt: if contig[pos - 1] == b'A' { b'C' } else { b'A' },
             ..got.variants[0].clone()
         };
-        let genome = [(phix.name.clone(), contig.to_vec())];
-        let t = score_variants(&model, &[v, got.variants[1].clone()], &genome, 16).unwrap();
+        let input = genolm::bench::variants::VcfInput {
+            variants: vec![v, got.variants[1].clone()],
+            genome: vec![(phix.name.clone(), contig.to_vec())],
+            skipped: 0,
+        };
+        let t = score_variants(&model, &input, &opts).unwrap();
         (
             col(&t, "llr"),
             col(&t, "left_flank"),

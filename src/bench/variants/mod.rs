@@ -36,7 +36,7 @@ mod vcf;
 
 pub use vcf::{
     read_vcf_alleles, read_vcf_variants, score_alleles, score_variants, VcfAllele, VcfAlleles,
-    VcfInput, VcfVariant,
+    VcfInput, VcfOptions, VcfVariant,
 };
 
 /// Consequence of a substitution in a CDS.

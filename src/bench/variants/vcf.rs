@@ -55,9 +55,31 @@ pub struct VcfAllele {
     pub alt: String,
 }
 
-/// What [`read_vcf_alleles`] read: the alleles, the FASTA's records `(name, bases)`, and the
-/// number of alleles skipped.
-pub type VcfAlleles = (Vec<VcfAllele>, Vec<(String, Vec<u8>)>, usize);
+/// What [`read_vcf_alleles`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VcfAlleles {
+    /// Simple alleles, in file order.
+    pub alleles: Vec<VcfAllele>,
+    /// The FASTA's records `(name, bases)`.
+    pub genome: Vec<(String, Vec<u8>)>,
+    /// Alleles skipped (symbolic, breakends, ambiguous).
+    pub skipped: usize,
+}
+
+/// Options of [`score_variants`] and [`score_alleles`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VcfOptions {
+    /// Bases on each side of a variant, cut at a contig end or an ambiguous base (a causal LM
+    /// needs a long left flank to be in a gene's reading frame: docs/benchmark-results.md).
+    pub flank: usize,
+}
+
+impl Default for VcfOptions {
+    fn default() -> Self {
+        Self { flank: 256 }
+    }
+}
 
 /// Every simple allele of a VCF (plain, gzip or bgzip) checked against a FASTA: REF must match
 /// the FASTA; multi-allelic records give one allele per ALT; symbolic (`<DEL>`), breakend,
@@ -138,7 +160,11 @@ pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resul
             });
         }
     }
-    Ok((out, genome, skipped))
+    Ok(VcfAlleles {
+        alleles: out,
+        genome,
+        skipped,
+    })
 }
 
 /// Single-base substitutions of a VCF (plain, gzip or bgzip) checked against a FASTA: every
@@ -146,7 +172,11 @@ pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resul
 /// symbolic alleles are skipped (counted in `skipped`; [`read_vcf_alleles`] keeps indels).
 /// Errors name the file and line.
 pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Result<VcfInput> {
-    let (alleles, genome, mut skipped) = read_vcf_alleles(vcf, fasta)?;
+    let VcfAlleles {
+        alleles,
+        genome,
+        mut skipped,
+    } = read_vcf_alleles(vcf, fasta)?;
     let mut variants = Vec::new();
     for a in alleles {
         if a.reference.len() == 1 && a.alt.len() == 1 {
@@ -172,12 +202,8 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
 /// window log-likelihood change and, for causal LMs, the right flank's change. An allele closer
 /// than `flank` to a contig end is scored with the largest flank that fits on both sides (the
 /// `flank` column); one on a missing contig gets NaN.
-pub fn score_alleles(
-    model: &GenomicModel,
-    alleles: &[VcfAllele],
-    genome: &[(String, Vec<u8>)],
-    flank: usize,
-) -> Result<Table> {
+pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions) -> Result<Table> {
+    let (alleles, genome, flank) = (&input.alleles, &input.genome, opts.flank);
     use crate::explain::variant::{variant_effect, Allele, VariantOptions};
     use polars::prelude::*;
     let opts = VariantOptions {
@@ -258,12 +284,8 @@ fn header_line_count(path: &Path) -> usize {
 /// `left_flank` and `right_flank` say how many bases each score saw on each side (both 0 and
 /// NaN scores: a missing contig, an ambiguous reference or alternative base, or a window shorter
 /// than one token).
-pub fn score_variants(
-    model: &GenomicModel,
-    variants: &[VcfVariant],
-    genome: &[(String, Vec<u8>)],
-    flank: usize,
-) -> Result<Table> {
+pub fn score_variants(model: &GenomicModel, input: &VcfInput, opts: &VcfOptions) -> Result<Table> {
+    let (variants, genome, flank) = (&input.variants, &input.genome, opts.flank);
     use polars::prelude::*;
     let opts = crate::bench::BenchOptions::default();
     let ctx = BenchContext {

@@ -677,10 +677,11 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
 
 /// `genolm variants`.
 pub fn variants(a: VariantsArgs) -> Result<()> {
-    use genolm::bench::variants::{read_vcf_variants, score_variants};
+    use genolm::bench::variants::{read_vcf_variants, score_variants, VcfOptions};
     let model = load_model(&a.model)?;
     let input = read_vcf_variants(&a.vcf, &a.fasta)?;
-    let t = score_variants(&model, &input.variants, &input.genome, a.flank)?;
+    let opts = VcfOptions { flank: a.flank };
+    let t = score_variants(&model, &input, &opts)?;
     t.to_csv(&a.out)?;
     let (llr, left, right) = (
         t.df.column("llr")?.f64()?,
@@ -704,11 +705,12 @@ pub fn variants(a: VariantsArgs) -> Result<()> {
     );
     if let Some(path) = &a.alleles {
         use genolm::bench::variants::{read_vcf_alleles, score_alleles};
-        let (alleles, genome, skipped) = read_vcf_alleles(&a.vcf, &a.fasta)?;
-        score_alleles(&model, &alleles, &genome, a.flank)?.to_csv(path)?;
+        let alleles = read_vcf_alleles(&a.vcf, &a.fasta)?;
+        score_alleles(&model, &alleles, &opts)?.to_csv(path)?;
         println!(
-            "{} alleles (indels included) scored ({skipped} symbolic or ambiguous skipped) → {}",
-            alleles.len(),
+            "{} alleles (indels included) scored ({} symbolic or ambiguous skipped) → {}",
+            alleles.alleles.len(),
+            alleles.skipped,
             path.display()
         );
     }

@@ -126,7 +126,20 @@ pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resul
                 Error::parse(
                     &label,
                     line,
-                    format!("contig {chrom:?} is not in the FASTA"),
+                    format!(
+                        "contig {chrom:?} is not in the FASTA, whose records are {}{}",
+                        genome
+                            .iter()
+                            .take(5)
+                            .map(|(n, _)| format!("{:?}", n.split_whitespace().next().unwrap_or(n)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if genome.len() > 5 {
+                            format!(" … ({} in all)", genome.len())
+                        } else {
+                            String::new()
+                        }
+                    ),
                 )
             })?
             .1;

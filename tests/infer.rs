@@ -252,6 +252,13 @@ fn states_file_reads_back_in_rust_and_in_h5py() {
     let _hdf5 = hdf5_guard();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("states.h5");
+    // every = 0 is a clear error, not a division by zero
+    let zero = PredictOptions {
+        every: 0,
+        ..opts.clone()
+    };
+    let e = write_states(&model, &recs, &path, &zero, H5Layout::Genolm).unwrap_err();
+    assert!(e.to_string().contains("every must be at least 1"), "{e}");
     let sum = write_states(&model, &recs, &path, &opts, H5Layout::Genolm).unwrap();
     assert_eq!(sum.n_rows, mem.n_rows());
     let names: Vec<&str> = sum.layers.iter().map(|l| l.0.as_str()).collect();

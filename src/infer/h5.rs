@@ -138,6 +138,7 @@ pub fn write_states(
             .unwrap_or_else(|| "body".to_string());
         opts.layers = vec![last];
     }
+    super::predict::check_opts(&opts)?;
     let mut plan = layer_plan(model, &opts)?;
     let forward_layers = plan.len();
     if opts.reverse_strand {

@@ -54,7 +54,7 @@ pub fn layer_plan(model: &GenomicModel, opts: &PredictOptions) -> Result<Vec<(St
     Ok(plan)
 }
 
-fn check_opts(opts: &PredictOptions) -> Result<()> {
+pub(crate) fn check_opts(opts: &PredictOptions) -> Result<()> {
     if opts.batch_size == 0 || opts.window == 0 || opts.every == 0 {
         return Err(Error::Config(
             "batch_size, window and every must be at least 1".into(),

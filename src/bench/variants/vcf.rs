@@ -217,6 +217,11 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
 /// `flank` column); one on a missing contig gets NaN.
 pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions) -> Result<Table> {
     let (alleles, genome, flank) = (&input.alleles, &input.genome, opts.flank);
+    if flank == 0 {
+        return Err(Error::Config(
+            "the flank must be at least 1 base (256 by default)".into(),
+        ));
+    }
     use crate::explain::variant::{variant_effect, Allele, VariantOptions};
     use polars::prelude::*;
     let opts = VariantOptions {
@@ -299,6 +304,11 @@ fn header_line_count(path: &Path) -> usize {
 /// than one token).
 pub fn score_variants(model: &GenomicModel, input: &VcfInput, opts: &VcfOptions) -> Result<Table> {
     let (variants, genome, flank) = (&input.variants, &input.genome, opts.flank);
+    if flank == 0 {
+        return Err(Error::Config(
+            "the flank must be at least 1 base (256 by default)".into(),
+        ));
+    }
     use polars::prelude::*;
     let opts = crate::bench::BenchOptions::default();
     let ctx = BenchContext {

@@ -220,12 +220,14 @@ pub fn open_context<'a>(
             train.push(g);
         }
     }
-    // a genome whose sequence the model trained on under another name is not held out
+    // a genome whose sequence the model trained on under another name is not held out (a
+    // contig of 200 bases or more identical to a training contig)
     let fingerprint = |g: usize| -> Vec<(usize, u64)> {
         use std::hash::{Hash, Hasher};
         corpus.genomes[g]
             .contigs
             .iter()
+            .filter(|c| c.seq.len() >= 200)
             .map(|c| {
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 c.seq.hash(&mut h);

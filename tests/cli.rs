@@ -132,6 +132,44 @@ fn states_then_explain_neurons() {
         &csv[..200.min(csv.len())]
     );
 
+    // the states of the GenBank file itself; and of a FASTA whose header names the genome
+    // otherwise, matched to the annotation by its bases
+    let from_gb = dir.path().join("gb.h5");
+    ok(&[
+        "states",
+        s(&model),
+        s(&gbk),
+        "--out",
+        s(&from_gb),
+        "--every",
+        "3",
+    ]);
+    assert_eq!(read_states(&from_gb).unwrap().records[0].length, 5386);
+    let bases = &genolm::data::fasta::read_fasta(&fa).unwrap()[0].seq;
+    let renamed = dir.path().join("renamed.fa");
+    std::fs::write(&renamed, [b">my_phage\n".as_slice(), bases, b"\n"].concat()).unwrap();
+    let renamed_h5 = dir.path().join("renamed.h5");
+    ok(&[
+        "states",
+        s(&model),
+        s(&renamed),
+        "--out",
+        s(&renamed_h5),
+        "--every",
+        "3",
+    ]);
+    let out = ok(&[
+        "explain",
+        "neurons",
+        s(&renamed_h5),
+        "--annotation",
+        s(&gbk),
+        "--out",
+        s(&dir.path().join("neurons_renamed")),
+        "--no-probe",
+    ]);
+    assert!(out.contains("targets"), "{out}");
+
     // bad inputs: an unknown layer, an annotation of other sequences
     let e = fails(&[
         "states",

@@ -437,18 +437,23 @@ fn neurons(a: NeuronArgs) -> Result<()> {
         default_code: a.code,
         ..Default::default()
     };
-    // the first annotated sequence the states file holds
+    // the first annotated sequence the states file holds: by name, else by identical bases
+    // (a FASTA written with a header of its own)
+    let by_name = |s: &&genolm::data::annotation::AnnotatedSequence| {
+        st.records.iter().position(|r| r.name == s.name)
+    };
+    let by_bases = |s: &&genolm::data::annotation::AnnotatedSequence| {
+        st.sequences
+            .iter()
+            .position(|q| q.eq_ignore_ascii_case(&s.seq))
+    };
     let (record, seq) = ann
         .iter()
-        .find_map(|s| {
-            st.records
-                .iter()
-                .position(|r| r.name == s.name)
-                .map(|i| (i, s))
-        })
+        .find_map(|s| by_name(&s).map(|i| (i, s)))
+        .or_else(|| ann.iter().find_map(|s| by_bases(&s).map(|i| (i, s))))
         .ok_or_else(|| {
             Error::Input(format!(
-                "none of the sequences of {} ({}) is in {} ({})",
+                "none of the sequences of {} ({}) is in {} ({}), by name or by its bases",
                 a.annotation.display(),
                 ann.iter()
                     .map(|s| s.name.as_str())

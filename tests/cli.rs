@@ -145,6 +145,8 @@ fn states_then_explain_neurons() {
         "3",
     ]);
     assert_eq!(read_states(&from_gb).unwrap().records[0].length, 5386);
+    let t = ok(&["tokenize", s(&gbk)]);
+    assert!(t.contains("5384 tokens"), "{t}");
     let bases = &genolm::data::fasta::read_fasta(&fa).unwrap()[0].seq;
     let renamed = dir.path().join("renamed.fa");
     std::fs::write(&renamed, [b">my_phage\n".as_slice(), bases, b"\n"].concat()).unwrap();

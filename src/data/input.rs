@@ -18,6 +18,22 @@ use super::corpus::{Contig, Genome};
 use super::fasta::SeqRecord;
 use crate::{Error, Result};
 
+/// Is `path` (plain or compressed) a GenBank or GFF3 file rather than FASTA/FASTQ? Told by
+/// its first bytes.
+pub fn is_annotation_file(path: impl AsRef<Path>) -> Result<bool> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let mut head = Vec::new();
+    super::io::open(path)?
+        .0
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    Ok(!matches!(first, Some(b'>' | b'@') | None)
+        && super::annotation::detect_format(&head).is_some())
+}
+
 /// The sequences of a file as users have them: FASTA or FASTQ, a GenBank file's records, or the
 /// `##FASTA` section of a GFF3 file; plain, gzip or bgzip. The format is told by the first
 /// bytes. An annotation file's features are not needed here (see
@@ -33,21 +49,13 @@ use crate::{Error, Result};
 /// let fa = dir.path().join("x.fa");
 /// std::fs::write(&fa, ">y\nGGCC\n").unwrap();
 /// assert_eq!(read_sequences(&fa)?[0].seq, b"GGCC");
+/// use genolm::data::input::is_annotation_file;
+/// assert!(is_annotation_file(&gb)? && !is_annotation_file(&fa)?);
 /// # Ok::<(), genolm::Error>(())
 /// ```
 pub fn read_sequences(path: impl AsRef<Path>) -> Result<Vec<SeqRecord>> {
-    use std::io::Read;
     let path = path.as_ref();
-    let mut head = Vec::new();
-    super::io::open(path)?
-        .0
-        .take(4096)
-        .read_to_end(&mut head)
-        .map_err(|e| Error::io(path, e))?;
-    let first = head.iter().find(|b| !b.is_ascii_whitespace());
-    let annotated = !matches!(first, Some(b'>' | b'@') | None)
-        && super::annotation::detect_format(&head).is_some();
-    if !annotated {
+    if !is_annotation_file(path)? {
         return super::fasta::read_fasta(path);
     }
     Ok(super::annotation::read_annotation(path, None)?

@@ -133,11 +133,22 @@ pub fn check_annotations(file: &Path, fasta: Option<&Path>, code: u8) -> genolm:
     }
 }
 
-/// `genolm tokenize`: k-mer ids of a FASTA/FASTQ file, with counts per record.
+/// `genolm tokenize`: k-mer ids of a FASTA/FASTQ (or GenBank / GFF3) file, with counts per record.
 pub fn tokenize(file: &Path, k: usize, stride: usize) -> genolm::Result<ExitCode> {
     let tok = KmerTokenizer::new(k, stride)?;
     let t0 = std::time::Instant::now();
-    let recs = tokenize_file(file, &tok)?;
+    // FASTA/FASTQ on the fast path; a GenBank or GFF3 file's sequences read whole
+    let recs = if genolm::data::input::is_annotation_file(file)? {
+        genolm::data::input::read_sequences(file)?
+            .into_iter()
+            .map(|r| {
+                let ids = tok.encode(&r.seq);
+                (r.name, ids)
+            })
+            .collect()
+    } else {
+        tokenize_file(file, &tok)?
+    };
     let secs = t0.elapsed().as_secs_f64();
     for (name, ids) in &recs {
         let unk = ids.iter().filter(|&&i| i == Special::Unk as u32).count();

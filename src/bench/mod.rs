@@ -144,11 +144,11 @@ pub fn open_context<'a>(
         Some(c) => read_summary(c)?,
         None => None,
     };
-    let corpus_name = opts.corpus.clone().or_else(|| {
-        summary
-            .as_ref()
-            .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
-    });
+    // the corpus the run trained on (its summary), and the one benchmarked on
+    let run_corpus = summary
+        .as_ref()
+        .and_then(|s| Some(s.data.as_ref()?.corpus.clone()));
+    let corpus_name = opts.corpus.clone().or_else(|| run_corpus.clone());
     let mut corpus = Corpus::open(corpus_name.as_deref().unwrap_or("embedded"))?;
     let (train_ids, mut train_source) = if let Some(t) = &opts.train_genomes {
         (
@@ -172,10 +172,7 @@ pub fn open_context<'a>(
     // Benchmarking a run on another corpus (your own genomes): the training genomes it lacks
     // come from the run's own corpus, for the Markov chain that counts what the model saw, and
     // every genome of the given corpus is held out.
-    let run_corpus = summary
-        .as_ref()
-        .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
-        .unwrap_or_else(|| "embedded".into());
+    let run_corpus = run_corpus.unwrap_or_else(|| "embedded".into());
     let lacking: Vec<&String> = train_ids
         .iter()
         .filter(|id| corpus.index_of(id).is_none())

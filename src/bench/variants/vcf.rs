@@ -81,6 +81,18 @@ impl Default for VcfOptions {
     }
 }
 
+impl VcfOptions {
+    /// The flank, checked: at least one base.
+    fn flank(&self) -> Result<usize> {
+        match self.flank {
+            0 => Err(Error::Config(
+                "the flank must be at least 1 base (256 by default)".into(),
+            )),
+            f => Ok(f),
+        }
+    }
+}
+
 /// Every simple allele of a VCF (plain, gzip or bgzip) checked against a FASTA: REF must match
 /// the FASTA; multi-allelic records give one allele per ALT; symbolic (`<DEL>`), breakend,
 /// missing (`*`, `.`) and ambiguous alleles are skipped (counted). Errors name the file and
@@ -216,12 +228,7 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
 /// than `flank` to a contig end is scored with the largest flank that fits on both sides (the
 /// `flank` column); one on a missing contig gets NaN.
 pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions) -> Result<Table> {
-    let (alleles, genome, flank) = (&input.alleles, &input.genome, opts.flank);
-    if flank == 0 {
-        return Err(Error::Config(
-            "the flank must be at least 1 base (256 by default)".into(),
-        ));
-    }
+    let (alleles, genome, flank) = (&input.alleles, &input.genome, opts.flank()?);
     use crate::explain::variant::{variant_effect, Allele, VariantOptions};
     use polars::prelude::*;
     let opts = VariantOptions {
@@ -303,12 +310,7 @@ fn header_line_count(path: &Path) -> usize {
 /// NaN scores: a missing contig, an ambiguous reference or alternative base, or a window shorter
 /// than one token).
 pub fn score_variants(model: &GenomicModel, input: &VcfInput, opts: &VcfOptions) -> Result<Table> {
-    let (variants, genome, flank) = (&input.variants, &input.genome, opts.flank);
-    if flank == 0 {
-        return Err(Error::Config(
-            "the flank must be at least 1 base (256 by default)".into(),
-        ));
-    }
+    let (variants, genome, flank) = (&input.variants, &input.genome, opts.flank()?);
     use polars::prelude::*;
     let opts = crate::bench::BenchOptions::default();
     let ctx = BenchContext {

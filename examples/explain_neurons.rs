@@ -181,13 +181,13 @@ fn main() -> genolm::Result<()> {
         md.push_str("| neuron | AUROC | accuracy | r | q (BH) | Bonferroni p |\n|---|---|---|---|---|---|\n");
         for s in rep.top("CDS", 5) {
             md.push_str(&format!(
-                "| {} | {:.3} | {:.3} | {:+.3} | {:.1e} | {:.1e} |\n",
+                "| {} | {:.3} | {:.3} | {:+.3} | {} | {} |\n",
                 s.neuron(),
                 s.auroc,
                 s.accuracy,
                 s.r,
-                s.q_bh,
-                s.p_bonferroni
+                p_value(s.q_bh),
+                p_value(s.p_bonferroni)
             ));
         }
         print!("{}", rep.print_top("CDS", 5));
@@ -224,11 +224,11 @@ fn main() -> genolm::Result<()> {
         ));
         for s in sm.top("CDS", 5) {
             md.push_str(&format!(
-                "| {} | {:.3} | {:.3} | {:.1e} |\n",
+                "| {} | {:.3} | {:.3} | {} |\n",
                 s.neuron(),
                 s.auroc,
                 s.accuracy,
-                s.q_bh
+                p_value(s.q_bh)
             ));
         }
         if let Some(p) = sm.probes.iter().find(|p| p.target == "CDS") {
@@ -258,4 +258,13 @@ fn main() -> genolm::Result<()> {
     genolm::fsio::atomic_write(&a.out.join("report.md"), md.as_bytes())?;
     println!("wrote {}", a.out.display());
     Ok(())
+}
+
+/// A p- or q-value for a table: below f64's range it underflows to 0, written `< 1e-300`.
+fn p_value(p: f64) -> String {
+    if p > 0.0 {
+        format!("{p:.1e}")
+    } else {
+        "< 1e-300".into()
+    }
 }

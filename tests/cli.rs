@@ -372,6 +372,60 @@ fn variants_from_a_vcf() {
     assert!(e.contains("v.vcf:3"), "{e}");
 }
 
+/// The labelled CSV as FASTA (each record named `line<N>`, its line in the file, with Windows
+/// line ends so that the line numbers must survive CRLF), and the CSV rewritten with CRLF.
+fn promoters_crlf(csv: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let crlf = dir.join("promoters_crlf.csv");
+    std::fs::write(&crlf, text.replace("\r\n", "\n").replace('\n', "\r\n")).unwrap();
+    let mut fa = String::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let seq = line.split(',').next().unwrap();
+        fa.push_str(&format!(">line{}\n{seq}\n", i + 1));
+    }
+    let fasta = dir.join("promoters.fa");
+    std::fs::write(&fasta, fa).unwrap();
+    (crlf, fasta)
+}
+
+/// `genolm predict`'s rows agree with `genolm classify`'s predictions.csv for every test item
+/// (found by its origin line): the saved classifier is the one that was scored.
+fn predictions_agree(classified: &Path, predicted: &Path) {
+    let read = |p: &Path| {
+        let t = std::fs::read_to_string(p).unwrap();
+        let mut lines = t.lines();
+        let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+        let rows: Vec<Vec<String>> = lines
+            .map(|l| {
+                l.split(',')
+                    .map(|f| f.trim_matches('"').to_string())
+                    .collect()
+            })
+            .collect();
+        (head, rows)
+    };
+    let (ch, crows) = read(&classified.join("predictions.csv"));
+    let (ph, prows) = read(predicted);
+    let p_cols =
+        |h: &[String]| -> Vec<usize> { (0..h.len()).filter(|&i| h[i].starts_with("p_")).collect() };
+    assert_eq!(
+        p_cols(&ch).iter().map(|&i| &ch[i]).collect::<Vec<_>>(),
+        p_cols(&ph).iter().map(|&i| &ph[i]).collect::<Vec<_>>()
+    );
+    for r in &crows {
+        let line = r[0].rsplit(':').next().unwrap();
+        let q = prows
+            .iter()
+            .find(|q| q[0] == format!("line{line}"))
+            .unwrap_or_else(|| panic!("no record line{line} in {}", predicted.display()));
+        assert_eq!(r[2], q[3], "predicted class of line {line}");
+        for (a, b) in p_cols(&ch).into_iter().zip(p_cols(&ph)) {
+            let (x, y): (f64, f64) = (r[a].parse().unwrap(), q[b].parse().unwrap());
+            assert!((x - y).abs() < 1e-5, "line {line}: {x} vs {y}");
+        }
+    }
+}
+
 #[test]
 fn classify_the_promoters() {
     let dir = tempfile::tempdir().unwrap();
@@ -379,12 +433,13 @@ fn classify_the_promoters() {
     let csv =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/labelled/ecoli_promoters_uci.csv");
     let out = dir.path().join("cls");
+    let (crlf, fasta) = promoters_crlf(&csv, dir.path());
     let printed = ok(&[
         "classify",
         "--lm",
         s(&model),
         "--data",
-        s(&csv),
+        s(&crlf),
         "--epochs",
         "1,0,0,1",
         "--min-valid-per-class",
@@ -416,7 +471,51 @@ fn classify_the_promoters() {
         preds.lines().count() as u64,
         1 + m["n_test"].as_u64().unwrap()
     );
-    assert!(GenomicModel::load(out.join("classifier.safetensors"), &Device::Cpu).is_ok());
+    let clf = GenomicModel::load(out.join("classifier.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(clf.config().class_names, ["0", "1"]);
+    // applied to new sequences: the test items again give the probabilities classify scored
+    let pred = dir.path().join("pred.csv");
+    let printed = ok(&["predict", s(&out), s(&fasta), "--out", s(&pred)]);
+    assert!(printed.contains("106 records of 106 records"), "{printed}");
+    predictions_agree(&out, &pred);
+    // scanned in windows: three promoters end to end, windows of their length, are those three
+    let text = std::fs::read_to_string(&fasta).unwrap();
+    let seqs: Vec<&str> = text.lines().skip(1).step_by(2).take(3).collect();
+    let three = dir.path().join("three.fa");
+    std::fs::write(&three, format!(">three\n{}\n", seqs.concat())).unwrap();
+    let (scan, svg) = (dir.path().join("scan.csv"), dir.path().join("scan.svg"));
+    ok(&[
+        "predict",
+        s(&out),
+        s(&three),
+        "--out",
+        s(&scan),
+        "--window",
+        "57",
+        "--step",
+        "57",
+        "--plot",
+        s(&svg),
+    ]);
+    let scan = std::fs::read_to_string(&scan).unwrap();
+    let whole = std::fs::read_to_string(&pred).unwrap();
+    for (i, row) in scan.lines().skip(1).enumerate() {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(
+            (f[1], f[2]),
+            (&*(57 * i).to_string(), &*(57 * (i + 1)).to_string())
+        );
+        let same: Vec<&str> = whole.lines().nth(i + 1).unwrap().split(',').collect();
+        assert_eq!(f[3], same[3], "window {i}");
+        for (a, b) in f[4..].iter().zip(&same[4..]) {
+            let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+            assert!((a - b).abs() < 1e-5, "window {i}: {a} vs {b}");
+        }
+    }
+    assert_eq!(scan.lines().count(), 4);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let e = fails(&["predict", s(&model), s(&fasta), "--out", s(&pred)]);
+    assert!(e.contains("need a classifier"), "{e}");
 
     // class-conditional LMs: one fine-tuned LM per class, named after the class
     let gen = dir.path().join("gen");
@@ -458,6 +557,9 @@ fn classify_the_promoters() {
         preds.lines().count() as u64,
         1 + m["n_test"].as_u64().unwrap()
     );
+    // the class LMs applied to new sequences (generative.json beside them)
+    ok(&["predict", s(&gen), s(&fasta), "--out", s(&pred)]);
+    predictions_agree(&gen, &pred);
     // it needs the LM to start from
     let e = fails(&[
         "classify",

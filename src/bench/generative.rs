@@ -6,8 +6,11 @@
 
 use crate::data::alphabet::revcomp;
 use crate::data::batch::LmBatcher;
+use crate::data::input::Records;
 use crate::data::tasks::LabelledSeq;
-use crate::infer::{score_rows, Objective, RowOptions};
+use crate::infer::{
+    score_rows, windows, ClassProbRow, ClassProbs, ClassProbsOptions, Objective, RowOptions,
+};
 use crate::models::GenomicModel;
 use crate::stats::calibration::ScoreCalibration;
 use crate::train::learner::{Data, Learner, LearnerOptions};
@@ -16,6 +19,7 @@ use crate::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::path::Path;
 
 /// Settings of [`generative_probs`].
 #[derive(Debug, Clone)]
@@ -66,13 +70,21 @@ impl Default for GenerativeOptions {
     }
 }
 
-/// What [`generative_classify`] returns.
+/// What [`generative_classify`] returns: the fitted classifier (save it with
+/// [`save`](Self::save), apply it to new sequences with [`class_probs`](Self::class_probs)) and
+/// the test items' probabilities.
 #[derive(Debug)]
 pub struct GenerativeClassifier {
     /// Class probabilities of each test item.
     pub probs: Vec<Vec<f64>>,
+    /// Class names in class order (`0`, `1`, … until named; `genolm classify` names them).
+    pub classes: Vec<String>,
     /// The class LMs, in class order (each at its best validation epoch when validated).
     pub class_lms: Vec<GenomicModel>,
+    /// Log of each class's share of the training items (Bayes' rule's prior).
+    pub log_priors: Vec<f64>,
+    /// Trained on both strands; a sequence's log-likelihood is the mean over its two strands.
+    pub both_strands: bool,
     /// The calibration of the class scores fitted on the validation items (`None` without a
     /// validation split: the raw Bayes rule).
     pub calibration: Option<ScoreCalibration>,
@@ -94,6 +106,56 @@ pub fn generative_probs(
 
 /// Sequences grouped by token count for batched scoring: count → (item indices, rows).
 type Groups = std::collections::BTreeMap<usize, (Vec<usize>, Vec<Vec<u32>>)>;
+
+/// Token rows of `seqs` (and of their reverse complements with `both_strands`), grouped by
+/// length.
+fn group<'a>(
+    seqs: impl IntoIterator<Item = &'a [u8]>,
+    tok: &crate::data::tokenize::KmerTokenizer,
+    both_strands: bool,
+) -> Groups {
+    let mut groups = Groups::new();
+    for (i, seq) in seqs.into_iter().enumerate() {
+        let rc = both_strands.then(|| revcomp(seq));
+        for s in std::iter::once(seq).chain(rc.as_deref()) {
+            let ids = tok.encode(s);
+            let g = groups.entry(ids.len()).or_default();
+            g.0.push(i);
+            g.1.push(ids);
+        }
+    }
+    groups
+}
+
+/// Each item's score per class: its log-likelihood under the class's LM (the mean over its
+/// strands), plus the class's log prior.
+fn class_scores(
+    lms: &[GenomicModel],
+    log_priors: &[f64],
+    groups: &Groups,
+    n_items: usize,
+    n_strands: f64,
+    batch_size: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let mut out = vec![vec![0f64; lms.len()]; n_items];
+    for (c, (model, prior)) in lms.iter().zip(log_priors).enumerate() {
+        for (items, rows) in groups.values() {
+            let scores = score_rows(
+                model,
+                rows,
+                Objective::LogLikelihood,
+                &RowOptions::batch(batch_size.max(1)),
+            )?;
+            for (&i, s) in items.iter().zip(scores) {
+                out[i][c] += s / n_strands;
+            }
+        }
+        for row in out.iter_mut() {
+            row[c] += prior;
+        }
+    }
+    Ok(out)
+}
 
 /// Fine-tune one copy of `lm` (a causal LM) per class on that class's training sequences
 /// (one-cycle, discriminative learning rates, at least `min_steps` steps; with a validation
@@ -144,18 +206,6 @@ pub fn generative_classify(
             vec![seq.to_vec()]
         }
     };
-    let group = |items: &[&LabelledSeq]| -> Groups {
-        let mut groups = Groups::new();
-        for (i, x) in items.iter().enumerate() {
-            for s in strands(&x.seq) {
-                let ids = tok.encode(&s);
-                let g = groups.entry(ids.len()).or_default();
-                g.0.push(i);
-                g.1.push(ids);
-            }
-        }
-        groups
-    };
     // each class's items, shuffled, the first `valid_fraction` held out
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut by_class: Vec<Vec<&LabelledSeq>> = vec![Vec::new(); n_classes];
@@ -184,13 +234,9 @@ pub fn generative_classify(
         valid_items.extend(items.drain(..n_valid));
         fit_items.push(std::mem::take(items));
     }
-    let test_refs: Vec<&LabelledSeq> = test.iter().collect();
-    let test_groups = group(&test_refs);
-    let valid_groups = group(&valid_items);
     let n_strands = if opts.both_strands { 2.0 } else { 1.0 };
-    let mut ll = vec![vec![0f64; n_classes]; test.len()];
-    let mut valid_ll = vec![vec![0f64; n_classes]; valid_items.len()];
     let mut class_lms = Vec::with_capacity(n_classes);
+    let mut log_priors = Vec::with_capacity(n_classes);
     let mut epochs_kept = Vec::with_capacity(n_classes);
     let n_fit: usize = fit_items.iter().map(Vec::len).sum();
     let encode = |items: &[&LabelledSeq]| -> Vec<Vec<u32>> {
@@ -244,26 +290,23 @@ pub fn generative_classify(
             None => epochs,
         };
         epochs_kept.push((kept, epochs));
-        let model = learn.model;
-        let prior = (items.len() as f64 / n_fit as f64).ln();
-        for (groups, out) in [(&test_groups, &mut ll), (&valid_groups, &mut valid_ll)] {
-            for (items, rows) in groups.values() {
-                let scores = score_rows(
-                    &model,
-                    rows,
-                    Objective::LogLikelihood,
-                    &RowOptions::batch(opts.eval_batch_size.max(1)),
-                )?;
-                for (&i, s) in items.iter().zip(scores) {
-                    out[i][c] += s / n_strands;
-                }
-            }
-            for row in out.iter_mut() {
-                row[c] += prior;
-            }
-        }
-        class_lms.push(model);
+        log_priors.push((items.len() as f64 / n_fit as f64).ln());
+        class_lms.push(learn.model);
     }
+    let scores = |seqs: Vec<&[u8]>| {
+        let n = seqs.len();
+        let groups = group(seqs, &tok, opts.both_strands);
+        class_scores(
+            &class_lms,
+            &log_priors,
+            &groups,
+            n,
+            n_strands,
+            opts.eval_batch_size,
+        )
+    };
+    let ll = scores(test.iter().map(|x| &x.seq[..]).collect())?;
+    let valid_ll = scores(valid_items.iter().map(|x| &x.seq[..]).collect())?;
     let valid_labels: Vec<u32> = valid_items.iter().map(|x| x.label).collect();
     let calibration = if validate {
         ScoreCalibration::fit(
@@ -281,10 +324,172 @@ pub fn generative_classify(
     };
     Ok(GenerativeClassifier {
         probs,
+        classes: (0..n_classes).map(|c| c.to_string()).collect(),
         class_lms,
+        log_priors,
+        both_strands: opts.both_strands,
         calibration,
         epochs: epochs_kept,
     })
+}
+
+/// What `generative.json` records beside the class LMs (see [`GenerativeClassifier::save`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SavedClassifier {
+    method: String,
+    classes: Vec<String>,
+    files: Vec<String>,
+    log_priors: Vec<f64>,
+    both_strands: bool,
+    calibration: Option<ScoreCalibration>,
+}
+
+/// The file `save` writes beside the class LMs.
+pub const GENERATIVE_JSON: &str = "generative.json";
+
+impl GenerativeClassifier {
+    /// Class probabilities of every record of `records`, whole or in windows
+    /// ([`ClassProbsOptions`]; `both_strands` comes from training, the option's is ignored):
+    /// the same Bayes' rule (and calibration) as the test items'.
+    ///
+    /// ```
+    /// use genolm::bench::generative::{generative_classify, GenerativeClassifier, GenerativeOptions};
+    /// use genolm::data::tasks::LabelledSeq;
+    /// use genolm::infer::ClassProbsOptions;
+    /// use genolm::prelude::*;
+    /// let item = |s: &[u8], label| LabelledSeq { seq: s.repeat(6), label, origin: String::new() };
+    /// let train = vec![item(b"ATTATAAATTTATA", 0), item(b"GCCGCGGGCCCGCG", 1)];
+    /// let test = vec![item(b"TATTTAATATAAAT", 0)];
+    /// let lm = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
+    /// let opts = GenerativeOptions { min_steps: 10, lr: 1e-2, ..Default::default() };
+    /// let mut fit = generative_classify(&lm, &train, &test, 2, &opts)?;
+    /// fit.classes = vec!["AT".into(), "GC".into()];
+    /// // the test item again, as a record: the same probabilities
+    /// let p = fit.class_probs(&[("t", &test[0].seq[..])], &ClassProbsOptions::default())?;
+    /// assert!((p.rows[0].probs[0] - fit.probs[0][0]).abs() < 1e-9);
+    /// // saved and loaded: the same classifier
+    /// let dir = tempfile::tempdir().unwrap();
+    /// fit.save(dir.path())?;
+    /// let back = GenerativeClassifier::load(dir.path(), &Device::Cpu)?;
+    /// assert_eq!(back.class_probs(&[("t", &test[0].seq[..])], &ClassProbsOptions::default())?, p);
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn class_probs<R: Records + ?Sized>(
+        &self,
+        records: &R,
+        opts: &ClassProbsOptions,
+    ) -> Result<ClassProbs> {
+        let first = self
+            .class_lms
+            .first()
+            .ok_or_else(|| Error::Input("a classifier without class LMs".into()))?;
+        let tok = first.config().tokenizer()?;
+        let recs = records.records();
+        let wins = windows(&recs, opts.window, opts.step);
+        let n_strands = if self.both_strands { 2.0 } else { 1.0 };
+        let mut rows = Vec::with_capacity(wins.len());
+        for part in wins.chunks(4096) {
+            let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
+            let groups = group(seqs, &tok, self.both_strands);
+            let ll = class_scores(
+                &self.class_lms,
+                &self.log_priors,
+                &groups,
+                part.len(),
+                n_strands,
+                opts.batch_size,
+            )?;
+            for (&(r, start, end), l) in part.iter().zip(ll) {
+                let probs = match &self.calibration {
+                    Some(cal) => cal.probs(&l),
+                    None => crate::stats::posterior(&l),
+                };
+                rows.push(ClassProbRow {
+                    record: recs[r].0.to_string(),
+                    start,
+                    end,
+                    probs,
+                });
+            }
+        }
+        Ok(ClassProbs {
+            classes: self.classes.clone(),
+            rows,
+        })
+    }
+
+    /// Write the class LMs (`class_lm_<class>.safetensors`) and `generative.json` (classes,
+    /// files, priors, strands, calibration) into `dir`, each atomically; [`load`](Self::load)
+    /// reads them back.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut files: Vec<String> = Vec::with_capacity(self.classes.len());
+        for (c, name) in self.classes.iter().enumerate() {
+            let stem: String = name
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || "._-".contains(ch) {
+                        ch
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let mut file = format!("class_lm_{stem}.safetensors");
+            if files.contains(&file) {
+                file = format!("class_lm_{stem}_{c}.safetensors");
+            }
+            files.push(file);
+        }
+        for (m, f) in self.class_lms.iter().zip(&files) {
+            m.save(dir.join(f))?;
+        }
+        let saved = SavedClassifier {
+            method: "class-conditional LMs".into(),
+            classes: self.classes.clone(),
+            files,
+            log_priors: self.log_priors.clone(),
+            both_strands: self.both_strands,
+            calibration: self.calibration.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&saved).expect("the classifier serialises");
+        crate::fsio::atomic_write(&dir.join(GENERATIVE_JSON), &json)
+    }
+
+    /// Read a classifier written by [`save`](Self::save) (a `genolm classify --generative`
+    /// output folder). `probs` and `epochs` are empty: they belong to the training run.
+    pub fn load(dir: &Path, device: &candle_core::Device) -> Result<Self> {
+        let path = dir.join(GENERATIVE_JSON);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let s: SavedClassifier = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(path.display().to_string(), e.line(), e.to_string()))?;
+        let n = s.classes.len();
+        if n < 2 || s.files.len() != n || s.log_priors.len() != n {
+            return Err(Error::parse(
+                path.display().to_string(),
+                0,
+                format!(
+                    "{n} classes, {} class LMs and {} priors; each class needs one of each",
+                    s.files.len(),
+                    s.log_priors.len()
+                ),
+            ));
+        }
+        let class_lms = s
+            .files
+            .iter()
+            .map(|f| GenomicModel::load(dir.join(f), device))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(GenerativeClassifier {
+            probs: Vec::new(),
+            classes: s.classes,
+            class_lms,
+            log_priors: s.log_priors,
+            both_strands: s.both_strands,
+            calibration: s.calibration,
+            epochs: Vec::new(),
+        })
+    }
 }
 
 #[cfg(test)]

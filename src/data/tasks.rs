@@ -25,6 +25,11 @@
 //! assert_eq!(set.items.len(), 2);
 //! let err = parse_labelled(b"sequence,label\nACGT,a\nACGT,b,c\n", "x.csv").unwrap_err();
 //! assert!(err.to_string().starts_with("x.csv:3:"), "{err}");
+//! // Windows line ends (CRLF): errors and origins name the file's own lines
+//! let err = parse_labelled(b"sequence,label\r\nACGT,a\r\nACXT,b\r\n", "w.csv").unwrap_err();
+//! assert!(err.to_string().starts_with("w.csv:3:"), "{err}");
+//! let set = parse_labelled(b"sequence,label\r\nACGT,a\r\nACTT,b\r\n", "w.csv").unwrap();
+//! assert_eq!(set.items[1].origin, "w.csv:3");
 //! ```
 
 use std::path::Path;
@@ -101,9 +106,40 @@ impl LabelledSet {
     }
 }
 
-fn csv_error(name: &str, e: csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line() as usize);
+/// `e` with the line it is on (counted from its byte offset in `bytes`, see [`Lines`]).
+fn csv_error(bytes: &[u8], name: &str, e: csv::Error) -> Error {
+    let line = e
+        .position()
+        .map_or(0, |p| Lines::default().at(bytes, p.byte() as usize));
     Error::parse(name, line, e.to_string())
+}
+
+/// 1-based line numbers of byte offsets, counted forward from the last offset asked for. The
+/// `csv` crate's own line count (and offset) of a record is one short after a CRLF line (a
+/// file from Windows or a spreadsheet), so records are placed by the first byte of their text.
+#[derive(Default)]
+struct Lines {
+    byte: usize,
+    newlines: usize,
+}
+
+impl Lines {
+    fn at(&mut self, bytes: &[u8], byte: usize) -> usize {
+        let mut byte = byte.min(bytes.len());
+        // after a CRLF the crate's offset points at the `\n` of the line before
+        while bytes.get(byte).is_some_and(|&b| b == b'\n' || b == b'\r') {
+            byte += 1;
+        }
+        if byte < self.byte {
+            *self = Lines::default();
+        }
+        self.newlines += bytes[self.byte..byte]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.byte = byte;
+        self.newlines + 1
+    }
 }
 
 /// Class indices for labels: integers 0..k keep their values (names "0", "1", …); any other
@@ -142,7 +178,10 @@ pub fn parse_labelled(bytes: &[u8], name: &str) -> Result<LabelledSet> {
         .delimiter(delimiter)
         .flexible(true)
         .from_reader(bytes);
-    let header = reader.headers().map_err(|e| csv_error(name, e))?.clone();
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(bytes, name, e))?
+        .clone();
     if header.iter().all(|c| c.trim().is_empty()) {
         return Err(Error::parse(
             name,
@@ -160,9 +199,12 @@ pub fn parse_labelled(bytes: &[u8], name: &str) -> Result<LabelledSet> {
         ));
     };
     let mut rows = Vec::new();
+    let mut lines = Lines::default();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(name, e))?;
-        let line_no = record.position().map_or(0, |p| p.line() as usize);
+        let record = record.map_err(|e| csv_error(bytes, name, e))?;
+        let line_no = record
+            .position()
+            .map_or(0, |p| lines.at(bytes, p.byte() as usize));
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

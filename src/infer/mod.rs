@@ -27,7 +27,8 @@
 //! Files: [`predict`](predict_each) (the core), token scores ([`token_scores`]), batched rows
 //! and objectives ([`predict_rows`], [`score_rows`], [`pooled_states`]: short equal-length
 //! sequences such as mutagenesis candidates, reads or imputation windows), states in memory
-//! ([`states`]) and in HDF5 ([`write_states`], [`StatesFile`]). Every analysis that runs a
+//! ([`states`]) and in HDF5 ([`write_states`], [`StatesFile`]), and a classifier's class
+//! probabilities of records or of windows along them ([`class_probs`]). Every analysis that runs a
 //! model calls one of these; none runs its own forward pass.
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::models::Hooks;
 
 mod bases;
+mod classes;
 mod fill;
 mod h5;
 mod objective;
@@ -45,6 +47,7 @@ mod scores;
 mod states;
 
 pub use bases::{base_marginal, nucleotide_probs, substitution_probs, Substitutes};
+pub use classes::{class_probs, windows, ClassProbRow, ClassProbs, ClassProbsOptions};
 pub use fill::{
     carries_state, decode, fill_gaps, longest_run, Decoder, FillOptions, LmSteps, NextBases,
 };

@@ -120,6 +120,12 @@ pub struct ModelConfig {
     pub n_classes: usize,
     /// Width of the classifier head's hidden layer (seed 003: 50).
     pub cls_hidden: usize,
+    /// Names of a classifier's classes in output order (Hugging Face's `id2label`):
+    /// `genolm classify` stores the labels of its data here, so the checkpoint alone says what
+    /// each output means. Empty for language models, and then not written, so their
+    /// checkpoints' bytes do not change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
 }
 
 impl Default for ModelConfig {
@@ -180,6 +186,7 @@ impl ModelConfig {
             head: Head::Lm,
             n_classes: 2,
             cls_hidden: 50,
+            class_names: Vec::new(),
         }
     }
 
@@ -456,6 +463,26 @@ impl ModelConfig {
         self.head == Head::Lm
     }
 
+    /// A classifier's class names in output order: [`class_names`](Self::class_names), or
+    /// `0`, `1`, … when none were stored.
+    ///
+    /// ```
+    /// use genolm::models::{Head, ModelConfig};
+    /// let mut cfg = ModelConfig { head: Head::Classifier, n_classes: 3, ..ModelConfig::tiny() };
+    /// assert_eq!(cfg.class_labels(), ["0", "1", "2"]);
+    /// cfg.class_names = vec!["exon".into(), "intron".into(), "intergenic".into()];
+    /// assert_eq!(cfg.class_labels()[2], "intergenic");
+    /// cfg.class_names.pop();
+    /// assert!(cfg.validate().is_err()); // one name per class
+    /// ```
+    pub fn class_labels(&self) -> Vec<String> {
+        if self.class_names.is_empty() {
+            (0..self.n_classes).map(|c| c.to_string()).collect()
+        } else {
+            self.class_names.clone()
+        }
+    }
+
     /// Check that the fields describe a model that can be built.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
@@ -518,6 +545,16 @@ impl ModelConfig {
         }
         if self.head == Head::Classifier && (self.n_classes < 2 || self.cls_hidden == 0) {
             return bad("a classifier needs n_classes >= 2 and cls_hidden > 0".into());
+        }
+        if !self.class_names.is_empty()
+            && (self.head != Head::Classifier || self.class_names.len() != self.n_classes)
+        {
+            return bad(format!(
+                "class_names ({}) need a classifier head with as many classes (head {:?}, n_classes {})",
+                self.class_names.len(),
+                self.head,
+                self.n_classes
+            ));
         }
         for (n, p) in [
             ("embed_dropout", self.embed_dropout),

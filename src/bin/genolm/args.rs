@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 use genolm::data::corpus::SplitLevel;
 
-use crate::{analyses, data, long_context, watch};
+use crate::{analyses, classify, data, long_context, watch};
 
 #[derive(Parser)]
 #[command(
@@ -166,7 +166,10 @@ pub enum Cmd {
     /// Score the single-base substitutions of a VCF with a model (LLR, embedding distance).
     Variants(analyses::VariantsArgs),
     /// Fine-tune a classifier from a language model on labelled sequences (ULMFiT stage 3).
-    Classify(analyses::ClassifyArgs),
+    Classify(classify::ClassifyArgs),
+    /// Apply a trained classifier (`genolm classify`'s output) to new sequences: each record
+    /// whole, or windows scanned along it → CSV of class probabilities.
+    Predict(classify::PredictArgs),
     /// One HTML report of a run folder (`genolm train`'s output): configuration, corpus and
     /// split, learning curve, held-out quality, the loss along a held-out genome, and the
     /// benchmark when given.

@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod analyses;
 mod args;
+mod classify;
 mod data;
 mod long_context;
 mod motifs;
@@ -226,7 +227,8 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         Cmd::States(a) => analyses::states(a).map(|()| ExitCode::SUCCESS),
         Cmd::Explain { cmd } => analyses::explain(cmd).map(|()| ExitCode::SUCCESS),
         Cmd::Variants(a) => analyses::variants(a).map(|()| ExitCode::SUCCESS),
-        Cmd::Classify(a) => analyses::classify(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Classify(a) => classify::classify(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Predict(a) => classify::predict(a).map(|()| ExitCode::SUCCESS),
         Cmd::Report { run, bench, out } => {
             let bench = match bench {
                 Some(b) if b.is_dir() => Some(genolm::bench::BenchmarkReport::load_json(

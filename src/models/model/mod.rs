@@ -136,6 +136,26 @@ impl GenomicModel {
         &self.cfg
     }
 
+    /// Name a classifier's classes in output order (stored in its checkpoint by
+    /// [`save`](Self::save); see [`ModelConfig::class_names`]).
+    ///
+    /// ```
+    /// # use genolm::prelude::*;
+    /// let cfg = ModelConfig { head: Head::Classifier, ..ModelConfig::tiny() };
+    /// let mut clf = GenomicModel::new(cfg, &Device::Cpu, 1)?;
+    /// clf.set_class_names(vec!["background".into(), "promoter".into()])?;
+    /// assert_eq!(clf.config().class_labels()[1], "promoter");
+    /// assert!(clf.set_class_names(vec!["one".into()]).is_err()); // two outputs, one name
+    /// # Ok::<(), genolm::Error>(())
+    /// ```
+    pub fn set_class_names(&mut self, names: Vec<String>) -> Result<()> {
+        let mut cfg = self.cfg.clone();
+        cfg.class_names = names;
+        cfg.validate()?;
+        self.cfg = cfg;
+        Ok(())
+    }
+
     /// The parameters (names, vars, buffers).
     pub fn params(&self) -> &Params {
         &self.params

@@ -1,0 +1,377 @@
+//! `genolm classify` (train and evaluate a classifier on labelled sequences) and `genolm
+//! predict` (apply it to new sequences, whole or in windows along them).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use genolm::infer::{class_probs, ClassProbs, ClassProbsOptions};
+use genolm::models::{DeviceChoice, GenomicModel};
+use genolm::{Error, Result};
+
+use crate::analyses::{load_model, out_dir, records};
+
+/// `genolm classify`.
+#[derive(Args)]
+pub struct ClassifyArgs {
+    /// The pretrained language model: a `.safetensors` file or a run folder. Without it the
+    /// classifier is trained from scratch (a fresh `--preset` model, the same recipe).
+    #[arg(long)]
+    lm: Option<PathBuf>,
+    /// Model preset of a classifier trained from scratch (without --lm).
+    #[arg(long, default_value = "awd_lstm_small")]
+    preset: String,
+    /// Labelled sequences: a CSV or TSV (plain or gzip) with a header naming `sequence` and
+    /// `label` (class names such as `promoter` or indices 0, 1, …; other columns are ignored),
+    /// or a folder with one FASTA file per class (the class is the file name).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output folder: metrics.json, predictions.csv, history.csv, classifier.safetensors (the
+    /// class LMs and generative.json with --generative); `genolm predict` applies it to new
+    /// sequences.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Seed of the stratified 80/20 split, the head and the batch order.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Labelled test items in the same forms as --data (CSV, or one FASTA per class), with
+    /// classes named as in --data: all of --data trains and these are scored (e.g. a benchmark's
+    /// own train/test files, or test reads from other genomes). Without it, a stratified 20 %
+    /// of --data is the test set.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Epochs of the four gradual-unfreezing cycles (head, +1 group, +2 groups, all).
+    #[arg(long, value_delimiter = ',', default_value = "4,3,3,6")]
+    epochs: Vec<usize>,
+    /// Peak learning rates of the four cycles (default: the recipe's, see
+    /// `UlmfitOptions::cls_lrs`).
+    #[arg(long, value_delimiter = ',')]
+    lrs: Option<Vec<f64>>,
+    /// Train every layer from the start (no gradual unfreezing).
+    #[arg(long)]
+    no_unfreeze: bool,
+    /// Stratified fraction of the training items held out to pick the best epoch and stop
+    /// cycles early (0: keep the last epoch). Held out only when every class keeps
+    /// --min-valid-per-class items in it; smaller sets train every epoch on all items.
+    #[arg(long, default_value_t = 0.15)]
+    valid_fraction: f64,
+    /// See --valid-fraction.
+    #[arg(long, default_value_t = 50)]
+    min_valid_per_class: usize,
+    /// Average each test item's class probabilities over both strands (for labels that do not
+    /// depend on the strand, such as reads' species or kingdom).
+    #[arg(long)]
+    both_strands: bool,
+    /// Classify with class-conditional LMs instead of a classifier head: the --lm fine-tuned
+    /// once per class on that class's training sequences, each test item assigned by Bayes'
+    /// rule from its likelihood under each (writes class_lm_<class>.safetensors and
+    /// generative.json; --epochs,
+    /// --lrs and --no-unfreeze do not apply).
+    #[arg(long, requires = "lm")]
+    generative: bool,
+    /// With --generative: optimizer steps per class at least, and the peak learning rate.
+    #[arg(long, default_value_t = 60)]
+    generative_steps: usize,
+    /// See --generative-steps.
+    #[arg(long, default_value_t = 2e-3)]
+    generative_lr: f64,
+    /// With --generative: share of each class's training items held out to pick each class
+    /// LM's best epoch and to calibrate the class scores (e.g. 0.2; classes need at least 8
+    /// items). Off by default: on the benchmark's tasks the items held out cost more accuracy
+    /// than the calibration gains (docs/training.md).
+    #[arg(long, default_value_t = 0.0)]
+    generative_valid: f64,
+}
+
+/// `predictions.csv`: each test item's origin, label, arg-max class and class probabilities.
+fn write_predictions<P: Copy + std::fmt::Display + Into<f64>>(
+    out: &Path,
+    classes: &[String],
+    test: &[genolm::data::tasks::LabelledSeq],
+    probs: &[Vec<P>],
+) -> Result<()> {
+    let name = |i: usize| classes[i].replace([',', '"'], "_");
+    let mut csv = String::from("origin,label,predicted");
+    for i in 0..classes.len() {
+        csv.push_str(&format!(",p_{}", name(i)));
+    }
+    csv.push('\n');
+    for (x, p) in test.iter().zip(probs) {
+        let arg = genolm::stats::argmax(p);
+        csv.push_str(&format!(
+            "\"{}\",{},{}",
+            x.origin.replace('"', "'"),
+            name(x.label as usize),
+            name(arg)
+        ));
+        for v in p {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    genolm::fsio::atomic_write(&out.join("predictions.csv"), csv.as_bytes())
+}
+
+/// The part of `metrics.json` every classifier writes: test accuracy and the other metrics, the
+/// test size, the classes and the pretrained LM.
+fn test_metrics(
+    (accuracy, named): (f64, Vec<(&str, f64)>),
+    n_test: usize,
+    classes: &[String],
+    pretrained: Option<&Path>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("accuracy".into(), accuracy.into());
+    for (n, v) in named {
+        metrics.insert(n.into(), v.into());
+    }
+    metrics.insert("n_test".into(), n_test.into());
+    metrics.insert("classes".into(), classes.to_vec().into());
+    metrics.insert(
+        "pretrained".into(),
+        pretrained.map(|p| p.display().to_string()).into(),
+    );
+    metrics
+}
+
+/// `genolm classify --generative`: class-conditional LMs fine-tuned from `--lm`.
+fn classify_generative(
+    a: &ClassifyArgs,
+    classes: &[String],
+    train: &[genolm::data::tasks::LabelledSeq],
+    test: &[genolm::data::tasks::LabelledSeq],
+) -> Result<()> {
+    use genolm::bench::generative::{generative_classify, GenerativeOptions};
+    let path = a.lm.as_ref().expect("clap requires --lm with --generative");
+    let lm = load_model(path)?;
+    let opts = GenerativeOptions {
+        lr: a.generative_lr,
+        min_steps: a.generative_steps,
+        valid_fraction: a.generative_valid,
+        both_strands: a.both_strands,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let mut fit = generative_classify(&lm, train, test, classes.len(), &opts)?;
+    fit.classes = classes.to_vec();
+    let probs = &fit.probs;
+    out_dir(&a.out)?;
+    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let scored = genolm::stats::class_metrics(probs, &labels);
+    let accuracy = scored.0;
+    let mut metrics = test_metrics(scored, test.len(), classes, Some(path));
+    metrics.insert("method".into(), "class-conditional LMs".into());
+    metrics.insert("n_train".into(), train.len().into());
+    metrics.insert(
+        "calibration".into(),
+        serde_json::to_value(&fit.calibration).expect("calibration serialises"),
+    );
+    metrics.insert(
+        "class_lm_epochs".into(),
+        serde_json::json!(classes
+            .iter()
+            .zip(&fit.epochs)
+            .map(|(c, (kept, run))| (c.clone(), serde_json::json!({"kept": kept, "run": run})))
+            .collect::<serde_json::Map<_, _>>()),
+    );
+    let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
+    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
+    write_predictions(&a.out, classes, test, probs)?;
+    fit.save(&a.out)?;
+    println!(
+        "{} train / {} test items; class-conditional LMs; test accuracy {accuracy:.3}; wrote {}",
+        train.len(),
+        test.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `genolm classify`.
+pub fn classify(a: ClassifyArgs) -> Result<()> {
+    use genolm::data::tasks::{read_labelled, stratified_split};
+    use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
+    let cls_epochs: [usize; 4] = a.epochs.as_slice().try_into().map_err(|_| {
+        Error::Config(format!(
+            "--epochs takes four numbers (one per unfreezing cycle), got {}",
+            a.epochs.len()
+        ))
+    })?;
+    let mut recipe = UlmfitOptions::quiet(a.seed);
+    if let Some(lrs) = &a.lrs {
+        recipe.cls_lrs = lrs.as_slice().try_into().map_err(|_| {
+            Error::Config(format!(
+                "--lrs takes four numbers (one per unfreezing cycle), got {}",
+                lrs.len()
+            ))
+        })?;
+    }
+    let mut set = read_labelled(&a.data)?;
+    if set.classes.len() < 2 {
+        return Err(Error::Input(format!(
+            "{}: one class only ({}); a classifier needs at least two",
+            a.data.display(),
+            set.classes.join(", ")
+        )));
+    }
+    let (train, test) = match &a.test {
+        Some(p) => {
+            let test = read_labelled(p)?.relabelled(&set.classes, &p.display().to_string())?;
+            if test.is_empty() {
+                return Err(Error::Input(format!("{}: no test items", p.display())));
+            }
+            (std::mem::take(&mut set.items), test)
+        }
+        None => {
+            let (train, test) = stratified_split(&set.items, a.seed);
+            if test.is_empty() {
+                return Err(Error::Input(format!(
+                    "{}: {} items are too few to hold out a fifth of each class for testing; \
+                     add items or give a test set with --test",
+                    a.data.display(),
+                    set.items.len()
+                )));
+            }
+            (train, test)
+        }
+    };
+    if a.generative {
+        return classify_generative(&a, &set.classes, &train, &test);
+    }
+    let lm = match &a.lm {
+        Some(p) => load_model(p)?,
+        None => GenomicModel::new(
+            genolm::models::ModelConfig::preset(&a.preset)?,
+            &DeviceChoice::Auto.open()?,
+            a.seed,
+        )?,
+    };
+    let fit = classify(
+        &lm,
+        &train,
+        &test,
+        &ClassifyOptions {
+            ulmfit: UlmfitOptions {
+                cls_epochs,
+                valid_fraction: a.valid_fraction,
+                min_valid_per_class: a.min_valid_per_class,
+                ..recipe
+            },
+            gradual: !a.no_unfreeze,
+            both_strands: a.both_strands,
+            ..Default::default()
+        },
+    )?;
+    out_dir(&a.out)?;
+    let scored = fit.metrics();
+    let accuracy = scored.0;
+    let mut metrics = test_metrics(scored, test.len(), &set.classes, a.lm.as_deref());
+    metrics.insert("n_train".into(), fit.n_train.into());
+    metrics.insert("n_valid".into(), fit.n_valid.into());
+    metrics.insert(
+        "best_epoch".into(),
+        fit.best
+            .as_ref()
+            .map(|b| {
+                serde_json::json!({"stage": b.stage, "epoch_index": b.epoch_index, "valid_loss": b.loss})
+            })
+            .into(),
+    );
+    let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
+    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
+    write_predictions(&a.out, &set.classes, &test, &fit.probs)?;
+    fit.history.table()?.to_csv(a.out.join("history.csv"))?;
+    let mut classifier = fit.classifier;
+    classifier.set_class_names(set.classes.clone())?;
+    classifier.save(a.out.join("classifier.safetensors"))?;
+    println!(
+        "{} train / {} test items; test accuracy {accuracy:.3}; wrote {}",
+        train.len(),
+        test.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `genolm predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The classifier: a `genolm classify` output folder (its classifier.safetensors, or the
+    /// class LMs of --generative) or a classifier `.safetensors` file.
+    classifier: PathBuf,
+    /// Sequences: FASTA/FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip).
+    seqs: PathBuf,
+    /// Output CSV: record, start, end (0-based, end exclusive), predicted class, p_<class>….
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Scan windows of this many bases along each record (e.g. the length of the training
+    /// items), one row per window; 0 classifies each record whole.
+    #[arg(long, default_value_t = 0)]
+    window: usize,
+    /// Bases between window starts (default: the window, windows side by side); a last window
+    /// ends at each record's end.
+    #[arg(long, default_value_t = 0)]
+    step: usize,
+    /// Average each window's class probabilities over both strands (a classifier head; class
+    /// LMs read both strands when they were trained so).
+    #[arg(long)]
+    both_strands: bool,
+    /// Also draw the result (SVG): the probabilities along the first scanned record, or how
+    /// many records each class got.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// `genolm predict`.
+pub fn predict(a: PredictArgs) -> Result<()> {
+    use genolm::bench::generative::{GenerativeClassifier, GENERATIVE_JSON};
+    let recs = records(&a.seqs)?;
+    let opts = ClassProbsOptions {
+        window: a.window,
+        step: a.step,
+        both_strands: a.both_strands,
+        ..Default::default()
+    };
+    let generative = a.classifier.join(GENERATIVE_JSON);
+    let probs: ClassProbs = if generative.is_file() {
+        let fit = GenerativeClassifier::load(&a.classifier, &DeviceChoice::Auto.open()?)?;
+        fit.class_probs(&recs, &opts)?
+    } else {
+        let path = if a.classifier.is_dir() {
+            a.classifier.join("classifier.safetensors")
+        } else {
+            a.classifier.clone()
+        };
+        if !path.is_file() {
+            return Err(Error::Input(format!(
+                "{}: neither a classifier checkpoint nor a `genolm classify` folder \
+                 (classifier.safetensors or {GENERATIVE_JSON})",
+                a.classifier.display()
+            )));
+        }
+        let model = load_model(&path)?;
+        class_probs(&model, &recs, &opts)?
+    };
+    probs.table()?.to_csv(&a.out)?;
+    if let Some(p) = &a.plot {
+        probs.plot()?.save(p)?;
+    }
+    let mut counts = vec![0usize; probs.classes.len()];
+    for r in &probs.rows {
+        counts[r.predicted()] += 1;
+    }
+    let what = if a.window > 0 { "windows" } else { "records" };
+    println!(
+        "{} {what} of {} records classified: {} → {}",
+        probs.rows.len(),
+        recs.len(),
+        probs
+            .classes
+            .iter()
+            .zip(&counts)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        a.out.display()
+    );
+    Ok(())
+}

@@ -388,7 +388,8 @@ impl GenerativeClassifier {
         let wins = windows(&recs, opts.window, opts.step);
         let n_strands = if self.both_strands { 2.0 } else { 1.0 };
         let mut rows = Vec::with_capacity(wins.len());
-        for part in wins.chunks(4096) {
+        let mut bar = crate::progress::Progress::new("windows", wins.len(), false);
+        for part in wins.chunks(crate::infer::WINDOWS_PER_CALL) {
             let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
             let groups = group(seqs, &tok, self.both_strands);
             let ll = class_scores(
@@ -411,7 +412,9 @@ impl GenerativeClassifier {
                     probs,
                 });
             }
+            bar.inc(part.len(), recs[part[0].0].0);
         }
+        bar.finish();
         Ok(ClassProbs {
             classes: self.classes.clone(),
             rows,

@@ -112,7 +112,8 @@ impl ClassProbs {
 
     /// Along the first record with more than one window: each class's probability at the
     /// window centres (the first class left out of a two-class scan, whose line mirrors the
-    /// second). Otherwise: how many records each class got.
+    /// second; beyond 2 000 windows each point is the highest of a run of windows). Otherwise:
+    /// how many records each class got.
     pub fn plot(&self) -> Result<Figure> {
         let scanned = self
             .rows
@@ -122,9 +123,12 @@ impl ClassProbs {
             .map(|(a, _)| a.record.clone());
         if let Some(name) = scanned {
             let rows: Vec<&ClassProbRow> = self.rows.iter().filter(|x| x.record == name).collect();
+            // a genome scan has hundreds of thousands of windows: at most MAX_POINTS points,
+            // each the highest probability of its run of windows (peaks stay visible)
+            let per = rows.len().div_ceil(MAX_POINTS).max(1);
             let x: Vec<f64> = rows
-                .iter()
-                .map(|w| (w.start + w.end) as f64 / 2.0)
+                .chunks(per)
+                .map(|b| (b[0].start + b[b.len() - 1].end) as f64 / 2.0)
                 .collect();
             let first = usize::from(self.classes.len() == 2);
             let series: Vec<Series> = (first..self.classes.len())
@@ -132,14 +136,21 @@ impl ClassProbs {
                     Series::new(
                         format!("p({})", self.classes[c]),
                         x.clone(),
-                        rows.iter().map(|w| w.probs[c]).collect(),
+                        rows.chunks(per)
+                            .map(|b| b.iter().map(|w| w.probs[c]).fold(f64::MIN, f64::max))
+                            .collect(),
                     )
                 })
                 .collect();
+            let ylabel = if per > 1 {
+                format!("probability (highest of {per} windows)")
+            } else {
+                "probability".to_string()
+            };
             return Figure::lines(
                 &format!("Class probabilities along {name}"),
                 "window centre (bp)",
-                "probability",
+                &ylabel,
                 &series,
                 &[],
             );
@@ -202,8 +213,11 @@ pub fn windows(
     out
 }
 
+/// Points per line of [`ClassProbs::plot`].
+const MAX_POINTS: usize = 2000;
+
 /// Windows classified per call, so that a genome scan holds a bounded number of token rows.
-const WINDOWS_PER_CALL: usize = 4096;
+pub(crate) const WINDOWS_PER_CALL: usize = 4096;
 
 /// The class probabilities a classifier (a model with a classifier head, e.g. from
 /// `genolm classify`) gives every record of `records`, whole or in windows
@@ -241,6 +255,8 @@ pub fn class_probs<R: Records + ?Sized>(
     let recs = records.records();
     let wins = windows(&recs, opts.window, opts.step);
     let mut rows = Vec::with_capacity(wins.len());
+    // a bar on a terminal: a genome scanned every few bases is minutes of work
+    let mut bar = crate::progress::Progress::new("windows", wins.len(), false);
     for part in wins.chunks(WINDOWS_PER_CALL) {
         let strand = |rc: bool| -> Result<Vec<(Vec<u32>, u32)>> {
             part.iter()
@@ -288,7 +304,9 @@ pub fn class_probs<R: Records + ?Sized>(
                 probs,
             });
         }
+        bar.inc(part.len(), recs[part[0].0].0);
     }
+    bar.finish();
     Ok(ClassProbs {
         classes: cfg.class_labels(),
         rows,

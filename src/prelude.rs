@@ -37,8 +37,9 @@ pub use crate::train::{
 };
 // infer
 pub use crate::infer::{
-    predict_rows, read_states, score_rows, states, token_scores, write_states, H5Layout, Objective,
-    PredictOptions, RowOptions, States, StatesFile,
+    class_probs, predict_rows, read_states, score_rows, states, token_scores, write_states,
+    ClassProbs, ClassProbsOptions, H5Layout, Objective, PredictOptions, RowOptions, States,
+    StatesFile,
 };
 // explain
 pub use crate::explain::attribution::{

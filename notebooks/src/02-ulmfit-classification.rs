@@ -89,3 +89,36 @@ Figure::pr("Promoters, held-out sequences", &[("ULMFiT".into(), s_pre.clone(), l
 
 // %%
 clf_history.table()?
+
+// %% [markdown]
+// ## Using the classifier on new DNA
+// A trained classifier is applied to any sequence with `class_probs`: each record whole, or
+// windows scanned along it. Naming the classes stores the names in the checkpoint
+// (`clf.save(...)`), and `genolm predict` does the same from the command line. Here: 7 kb of
+// phage λ around its early promoters pL (≈ 35.6 kb, leftward) and pR (≈ 38.0 kb, rightward),
+// in windows of 57 bases (the training items' length) every 5 bases.
+//
+// Read the result as a lesson, not a promoter map: about half the windows get p > 0.5, and the
+// highest ones are not at pL or pR. The 84 training sequences are half promoters, and their
+// negatives are a few dozen chosen sequences; a classifier trained on them learns what
+// separates those two sets, not what marks a promoter in a genome where promoters are rare.
+// To scan genomes, train with genomic background as the negative class, many times more
+// negatives than promoters (`genolm classify` on such a CSV), and pick the threshold there.
+
+// %%
+let mut clf = clf;
+clf.set_class_names(vec!["non-promoter".into(), "promoter".into()])?;
+let lambda_scan = {
+    let corpus = Corpus::embedded()?;
+    let lambda = &corpus.genomes[corpus.index_of("phage_lambda").unwrap()].contigs[0];
+    let region = [("lambda 33001-40000", &lambda.seq[33_000..40_000])];
+    class_probs(&clf, &region, &ClassProbsOptions { window: 57, step: 5, ..Default::default() })?
+};
+let above: Vec<usize> = [0.5, 0.99].iter().map(|&t| lambda_scan.rows.iter().filter(|r| r.probs[1] > t).count()).collect();
+println!("{} windows; p(promoter) > 0.5: {}, > 0.99: {}", lambda_scan.rows.len(), above[0], above[1]);
+lambda_scan.plot()?
+
+// %%
+let mut top = lambda_scan.rows.clone();
+top.sort_by(|a, b| b.probs[1].total_cmp(&a.probs[1]));
+ClassProbs { classes: lambda_scan.classes.clone(), rows: top[..8].to_vec() }.table()?

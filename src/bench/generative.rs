@@ -367,6 +367,8 @@ impl GenerativeClassifier {
     /// // the test item again, as a record: the same probabilities
     /// let p = fit.class_probs(&[("t", &test[0].seq[..])], &ClassProbsOptions::default())?;
     /// assert!((p.rows[0].probs[0] - fit.probs[0][0]).abs() < 1e-9);
+    /// // a sequence too short to score is an error, not a probability
+    /// assert!(fit.class_probs(&[("s", &b"A"[..])], &ClassProbsOptions::default()).is_err());
     /// // saved and loaded: the same classifier
     /// let dir = tempfile::tempdir().unwrap();
     /// fit.save(dir.path())?;
@@ -392,6 +394,17 @@ impl GenerativeClassifier {
         for part in wins.chunks(crate::infer::WINDOWS_PER_CALL) {
             let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
             let groups = group(seqs, &tok, self.both_strands);
+            // a causal LM scores the tokens after the first: a window needs two
+            if let Some((&n, (items, _))) = groups.iter().next().filter(|(&n, _)| n < 2) {
+                let (r, a, b) = part[items[0]];
+                return Err(Error::Input(format!(
+                    "{}: {} bases ({a}..{b}) make {n} {}-mer token(s); class LMs score \
+                     sequences of at least two tokens",
+                    recs[r].0,
+                    b - a,
+                    tok.k
+                )));
+            }
             let ll = class_scores(
                 &self.class_lms,
                 &self.log_priors,
@@ -476,6 +489,13 @@ impl GenerativeClassifier {
                     s.files.len(),
                     s.log_priors.len()
                 ),
+            ));
+        }
+        if let Some(f) = s.files.iter().find(|f| Path::new(f).file_name() != Some(f.as_ref())) {
+            return Err(Error::parse(
+                path.display().to_string(),
+                0,
+                format!("class LM file {f:?} is not a file name inside {}", dir.display()),
             ));
         }
         let class_lms = s

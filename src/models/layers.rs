@@ -462,24 +462,27 @@ pub fn conv1d_same(
     } else {
         (span / 2, span - span / 2)
     };
-    let xp = x.pad_with_zeros(2, left, right)?;
-    let (_, _, t) = x.dims3()?;
+    let (n, _, t) = x.dims3()?;
     let (o, c, _) = w.dims3()?;
-    // im2col with K shifted views and one matrix product; differentiable through
-    // narrow/cat/matmul (candle 0.11's conv1d input gradient is wrong for some shapes).
+    // im2col with K shifted views and one matrix product over every position of the batch,
+    // (o, k·c) × (k·c, b·t); differentiable through narrow/cat/matmul (candle 0.11's conv1d
+    // input gradient is wrong for some shapes). Channels first, so that the columns of all
+    // sequences form one wide product: b small products of t columns each ran at a tenth of
+    // the speed on 57-base windows.
+    let xp = x.transpose(0, 1)?.contiguous()?.pad_with_zeros(2, left, right)?; // (c, b, t + span)
     let cols: Vec<Tensor> = (0..k)
         .map(|j| xp.narrow(2, j * dilation, t))
         .collect::<candle_core::Result<_>>()?;
-    let cols = Tensor::cat(&cols, 1)?; // (b, k·c, t), k-major
+    let cols = Tensor::cat(&cols, 0)?.reshape((k * c, n * t))?; // k-major rows
     let w2 = w
         .to_dtype(x.dtype())?
         .transpose(1, 2)?
         .contiguous()?
         .reshape((o, k * c))?;
-    let y = w2.broadcast_matmul(&cols)?; // (b, o, t)
+    let y = w2.matmul(&cols)?.reshape((o, n, t))?.transpose(0, 1)?; // (b, o, t)
     Ok(match b {
         Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?.reshape((1, (), 1))?)?,
-        None => y,
+        None => y.contiguous()?,
     })
 }
 
@@ -574,4 +577,38 @@ pub fn bias_gelu(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
 /// ReLU.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     Ok(candle_nn::Activation::Relu.forward(x)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The batched im2col convolution against candle's own conv1d (its forward is right; only
+    /// its input gradient is not), every batch row, both paddings, dilated, and with an even
+    /// kernel (asymmetric "same" padding).
+    #[test]
+    fn conv1d_same_matches_candle() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (3, 5, 11), &dev).unwrap();
+        let b = Tensor::randn(0f32, 1.0, 4, &dev).unwrap();
+        for (k, dilation, causal) in [(3, 1, false), (3, 2, false), (3, 2, true), (4, 1, false)] {
+            let w = Tensor::randn(0f32, 1.0, (4, 5, k), &dev).unwrap();
+            let span = (k - 1) * dilation;
+            let (left, right) = if causal { (span, 0) } else { (span / 2, span - span / 2) };
+            let want = x
+                .pad_with_zeros(2, left, right)
+                .unwrap()
+                .conv1d(&w, 0, 1, dilation, 1)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, 4, 1)).unwrap())
+                .unwrap();
+            let got = conv1d_same(&x, &w, Some(&b), dilation, causal).unwrap();
+            assert_eq!(got.dims(), [3, 4, 11]);
+            let d = (got - want).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(d.to_scalar::<f32>().unwrap() < 1e-4, "k {k} dilation {dilation} causal {causal}");
+            let no_bias = conv1d_same(&x, &w, None, dilation, causal).unwrap();
+            assert!(no_bias.is_contiguous());
+        }
+    }
 }

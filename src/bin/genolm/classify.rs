@@ -319,6 +319,9 @@ pub struct PredictArgs {
     /// many records each class got.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Windows per forward pass.
+    #[arg(long, default_value_t = ClassProbsOptions::default().batch_size)]
+    batch_size: usize,
 }
 
 /// `genolm predict`.
@@ -329,7 +332,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         window: a.window,
         step: a.step,
         both_strands: a.both_strands,
-        ..Default::default()
+        batch_size: a.batch_size,
     };
     let generative = a.classifier.join(GENERATIVE_JSON);
     let probs: ClassProbs = if generative.is_file() {

@@ -491,11 +491,18 @@ impl GenerativeClassifier {
                 ),
             ));
         }
-        if let Some(f) = s.files.iter().find(|f| Path::new(f).file_name() != Some(f.as_ref())) {
+        if let Some(f) = s
+            .files
+            .iter()
+            .find(|f| Path::new(f).file_name() != Some(f.as_ref()))
+        {
             return Err(Error::parse(
                 path.display().to_string(),
                 0,
-                format!("class LM file {f:?} is not a file name inside {}", dir.display()),
+                format!(
+                    "class LM file {f:?} is not a file name inside {}",
+                    dir.display()
+                ),
             ));
         }
         let class_lms = s

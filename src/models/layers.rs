@@ -467,9 +467,12 @@ pub fn conv1d_same(
     // im2col with K shifted views and one matrix product over every position of the batch,
     // (o, k·c) × (k·c, b·t); differentiable through narrow/cat/matmul (candle 0.11's conv1d
     // input gradient is wrong for some shapes). Channels first, so that the columns of all
-    // sequences form one wide product: b small products of t columns each ran at a tenth of
-    // the speed on 57-base windows.
-    let xp = x.transpose(0, 1)?.contiguous()?.pad_with_zeros(2, left, right)?; // (c, b, t + span)
+    // sequences form one wide product (one product per sequence trained a CNN at half the
+    // speed); the transposed input is copied once so the shifted views are gathered in runs.
+    let xp = x
+        .transpose(0, 1)?
+        .contiguous()?
+        .pad_with_zeros(2, left, right)?; // (c, b, t + span)
     let cols: Vec<Tensor> = (0..k)
         .map(|j| xp.narrow(2, j * dilation, t))
         .collect::<candle_core::Result<_>>()?;
@@ -595,7 +598,11 @@ mod tests {
         for (k, dilation, causal) in [(3, 1, false), (3, 2, false), (3, 2, true), (4, 1, false)] {
             let w = Tensor::randn(0f32, 1.0, (4, 5, k), &dev).unwrap();
             let span = (k - 1) * dilation;
-            let (left, right) = if causal { (span, 0) } else { (span / 2, span - span / 2) };
+            let (left, right) = if causal {
+                (span, 0)
+            } else {
+                (span / 2, span - span / 2)
+            };
             let want = x
                 .pad_with_zeros(2, left, right)
                 .unwrap()
@@ -606,7 +613,10 @@ mod tests {
             let got = conv1d_same(&x, &w, Some(&b), dilation, causal).unwrap();
             assert_eq!(got.dims(), [3, 4, 11]);
             let d = (got - want).unwrap().abs().unwrap().max_all().unwrap();
-            assert!(d.to_scalar::<f32>().unwrap() < 1e-4, "k {k} dilation {dilation} causal {causal}");
+            assert!(
+                d.to_scalar::<f32>().unwrap() < 1e-4,
+                "k {k} dilation {dilation} causal {causal}"
+            );
             let no_bias = conv1d_same(&x, &w, None, dilation, causal).unwrap();
             assert!(no_bias.is_contiguous());
         }

@@ -9,7 +9,7 @@ use crate::data::batch::LmBatcher;
 use crate::data::input::Records;
 use crate::data::tasks::LabelledSeq;
 use crate::infer::{
-    score_rows, windows, ClassProbRow, ClassProbs, ClassProbsOptions, Objective, RowOptions,
+    scan_windows, score_rows, ClassProbs, ClassProbsOptions, Objective, RowOptions,
 };
 use crate::models::GenomicModel;
 use crate::stats::calibration::ScoreCalibration;
@@ -386,12 +386,8 @@ impl GenerativeClassifier {
             .first()
             .ok_or_else(|| Error::Input("a classifier without class LMs".into()))?;
         let tok = first.config().tokenizer()?;
-        let recs = records.records();
-        let wins = windows(&recs, opts.window, opts.step);
         let n_strands = if self.both_strands { 2.0 } else { 1.0 };
-        let mut rows = Vec::with_capacity(wins.len());
-        let mut bar = crate::progress::Progress::new("windows", wins.len(), false);
-        for part in wins.chunks(crate::infer::WINDOWS_PER_CALL) {
+        scan_windows(records, opts, self.classes.clone(), |recs, part| {
             let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
             let groups = group(seqs, &tok, self.both_strands);
             // a causal LM scores the tokens after the first: a window needs two
@@ -413,24 +409,13 @@ impl GenerativeClassifier {
                 n_strands,
                 opts.batch_size,
             )?;
-            for (&(r, start, end), l) in part.iter().zip(ll) {
-                let probs = match &self.calibration {
-                    Some(cal) => cal.probs(&l),
-                    None => crate::stats::posterior(&l),
-                };
-                rows.push(ClassProbRow {
-                    record: recs[r].0.to_string(),
-                    start,
-                    end,
-                    probs,
-                });
-            }
-            bar.inc(part.len(), recs[part[0].0].0);
-        }
-        bar.finish();
-        Ok(ClassProbs {
-            classes: self.classes.clone(),
-            rows,
+            Ok(ll
+                .iter()
+                .map(|l| match &self.calibration {
+                    Some(cal) => cal.probs(l),
+                    None => crate::stats::posterior(l),
+                })
+                .collect())
         })
     }
 

@@ -252,12 +252,7 @@ pub fn class_probs<R: Records + ?Sized>(
         )));
     }
     let tok = cfg.tokenizer()?;
-    let recs = records.records();
-    let wins = windows(&recs, opts.window, opts.step);
-    let mut rows = Vec::with_capacity(wins.len());
-    // a bar on a terminal: a genome scanned every few bases is minutes of work
-    let mut bar = crate::progress::Progress::new("windows", wins.len(), false);
-    for part in wins.chunks(WINDOWS_PER_CALL) {
+    scan_windows(records, opts, cfg.class_labels(), |recs, part| {
         let strand = |rc: bool| -> Result<Vec<(Vec<u32>, u32)>> {
             part.iter()
                 .map(|&(r, a, b)| {
@@ -296,6 +291,26 @@ pub fn class_probs<R: Records + ?Sized>(
                 }
             }
         }
+        Ok(probs)
+    })
+}
+
+/// The windows of `records` ([`windows`]) in parts of [`WINDOWS_PER_CALL`], each part's class
+/// probabilities from `probs_of(records, part)` (one row per window of the part), with a
+/// progress bar: the loop shared by a classifier head and the class-conditional LMs.
+pub(crate) fn scan_windows<R: Records + ?Sized>(
+    records: &R,
+    opts: &ClassProbsOptions,
+    classes: Vec<String>,
+    mut probs_of: impl FnMut(&[(&str, &[u8])], &[(usize, usize, usize)]) -> Result<Vec<Vec<f64>>>,
+) -> Result<ClassProbs> {
+    let recs = records.records();
+    let wins = windows(&recs, opts.window, opts.step);
+    let mut rows = Vec::with_capacity(wins.len());
+    // a bar on a terminal: a genome scanned every few bases is minutes of work
+    let mut bar = crate::progress::Progress::new("windows", wins.len(), false);
+    for part in wins.chunks(WINDOWS_PER_CALL) {
+        let probs = probs_of(&recs, part)?;
         for (&(r, start, end), probs) in part.iter().zip(probs) {
             rows.push(ClassProbRow {
                 record: recs[r].0.to_string(),
@@ -307,8 +322,5 @@ pub fn class_probs<R: Records + ?Sized>(
         bar.inc(part.len(), recs[part[0].0].0);
     }
     bar.finish();
-    Ok(ClassProbs {
-        classes: cfg.class_labels(),
-        rows,
-    })
+    Ok(ClassProbs { classes, rows })
 }

@@ -47,7 +47,7 @@ mod scores;
 mod states;
 
 pub use bases::{base_marginal, nucleotide_probs, substitution_probs, Substitutes};
-pub(crate) use classes::WINDOWS_PER_CALL;
+pub(crate) use classes::scan_windows;
 pub use classes::{class_probs, windows, ClassProbRow, ClassProbs, ClassProbsOptions};
 pub use fill::{
     carries_state, decode, fill_gaps, longest_run, Decoder, FillOptions, LmSteps, NextBases,

@@ -18,6 +18,7 @@ use genolm::explain::neurons::{
 use genolm::infer::{states, PredictOptions};
 use genolm::models::GenomicModel;
 use genolm::plot::TrackFeature;
+use genolm::stats::format_p;
 use genolm::train::run::{load_corpus, run_splits, RunConfig};
 
 #[derive(Parser)]
@@ -186,8 +187,8 @@ fn main() -> genolm::Result<()> {
                 s.auroc,
                 s.accuracy,
                 s.r,
-                p_value(s.q_bh),
-                p_value(s.p_bonferroni)
+                format_p(s.q_bh),
+                format_p(s.p_bonferroni)
             ));
         }
         print!("{}", rep.print_top("CDS", 5));
@@ -228,7 +229,7 @@ fn main() -> genolm::Result<()> {
                 s.neuron(),
                 s.auroc,
                 s.accuracy,
-                p_value(s.q_bh)
+                format_p(s.q_bh)
             ));
         }
         if let Some(p) = sm.probes.iter().find(|p| p.target == "CDS") {
@@ -258,13 +259,4 @@ fn main() -> genolm::Result<()> {
     genolm::fsio::atomic_write(&a.out.join("report.md"), md.as_bytes())?;
     println!("wrote {}", a.out.display());
     Ok(())
-}
-
-/// A p- or q-value for a table: below f64's range it underflows to 0, written `< 1e-300`.
-fn p_value(p: f64) -> String {
-    if p > 0.0 {
-        format!("{p:.1e}")
-    } else {
-        "< 1e-300".into()
-    }
 }

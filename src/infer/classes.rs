@@ -54,13 +54,7 @@ pub struct ClassProbRow {
 impl ClassProbRow {
     /// The most probable class (its index).
     pub fn predicted(&self) -> usize {
-        let mut best = 0;
-        for (c, &p) in self.probs.iter().enumerate() {
-            if p > self.probs[best] {
-                best = c;
-            }
-        }
-        best
+        crate::stats::argmax(&self.probs)
     }
 }
 
@@ -74,6 +68,15 @@ pub struct ClassProbs {
 }
 
 impl ClassProbs {
+    /// How many rows each class got (arg-max), in class order.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        for r in &self.rows {
+            counts[r.predicted()] += 1;
+        }
+        counts
+    }
+
     /// `record, start, end, predicted, p_<class>…` (one row per window).
     pub fn table(&self) -> Result<Table> {
         use polars::prelude::*;
@@ -155,10 +158,7 @@ impl ClassProbs {
                 &[],
             );
         }
-        let mut counts = vec![0f64; self.classes.len()];
-        for r in &self.rows {
-            counts[r.predicted()] += 1.0;
-        }
+        let counts: Vec<f64> = self.counts().into_iter().map(|n| n as f64).collect();
         Figure::bars(
             "Predicted classes",
             "sequences",

@@ -303,6 +303,21 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     h
 }
 
+/// A p- or q-value for a table or a printout (`3.2e-5`); one that underflowed f64 to 0 is
+/// written `< 1e-300`.
+///
+/// ```
+/// assert_eq!(genolm::stats::format_p(3.2e-5), "3.2e-5");
+/// assert_eq!(genolm::stats::format_p(0.0), "< 1e-300");
+/// ```
+pub fn format_p(p: f64) -> String {
+    if p > 0.0 {
+        format!("{p:.1e}")
+    } else {
+        "< 1e-300".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

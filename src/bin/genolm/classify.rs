@@ -358,10 +358,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     if let Some(p) = &a.plot {
         probs.plot()?.save(p)?;
     }
-    let mut counts = vec![0usize; probs.classes.len()];
-    for r in &probs.rows {
-        counts[r.predicted()] += 1;
-    }
+    let counts = probs.counts();
     let what = if a.window > 0 { "windows" } else { "records" };
     println!(
         "{} {what} of {} records classified: {} → {}",

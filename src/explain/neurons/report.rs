@@ -41,11 +41,7 @@ impl NeuronReport {
                 x.accuracy,
                 x.auroc,
                 x.r,
-                if x.q_bh > 0.0 {
-                    format!("{:.1e}", x.q_bh)
-                } else {
-                    "< 1e-300".to_string()
-                },
+                crate::stats::format_p(x.q_bh),
                 if x.significant { "" } else { ", n.s." }
             ));
         }

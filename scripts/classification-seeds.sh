@@ -4,6 +4,8 @@
 # batch order — next to every baseline (per-class Markov chain, k-mer logistic regression,
 # one-hot CNN from scratch), as mean ± sd: the table in docs/classification.md.
 # Usage: scripts/classification-seeds.sh MODEL [SEEDS="1 2 3"] [OUT=runs/classification-seeds] [ITEMS=200]
+# CORPUS=embedded (or a folder or manifest) draws the items from that corpus instead of the model's
+# own, so models trained on different corpora are compared on the same items.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
@@ -16,6 +18,7 @@ mkdir -p "$OUT"
 for s in $SEEDS; do
   printf 'seed = %s\nclassification_items = %s\nverbose = false\n' "$s" "$ITEMS" > "$OUT/sizes-seed$s.toml"
   "$BIN" bench "$MODEL" --tasks classification --sizes "$OUT/sizes-seed$s.toml" --out "$OUT/seed$s" \
+    ${CORPUS:+--corpus "$CORPUS"} \
     > "$OUT/seed$s.log" 2>&1 || { echo "seed $s failed"; tail -5 "$OUT/seed$s.log"; exit 1; }
 done
 python3 scripts/classification-table.py "$OUT"/seed*/report.json | tee "$OUT/table.md"

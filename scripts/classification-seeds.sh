@@ -5,7 +5,8 @@
 # one-hot CNN from scratch), as mean ± sd: the table in docs/classification.md.
 # Usage: scripts/classification-seeds.sh MODEL [SEEDS="1 2 3"] [OUT=runs/classification-seeds] [ITEMS=200]
 # CORPUS=embedded (or a folder or manifest) draws the items from that corpus instead of the model's
-# own, so models trained on different corpora are compared on the same items.
+# own: a model trained on another corpus then gets the same promoter and coding/intergenic items
+# (the read tasks also use its training genomes that the corpus lacks, which bench adds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1

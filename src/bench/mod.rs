@@ -194,7 +194,7 @@ pub fn open_context<'a>(
             }
         }
         train_source = format!(
-            "{train_source}; not in corpus {}, so read from the run's corpus {run_corpus:?}; the genomes of {} are held out",
+            "{train_source}; those not in corpus {}, read from the run's corpus {run_corpus:?}; the genomes of {} it did not train on are held out",
             corpus.name, corpus.name
         );
     }

@@ -108,14 +108,26 @@ pub fn generative_probs(
 type Groups = std::collections::BTreeMap<usize, (Vec<usize>, Vec<Vec<u32>>)>;
 
 /// Token rows of `seqs` (and of their reverse complements with `both_strands`), grouped by
-/// length.
+/// length. A causal LM scores the tokens after the first, so a sequence of fewer than two
+/// tokens is an error, named by `name(index)`.
 fn group<'a>(
     seqs: impl IntoIterator<Item = &'a [u8]>,
     tok: &crate::data::tokenize::KmerTokenizer,
     both_strands: bool,
-) -> Groups {
+    name: impl Fn(usize) -> String,
+) -> Result<Groups> {
     let mut groups = Groups::new();
     for (i, seq) in seqs.into_iter().enumerate() {
+        let n = tok.encode(seq).len();
+        if n < 2 {
+            return Err(Error::Input(format!(
+                "{}: {} bases make {n} {}-mer token(s); class LMs score sequences of at least \
+                 two tokens",
+                name(i),
+                seq.len(),
+                tok.k
+            )));
+        }
         let rc = both_strands.then(|| revcomp(seq));
         for s in std::iter::once(seq).chain(rc.as_deref()) {
             let ids = tok.encode(s);
@@ -124,7 +136,7 @@ fn group<'a>(
             g.1.push(ids);
         }
     }
-    groups
+    Ok(groups)
 }
 
 /// Each item's score per class: its log-likelihood under the class's LM (the mean over its
@@ -293,9 +305,13 @@ pub fn generative_classify(
         log_priors.push((items.len() as f64 / n_fit as f64).ln());
         class_lms.push(learn.model);
     }
-    let scores = |seqs: Vec<&[u8]>| {
-        let n = seqs.len();
-        let groups = group(seqs, &tok, opts.both_strands);
+    let scores = |items: &[&LabelledSeq]| {
+        let n = items.len();
+        let seqs = items.iter().map(|x| &x.seq[..]);
+        let groups = group(seqs, &tok, opts.both_strands, |i| match &items[i].origin {
+            o if o.is_empty() => format!("item {i}"),
+            o => o.clone(),
+        })?;
         class_scores(
             &class_lms,
             &log_priors,
@@ -305,8 +321,8 @@ pub fn generative_classify(
             opts.eval_batch_size,
         )
     };
-    let ll = scores(test.iter().map(|x| &x.seq[..]).collect())?;
-    let valid_ll = scores(valid_items.iter().map(|x| &x.seq[..]).collect())?;
+    let ll = scores(&test.iter().collect::<Vec<_>>())?;
+    let valid_ll = scores(&valid_items)?;
     let valid_labels: Vec<u32> = valid_items.iter().map(|x| x.label).collect();
     let calibration = if validate {
         ScoreCalibration::fit(
@@ -389,18 +405,10 @@ impl GenerativeClassifier {
         let n_strands = if self.both_strands { 2.0 } else { 1.0 };
         scan_windows(records, opts, self.classes.clone(), |recs, part| {
             let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
-            let groups = group(seqs, &tok, self.both_strands);
-            // a causal LM scores the tokens after the first: a window needs two
-            if let Some((&n, (items, _))) = groups.iter().next().filter(|(&n, _)| n < 2) {
-                let (r, a, b) = part[items[0]];
-                return Err(Error::Input(format!(
-                    "{}: {} bases ({a}..{b}) make {n} {}-mer token(s); class LMs score \
-                     sequences of at least two tokens",
-                    recs[r].0,
-                    b - a,
-                    tok.k
-                )));
-            }
+            let groups = group(seqs, &tok, self.both_strands, |i| {
+                let (r, a, b) = part[i];
+                format!("{} ({a}..{b})", recs[r].0)
+            })?;
             let ll = class_scores(
                 &self.class_lms,
                 &self.log_priors,

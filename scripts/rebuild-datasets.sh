@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Rebuild datasets/ from the packages the files come from (Debian and PyPI), then verify every
-# file against datasets/manifest.json and datasets/extended.json. Needs apt-get (download only, no install), pip, gzip.
+# file against datasets/manifest.json and datasets/extended.json (and the labelled splice
+# junctions against their checksum). Needs apt-get (download only, no install), pip, python3-venv, gzip.
 # Usage: scripts/rebuild-datasets.sh [OUT_DIR]   (default: datasets/, in place)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-datasets}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"/{pro,euk,vir}
+mkdir -p "$out"/{pro,euk,vir,labelled}
 
 cd "$work"
-apt-get download ragout-examples=2.3-4 gbrowse-data hmmer-examples bowtie2-examples r-bioc-biostrings >/dev/null
+apt-get download ragout-examples=2.3-4 gbrowse-data hmmer-examples bowtie2-examples r-bioc-biostrings \
+  r-cran-mlbench=2.1-3-1 >/dev/null
 for deb in *.deb; do dpkg-deb -x "$deb" root; done
 python3 -m pip download -q --no-deps --no-binary :all: biopython==1.88 -d pypi
 tar -xzf pypi/biopython-1.88.tar.gz
@@ -40,6 +42,14 @@ cp "$work/root/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz" "$ou
 cp "$bio/GFF/NC_001422.gbk"                     "$out/vir/phiX174.gbk"
 for a in EU851978 HM138502 KF527485; do cp "$bio/GenBank/$a.gbk" "$out/vir/influenza_A_$a.gbk"; done
 
+# Labelled: the primate splice junctions of Statlog's DNA set (mlbench's DNA.rda), decoded to
+# sequence,label by scripts/splice-junctions.py (R's data format read with the rdata package).
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q rdata==1.1.0
+"$work/venv/bin/python" scripts/splice-junctions.py \
+  "$work/root/usr/lib/R/site-library/mlbench/data/DNA.rda" "$work/splice.csv"
+echo "eb0a0edd3f11a8eb8cfe0c93d0c4297f3e3092453a9c262e928bf3bd1fd1a5ae  $work/splice.csv" | sha256sum -c -
+gzip -9n -c "$work/splice.csv" > "$out/labelled/splice_junctions_statlog.csv.gz"
 # Verify: stored sha256, or the content's sha256 for files we re-compressed (gzip versions differ).
 python3 - "$out" <<'PY'
 import gzip, hashlib, json, os, sys

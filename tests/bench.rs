@@ -148,6 +148,15 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             "{r:?}"
         );
     }
+    // the shipped labelled sets: promoters and the (subsampled) splice junctions
+    for ds in ["promoters", "splice_junctions"] {
+        assert!(
+            rep.rows
+                .iter()
+                .any(|r| r.task == "classification" && r.dataset == ds),
+            "{ds}"
+        );
+    }
     // an untrained model is no better than chance at imputation
     for r in rep.rows.iter().filter(|r| r.task == "impute_nucleotide") {
         assert!((0.0..=1.0).contains(&r.value));

@@ -427,6 +427,56 @@ fn predictions_agree(classified: &Path, predicted: &Path) {
 }
 
 #[test]
+fn classify_from_scratch_next_to_the_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/labelled/ecoli_promoters_uci.csv");
+    let out = dir.path().join("cls");
+    let printed = ok(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&csv),
+        "--epochs",
+        "1,0,0,1",
+        "--min-valid-per-class",
+        "6",
+        "--baselines",
+        "--out",
+        s(&out),
+    ]);
+    for name in [
+        "from scratch",
+        "markov_per_class",
+        "kmer_logreg",
+        "cnn_scratch",
+    ] {
+        assert!(printed.contains(name), "{name}: {printed}");
+    }
+    // per-epoch lines unless --quiet
+    assert!(printed.contains("epoch 1/"), "{printed}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    for name in ["markov_per_class", "kmer_logreg", "cnn_scratch"] {
+        let b = &m["baselines"][name];
+        let acc = b["accuracy"].as_f64().unwrap_or(f64::NAN);
+        assert!((0.0..=1.0).contains(&acc), "{name}: {m}");
+        assert!(b["auroc"].as_f64().is_some(), "{name}: {m}");
+    }
+    // a fresh encoder is trained whole from the first cycle (no frozen random layers)
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert!(history.contains("classifier cycle 1"), "{history}");
+    assert!(!history.contains("freeze_to"), "{history}");
+    // the classifier pools stretches of the items' positions too
+    let clf = GenomicModel::load(out.join("classifier.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(
+        clf.config().cls_pool_bins,
+        genolm::models::config::CLS_POOL_BINS
+    );
+}
+
+#[test]
 fn classify_the_promoters() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, model) = fixtures(dir.path());

@@ -1,6 +1,8 @@
 //! The supervised baselines every classification row reports beside the model (the field's
 //! reference points in BEND, DART-Eval and Genomic Benchmarks):
 //!
+//! * **a Markov chain per class** (order 2), each test item assigned by the posterior of its
+//!   likelihoods under the classes' chains;
 //! * **k-mer logistic regression**: frequencies of every 1-, 2-, 3- and 4-mer (340 features,
 //!   standardised on the training items), multinomial logistic regression with an L2 penalty
 //!   chosen on a stratified 20 % of the training items from {1e-4, 1e-3, 1e-2, 1e-1}, then refit
@@ -10,8 +12,10 @@
 //!   classifier head's concat pooling of last, max and mean), trained with the same classifier recipe as the
 //!   pretrained model but every layer trainable from the first epoch and no pretraining.
 //!
-//! Both see exactly the training and test items the model sees.
+//! All see exactly the training and test items the model sees; [`all_baselines`] runs the three
+//! (`genolm classify --baselines` on a user's labelled data, the benchmark's classification rows).
 
+use super::markov::MarkovModel;
 use crate::data::tasks::{stratified_split, LabelledSeq};
 use crate::models::{GenomicModel, ModelConfig};
 use crate::stats::regression::{softmax_regression, standardised};
@@ -64,6 +68,49 @@ fn log_loss(p: &[Vec<f64>], y: &[u32]) -> f64 {
         .map(|(p, &y)| -(p[y as usize].max(1e-12)).ln())
         .sum::<f64>()
         / y.len().max(1) as f64
+}
+
+/// Order of the per-class Markov chains of [`markov_per_class_probs`].
+pub const MARKOV_CLASS_ORDER: usize = 2;
+
+/// Class probabilities of the test items from one order-2 Markov chain per class, fitted on
+/// that class's training items (Bayes' rule with equal priors on the items' likelihoods).
+///
+/// ```
+/// use genolm::bench::baselines::markov_per_class_probs;
+/// use genolm::data::tasks::LabelledSeq;
+/// let item = |s: &str, label| LabelledSeq { seq: s.as_bytes().to_vec(), label, origin: String::new() };
+/// let train = [item("ACACACACACACACAC", 0), item("GTTGGTTGGTTGGTTG", 1)];
+/// let p = markov_per_class_probs(&train, &[item("CACACACA", 0)], 2).unwrap();
+/// assert!(p[0][0] > 0.9);
+/// ```
+pub fn markov_per_class_probs(
+    train: &[LabelledSeq],
+    test: &[LabelledSeq],
+    n_classes: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let models: Vec<MarkovModel> = (0..n_classes as u32)
+        .map(|c| {
+            MarkovModel::fit(
+                train
+                    .iter()
+                    .filter(|x| x.label == c)
+                    .map(|x| x.seq.as_slice()),
+                MARKOV_CLASS_ORDER,
+                false,
+            )
+        })
+        .collect::<Result<_>>()?;
+    Ok(test
+        .iter()
+        .map(|x| {
+            let ll: Vec<f64> = models
+                .iter()
+                .map(|m| m.span_logp(&x.seq, 0, x.seq.len()))
+                .collect();
+            crate::stats::posterior(&ll)
+        })
+        .collect())
 }
 
 /// Class probabilities of the test items from a k-mer logistic regression fitted on `train`.
@@ -132,4 +179,27 @@ pub fn cnn_scratch_probs(
         .iter()
         .map(|p| p.iter().map(|&v| v as f64).collect())
         .collect())
+}
+
+/// The three baselines on the same items, by name: `markov_per_class`
+/// ([`markov_per_class_probs`]), `kmer_logreg` ([`kmer_logreg_probs`], its penalty chosen with
+/// `opts`' seed) and `cnn_scratch` ([`cnn_scratch_probs`] with `opts`' recipe).
+pub fn all_baselines(
+    train: &[LabelledSeq],
+    test: &[LabelledSeq],
+    n_classes: usize,
+    opts: &ClassifyOptions,
+    device: &candle_core::Device,
+) -> Result<Vec<(&'static str, Vec<Vec<f64>>)>> {
+    Ok(vec![
+        (
+            "markov_per_class",
+            markov_per_class_probs(train, test, n_classes)?,
+        ),
+        (
+            "kmer_logreg",
+            kmer_logreg_probs(train, test, n_classes, opts.ulmfit.seed),
+        ),
+        ("cnn_scratch", cnn_scratch_probs(train, test, opts, device)?),
+    ])
 }

@@ -4,6 +4,10 @@
 //! precision, recall, specificity, MCC, F1, AUROC and AUPRC (binary; macro one-vs-rest for
 //! more classes). Tasks:
 //! * `promoters`: the UCI E. coli promoter sequences (106 × 57 nt, shipped), stratified 80/20;
+//! * `splice_junctions`: primate splice junctions (Statlog's DNA set: 3 186 windows of 60 nt,
+//!   exon→intron `ei`, intron→exon `ie`, neither `n`; shipped), stratified 80/20 of at most
+//!   40 × `classification_items` of them — a task decided by what sits at which position of
+//!   the window;
 //! * `coding_vs_intergenic`: 99-nt windows entirely in CDS vs entirely intergenic, from a
 //!   held-out annotated genome, stratified 80/20;
 //! * `read_kingdom`: kingdom (PRO/EUK/VIR) of 150-nt reads — trained on reads of the training
@@ -22,7 +26,6 @@
 use std::time::Instant;
 
 use super::baselines;
-use super::markov::MarkovModel;
 use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
 use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
 pub use crate::stats::class_metrics;
@@ -32,33 +35,47 @@ use crate::Result;
 /// The shipped UCI E. coli promoter set (`datasets/labelled/ecoli_promoters_uci.csv`).
 pub const PROMOTERS_CSV: &[u8] = include_bytes!("../../datasets/labelled/ecoli_promoters_uci.csv");
 
-fn markov_probs(
-    train: &[LabelledSeq],
-    test: &[LabelledSeq],
-    n_classes: usize,
-) -> Result<Vec<Vec<f64>>> {
-    let models: Vec<MarkovModel> = (0..n_classes as u32)
-        .map(|c| {
-            MarkovModel::fit(
-                train
-                    .iter()
-                    .filter(|x| x.label == c)
-                    .map(|x| x.seq.as_slice()),
-                2,
-                false,
-            )
-        })
-        .collect::<Result<_>>()?;
-    Ok(test
-        .iter()
-        .map(|x| {
-            let ll: Vec<f64> = models
-                .iter()
-                .map(|m| m.span_logp(&x.seq, 0, x.seq.len()))
-                .collect();
-            crate::stats::posterior(&ll)
-        })
-        .collect())
+/// The shipped primate splice junctions (`datasets/labelled/splice_junctions_statlog.csv.gz`,
+/// gzip; [`splice_junctions`] reads them).
+pub const SPLICE_CSV_GZ: &[u8] =
+    include_bytes!("../../datasets/labelled/splice_junctions_statlog.csv.gz");
+
+/// The shipped splice-junction windows and their classes (`ei`, `ie`, `n`).
+///
+/// ```
+/// let set = genolm::bench::classification::splice_junctions()?;
+/// assert_eq!(set.classes, ["ei", "ie", "n"]);
+/// assert_eq!(set.items.len(), 3186);
+/// // the donor site's GT follows every exon→intron junction (but a handful)
+/// let gt = set.items.iter().filter(|x| x.label == 0 && &x.seq[30..32] == b"GT").count();
+/// assert!(gt > 750);
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn splice_junctions() -> Result<crate::data::tasks::LabelledSet> {
+    let name = "splice_junctions_statlog.csv.gz";
+    let csv = crate::data::io::decompress(SPLICE_CSV_GZ)
+        .map_err(|e| crate::Error::parse(name, 0, e.to_string()))?;
+    crate::data::tasks::parse_labelled(&csv, name)
+}
+
+/// At most `n` of `items`, each class keeping its share (seeded); all of them when `n` is not
+/// smaller.
+fn stratified_subsample(items: &[LabelledSeq], n: usize, seed: u64) -> Vec<LabelledSeq> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if n >= items.len() {
+        return items.to_vec();
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n_classes = items.iter().map(|x| x.label + 1).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for c in 0..n_classes {
+        let mut v: Vec<&LabelledSeq> = items.iter().filter(|x| x.label == c).collect();
+        v.shuffle(&mut rng);
+        let keep = (v.len() * n).div_ceil(items.len()).max(1);
+        out.extend(v.into_iter().take(keep).cloned());
+    }
+    out
 }
 
 /// Arg-max accuracy on the test items flagged `true` and on the others (NaN for an empty part).
@@ -111,7 +128,7 @@ pub fn evaluate_task(
     let fit = classify(ctx.model, train, test, &opts)?;
     let (acc, named) = fit.metrics();
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let mprobs = markov_probs(train, test, n_classes)?;
+    let mprobs = baselines::markov_per_class_probs(train, test, n_classes)?;
     let (bacc, bnamed) = class_metrics(&mprobs, &labels);
     let mut extra: Vec<(String, f64, f64)> = named
         .iter()
@@ -195,6 +212,17 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
         &tr,
         &te,
         vec!["UCI E. coli promoters".into()],
+        None,
+    )?);
+    // splice junctions: which class depends on what sits at the window's centre
+    let splice = stratified_subsample(&splice_junctions()?.items, 40 * per, ctx.opts.seed);
+    let (tr, te) = stratified_split(&splice, ctx.opts.seed);
+    rows.push(evaluate_task(
+        ctx,
+        "splice_junctions",
+        &tr,
+        &te,
+        vec!["primate splice junctions (Statlog DNA)".into()],
         None,
     )?);
     // coding vs intergenic on the first held-out annotated genome with both classes

@@ -40,7 +40,8 @@ pub enum Head {
     Lm,
     /// Masked-token prediction (bidirectional attention; only for models without LSTMs).
     Mlm,
-    /// Sequence classification: `[last, max-pool, mean-pool] → BN → Linear → ReLU → BN → Linear`.
+    /// Sequence classification: `[last, max-pool, mean-pool, bin means] → BN → Linear → ReLU →
+    /// BN → Linear` (see [`ModelConfig::cls_pool_bins`]).
     Classifier,
 }
 
@@ -126,7 +127,22 @@ pub struct ModelConfig {
     /// checkpoints' bytes do not change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub class_names: Vec<String>,
+    /// The classifier head also pools each of this many equal stretches of an item's real
+    /// positions (their means, in order), so where in the item a signal sits reaches the head:
+    /// aligned windows (splice junctions, promoters aligned at their start site) are
+    /// classified by what is at which position, which last/max/mean pooling loses. 0: the three
+    /// global poolings only (classifiers made before 2026-12-04). Not written when 0, so
+    /// language models' checkpoints do not change.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cls_pool_bins: usize,
 }
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Position bins of the classifier head made by [`ModelConfig::to_classifier`].
+pub const CLS_POOL_BINS: usize = 8;
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -187,6 +203,7 @@ impl ModelConfig {
             n_classes: 2,
             cls_hidden: 50,
             class_names: Vec::new(),
+            cls_pool_bins: 0,
         }
     }
 
@@ -588,6 +605,7 @@ impl ModelConfig {
             hidden_dropout: 0.2,
             output_dropout: 0.4,
             drop_mult: if self.drop_mult > 0.0 { 0.5 } else { 0.0 },
+            cls_pool_bins: CLS_POOL_BINS,
             ..self.clone()
         }
     }

@@ -1,5 +1,6 @@
 //! Output heads: the LM/MLM decoder (tied to the embedding in AWD-LSTM) and the ULMFiT
-//! classifier (concat pooling of last, max and mean over real positions, then BatchNorm →
+//! classifier (concat pooling of last, max and mean over real positions and the means of
+//! [`cls_pool_bins`](super::ModelConfig::cls_pool_bins) stretches of them, then BatchNorm →
 //! dropout → linear → ReLU → BatchNorm → dropout → linear). Parameters: `head.decoder.*`,
 //! `head.bn1/lin1/bn2/lin2.*` (+ running statistics as buffers).
 
@@ -42,7 +43,7 @@ impl OutputHead {
                 OutputHead::Decoder(w, b)
             }
             Head::Classifier => {
-                let n_in = 3 * d;
+                let n_in = (3 + cfg.cls_pool_bins) * d;
                 let hdim = cfg.cls_hidden;
                 let mut bn = |n: &str, width: usize| -> Result<(Tensor, Tensor, Var, Var)> {
                     Ok((
@@ -107,7 +108,11 @@ impl OutputHead {
                     Some(l) => l.max_over_time("head.max_pool", &masked)?,
                     None => masked.max(1)?,
                 };
-                let pooled = Tensor::cat(&[last, max, mean], 1)?.to_dtype(DType::F32)?;
+                let mut parts = vec![last, max, mean];
+                if cfg.cls_pool_bins > 0 {
+                    parts.push(bin_means(h, x, cfg.cls_pool_bins)?);
+                }
+                let pooled = Tensor::cat(&parts, 1)?.to_dtype(DType::F32)?;
                 let (g1, b1, m1, v1) = &head.bn1;
                 let z = layers::batch_norm(&pooled, g1, b1, m1, v1, pass.train)?;
                 let z = layers::dropout(&z, po, pass.rng())?;
@@ -120,5 +125,79 @@ impl OutputHead {
                 layers::linear(&z, &head.lin2.0, Some(&head.lin2.1))
             }
         }
+    }
+}
+
+/// The means of `h` (batch, time, width) over `bins` equal stretches of each item's real
+/// (non-padding) positions, flattened to (batch, bins × width) in position order. An item with
+/// `n` real tokens puts token `i` in bin `⌊i · bins / n⌋`; a bin without tokens (an item
+/// shorter than `bins`) is zero. A fixed linear map of `h`, so gradients and DeepLIFT's linear
+/// rule pass through it.
+pub(crate) fn bin_means(h: &Tensor, x: &Tensor, bins: usize) -> Result<Tensor> {
+    let (b, t, d) = h.dims3()?;
+    let pad = Special::Pad as u32;
+    let ids = x.to_dtype(DType::U32)?.to_vec2::<u32>()?;
+    let mut w = vec![0f32; b * bins * t];
+    for (i, row) in ids.iter().enumerate() {
+        let real: Vec<usize> = (0..t).filter(|&j| row[j] != pad).collect();
+        let n = real.len();
+        let mut count = vec![0usize; bins];
+        for r in 0..n {
+            count[r * bins / n] += 1;
+        }
+        for (r, &j) in real.iter().enumerate() {
+            let k = r * bins / n;
+            w[(i * bins + k) * t + j] = 1.0 / count[k] as f32;
+        }
+    }
+    let w = Tensor::from_vec(w, (b, bins, t), h.device())?.to_dtype(h.dtype())?;
+    Ok(w.matmul(&h.contiguous()?)?.reshape((b, bins * d))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn bin_means_follow_real_positions() {
+        let pad = Special::Pad as u32;
+        // item 0: 4 real tokens after 2 pads; item 1: 6 real tokens
+        let x = Tensor::new(&[[pad, pad, 7, 7, 7, 7], [7, 7, 7, 7, 7, 7]], &Device::Cpu).unwrap();
+        let h = Tensor::arange(0f32, 12.0, &Device::Cpu)
+            .unwrap()
+            .reshape((2, 6, 1))
+            .unwrap();
+        let close = |a: &[f32], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            assert!(
+                a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5),
+                "{a:?} vs {b:?}"
+            );
+        };
+        let m = bin_means(&h, &x, 2).unwrap().to_vec2::<f32>().unwrap();
+        close(&m[0], &[2.5, 4.5]); // (2+3)/2, (4+5)/2
+        close(&m[1], &[7.0, 10.0]); // (6+7+8)/3, (9+10+11)/3
+                                    // more bins than real tokens: the empty ones are zero
+        let m = bin_means(&h, &x, 8).unwrap().to_vec2::<f32>().unwrap();
+        close(&m[0], &[2.0, 0.0, 3.0, 0.0, 4.0, 0.0, 5.0, 0.0]);
+        // the gradient of the bins' sum: 1 / (tokens in the bin) at real positions, 0 at pads
+        let v = candle_core::Var::from_tensor(&h).unwrap();
+        let g = bin_means(v.as_tensor(), &x, 2)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = g
+            .get(v.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let third = 1.0 / 3.0;
+        close(&g[..6], &[0.0, 0.0, 0.5, 0.5, 0.5, 0.5]);
+        close(&g[6..], &[third; 6]);
     }
 }

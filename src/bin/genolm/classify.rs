@@ -14,7 +14,8 @@ use crate::analyses::{load_model, out_dir, records};
 #[derive(Args)]
 pub struct ClassifyArgs {
     /// The pretrained language model: a `.safetensors` file or a run folder. Without it the
-    /// classifier is trained from scratch (a fresh `--preset` model, the same recipe).
+    /// classifier is trained from scratch (a fresh `--preset` model, the same four cycles with
+    /// every layer trainable from the start).
     #[arg(long)]
     lm: Option<PathBuf>,
     /// Model preset of a classifier trained from scratch (without --lm).
@@ -49,6 +50,10 @@ pub struct ClassifyArgs {
     /// Train every layer from the start (no gradual unfreezing).
     #[arg(long)]
     no_unfreeze: bool,
+    /// The classifier's dropout multiplier (fastai's `drop_mult`; default: 0.5, or 0 for a
+    /// model whose own multiplier is 0).
+    #[arg(long)]
+    drop_mult: Option<f64>,
     /// Stratified fraction of the training items held out to pick the best epoch and stop
     /// cycles early (0: keep the last epoch). Held out only when every class keeps
     /// --min-valid-per-class items in it; smaller sets train every epoch on all items.
@@ -80,6 +85,83 @@ pub struct ClassifyArgs {
     /// than the calibration gains (docs/training.md).
     #[arg(long, default_value_t = 0.0)]
     generative_valid: f64,
+    /// Also train and score the baselines on the same training and test items: a Markov chain
+    /// per class, a k-mer (1–4) logistic regression and a one-hot CNN trained from scratch with
+    /// the same recipe (`baselines` in metrics.json, a table on stdout), so that whether the
+    /// pretrained model helps is measured on your data.
+    #[arg(long)]
+    baselines: bool,
+    /// No per-epoch lines while training.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// `--baselines`: each baseline's test metrics, printed next to the model's accuracy.
+fn baselines(
+    a: &ClassifyArgs,
+    train: &[genolm::data::tasks::LabelledSeq],
+    test: &[genolm::data::tasks::LabelledSeq],
+    n_classes: usize,
+    model: (&str, f64),
+    device: &candle_core::Device,
+) -> Result<serde_json::Value> {
+    let opts = genolm::train::recipes::ClassifyOptions {
+        ulmfit: recipe(a)?,
+        both_strands: a.both_strands,
+        ..Default::default()
+    };
+    if !a.quiet {
+        println!(
+            "baselines on the same {} train / {} test items …",
+            train.len(),
+            test.len()
+        );
+    }
+    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let mut out = serde_json::Map::new();
+    let mut lines = vec![format!("  {:<18} accuracy {:.3}", model.0, model.1)];
+    for (name, probs) in
+        genolm::bench::baselines::all_baselines(train, test, n_classes, &opts, device)?
+    {
+        let (acc, named) = genolm::stats::class_metrics(&probs, &labels);
+        let mut m = serde_json::Map::new();
+        m.insert("accuracy".into(), acc.into());
+        let auroc = named.iter().find(|x| x.0 == "auroc").map(|x| x.1);
+        for (n, v) in named {
+            m.insert(n.into(), v.into());
+        }
+        lines.push(format!(
+            "  {name:<18} accuracy {acc:.3}{}",
+            auroc.map(|v| format!("  AUROC {v:.3}")).unwrap_or_default()
+        ));
+        out.insert(name.into(), m.into());
+    }
+    println!("{}", lines.join("\n"));
+    Ok(out.into())
+}
+
+/// The stage-3 recipe of the command line: `--seed`, `--lrs`, per-epoch lines unless `--quiet`.
+fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
+    let mut recipe = genolm::train::recipes::UlmfitOptions::quiet(a.seed);
+    recipe.learner.verbose = !a.quiet;
+    recipe.cls_epochs = a.epochs.as_slice().try_into().map_err(|_| {
+        Error::Config(format!(
+            "--epochs takes four numbers (one per unfreezing cycle), got {}",
+            a.epochs.len()
+        ))
+    })?;
+    if let Some(lrs) = &a.lrs {
+        recipe.cls_lrs = lrs.as_slice().try_into().map_err(|_| {
+            Error::Config(format!(
+                "--lrs takes four numbers (one per unfreezing cycle), got {}",
+                lrs.len()
+            ))
+        })?;
+    }
+    recipe.valid_fraction = a.valid_fraction;
+    recipe.cls_drop_mult = a.drop_mult;
+    recipe.min_valid_per_class = a.min_valid_per_class;
+    Ok(recipe)
 }
 
 /// `predictions.csv`: each test item's origin, label, arg-max class and class probabilities.
@@ -173,6 +255,17 @@ fn classify_generative(
             .map(|(c, (kept, run))| (c.clone(), serde_json::json!({"kept": kept, "run": run})))
             .collect::<serde_json::Map<_, _>>()),
     );
+    if a.baselines {
+        let b = baselines(
+            a,
+            train,
+            test,
+            classes.len(),
+            ("class-conditional LMs", accuracy),
+            lm.device(),
+        )?;
+        metrics.insert("baselines".into(), b);
+    }
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
     write_predictions(&a.out, classes, test, probs)?;
@@ -189,22 +282,8 @@ fn classify_generative(
 /// `genolm classify`.
 pub fn classify(a: ClassifyArgs) -> Result<()> {
     use genolm::data::tasks::{read_labelled, stratified_split};
-    use genolm::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
-    let cls_epochs: [usize; 4] = a.epochs.as_slice().try_into().map_err(|_| {
-        Error::Config(format!(
-            "--epochs takes four numbers (one per unfreezing cycle), got {}",
-            a.epochs.len()
-        ))
-    })?;
-    let mut recipe = UlmfitOptions::quiet(a.seed);
-    if let Some(lrs) = &a.lrs {
-        recipe.cls_lrs = lrs.as_slice().try_into().map_err(|_| {
-            Error::Config(format!(
-                "--lrs takes four numbers (one per unfreezing cycle), got {}",
-                lrs.len()
-            ))
-        })?;
-    }
+    use genolm::train::recipes::{classify, ClassifyOptions};
+    let recipe = recipe(&a)?;
     let mut set = read_labelled(&a.data)?;
     if set.classes.len() < 2 {
         return Err(Error::Input(format!(
@@ -250,13 +329,9 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         &train,
         &test,
         &ClassifyOptions {
-            ulmfit: UlmfitOptions {
-                cls_epochs,
-                valid_fraction: a.valid_fraction,
-                min_valid_per_class: a.min_valid_per_class,
-                ..recipe
-            },
-            gradual: !a.no_unfreeze,
+            ulmfit: recipe,
+            // a fresh encoder gains nothing from being frozen
+            gradual: !a.no_unfreeze && a.lm.is_some(),
             both_strands: a.both_strands,
             ..Default::default()
         },
@@ -276,6 +351,22 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             })
             .into(),
     );
+    if a.baselines {
+        let name = if a.lm.is_some() {
+            "pretrained + head"
+        } else {
+            "from scratch"
+        };
+        let b = baselines(
+            &a,
+            &train,
+            &test,
+            set.classes.len(),
+            (name, accuracy),
+            lm.device(),
+        )?;
+        metrics.insert("baselines".into(), b);
+    }
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
     write_predictions(&a.out, &set.classes, &test, &fit.probs)?;

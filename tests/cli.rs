@@ -464,6 +464,13 @@ fn classify_from_scratch_next_to_the_baselines() {
         assert!((0.0..=1.0).contains(&acc), "{name}: {m}");
         assert!(b["auroc"].as_f64().is_some(), "{name}: {m}");
     }
+    // the test curves with every method, and the training curves
+    for f in ["roc.svg", "pr.svg", "history.svg"] {
+        let svg = std::fs::read_to_string(out.join(f)).unwrap_or_default();
+        assert!(svg.contains("<svg"), "{f}");
+    }
+    let roc = std::fs::read_to_string(out.join("roc.svg")).unwrap();
+    assert!(roc.contains("kmer_logreg") && roc.contains("from scratch"), "{roc}");
     // a fresh encoder is trained whole from the first cycle (no frozen random layers)
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert!(history.contains("classifier cycle 1"), "{history}");

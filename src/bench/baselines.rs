@@ -181,6 +181,9 @@ pub fn cnn_scratch_probs(
         .collect())
 }
 
+/// Each baseline's name and its class probabilities for every test item.
+pub type NamedProbs = Vec<(&'static str, Vec<Vec<f64>>)>;
+
 /// The three baselines on the same items, by name: `markov_per_class`
 /// ([`markov_per_class_probs`]), `kmer_logreg` ([`kmer_logreg_probs`], its penalty chosen with
 /// `opts`' seed) and `cnn_scratch` ([`cnn_scratch_probs`] with `opts`' recipe).
@@ -190,7 +193,7 @@ pub fn all_baselines(
     n_classes: usize,
     opts: &ClassifyOptions,
     device: &candle_core::Device,
-) -> Result<Vec<(&'static str, Vec<Vec<f64>>)>> {
+) -> Result<NamedProbs> {
     Ok(vec![
         (
             "markov_per_class",

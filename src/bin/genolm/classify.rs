@@ -26,9 +26,10 @@ pub struct ClassifyArgs {
     /// or a folder with one FASTA file per class (the class is the file name).
     #[arg(long)]
     data: PathBuf,
-    /// Output folder: metrics.json, predictions.csv, history.csv, classifier.safetensors (the
-    /// class LMs and generative.json with --generative); `genolm predict` applies it to new
-    /// sequences.
+    /// Output folder: metrics.json, predictions.csv, history.csv and history.svg (training
+    /// curves), roc.svg and pr.svg (test curves, with the baselines' under --baselines),
+    /// classifier.safetensors (the class LMs and generative.json with --generative); `genolm
+    /// predict` applies it to new sequences.
     #[arg(long, short)]
     out: PathBuf,
     /// Seed of the stratified 80/20 split, the head and the batch order.
@@ -96,15 +97,19 @@ pub struct ClassifyArgs {
     quiet: bool,
 }
 
-/// `--baselines`: each baseline's test metrics, printed next to the model's accuracy.
+/// A method's name and its class probabilities for every test item.
+type Curves = Vec<(String, Vec<Vec<f64>>)>;
+
+/// `--baselines`: each baseline's test metrics (for metrics.json) and class probabilities,
+/// printed as a table under the model's.
 fn baselines(
     a: &ClassifyArgs,
     train: &[genolm::data::tasks::LabelledSeq],
     test: &[genolm::data::tasks::LabelledSeq],
     n_classes: usize,
-    model: (&str, f64),
+    model: (&str, &[Vec<f64>]),
     device: &candle_core::Device,
-) -> Result<serde_json::Value> {
+) -> Result<(serde_json::Value, Curves)> {
     let opts = genolm::train::recipes::ClassifyOptions {
         ulmfit: recipe(a)?,
         both_strands: a.both_strands,
@@ -118,26 +123,75 @@ fn baselines(
         );
     }
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let line = |name: &str, probs: &[Vec<f64>]| {
+        let (acc, named) = genolm::stats::class_metrics(probs, &labels);
+        let auroc = named.iter().find(|x| x.0 == "auroc").map(|x| x.1);
+        let text = format!(
+            "  {name:<22} accuracy {acc:.3}{}",
+            auroc.map(|v| format!("  AUROC {v:.3}")).unwrap_or_default()
+        );
+        (acc, named, text)
+    };
     let mut out = serde_json::Map::new();
-    let mut lines = vec![format!("  {:<18} accuracy {:.3}", model.0, model.1)];
+    let mut lines = vec![line(model.0, model.1).2];
+    let mut curves = Curves::new();
     for (name, probs) in
         genolm::bench::baselines::all_baselines(train, test, n_classes, &opts, device)?
     {
-        let (acc, named) = genolm::stats::class_metrics(&probs, &labels);
+        let (acc, named, text) = line(name, &probs);
         let mut m = serde_json::Map::new();
         m.insert("accuracy".into(), acc.into());
-        let auroc = named.iter().find(|x| x.0 == "auroc").map(|x| x.1);
         for (n, v) in named {
             m.insert(n.into(), v.into());
         }
-        lines.push(format!(
-            "  {name:<18} accuracy {acc:.3}{}",
-            auroc.map(|v| format!("  AUROC {v:.3}")).unwrap_or_default()
-        ));
+        lines.push(text);
         out.insert(name.into(), m.into());
+        curves.push((name.to_string(), probs));
     }
     println!("{}", lines.join("\n"));
-    Ok(out.into())
+    Ok((out.into(), curves))
+}
+
+/// `roc.svg` and `pr.svg`: with two classes, the second class's curve for every method (the
+/// model first, then any baselines); with more, the model's one-vs-rest curve per class.
+fn write_curves(
+    out: &Path,
+    classes: &[String],
+    test: &[genolm::data::tasks::LabelledSeq],
+    curves: &Curves,
+) -> Result<()> {
+    use genolm::plot::Figure;
+    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let one_vs_rest = |name: &str, probs: &[Vec<f64>], c: usize| {
+        (
+            name.to_string(),
+            probs.iter().map(|p| p[c]).collect::<Vec<f64>>(),
+            labels
+                .iter()
+                .map(|&l| l as usize == c)
+                .collect::<Vec<bool>>(),
+        )
+    };
+    let (sets, what) = if classes.len() == 2 {
+        let sets: Vec<_> = curves.iter().map(|(n, p)| one_vs_rest(n, p, 1)).collect();
+        (sets, format!("class {} against {}", classes[1], classes[0]))
+    } else {
+        let (name, probs) = &curves[0];
+        let sets: Vec<_> = (0..classes.len())
+            .map(|c| one_vs_rest(&classes[c], probs, c))
+            .collect();
+        (sets, format!("{name}, each class against the rest"))
+    };
+    // a class without test items (or with only them) has no curve
+    let sets: Vec<_> = sets
+        .into_iter()
+        .filter(|(_, _, l)| l.iter().any(|&b| b) && l.iter().any(|&b| !b))
+        .collect();
+    if sets.is_empty() {
+        return Ok(());
+    }
+    Figure::roc(&format!("ROC, test items: {what}"), &sets)?.save(out.join("roc.svg"))?;
+    Figure::pr(&format!("Precision–recall, test items: {what}"), &sets)?.save(out.join("pr.svg"))
 }
 
 /// The stage-3 recipe of the command line: `--seed`, `--lrs`, per-epoch lines unless `--quiet`.
@@ -255,20 +309,23 @@ fn classify_generative(
             .map(|(c, (kept, run))| (c.clone(), serde_json::json!({"kept": kept, "run": run})))
             .collect::<serde_json::Map<_, _>>()),
     );
+    let mut curves: Curves = vec![("class-conditional LMs".into(), probs.to_vec())];
     if a.baselines {
-        let b = baselines(
+        let (b, more) = baselines(
             a,
             train,
             test,
             classes.len(),
-            ("class-conditional LMs", accuracy),
+            ("class-conditional LMs", probs),
             lm.device(),
         )?;
         metrics.insert("baselines".into(), b);
+        curves.extend(more);
     }
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
     write_predictions(&a.out, classes, test, probs)?;
+    write_curves(&a.out, classes, test, &curves)?;
     fit.save(&a.out)?;
     println!(
         "{} train / {} test items; class-conditional LMs; test accuracy {accuracy:.3}; wrote {}",
@@ -351,26 +408,35 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             })
             .into(),
     );
+    let name = if a.lm.is_some() {
+        "pretrained + head"
+    } else {
+        "from scratch"
+    };
+    let probs: Vec<Vec<f64>> = fit
+        .probs
+        .iter()
+        .map(|p| p.iter().map(|&v| v as f64).collect())
+        .collect();
+    let mut curves: Curves = vec![(name.into(), probs)];
     if a.baselines {
-        let name = if a.lm.is_some() {
-            "pretrained + head"
-        } else {
-            "from scratch"
-        };
-        let b = baselines(
+        let (b, more) = baselines(
             &a,
             &train,
             &test,
             set.classes.len(),
-            (name, accuracy),
+            (name, &curves[0].1),
             lm.device(),
         )?;
         metrics.insert("baselines".into(), b);
+        curves.extend(more);
     }
     let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
     write_predictions(&a.out, &set.classes, &test, &fit.probs)?;
     fit.history.table()?.to_csv(a.out.join("history.csv"))?;
+    fit.history.plot()?.save(a.out.join("history.svg"))?;
+    write_curves(&a.out, &set.classes, &test, &curves)?;
     let mut classifier = fit.classifier;
     classifier.set_class_names(set.classes.clone())?;
     classifier.save(a.out.join("classifier.safetensors"))?;

@@ -470,7 +470,10 @@ fn classify_from_scratch_next_to_the_baselines() {
         assert!(svg.contains("<svg"), "{f}");
     }
     let roc = std::fs::read_to_string(out.join("roc.svg")).unwrap();
-    assert!(roc.contains("kmer_logreg") && roc.contains("from scratch"), "{roc}");
+    assert!(
+        roc.contains("kmer_logreg") && roc.contains("from scratch"),
+        "{roc}"
+    );
     // a fresh encoder is trained whole from the first cycle (no frozen random layers)
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert!(history.contains("classifier cycle 1"), "{history}");

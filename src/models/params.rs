@@ -35,6 +35,17 @@ pub enum Init {
     Uniform(f64),
     /// Normal with mean 0 and this standard deviation.
     Normal(f64),
+    /// Uniform on `[-a, a]` in the first `cols` entries of each row of `row_len`, zero in the
+    /// rest: a layer whose later inputs start switched off (the classifier head's position
+    /// bins), drawing the same values as `Uniform(a)` when `cols == row_len`.
+    UniformLeading {
+        /// The bound.
+        a: f64,
+        /// Drawn entries at the start of each row.
+        cols: usize,
+        /// Entries per row (the last dimension).
+        row_len: usize,
+    },
 }
 
 /// Ordered trainable parameters and buffers.
@@ -89,6 +100,15 @@ impl Params {
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
             Init::Uniform(a) => (0..n).map(|_| self.rng.random_range(-a..=a)).collect(),
+            Init::UniformLeading { a, cols, row_len } => (0..n)
+                .map(|i| {
+                    if i % row_len.max(1) < cols {
+                        self.rng.random_range(-a..=a)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
             Init::Normal(sd) => (0..n)
                 .map(|_| {
                     // Box–Muller.

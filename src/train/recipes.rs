@@ -81,6 +81,10 @@ pub struct UlmfitOptions {
     /// splice junctions the plain LSTM (`pretrained:lstm_small_extended`, trained without
     /// dropout) did better with the recipe's 0.5 than with none (0.945 against 0.934).
     pub cls_drop_mult: Option<f64>,
+    /// Position bins of the classifier head
+    /// ([`ModelConfig::cls_pool_bins`](crate::models::ModelConfig::cls_pool_bins)); `None`: the
+    /// recipe's, [`CLS_POOL_BINS`](crate::models::config::CLS_POOL_BINS).
+    pub cls_pool_bins: Option<usize>,
 }
 
 impl Default for UlmfitOptions {
@@ -99,6 +103,7 @@ impl Default for UlmfitOptions {
             patience: 3,
             min_steps: 30,
             cls_drop_mult: None,
+            cls_pool_bins: None,
         }
     }
 }
@@ -218,6 +223,9 @@ fn build_classifier(
     let mut cfg = lm.config().to_classifier(n_classes);
     if let Some(m) = opts.cls_drop_mult {
         cfg.drop_mult = m;
+    }
+    if let Some(b) = opts.cls_pool_bins {
+        cfg.cls_pool_bins = b;
     }
     let clf = GenomicModel::new(cfg, lm.device(), opts.seed)?;
     clf.load_encoder_from(lm)?;

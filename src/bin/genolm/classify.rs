@@ -55,6 +55,10 @@ pub struct ClassifyArgs {
     /// model whose own multiplier is 0).
     #[arg(long)]
     drop_mult: Option<f64>,
+    /// Stretches of each item's positions the classifier head pools besides last, max and mean
+    /// (default 8; 0 for the three global poolings only).
+    #[arg(long)]
+    pool_bins: Option<usize>,
     /// Stratified fraction of the training items held out to pick the best epoch and stop
     /// cycles early (0: keep the last epoch). Held out only when every class keeps
     /// --min-valid-per-class items in it; smaller sets train every epoch on all items.
@@ -214,6 +218,7 @@ fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
     }
     recipe.valid_fraction = a.valid_fraction;
     recipe.cls_drop_mult = a.drop_mult;
+    recipe.cls_pool_bins = a.pool_bins;
     recipe.min_valid_per_class = a.min_valid_per_class;
     Ok(recipe)
 }

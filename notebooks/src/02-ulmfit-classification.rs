@@ -98,8 +98,8 @@ clf_history.table()?
 // phage λ around its early promoters pL (≈ 35.6 kb, leftward) and pR (≈ 38.0 kb, rightward),
 // in windows of 57 bases (the training items' length) every 5 bases.
 //
-// Read the result as a lesson, not a promoter map: about half the windows get p > 0.5, and the
-// highest ones are not at pL or pR. The 84 training sequences are half promoters, and their
+// Read the result as a lesson, not a promoter map: about 30 % of the windows get p > 0.5 (405 of 1 390 here), and the
+// highest ones need not be at pL or pR. The 84 training sequences are half promoters, and their
 // negatives are a few dozen chosen sequences; a classifier trained on them learns what
 // separates those two sets, not what marks a promoter in a genome where promoters are rare.
 // To scan genomes, train with genomic background as the negative class, many times more

@@ -27,7 +27,9 @@ use std::time::Instant;
 
 use super::baselines;
 use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
-use crate::data::tasks::{coding_vs_intergenic, parse_labelled_csv, stratified_split, LabelledSeq};
+use crate::data::tasks::{
+    coding_vs_intergenic, parse_labelled_csv, stratified_split, stratified_subsample, LabelledSeq,
+};
 pub use crate::stats::class_metrics;
 use crate::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
 use crate::Result;
@@ -56,26 +58,6 @@ pub fn splice_junctions() -> Result<crate::data::tasks::LabelledSet> {
     let csv = crate::data::io::decompress(SPLICE_CSV_GZ)
         .map_err(|e| crate::Error::parse(name, 0, e.to_string()))?;
     crate::data::tasks::parse_labelled(&csv, name)
-}
-
-/// At most `n` of `items`, each class keeping its share (seeded); all of them when `n` is not
-/// smaller.
-fn stratified_subsample(items: &[LabelledSeq], n: usize, seed: u64) -> Vec<LabelledSeq> {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    if n >= items.len() {
-        return items.to_vec();
-    }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let n_classes = items.iter().map(|x| x.label + 1).max().unwrap_or(0);
-    let mut out = Vec::new();
-    for c in 0..n_classes {
-        let mut v: Vec<&LabelledSeq> = items.iter().filter(|x| x.label == c).collect();
-        v.shuffle(&mut rng);
-        let keep = (v.len() * n).div_ceil(items.len()).max(1);
-        out.extend(v.into_iter().take(keep).cloned());
-    }
-    out
 }
 
 /// Arg-max accuracy on the test items flagged `true` and on the others (NaN for an empty part).
@@ -128,7 +110,11 @@ pub fn evaluate_task(
     let fit = classify(ctx.model, train, test, &opts)?;
     let (acc, named) = fit.metrics();
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let mprobs = baselines::markov_per_class_probs(train, test, n_classes)?;
+    // the baselines on the same items: the Markov chains are the row's baseline, the
+    // supervised ones go with the class-conditional LMs below
+    let mut supervised =
+        baselines::all_baselines(train, test, n_classes, &opts, ctx.model.device())?;
+    let mprobs = supervised.remove(0).1;
     let (bacc, bnamed) = class_metrics(&mprobs, &labels);
     let mut extra: Vec<(String, f64, f64)> = named
         .iter()
@@ -141,17 +127,6 @@ pub fn evaluate_task(
         extra.push(("accuracy_seen".into(), m[0], b[0]));
         extra.push(("accuracy_unseen".into(), m[1], b[1]));
     }
-    // the supervised baselines on the same items
-    let mut supervised = vec![
-        (
-            "kmer_logreg",
-            baselines::kmer_logreg_probs(train, test, n_classes, seed),
-        ),
-        (
-            "cnn_scratch",
-            baselines::cnn_scratch_probs(train, test, &opts, ctx.model.device())?,
-        ),
-    ];
     // class-conditional LMs score each item's likelihood: a causal LM's (an MLM has none)
     if ctx.model.config().causal() {
         supervised.push((

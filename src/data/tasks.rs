@@ -376,6 +376,24 @@ pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, 
     (tr, te)
 }
 
+/// At most `n` of `items`, each class keeping its share (seeded); all of them when `n` is not
+/// smaller.
+pub fn stratified_subsample(items: &[LabelledSeq], n: usize, seed: u64) -> Vec<LabelledSeq> {
+    if n >= items.len() {
+        return items.to_vec();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n_classes = items.iter().map(|x| x.label + 1).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for c in 0..n_classes {
+        let mut v: Vec<&LabelledSeq> = items.iter().filter(|x| x.label == c).collect();
+        v.shuffle(&mut rng);
+        let keep = (v.len() * n).div_ceil(items.len()).max(1);
+        out.extend(v.into_iter().take(keep).cloned());
+    }
+    out
+}
+
 /// Windows of `len` bases from the annotated contigs of `genome`: label 1 when every base is
 /// inside a CDS (either strand), label 0 when every base is intergenic (no gene or RNA), at
 /// most `per_class` of each, non-overlapping, chosen with `seed`. Windows with ambiguous bases

@@ -20,8 +20,16 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--batches", type=int, default=20)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--warmup", type=int, default=3)
+ap.add_argument("--device", default="cpu", help="cpu or cuda (timings synchronise the GPU)")
 ap.add_argument("--preset", default="awd_lstm_small", choices=["awd_lstm_small", "ulmfit_paper"])
 args = ap.parse_args()
+dev = torch.device(args.device)
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
 K, STRIDE = (5, 2) if args.preset == "ulmfit_paper" else (3, 1)
 torch.set_num_threads(args.threads)
 torch.manual_seed(1)
@@ -40,7 +48,7 @@ for path in sorted(glob.glob(os.path.join(root, "*", "*.fa.gz"))):
             ids.append(5 + v)
     if len(ids) > 2_000_000:
         break
-data = torch.tensor(ids, dtype=torch.long)
+data = torch.tensor(ids, dtype=torch.long)  # batches move to `dev` as they are drawn
 
 if args.preset == "ulmfit_paper":
     V, E, H, L, dm = 5 + 4**5, 400, 1150, 3, 0.3
@@ -83,7 +91,7 @@ class AWD(nn.Module):
         return logits, pen
 
 
-model = AWD()
+model = AWD().to(dev)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-6, weight_decay=1e-2)
 B, T = 32, 64
 n = (len(data) - 1) // (B * T)
@@ -93,7 +101,7 @@ def batch(i):
     s = (i % n) * B * T
     x = data[s : s + B * T].view(B, T)
     y = data[s + 1 : s + 1 + B * T].view(B, T)
-    return x, y
+    return x.to(dev), y.to(dev)
 
 
 def step(i):
@@ -109,20 +117,24 @@ def step(i):
 model.train()
 for i in range(args.warmup):
     step(i)
+sync()
 t0 = time.perf_counter()
 for i in range(args.batches):
     step(args.warmup + i)
+sync()
 secs = time.perf_counter() - t0
 # inference: evaluation mode, no autograd, the same batches
 model.eval()
 with torch.inference_mode():
     model(batch(0)[0])
+    sync()
     t1 = time.perf_counter()
     for i in range(args.batches):
         model(batch(args.warmup + i)[0])
+    sync()
     isecs = time.perf_counter() - t1
 print(json.dumps({
-    "impl": "pytorch", "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters()),
+    "impl": "pytorch", "device": args.device, "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters()),
     "batch": B, "bptt": T, "batches": args.batches, "seconds": round(secs, 3),
     "tokens_per_s": round(args.batches * B * T / secs, 1), "threads": torch.get_num_threads(),
     "infer_tokens_per_s": round(args.batches * B * T / isecs, 1),

@@ -27,9 +27,17 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--batches", type=int, default=20)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--warmup", type=int, default=3)
+ap.add_argument("--device", default="cpu", help="cpu or cuda (timings synchronise the GPU)")
 ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--bptt", type=int, default=128)
 args = ap.parse_args()
+dev = torch.device(args.device)
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
 torch.set_num_threads(args.threads)
 torch.manual_seed(1)
 
@@ -43,13 +51,13 @@ for path in sorted(glob.glob(os.path.join(root, "*", "*.fa.gz"))):
     ids.extend(SPECIALS + code[c] if c in code else UNK for c in seq)
     if len(ids) > 2_000_000:
         break
-data = torch.tensor(ids, dtype=torch.long)
+data = torch.tensor(ids, dtype=torch.long)  # batches move to `dev` as they are drawn
 
 
 def rope_tables(t, d_head, base=10000.0):
     inv = 1.0 / base ** (torch.arange(0, d_head, 2).float() / d_head)
     ang = torch.arange(t).float()[:, None] * inv[None, :]
-    return ang.cos(), ang.sin()
+    return ang.cos().to(dev), ang.sin().to(dev)
 
 
 def rope(x, cos, sin):  # x: (b, h, t, d_head), rotate-half form
@@ -103,10 +111,10 @@ def batch(i):
     x = torch.where(sel & (r < 0.8), torch.full_like(x, MASK), x)
     rnd = torch.randint(SPECIALS, V, x.shape, generator=g)
     x = torch.where(sel & (r >= 0.8) & (r < 0.9), rnd, x)
-    return x, labels
+    return x.to(dev), labels.to(dev)
 
 
-model = Mlm()
+model = Mlm().to(dev)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
 
 
@@ -122,21 +130,25 @@ def step(i):
 
 for i in range(args.warmup):
     step(i)
+sync()
 t0 = time.perf_counter()
 for i in range(args.batches):
     step(args.warmup + i)
+sync()
 secs = time.perf_counter() - t0
 tokens = args.batches * args.batch * args.bptt
 # inference: evaluation mode, no autograd, the same batches
 model.eval()
 with torch.inference_mode():
     model(batch(0)[0])
+    sync()
     t1 = time.perf_counter()
     for i in range(args.batches):
         model(batch(args.warmup + i)[0])
+    sync()
     isecs = time.perf_counter() - t1
 print(json.dumps({
-    "impl": "pytorch", "torch": torch.__version__, "preset": "transformer_mlm_small",
+    "impl": "pytorch", "device": args.device, "torch": torch.__version__, "preset": "transformer_mlm_small",
     "params": sum(p.numel() for p in model.parameters()), "batch": args.batch, "bptt": args.bptt,
     "batches": args.batches, "seconds": round(secs, 3), "tokens_per_s": round(tokens / secs, 1),
     "threads": args.threads, "infer_tokens_per_s": round(tokens / isecs, 1),

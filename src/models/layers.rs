@@ -133,8 +133,11 @@ pub struct LstmWeights {
 /// loops. `w_hh` may already carry a DropConnect mask. Returns `(outputs (batch, time, h), h_T, c_T)`.
 ///
 /// On the CPU (f32/f64) the recurrence is the fused op of [`lstm_fused`](super::lstm_fused)
-/// with a hand-written backward pass; elsewhere (CUDA, half types) it is composed of candle
-/// primitives ([`lstm_layer_composed`]). Both give the same values and gradients (tested).
+/// with a hand-written backward pass; on CUDA the same op runs its CUDA kernels, in f32 for
+/// f32, bf16 and f16 inputs (the recurrence accumulates in f32, as cuDNN's does; the outputs
+/// come back in the input's dtype). Elsewhere (f64 on CUDA, other devices, half types on the
+/// CPU) it is composed of candle primitives ([`lstm_layer_composed`]). They give the same
+/// values and gradients (tested on the CPU; `examples/gpu_check.rs` compares them on a GPU).
 pub fn lstm_layer(
     x: &Tensor,
     w: &LstmWeights,
@@ -142,9 +145,25 @@ pub fn lstm_layer(
     c0: &Tensor,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let dt = x.dtype();
+    if x.device().is_cuda() && cfg!(feature = "cuda") && dt != DType::F64 {
+        let f = DType::F32;
+        let (out, h, c) = fused_lstm(&x.to_dtype(f)?, w, &h0.to_dtype(f)?, &c0.to_dtype(f)?)?;
+        return Ok((out.to_dtype(dt)?, h.to_dtype(dt)?, c.to_dtype(dt)?));
+    }
     if !x.device().is_cpu() || !(dt == DType::F32 || dt == DType::F64) {
         return lstm_layer_composed(x, w, h0, c0);
     }
+    fused_lstm(x, w, h0, c0)
+}
+
+/// The fused op in `x`'s dtype (f32 or f64 on the CPU, f32 on CUDA).
+fn fused_lstm(
+    x: &Tensor,
+    w: &LstmWeights,
+    h0: &Tensor,
+    c0: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let dt = x.dtype();
     // Batch-major (b, t, ·): the layout the fused op splits over threads by rows. The input
     // projection and the gate bias go into the fused op (the projection in the fused linear
     // op's row blocks, the bias added as each step is read).

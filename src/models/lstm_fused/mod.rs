@@ -29,6 +29,8 @@ use crate::cpu::{contiguous, pool_threads};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 mod cell;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod pass;
 mod rhs;
 
@@ -59,6 +61,19 @@ struct Saved {
 /// The custom op (one instance per call, holding the saved activations).
 pub struct LstmSeq {
     saved: Mutex<Saved>,
+    /// What the CUDA forward pass saved for backward.
+    #[cfg(feature = "cuda")]
+    cuda_saved: Mutex<Option<cuda::CudaSaved>>,
+}
+
+impl LstmSeq {
+    fn new() -> Self {
+        LstmSeq {
+            saved: Mutex::new(Saved::default()),
+            #[cfg(feature = "cuda")]
+            cuda_saved: Mutex::new(None),
+        }
+    }
 }
 
 thread_local! {
@@ -128,6 +143,30 @@ impl CustomOp3 for LstmSeq {
         Ok((out, shape))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (b, t_len, d) = l1.shape().dims3()?;
+        let (g4, cols) = l2.shape().dims2()?;
+        let h = g4 / 4;
+        if cols != d + h + 1 || l3.shape().elem_count() != 2 * b * h {
+            candle_core::bail!(
+                "lstm-seq: [W_ih | W_hh | b] is {g4}×{cols}, want {g4}×{}",
+                d + h + 1
+            )
+        }
+        let (out, saved) = cuda::forward(s1, l1, s2, l2, s3, l3, (b, t_len, d, h))?;
+        *self.cuda_saved.lock().expect("lstm-seq saved state") = Some(saved);
+        Ok((out, Shape::from(b * t_len * h + b * h)))
+    }
+
     fn bwd(
         &self,
         x: &Tensor,
@@ -136,6 +175,15 @@ impl CustomOp3 for LstmSeq {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            let saved = self.cuda_saved.lock().expect("lstm-seq saved state");
+            let Some(saved) = saved.as_ref() else {
+                candle_core::bail!("lstm-seq backward: no saved forward pass")
+            };
+            let (dx, dw, dhc0) = cuda::backward(saved, x, wcat, hc0, res, grad_res)?;
+            return Ok((Some(dx), Some(dw), Some(dhc0)));
+        }
         let (dx, dw, dhc0) = match x.dtype() {
             DType::F32 => self.bwd_impl::<f32>(x, wcat, hc0, res, grad_res)?,
             DType::F64 => self.bwd_impl::<f64>(x, wcat, hc0, res, grad_res)?,
@@ -176,9 +224,7 @@ pub fn lstm_seq(
     let g4 = w_hh.dim(0)?;
     let h = g4 / 4;
     let hc0 = Tensor::stack(&[h0, c0], 0)?.contiguous()?;
-    let op = LstmSeq {
-        saved: Mutex::new(Saved::default()),
-    };
+    let op = LstmSeq::new();
     let out = x.contiguous()?.apply_op3_arc(
         &Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?,
         &hc0,

@@ -60,6 +60,9 @@ struct Saved {
 
 /// The custom op (one instance per call, holding the saved activations).
 pub struct LstmSeq {
+    /// Whether a backward pass can follow (some input is tracked): only then are the gates
+    /// and cell states of every step kept.
+    save: bool,
     saved: Mutex<Saved>,
     /// What the CUDA forward pass saved for backward.
     #[cfg(feature = "cuda")]
@@ -67,8 +70,9 @@ pub struct LstmSeq {
 }
 
 impl LstmSeq {
-    fn new() -> Self {
+    fn new(save: bool) -> Self {
         LstmSeq {
+            save,
             saved: Mutex::new(Saved::default()),
             #[cfg(feature = "cuda")]
             cuda_saved: Mutex::new(None),
@@ -163,7 +167,9 @@ impl CustomOp3 for LstmSeq {
             )
         }
         let (out, saved) = cuda::forward(s1, l1, s2, l2, s3, l3, (b, t_len, d, h))?;
-        *self.cuda_saved.lock().expect("lstm-seq saved state") = Some(saved);
+        if self.save {
+            *self.cuda_saved.lock().expect("lstm-seq saved state") = Some(saved);
+        }
         Ok((out, Shape::from(b * t_len * h + b * h)))
     }
 
@@ -224,12 +230,11 @@ pub fn lstm_seq(
     let g4 = w_hh.dim(0)?;
     let h = g4 / 4;
     let hc0 = Tensor::stack(&[h0, c0], 0)?.contiguous()?;
-    let op = LstmSeq::new();
-    let out = x.contiguous()?.apply_op3_arc(
-        &Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?,
-        &hc0,
-        std::sync::Arc::new(Box::new(op)),
-    )?;
+    let x = x.contiguous()?;
+    let wcat = Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?;
+    // candle records the op for backward exactly when one of its inputs is tracked
+    let op = LstmSeq::new(x.track_op() || wcat.track_op() || hc0.track_op());
+    let out = x.apply_op3_arc(&wcat, &hc0, std::sync::Arc::new(Box::new(op)))?;
     let hs = out.narrow(0, 0, b * t_len * h)?.reshape((b, t_len, h))?;
     let h_last = hs.narrow(1, t_len - 1, 1)?.squeeze(1)?;
     let c_last = out.narrow(0, b * t_len * h, b * h)?.reshape((b, h))?;
@@ -241,6 +246,47 @@ mod tests {
     use super::cell::{bwd_row, fwd_row, LstmFloat};
     use super::rhs::{Rhs, PANEL};
     use crate::cpu::{matmul, simd_on, Isa};
+
+    /// Without a tracked input (an inference view) the op keeps no per-step state and gives
+    /// the same bits as the pass that keeps it, over several chunks and a final cell state.
+    #[test]
+    fn unsaved_forward_equals_the_saving_one() {
+        use candle_core::{Device, Tensor, Var};
+        let dev = Device::Cpu;
+        let (b, t, d, h) = (5, 7, 6, 8);
+        let r = |n: usize, s: u64| {
+            let mut st = s;
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    st = st
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (st >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            v
+        };
+        let x = Tensor::from_vec(r(b * t * d, 1), (b, t, d), &dev).unwrap();
+        let w_ih = Tensor::from_vec(r(4 * h * d, 2), (4 * h, d), &dev).unwrap();
+        let w_hh = Tensor::from_vec(r(4 * h * h, 3), (4 * h, h), &dev).unwrap();
+        let bias = Tensor::from_vec(r(4 * h, 4), 4 * h, &dev).unwrap();
+        let h0 = Tensor::from_vec(r(b * h, 5), (b, h), &dev).unwrap();
+        let c0 = Tensor::from_vec(r(b * h, 6), (b, h), &dev).unwrap();
+        let tracked = Var::from_tensor(&w_hh).unwrap();
+        for chunks in [1, 2, 3] {
+            super::with_chunk_count(chunks, || {
+                let (o1, h1, c1) = super::lstm_seq(&x, &w_ih, &w_hh, &bias, &h0, &c0).unwrap();
+                let (o2, h2, c2) =
+                    super::lstm_seq(&x, &w_ih, tracked.as_tensor(), &bias, &h0, &c0).unwrap();
+                assert!(!o1.track_op() && o2.track_op());
+                for (a, b) in [(o1, o2), (h1, h2), (c1, c2)] {
+                    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    assert_eq!(a, b, "{chunks} chunks");
+                }
+            });
+        }
+    }
 
     /// A matrix above `PANEL_BYTES` is stored in column panels and multiplied panel by panel;
     /// the products equal one GEMM over the whole matrix (to rounding: the GEMM may split the

@@ -39,6 +39,9 @@ impl LstmSeq {
             saved = run_chunks(work, |ci, (hs, c_last)| {
                 let r0 = ci * rpc;
                 let n = c_last.len() / h;
+                if !self.save {
+                    return fwd_unsaved((xp, &bias, &wt, hc0), (hs, c_last), (r0, n, b, t_len, h));
+                }
                 // The pre-activation gates of every step start as xp + bias, written once here
                 // rather than zero-filled and overwritten step by step.
                 let mut gates: Vec<T> = Vec::with_capacity(t_len * n * g4);
@@ -76,10 +79,58 @@ impl LstmSeq {
         // SAFETY: the chunks cover `out`; each writes every hidden state of its rows (one row
         // of h values per step) and their final cell states.
         let out = unsafe { written(b * t_len * h + b * h, &mut fill) };
-        let mut s = self.saved.lock().expect("lstm saved state");
-        s.rows_per_chunk = rpc;
-        s.chunks = T::wrap(saved);
+        if self.save {
+            let mut s = self.saved.lock().expect("lstm saved state");
+            s.rows_per_chunk = rpc;
+            s.chunks = T::wrap(saved);
+        }
         Ok(out)
+    }
+}
+
+/// The recurrence of one chunk of `n` rows (from row `r0`) when no backward pass will follow
+/// (an inference view): the same operations in the same order as the saving pass, so the same
+/// bits, but one step's gates (`n × 4h`) and two steps' cell states are all it keeps, reused
+/// from step to step in the cache instead of `T` steps' worth (4 MB per chunk at 16 rows × 64
+/// steps × 1 024 gates) written once and never read again.
+#[allow(clippy::type_complexity)]
+fn fwd_unsaved<T: LstmFloat>(
+    (xp, bias, wt, hc0): (&[T], &[T], &Rhs<T>, &[T]),
+    (hs, c_last): (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]),
+    (r0, n, b, t_len, h): (usize, usize, usize, usize, usize),
+) -> ChunkSaved<T> {
+    let g4 = 4 * h;
+    let mut g = vec![T::zero(); n * g4];
+    let mut hprev: Vec<T> = hc0[r0 * h..(r0 + n) * h].to_vec();
+    let mut c_prev: Vec<T> = hc0[(b + r0) * h..(b + r0 + n) * h].to_vec();
+    let mut c_next = vec![T::zero(); n * h];
+    let mut tc = vec![T::zero(); h];
+    for t in 0..t_len {
+        for (r, gr) in g.chunks_exact_mut(g4).enumerate() {
+            let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
+            for ((d, &x), &bq) in gr.iter_mut().zip(src).zip(bias) {
+                *d = x + bq;
+            }
+        }
+        // g (n × 4h) += hprev (n × h) · W_hhᵀ.
+        wt.mul(&mut g, true, (&hprev, 1, h as isize), n);
+        for r in 0..n {
+            let hp = &mut hprev[r * h..(r + 1) * h];
+            T::fwd_row(
+                &mut g[r * g4..(r + 1) * g4],
+                &c_prev[r * h..(r + 1) * h],
+                &mut c_next[r * h..(r + 1) * h],
+                hp,
+                &mut tc,
+            );
+            write_all(&mut hs[(r * t_len + t) * h..(r * t_len + t + 1) * h], hp);
+        }
+        std::mem::swap(&mut c_prev, &mut c_next);
+    }
+    write_all(c_last, &c_prev);
+    ChunkSaved {
+        gates: Vec::new(),
+        cells: Vec::new(),
     }
 }
 

@@ -57,20 +57,16 @@ impl LstmSeq {
                 let mut tc = vec![T::zero(); h];
                 for t in 0..t_len {
                     let g = &mut gates[t * n * g4..(t + 1) * n * g4];
-                    // g (n × 4h) += hprev (n × h) · W_hhᵀ.
-                    wt.mul(g, true, (&hprev, 1, h as isize), n);
                     let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
-                    for r in 0..n {
-                        let hp = &mut hprev[r * h..(r + 1) * h];
-                        T::fwd_row(
-                            &mut g[r * g4..(r + 1) * g4],
-                            &c_prev[r * h..(r + 1) * h],
-                            &mut c_next[r * h..(r + 1) * h],
-                            hp,
-                            &mut tc,
-                        );
-                        write_all(&mut hs[(r * t_len + t) * h..(r * t_len + t + 1) * h], hp);
-                    }
+                    step(
+                        &wt,
+                        g,
+                        (c_prev, c_next),
+                        &mut hprev,
+                        hs,
+                        (t, t_len),
+                        &mut tc,
+                    );
                 }
                 write_all(c_last, &cells[t_len * n * h..]);
                 ChunkSaved { gates, cells }
@@ -85,6 +81,34 @@ impl LstmSeq {
             s.chunks = T::wrap(saved);
         }
         Ok(out)
+    }
+}
+
+/// One step `t` of a chunk's rows, shared by both forward passes: `g (n × 4h) += hprev ·
+/// W_hhᵀ`, then each row's gates activated in place, `c_next` and `hprev` updated and `h_t`
+/// written to the chunk's outputs `hs (n, t_len, h)`.
+fn step<T: LstmFloat>(
+    wt: &Rhs<T>,
+    g: &mut [T],
+    (c_prev, c_next): (&[T], &mut [T]),
+    hprev: &mut [T],
+    hs: &mut [MaybeUninit<T>],
+    (t, t_len): (usize, usize),
+    tc: &mut [T],
+) {
+    let h = tc.len();
+    let (n, g4) = (hprev.len() / h, 4 * h);
+    wt.mul(g, true, (hprev, 1, h as isize), n);
+    for r in 0..n {
+        let hp = &mut hprev[r * h..(r + 1) * h];
+        T::fwd_row(
+            &mut g[r * g4..(r + 1) * g4],
+            &c_prev[r * h..(r + 1) * h],
+            &mut c_next[r * h..(r + 1) * h],
+            hp,
+            tc,
+        );
+        write_all(&mut hs[(r * t_len + t) * h..(r * t_len + t + 1) * h], hp);
     }
 }
 
@@ -112,19 +136,15 @@ fn fwd_unsaved<T: LstmFloat>(
                 *d = x + bq;
             }
         }
-        // g (n × 4h) += hprev (n × h) · W_hhᵀ.
-        wt.mul(&mut g, true, (&hprev, 1, h as isize), n);
-        for r in 0..n {
-            let hp = &mut hprev[r * h..(r + 1) * h];
-            T::fwd_row(
-                &mut g[r * g4..(r + 1) * g4],
-                &c_prev[r * h..(r + 1) * h],
-                &mut c_next[r * h..(r + 1) * h],
-                hp,
-                &mut tc,
-            );
-            write_all(&mut hs[(r * t_len + t) * h..(r * t_len + t + 1) * h], hp);
-        }
+        step(
+            wt,
+            &mut g,
+            (&c_prev, &mut c_next),
+            &mut hprev,
+            hs,
+            (t, t_len),
+            &mut tc,
+        );
         std::mem::swap(&mut c_prev, &mut c_next);
     }
     write_all(c_last, &c_prev);

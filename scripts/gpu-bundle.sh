@@ -33,6 +33,8 @@ for f in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcud
 done
 ln -sf ../../nccl/lib/libnccl.so.2 "$L/libnccl.so"
 mkdir -p "$L/stubs"
+# cudarc is only a dependency of the cuda feature: fetch it before reading its source.
+cargo fetch --quiet
 CUDARC="$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.* | tail -1)"
 grep -ohE '^\s+(pub )?fn (cu[A-Za-z0-9_]+)\(' "$CUDARC/src/driver/sys/mod.rs" \
     | sed -E 's/.*fn (cu[A-Za-z0-9_]+)\(/\1/' | sort -u | awk '{print "void "$1"(void){}"}' > "$L/stubs/cuda-stub.c"

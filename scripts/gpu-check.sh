@@ -16,28 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-docs/gpu/$(date +%F)}"; mkdir -p "$OUT"
 export OUT
-if ! command -v nvcc >/dev/null 2>&1; then
-  NV="$(ls -d "$HOME"/.cache/genolm/cuda13/lib/python3*/site-packages/nvidia/cu13 2>/dev/null | head -1 || true)"
-  [ -n "$NV" ] && export PATH="$NV/bin:$PATH" CUDA_ROOT="$NV"
-fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
-cap="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)"
-export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-$cap}"
-if [ -n "${GENOLM_PREBUILT:-}" ]; then
-  # CUDA's libraries from the machine: its toolkit, else Python's nvidia-* packages (PyTorch's).
-  libs="/usr/local/nvidia/lib64:/usr/local/cuda/lib64"
-  py_nv="$(python3 -c 'import nvidia, os; print(list(nvidia.__path__)[0])' 2>/dev/null || true)"
-  [ -n "$py_nv" ] && for d in "$py_nv"/*/lib; do libs="$libs:$d"; done
-  export LD_LIBRARY_PATH="$libs:$PWD/$GENOLM_PREBUILT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  cat "$GENOLM_PREBUILT/BUILD" | tee "$OUT/build.txt"
-  target="$GENOLM_PREBUILT"; gpu_check="$target/gpu_check"
-  if ldd "$gpu_check" | grep 'not found'; then echo "missing libraries (above)"; exit 1; fi
-else
-  t0=$(date +%s)
-  cargo build --release --features cuda,nccl --example gpu_check --bin genolm 2>&1 | tail -3
-  echo "build: $(( $(date +%s) - t0 )) s" | tee "$OUT/build.txt"
-  target="${CARGO_TARGET_DIR:-target}/release"; gpu_check="$target/examples/gpu_check"
-fi
+source scripts/gpu-env.sh
+gpu_check="$target/gpu_check"
 status=0
 "$gpu_check" | tee "$OUT/gpu-check.txt" || status=1
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then

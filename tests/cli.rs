@@ -840,6 +840,17 @@ fn train_then_report_a_run_folder() {
     // a folder that is not a run
     let e = fails(&["report", s(dir.path()), "--out", s(&rep)]);
     assert!(e.contains("run.toml"), "{e}");
+
+    // another seed of the same recipe: recorded in its run file, other initial weights
+    let run2 = dir.path().join("run2");
+    ok(&["train", "-c", s(&toml), "--seed", "7", "--output", s(&run2)]);
+    let rec = std::fs::read_to_string(run2.join("run.toml")).unwrap();
+    assert!(rec.contains("seed = 7"), "{rec}");
+    assert_ne!(
+        std::fs::read(run.join("model.safetensors")).unwrap(),
+        std::fs::read(run2.join("model.safetensors")).unwrap(),
+        "a different seed gives different weights"
+    );
 }
 
 #[test]

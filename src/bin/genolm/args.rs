@@ -108,6 +108,11 @@ pub enum Cmd {
         /// resumable (a job with a time limit: continue later with `--resume`).
         #[arg(long)]
         stop_at_step: Option<usize>,
+        /// Override the run file's seed of initial weights and dropout masks (`[train]
+        /// seed`): the same recipe with other seeds measures the spread between equal runs
+        /// (the batch order stays `[data] batch_seed`).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Benchmark a trained LM (seed 002): every task, next to a Markov baseline.
     Bench {

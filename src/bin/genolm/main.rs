@@ -67,6 +67,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             rope_factor,
             distributed,
             stop_at_step,
+            seed,
         } => {
             let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
             if let Some(m) = rope_scaling {
@@ -90,6 +91,9 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             }
             if let Some(lr) = lr {
                 cfg.train.lr = lr;
+            }
+            if let Some(seed) = seed {
+                cfg.train.seed = seed;
             }
             let ro = genolm::train::run::RunOptions {
                 distributed,

@@ -11,7 +11,7 @@
 #
 # Each budget is a run folder in $OUT/compute/b<BATCHES> with a checkpoint after every epoch; a
 # run stopped by LIMIT_S (seconds for all runs together) is finished anywhere with
-# `genolm train -c $OUT/compute/b<N>.toml --resume` (set device = "cpu" in the file on a CPU).
+# `genolm train -c $OUT/compute/b<N>/run.toml --resume` (set device = "cpu" in it on a CPU).
 # Score the runs on a CPU: `genolm bench $OUT/compute/b<N> --tasks transfer`. PACK=1 packs every
 # run folder without its optimizer state into $OUT/compute.tgz (for a machine that hands back
 # only a few files of limited size: the 2026-12-04 device returned eight, each under ~20 MB).
@@ -21,16 +21,18 @@ OUT="${OUT:-docs/gpu/$(date +%F)}"; mkdir -p "$OUT/compute"
 export OUT
 source scripts/gpu-env.sh
 end=$(( $(date +%s) + ${LIMIT_S:-540} ))
+# The recipe on the GPU: the run file with device and precision set (its other settings are
+# overridden per run on the command line, and each run folder records its own run.toml).
+sed -e 's|^device = .*|device = "cuda"\nprecision = "f32"|' configs/lstm_small_extended.toml \
+  > "$OUT/compute/recipe.toml"
 # One run: batches per epoch $1, initialisation seed $2 (the run file's 42 when empty).
 run() {
-  local n=$1 seed=$2 d="$OUT/compute/b$1${2:+-s$2}"
-  sed -e "s|^output = .*|output = \"$d\"|" -e "s|^max_batches = .*|max_batches = $n|" \
-      -e "s|^device = .*|device = \"cuda\"\nprecision = \"f32\"${seed:+\nseed = $seed}|" \
-      configs/lstm_small_extended.toml > "$d.toml"
-  local left=$(( end - $(date +%s) )) t0=$(date +%s) resume=()
+  local seed=$2 d="$OUT/compute/b$1${2:+-s$2}"
+  local left=$(( end - $(date +%s) )) t0=$(date +%s) args=(--max-batches "$1" --output "$d")
   [ "$left" -gt 30 ] || { echo "$d: no time left"; return; }
-  [ -f "$d/state.json" ] && resume=(--resume)
-  if timeout -s INT "$left" "$target/genolm" train -c "$d.toml" "${resume[@]}" > "$d.log" 2>&1; then
+  [ -n "$seed" ] && args+=(--seed "$seed")
+  [ -f "$d/state.json" ] && args+=(--resume)
+  if timeout -s INT "$left" "$target/genolm" train -c "$OUT/compute/recipe.toml" "${args[@]}" > "$d.log" 2>&1; then
     echo "$d: done in $(( $(date +%s) - t0 )) s"
   else
     echo "$d: stopped after $(( $(date +%s) - t0 )) s (resume it)"

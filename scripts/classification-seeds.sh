@@ -7,6 +7,8 @@
 # CORPUS=embedded (or a folder or manifest) draws the items from that corpus instead of the model's
 # own: a model trained on another corpus then gets the same promoter and coding/intergenic items
 # (the read tasks also use its training genomes that the corpus lacks, which bench adds).
+# DATASETS="coding_vs_intergenic read_kingdom" runs only those rows (a seed of the whole task
+# takes about half an hour on two cores, a coding/intergenic row a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
@@ -18,6 +20,9 @@ BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
 mkdir -p "$OUT"
 for s in $SEEDS; do
   printf 'seed = %s\nclassification_items = %s\nverbose = false\n' "$s" "$ITEMS" > "$OUT/sizes-seed$s.toml"
+  if [ -n "${DATASETS:-}" ]; then
+    printf 'classification_datasets = [%s]\n' "$(printf '"%s", ' $DATASETS | sed 's/, $//')" >> "$OUT/sizes-seed$s.toml"
+  fi
   "$BIN" bench "$MODEL" --tasks classification --sizes "$OUT/sizes-seed$s.toml" --out "$OUT/seed$s" \
     ${CORPUS:+--corpus "$CORPUS"} \
     > "$OUT/seed$s.log" 2>&1 || { echo "seed $s failed"; tail -5 "$OUT/seed$s.log"; exit 1; }

@@ -49,3 +49,35 @@ for ds, d in rows.items():
         name = {"acc": "accuracy", "auroc": "AUROC", "accuracy_seen": "accuracy, genomes the LM trained on",
                 "accuracy_unseen": "accuracy, other genomes"}[metric]
         print(f"| {ds} | {name} | {d['n'][0]} | " + " | ".join(cells) + " |")
+
+# Paired per-seed comparison: each seed draws its own split, and every method is scored on the
+# same test items of that seed, so "does A beat B" is a question about the per-seed differences,
+# not about two means with overlapping spreads.
+names = {"model": "ULMFiT classifier", "lm_generative": "class-conditional LMs", "markov": "Markov per class",
+         "kmer_logreg": "k-mer logistic regression", "cnn_scratch": "CNN from scratch"}
+n_seeds = len(sys.argv) - 1
+if n_seeds > 1:
+    print(f"\nPaired over the {n_seeds} seeds (same test items within a seed): the best of genolm's two LM "
+          "classifiers on each row (by mean accuracy) minus each other method; mean ± sd of the per-seed "
+          "differences, and seeds won / tied / lost\n")
+    print("| dataset | metric | LM classifier | " + " | ".join(f"− {names[c]}" for c in cols[2:]) + " |")
+    print("|---|---|---|" + "---|" * len(cols[2:]))
+    for ds, d in rows.items():
+        best = max(("model", "lm_generative"),
+                   key=lambda c: statistics.mean(d["acc"][c]) if d["acc"].get(c) else float("-inf"))
+        for metric in ["acc", "auroc"]:
+            if metric not in d or not d[metric].get(best):
+                continue
+            cells = []
+            for c in cols[2:]:
+                a, b = d[metric][best], d[metric].get(c, [])
+                if len(a) != len(b):
+                    cells.append("–")
+                    continue
+                diff = [x - y for x, y in zip(a, b)]
+                won = sum(x > 1e-9 for x in diff)
+                lost = sum(x < -1e-9 for x in diff)
+                sd = statistics.stdev(diff) if len(diff) > 1 else 0.0
+                cells.append(f"{statistics.mean(diff):+.3f} ± {sd:.3f} ({won}/{len(diff) - won - lost}/{lost})")
+            name = "accuracy" if metric == "acc" else "AUROC"
+            print(f"| {ds} | {name} | {names[best]} | " + " | ".join(cells) + " |")

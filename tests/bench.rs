@@ -468,7 +468,7 @@ fn kmer_logistic_regression_learns_the_promoters() {
     let mut accs = Vec::new();
     for seed in 0..5 {
         let (tr, te) = stratified_split(&items, seed);
-        let p = kmer_logreg_probs(&tr, &te, 2, seed);
+        let p = kmer_logreg_probs(&tr, &te, 2, seed, false);
         let ok = p
             .iter()
             .zip(&te)
@@ -479,6 +479,66 @@ fn kmer_logistic_regression_learns_the_promoters() {
     let mean = accs.iter().sum::<f64>() / accs.len() as f64;
     eprintln!("k-mer logistic regression on the UCI promoters: {accs:?} (mean {mean:.3})");
     assert!(mean > 0.7, "{accs:?}");
+}
+
+#[test]
+fn both_strand_baselines_do_not_depend_on_the_strand_given() {
+    use genolm::bench::baselines::{kmer_logreg_probs, markov_per_class_probs};
+    use genolm::bench::classification::PROMOTERS_CSV;
+    use genolm::data::alphabet::revcomp;
+    use genolm::data::tasks::{parse_labelled_csv, stratified_split, LabelledSeq};
+    // on both strands an item and its reverse complement get the same class probabilities from
+    // either baseline; on one strand they do not
+    let items = parse_labelled_csv(PROMOTERS_CSV, "promoters").unwrap();
+    let (tr, te) = stratified_split(&items, 1);
+    let rc: Vec<LabelledSeq> = te
+        .iter()
+        .map(|x| LabelledSeq {
+            seq: revcomp(&x.seq),
+            ..x.clone()
+        })
+        .collect();
+    let close = |a: &[Vec<f64>], b: &[Vec<f64>]| {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .all(|(x, y)| (x - y).abs() < 1e-9)
+    };
+    for both in [true, false] {
+        let m = markov_per_class_probs(&tr, &te, 2, both).unwrap();
+        let m_rc = markov_per_class_probs(&tr, &rc, 2, both).unwrap();
+        let k = kmer_logreg_probs(&tr, &te, 2, 1, both);
+        let k_rc = kmer_logreg_probs(&tr, &rc, 2, 1, both);
+        assert_eq!(close(&m, &m_rc), both, "Markov, both strands {both}");
+        assert_eq!(
+            close(&k, &k_rc),
+            both,
+            "k-mer regression, both strands {both}"
+        );
+    }
+}
+
+#[test]
+fn classification_runs_the_datasets_asked_for() {
+    use genolm::bench::classification::CLASSIFICATION_DATASETS;
+    let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let opts = BenchOptions {
+        tasks: vec![Task::Classification],
+        classification_datasets: vec!["promoters".into()],
+        ..BenchOptions::quick()
+    };
+    let rep = benchmark(&model, &opts).unwrap();
+    let names: Vec<&str> = rep.rows.iter().map(|r| r.dataset.as_str()).collect();
+    assert_eq!(names, ["promoters"]);
+    let bad = BenchOptions {
+        classification_datasets: vec!["promoter".into()],
+        ..opts
+    };
+    let err = benchmark(&model, &bad).unwrap_err().to_string();
+    assert!(
+        err.contains("\"promoter\"") && err.contains(CLASSIFICATION_DATASETS[4]),
+        "{err}"
+    );
 }
 
 #[test]

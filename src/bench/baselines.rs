@@ -12,10 +12,14 @@
 //!   classifier head's concat pooling of last, max and mean), trained with the same classifier recipe as the
 //!   pretrained model but every layer trainable from the first epoch and no pretraining.
 //!
-//! All see exactly the training and test items the model sees; [`all_baselines`] runs the three
-//! (`genolm classify --baselines` on a user's labelled data, the benchmark's classification rows).
+//! All see exactly the training and test items the model sees, on the strands it sees them:
+//! with [`ClassifyOptions::both_strands`] (reads, genome windows) the chains and the regression
+//! also read each item's reverse complement, as the CNN and the LM classifiers do.
+//! [`all_baselines`] runs the three (`genolm classify --baselines` on a user's labelled data,
+//! the benchmark's classification rows).
 
 use super::markov::MarkovModel;
+use crate::data::alphabet::revcomp;
 use crate::data::tasks::{stratified_split, LabelledSeq};
 use crate::models::{GenomicModel, ModelConfig};
 use crate::stats::regression::{softmax_regression, standardised};
@@ -74,20 +78,28 @@ fn log_loss(p: &[Vec<f64>], y: &[u32]) -> f64 {
 pub const MARKOV_CLASS_ORDER: usize = 2;
 
 /// Class probabilities of the test items from one order-2 Markov chain per class, fitted on
-/// that class's training items (Bayes' rule with equal priors on the items' likelihoods).
+/// that class's training items (Bayes' rule with equal priors on the items' likelihoods). With
+/// `both_strands` each chain also counts its items' reverse complements and an item's
+/// log-likelihood is the mean over its two strands, as the class-conditional LMs score it (for
+/// data whose class does not depend on the strand, such as reads).
 ///
 /// ```
 /// use genolm::bench::baselines::markov_per_class_probs;
 /// use genolm::data::tasks::LabelledSeq;
 /// let item = |s: &str, label| LabelledSeq { seq: s.as_bytes().to_vec(), label, origin: String::new() };
 /// let train = [item("ACACACACACACACAC", 0), item("GTTGGTTGGTTGGTTG", 1)];
-/// let p = markov_per_class_probs(&train, &[item("CACACACA", 0)], 2).unwrap();
+/// let p = markov_per_class_probs(&train, &[item("CACACACA", 0)], 2, false).unwrap();
 /// assert!(p[0][0] > 0.9);
+/// // on both strands an item and its reverse complement get the same probabilities
+/// let fwd = markov_per_class_probs(&train, &[item("CACACAGT", 0)], 2, true).unwrap();
+/// let rev = markov_per_class_probs(&train, &[item("ACTGTGTG", 0)], 2, true).unwrap();
+/// assert!((fwd[0][0] - rev[0][0]).abs() < 1e-12);
 /// ```
 pub fn markov_per_class_probs(
     train: &[LabelledSeq],
     test: &[LabelledSeq],
     n_classes: usize,
+    both_strands: bool,
 ) -> Result<Vec<Vec<f64>>> {
     let models: Vec<MarkovModel> = (0..n_classes as u32)
         .map(|c| {
@@ -97,16 +109,22 @@ pub fn markov_per_class_probs(
                     .filter(|x| x.label == c)
                     .map(|x| x.seq.as_slice()),
                 MARKOV_CLASS_ORDER,
-                false,
+                both_strands,
             )
         })
         .collect::<Result<_>>()?;
     Ok(test
         .iter()
         .map(|x| {
+            let rc = both_strands.then(|| revcomp(&x.seq));
             let ll: Vec<f64> = models
                 .iter()
-                .map(|m| m.span_logp(&x.seq, 0, x.seq.len()))
+                .map(|m| match &rc {
+                    Some(rc) => {
+                        (m.span_logp(&x.seq, 0, x.seq.len()) + m.span_logp(rc, 0, rc.len())) / 2.0
+                    }
+                    None => m.span_logp(&x.seq, 0, x.seq.len()),
+                })
                 .collect();
             crate::stats::posterior(&ll)
         })
@@ -114,13 +132,25 @@ pub fn markov_per_class_probs(
 }
 
 /// Class probabilities of the test items from a k-mer logistic regression fitted on `train`.
+/// With `both_strands` an item's features are the mean of its own and its reverse complement's
+/// (the regression then cannot tell the strands apart).
 pub fn kmer_logreg_probs(
     train: &[LabelledSeq],
     test: &[LabelledSeq],
     k: usize,
     seed: u64,
+    both_strands: bool,
 ) -> Vec<Vec<f64>> {
-    let feats = |v: &[LabelledSeq]| v.iter().map(|x| kmer_features(&x.seq)).collect::<Vec<_>>();
+    let item_features = |seq: &[u8]| {
+        let mut f = kmer_features(seq);
+        if both_strands {
+            for (a, b) in f.iter_mut().zip(kmer_features(&revcomp(seq))) {
+                *a = (*a + b) / 2.0;
+            }
+        }
+        f
+    };
+    let feats = |v: &[LabelledSeq]| v.iter().map(|x| item_features(&x.seq)).collect::<Vec<_>>();
     let labels = |v: &[LabelledSeq]| v.iter().map(|x| x.label).collect::<Vec<_>>();
     let d = 340;
     // the penalty, chosen on a held-out fifth of the training items
@@ -186,7 +216,8 @@ pub type NamedProbs = Vec<(&'static str, Vec<Vec<f64>>)>;
 
 /// The three baselines on the same items, by name: `markov_per_class`
 /// ([`markov_per_class_probs`]), `kmer_logreg` ([`kmer_logreg_probs`], its penalty chosen with
-/// `opts`' seed) and `cnn_scratch` ([`cnn_scratch_probs`] with `opts`' recipe).
+/// `opts`' seed) and `cnn_scratch` ([`cnn_scratch_probs`] with `opts`' recipe); all three
+/// on both strands when `opts.both_strands`.
 pub fn all_baselines(
     train: &[LabelledSeq],
     test: &[LabelledSeq],
@@ -197,11 +228,11 @@ pub fn all_baselines(
     Ok(vec![
         (
             "markov_per_class",
-            markov_per_class_probs(train, test, n_classes)?,
+            markov_per_class_probs(train, test, n_classes, opts.both_strands)?,
         ),
         (
             "kmer_logreg",
-            kmer_logreg_probs(train, test, n_classes, opts.ulmfit.seed),
+            kmer_logreg_probs(train, test, n_classes, opts.ulmfit.seed, opts.both_strands),
         ),
         ("cnn_scratch", cnn_scratch_probs(train, test, opts, device)?),
     ])

@@ -9,7 +9,8 @@
 //!   40 × `classification_items` of them — a task decided by what sits at which position of
 //!   the window;
 //! * `coding_vs_intergenic`: 99-nt windows entirely in CDS vs entirely intergenic, from a
-//!   held-out annotated genome, stratified 80/20;
+//!   held-out annotated genome, stratified 80/20; read on both strands, as the reads are
+//!   ([`strand_free`]);
 //! * `read_kingdom`: kingdom (PRO/EUK/VIR) of 150-nt reads — trained on reads of the training
 //!   genomes, tested on reads of held-out genomes (a transfer task: other species);
 //! * `read_origin`: species of origin of 150-nt reads among every species of the corpus (seed
@@ -96,15 +97,14 @@ pub fn evaluate_task(
     let t0 = Instant::now();
     let n_classes = train.iter().chain(test).map(|x| x.label).max().unwrap_or(0) as usize + 1;
     let seed = ctx.opts.seed;
-    // one recipe for the LM classifier and the CNN baseline; reads come from either strand,
-    // so their classes do not depend on it
+    // one recipe for the LM classifier and every baseline; see `strand_free`
     let opts = ClassifyOptions {
         ulmfit: UlmfitOptions {
             cls_epochs: ctx.opts.classification_epochs,
             ..UlmfitOptions::quiet(seed)
         },
         eval_batch_size: ctx.opts.batch_size.max(1),
-        both_strands: name.starts_with("read_"),
+        both_strands: strand_free(name),
         ..Default::default()
     };
     let fit = classify(ctx.model, train, test, &opts)?;
@@ -174,50 +174,116 @@ pub fn evaluate_task(
     })
 }
 
-/// The task: up to four rows.
+/// The task's datasets, in report order (`BenchOptions::classification_datasets` picks some).
+pub const CLASSIFICATION_DATASETS: [&str; 5] = [
+    "promoters",
+    "splice_junctions",
+    "coding_vs_intergenic",
+    "read_kingdom",
+    "read_origin",
+];
+
+/// Is a dataset's class independent of the strand its items are written on? Then every
+/// classifier (the LM's, the class LMs and the baselines) trains on both strands of each item
+/// and scores a test item on both. Reads come from either strand; so do the coding/intergenic
+/// windows, which are cut from the genome's forward strand whichever strand a gene lies on (a
+/// chloroplast's genes lie on both), so a coding window is sense or antisense CDS by chance.
+/// Promoters and splice junctions are written on their gene's strand, where the strand is
+/// part of what the class means.
+pub fn strand_free(dataset: &str) -> bool {
+    dataset.starts_with("read_") || dataset == "coding_vs_intergenic"
+}
+
+/// An error naming the first of `names` that is not one of [`CLASSIFICATION_DATASETS`].
+pub fn check_datasets(names: &[String]) -> Result<()> {
+    match names
+        .iter()
+        .find(|d| !CLASSIFICATION_DATASETS.contains(&d.as_str()))
+    {
+        Some(bad) => Err(crate::Error::Config(format!(
+            "classification_datasets: unknown dataset {bad:?} (the datasets are {})",
+            CLASSIFICATION_DATASETS.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The task: up to five rows (those of `classification_datasets`, or all).
 pub fn run(ctx: &BenchContext) -> Result<Outcome> {
+    let wanted = &ctx.opts.classification_datasets;
+    check_datasets(wanted)?;
+    let want = |d: &str| wanted.is_empty() || wanted.iter().any(|w| w == d);
     let mut rows = Vec::new();
-    let per = ctx.opts.classification_items;
-    // promoters
+    if want("promoters") {
+        promoters(ctx, &mut rows)?;
+    }
+    if want("splice_junctions") {
+        splice(ctx, &mut rows)?;
+    }
+    if want("coding_vs_intergenic") {
+        coding(ctx, &mut rows)?;
+    }
+    if want("read_kingdom") && !read_kingdom(ctx, &mut rows)? {
+        return Ok(Outcome::from_rows(rows));
+    }
+    if want("read_origin") {
+        read_origin(ctx, &mut rows)?;
+    }
+    Ok(Outcome::from_rows(rows))
+}
+
+fn promoters(ctx: &BenchContext, rows: &mut Vec<BenchRow>) -> Result<()> {
     let prom = parse_labelled_csv(PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
     let (tr, te) = stratified_split(&prom, ctx.opts.seed);
-    rows.push(evaluate_task(
-        ctx,
-        "promoters",
-        &tr,
-        &te,
-        vec!["UCI E. coli promoters".into()],
-        None,
-    )?);
-    // splice junctions: which class depends on what sits at the window's centre
+    let names = vec!["UCI E. coli promoters".into()];
+    rows.push(evaluate_task(ctx, "promoters", &tr, &te, names, None)?);
+    Ok(())
+}
+
+/// Splice junctions: which class depends on what sits at the window's centre.
+fn splice(ctx: &BenchContext, rows: &mut Vec<BenchRow>) -> Result<()> {
+    let per = ctx.opts.classification_items;
     let splice = stratified_subsample(&splice_junctions()?.items, 40 * per, ctx.opts.seed);
     let (tr, te) = stratified_split(&splice, ctx.opts.seed);
+    let names = vec!["primate splice junctions (Statlog DNA)".into()];
     rows.push(evaluate_task(
         ctx,
         "splice_junctions",
         &tr,
         &te,
-        vec!["primate splice junctions (Statlog DNA)".into()],
+        names,
         None,
     )?);
-    // coding vs intergenic on the first held-out annotated genome with both classes
+    Ok(())
+}
+
+/// Coding vs intergenic on the first held-out annotated genome with both classes.
+fn coding(ctx: &BenchContext, rows: &mut Vec<BenchRow>) -> Result<()> {
+    let per = ctx.opts.classification_items;
     for g in ctx.annotated_held_out() {
         if let Ok(items) = coding_vs_intergenic(&ctx.corpus.genomes[g], 99, per, ctx.opts.seed) {
             let (tr, te) = stratified_split(&items, ctx.opts.seed);
             if !tr.is_empty() && !te.is_empty() {
+                let names = vec![ctx.id(g)];
                 rows.push(evaluate_task(
                     ctx,
                     "coding_vs_intergenic",
                     &tr,
                     &te,
-                    vec![ctx.id(g)],
+                    names,
                     None,
                 )?);
                 break;
             }
         }
     }
-    // kingdom of origin of reads
+    Ok(())
+}
+
+/// Kingdom of origin of reads; `false` when a kingdom lacks training or held-out genomes (then
+/// the read tasks are skipped).
+fn read_kingdom(ctx: &BenchContext, rows: &mut Vec<BenchRow>) -> Result<bool> {
+    let per = ctx.opts.classification_items;
     let mut tr = Vec::new();
     let mut te = Vec::new();
     let mut ids = Vec::new();
@@ -230,30 +296,29 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             .collect();
         let test_g = ctx.held_out_of(k);
         if train_g.is_empty() || test_g.is_empty() {
-            return Ok(Outcome::from_rows(rows));
+            return Ok(false);
         }
         let label = ki as u32;
-        tr.extend(labelled_reads(
-            ctx,
-            &train_g,
-            label,
-            per,
-            None,
-            ctx.opts.seed,
-        )?);
+        let seed = ctx.opts.seed;
+        tr.extend(labelled_reads(ctx, &train_g, label, per, None, seed)?);
         te.extend(labelled_reads(
             ctx,
             &test_g,
             label,
             per / 4 + 1,
             None,
-            ctx.opts.seed + 1,
+            seed + 1,
         )?);
         ids.extend(test_g.iter().map(|&g| ctx.id(g)));
     }
     rows.push(evaluate_task(ctx, "read_kingdom", &tr, &te, ids, None)?);
+    Ok(true)
+}
+
+/// Species of origin of reads; test reads from genomes the LM trained on (their last 20 %
+/// included) are told apart from the others.
+fn read_origin(ctx: &BenchContext, rows: &mut Vec<BenchRow>) -> Result<()> {
     if let Some((tr, te, ids)) = read_origin_items(ctx)? {
-        // test reads from genomes the LM trained on (their last 20 % included) vs the others
         let trained: Vec<String> = ctx
             .train
             .iter()
@@ -272,7 +337,7 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
             Some(&seen),
         )?);
     }
-    Ok(Outcome::from_rows(rows))
+    Ok(())
 }
 
 /// `n` reads (spread over the genomes `gs`, within `window` of each contig) labelled `label`.

@@ -317,6 +317,8 @@ pub fn benchmark<'a>(
     opts: &BenchOptions,
 ) -> Result<BenchmarkReport> {
     let t0 = Instant::now();
+    // a misspelt dataset fails now, not after the tasks before it
+    classification::check_datasets(&opts.classification_datasets)?;
     let owned;
     let (model, ckpt): (&GenomicModel, Option<PathBuf>) = match model.into() {
         ModelRef::Borrowed(m) => (m, None),

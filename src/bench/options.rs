@@ -136,6 +136,11 @@ pub struct BenchOptions {
     pub classification_items: usize,
     /// Epochs of each of the four classifier cycles.
     pub classification_epochs: [usize; 4],
+    /// Which of the classification task's datasets to run
+    /// ([`CLASSIFICATION_DATASETS`](crate::bench::classification::CLASSIFICATION_DATASETS));
+    /// empty (the default) runs all of them. More seeds of one row cost minutes instead of
+    /// the half hour of the whole task.
+    pub classification_datasets: Vec<String>,
     /// Substitutions per held-out annotated genome.
     pub variants_per_genome: usize,
     /// Bases either side of a substitution (256 by default: a causal model reads the
@@ -180,6 +185,7 @@ impl Default for BenchOptions {
             importance_max: 32,
             classification_items: 80,
             classification_epochs: [2, 1, 1, 2],
+            classification_datasets: Vec::new(),
             variants_per_genome: 300,
             variant_flank: 256,
             variant_both_strands: true,

@@ -68,7 +68,8 @@ pub struct ClassifyArgs {
     #[arg(long, default_value_t = 50)]
     min_valid_per_class: usize,
     /// Average each test item's class probabilities over both strands (for labels that do not
-    /// depend on the strand, such as reads' species or kingdom).
+    /// depend on the strand, such as reads' species or kingdom, or windows cut from a genome
+    /// whichever strand its genes lie on); the baselines of --baselines read both strands too.
     #[arg(long)]
     both_strands: bool,
     /// Classify with class-conditional LMs instead of a classifier head: the --lm fine-tuned

@@ -342,8 +342,11 @@ pub struct ClassifyOptions {
     /// Gradual unfreezing (a pretrained LM); `false` trains everything from the start.
     pub gradual: bool,
     /// Score each test item on both strands and average the class probabilities: for labels
-    /// that do not depend on the strand (reads of either strand, species, kingdom); off for
-    /// strand-specific ones (promoters, genes on the given strand).
+    /// that do not depend on the strand (reads of either strand, species, kingdom, windows cut
+    /// from a genome whichever strand its genes lie on); off for strand-specific ones
+    /// (promoters, genes on the given strand). The baselines of
+    /// `bench::baselines::all_baselines` given these options read both
+    /// strands too.
     pub both_strands: bool,
 }
 

@@ -95,10 +95,32 @@ pub fn with_chunk_count<R>(chunks: usize, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Rows per chunk: the batch split evenly over the threads.
+/// Rows per chunk: the batch split evenly over the threads, within the bounds that keep every
+/// row's bits independent of the split (see [`chunk_rows_for`]).
 fn rows_per_chunk(b: usize) -> usize {
-    let chunks = CHUNKS.get().unwrap_or_else(pool_threads).max(1);
-    b.div_ceil(chunks).max(1)
+    chunk_rows_for(b, CHUNKS.get().unwrap_or_else(pool_threads))
+}
+
+/// Most rows in a chunk: up to 64 rows a step's GEMM blocks its sums the same way (beyond,
+/// with more than 512 units, the GEMM picks its depth blocks from the cache sizes instead).
+const MAX_CHUNK_ROWS: usize = 64;
+
+/// Rows per chunk of `b` rows over `chunks` chunks: `b / chunks` rounded up, but at least 2,
+/// at most [`MAX_CHUNK_ROWS`], and never leaving a last chunk of one row (a one-row GEMM is a
+/// matrix-vector product that sums in another order). So a row's values are the same bits
+/// whatever the thread count; the weights' gradient sums over fixed parts of the batch
+/// (`pass::recurrent_weight_grad`), so they are too.
+fn chunk_rows_for(b: usize, chunks: usize) -> usize {
+    if b <= 2 {
+        return b.max(1);
+    }
+    let want = b.div_ceil(chunks.max(1)).clamp(2, MAX_CHUNK_ROWS.min(b));
+    let ok = |r: usize| b % r != 1;
+    (0..MAX_CHUNK_ROWS)
+        .flat_map(|d| [want.checked_sub(d), Some(want + d)])
+        .flatten()
+        .find(|&r| (2..=MAX_CHUNK_ROWS.min(b)).contains(&r) && ok(r))
+        .unwrap_or(b.min(MAX_CHUNK_ROWS))
 }
 
 impl CustomOp3 for LstmSeq {
@@ -246,6 +268,98 @@ mod tests {
     use super::cell::{bwd_row, fwd_row, LstmFloat};
     use super::rhs::{Rhs, PANEL};
     use crate::cpu::{matmul, simd_on, Isa};
+
+    /// Rows per chunk stay within 2..=64 and leave no one-row chunk; two threads split a
+    /// batch in halves, as they always did (the shipped checkpoints keep their bytes).
+    #[test]
+    fn chunk_rows_avoid_one_row_gemms() {
+        use super::chunk_rows_for;
+        assert_eq!(chunk_rows_for(32, 2), 16);
+        assert_eq!(chunk_rows_for(13, 2), 7);
+        assert_eq!(chunk_rows_for(1, 8), 1);
+        assert_eq!(chunk_rows_for(2, 2), 2);
+        assert_eq!(chunk_rows_for(129, 1), 63); // 64 would leave one row, 63 leaves 3
+        assert_eq!(chunk_rows_for(3, 2), 3);
+        for b in 3..300 {
+            for chunks in 1..20 {
+                let r = chunk_rows_for(b, chunks);
+                assert!(
+                    (2..=64).contains(&r) && b % r != 1,
+                    "b {b}, {chunks} chunks: {r}"
+                );
+            }
+        }
+    }
+
+    /// The values and every gradient are the same bits whatever the chunk count (the thread
+    /// count by default), so a seed gives the same numbers on a laptop and a 64-core node.
+    #[test]
+    fn bits_do_not_depend_on_the_chunk_count() {
+        use candle_core::{Device, Tensor, Var};
+        let dev = Device::Cpu;
+        let (b, t, d, h) = (13, 9, 12, 40);
+        let mut st = 3u64;
+        let mut r = |n: usize, shape: &[usize]| {
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    st = st
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (st >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            Var::from_tensor(&Tensor::from_vec(v, shape, &dev).unwrap()).unwrap()
+        };
+        let vars = [
+            r(b * t * d, &[b, t, d]),
+            r(4 * h * d, &[4 * h, d]),
+            r(4 * h * h, &[4 * h, h]),
+            r(4 * h, &[4 * h]),
+            r(b * h, &[b, h]),
+            r(b * h, &[b, h]),
+        ];
+        let proj = r(b * t * h, &[b, t, h]);
+        let run = |chunks: usize| {
+            super::with_chunk_count(chunks, || {
+                let v: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+                let (o, hn, cn) = super::lstm_seq(v[0], v[1], v[2], v[3], v[4], v[5]).unwrap();
+                let loss = ((o * proj.as_tensor()).unwrap().sum_all().unwrap()
+                    + (hn.sqr().unwrap().sum_all().unwrap() + cn.sum_all().unwrap()).unwrap())
+                .unwrap();
+                let g = loss.backward().unwrap();
+                let mut out = vec![loss.to_vec0::<f32>().unwrap()];
+                for v in &vars {
+                    out.extend(
+                        g.get(v)
+                            .unwrap()
+                            .flatten_all()
+                            .unwrap()
+                            .to_vec1::<f32>()
+                            .unwrap(),
+                    );
+                }
+                out
+            })
+        };
+        let one = run(1);
+        for chunks in [2, 3, 4, 6, 13] {
+            let got = run(chunks);
+            let names = ["loss", "x", "w_ih", "w_hh", "bias", "h0", "c0"];
+            let lens = [1, b * t * d, 4 * h * d, 4 * h * h, 4 * h, b * h, b * h];
+            let mut at = 0;
+            let mut differ = Vec::new();
+            for (name, n) in names.iter().zip(lens) {
+                let k = (at..at + n)
+                    .filter(|&i| one[i].to_bits() != got[i].to_bits())
+                    .count();
+                if k > 0 {
+                    differ.push(format!("{name}: {k} of {n}"));
+                }
+                at += n;
+            }
+            assert!(differ.is_empty(), "{chunks} chunks: {differ:?}");
+        }
+    }
 
     /// Without a tracked input (an inference view) the op keeps no per-step state and gives
     /// the same bits as the pass that keeps it, over several chunks and a final cell state.

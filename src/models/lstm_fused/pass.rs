@@ -206,14 +206,15 @@ impl LstmSeq {
         let mut dxp = vec![T::zero(); b * t_len * g4];
         let mut dh0 = vec![T::zero(); b * h];
         let mut dc0 = vec![T::zero(); b * h];
-        // Each chunk returns its part of d[W_hh | b] (4h × (h + 1)).
+        // The recurrence, chunk by chunk: each chunk's rows are independent, and every value
+        // of a row is the same bits whatever the chunk it lies in.
         let work: Vec<_> = dxp
             .chunks_mut(rpc * t_len * g4)
             .zip(dh0.chunks_mut(rpc * h))
             .zip(dc0.chunks_mut(rpc * h))
             .zip(chunks.iter())
             .collect();
-        let dw_parts: Vec<Vec<T>> = run_chunks(work, |ci, (((dx, dh_out), dc_out), saved)| {
+        run_chunks(work, |ci, (((dx, dh_out), dc_out), saved)| {
             let r0 = ci * rpc;
             let n = dh_out.len() / h;
             let (gates, cells) = (&saved.gates, &saved.cells);
@@ -221,26 +222,19 @@ impl LstmSeq {
             // The final cell state's gradient enters through the output's tail.
             let mut dc_next: Vec<T> = gr_c[r0 * h..(r0 + n) * h].to_vec();
             let mut tc = vec![T::zero(); h];
-            let mut dw = vec![T::zero(); g4 * ws];
-            // The bias column of d[W_hh | b], summed contiguously and written in at the end.
-            let mut db = vec![T::zero(); g4];
             let row_stride = t_len * g4; // dx rows: (r, t, 4h)
             for t in (0..t_len).rev() {
                 for r in 0..n {
-                    let dgr = &mut dx[r * row_stride + t * g4..][..g4];
                     T::bwd_row(
                         &gates[(t * n + r) * g4..(t * n + r + 1) * g4],
                         &cells[((t + 1) * n + r) * h..((t + 1) * n + r + 1) * h],
                         &cells[(t * n + r) * h..(t * n + r + 1) * h],
                         &gr_hs[((r0 + r) * t_len + t) * h..][..h],
-                        dgr,
+                        &mut dx[r * row_stride + t * g4..][..g4],
                         &dh_next[r * h..(r + 1) * h],
                         &mut dc_next[r * h..(r + 1) * h],
                         &mut tc,
                     );
-                    for (d, &v) in db.iter_mut().zip(dgr.iter()) {
-                        *d += v;
-                    }
                 }
                 // dh_{t-1} (n × h) = dgates_t (n × 4h, the rows of dx at step t) · W_hh (4h × h).
                 w_packed.mul(
@@ -252,45 +246,13 @@ impl LstmSeq {
             }
             dh_out.copy_from_slice(&dh_next);
             dc_out.copy_from_slice(&dc_next);
-            if !weights {
-                return Vec::new();
-            }
-            for (q, &v) in db.iter().enumerate() {
-                dw[q * ws + h] = v;
-            }
-            // dW_hh (4h × h) = Σ_{r,t} dgates[r,t]ᵀ · h[r,t-1], one GEMM over the chunk's
-            // (n·T) rows; h[r,-1] is the initial state.
-            let mut hprev = vec![T::zero(); n * t_len * h];
-            for r in 0..n {
-                let dst = &mut hprev[r * t_len * h..(r + 1) * t_len * h];
-                dst[..h].copy_from_slice(&h0_all[(r0 + r) * h..(r0 + r + 1) * h]);
-                let src = &hs_all[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
-                dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
-            }
-            matmul(
-                &mut dw,
-                ws,
-                false,
-                dx,
-                g4 as isize,
-                1,
-                &hprev,
-                1,
-                h as isize,
-                g4,
-                h,
-                n * t_len,
-            );
-            dw
         });
         drop(s);
-        let mut dw = dw_parts.into_iter();
-        let mut acc = dw.next().unwrap_or_else(|| vec![T::zero(); g4 * ws]);
-        for part in dw {
-            for (a, v) in acc.iter_mut().zip(part) {
-                *a += v;
-            }
-        }
+        let acc = if weights {
+            recurrent_weight_grad(&dxp, hs_all, h0_all, (b, t_len, h))
+        } else {
+            Vec::new()
+        };
         // Through the input projection: dx = dxp·W_ih, dW_ih = dxpᵀ·x (the fused linear op's
         // blocks, the same sums as before it was folded in here).
         let (dx, dw_ih) = with_values::<T, _>(x, |xv| {
@@ -318,4 +280,79 @@ impl LstmSeq {
         )?;
         Ok((dx, dw, dhc0))
     }
+}
+
+/// Rows of the batch in each part of the recurrent weights' gradient: half of them (rounded
+/// up), whatever the thread count. See [`recurrent_weight_grad`].
+fn weight_grad_rows(b: usize) -> usize {
+    b.div_ceil(2).max(1)
+}
+
+/// `d[W_hh | b]` (4h × (h + 1)) from the gates' gradients `dxp` (rows `(r, t)`, 4h each), the
+/// outputs `hs` and the initial state `h0`: for each half of the batch rows (in parallel), the
+/// bias column summed over its rows step by step (last step first) and `dW_hh = Σ dgatesᵀ ·
+/// h_{t-1}` as one GEMM over its rows' steps; then the halves added. The sums are split the
+/// same way on any number of threads, so a seed gives the same weights on a laptop and on a
+/// many-core node (the recurrence itself is split one chunk per thread; its values do not
+/// depend on the split). Two halves are the split a two-thread machine used when the parts
+/// were the recurrence's chunks, so the shipped checkpoints, trained on two threads, keep
+/// their bytes.
+fn recurrent_weight_grad<T: LstmFloat>(
+    dxp: &[T],
+    hs: &[T],
+    h0: &[T],
+    (b, t_len, h): (usize, usize, usize),
+) -> Vec<T> {
+    let (g4, ws) = (4 * h, h + 1);
+    let rows = weight_grad_rows(b);
+    let parts: Vec<usize> = (0..b).step_by(rows).collect();
+    let mut parts = run_chunks(parts, |_, r0| {
+        let n = rows.min(b - r0);
+        let row_stride = t_len * g4;
+        let dx = &dxp[r0 * row_stride..(r0 + n) * row_stride];
+        let mut dw = vec![T::zero(); g4 * ws];
+        // the bias column, summed contiguously and written in before the GEMM
+        let mut db = vec![T::zero(); g4];
+        for t in (0..t_len).rev() {
+            for r in 0..n {
+                for (d, &v) in db.iter_mut().zip(&dx[r * row_stride + t * g4..][..g4]) {
+                    *d += v;
+                }
+            }
+        }
+        for (q, &v) in db.iter().enumerate() {
+            dw[q * ws + h] = v;
+        }
+        // h[r, t-1] for every step; h[r, -1] is the initial state
+        let mut hprev = vec![T::zero(); n * t_len * h];
+        for r in 0..n {
+            let dst = &mut hprev[r * t_len * h..(r + 1) * t_len * h];
+            dst[..h].copy_from_slice(&h0[(r0 + r) * h..(r0 + r + 1) * h]);
+            let src = &hs[(r0 + r) * t_len * h..(r0 + r + 1) * t_len * h];
+            dst[h..].copy_from_slice(&src[..(t_len - 1) * h]);
+        }
+        matmul(
+            &mut dw,
+            ws,
+            false,
+            dx,
+            g4 as isize,
+            1,
+            &hprev,
+            1,
+            h as isize,
+            g4,
+            h,
+            n * t_len,
+        );
+        dw
+    })
+    .into_iter();
+    let mut acc = parts.next().unwrap_or_else(|| vec![T::zero(); g4 * ws]);
+    for part in parts {
+        for (a, v) in acc.iter_mut().zip(part) {
+            *a += v;
+        }
+    }
+    acc
 }

@@ -525,11 +525,23 @@ fn classification_runs_the_datasets_asked_for() {
     let opts = BenchOptions {
         tasks: vec![Task::Classification],
         classification_datasets: vec!["promoters".into()],
+        classification_folds: 2,
         ..BenchOptions::quick()
     };
     let rep = benchmark(&model, &opts).unwrap();
     let names: Vec<&str> = rep.rows.iter().map(|r| r.dataset.as_str()).collect();
     assert_eq!(names, ["promoters"]);
+    // cross-validated: all 106 promoters tested once, every method's metrics over them
+    let row = &rep.rows[0];
+    assert_eq!(row.n, 106);
+    for m in [
+        "kmer_logreg auroc",
+        "cnn_scratch auroc",
+        "lm_generative auroc",
+    ] {
+        let v = row.more_baselines.iter().find(|x| x.0 == m).map(|x| x.1);
+        assert!(v.is_some_and(|v| (0.0..=1.0).contains(&v)), "{m}: {v:?}");
+    }
     let bad = BenchOptions {
         classification_datasets: vec!["promoter".into()],
         ..opts

@@ -376,6 +376,56 @@ pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, 
     (tr, te)
 }
 
+/// Stratified `k`-fold cross-validation (seeded): within each class, in class order, the items
+/// are shuffled and dealt to the folds in turn (the deal of each class starts where the last
+/// one stopped, so fold sizes differ by at most one). Returns one `(train, test)` pair per
+/// fold; every item is in exactly one test part. `k` is at least 2 and at most the number of
+/// items.
+///
+/// ```
+/// use genolm::data::tasks::{stratified_folds, LabelledSeq};
+/// let items: Vec<LabelledSeq> = (0..10)
+///     .map(|i| LabelledSeq { seq: vec![b'A'; 4], label: (i % 2) as u32, origin: i.to_string() })
+///     .collect();
+/// let folds = stratified_folds(&items, 5, 7);
+/// assert_eq!(folds.len(), 5);
+/// let mut tested: Vec<String> = folds.iter().flat_map(|(_, te)| te.iter().map(|x| x.origin.clone())).collect();
+/// tested.sort();
+/// tested.dedup();
+/// assert_eq!(tested.len(), 10); // each item tested once
+/// assert_eq!(folds.iter().map(|(_, te)| te.len()).sum::<usize>(), 10);
+/// assert!(folds.iter().all(|(tr, te)| tr.len() == 8 && te.iter().filter(|x| x.label == 1).count() == 1));
+/// ```
+pub fn stratified_folds(
+    items: &[LabelledSeq],
+    k: usize,
+    seed: u64,
+) -> Vec<(Vec<LabelledSeq>, Vec<LabelledSeq>)> {
+    let k = k.clamp(2, items.len().max(2));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n_classes = items.iter().map(|x| x.label + 1).max().unwrap_or(0);
+    let mut fold_of = vec![0usize; items.len()];
+    let mut next = 0;
+    for c in 0..n_classes {
+        let mut v: Vec<usize> = (0..items.len()).filter(|&i| items[i].label == c).collect();
+        v.shuffle(&mut rng);
+        for i in v {
+            fold_of[i] = next % k;
+            next += 1;
+        }
+    }
+    (0..k)
+        .map(|f| {
+            let (te, tr): (Vec<_>, Vec<_>) =
+                items.iter().zip(&fold_of).partition(|(_, &of)| of == f);
+            (
+                tr.into_iter().map(|(x, _)| x.clone()).collect(),
+                te.into_iter().map(|(x, _)| x.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// At most `n` of `items`, each class keeping its share (seeded); all of them when `n` is not
 /// smaller.
 pub fn stratified_subsample(items: &[LabelledSeq], n: usize, seed: u64) -> Vec<LabelledSeq> {

@@ -435,6 +435,34 @@ pub fn peak_rss_mib() -> f64 {
     proc_status_mib("VmHWM:")
 }
 
+/// The machine a result was computed on, for reports: the CPU's model name (Linux
+/// `/proc/cpuinfo`; the architecture elsewhere), the widest instruction set genolm's kernels
+/// use on it, and the compute threads. Results are the same bits on any thread count; across
+/// CPU models the matrix products may block their sums differently (the GEMM sizes its blocks
+/// from the caches), so a bit-for-bit comparison needs the same model and instruction set.
+///
+/// ```
+/// let h = genolm::cpu::host_summary();
+/// assert!(h.contains("threads"));
+/// ```
+pub fn host_summary() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let isa = match Isa::best() {
+        Isa::Avx512 => "AVX-512",
+        Isa::Avx2 => "AVX2 + FMA",
+        Isa::Base => "baseline SIMD",
+    };
+    format!("{model} ({isa}), {} threads", pool_threads())
+}
+
 /// Memory the system can still give without swapping, in MiB (Linux `MemAvailable` of
 /// `/proc/meminfo`; NaN elsewhere).
 ///

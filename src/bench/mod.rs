@@ -386,6 +386,7 @@ pub fn benchmark<'a>(
         options: opts.clone(),
         seconds: t0.elapsed().as_secs_f64(),
         version: env!("CARGO_PKG_VERSION").into(),
+        host: crate::cpu::host_summary(),
     })
 }
 

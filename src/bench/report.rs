@@ -116,6 +116,10 @@ pub struct BenchmarkReport {
     pub seconds: f64,
     /// genolm version.
     pub version: String,
+    /// CPU model, instruction set and threads ([`crate::cpu::host_summary`]); empty in reports
+    /// written before it was recorded.
+    #[serde(default)]
+    pub host: String,
 }
 
 impl BenchmarkReport {

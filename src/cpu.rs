@@ -201,6 +201,60 @@ unsafe fn gemm_raw<T: 'static + Copy + num_traits::One>(
     (rhs, rhs_cs, rhs_rs): (&[T], isize, isize),
     (m, n, k): (usize, usize, usize),
 ) {
+    if m == 1 && n > 0 && k > 2 && std::env::var("NOPAD").is_err() {
+        // One row is a matrix-vector product to the GEMM, which sums it in another order than
+        // the same row inside a block of rows: run it as two identical rows (the second reads
+        // the first's memory, row stride 0) and keep the first, so a row's values are the
+        // same bits alone or in a batch. Memory-bound either way: the right operand is read once.
+        let mut pair: Vec<T> = Vec::with_capacity(2 * n);
+        if accumulate {
+            // SAFETY: the caller's contract: `dst` holds `n` readable values when `accumulate`.
+            let row = unsafe { std::slice::from_raw_parts(dst, n) };
+            pair.extend_from_slice(row);
+            pair.extend_from_slice(row);
+        }
+        let out = pair.as_mut_ptr();
+        // SAFETY: `pair` has room for 2 × n values, written by the GEMM (read first only when
+        // `accumulate`, and then initialised above); the operands are the caller's.
+        unsafe {
+            gemm_call(
+                out,
+                n,
+                accumulate,
+                (lhs.as_ptr(), lhs_cs, 0),
+                (rhs, rhs_cs, rhs_rs),
+                (2, n, k),
+            );
+            pair.set_len(2 * n);
+            std::ptr::copy_nonoverlapping(pair.as_ptr(), dst, n);
+        }
+        return;
+    }
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm_call(
+            dst,
+            dst_rs,
+            accumulate,
+            (lhs.as_ptr(), lhs_cs, lhs_rs),
+            (rhs, rhs_cs, rhs_rs),
+            (m, n, k),
+        )
+    }
+}
+
+/// `gemm::gemm` with genolm's fixed choices: α = β = 1, no conjugation, one thread.
+///
+/// # Safety
+/// As [`gemm_raw`]'s, for the pointers and strides given.
+unsafe fn gemm_call<T: 'static + Copy + num_traits::One>(
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    (lhs, lhs_cs, lhs_rs): (*const T, isize, isize),
+    (rhs, rhs_cs, rhs_rs): (&[T], isize, isize),
+    (m, n, k): (usize, usize, usize),
+) {
     // SAFETY: the caller's contract.
     unsafe {
         gemm::gemm(
@@ -211,7 +265,7 @@ unsafe fn gemm_raw<T: 'static + Copy + num_traits::One>(
             1,
             dst_rs as isize,
             accumulate,
-            lhs.as_ptr(),
+            lhs,
             lhs_cs,
             lhs_rs,
             rhs.as_ptr(),
@@ -493,4 +547,84 @@ pub fn available_mib() -> f64 {
 /// ```
 pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", b"5").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        // a fixed, irregular sequence of values in (-1, 1)
+        (0..n as u32)
+            .map(|i| {
+                let x = (i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) >> 8;
+                (x as f32 / (1 << 23) as f32) - 1.0
+            })
+            .collect()
+    }
+
+    /// A row's product is the same bits computed alone as inside a block of rows (the GEMM
+    /// would otherwise take one row as a matrix-vector product, summed in another order), with
+    /// and without accumulation, for row-major and transposed right operands.
+    #[test]
+    fn one_row_has_the_bits_it_has_in_a_block() {
+        for &(m, n, k) in &[(5, 7, 3), (3, 64, 100), (6, 300, 257), (2, 1024, 256)] {
+            let lhs = values(m * k, 1);
+            let rhs = values(k * n, 2);
+            let init = values(m * n, 3);
+            for (rhs_cs, rhs_rs) in [(1, n as isize), (k as isize, 1)] {
+                for accumulate in [false, true] {
+                    let mut block = init.clone();
+                    matmul(
+                        &mut block, n, accumulate, &lhs, 1, k as isize, &rhs, rhs_cs, rhs_rs, m, n,
+                        k,
+                    );
+                    for r in 0..m {
+                        let mut one = init[r * n..(r + 1) * n].to_vec();
+                        matmul(
+                            &mut one,
+                            n,
+                            accumulate,
+                            &lhs[r * k..(r + 1) * k],
+                            1,
+                            k as isize,
+                            &rhs,
+                            rhs_cs,
+                            rhs_rs,
+                            1,
+                            n,
+                            k,
+                        );
+                        let want: Vec<u32> = block[r * n..(r + 1) * n]
+                            .iter()
+                            .map(|v| v.to_bits())
+                            .collect();
+                        let got: Vec<u32> = one.iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(got, want, "row {r} of {m}×{n}×{k}, accumulate {accumulate}");
+                    }
+                    let mut fresh = vec![std::mem::MaybeUninit::new(0.0f32); n];
+                    matmul_into(
+                        &mut fresh,
+                        &lhs[..k],
+                        1,
+                        k as isize,
+                        &rhs,
+                        rhs_cs,
+                        rhs_rs,
+                        1,
+                        n,
+                        k,
+                    );
+                    if !accumulate {
+                        let got: Vec<u32> = fresh
+                            .iter()
+                            .map(|v| unsafe { v.assume_init() }.to_bits())
+                            .collect();
+                        let want: Vec<u32> = block[..n].iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(got, want, "matmul_into, {m}×{n}×{k}");
+                    }
+                }
+            }
+        }
+    }
 }

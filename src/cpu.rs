@@ -492,8 +492,9 @@ pub fn peak_rss_mib() -> f64 {
 /// The machine a result was computed on, for reports: the CPU's model name (Linux
 /// `/proc/cpuinfo`; the architecture elsewhere), the widest instruction set genolm's kernels
 /// use on it, and the compute threads. Results are the same bits on any thread count; across
-/// CPU models the matrix products may block their sums differently (the GEMM sizes its blocks
-/// from the caches), so a bit-for-bit comparison needs the same model and instruction set.
+/// hosts the matrix products may block their sums differently (the GEMM sizes its blocks
+/// from the caches, recorded here), so a bit-for-bit comparison needs the same CPU model,
+/// instruction set and cache sizes.
 ///
 /// ```
 /// let h = genolm::cpu::host_summary();
@@ -514,7 +515,46 @@ pub fn host_summary() -> String {
         Isa::Avx2 => "AVX2 + FMA",
         Isa::Base => "baseline SIMD",
     };
-    format!("{model} ({isa}), {} threads", pool_threads())
+    let caches = cache_sizes();
+    let caches = if caches.is_empty() {
+        String::new()
+    } else {
+        format!("; caches {caches}")
+    };
+    format!("{model} ({isa}{caches}), {} threads", pool_threads())
+}
+
+/// The first core's data and unified caches as Linux reports them (`L1d 48K, L2 2048K, L3
+/// 491520K`), the sizes the GEMM blocks its sums by; empty where `/sys` does not say.
+fn cache_sizes() -> String {
+    let Ok(dir) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") else {
+        return String::new();
+    };
+    let read = |p: &std::path::Path, f: &str| {
+        std::fs::read_to_string(p.join(f))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mut levels: Vec<(String, String)> = dir
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("index"))
+        })
+        .filter(|p| read(p, "type") != "Instruction")
+        .map(|p| {
+            let kind = if read(&p, "type") == "Data" { "d" } else { "" };
+            (format!("L{}{kind}", read(&p, "level")), read(&p, "size"))
+        })
+        .filter(|(_, size)| !size.is_empty())
+        .collect();
+    levels.sort();
+    levels
+        .iter()
+        .map(|(l, s)| format!("{l} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Memory the system can still give without swapping, in MiB (Linux `MemAvailable` of

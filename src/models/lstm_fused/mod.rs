@@ -265,6 +265,19 @@ pub fn lstm_seq(
 
 #[cfg(test)]
 mod tests {
+    /// `n` fixed values in [-0.5, 0.5) from a linear congruential sequence started at `seed`.
+    fn lcg_values(n: usize, seed: u64) -> Vec<f32> {
+        let mut st = seed;
+        (0..n)
+            .map(|_| {
+                st = st
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (st >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
     use super::cell::{bwd_row, fwd_row, LstmFloat};
     use super::rhs::{Rhs, PANEL};
     use crate::cpu::{matmul, simd_on, Isa};
@@ -298,16 +311,10 @@ mod tests {
         use candle_core::{Device, Tensor, Var};
         let dev = Device::Cpu;
         let (b, t, d, h) = (13, 9, 12, 40);
-        let mut st = 3u64;
+        let mut seed = 3u64;
         let mut r = |n: usize, shape: &[usize]| {
-            let v: Vec<f32> = (0..n)
-                .map(|_| {
-                    st = st
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (st >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect();
+            seed += 1;
+            let v = lcg_values(n, seed);
             Var::from_tensor(&Tensor::from_vec(v, shape, &dev).unwrap()).unwrap()
         };
         let vars = [
@@ -368,18 +375,7 @@ mod tests {
         use candle_core::{Device, Tensor, Var};
         let dev = Device::Cpu;
         let (b, t, d, h) = (5, 7, 6, 8);
-        let r = |n: usize, s: u64| {
-            let mut st = s;
-            let v: Vec<f32> = (0..n)
-                .map(|_| {
-                    st = st
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (st >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect();
-            v
-        };
+        let r = lcg_values;
         let x = Tensor::from_vec(r(b * t * d, 1), (b, t, d), &dev).unwrap();
         let w_ih = Tensor::from_vec(r(4 * h * d, 2), (4 * h, d), &dev).unwrap();
         let w_hh = Tensor::from_vec(r(4 * h * h, 3), (4 * h, h), &dev).unwrap();

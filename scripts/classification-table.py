@@ -17,9 +17,11 @@ def ms(v):
 
 rows = {}
 model = None
+hosts = []
 for path in sys.argv[1:]:
     rep = json.load(open(path))
     model = rep.get("model", model)
+    hosts.append(rep.get("host") or "not recorded")
     for r in rep["rows"]:
         if r["task"] != "classification":
             continue
@@ -37,7 +39,16 @@ for path in sys.argv[1:]:
             d.setdefault(key, {}).setdefault(base, []).append(v)
 
 cols = ["model", "lm_generative", "markov", "kmer_logreg", "cnn_scratch"]
-print(f"{len(sys.argv) - 1} seeds; model: {model}\n")
+print(f"{len(sys.argv) - 1} seeds; model: {model}")
+# The GEMM orders its sums by the host's cache sizes, so trained classifiers can differ in the
+# last items across hosts: say which host each seed ran on.
+if len(set(hosts)) == 1:
+    print(f"host: {hosts[0]}\n")
+else:
+    print("hosts differ between seeds (numbers of the trained classifiers may differ by host):")
+    for path, h in zip(sys.argv[1:], hosts):
+        print(f"- {path}: {h}")
+    print()
 print("| dataset | metric | test items | " + " | ".join(
     [f"{model or 'model'} (ULMFiT classifier)", "class-conditional LMs from it", "Markov per class", "k-mer logistic regression", "CNN from scratch"]) + " |")
 print("|---|---|---|" + "---|" * len(cols))

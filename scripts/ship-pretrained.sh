@@ -55,6 +55,8 @@ prov = {
     "corpus": {"manifest": mpath, "manifest_sha256": sha(mpath), "training_files": files},
     "held_out": {"valid": summary["valid"], "test": summary["test"]},
     "model_sha256": sha(os.path.join(dest, "model.safetensors")),
+    # the same bytes again on the same kind of host (CPU model, instruction set, caches)
+    "host": summary.get("host", ""),
     "reproduce": f"genolm reproduce models/pretrained/{name}/provenance.json",
 }
 json.dump(prov, open(os.path.join(dest, "provenance.json"), "w"), indent=2)

@@ -90,7 +90,8 @@ pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Res
 
 /// `genolm reproduce models/pretrained/NAME/provenance.json`: train again from the model's
 /// recorded run file and compare the new checkpoint's SHA-256 with the recorded one (CPU runs
-/// are bit-reproducible, so they must be equal).
+/// are bit-reproducible on the same kind of host, so they must be equal there; on a mismatch
+/// the recorded and the current host are printed).
 pub fn reproduce_checkpoint(provenance: &Path, out: Option<PathBuf>) -> genolm::Result<ExitCode> {
     let dir = provenance.parent().unwrap_or(Path::new("."));
     let text = std::fs::read_to_string(provenance).map_err(|e| genolm::Error::io(provenance, e))?;
@@ -124,6 +125,19 @@ pub fn reproduce_checkpoint(provenance: &Path, out: Option<PathBuf>) -> genolm::
             f.display(),
             p["git_commit"].as_str().unwrap_or("?")
         );
+        let here = genolm::cpu::host_summary();
+        match p["host"].as_str().filter(|h| !h.is_empty()) {
+            Some(there) if there != here => println!(
+                "  recorded on: {there}\n  this host:   {here}\n  the hosts differ: the matrix \
+                 products size their blocks from the CPU's caches and instruction set, so a \
+                 retrained checkpoint is the same bytes only on the same kind of host"
+            ),
+            Some(_) => println!("  on the same kind of host as recorded ({here})"),
+            None => println!(
+                "  the record does not say which host it was trained on; this one: {here} (the \
+                 matrix products size their blocks from the CPU's caches and instruction set)"
+            ),
+        }
         Ok(ExitCode::from(1))
     }
 }

@@ -302,6 +302,7 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         checkpoint: cfg.output.clone(),
         train_genomes: corpus.ids(tr),
         data: Some(cfg.data.clone()),
+        host: crate::cpu::host_summary(),
     };
     if lead {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");

@@ -59,6 +59,11 @@ pub struct RunSummary {
     /// The `[data]` section of the run.
     #[serde(default)]
     pub data: Option<DataConfig>,
+    /// The machine the run trained on ([`crate::cpu::host_summary`]): a CPU checkpoint is the
+    /// same bytes again on the same kind of host, whatever the thread count; on another the
+    /// matrix products may order their sums otherwise (empty in runs before it was recorded).
+    #[serde(default)]
+    pub host: String,
 }
 
 impl RunSummary {

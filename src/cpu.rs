@@ -201,7 +201,7 @@ unsafe fn gemm_raw<T: 'static + Copy + num_traits::One>(
     (rhs, rhs_cs, rhs_rs): (&[T], isize, isize),
     (m, n, k): (usize, usize, usize),
 ) {
-    if m == 1 && n > 0 && k > 2 && std::env::var("NOPAD").is_err() {
+    if m == 1 && n > 0 && k > 2 {
         // One row is a matrix-vector product to the GEMM, which sums it in another order than
         // the same row inside a block of rows: run it as two identical rows (the second reads
         // the first's memory, row stride 0) and keep the first, so a row's values are the
@@ -213,15 +213,14 @@ unsafe fn gemm_raw<T: 'static + Copy + num_traits::One>(
             pair.extend_from_slice(row);
             pair.extend_from_slice(row);
         }
-        let out = pair.as_mut_ptr();
         // SAFETY: `pair` has room for 2 × n values, written by the GEMM (read first only when
         // `accumulate`, and then initialised above); the operands are the caller's.
         unsafe {
-            gemm_call(
-                out,
+            gemm_raw(
+                pair.as_mut_ptr(),
                 n,
                 accumulate,
-                (lhs.as_ptr(), lhs_cs, 0),
+                (lhs, lhs_cs, 0),
                 (rhs, rhs_cs, rhs_rs),
                 (2, n, k),
             );
@@ -232,31 +231,6 @@ unsafe fn gemm_raw<T: 'static + Copy + num_traits::One>(
     }
     // SAFETY: the caller's contract.
     unsafe {
-        gemm_call(
-            dst,
-            dst_rs,
-            accumulate,
-            (lhs.as_ptr(), lhs_cs, lhs_rs),
-            (rhs, rhs_cs, rhs_rs),
-            (m, n, k),
-        )
-    }
-}
-
-/// `gemm::gemm` with genolm's fixed choices: α = β = 1, no conjugation, one thread.
-///
-/// # Safety
-/// As [`gemm_raw`]'s, for the pointers and strides given.
-unsafe fn gemm_call<T: 'static + Copy + num_traits::One>(
-    dst: *mut T,
-    dst_rs: usize,
-    accumulate: bool,
-    (lhs, lhs_cs, lhs_rs): (*const T, isize, isize),
-    (rhs, rhs_cs, rhs_rs): (&[T], isize, isize),
-    (m, n, k): (usize, usize, usize),
-) {
-    // SAFETY: the caller's contract.
-    unsafe {
         gemm::gemm(
             m,
             n,
@@ -265,7 +239,7 @@ unsafe fn gemm_call<T: 'static + Copy + num_traits::One>(
             1,
             dst_rs as isize,
             accumulate,
-            lhs,
+            lhs.as_ptr(),
             lhs_cs,
             lhs_rs,
             rhs.as_ptr(),

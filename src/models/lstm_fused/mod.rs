@@ -106,8 +106,10 @@ fn rows_per_chunk(b: usize) -> usize {
 const MAX_CHUNK_ROWS: usize = 64;
 
 /// Rows per chunk of `b` rows over `chunks` chunks: `b / chunks` rounded up, but at least 2,
-/// at most [`MAX_CHUNK_ROWS`], and never leaving a last chunk of one row (a one-row GEMM is a
-/// matrix-vector product that sums in another order). So a row's values are the same bits
+/// at most [`MAX_CHUNK_ROWS`], and never leaving a last chunk of one row (the GEMM would take
+/// it as a matrix-vector product, summed in another order; [`crate::cpu::matmul`] now runs a
+/// lone row as a pair, so this is a second guard, and it keeps rows in blocks the GEMM runs
+/// fastest). So a row's values are the same bits
 /// whatever the thread count; the weights' gradient sums over fixed parts of the batch
 /// (`pass::recurrent_weight_grad`), so they are too.
 fn chunk_rows_for(b: usize, chunks: usize) -> usize {

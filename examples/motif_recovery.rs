@@ -96,13 +96,13 @@ fn main() -> genolm::Result<()> {
     cfg.k = 1;
     let lm = GenomicModel::new(cfg, &candle_core::Device::Cpu, a.seed)?;
     let mut ulm = UlmfitOptions::quiet(a.seed);
+    ulm.cls_unfreezing = genolm::train::Unfreezing::All;
     for (i, e) in a.epochs.iter().take(4).enumerate() {
         ulm.cls_epochs[i] = *e;
     }
     let t0 = std::time::Instant::now();
     let opts = ClassifyOptions {
         ulmfit: ulm,
-        gradual: false,
         batch_size: 32,
         ..Default::default()
     };

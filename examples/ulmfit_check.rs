@@ -108,7 +108,15 @@ fn main() -> genolm::Result<()> {
                     GenomicModel::new(lm.config().to_classifier(2), &dev, seed)?
                 };
                 let tr = ClassificationBatcher::new(train.clone(), 16, true, seed)?;
-                let clf = train_classifier(clf, tr, None, &opts, pretrained)?.model;
+                let opts = UlmfitOptions {
+                    cls_unfreezing: if pretrained {
+                        opts.cls_unfreezing
+                    } else {
+                        genolm::train::Unfreezing::All
+                    },
+                    ..opts.clone()
+                };
+                let clf = train_classifier(clf, tr, None, &opts)?.model;
                 let te = ClassificationBatcher::new(test.clone(), 32, false, 0)?;
                 let probs = predict_proba(&clf, &te)?;
                 let scores: Vec<f64> = probs.iter().map(|p| p[1] as f64).collect();

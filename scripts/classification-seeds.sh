@@ -9,6 +9,8 @@
 # (the read tasks also use its training genomes that the corpus lacks, which bench adds).
 # DATASETS="coding_vs_intergenic read_kingdom" runs only those rows (a seed of the whole task
 # takes about half an hour on two cores, a coding/intergenic row a few minutes).
+# HEAD_ONLY=1 trains only the LM's classifier head and the Markov baselines (a head recipe change
+# in minutes); UNFREEZING=gradual (or all) trains the head with that unfreezing schedule.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
@@ -20,6 +22,12 @@ BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
 mkdir -p "$OUT"
 for s in $SEEDS; do
   printf 'seed = %s\nclassification_items = %s\nverbose = false\n' "$s" "$ITEMS" > "$OUT/sizes-seed$s.toml"
+  if [ -n "${HEAD_ONLY:-}" ]; then
+    echo 'classification_head_only = true' >> "$OUT/sizes-seed$s.toml"
+  fi
+  if [ -n "${UNFREEZING:-}" ]; then
+    echo "classification_unfreezing = \"$UNFREEZING\"" >> "$OUT/sizes-seed$s.toml"
+  fi
   if [ -n "${DATASETS:-}" ]; then
     printf 'classification_datasets = [%s]\n' "$(printf '"%s", ' $DATASETS | sed 's/, $//')" >> "$OUT/sizes-seed$s.toml"
   fi

@@ -33,7 +33,7 @@ pub use crate::train::recipes::{classify, ClassifyOptions};
 pub use crate::train::run::{train_or_load, RunConfig, RunSummary};
 pub use crate::train::{
     fine_tune, ulmfit, Data, EarlyStopping, History, Learner, LearnerOptions, Schedule, UlmfitData,
-    UlmfitOptions,
+    UlmfitOptions, Unfreezing,
 };
 // infer
 pub use crate::infer::{

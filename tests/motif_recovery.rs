@@ -44,11 +44,11 @@ fn deepshap_motifs_of_a_trained_cnn_match_the_planted_jaspar_entries() {
     cfg.conv_layers = 3;
     let fresh = GenomicModel::new(cfg, &candle_core::Device::Cpu, 0).unwrap();
     let mut ulm = UlmfitOptions::quiet(0);
+    ulm.cls_unfreezing = genolm::train::Unfreezing::All;
     ulm.cls_epochs = [6, 0, 0, 0];
     ulm.cls_lrs = [5e-3, 0.0, 0.0, 0.0];
     let opts = ClassifyOptions {
         ulmfit: ulm,
-        gradual: false,
         batch_size: 32,
         ..Default::default()
     };

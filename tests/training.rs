@@ -410,9 +410,10 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
     let fresh = GenomicModel::new(ModelConfig::tiny().to_classifier(2), &Device::Cpu, 1).unwrap();
     let small = UlmfitOptions {
         cls_epochs: [1, 0, 0, 0],
+        cls_unfreezing: genolm::train::Unfreezing::All,
         ..UlmfitOptions::quiet(1)
     };
-    let fit = train_classifier(fresh, tr.clone(), None, &small, false).unwrap();
+    let fit = train_classifier(fresh, tr.clone(), None, &small).unwrap();
     assert_eq!((fit.n_train, fit.n_valid), (120, 0));
     assert!(fit.best.is_none());
     // Allowed to, the recipe holds out 15 % of the training items (9 per class), keeps the
@@ -421,9 +422,10 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
     let opts = UlmfitOptions {
         cls_epochs: [2, 0, 0, 4],
         min_valid_per_class: 9,
+        cls_unfreezing: genolm::train::Unfreezing::All,
         ..UlmfitOptions::quiet(1)
     };
-    let fit = train_classifier(fresh, tr.clone(), None, &opts, false).unwrap();
+    let fit = train_classifier(fresh, tr.clone(), None, &opts).unwrap();
     assert_eq!((fit.n_train, fit.n_valid), (102, 18));
     let best = fit.best.expect("a validated epoch");
     let at = &fit.history[best.epoch_index];

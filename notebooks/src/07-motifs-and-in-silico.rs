@@ -37,7 +37,8 @@ println!("{} training and {} test windows; classes {:?}", train.len(), test.len(
 // %% [markdown]
 // ## A classifier that has to find the motifs
 // A 4-layer CNN on one-hot nucleotides (k = 1), trained from scratch with the ULMFiT
-// classifier recipe (no gradual unfreezing: there is no pretrained encoder).
+// classifier recipe, every layer trainable from the start (`Unfreezing::All`: there is no
+// pretrained encoder to protect).
 
 // %%
 let mut cfg = ModelConfig::cnn_small();
@@ -45,10 +46,11 @@ cfg.k = 1;
 cfg.conv_channels = 64;
 let fresh = GenomicModel::new(cfg, &Device::Cpu, 0)?;
 let mut ulm = UlmfitOptions::quiet(0);
+ulm.cls_unfreezing = Unfreezing::All;
 ulm.cls_epochs = [6, 0, 0, 0];
 ulm.cls_lrs = [5e-3, 0.0, 0.0, 0.0];
 let model = {
-    let c = classify(&fresh, &train, &test, &ClassifyOptions { ulmfit: ulm, gradual: false, batch_size: 32, ..Default::default() })?;
+    let c = classify(&fresh, &train, &test, &ClassifyOptions { ulmfit: ulm, batch_size: 32, ..Default::default() })?;
     let (acc, _) = c.metrics();
     println!("test accuracy {acc:.3} over 4 classes (chance 0.25)");
     c.classifier

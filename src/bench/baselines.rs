@@ -200,7 +200,10 @@ pub fn cnn_scratch_probs(
         train,
         test,
         &ClassifyOptions {
-            gradual: false,
+            ulmfit: crate::train::UlmfitOptions {
+                cls_unfreezing: crate::train::Unfreezing::All,
+                ..opts.ulmfit.clone()
+            },
             ..opts.clone()
         },
     )?;

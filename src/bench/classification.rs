@@ -167,6 +167,7 @@ fn score_split(
     let opts = ClassifyOptions {
         ulmfit: UlmfitOptions {
             cls_epochs: ctx.opts.classification_epochs,
+            cls_unfreezing: ctx.opts.classification_unfreezing,
             ..UlmfitOptions::quiet(seed)
         },
         eval_batch_size: ctx.opts.batch_size.max(1),
@@ -179,6 +180,14 @@ fn score_split(
         .iter()
         .map(|r| r.iter().map(|&v| v as f64).collect())
         .collect();
+    if ctx.opts.classification_head_only {
+        return Ok(Scores {
+            labels: test.iter().map(|x| x.label).collect(),
+            ulmfit,
+            markov: baselines::markov_per_class_probs(train, test, n_classes, opts.both_strands)?,
+            others: Vec::new(),
+        });
+    }
     // the baselines on the same items: the Markov chains are the row's baseline, the
     // supervised ones go with the class-conditional LMs below
     let mut others = baselines::all_baselines(train, test, n_classes, &opts, ctx.model.device())?;

@@ -38,5 +38,5 @@ pub use learner::{
     EvalResult, Learner, LearnerOptions, LrFinder, Precision,
 };
 pub use optim::{AdamW, AdamWOptions};
-pub use recipes::{fine_tune, ulmfit, UlmfitData, UlmfitOptions, UlmfitResult};
+pub use recipes::{fine_tune, ulmfit, UlmfitData, UlmfitOptions, UlmfitResult, Unfreezing};
 pub use schedule::{Schedule, ScheduleKind};

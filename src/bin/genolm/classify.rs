@@ -41,15 +41,21 @@ pub struct ClassifyArgs {
     /// of --data is the test set.
     #[arg(long)]
     test: Option<PathBuf>,
-    /// Epochs of the four gradual-unfreezing cycles (head, +1 group, +2 groups, all).
+    /// Epochs of the four training cycles (which layers train in each: --unfreezing).
     #[arg(long, value_delimiter = ',', default_value = "4,3,3,6")]
     epochs: Vec<usize>,
     /// Peak learning rates of the four cycles (default: the recipe's, see
     /// `UlmfitOptions::cls_lrs`).
     #[arg(long, value_delimiter = ',')]
     lrs: Option<Vec<f64>>,
-    /// Train every layer from the start (no gradual unfreezing).
+    /// Which layers train in each cycle: `head-first` (the head alone in the first cycle, then
+    /// every layer at the cycle's LR; the default with --lm), `gradual` (ULMFiT's: one more
+    /// layer group per cycle, discriminative LRs ÷ 2.6 per group) or `all` (every layer from the
+    /// start; always without --lm).
     #[arg(long)]
+    unfreezing: Option<genolm::train::Unfreezing>,
+    /// The same as `--unfreezing all`.
+    #[arg(long, conflicts_with = "unfreezing")]
     no_unfreeze: bool,
     /// The classifier's dropout multiplier (fastai's `drop_mult`; default: 0.5, or 0 for a
     /// model whose own multiplier is 0).
@@ -221,6 +227,12 @@ fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
     recipe.cls_drop_mult = a.drop_mult;
     recipe.cls_pool_bins = a.pool_bins;
     recipe.min_valid_per_class = a.min_valid_per_class;
+    recipe.cls_unfreezing = match (a.unfreezing, a.no_unfreeze || a.lm.is_none()) {
+        (Some(u), _) => u,
+        // a fresh encoder gains nothing from being frozen
+        (None, true) => genolm::train::Unfreezing::All,
+        (None, false) => genolm::train::Unfreezing::HeadFirst,
+    };
     Ok(recipe)
 }
 
@@ -393,8 +405,6 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         &test,
         &ClassifyOptions {
             ulmfit: recipe,
-            // a fresh encoder gains nothing from being frozen
-            gradual: !a.no_unfreeze && a.lm.is_some(),
             both_strands: a.both_strands,
             ..Default::default()
         },

@@ -42,7 +42,8 @@ for path, is_head in [(p, False) for p in full] + [(p, True) for p in head]:
     hosts.append((path, rep.get("host") or "not recorded"))
     if not is_head:
         model = rep.get("model", model)
-        seeds.append(seed)
+        if seed not in seeds:  # one seed may span several reports (one per row)
+            seeds.append(seed)
     for r in rep["rows"]:
         if r["task"] != "classification":
             continue
@@ -79,13 +80,16 @@ headers = {"model": f"{model or 'model'} (ULMFiT classifier)",
            "kmer_logreg": "k-mer logistic regression", "cnn_scratch": "CNN from scratch"}
 print(f"{len(seeds)} seeds; model: {model}" + (f"; head from {len(head)} other reports" if head else ""))
 # The GEMM orders its sums by the host's cache sizes, so trained classifiers can differ in the
-# last items across hosts: say which host each seed ran on.
-if len({h for _, h in hosts}) == 1:
+# last items across hosts: say which host each report ran on.
+by_host = {}
+for path, h in hosts:
+    by_host.setdefault(h, []).append(path)
+if len(by_host) == 1:
     print(f"host: {hosts[0][1]}\n")
 else:
-    print("hosts differ between seeds (numbers of the trained classifiers may differ by host):")
-    for path, h in hosts:
-        print(f"- {path}: {h}")
+    print("hosts differ between reports (numbers of the trained classifiers may differ by host):")
+    for h, paths in by_host.items():
+        print(f"- {h}: {', '.join(paths)}")
     print()
 print("| dataset | metric | test items | " + " | ".join(headers[c] for c in cols) + " |")
 print("|---|---|---|" + "---|" * len(cols))

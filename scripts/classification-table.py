@@ -6,8 +6,9 @@ Usage: classification-table.py runs/classification-seeds/seed*/report.json
 
 --head adds the LM classifier head of other reports (e.g. `HEAD_ONLY=1
 scripts/classification-seeds.sh` after a change to the head's recipe) as a column of its own,
-matched to the first reports by seed and dataset: the baselines and the class-conditional LMs
-do not depend on the head, so they need not be trained again to compare a new head with them."""
+and their class-conditional LMs, where they have them, as another, matched to the first
+reports by seed and dataset: the baselines do not depend on either, so they need not be
+trained again to compare a new recipe with them."""
 import json
 import statistics
 import sys
@@ -60,10 +61,12 @@ for path, is_head in [(p, False) for p in full] + [(p, True) for p in head]:
                 put(ds, name, me, seed, m)
                 if not is_head:
                     put(ds, name, "markov", seed, b)
-        if is_head:
-            continue
         for name, v in r["more_baselines"]:
             base, metric = name.rsplit(" ", 1)
+            if is_head:
+                if base != "lm_generative":
+                    continue
+                base = "generative2"
             put(ds, "acc" if metric == "accuracy" else metric, base, seed, v)
 
 
@@ -73,10 +76,13 @@ def series(ds, metric, method):
     return [got.get(s) for s in seeds]
 
 
-cols = ["model"] + (["head"] if head else []) + ["lm_generative", "markov", "kmer_logreg", "cnn_scratch"]
+has_gen2 = any("generative2" in m for d in values.values() for m in d.values())
+cols = (["model"] + (["head"] if head else []) + ["lm_generative"] + (["generative2"] if has_gen2 else [])
+        + ["markov", "kmer_logreg", "cnn_scratch"])
 headers = {"model": f"{model or 'model'} (ULMFiT classifier)",
            "head": f"{model or 'model'} (ULMFiT classifier, --head reports)",
-           "lm_generative": "class-conditional LMs from it", "markov": "Markov per class",
+           "lm_generative": "class-conditional LMs from it",
+           "generative2": "class-conditional LMs (--head reports)", "markov": "Markov per class",
            "kmer_logreg": "k-mer logistic regression", "cnn_scratch": "CNN from scratch"}
 print(f"{len(seeds)} seeds; model: {model}" + (f"; head from {len(head)} other reports" if head else ""))
 # The GEMM orders its sums by the host's cache sizes, so trained classifiers can differ in the
@@ -106,9 +112,10 @@ for ds, d in values.items():
 # same test items of that seed, so "does A beat B" is a question about the per-seed differences,
 # not about two means with overlapping spreads.
 short = {"model": "ULMFiT classifier", "head": "ULMFiT classifier (--head)",
-         "lm_generative": "class-conditional LMs", "markov": "Markov per class",
+         "lm_generative": "class-conditional LMs", "generative2": "class-conditional LMs (--head)",
+         "markov": "Markov per class",
          "kmer_logreg": "k-mer logistic regression", "cnn_scratch": "CNN from scratch"}
-lm_cols = [c for c in cols if c in ("model", "head", "lm_generative")]
+lm_cols = [c for c in cols if c in ("model", "head", "lm_generative", "generative2")]
 others = ["markov", "kmer_logreg", "cnn_scratch"]
 
 
@@ -118,7 +125,7 @@ def mean_of(v):
 
 
 if len(seeds) > 1:
-    against = (["model"] if head else []) + others
+    against = (["model"] if head else []) + (["lm_generative"] if has_gen2 else []) + others
     print(f"\nPaired over the {len(seeds)} seeds (same test items within a seed): the best of genolm's LM "
           "classifiers on each row (by mean accuracy) minus each other method; mean ± sd of the per-seed "
           "differences, and seeds won / tied / lost\n")

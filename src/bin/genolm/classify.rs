@@ -91,6 +91,11 @@ pub struct ClassifyArgs {
     /// See --generative-steps.
     #[arg(long, default_value_t = 2e-3)]
     generative_lr: f64,
+    /// With --generative: each layer group below the top fine-tunes at the learning rate of the
+    /// one above ÷ this (ULMFiT's discriminative rates: 2.6; 1: every group at
+    /// --generative-lr).
+    #[arg(long, default_value_t = genolm::bench::generative::GenerativeOptions::default().lr_factor)]
+    generative_lr_factor: f64,
     /// With --generative: share of each class's training items held out to pick each class
     /// LM's best epoch and to calibrate the class scores (e.g. 0.2; classes need at least 8
     /// items). Off by default: on the benchmark's tasks the items held out cost more accuracy
@@ -299,6 +304,7 @@ fn classify_generative(
     let lm = load_model(path)?;
     let opts = GenerativeOptions {
         lr: a.generative_lr,
+        lr_factor: a.generative_lr_factor,
         min_steps: a.generative_steps,
         valid_fraction: a.generative_valid,
         both_strands: a.both_strands,

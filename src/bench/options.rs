@@ -202,7 +202,7 @@ impl Default for BenchOptions {
             classification_datasets: Vec::new(),
             classification_folds: 5,
             classification_head_only: false,
-            classification_unfreezing: crate::train::Unfreezing::HeadFirst,
+            classification_unfreezing: crate::train::Unfreezing::default(),
             variants_per_genome: 300,
             variant_flank: 256,
             variant_both_strands: true,

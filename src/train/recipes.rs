@@ -164,7 +164,7 @@ impl Default for UlmfitOptions {
             finetune_lr: 2e-3,
             cls_epochs: [4, 3, 3, 6],
             cls_lrs: [2e-2, 1e-2, 5e-3, 1e-3],
-            cls_unfreezing: Unfreezing::HeadFirst,
+            cls_unfreezing: Unfreezing::default(),
             seed: 42,
             learner: LearnerOptions::default(),
             valid_fraction: 0.15,

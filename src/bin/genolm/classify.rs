@@ -232,12 +232,12 @@ fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
     recipe.cls_drop_mult = a.drop_mult;
     recipe.cls_pool_bins = a.pool_bins;
     recipe.min_valid_per_class = a.min_valid_per_class;
-    recipe.cls_unfreezing = match (a.unfreezing, a.no_unfreeze || a.lm.is_none()) {
-        (Some(u), _) => u,
+    if let Some(u) = a.unfreezing {
+        recipe.cls_unfreezing = u;
+    } else if a.no_unfreeze || a.lm.is_none() {
         // a fresh encoder gains nothing from being frozen
-        (None, true) => genolm::train::Unfreezing::All,
-        (None, false) => genolm::train::Unfreezing::HeadFirst,
-    };
+        recipe.cls_unfreezing = genolm::train::Unfreezing::All;
+    }
     Ok(recipe)
 }
 

@@ -37,9 +37,9 @@ pub use crate::train::{
 };
 // infer
 pub use crate::infer::{
-    class_probs, predict_rows, read_states, score_rows, states, token_scores, write_states,
-    ClassProbs, ClassProbsOptions, H5Layout, Objective, PredictOptions, RowOptions, States,
-    StatesFile,
+    adaptive_token_scores, class_probs, predict_rows, read_states, score_rows, states,
+    token_scores, write_states, AdaptOptions, ClassProbs, ClassProbsOptions, H5Layout, Objective,
+    PredictOptions, RowOptions, States, StatesFile,
 };
 // explain
 pub use crate::explain::attribution::{

@@ -99,6 +99,24 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             pooled.value
         );
     }
+    // reading while learning: the same tokens as `transfer`, whose scores are its `fixed`
+    // pair; the model and the chain both gain from reading this tiny model's held-out genomes
+    for k in ["PRO", "EUK", "VIR"] {
+        let (fixed, a) = (
+            rep.get("transfer", k).unwrap(),
+            rep.get("adaptive", k).unwrap(),
+        );
+        assert_eq!(a.n, fixed.n, "{k}");
+        let f = a.extra.iter().find(|e| e.0 == "fixed").unwrap();
+        assert!(
+            (f.1 - fixed.value).abs() < 1e-9 && (f.2 - fixed.baseline).abs() < 1e-9,
+            "{k}"
+        );
+        assert!(
+            a.value.is_finite() && a.baseline < fixed.baseline,
+            "{k}: {a:?}"
+        );
+    }
     for task in Task::ALL {
         let ran = rep.rows.iter().any(|r| r.task == task.name());
         let skipped = rep.skipped.iter().any(|s| s.0 == task.name());

@@ -172,6 +172,152 @@ impl MarkovModel {
     }
 }
 
+/// A full-order context and each expert's prediction in it.
+type Experts = (usize, Vec<[f64; 4]>);
+
+/// The chain of a [`MarkovModel`] that keeps counting as it reads: the non-neural
+/// counterpart of dynamic evaluation ([`crate::infer::adaptive_token_scores`]). Every base
+/// read is counted in a table of its own (order-`order` contexts), and the prediction for a
+/// context blends what was read so far with the fixed chain as a prior of strength `β`:
+/// `p_β(b | c) = (m(c, b) + β · p(b | c)) / (m(c) + β)`. No `β` is chosen by hand: the chain
+/// is a Bayesian mixture of the experts `β ∈` [`BETAS`](Self::BETAS) (∞ is the fixed chain
+/// itself), each weighted by how well it has predicted so far, so it does about as well as the
+/// best of them in hindsight (at most `ln 6` nats worse over a whole sequence) and never much
+/// worse than the fixed chain. Bases whose context is shorter than the order (the start of a
+/// sequence, after an ambiguous base) get the fixed chain's prediction and are not counted.
+///
+/// ```
+/// use genolm::bench::markov::{AdaptiveMarkov, MarkovModel};
+/// let train = b"ACGTTGCA".repeat(50);
+/// let fixed = MarkovModel::fit([train.as_slice()], 3, true)?;
+/// let novel = b"AAACCCGGGTTT".repeat(40); // nothing like the training sequence
+/// let mut chain = AdaptiveMarkov::new(&fixed);
+/// let (mut a, mut f) = (0.0, 0.0);
+/// for i in 0..novel.len() {
+///     a += chain.read(&novel, i).unwrap().0;
+///     f += fixed.log_prob(&novel, i).unwrap();
+/// }
+/// assert!(a > f + 100.0); // it learned the new sequence as it read it
+/// # Ok::<(), genolm::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdaptiveMarkov<'a> {
+    fixed: &'a MarkovModel,
+    counts: Vec<u32>,
+    log_w: Vec<f64>,
+}
+
+impl<'a> AdaptiveMarkov<'a> {
+    /// Prior strengths of the mixture's experts (∞: the fixed chain).
+    pub const BETAS: [f64; 6] = [4.0, 16.0, 64.0, 256.0, 1024.0, f64::INFINITY];
+
+    /// A chain that has read nothing yet: it predicts as `fixed` does.
+    pub fn new(fixed: &'a MarkovModel) -> Self {
+        AdaptiveMarkov {
+            fixed,
+            counts: vec![0; 4usize << (2 * fixed.order)],
+            log_w: vec![-(Self::BETAS.len() as f64).ln(); Self::BETAS.len()],
+        }
+    }
+
+    /// The full-order context of position `i` (`None` when shorter than the order).
+    fn context(&self, seq: &[u8], i: usize) -> Option<usize> {
+        let o = self.fixed.order;
+        if i < o {
+            return None;
+        }
+        let mut ctx = 0usize;
+        for &b in &seq[i - o..i] {
+            let c = code(b);
+            if c == 4 {
+                return None;
+            }
+            ctx = (ctx << 2) | c;
+        }
+        Some(ctx)
+    }
+
+    /// The mixture's `p(b | seq[..i])` for the four bases, and each expert's.
+    fn predict(&self, seq: &[u8], i: usize) -> ([f64; 4], Option<Experts>) {
+        let p0 = self.fixed.base_probs(seq, i);
+        let Some(ctx) = self.context(seq, i) else {
+            return (p0, None);
+        };
+        let row = &self.counts[ctx << 2..(ctx << 2) + 4];
+        let m: f64 = row.iter().map(|&v| v as f64).sum();
+        let max = self.log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let w: Vec<f64> = self.log_w.iter().map(|l| (l - max).exp()).collect();
+        let wsum: f64 = w.iter().sum();
+        let mut mix = [0.0; 4];
+        let experts: Vec<[f64; 4]> = Self::BETAS
+            .iter()
+            .zip(&w)
+            .map(|(&beta, &wk)| {
+                let mut p = p0;
+                if beta.is_finite() {
+                    for b in 0..4 {
+                        p[b] = (row[b] as f64 + beta * p0[b]) / (m + beta);
+                    }
+                }
+                for b in 0..4 {
+                    mix[b] += wk / wsum * p[b];
+                }
+                p
+            })
+            .collect();
+        (mix, Some((ctx, experts)))
+    }
+
+    /// `ln p(seq[i] | seq[..i])` and whether the most probable base was right; then the
+    /// chain learns from `seq[i]`. `None` for an ambiguous base (nothing is learned).
+    pub fn read(&mut self, seq: &[u8], i: usize) -> Option<(f64, bool)> {
+        let c = code(seq[i]);
+        if c == 4 {
+            return None;
+        }
+        let (p, experts) = self.predict(seq, i);
+        if let Some((ctx, experts)) = experts {
+            for (l, e) in self.log_w.iter_mut().zip(&experts) {
+                *l += e[c].ln();
+            }
+            let max = self.log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            self.log_w.iter_mut().for_each(|l| *l -= max);
+            self.counts[(ctx << 2) | c] += 1;
+        }
+        Some((p[c].ln(), argmax4(&p) == c))
+    }
+
+    /// [`MarkovModel::token_logp`] read this way: the bases token `j` adds, each scored and
+    /// then learned. `None` when a base is ambiguous or past the end (the clean bases before
+    /// an ambiguous one are still learned).
+    pub fn read_token(
+        &mut self,
+        seq: &[u8],
+        j: usize,
+        k: usize,
+        stride: usize,
+    ) -> Option<(f64, bool)> {
+        let r = MarkovModel::new_bases(j, k, stride);
+        if r.end > seq.len() {
+            return None;
+        }
+        let (mut lp, mut ok) = (0.0, true);
+        for i in r {
+            let (l, o) = self.read(seq, i)?;
+            lp += l;
+            ok &= o;
+        }
+        Some((lp, ok))
+    }
+
+    /// Posterior weight of each expert of [`BETAS`](Self::BETAS) after what was read.
+    pub fn weights(&self) -> Vec<f64> {
+        let w: Vec<f64> = self.log_w.iter().map(|l| l.exp()).collect();
+        let s: f64 = w.iter().sum();
+        w.iter().map(|x| x / s).collect()
+    }
+}
+
 /// Index of the largest of four values (the first on ties).
 pub fn argmax4(p: &[f64; 4]) -> usize {
     let mut best = 0;
@@ -215,6 +361,28 @@ mod tests {
             let last = (n_tok - 1) * s + k;
             assert!(covered[..last].iter().all(|&c| c == 1), "k {k} s {s}");
         }
+    }
+
+    #[test]
+    fn the_adaptive_chain_starts_as_the_fixed_one_and_sums_to_one() {
+        let m = MarkovModel::fit([b"ACGGTACCATTGACGT".repeat(8).as_slice()], 2, true).unwrap();
+        let seq = b"TTTTTTTTTTTTTTTTTTTTGGGGGGGGGGGG";
+        let mut a = AdaptiveMarkov::new(&m);
+        // first base with a full context: nothing counted yet, so every expert is the fixed chain
+        let (lp, _) = a.read(seq, 2).unwrap();
+        assert!((lp - m.log_prob(seq, 2).unwrap()).abs() < 1e-12);
+        for i in 3..seq.len() {
+            let (p, _) = a.predict(seq, i);
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            a.read(seq, i).unwrap();
+        }
+        // after a run of T, T after TT is far more likely than the fixed chain says
+        let (p, _) = a.predict(b"TTT", 3);
+        assert!(p[3] > m.base_probs(b"TTT", 3)[3] + 0.3);
+        let w = a.weights();
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(w[0] > w[5], "the most adaptive expert leads: {w:?}");
+        assert!(a.read(b"ANA", 1).is_none());
     }
 
     #[test]

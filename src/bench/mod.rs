@@ -20,6 +20,7 @@
 //! [`BenchOptions::train_genomes`]); without either, the default split of the corpus is
 //! assumed and the report says so. The tasks are defined in `docs/benchmark.md`.
 
+pub mod adaptive;
 pub mod baselines;
 pub mod classification;
 pub mod conservation;
@@ -341,8 +342,9 @@ pub fn benchmark<'a>(
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     type TaskFn = fn(&BenchContext) -> Result<Outcome>;
-    let tasks: [(Task, TaskFn); 11] = [
+    let tasks: [(Task, TaskFn); 12] = [
         (Task::Transfer, transfer::run),
+        (Task::Adaptive, adaptive::run),
         (Task::RareSpecies, rare::run),
         (Task::Conservation, conservation::run),
         (Task::ImputeNucleotide, impute_nucleotide::run),

@@ -10,6 +10,9 @@ use crate::{Error, Result};
 pub enum Task {
     /// LM quality on each kingdom's held-out genomes and reads.
     Transfer,
+    /// Held-out genomes read while the model adapts to them (dynamic evaluation), against
+    /// a Markov chain that keeps counting ([`super::adaptive`]).
+    Adaptive,
     /// Held-out genomes of species unseen in training vs of species seen in training.
     RareSpecies,
     /// Loss on conserved vs variable positions across strains of one species.
@@ -34,8 +37,9 @@ pub enum Task {
 
 impl Task {
     /// Every task, in report order.
-    pub const ALL: [Task; 11] = [
+    pub const ALL: [Task; 12] = [
         Task::Transfer,
+        Task::Adaptive,
         Task::RareSpecies,
         Task::Conservation,
         Task::ImputeNucleotide,
@@ -52,6 +56,7 @@ impl Task {
     pub fn name(self) -> &'static str {
         match self {
             Task::Transfer => "transfer",
+            Task::Adaptive => "adaptive",
             Task::RareSpecies => "rare_species",
             Task::Conservation => "conservation",
             Task::ImputeNucleotide => "impute_nucleotide",
@@ -167,6 +172,10 @@ pub struct BenchOptions {
     /// window's reverse complement, so a causal model (and the Markov chain) reads the
     /// substituted base after its right flank too, not only after its left one.
     pub variant_both_strands: bool,
+    /// Dynamic evaluation in the `adaptive` task: learning rate, window, segments
+    /// ([`AdaptOptions`](crate::infer::AdaptOptions); in a sizes file, `[adapt]` with
+    /// `lr = 3e-4` …).
+    pub adapt: crate::infer::AdaptOptions,
     /// Rows per forward pass.
     pub batch_size: usize,
     /// Seed of every random choice.
@@ -206,6 +215,7 @@ impl Default for BenchOptions {
             variants_per_genome: 300,
             variant_flank: 256,
             variant_both_strands: true,
+            adapt: crate::infer::AdaptOptions::default(),
             batch_size: 32,
             seed: 42,
             verbose: true,
@@ -226,7 +236,7 @@ impl BenchOptions {
     ///     tasks: Task::ALL.into_iter().filter(|&t| t != Task::Classification).collect(),
     ///     ..BenchOptions::small()
     /// };
-    /// assert_eq!((opts.tasks.len(), opts.bases_per_genome), (10, 20_000));
+    /// assert_eq!((opts.tasks.len(), opts.bases_per_genome), (11, 20_000));
     /// ```
     pub fn small() -> Self {
         BenchOptions {

@@ -269,19 +269,27 @@ pub fn tally_genomes(ctx: &BenchContext, genomes: &[usize]) -> Result<Tally> {
         let chunks = ctx.chunks(g);
         let seqs: Vec<&[u8]> = chunks.iter().map(|c| c.3.as_slice()).collect();
         for scores in score_sequences(ctx, &seqs)? {
-            let mut block = (0, Tally::default());
-            for p in scores {
-                let b = p.last_base / block_len;
-                if b != block.0 {
-                    t.add_block(&block.1);
-                    block = (b, Tally::default());
-                }
-                block.1.add(&p);
-            }
-            t.add_block(&block.1);
+            t.merge(&tally_blocks(scores, block_len));
         }
     }
     Ok(t)
+}
+
+/// The scores of one sequence's tokens (in order) as a tally of blocks of `block_len` bases
+/// (by each token's last base), for the standard error.
+pub fn tally_blocks(scores: impl IntoIterator<Item = PosScore>, block_len: usize) -> Tally {
+    let mut t = Tally::default();
+    let mut block = (0, Tally::default());
+    for p in scores {
+        let b = p.last_base / block_len.max(1);
+        if b != block.0 {
+            t.add_block(&block.1);
+            block = (b, Tally::default());
+        }
+        block.1.add(&p);
+    }
+    t.add_block(&block.1);
+    t
 }
 
 /// Score reads of genomes into a tally (a read is a block for the standard error).

@@ -29,12 +29,15 @@
 //! sequences such as mutagenesis candidates, reads or imputation windows), states in memory
 //! ([`states`]) and in HDF5 ([`write_states`], [`StatesFile`]), and a classifier's class
 //! probabilities of records or of windows along them ([`class_probs`]). Every analysis that runs a
-//! model calls one of these; none runs its own forward pass.
+//! model calls one of these; none runs its own forward pass. [`adaptive_token_scores`] scores
+//! while a copy of the model adapts to what it reads (dynamic evaluation): the one place outside
+//! training where weights change.
 
 use serde::{Deserialize, Serialize};
 
 use crate::models::Hooks;
 
+mod adapt;
 mod bases;
 mod classes;
 mod fill;
@@ -46,6 +49,7 @@ mod rows;
 mod scores;
 mod states;
 
+pub use adapt::{adaptive_token_scores, AdaptOptions};
 pub use bases::{base_marginal, nucleotide_probs, substitution_probs, Substitutes};
 pub(crate) use classes::scan_windows;
 pub use classes::{class_probs, windows, ClassProbRow, ClassProbs, ClassProbsOptions};

@@ -28,6 +28,16 @@ impl TokenScores {
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }
+
+    /// From `(token index, ln p, arg-max right?)` rows in any order.
+    pub(crate) fn from_rows(mut rows: Vec<(usize, f32, bool)>) -> Self {
+        rows.sort_unstable_by_key(|r| r.0);
+        TokenScores {
+            index: rows.iter().map(|r| r.0).collect(),
+            logp: rows.iter().map(|r| r.1).collect(),
+            correct: rows.iter().map(|r| r.2).collect(),
+        }
+    }
 }
 
 /// Is token `t` one of the 15 % an MLM is scored on? A fixed multiplicative-hash pattern, so
@@ -139,15 +149,5 @@ pub fn token_scores_many(
         }
         Ok(())
     })?;
-    Ok(rows
-        .into_iter()
-        .map(|mut rows| {
-            rows.sort_unstable_by_key(|r| r.0);
-            TokenScores {
-                index: rows.iter().map(|r| r.0).collect(),
-                logp: rows.iter().map(|r| r.1).collect(),
-                correct: rows.iter().map(|r| r.2).collect(),
-            }
-        })
-        .collect())
+    Ok(rows.into_iter().map(TokenScores::from_rows).collect())
 }

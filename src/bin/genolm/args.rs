@@ -118,7 +118,7 @@ pub enum Cmd {
     Bench {
         /// Checkpoint: a `.safetensors` file or a run folder.
         model: PathBuf,
-        /// Tasks (comma-separated; default all): transfer, rare_species, conservation,
+        /// Tasks (comma-separated; default all): transfer, adaptive, rare_species, conservation,
         /// impute_nucleotide, impute_fragment, neurons_aa, neurons_cds, importance,
         /// classification, variants, cost.
         #[arg(long, value_delimiter = ',')]

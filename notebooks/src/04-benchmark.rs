@@ -2,7 +2,7 @@
 // # 04 · Benchmark: how good is the model, and compared to what?
 //
 // A loss number alone says little. The genolm benchmark (specification in `docs/benchmark.md`)
-// runs a model through eleven tasks on genomes it was **not trained on**, and every number comes
+// runs a model through twelve tasks on genomes it was **not trained on**, and every number comes
 // with a **baseline** it must beat: an order-6 **Markov chain** fitted on the same training genomes
 // (it predicts the next base from the previous six), the informed-random loss, or chance.
 //
@@ -28,7 +28,10 @@ report
 // `baseline` the reference's, and **skill** the improvement in the better direction (positive:
 // the model wins). Transfer rows are cross-entropies in nats per token on held-out genomes of each
 // kingdom (PRO, EUK, VIR) and on 150-nt reads; a small model trained for minutes rarely beats a
-// Markov chain there, and the benchmark says so plainly. The neuron rows test whether single units
+// Markov chain there, and the benchmark says so plainly. The `adaptive` rows score the same
+// genomes while the model keeps learning as it reads each one (dynamic evaluation), against a
+// Markov chain that keeps counting as it reads: what is left of a margin there is what the model
+// brought from training, not the genome's composition it could pick up by reading. The neuron rows test whether single units
 // track coding sequence or amino acids in unseen genomes, against a circular-shift null.
 
 // %%

@@ -1,7 +1,7 @@
 //! **Adaptive transfer**: LM quality on the held-out genomes when the model keeps learning as
 //! it reads each genome (dynamic evaluation, [`crate::infer::adaptive_token_scores`]), against
 //! the order-k Markov chain that keeps counting as it reads
-//! ([`AdaptiveMarkov`](super::markov::AdaptiveMarkov)). The same chunks and tokens as
+//! ([`AdaptiveMarkov`]). The same chunks and tokens as
 //! `transfer`; each genome is read afresh from the model as trained (nothing learned on one
 //! genome carries to the next). One row per held-out genome (`adaptive_genome`) and per
 //! kingdom (`adaptive`); `extra` holds the fixed model's and the fixed chain's cross-entropy on

@@ -63,9 +63,13 @@ impl Default for AdaptOptions {
 
 /// [`token_scores_many`](super::token_scores_many) with dynamic evaluation: the log-probability
 /// of every token of each sequence (a causal LM predicting token `t + 1` from the tokens up
-/// to `t`), the model adapting to the sequences as it reads them (see the [module
-/// docs](self)). The sequences are read together, so what the model learns from one helps
-/// with the next (pass the chunks of one genome; call again for another genome). Needs a
+/// to `t`), the model adapting to the sequences as it reads them. Records are cut into
+/// segments read side by side, `window` tokens at a time; at each step the segments' next
+/// tokens are scored first and then one AdamW step on those tokens updates a copy of the
+/// model, so each token is predicted only from what was read before it (its segment's history
+/// and earlier steps) and the scores sum to the log-likelihood of a sequential code. The
+/// sequences are read together, so what the model learns from one helps with the next (pass
+/// the chunks of one genome; call again for another genome). `model` is not changed. Needs a
 /// causal LM.
 ///
 /// ```

@@ -109,33 +109,25 @@ pub fn tally_genome(ctx: &BenchContext, g: usize) -> Result<(Tally, Tally)> {
         // the chain reads every token of the chunk in order (learning from each); a token
         // enters the tallies when the fixed scoring paired it (both scorers could score it)
         // and the adaptive model scored it too
-        let n_tok = ctx.tok.encode(seq).len();
+        let n_tok = ctx.tok.n_tokens(seq.len());
         let by_token: Vec<_> = (0..n_tok).map(|j| chain.read_token(seq, j, k, s)).collect();
-        let mut model = ad
-            .index
-            .iter()
-            .zip(ad.logp.iter().zip(&ad.correct))
-            .peekable();
+        let mut learned_at = vec![None; n_tok];
+        for (i, &j) in ad.index.iter().enumerate() {
+            learned_at[j] = Some((ad.logp[i], ad.correct[i]));
+        }
         let mut pairs = Vec::with_capacity(fx.len());
         for p in fx {
-            while model.peek().is_some_and(|(&j, _)| j < p.token) {
-                model.next();
-            }
-            let (Some((&j, (&lp, &ok))), Some(Some((mlp, mok)))) =
-                (model.peek(), by_token.get(p.token))
+            let (Some((lp, ok)), Some((mlp, mok))) = (learned_at[p.token], by_token[p.token])
             else {
                 continue;
             };
-            if j != p.token {
-                continue;
-            }
             pairs.push((
                 *p,
                 PosScore {
                     model_logp: lp as f64,
                     model_ok: ok,
-                    markov_logp: *mlp,
-                    markov_ok: *mok,
+                    markov_logp: mlp,
+                    markov_ok: mok,
                     ..*p
                 },
             ));

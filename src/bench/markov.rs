@@ -147,21 +147,14 @@ impl MarkovModel {
     /// log-probability of the bases it adds, and whether the greedy base-by-base prediction
     /// gets all of them right. `None` when a base is ambiguous or past the end.
     pub fn token_logp(&self, seq: &[u8], j: usize, k: usize, stride: usize) -> Option<(f64, bool)> {
-        let r = Self::new_bases(j, k, stride);
-        if r.end > seq.len() {
-            return None;
-        }
-        let (mut lp, mut ok) = (0.0, true);
-        for i in r {
+        token_sum(seq.len(), j, k, stride, |i| {
             let c = code(seq[i]);
             if c == 4 {
                 return None;
             }
             let p = self.base_probs(seq, i);
-            lp += p[c].ln();
-            ok &= argmax4(&p) == c;
-        }
-        Some((lp, ok))
+            Some((p[c].ln(), argmax4(&p) == c))
+        })
     }
 
     /// Log-likelihood of `seq[from..to]` given everything before it (ambiguous bases skipped).
@@ -173,7 +166,9 @@ impl MarkovModel {
 }
 
 /// A full-order context and each expert's prediction in it.
-type Experts = (usize, Vec<[f64; 4]>);
+type Experts = (usize, [[f64; 4]; N_EXPERTS]);
+
+const N_EXPERTS: usize = AdaptiveMarkov::BETAS.len();
 
 /// The chain of a [`MarkovModel`] that keeps counting as it reads: the non-neural
 /// counterpart of dynamic evaluation ([`crate::infer::adaptive_token_scores`]). Every base
@@ -204,7 +199,7 @@ type Experts = (usize, Vec<[f64; 4]>);
 pub struct AdaptiveMarkov<'a> {
     fixed: &'a MarkovModel,
     counts: Vec<u32>,
-    log_w: Vec<f64>,
+    log_w: [f64; N_EXPERTS],
 }
 
 impl<'a> AdaptiveMarkov<'a> {
@@ -216,7 +211,7 @@ impl<'a> AdaptiveMarkov<'a> {
         AdaptiveMarkov {
             fixed,
             counts: vec![0; 4usize << (2 * fixed.order)],
-            log_w: vec![-(Self::BETAS.len() as f64).ln(); Self::BETAS.len()],
+            log_w: [-(N_EXPERTS as f64).ln(); N_EXPERTS],
         }
     }
 
@@ -246,25 +241,20 @@ impl<'a> AdaptiveMarkov<'a> {
         let row = &self.counts[ctx << 2..(ctx << 2) + 4];
         let m: f64 = row.iter().map(|&v| v as f64).sum();
         let max = self.log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let w: Vec<f64> = self.log_w.iter().map(|l| (l - max).exp()).collect();
+        let w = self.log_w.map(|l| (l - max).exp());
         let wsum: f64 = w.iter().sum();
         let mut mix = [0.0; 4];
-        let experts: Vec<[f64; 4]> = Self::BETAS
-            .iter()
-            .zip(&w)
-            .map(|(&beta, &wk)| {
-                let mut p = p0;
-                if beta.is_finite() {
-                    for b in 0..4 {
-                        p[b] = (row[b] as f64 + beta * p0[b]) / (m + beta);
-                    }
-                }
+        let mut experts = [p0; N_EXPERTS];
+        for ((p, &beta), &wk) in experts.iter_mut().zip(&Self::BETAS).zip(&w) {
+            if beta.is_finite() {
                 for b in 0..4 {
-                    mix[b] += wk / wsum * p[b];
+                    p[b] = (row[b] as f64 + beta * p0[b]) / (m + beta);
                 }
-                p
-            })
-            .collect();
+            }
+            for b in 0..4 {
+                mix[b] += wk / wsum * p[b];
+            }
+        }
         (mix, Some((ctx, experts)))
     }
 
@@ -297,17 +287,7 @@ impl<'a> AdaptiveMarkov<'a> {
         k: usize,
         stride: usize,
     ) -> Option<(f64, bool)> {
-        let r = MarkovModel::new_bases(j, k, stride);
-        if r.end > seq.len() {
-            return None;
-        }
-        let (mut lp, mut ok) = (0.0, true);
-        for i in r {
-            let (l, o) = self.read(seq, i)?;
-            lp += l;
-            ok &= o;
-        }
-        Some((lp, ok))
+        token_sum(seq.len(), j, k, stride, |i| self.read(seq, i))
     }
 
     /// Posterior weight of each expert of [`BETAS`](Self::BETAS) after what was read.
@@ -316,6 +296,28 @@ impl<'a> AdaptiveMarkov<'a> {
         let s: f64 = w.iter().sum();
         w.iter().map(|x| x / s).collect()
     }
+}
+
+/// Token `j`'s score from its bases' (`MarkovModel::new_bases`): the summed log-probability
+/// and whether every base was predicted right; `None` past the end or when a base is.
+fn token_sum(
+    len: usize,
+    j: usize,
+    k: usize,
+    stride: usize,
+    mut base: impl FnMut(usize) -> Option<(f64, bool)>,
+) -> Option<(f64, bool)> {
+    let r = MarkovModel::new_bases(j, k, stride);
+    if r.end > len {
+        return None;
+    }
+    let (mut lp, mut ok) = (0.0, true);
+    for i in r {
+        let (l, o) = base(i)?;
+        lp += l;
+        ok &= o;
+    }
+    Some((lp, ok))
 }
 
 /// Index of the largest of four values (the first on ties).

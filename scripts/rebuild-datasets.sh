@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild datasets/ from the packages the files come from (Debian and PyPI), then verify every
-# file against datasets/manifest.json and datasets/extended.json (and the labelled splice
+# file against datasets/manifest.json, datasets/extended.json and datasets/extended2.json (and the labelled splice
 # junctions against their checksum). Needs apt-get (download only, no install), pip, python3-venv, gzip.
 # Usage: scripts/rebuild-datasets.sh [OUT_DIR]   (default: datasets/, in place)
 set -euo pipefail
@@ -12,7 +12,7 @@ mkdir -p "$out"/{pro,euk,vir,labelled}
 
 cd "$work"
 apt-get download ragout-examples=2.3-4 gbrowse-data hmmer-examples bowtie2-examples r-bioc-biostrings \
-  r-cran-mlbench=2.1-3-1 >/dev/null
+  r-cran-mlbench=2.1-3-1 maffilter-examples=1.3.1+dfsg-4 >/dev/null
 for deb in *.deb; do dpkg-deb -x "$deb" root; done
 python3 -m pip download -q --no-deps --no-binary :all: biopython==1.88 -d pypi
 tar -xzf pypi/biopython-1.88.tar.gz
@@ -36,6 +36,13 @@ gzip -9n -c "$work/root/var/lib/gbrowse/databases/yeast_scaffolds/chr2.fa" > "$o
 python3 scripts/dmel-upstream.py "$work/root/usr/lib/R/site-library/Biostrings/extdata/dm3_upstream2000.fa.gz" \
   chr2L 1500000 "$work/dmel.fa"
 gzip -9n -c "$work/dmel.fa" > "$out/euk/drosophila_melanogaster_upstream_chr2L.fa.gz"
+# The second extended corpus (datasets/extended2.json): 2 Mb of gorilla chromosome 22 (the gorilla
+# rows of Ensembl Compara's 5-primate EPO alignment, put back on the genome) and U. maydis chr02.
+maf="$work/root/usr/share/doc/maffilter/examples"
+python3 scripts/maf-species.py "$maf/Gorilla/Compara.epo_5_catarrhini_hsap-projected.chr22.subset.nogap.cleaned_aln.maf.gz" \
+  Ggor.22 2000000 "$work/ggor.fa"
+gzip -9n -c "$work/ggor.fa" > "$out/euk/gorilla_gorilla_chr22_epo.fa.gz"
+zcat "$maf/Umaydis/Umaydis.fasta.gz" | awk '/^>/ { p = ($0 ~ /:chr02:/) } p' | gzip -9n > "$out/euk/ustilago_maydis_chr02.fa.gz"
 gzip -9n -c "$work/root/usr/share/doc/hmmer/examples/tutorial/dna_target.fa" > "$out/euk/homo_sapiens_chr1_fragment.fa.gz"
 gzip -9n -c "$bio/GenBank/NC_000932.gb" > "$out/euk/arabidopsis_thaliana_chloroplast.gb.gz"
 cp "$work/root/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz" "$out/vir/enterobacteria_phage_lambda.fa.gz"
@@ -56,7 +63,7 @@ import gzip, hashlib, json, os, sys
 out = sys.argv[1]
 bad = 0
 seen = set()
-for g in json.load(open("datasets/manifest.json"))["genomes"] + json.load(open("datasets/extended.json"))["genomes"]:
+for g in json.load(open("datasets/manifest.json"))["genomes"] + json.load(open("datasets/extended.json"))["genomes"] + json.load(open("datasets/extended2.json"))["genomes"]:
     if g["id"] in seen:
         continue
     seen.add(g["id"])

@@ -292,6 +292,36 @@ fn extended_corpus_adds_training_eukaryotes_and_keeps_the_held_out_genomes() {
     assert_eq!(ids(&e, &se.train), train);
 }
 
+/// The second extended corpus (datasets/extended2.json): the extended corpus plus 2 Mb of gorilla
+/// chromosome 22 and U. maydis chromosome 2, both pinned to training; the held-out genomes stay.
+#[test]
+fn second_extended_corpus_adds_a_primate_and_a_fungus_to_training() {
+    let e2 = Corpus::open(ds("extended2.json").to_str().unwrap()).unwrap();
+    let e = Corpus::open(ds("extended.json").to_str().unwrap()).unwrap();
+    assert_eq!(e2.genomes.len(), e.genomes.len() + 2);
+    let gor = e2.index_of("ggorilla_chr22_epo").unwrap();
+    assert_eq!(e2.genomes[gor].len(), 2_000_000);
+    assert_eq!(e2.genomes[gor].contigs.len(), 894);
+    let um = e2.index_of("umaydis_chr02").unwrap();
+    assert_eq!(e2.genomes[um].len(), 1_879_391);
+    let cfg = genolm::train::run::DataConfig::default();
+    let (s2, s1) = (
+        genolm::train::run::run_splits(&e2, &cfg).unwrap(),
+        genolm::train::run::run_splits(&e, &cfg).unwrap(),
+    );
+    let ids = |corpus: &Corpus, v: &[usize]| {
+        let mut v = corpus.ids(v);
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&e2, &s2.valid), ids(&e, &s1.valid));
+    assert_eq!(ids(&e2, &s2.test), ids(&e, &s1.test));
+    let mut train = ids(&e, &s1.train);
+    train.extend(["ggorilla_chr22_epo".to_string(), "umaydis_chr02".into()]);
+    train.sort();
+    assert_eq!(ids(&e2, &s2.train), train);
+}
+
 #[test]
 fn checksums_are_verified() {
     let dir = tempfile::tempdir().unwrap();

@@ -293,7 +293,8 @@ fn extended_corpus_adds_training_eukaryotes_and_keeps_the_held_out_genomes() {
 }
 
 /// The second extended corpus (datasets/extended2.json): the extended corpus plus 2 Mb of gorilla
-/// chromosome 22 and U. maydis chromosome 2, both pinned to training; the held-out genomes stay.
+/// chromosome 22 and U. maydis chromosome 2, both pinned to training; the held-out genomes stay
+/// (and datasets/extended2_gorilla.json, the same without U. maydis).
 #[test]
 fn second_extended_corpus_adds_a_primate_and_a_fungus_to_training() {
     let e2 = Corpus::open(ds("extended2.json").to_str().unwrap()).unwrap();
@@ -320,6 +321,12 @@ fn second_extended_corpus_adds_a_primate_and_a_fungus_to_training() {
     train.extend(["ggorilla_chr22_epo".to_string(), "umaydis_chr02".into()]);
     train.sort();
     assert_eq!(ids(&e2, &s2.train), train);
+    // datasets/extended2_gorilla.json: the same without the fungus.
+    let g = Corpus::open(ds("extended2_gorilla.json").to_str().unwrap()).unwrap();
+    let sg = genolm::train::run::run_splits(&g, &cfg).unwrap();
+    train.retain(|id| id != "umaydis_chr02");
+    assert_eq!(ids(&g, &sg.train), train);
+    assert_eq!(ids(&g, &sg.test), ids(&e, &s1.test));
 }
 
 #[test]

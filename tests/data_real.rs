@@ -259,11 +259,35 @@ fn embedded_corpus_loads_with_all_kingdoms() {
     assert_eq!(df.height(), 13);
 }
 
+/// The genome ids of each split (train, valid, test) at the run's default split, sorted.
+fn default_split_ids(corpus: &Corpus) -> [Vec<String>; 3] {
+    let s =
+        genolm::train::run::run_splits(corpus, &genolm::train::run::DataConfig::default()).unwrap();
+    [&s.train, &s.valid, &s.test].map(|v| {
+        let mut ids = corpus.ids(v);
+        ids.sort();
+        ids
+    })
+}
+
+/// `base`'s split with `added` genomes in training: what a corpus that only adds training
+/// genomes must give.
+fn with_training(base: &[Vec<String>; 3], added: &[&str]) -> [Vec<String>; 3] {
+    let mut s = base.clone();
+    s[0].extend(added.iter().map(|a| a.to_string()));
+    s[0].sort();
+    s
+}
+
+fn open_ds(name: &str) -> Corpus {
+    Corpus::open(ds(name).to_str().unwrap()).unwrap()
+}
+
 /// The extended corpus (datasets/extended.json): the embedded genomes plus two eukaryotic
 /// training genomes, with the embedded corpus's held-out genomes at the default split.
 #[test]
 fn extended_corpus_adds_training_eukaryotes_and_keeps_the_held_out_genomes() {
-    let e = Corpus::open(ds("extended.json").to_str().unwrap()).unwrap();
+    let e = open_ds("extended.json");
     let c = Corpus::embedded().unwrap();
     assert_eq!(e.genomes.len(), c.genomes.len() + 2);
     let chr2 = e.index_of("scerevisiae_chrII").unwrap();
@@ -271,25 +295,13 @@ fn extended_corpus_adds_training_eukaryotes_and_keeps_the_held_out_genomes() {
     let fly = e.index_of("dmelanogaster_upstream_chr2L").unwrap();
     assert_eq!(e.genomes[fly].contigs.len(), 517);
     assert_eq!(e.genomes[fly].len(), 1_502_644);
-    let cfg = genolm::train::run::DataConfig::default();
-    let (se, sc) = (
-        genolm::train::run::run_splits(&e, &cfg).unwrap(),
-        genolm::train::run::run_splits(&c, &cfg).unwrap(),
+    assert_eq!(
+        default_split_ids(&e),
+        with_training(
+            &default_split_ids(&c),
+            &["dmelanogaster_upstream_chr2L", "scerevisiae_chrII"]
+        )
     );
-    let ids = |corpus: &Corpus, v: &[usize]| {
-        let mut v = corpus.ids(v);
-        v.sort();
-        v
-    };
-    assert_eq!(ids(&e, &se.valid), ids(&c, &sc.valid));
-    assert_eq!(ids(&e, &se.test), ids(&c, &sc.test));
-    let mut train = ids(&c, &sc.train);
-    train.extend([
-        "dmelanogaster_upstream_chr2L".to_string(),
-        "scerevisiae_chrII".into(),
-    ]);
-    train.sort();
-    assert_eq!(ids(&e, &se.train), train);
 }
 
 /// The second extended corpus (datasets/extended2.json): the extended corpus plus 2 Mb of gorilla
@@ -297,36 +309,23 @@ fn extended_corpus_adds_training_eukaryotes_and_keeps_the_held_out_genomes() {
 /// (and datasets/extended2_gorilla.json, the same without U. maydis).
 #[test]
 fn second_extended_corpus_adds_a_primate_and_a_fungus_to_training() {
-    let e2 = Corpus::open(ds("extended2.json").to_str().unwrap()).unwrap();
-    let e = Corpus::open(ds("extended.json").to_str().unwrap()).unwrap();
+    let e2 = open_ds("extended2.json");
+    let e = open_ds("extended.json");
     assert_eq!(e2.genomes.len(), e.genomes.len() + 2);
     let gor = e2.index_of("ggorilla_chr22_epo").unwrap();
     assert_eq!(e2.genomes[gor].len(), 2_000_000);
     assert_eq!(e2.genomes[gor].contigs.len(), 894);
     let um = e2.index_of("umaydis_chr02").unwrap();
     assert_eq!(e2.genomes[um].len(), 1_879_391);
-    let cfg = genolm::train::run::DataConfig::default();
-    let (s2, s1) = (
-        genolm::train::run::run_splits(&e2, &cfg).unwrap(),
-        genolm::train::run::run_splits(&e, &cfg).unwrap(),
+    let base = default_split_ids(&e);
+    assert_eq!(
+        default_split_ids(&e2),
+        with_training(&base, &["ggorilla_chr22_epo", "umaydis_chr02"])
     );
-    let ids = |corpus: &Corpus, v: &[usize]| {
-        let mut v = corpus.ids(v);
-        v.sort();
-        v
-    };
-    assert_eq!(ids(&e2, &s2.valid), ids(&e, &s1.valid));
-    assert_eq!(ids(&e2, &s2.test), ids(&e, &s1.test));
-    let mut train = ids(&e, &s1.train);
-    train.extend(["ggorilla_chr22_epo".to_string(), "umaydis_chr02".into()]);
-    train.sort();
-    assert_eq!(ids(&e2, &s2.train), train);
-    // datasets/extended2_gorilla.json: the same without the fungus.
-    let g = Corpus::open(ds("extended2_gorilla.json").to_str().unwrap()).unwrap();
-    let sg = genolm::train::run::run_splits(&g, &cfg).unwrap();
-    train.retain(|id| id != "umaydis_chr02");
-    assert_eq!(ids(&g, &sg.train), train);
-    assert_eq!(ids(&g, &sg.test), ids(&e, &s1.test));
+    assert_eq!(
+        default_split_ids(&open_ds("extended2_gorilla.json")),
+        with_training(&base, &["ggorilla_chr22_epo"])
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild datasets/ from the packages the files come from (Debian and PyPI), then verify every
-# file against datasets/manifest.json, datasets/extended.json and datasets/extended2.json (and the labelled splice
-# junctions against their checksum). Needs apt-get (download only, no install), pip, python3-venv, gzip.
+# file against every corpus manifest in datasets/*.json (the embedded corpus and the extended
+# ones) and the labelled splice junctions against their checksum. Needs apt-get (download only,
+# no install), pip, python3-venv, gzip.
 # Usage: scripts/rebuild-datasets.sh [OUT_DIR]   (default: datasets/, in place)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,11 +60,12 @@ echo "eb0a0edd3f11a8eb8cfe0c93d0c4297f3e3092453a9c262e928bf3bd1fd1a5ae  $work/sp
 gzip -9n -c "$work/splice.csv" > "$out/labelled/splice_junctions_statlog.csv.gz"
 # Verify: stored sha256, or the content's sha256 for files we re-compressed (gzip versions differ).
 python3 - "$out" <<'PY'
-import gzip, hashlib, json, os, sys
+import glob, gzip, hashlib, json, os, sys
 out = sys.argv[1]
 bad = 0
 seen = set()
-for g in json.load(open("datasets/manifest.json"))["genomes"] + json.load(open("datasets/extended.json"))["genomes"] + json.load(open("datasets/extended2.json"))["genomes"]:
+# every corpus manifest in datasets/ (a genome listed in several is checked once)
+for g in [g for m in sorted(glob.glob("datasets/*.json")) for g in json.load(open(m))["genomes"]]:
     if g["id"] in seen:
         continue
     seen.add(g["id"])

@@ -35,7 +35,7 @@ pub use best::BestEpoch;
 pub use history::{History, StepRecord};
 pub use learner::{
     evaluate, evaluate_with, predict_proba, Callback, Control, Data, EarlyStopping, EpochRecord,
-    EvalResult, Learner, LearnerOptions, LrFinder, Precision,
+    EvalResult, Learner, LearnerOptions, LrFinder, Precision, ShortEpochs,
 };
 pub use optim::{AdamW, AdamWOptions};
 pub use recipes::{fine_tune, ulmfit, UlmfitData, UlmfitOptions, UlmfitResult, Unfreezing};

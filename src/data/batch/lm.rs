@@ -222,6 +222,28 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// Step over `m` windows without making them (a row's place `m` batches into the epoch).
+    fn skip(&mut self, mut m: usize, bptt: usize) {
+        while m > 0 {
+            let Some(&(_, lo, hi)) = self.segs.get(self.seg) else {
+                return;
+            };
+            let start = self.next.unwrap_or(lo);
+            let left = if start + bptt < hi {
+                (hi - start - bptt - 1) / bptt + 1
+            } else {
+                0
+            };
+            if m < left {
+                self.next = Some(start + m * bptt);
+                return;
+            }
+            m -= left;
+            self.seg += 1;
+            self.next = None;
+        }
+    }
+
     /// The next window `(stream, start, starts_a_segment)`.
     fn advance(&mut self, bptt: usize) -> Option<(usize, usize, bool)> {
         loop {
@@ -246,6 +268,21 @@ pub struct LmEpoch<'a> {
     plan: Plan,
     next: usize,
     n: usize,
+}
+
+impl LmEpoch<'_> {
+    /// Step over the next `m` batches without making them (or reading their tokens): the
+    /// batches that follow are the ones the epoch would have given after `m` others.
+    pub fn skip_batches(mut self, m: usize) -> Self {
+        let m = m.min(self.n - self.next);
+        if let Plan::Stateful { rows, .. } = &mut self.plan {
+            for r in rows {
+                r.skip(m, self.b.bptt);
+            }
+        }
+        self.next += m;
+        self
+    }
 }
 
 impl Iterator for LmEpoch<'_> {

@@ -176,6 +176,15 @@ pub struct MlmEpoch<'a> {
     next: usize,
 }
 
+impl MlmEpoch<'_> {
+    /// Step over the next `m` batches without masking them (or reading their tokens); the
+    /// batches after them are masked with the epoch's random stream from here on.
+    pub fn skip_batches(mut self, m: usize) -> Self {
+        self.next = (self.next + m).min(self.wins.len() / self.b.batch);
+        self
+    }
+}
+
 impl Iterator for MlmEpoch<'_> {
     type Item = MlmBatch;
 

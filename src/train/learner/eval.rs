@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::batch::ClassificationBatcher;
 use crate::models::{GenomicModel, Mode, RnnState};
-use crate::train::data::Data;
+use crate::train::data::{Data, ShortEpochs};
 use crate::train::dist::{self, Collective};
 use crate::{Error, Result};
 
@@ -50,7 +50,7 @@ pub fn evaluate_with(
     // no graph: each batch's activations are freed as soon as its loss is read
     let model = &model.inference()?;
     let dev = model.device().clone();
-    let batches = data.iter_max(0, max_batches);
+    let batches = data.iter_max(0, max_batches, ShortEpochs::Restart);
     let stateful = data.stateful() && model.config().lstm_layers > 0;
     let mut state: Option<RnnState> = None;
     let (mut loss_sum, mut correct, mut n) = (0f64, 0f64, 0usize);

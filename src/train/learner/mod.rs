@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use super::best::BestTracker;
 pub use super::callbacks::{Callback, Control, EarlyStopping};
-pub use super::data::Data;
 use super::data::HostBatch;
+pub use super::data::{Data, ShortEpochs};
 use super::dist::{self, Collective};
 use super::history::Smoother;
 pub use super::history::{EpochRecord, History, StepRecord};
@@ -87,6 +87,9 @@ pub struct LearnerOptions {
     pub precision: Precision,
     /// Use at most this many training batches per epoch (0 = all).
     pub max_batches: usize,
+    /// What an epoch cut short by `max_batches` takes: the next slice of the pass (the
+    /// default) or the first batches of a new order ([`ShortEpochs`]).
+    pub short_epochs: ShortEpochs,
     /// Use at most this many validation batches (0 = all).
     pub valid_max_batches: usize,
     /// Write a checkpoint here after every epoch (None = no checkpoints).
@@ -105,6 +108,7 @@ impl Default for LearnerOptions {
             adamw: AdamWOptions::default(),
             precision: Precision::Auto,
             max_batches: 0,
+            short_epochs: ShortEpochs::Continue,
             valid_max_batches: 0,
             checkpoint_dir: None,
             verbose: true,
@@ -300,7 +304,8 @@ impl Learner {
 
     /// One epoch's training batches, made as they are taken (at most `max_batches`).
     pub(super) fn train_iter(&self, epoch: usize) -> impl ExactSizeIterator<Item = HostBatch> + '_ {
-        self.train.iter_max(epoch as u64, self.opts.max_batches)
+        self.train
+            .iter_max(epoch as u64, self.opts.max_batches, self.opts.short_epochs)
     }
 
     /// One-cycle training for `epochs` with peak LR `lr_max` (the top group's; lower
@@ -372,7 +377,8 @@ impl Learner {
             // a handle on the data (streams are shared, not copied) so that batches are made
             // as the loop takes them while the loop updates the learner
             let data = self.train.clone();
-            let batches = data.iter_max(epoch as u64, self.opts.max_batches);
+            let batches =
+                data.iter_max(epoch as u64, self.opts.max_batches, self.opts.short_epochs);
             let bar = self.progress_bar(batches.len(), epoch, epochs, lead);
             let mut state: Option<RnnState> = None;
             let (mut sum_loss, mut n_loss) = (0f64, 0f64);

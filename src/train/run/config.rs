@@ -10,6 +10,7 @@ use crate::data::corpus::{Kingdom, SplitLevel, SplitOptions};
 use crate::models::{DeviceChoice, GenomicModel, ModelConfig};
 use crate::train::learner::Precision;
 use crate::train::schedule::ScheduleKind;
+use crate::train::ShortEpochs;
 use crate::{Error, Result};
 
 use super::RunSummary;
@@ -78,6 +79,10 @@ pub struct TrainConfig {
     pub precision: Precision,
     /// Training batches per epoch (0 = all).
     pub max_batches: usize,
+    /// With `max_batches` below a pass: `continue` (each epoch takes the next slice of the
+    /// pass) or `restart` (the first batches of a new order, as before 2026-12-05);
+    /// [`ShortEpochs`].
+    pub short_epochs: ShortEpochs,
     /// Validation batches (0 = all).
     pub valid_max_batches: usize,
     /// Early-stopping patience in epochs (0 = off).
@@ -104,6 +109,7 @@ impl Default for TrainConfig {
             seed: 42,
             precision: Precision::Auto,
             max_batches: 0,
+            short_epochs: ShortEpochs::Continue,
             valid_max_batches: 0,
             early_stopping: 0,
             device: DeviceChoice::Auto,

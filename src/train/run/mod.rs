@@ -237,6 +237,7 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         },
         precision: cfg.train.precision,
         max_batches: cfg.train.max_batches,
+        short_epochs: cfg.train.short_epochs,
         valid_max_batches: cfg.train.valid_max_batches,
         checkpoint_dir: Some(cfg.output.clone()),
         verbose: ro.verbose && lead,

@@ -207,4 +207,18 @@ mod tests {
             assert_eq!(xs(&d, 1, 10_000, ShortEpochs::Continue), pass1);
         }
     }
+
+    #[test]
+    fn new_runs_continue_and_old_checkpoints_restart() {
+        use crate::train::LearnerOptions;
+        assert_eq!(
+            LearnerOptions::default().short_epochs,
+            ShortEpochs::Continue
+        );
+        // a state.json written before the option existed resumes as it was trained
+        let old: LearnerOptions = serde_json::from_str(r#"{"max_batches": 5}"#).unwrap();
+        assert_eq!(old.short_epochs, ShortEpochs::Restart);
+        let cfg: crate::train::run::TrainConfig = toml::from_str("max_batches = 5").unwrap();
+        assert_eq!(cfg.short_epochs, ShortEpochs::Continue);
+    }
 }

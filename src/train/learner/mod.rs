@@ -88,7 +88,9 @@ pub struct LearnerOptions {
     /// Use at most this many training batches per epoch (0 = all).
     pub max_batches: usize,
     /// What an epoch cut short by `max_batches` takes: the next slice of the pass (the
-    /// default) or the first batches of a new order ([`ShortEpochs`]).
+    /// default) or the first batches of a new order ([`ShortEpochs`]). Read as `restart`
+    /// when missing, so a run checkpointed before 2026-12-05 resumes as it began.
+    #[serde(default = "restart")]
     pub short_epochs: ShortEpochs,
     /// Use at most this many validation batches (0 = all).
     pub valid_max_batches: usize,
@@ -99,6 +101,10 @@ pub struct LearnerOptions {
     /// Append every step and epoch to `metrics.jsonl` and TensorBoard events here
     /// ([`metrics_log`](super::metrics_log); `genolm train` uses the run folder).
     pub log_dir: Option<PathBuf>,
+}
+
+fn restart() -> ShortEpochs {
+    ShortEpochs::Restart
 }
 
 impl Default for LearnerOptions {

@@ -27,7 +27,7 @@ pub enum Data {
 /// `⌊n / m⌋` epochs, then the next pass starts in a new order. `Restart` takes the first `m`
 /// batches of a new order every epoch: for a stateful LM those are the first `m` windows of
 /// every row, so each epoch samples the same share of each row again and some of the corpus
-/// is never seen (six epochs of a sixth of a pass see about 63 % of it). It is how genolm cut
+/// is never seen (six epochs of a sixth of a pass see about two thirds of it). It is how genolm cut
 /// epochs before 2026-12-05 (the shipped models' runs say `short_epochs = "restart"`).
 /// Classification data always restarts (its epochs are short).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -843,9 +843,21 @@ fn train_then_report_a_run_folder() {
 
     // another seed of the same recipe: recorded in its run file, other initial weights
     let run2 = dir.path().join("run2");
-    ok(&["train", "-c", s(&toml), "--seed", "7", "--output", s(&run2)]);
+    ok(&[
+        "train",
+        "-c",
+        s(&toml),
+        "--seed",
+        "7",
+        "--batch-seed",
+        "9",
+        "--output",
+        s(&run2),
+    ]);
     let rec = std::fs::read_to_string(run2.join("run.toml")).unwrap();
-    assert!(rec.contains("seed = 7"), "{rec}");
+    assert!(rec.contains("\nseed = 7"), "{rec}");
+    assert!(rec.contains("batch_seed = 9"), "{rec}");
+    assert!(rec.contains("short_epochs = \"continue\""), "{rec}");
     assert_ne!(
         std::fs::read(run.join("model.safetensors")).unwrap(),
         std::fs::read(run2.join("model.safetensors")).unwrap(),

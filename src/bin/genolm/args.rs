@@ -113,6 +113,10 @@ pub enum Cmd {
         /// (the batch order stays `[data] batch_seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// Override the run file's seed of the batch order (`[data] batch_seed`): which
+        /// windows each epoch reads, and in which order.
+        #[arg(long)]
+        batch_seed: Option<u64>,
     },
     /// Benchmark a trained LM (seed 002): every task, next to a Markov baseline.
     Bench {

@@ -68,6 +68,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             distributed,
             stop_at_step,
             seed,
+            batch_seed,
         } => {
             let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
             if let Some(m) = rope_scaling {
@@ -94,6 +95,9 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             }
             if let Some(seed) = seed {
                 cfg.train.seed = seed;
+            }
+            if let Some(b) = batch_seed {
+                cfg.data.batch_seed = b;
             }
             let ro = genolm::train::run::RunOptions {
                 distributed,

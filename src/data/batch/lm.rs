@@ -115,15 +115,6 @@ impl LmBatcher {
         }
     }
 
-    /// Number of windows `(start)` of `bptt + 1` tokens stepping `bptt` over `[lo, hi)`.
-    fn n_windows(&self, lo: usize, hi: usize) -> usize {
-        if hi > lo + self.bptt {
-            (hi - lo - self.bptt - 1) / self.bptt + 1
-        } else {
-            0
-        }
-    }
-
     fn make_batch(&self, rows: impl Iterator<Item = (usize, usize)>, reset: Vec<bool>) -> LmBatch {
         let t = self.bptt;
         let mut x = Vec::with_capacity(reset.len() * t);
@@ -155,7 +146,7 @@ impl LmBatcher {
             } else {
                 0
             };
-            let n = self.n_windows(off, len);
+            let n = n_windows(off, len, self.bptt);
             wins.extend((0..n).map(|k| (i as u32, (off + k * self.bptt) as u64)));
         }
         wins.shuffle(&mut rng);
@@ -191,7 +182,7 @@ impl LmBatcher {
             .iter()
             .map(|r| {
                 r.iter()
-                    .map(|&(_, lo, hi)| self.n_windows(lo, hi))
+                    .map(|&(_, lo, hi)| n_windows(lo, hi, self.bptt))
                     .sum::<usize>()
             })
             .min()
@@ -205,6 +196,15 @@ impl LmBatcher {
             })
             .collect();
         Plan::Stateful { rows, n }
+    }
+}
+
+/// Number of windows `(start)` of `bptt + 1` tokens stepping `bptt` over `[lo, hi)`.
+fn n_windows(lo: usize, hi: usize, bptt: usize) -> usize {
+    if hi > lo + bptt {
+        (hi - lo - bptt - 1) / bptt + 1
+    } else {
+        0
     }
 }
 
@@ -229,11 +229,7 @@ impl Cursor {
                 return;
             };
             let start = self.next.unwrap_or(lo);
-            let left = if start + bptt < hi {
-                (hi - start - bptt - 1) / bptt + 1
-            } else {
-                0
-            };
+            let left = n_windows(start, hi, bptt);
             if m < left {
                 self.next = Some(start + m * bptt);
                 return;

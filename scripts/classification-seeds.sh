@@ -11,6 +11,7 @@
 # takes about half an hour on two cores, a coding/intergenic row a few minutes).
 # HEAD_ONLY=1 trains only the LM's classifier head and the Markov baselines (a head recipe change
 # in minutes); UNFREEZING=gradual (or all) trains the head with that unfreezing schedule.
+# SIZES_EXTRA adds lines to each seed's sizes file (e.g. SIZES_EXTRA='classification_generative_steps = 20').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
@@ -27,6 +28,9 @@ for s in $SEEDS; do
   fi
   if [ -n "${UNFREEZING:-}" ]; then
     echo "classification_unfreezing = \"$UNFREEZING\"" >> "$OUT/sizes-seed$s.toml"
+  fi
+  if [ -n "${SIZES_EXTRA:-}" ]; then
+    echo "$SIZES_EXTRA" >> "$OUT/sizes-seed$s.toml"
   fi
   if [ -n "${DATASETS:-}" ]; then
     printf 'classification_datasets = [%s]\n' "$(printf '"%s", ' $DATASETS | sed 's/, $//')" >> "$OUT/sizes-seed$s.toml"

@@ -77,11 +77,13 @@ def series(ds, metric, method):
 
 
 has_gen2 = any("generative2" in m for d in values.values() for m in d.values())
+has_probe = any("lm_probe" in m for d in values.values() for m in d.values())
 cols = (["model"] + (["head"] if head else []) + ["lm_generative"] + (["generative2"] if has_gen2 else [])
-        + ["markov", "kmer_logreg", "cnn_scratch"])
+        + (["lm_probe"] if has_probe else []) + ["markov", "kmer_logreg", "cnn_scratch"])
 headers = {"model": f"{model or 'model'} (ULMFiT classifier)",
            "head": f"{model or 'model'} (ULMFiT classifier, --head reports)",
            "lm_generative": "class-conditional LMs from it",
+           "lm_probe": "linear probe of it (frozen)",
            "generative2": "class-conditional LMs (--head reports)", "markov": "Markov per class",
            "kmer_logreg": "k-mer logistic regression", "cnn_scratch": "CNN from scratch"}
 print(f"{len(seeds)} seeds; model: {model}" + (f"; head from {len(head)} other reports" if head else ""))
@@ -113,9 +115,9 @@ for ds, d in values.items():
 # not about two means with overlapping spreads.
 short = {"model": "ULMFiT classifier", "head": "ULMFiT classifier (--head)",
          "lm_generative": "class-conditional LMs", "generative2": "class-conditional LMs (--head)",
-         "markov": "Markov per class",
+         "lm_probe": "linear probe", "markov": "Markov per class",
          "kmer_logreg": "k-mer logistic regression", "cnn_scratch": "CNN from scratch"}
-lm_cols = [c for c in cols if c in ("model", "head", "lm_generative", "generative2")]
+lm_cols = [c for c in cols if c in ("model", "head", "lm_generative", "generative2", "lm_probe")]
 others = ["markov", "kmer_logreg", "cnn_scratch"]
 
 

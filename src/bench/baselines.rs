@@ -150,16 +150,33 @@ pub fn kmer_logreg_probs(
         }
         f
     };
-    let feats = |v: &[LabelledSeq]| v.iter().map(|x| item_features(&x.seq)).collect::<Vec<_>>();
+    let feats = |v: &[LabelledSeq]| Ok(v.iter().map(|x| item_features(&x.seq)).collect());
+    logreg_probs(train, test, k, seed, &[1e-4, 1e-3, 1e-2, 1e-1], feats)
+        .expect("k-mer features cannot fail")
+}
+
+/// Class probabilities of the test items from a multinomial logistic regression on the
+/// features `feats` gives each item (standardised on the training items), with the L2 penalty
+/// of `lambdas` that has the lowest log loss on a stratified fifth of the training items
+/// (fitted on the other four fifths), refitted on all of them. The k-mer regression and the
+/// LM's linear probe share it.
+pub fn logreg_probs(
+    train: &[LabelledSeq],
+    test: &[LabelledSeq],
+    k: usize,
+    seed: u64,
+    lambdas: &[f64],
+    feats: impl Fn(&[LabelledSeq]) -> Result<Vec<Vec<f64>>>,
+) -> Result<Vec<Vec<f64>>> {
     let labels = |v: &[LabelledSeq]| v.iter().map(|x| x.label).collect::<Vec<_>>();
-    let d = 340;
     // the penalty, chosen on a held-out fifth of the training items
     let (fit, val) = stratified_split(train, seed ^ 0x5eed);
-    let mut lambda = 1e-2;
-    if !fit.is_empty() && !val.is_empty() {
-        let (xf, xv) = standardised(&feats(&fit), &feats(&val));
+    let mut lambda = lambdas.get(lambdas.len() / 2).copied().unwrap_or(1e-2);
+    if !fit.is_empty() && !val.is_empty() && lambdas.len() > 1 {
+        let (xf, xv) = standardised(&feats(&fit)?, &feats(&val)?);
+        let d = xf.len() / fit.len();
         let mut best = f64::INFINITY;
-        for l in [1e-4, 1e-3, 1e-2, 1e-1] {
+        for &l in lambdas {
             let m = softmax_regression(&xf, d, &labels(&fit), k, l, 300);
             let loss = log_loss(&m.predict(&xv), &labels(&val));
             if loss < best {
@@ -168,8 +185,9 @@ pub fn kmer_logreg_probs(
             }
         }
     }
-    let (xt, xs) = standardised(&feats(train), &feats(test));
-    softmax_regression(&xt, d, &labels(train), k, lambda, 300).predict(&xs)
+    let (xt, xs) = standardised(&feats(train)?, &feats(test)?);
+    let d = xt.len() / train.len().max(1);
+    Ok(softmax_regression(&xt, d, &labels(train), k, lambda, 300).predict(&xs))
 }
 
 /// The one-hot CNN trained from scratch ([module docs](self)).

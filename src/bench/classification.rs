@@ -192,6 +192,23 @@ fn score_split(
     // supervised ones go with the class-conditional LMs below
     let mut others = baselines::all_baselines(train, test, n_classes, &opts, ctx.model.device())?;
     let markov = others.remove(0).1;
+    // a linear probe of the frozen model: what its representation knows without fine-tuning
+    others.push((
+        "lm_probe",
+        super::probe::probe_probs(
+            ctx.model,
+            train,
+            test,
+            n_classes,
+            &super::probe::ProbeOptions {
+                both_strands: opts.both_strands,
+                seed,
+                eval_batch_size: opts.eval_batch_size,
+                context: ctx.opts.classification_probe_context,
+                ..Default::default()
+            },
+        )?,
+    ));
     // class-conditional LMs score each item's likelihood: a causal LM's (an MLM has none)
     if ctx.model.config().causal() {
         others.push((
@@ -205,6 +222,8 @@ fn score_split(
                     both_strands: opts.both_strands,
                     seed,
                     eval_batch_size: opts.eval_batch_size,
+                    min_steps: ctx.opts.classification_generative_steps,
+                    lr: ctx.opts.classification_generative_lr,
                     ..Default::default()
                 },
             )?,

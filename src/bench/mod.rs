@@ -32,6 +32,7 @@ pub mod impute_nucleotide;
 pub mod long_context;
 pub mod markov;
 pub mod neurons;
+pub mod probe;
 pub mod rare;
 pub mod score;
 pub mod transfer;

@@ -160,6 +160,15 @@ pub struct BenchOptions {
     /// ([`Unfreezing`](crate::train::Unfreezing); the recipe's default, the head first and then
     /// every layer).
     pub classification_unfreezing: crate::train::Unfreezing,
+    /// Optimizer steps per class of the class-conditional LMs, at least
+    /// ([`GenerativeOptions::min_steps`](crate::bench::generative::GenerativeOptions::min_steps)).
+    pub classification_generative_steps: usize,
+    /// Peak learning rate of the class-conditional LMs
+    /// ([`GenerativeOptions::lr`](crate::bench::generative::GenerativeOptions::lr)).
+    pub classification_generative_lr: f64,
+    /// Bases of context the linear probe reads before each item
+    /// ([`ProbeOptions::context`](crate::bench::probe::ProbeOptions::context)).
+    pub classification_probe_context: usize,
     /// Substitutions per held-out annotated genome.
     pub variants_per_genome: usize,
     /// Bases either side of a substitution (256 by default: a causal model reads the
@@ -212,6 +221,10 @@ impl Default for BenchOptions {
             classification_folds: 5,
             classification_head_only: false,
             classification_unfreezing: crate::train::Unfreezing::default(),
+            classification_generative_steps: crate::bench::generative::GenerativeOptions::default()
+                .min_steps,
+            classification_generative_lr: crate::bench::generative::GenerativeOptions::default().lr,
+            classification_probe_context: 0,
             variants_per_genome: 300,
             variant_flank: 256,
             variant_both_strands: true,

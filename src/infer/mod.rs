@@ -60,7 +60,7 @@ pub use h5::{read_states, write_states, H5Layout, StatesFile, StatesSummary};
 pub use objective::{objective_lifted, objective_tensor, score_ids, Objective};
 pub use predict::{layer_plan, predict_each, predict_records, Chunk};
 pub use refine::{refine_gaps, CommitOrder, MaskedGap, RefineOptions};
-pub use rows::{pooled_states, predict_rows, score_rows, RowOptions, RowOutput};
+pub use rows::{binned_states, pooled_states, predict_rows, score_rows, RowOptions, RowOutput};
 pub use scores::{mlm_masked, mlm_scored, score_row, token_scores, token_scores_many, TokenScores};
 pub(crate) use states::model_layer;
 pub use states::{states, LayerStates, RecordInfo, States};

@@ -178,23 +178,80 @@ pub fn pooled_states(
     layer: &str,
     opts: &RowOptions,
 ) -> Result<Vec<Vec<f32>>> {
-    if !model.layer_names().iter().any(|(n, _)| n == layer) {
-        return Err(Error::Input(format!("the model has no layer {layer:?}")));
+    binned_states(model, rows, &[layer], 0, 0, opts)
+}
+
+/// Each row's activations of `layers`, pooled: for every layer in turn, its mean over all
+/// positions followed by its mean over each of `bins` equal stretches of the positions (in
+/// order; a row shorter than `bins` repeats positions), so `out[row]` has
+/// `Σ width(layer) × (1 + bins)` values. Position bins keep where a feature was (a promoter's
+/// boxes lie at fixed distances from its start), which a mean over the row loses. The first
+/// `skip` positions of every row are context: read, not pooled (a stateful LSTM reads a short
+/// item better after a prefix than from a zero state). The features of a linear probe
+/// ([`probe_probs`](crate::bench::probe::probe_probs)).
+///
+/// ```
+/// use candle_core::Device;
+/// use genolm::infer::{binned_states, pooled_states, RowOptions};
+/// use genolm::models::{GenomicModel, ModelConfig};
+/// let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1)?;
+/// let tok = model.config().tokenizer()?;
+/// let rows = [tok.encode(b"ACGTACGTACGT")];
+/// let b = binned_states(&model, &rows, &["embed", "body"], 2, 0, &RowOptions::default())?;
+/// let (e, h) = (model.config().emb_dim, model.config().body_dim());
+/// assert_eq!(b[0].len(), 3 * e + 3 * h);
+/// // the first block of each layer is its plain mean
+/// let body = pooled_states(&model, &rows, "body", &RowOptions::default())?;
+/// assert_eq!(&b[0][3 * e..3 * e + h], &body[0][..]);
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn binned_states(
+    model: &GenomicModel,
+    rows: &[Vec<u32>],
+    layers: &[&str],
+    bins: usize,
+    skip: usize,
+    opts: &RowOptions,
+) -> Result<Vec<Vec<f32>>> {
+    let names = model.layer_names();
+    if let Some(l) = layers.iter().find(|l| !names.iter().any(|(n, _)| n == *l)) {
+        return Err(Error::Input(format!("the model has no layer {l:?}")));
     }
     let Some((t, chunks)) = batches(rows, opts.batch_size)? else {
         return Ok(Vec::new());
     };
+    if skip >= t {
+        return Err(Error::Input(format!(
+            "{skip} context positions leave nothing of rows of {t} tokens to pool"
+        )));
+    }
     let model = &model.inference()?;
-    let mut out = Vec::with_capacity(rows.len());
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(rows.len());
     for batch in chunks {
         let o = forward_batch(model, batch, t, true, &opts.hooks)?;
-        let a = &o
-            .layers
-            .iter()
-            .find(|(n, _)| n == layer)
-            .expect("a layer named by layer_names is collected")
-            .1;
-        out.extend(a.to_dtype(DType::F32)?.mean(1)?.to_vec2::<f32>()?);
+        let mut feats = vec![Vec::new(); batch.len()];
+        for layer in layers {
+            let a = &o
+                .layers
+                .iter()
+                .find(|(n, _)| n == layer)
+                .expect("a layer named by layer_names is collected")
+                .1
+                .to_dtype(DType::F32)?
+                .narrow(1, skip, t - skip)?;
+            let t = t - skip;
+            let mut blocks = vec![a.mean(1)?];
+            for b in 0..bins {
+                let (lo, hi) = (b * t / bins, ((b + 1) * t / bins).max(b * t / bins + 1));
+                let lo = lo.min(t - 1);
+                blocks.push(a.narrow(1, lo, hi.min(t) - lo)?.mean(1)?);
+            }
+            let v = Tensor::cat(&blocks, 1)?.to_vec2::<f32>()?;
+            for (f, r) in feats.iter_mut().zip(v) {
+                f.extend(r);
+            }
+        }
+        out.extend(feats);
     }
     Ok(out)
 }

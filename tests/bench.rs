@@ -126,8 +126,8 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             task.name()
         );
     }
-    // every classification row carries the supervised baselines and the class-conditional LMs
-    // on the same items; read origin splits each method's accuracy by whether the LM trained
+    // every classification row carries the supervised baselines, the linear probe and the
+    // class-conditional LMs on the same items; read origin splits each method's accuracy by whether the LM trained
     // on the read's genome (a part may be empty: NaN)
     for r in rep.rows.iter().filter(|r| r.task == "classification") {
         let names: Vec<&str> = r
@@ -143,6 +143,8 @@ fn the_whole_suite_runs_on_a_tiny_model() {
                 "kmer_logreg auroc",
                 "cnn_scratch accuracy",
                 "cnn_scratch auroc",
+                "lm_probe accuracy",
+                "lm_probe auroc",
                 "lm_generative accuracy",
                 "lm_generative auroc"
             ],
@@ -219,6 +221,8 @@ fn an_mlm_is_classified_without_class_conditional_lms() {
         assert!(r.value.is_finite(), "{r:?}");
         let names: Vec<&str> = r.more_baselines.iter().map(|b| b.0.as_str()).collect();
         assert!(names.contains(&"kmer_logreg accuracy"), "{names:?}");
+        // a probe reads any model's layers; class LMs need a causal LM
+        assert!(names.contains(&"lm_probe accuracy"), "{names:?}");
         assert!(
             !names.iter().any(|n| n.starts_with("lm_generative")),
             "{names:?}"
@@ -555,6 +559,7 @@ fn classification_runs_the_datasets_asked_for() {
     for m in [
         "kmer_logreg auroc",
         "cnn_scratch auroc",
+        "lm_probe auroc",
         "lm_generative auroc",
     ] {
         let v = row.more_baselines.iter().find(|x| x.0 == m).map(|x| x.1);

@@ -185,3 +185,41 @@ pub fn context_prefix(train: &[LabelledSeq], bases: usize, seed: u64) -> Vec<u8>
     }
     out.split_off(out.len().saturating_sub(bases))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelConfig;
+    use candle_core::Device;
+
+    fn item(s: &[u8], label: u32) -> LabelledSeq {
+        LabelledSeq {
+            seq: s.to_vec(),
+            label,
+            origin: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_context_is_the_same_training_bases_for_every_call() {
+        let train = [item(b"AAAACCCC", 0), item(b"GGGGTTTT", 1), item(b"ACGTACGT", 0)];
+        let p = context_prefix(&train, 12, 3);
+        assert_eq!(p.len(), 12);
+        assert_eq!(p, context_prefix(&train, 12, 3));
+        assert!(context_prefix(&train, 0, 3).is_empty());
+        // more bases than the items have: all of them
+        assert_eq!(context_prefix(&train, 100, 3).len(), 24);
+    }
+
+    #[test]
+    fn context_is_read_but_not_pooled() {
+        let model = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+        let items = [item(b"ACGTTGCAAGTCCATG", 0), item(b"TTGACATATAATGCGC", 1)];
+        let opts = ProbeOptions::default();
+        let plain = probe_features(&model, &items, &[], &opts).unwrap();
+        let warm = probe_features(&model, &items, b"GATTACAGATTACA", &opts).unwrap();
+        assert_eq!(plain[0].len(), warm[0].len());
+        // the tiny model is an LSTM: the state the context leaves changes the item's features
+        assert_ne!(plain[0], warm[0]);
+    }
+}

@@ -202,7 +202,11 @@ mod tests {
 
     #[test]
     fn the_context_is_the_same_training_bases_for_every_call() {
-        let train = [item(b"AAAACCCC", 0), item(b"GGGGTTTT", 1), item(b"ACGTACGT", 0)];
+        let train = [
+            item(b"AAAACCCC", 0),
+            item(b"GGGGTTTT", 1),
+            item(b"ACGTACGT", 0),
+        ];
         let p = context_prefix(&train, 12, 3);
         assert_eq!(p.len(), 12);
         assert_eq!(p, context_prefix(&train, 12, 3));

@@ -1,0 +1,81 @@
+//! Class-conditional LMs from several pretrained LMs, averaged: the benchmark's promoters row
+//! (the 106 UCI promoters, stratified 5-fold CV with the seed's folds, class LMs with the
+//! benchmark's options) for each LM alone and for the mean of their class probabilities, next to
+//! the k-mer regression on the same folds. Each LM alone reproduces the benchmark's
+//! `lm_generative` accuracy for that seed (docs/training.md, "Which pretrained LM").
+//!
+//! ```sh
+//! cargo run --release --example lm_ensemble -- 1,2,3 pretrained:lstm_small_extended runs/other_lm …
+//! ```
+use candle_core::Device;
+use genolm::bench::baselines::kmer_logreg_probs;
+use genolm::bench::classification::PROMOTERS_CSV;
+use genolm::bench::generative::{generative_probs, GenerativeOptions};
+use genolm::data::tasks::{parse_labelled_csv, stratified_folds};
+use genolm::models::GenomicModel;
+
+fn accuracy(probs: &[Vec<f64>], labels: &[u32]) -> f64 {
+    let hits = probs
+        .iter()
+        .zip(labels)
+        .filter(|(p, &y)| {
+            let best = (0..p.len())
+                .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+                .unwrap_or(0);
+            best == y as usize
+        })
+        .count();
+    hits as f64 / labels.len().max(1) as f64
+}
+
+fn main() -> genolm::Result<()> {
+    let a: Vec<String> = std::env::args().collect();
+    if a.len() < 3 {
+        eprintln!("usage: lm_ensemble SEEDS(1,2,3) LM [LM …]");
+        std::process::exit(2);
+    }
+    let seeds: Vec<u64> = a[1]
+        .split(',')
+        .map(|s| s.trim().parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| genolm::Error::Input(format!("{:?} is not a list of seeds", a[1])))?;
+    let lms: Vec<GenomicModel> = a[2..]
+        .iter()
+        .map(|p| GenomicModel::load(p, &Device::Cpu))
+        .collect::<genolm::Result<_>>()?;
+    let items = parse_labelled_csv(PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
+    println!("seed,method,accuracy");
+    for &seed in &seeds {
+        let mut labels = Vec::new();
+        let mut per_lm: Vec<Vec<Vec<f64>>> = vec![Vec::new(); lms.len()];
+        let mut kmer = Vec::new();
+        for (train, test) in stratified_folds(&items, 5, seed) {
+            labels.extend(test.iter().map(|x| x.label));
+            kmer.extend(kmer_logreg_probs(&train, &test, 2, seed, false));
+            for (lm, out) in lms.iter().zip(per_lm.iter_mut()) {
+                let opts = GenerativeOptions {
+                    seed,
+                    ..Default::default()
+                };
+                out.extend(generative_probs(lm, &train, &test, 2, &opts)?);
+            }
+        }
+        for (name, p) in a[2..].iter().zip(&per_lm) {
+            println!("{seed},{name},{:.4}", accuracy(p, &labels));
+        }
+        let mean: Vec<Vec<f64>> = (0..labels.len())
+            .map(|i| {
+                (0..2)
+                    .map(|c| per_lm.iter().map(|p| p[i][c]).sum::<f64>() / lms.len() as f64)
+                    .collect()
+            })
+            .collect();
+        println!(
+            "{seed},mean of {} LMs,{:.4}",
+            lms.len(),
+            accuracy(&mean, &labels)
+        );
+        println!("{seed},k-mer regression,{:.4}", accuracy(&kmer, &labels));
+    }
+    Ok(())
+}

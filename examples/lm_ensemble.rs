@@ -13,20 +13,7 @@ use genolm::bench::classification::PROMOTERS_CSV;
 use genolm::bench::generative::{generative_probs, GenerativeOptions};
 use genolm::data::tasks::{parse_labelled_csv, stratified_folds};
 use genolm::models::GenomicModel;
-
-fn accuracy(probs: &[Vec<f64>], labels: &[u32]) -> f64 {
-    let hits = probs
-        .iter()
-        .zip(labels)
-        .filter(|(p, &y)| {
-            let best = (0..p.len())
-                .max_by(|&a, &b| p[a].total_cmp(&p[b]))
-                .unwrap_or(0);
-            best == y as usize
-        })
-        .count();
-    hits as f64 / labels.len().max(1) as f64
-}
+use genolm::stats::accuracy;
 
 fn main() -> genolm::Result<()> {
     let a: Vec<String> = std::env::args().collect();

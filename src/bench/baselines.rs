@@ -20,7 +20,7 @@
 
 use super::markov::MarkovModel;
 use crate::data::alphabet::revcomp;
-use crate::data::tasks::{stratified_split, LabelledSeq};
+use crate::data::tasks::{stratified_split_indices, LabelledSeq};
 use crate::models::{GenomicModel, ModelConfig};
 use crate::stats::regression::{softmax_regression, standardised};
 use crate::train::recipes::{classify, ClassifyOptions};
@@ -158,8 +158,9 @@ pub fn kmer_logreg_probs(
 /// Class probabilities of the test items from a multinomial logistic regression on the
 /// features `feats` gives each item (standardised on the training items), with the L2 penalty
 /// of `lambdas` that has the lowest log loss on a stratified fifth of the training items
-/// (fitted on the other four fifths), refitted on all of them. The k-mer regression and the
-/// LM's linear probe share it.
+/// (fitted on the other four fifths), refitted on all of them. `feats` is called once on the
+/// training items and once on the test items (a probe's features are forward passes). The
+/// k-mer regression and the LM's linear probe share it.
 pub fn logreg_probs(
     train: &[LabelledSeq],
     test: &[LabelledSeq],
@@ -168,26 +169,30 @@ pub fn logreg_probs(
     lambdas: &[f64],
     feats: impl Fn(&[LabelledSeq]) -> Result<Vec<Vec<f64>>>,
 ) -> Result<Vec<Vec<f64>>> {
-    let labels = |v: &[LabelledSeq]| v.iter().map(|x| x.label).collect::<Vec<_>>();
+    // each item's features once: the penalty's split takes rows of them
+    let x_train = feats(train)?;
+    let y_train: Vec<u32> = train.iter().map(|x| x.label).collect();
+    let rows = |idx: &[usize]| idx.iter().map(|&i| x_train[i].clone()).collect::<Vec<_>>();
+    let ys = |idx: &[usize]| idx.iter().map(|&i| y_train[i]).collect::<Vec<_>>();
     // the penalty, chosen on a held-out fifth of the training items
-    let (fit, val) = stratified_split(train, seed ^ 0x5eed);
+    let (fit, val) = stratified_split_indices(train, seed ^ 0x5eed);
     let mut lambda = lambdas.get(lambdas.len() / 2).copied().unwrap_or(1e-2);
     if !fit.is_empty() && !val.is_empty() && lambdas.len() > 1 {
-        let (xf, xv) = standardised(&feats(&fit)?, &feats(&val)?);
+        let (xf, xv) = standardised(&rows(&fit), &rows(&val));
         let d = xf.len() / fit.len();
         let mut best = f64::INFINITY;
         for &l in lambdas {
-            let m = softmax_regression(&xf, d, &labels(&fit), k, l, 300);
-            let loss = log_loss(&m.predict(&xv), &labels(&val));
+            let m = softmax_regression(&xf, d, &ys(&fit), k, l, 300);
+            let loss = log_loss(&m.predict(&xv), &ys(&val));
             if loss < best {
                 best = loss;
                 lambda = l;
             }
         }
     }
-    let (xt, xs) = standardised(&feats(train)?, &feats(test)?);
+    let (xt, xs) = standardised(&x_train, &feats(test)?);
     let d = xt.len() / train.len().max(1);
-    Ok(softmax_regression(&xt, d, &labels(train), k, lambda, 300).predict(&xs))
+    Ok(softmax_regression(&xt, d, &y_train, k, lambda, 300).predict(&xs))
 }
 
 /// The one-hot CNN trained from scratch ([module docs](self)).

@@ -358,6 +358,26 @@ pub fn read_labelled(path: impl AsRef<Path>) -> Result<LabelledSet> {
 /// shuffled and the first 80 % (rounded down, at least one) go to training, so a class with a
 /// single item is trained on rather than only tested.
 pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, Vec<LabelledSeq>) {
+    let (tr, te) = stratified_split_indices(items, seed);
+    let pick = |idx: Vec<usize>| idx.into_iter().map(|i| items[i].clone()).collect();
+    (pick(tr), pick(te))
+}
+
+/// [`stratified_split`] as indices into `items` (training, test), in the same order: for
+/// callers that already hold something per item (features) and should not compute it again.
+///
+/// ```
+/// use genolm::data::tasks::{stratified_split, stratified_split_indices, LabelledSeq};
+/// let items: Vec<LabelledSeq> = (0..10)
+///     .map(|i| LabelledSeq { seq: vec![b'A'; i + 1], label: (i % 2) as u32, origin: String::new() })
+///     .collect();
+/// let (tr, te) = stratified_split_indices(&items, 3);
+/// let (a, b) = stratified_split(&items, 3);
+/// assert_eq!(tr.iter().map(|&i| items[i].seq.len()).collect::<Vec<_>>(),
+///            a.iter().map(|x| x.seq.len()).collect::<Vec<_>>());
+/// assert_eq!(te.len(), b.len());
+/// ```
+pub fn stratified_split_indices(items: &[LabelledSeq], seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut tr, mut te) = (Vec::new(), Vec::new());
     let n_classes = items
@@ -367,7 +387,7 @@ pub fn stratified_split(items: &[LabelledSeq], seed: u64) -> (Vec<LabelledSeq>, 
         .map(|m| m + 1)
         .unwrap_or(0);
     for c in 0..n_classes {
-        let mut v: Vec<LabelledSeq> = items.iter().filter(|x| x.label == c).cloned().collect();
+        let mut v: Vec<usize> = (0..items.len()).filter(|&i| items[i].label == c).collect();
         v.shuffle(&mut rng);
         let cut = (v.len() * 4 / 5).max(1).min(v.len());
         te.extend(v.split_off(cut));

@@ -1,7 +1,8 @@
 //! Class-conditional LMs from several pretrained LMs, averaged: the benchmark's promoters row
 //! (the 106 UCI promoters, stratified 5-fold CV with the seed's folds, class LMs with the
 //! benchmark's options) for each LM alone and for the mean of their class probabilities, next to
-//! the k-mer regression on the same folds. Each LM alone reproduces the benchmark's
+//! the k-mer regression on the same folds (`bench::ensemble::generative_ensemble`, which
+//! `genolm classify --generative --lm A --lm B …` runs). Each LM alone reproduces the benchmark's
 //! `lm_generative` accuracy for that seed (docs/training.md, "Which pretrained LM").
 //!
 //! ```sh
@@ -10,7 +11,8 @@
 use candle_core::Device;
 use genolm::bench::baselines::kmer_logreg_probs;
 use genolm::bench::classification::PROMOTERS_CSV;
-use genolm::bench::generative::{generative_probs, GenerativeOptions};
+use genolm::bench::ensemble::generative_ensemble;
+use genolm::bench::generative::GenerativeOptions;
 use genolm::data::tasks::{parse_labelled_csv, stratified_folds};
 use genolm::models::GenomicModel;
 use genolm::stats::accuracy;
@@ -35,28 +37,24 @@ fn main() -> genolm::Result<()> {
     for &seed in &seeds {
         let mut labels = Vec::new();
         let mut per_lm: Vec<Vec<Vec<f64>>> = vec![Vec::new(); lms.len()];
+        let mut mean = Vec::new();
         let mut kmer = Vec::new();
         for (train, test) in stratified_folds(&items, 5, seed) {
             labels.extend(test.iter().map(|x| x.label));
             kmer.extend(kmer_logreg_probs(&train, &test, 2, seed, false));
-            for (lm, out) in lms.iter().zip(per_lm.iter_mut()) {
-                let opts = GenerativeOptions {
-                    seed,
-                    ..Default::default()
-                };
-                out.extend(generative_probs(lm, &train, &test, 2, &opts)?);
+            let opts = GenerativeOptions {
+                seed,
+                ..Default::default()
+            };
+            let fit = generative_ensemble(&lms, &train, &test, 2, &opts)?;
+            for (m, out) in fit.members.iter().zip(per_lm.iter_mut()) {
+                out.extend(m.probs.iter().cloned());
             }
+            mean.extend(fit.probs);
         }
         for (name, p) in a[2..].iter().zip(&per_lm) {
             println!("{seed},{name},{:.4}", accuracy(p, &labels));
         }
-        let mean: Vec<Vec<f64>> = (0..labels.len())
-            .map(|i| {
-                (0..2)
-                    .map(|c| per_lm.iter().map(|p| p[i][c]).sum::<f64>() / lms.len() as f64)
-                    .collect()
-            })
-            .collect();
         println!(
             "{seed},mean of {} LMs,{:.4}",
             lms.len(),

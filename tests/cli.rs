@@ -620,6 +620,57 @@ fn classify_the_promoters() {
     // the class LMs applied to new sequences (generative.json beside them)
     ok(&["predict", s(&gen), s(&fasta), "--out", s(&pred)]);
     predictions_agree(&gen, &pred);
+    // several LMs: one class-LM folder per LM, probabilities averaged; the first member is
+    // the single-LM run above, and `predict` applies the ensemble folder
+    let model2 = dir.path().join("model2.safetensors");
+    let mut cfg = ModelConfig::tiny();
+    cfg.k = 1;
+    GenomicModel::new(cfg, &Device::Cpu, 11)
+        .unwrap()
+        .save(&model2)
+        .unwrap();
+    let ens = dir.path().join("ens");
+    let printed = ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--lm",
+        s(&model2),
+        "--data",
+        s(&csv),
+        "--generative",
+        "--generative-steps",
+        "10",
+        "--out",
+        s(&ens),
+    ]);
+    assert!(printed.contains("several LMs averaged"), "{printed}");
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ens.join("metrics.json")).unwrap()).unwrap();
+    let members = e["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{e}");
+    assert_eq!(members[0]["accuracy"], m["accuracy"], "{e}");
+    assert_eq!(e["pretrained"].as_array().unwrap().len(), 2, "{e}");
+    assert!(ens.join("ensemble.json").is_file() && ens.join("lm_2/generative.json").is_file());
+    let single = std::fs::read_to_string(gen.join("predictions.csv")).unwrap();
+    let both = std::fs::read_to_string(ens.join("predictions.csv")).unwrap();
+    assert_eq!(single.lines().count(), both.lines().count());
+    let ens_pred = dir.path().join("ens-pred.csv");
+    ok(&["predict", s(&ens), s(&fasta), "--out", s(&ens_pred)]);
+    predictions_agree(&ens, &ens_pred);
+    // a classifier head fine-tunes one LM
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--lm",
+        s(&model2),
+        "--data",
+        s(&csv),
+        "--out",
+        s(&ens),
+    ]);
+    assert!(e.contains("--generative"), "{e}");
     // it needs the LM to start from
     let e = fails(&[
         "classify",

@@ -25,6 +25,7 @@ pub mod baselines;
 pub mod classification;
 pub mod conservation;
 pub mod cost;
+pub mod ensemble;
 pub mod generative;
 pub mod importance;
 pub mod impute_fragment;

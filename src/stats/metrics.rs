@@ -307,6 +307,38 @@ pub fn posterior(log_likelihoods: &[f64]) -> Vec<f64> {
     log_likelihoods.iter().map(|v| (v - mx).exp() / z).collect()
 }
 
+/// The item-wise mean of several classifiers' class probabilities (an equal-weight ensemble):
+/// `sets[m][i][c]` is classifier `m`'s probability of class `c` for item `i`. Every set must
+/// have the same items and classes (`None` otherwise, or for no sets).
+///
+/// ```
+/// use genolm::stats::mean_probs;
+/// let a = vec![vec![0.9, 0.1], vec![0.2, 0.8]];
+/// let b = vec![vec![0.5, 0.5], vec![0.6, 0.4]];
+/// let m = mean_probs(&[&a, &b]).unwrap();
+/// assert!((m[0][0] - 0.7).abs() < 1e-12 && (m[1][1] - 0.6).abs() < 1e-12);
+/// assert!(mean_probs(&[&a, &b[..1]]).is_none());
+/// ```
+pub fn mean_probs(sets: &[&[Vec<f64>]]) -> Option<Vec<Vec<f64>>> {
+    let first = sets.first()?;
+    let same = |s: &&[Vec<f64>]| {
+        s.len() == first.len() && s.iter().zip(first.iter()).all(|(a, b)| a.len() == b.len())
+    };
+    if !sets.iter().all(same) {
+        return None;
+    }
+    let n = sets.len() as f64;
+    Some(
+        (0..first.len())
+            .map(|i| {
+                (0..first[i].len())
+                    .map(|c| sets.iter().map(|s| s[i][c]).sum::<f64>() / n)
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,11 +13,14 @@ use crate::analyses::{load_model, out_dir, records};
 /// `genolm classify`.
 #[derive(Args)]
 pub struct ClassifyArgs {
-    /// The pretrained language model: a `.safetensors` file or a run folder. Without it the
-    /// classifier is trained from scratch (a fresh `--preset` model, the same four cycles with
-    /// every layer trainable from the start).
+    /// The pretrained language model: a `.safetensors` file, a run folder or `pretrained:<name>`.
+    /// Without it the classifier is trained from scratch (a fresh `--preset` model, the same
+    /// four cycles with every layer trainable from the start). With --generative it may be
+    /// given several times (`--lm A --lm B …`): class LMs from each, their class probabilities
+    /// averaged (one pretraining run is a draw; the average of several beat each of them on
+    /// the promoters, docs/training.md).
     #[arg(long)]
-    lm: Option<PathBuf>,
+    lm: Vec<PathBuf>,
     /// Model preset of a classifier trained from scratch (without --lm).
     #[arg(long, default_value = "awd_lstm_small")]
     preset: String,
@@ -81,8 +84,8 @@ pub struct ClassifyArgs {
     /// Classify with class-conditional LMs instead of a classifier head: the --lm fine-tuned
     /// once per class on that class's training sequences, each test item assigned by Bayes'
     /// rule from its likelihood under each (writes class_lm_<class>.safetensors and
-    /// generative.json; --epochs,
-    /// --lrs and --no-unfreeze do not apply).
+    /// generative.json; with several --lm, one such folder `lm_<i>` per LM and ensemble.json;
+    /// --epochs, --lrs and --no-unfreeze do not apply).
     #[arg(long, requires = "lm")]
     generative: bool,
     /// With --generative: optimizer steps per class at least, and the peak learning rate.
@@ -234,7 +237,7 @@ fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
     recipe.min_valid_per_class = a.min_valid_per_class;
     if let Some(u) = a.unfreezing {
         recipe.cls_unfreezing = u;
-    } else if a.no_unfreeze || a.lm.is_none() {
+    } else if a.no_unfreeze || a.lm.is_empty() {
         // a fresh encoder gains nothing from being frozen
         recipe.cls_unfreezing = genolm::train::Unfreezing::All;
     }
@@ -276,7 +279,7 @@ fn test_metrics(
     (accuracy, named): (f64, Vec<(&str, f64)>),
     n_test: usize,
     classes: &[String],
-    pretrained: Option<&Path>,
+    pretrained: &[PathBuf],
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut metrics = serde_json::Map::new();
     metrics.insert("accuracy".into(), accuracy.into());
@@ -285,10 +288,13 @@ fn test_metrics(
     }
     metrics.insert("n_test".into(), n_test.into());
     metrics.insert("classes".into(), classes.to_vec().into());
-    metrics.insert(
-        "pretrained".into(),
-        pretrained.map(|p| p.display().to_string()).into(),
-    );
+    let names: Vec<String> = pretrained.iter().map(|p| p.display().to_string()).collect();
+    let value: serde_json::Value = match &names[..] {
+        [] => serde_json::Value::Null,
+        [one] => one.clone().into(),
+        many => many.to_vec().into(),
+    };
+    metrics.insert("pretrained".into(), value);
     metrics
 }
 
@@ -299,9 +305,12 @@ fn classify_generative(
     train: &[genolm::data::tasks::LabelledSeq],
     test: &[genolm::data::tasks::LabelledSeq],
 ) -> Result<()> {
-    use genolm::bench::generative::{generative_classify, GenerativeOptions};
-    let path = a.lm.as_ref().expect("clap requires --lm with --generative");
-    let lm = load_model(path)?;
+    use genolm::bench::ensemble::generative_ensemble;
+    use genolm::bench::generative::GenerativeOptions;
+    let lms =
+        a.lm.iter()
+            .map(|p| load_model(p))
+            .collect::<Result<Vec<GenomicModel>>>()?;
     let opts = GenerativeOptions {
         lr: a.generative_lr,
         lr_factor: a.generative_lr_factor,
@@ -311,37 +320,65 @@ fn classify_generative(
         seed: a.seed,
         ..Default::default()
     };
-    let mut fit = generative_classify(&lm, train, test, classes.len(), &opts)?;
-    fit.classes = classes.to_vec();
+    let mut fit = generative_ensemble(&lms, train, test, classes.len(), &opts)?;
+    fit.set_classes(classes);
     let probs = &fit.probs;
     out_dir(&a.out)?;
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
     let scored = genolm::stats::class_metrics(probs, &labels);
     let accuracy = scored.0;
-    let mut metrics = test_metrics(scored, test.len(), classes, Some(path));
-    metrics.insert("method".into(), "class-conditional LMs".into());
+    let mut metrics = test_metrics(scored, test.len(), classes, &a.lm);
+    let method = if lms.len() > 1 {
+        "class-conditional LMs, several LMs averaged"
+    } else {
+        "class-conditional LMs"
+    };
+    metrics.insert("method".into(), method.into());
     metrics.insert("n_train".into(), train.len().into());
-    metrics.insert(
-        "calibration".into(),
-        serde_json::to_value(&fit.calibration).expect("calibration serialises"),
-    );
-    metrics.insert(
-        "class_lm_epochs".into(),
-        serde_json::json!(classes
+    let member = |m: &genolm::bench::generative::GenerativeClassifier| {
+        let mut j = serde_json::Map::new();
+        j.insert(
+            "calibration".into(),
+            serde_json::to_value(&m.calibration).expect("calibration serialises"),
+        );
+        j.insert(
+            "class_lm_epochs".into(),
+            serde_json::json!(classes
+                .iter()
+                .zip(&m.epochs)
+                .map(|(c, (kept, run))| (c.clone(), serde_json::json!({"kept": kept, "run": run})))
+                .collect::<serde_json::Map<_, _>>()),
+        );
+        j
+    };
+    if let [one] = &fit.members[..] {
+        metrics.extend(member(one));
+    } else {
+        let each: Vec<serde_json::Value> = fit
+            .members
             .iter()
-            .zip(&fit.epochs)
-            .map(|(c, (kept, run))| (c.clone(), serde_json::json!({"kept": kept, "run": run})))
-            .collect::<serde_json::Map<_, _>>()),
-    );
-    let mut curves: Curves = vec![("class-conditional LMs".into(), probs.to_vec())];
+            .zip(&a.lm)
+            .map(|(m, path)| {
+                let mut j = member(m);
+                j.insert("lm".into(), path.display().to_string().into());
+                j.insert(
+                    "accuracy".into(),
+                    genolm::stats::accuracy(&m.probs, &labels).into(),
+                );
+                j.into()
+            })
+            .collect();
+        metrics.insert("members".into(), each.into());
+    }
+    let mut curves: Curves = vec![(method.into(), probs.to_vec())];
     if a.baselines {
         let (b, more) = baselines(
             a,
             train,
             test,
             classes.len(),
-            ("class-conditional LMs", probs),
-            lm.device(),
+            (method, probs),
+            lms[0].device(),
         )?;
         metrics.insert("baselines".into(), b);
         curves.extend(more);
@@ -350,9 +387,18 @@ fn classify_generative(
     genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
     write_predictions(&a.out, classes, test, probs)?;
     write_curves(&a.out, classes, test, &curves)?;
-    fit.save(&a.out)?;
+    match &fit.members[..] {
+        [one] => one.save(&a.out)?,
+        _ => fit.save(&a.out)?,
+    }
+    if lms.len() > 1 {
+        for (m, path) in fit.members.iter().zip(&a.lm) {
+            let acc = genolm::stats::accuracy(&m.probs, &labels);
+            println!("  from {}: test accuracy {acc:.3}", path.display());
+        }
+    }
     println!(
-        "{} train / {} test items; class-conditional LMs; test accuracy {accuracy:.3}; wrote {}",
+        "{} train / {} test items; {method}; test accuracy {accuracy:.3}; wrote {}",
         train.len(),
         test.len(),
         a.out.display()
@@ -397,7 +443,14 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     if a.generative {
         return classify_generative(&a, &set.classes, &train, &test);
     }
-    let lm = match &a.lm {
+    if a.lm.len() > 1 {
+        return Err(Error::Input(format!(
+            "{} --lm given: several LMs make an ensemble of class-conditional LMs \
+             (--generative); a classifier head fine-tunes one LM",
+            a.lm.len()
+        )));
+    }
+    let lm = match a.lm.first() {
         Some(p) => load_model(p)?,
         None => GenomicModel::new(
             genolm::models::ModelConfig::preset(&a.preset)?,
@@ -418,7 +471,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     out_dir(&a.out)?;
     let scored = fit.metrics();
     let accuracy = scored.0;
-    let mut metrics = test_metrics(scored, test.len(), &set.classes, a.lm.as_deref());
+    let mut metrics = test_metrics(scored, test.len(), &set.classes, &a.lm);
     metrics.insert("n_train".into(), fit.n_train.into());
     metrics.insert("n_valid".into(), fit.n_valid.into());
     metrics.insert(
@@ -430,7 +483,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             })
             .into(),
     );
-    let name = if a.lm.is_some() {
+    let name = if !a.lm.is_empty() {
         "pretrained + head"
     } else {
         "from scratch"
@@ -475,7 +528,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
 #[derive(Args)]
 pub struct PredictArgs {
     /// The classifier: a `genolm classify` output folder (its classifier.safetensors, or the
-    /// class LMs of --generative) or a classifier `.safetensors` file.
+    /// class LMs of --generative, from one LM or several) or a classifier `.safetensors` file.
     classifier: PathBuf,
     /// Sequences: FASTA/FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip).
     seqs: PathBuf,
@@ -505,6 +558,7 @@ pub struct PredictArgs {
 
 /// `genolm predict`.
 pub fn predict(a: PredictArgs) -> Result<()> {
+    use genolm::bench::ensemble::{GenerativeEnsemble, ENSEMBLE_JSON};
     use genolm::bench::generative::{GenerativeClassifier, GENERATIVE_JSON};
     let recs = records(&a.seqs)?;
     let opts = ClassProbsOptions {
@@ -514,7 +568,10 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         batch_size: a.batch_size,
     };
     let generative = a.classifier.join(GENERATIVE_JSON);
-    let probs: ClassProbs = if generative.is_file() {
+    let probs: ClassProbs = if a.classifier.join(ENSEMBLE_JSON).is_file() {
+        let fit = GenerativeEnsemble::load(&a.classifier, &DeviceChoice::Auto.open()?)?;
+        fit.class_probs(&recs, &opts)?
+    } else if generative.is_file() {
         let fit = GenerativeClassifier::load(&a.classifier, &DeviceChoice::Auto.open()?)?;
         fit.class_probs(&recs, &opts)?
     } else {
@@ -526,7 +583,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         if !path.is_file() {
             return Err(Error::Input(format!(
                 "{}: neither a classifier checkpoint nor a `genolm classify` folder \
-                 (classifier.safetensors or {GENERATIVE_JSON})",
+                 (classifier.safetensors, {GENERATIVE_JSON} or {ENSEMBLE_JSON})",
                 a.classifier.display()
             )));
         }

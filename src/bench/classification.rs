@@ -15,9 +15,11 @@
 //!   ([`strand_free`]);
 //! * `read_kingdom`: kingdom (PRO/EUK/VIR) of 150-nt reads — trained on reads of the training
 //!   genomes, tested on reads of held-out genomes (a transfer task: other species);
-//! * `read_origin`: species of origin of 150-nt reads among every species of the corpus (seed
-//!   003's shotgun task) — trained on reads of the first 80 % of each contig, tested on reads
-//!   of the last 20 %.
+//! * `read_origin`: species of origin of 150-nt reads among every species of the corpus
+//!   (modelled on seed 003's shotgun task) — trained on reads of the first 80 % of each contig,
+//!   tested on reads of the last 20 %, so no test read overlaps a training read (seed 003's
+//!   test reads came from the sequences its training reads covered: an easier task,
+//!   docs/training.md).
 //!
 //! Baselines, all on the same training and test items: one Markov chain per class (order 2,
 //! classifying by the posterior of the per-class likelihoods; the row's `baseline`), and in

@@ -658,6 +658,22 @@ fn classify_the_promoters() {
     let ens_pred = dir.path().join("ens-pred.csv");
     ok(&["predict", s(&ens), s(&fasta), "--out", s(&ens_pred)]);
     predictions_agree(&ens, &ens_pred);
+    // a later one-LM run into the same folder is what `predict` then applies
+    ok(&[
+        "classify",
+        "--lm",
+        s(&model2),
+        "--data",
+        s(&csv),
+        "--generative",
+        "--generative-steps",
+        "10",
+        "--out",
+        s(&ens),
+    ]);
+    assert!(!ens.join("ensemble.json").exists());
+    ok(&["predict", s(&ens), s(&fasta), "--out", s(&ens_pred)]);
+    predictions_agree(&ens, &ens_pred);
     // a classifier head fine-tunes one LM
     let e = fails(&[
         "classify",

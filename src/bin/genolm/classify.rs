@@ -305,7 +305,7 @@ fn classify_generative(
     train: &[genolm::data::tasks::LabelledSeq],
     test: &[genolm::data::tasks::LabelledSeq],
 ) -> Result<()> {
-    use genolm::bench::ensemble::generative_ensemble;
+    use genolm::bench::ensemble::{generative_ensemble, ENSEMBLE_JSON};
     use genolm::bench::generative::GenerativeOptions;
     let lms =
         a.lm.iter()
@@ -388,7 +388,10 @@ fn classify_generative(
     write_predictions(&a.out, classes, test, probs)?;
     write_curves(&a.out, classes, test, &curves)?;
     match &fit.members[..] {
-        [one] => one.save(&a.out)?,
+        [one] => {
+            forget_other_classifiers(&a.out, &[ENSEMBLE_JSON])?;
+            one.save(&a.out)?
+        }
         _ => fit.save(&a.out)?,
     }
     if lms.len() > 1 {
@@ -403,6 +406,19 @@ fn classify_generative(
         test.len(),
         a.out.display()
     );
+    Ok(())
+}
+
+/// Remove the files by which `genolm predict` would take an earlier run's classifier of another
+/// kind in `out` for this run's (it prefers ensemble.json, then generative.json, then
+/// classifier.safetensors).
+fn forget_other_classifiers(out: &Path, names: &[&str]) -> Result<()> {
+    for n in names {
+        let p = out.join(n);
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
     Ok(())
 }
 
@@ -514,6 +530,13 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     write_curves(&a.out, &set.classes, &test, &curves)?;
     let mut classifier = fit.classifier;
     classifier.set_class_names(set.classes.clone())?;
+    forget_other_classifiers(
+        &a.out,
+        &[
+            genolm::bench::generative::GENERATIVE_JSON,
+            genolm::bench::ensemble::ENSEMBLE_JSON,
+        ],
+    )?;
     classifier.save(a.out.join("classifier.safetensors"))?;
     println!(
         "{} train / {} test items; test accuracy {accuracy:.3}; wrote {}",

@@ -351,6 +351,12 @@ fn classify_generative(
         );
         j
     };
+    // each member's test accuracy, for metrics.json and stdout
+    let member_acc: Vec<f64> = fit
+        .members
+        .iter()
+        .map(|m| genolm::stats::accuracy(&m.probs, &labels))
+        .collect();
     if let [one] = &fit.members[..] {
         metrics.extend(member(one));
     } else {
@@ -358,13 +364,11 @@ fn classify_generative(
             .members
             .iter()
             .zip(&a.lm)
-            .map(|(m, path)| {
+            .zip(&member_acc)
+            .map(|((m, path), &acc)| {
                 let mut j = member(m);
                 j.insert("lm".into(), path.display().to_string().into());
-                j.insert(
-                    "accuracy".into(),
-                    genolm::stats::accuracy(&m.probs, &labels).into(),
-                );
+                j.insert("accuracy".into(), acc.into());
                 j.into()
             })
             .collect();
@@ -395,8 +399,7 @@ fn classify_generative(
         _ => fit.save(&a.out)?,
     }
     if lms.len() > 1 {
-        for (m, path) in fit.members.iter().zip(&a.lm) {
-            let acc = genolm::stats::accuracy(&m.probs, &labels);
+        for (path, acc) in a.lm.iter().zip(&member_acc) {
             println!("  from {}: test accuracy {acc:.3}", path.display());
         }
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # Usage: scripts/read-origin-reads.py N_TRAIN N_TEST SEED PREFIX [REGIONS [REGION_LEN]]
 #   → PREFIX-train.csv, PREFIX-test.csv (and with REGIONS, PREFIX-test-seen.csv)
-# (the same test reads for every N_TRAIN with one SEED; input: ../shared/data, or $GENOLM_DATA)
+# (the same test reads for every N_TRAIN with one SEED; input: ../shared/data, or $GENOLM_DATA;
+#  SPECIES=a,b,… keeps only those species, e.g. SPECIES=escherichia_coli,vibrio_cholerae)
 """150-nt reads per species from ../shared/data: train reads from the first 80 % of each
 contig, test reads from the last 20 % (as the benchmark's read_origin task), either strand.
 
@@ -67,6 +68,11 @@ regions = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 region_len = int(sys.argv[6]) if len(sys.argv) > 6 else 1500
 rng = random.Random(seed)
 names = sorted(species)
+if os.environ.get('SPECIES'):
+    keep = os.environ['SPECIES'].split(',')
+    unknown = [k for k in keep if k not in species]
+    if unknown: sys.exit(f'unknown species {unknown}; known: {names}')
+    names = [n for n in names if n in keep]
 print(len(names), names, file=sys.stderr)
 with open(f'{out}-train.csv', 'w') as tr, open(f'{out}-test.csv', 'w') as te:
     tr.write('sequence,label\n'); te.write('sequence,label\n')

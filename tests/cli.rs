@@ -1050,6 +1050,38 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
     assert_eq!(m["classes"], serde_json::json!(["chloroplast", "phage"]));
     assert_eq!(m["n_test"], 12);
 
+    // Genomic Benchmarks' layout: train/<class>/<id>.txt and test/<class>/<id>.txt, one
+    // sequence per file (the same windows, 24 training and 6 test items per class)
+    let gb = dir.path().join("gb");
+    for class in ["phage", "chloroplast"] {
+        let fa = std::fs::read_to_string(folder.join(format!("{class}.fasta"))).unwrap();
+        for (i, seq) in fa.lines().filter(|l| !l.starts_with('>')).enumerate() {
+            let split = if i < 24 { "train" } else { "test" };
+            let d = gb.join(split).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("{i}.txt")), seq).unwrap();
+        }
+    }
+    let out_gb = dir.path().join("gb_out");
+    ok(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&gb.join("train")),
+        "--test",
+        s(&gb.join("test")),
+        "--epochs",
+        "0,0,0,2",
+        "--out",
+        s(&out_gb),
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_gb.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["classes"], serde_json::json!(["chloroplast", "phage"]));
+    assert_eq!(m["n_test"], 12);
+    assert_eq!(m["n_train"], 48);
+
     // a folder with one class file is refused
     std::fs::remove_file(folder.join("phage.fasta")).unwrap();
     let e = fails(&[

@@ -439,6 +439,23 @@ fn classifier_learns_a_planted_signal_and_rejects_mismatched_data() {
     let te = ClassificationBatcher::new(test.to_vec(), 40, false, 1).unwrap();
     let r = genolm::train::evaluate(&fit.model, &Data::Cls(te), 0).unwrap();
     assert!(r.accuracy >= 0.8, "{r:?}");
+    assert_eq!(fit.lrs, [opts.cls_lrs[0], 0.0, 0.0, opts.cls_lrs[3]]);
+    // With LR range tests, head first: one for the head's cycle and one for the first cycle
+    // of every layer, whose factor the later cycles keep; each within 10× of the recipe's.
+    let lm = GenomicModel::new(ModelConfig::tiny(), &Device::Cpu, 1).unwrap();
+    let clf = genolm::train::recipes::classifier_from_lm(&lm, 2, 1).unwrap();
+    let found = UlmfitOptions {
+        cls_epochs: [1, 1, 1, 1],
+        cls_lr_find: true,
+        ..UlmfitOptions::quiet(1)
+    };
+    let fit = train_classifier(clf, tr.clone(), None, &found).unwrap();
+    let r = |i: usize| fit.lrs[i] / found.cls_lrs[i];
+    for i in 0..4 {
+        assert!((0.1..=10.0).contains(&r(i)), "{:?}", fit.lrs);
+    }
+    assert!((r(2) - r(1)).abs() < 1e-9 && (r(3) - r(1)).abs() < 1e-9);
+    assert_ne!(fit.lrs, found.cls_lrs, "the range tests moved no rate");
     // LM data for a classifier is refused with a clear message.
     let (lm_tr, _) = lambda_streams();
     let lm = Data::Lm(LmBatcher::new(lm_tr, 4, 8, false, 1).unwrap());

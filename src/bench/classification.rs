@@ -170,6 +170,7 @@ fn score_split(
         ulmfit: UlmfitOptions {
             cls_epochs: ctx.opts.classification_epochs,
             cls_unfreezing: ctx.opts.classification_unfreezing,
+            cls_lr_find: ctx.opts.classification_lr_find,
             ..UlmfitOptions::quiet(seed)
         },
         eval_batch_size: ctx.opts.batch_size.max(1),

@@ -160,6 +160,9 @@ pub struct BenchOptions {
     /// ([`Unfreezing`](crate::train::Unfreezing); the recipe's default, the head first and then
     /// every layer).
     pub classification_unfreezing: crate::train::Unfreezing,
+    /// LR range tests inside the classifier recipe
+    /// ([`UlmfitOptions::cls_lr_find`](crate::train::UlmfitOptions::cls_lr_find)).
+    pub classification_lr_find: bool,
     /// Optimizer steps per class of the class-conditional LMs, at least
     /// ([`GenerativeOptions::min_steps`](crate::bench::generative::GenerativeOptions::min_steps)).
     pub classification_generative_steps: usize,
@@ -221,6 +224,7 @@ impl Default for BenchOptions {
             classification_folds: 5,
             classification_head_only: false,
             classification_unfreezing: crate::train::Unfreezing::default(),
+            classification_lr_find: false,
             classification_generative_steps: crate::bench::generative::GenerativeOptions::default()
                 .min_steps,
             classification_generative_lr: crate::bench::generative::GenerativeOptions::default().lr,

@@ -1,6 +1,7 @@
 //! Labelled sequence tasks for classifiers: labelled data as users bring it — a
-//! `sequence,label` CSV with class names or indices, or a folder with one FASTA file per class
-//! (deepG's convention) — and windows of coding vs intergenic DNA cut from an annotated genome.
+//! `sequence,label` CSV or Parquet file with class names or indices, a folder with one FASTA
+//! file per class (deepG's convention) or one folder per class (Genomic Benchmarks) — and
+//! windows of coding vs intergenic DNA cut from an annotated genome.
 //!
 //! ```
 //! use genolm::data::tasks::{parse_labelled_csv, parse_labelled};
@@ -37,6 +38,8 @@ use std::path::Path;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+mod formats;
 
 use super::corpus::Genome;
 use super::tracks::Region;
@@ -215,13 +218,7 @@ pub fn parse_labelled(bytes: &[u8], name: &str) -> Result<LabelledSet> {
                 format!("expected {} fields, found {}", header.len(), record.len()),
             ));
         }
-        let mut seq = record[si].trim().to_ascii_uppercase().into_bytes();
-        for b in &mut seq {
-            if *b == b'U' {
-                *b = b'T';
-            }
-        }
-        let seq = check_seq(seq).map_err(|m| Error::parse(name, line_no, m))?;
+        let seq = formats::clean(&record[si]).map_err(|m| Error::parse(name, line_no, m))?;
         let label = record[li].trim().to_string();
         if label.is_empty() {
             return Err(Error::parse(name, line_no, "empty label"));
@@ -235,20 +232,7 @@ pub fn parse_labelled(bytes: &[u8], name: &str) -> Result<LabelledSet> {
             "no labelled sequences after the header",
         ));
     }
-    let labels: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
-    let classes = class_table(&labels);
-    let items = rows
-        .into_iter()
-        .map(|(seq, l, origin)| LabelledSeq {
-            seq,
-            label: classes
-                .iter()
-                .position(|c| *c == l)
-                .expect("every label has a class") as u32,
-            origin,
-        })
-        .collect();
-    Ok(LabelledSet { items, classes })
+    Ok(formats::numbered(rows))
 }
 
 fn check_seq(seq: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
@@ -272,9 +256,12 @@ pub fn read_labelled_csv(path: impl AsRef<Path>) -> Result<Vec<LabelledSeq>> {
 }
 
 /// Read labelled data as users bring it: a `sequence,label` CSV or TSV file, plain or gzip
-/// ([`parse_labelled`]), or
-/// a folder with one FASTA/FASTQ file per class (plain or gzip; the class is the file name
-/// without its extensions, as deepG's folder convention has it), every record one item.
+/// ([`parse_labelled`]); a Parquet file (`.parquet`) with `sequence` and `label` columns (the
+/// Hugging Face datasets of the Nucleotide Transformer and GUE benchmarks); a folder with one
+/// FASTA/FASTQ file per class (plain or gzip; the class is the file name without its
+/// extensions, as deepG's folder convention has it), every record one item; or a folder of
+/// class folders (Genomic Benchmarks' `train/` and `test/`: `<class>/<id>.txt`, one sequence
+/// per file; FASTA files in them read record by record).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -295,6 +282,9 @@ pub fn read_labelled_csv(path: impl AsRef<Path>) -> Result<Vec<LabelledSeq>> {
 /// ```
 pub fn read_labelled(path: impl AsRef<Path>) -> Result<LabelledSet> {
     let path = path.as_ref();
+    if !path.is_dir() && formats::has_ext(path, &[".parquet", ".pq"]) {
+        return formats::read_parquet(path);
+    }
     if !path.is_dir() {
         // plain or gzip/bgzip (`.csv.gz`)
         let (mut reader, _) = crate::data::io::open(path)?;
@@ -306,21 +296,17 @@ pub fn read_labelled(path: impl AsRef<Path>) -> Result<LabelledSet> {
         .map_err(|e| Error::io(path, e))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            let n = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            let n = n.strip_suffix(".gz").unwrap_or(&n);
-            [".fa", ".fasta", ".fna", ".fq", ".fastq"]
-                .iter()
-                .any(|e| n.ends_with(e))
-        })
+        .filter(|p| p.is_file() && formats::has_ext(p, &formats::FASTA_EXTS))
         .collect();
     files.sort();
+    if files.is_empty() {
+        if let Some(set) = formats::read_class_folders(path)? {
+            return Ok(set);
+        }
+    }
     if files.len() < 2 {
         return Err(Error::Input(format!(
-            "{}: a folder of labelled data needs one FASTA file per class (at least two), found {}",
+            "{}: a folder of labelled data needs one FASTA file per class or one folder per class (at least two), found {} FASTA files",
             path.display(),
             files.len()
         )));

@@ -153,6 +153,13 @@ pub struct UlmfitOptions {
     /// ([`ModelConfig::cls_pool_bins`](crate::models::ModelConfig::cls_pool_bins)); `None`: the
     /// recipe's, [`CLS_POOL_BINS`](crate::models::config::CLS_POOL_BINS).
     pub cls_pool_bins: Option<usize>,
+    /// Stage 3 runs an LR range test ([`Learner::lr_find`]) at the start of each cycle that
+    /// trains another set of layers than the cycle before (head-first: the head's cycle and the
+    /// first cycle of every layer; gradual: every cycle; all: the first) and runs that cycle,
+    /// and the cycles after it with the same layers, at [`cls_lrs`](Self::cls_lrs) scaled by
+    /// `found / recipe's`. The found rate is the minimum of the smoothed loss ÷ 10 (fastai's
+    /// rule of thumb), kept within 10× of the recipe's rate either way.
+    pub cls_lr_find: bool,
 }
 
 impl Default for UlmfitOptions {
@@ -173,6 +180,7 @@ impl Default for UlmfitOptions {
             min_steps: 30,
             cls_drop_mult: None,
             cls_pool_bins: None,
+            cls_lr_find: false,
         }
     }
 }
@@ -313,6 +321,23 @@ pub struct ClassifierFit {
     pub n_train: usize,
     /// See `n_train`.
     pub n_valid: usize,
+    /// The peak learning rate each cycle ran at (0 for a cycle of no epochs): the recipe's, or
+    /// as the LR range tests of [`UlmfitOptions::cls_lr_find`] scaled them.
+    pub lrs: [f64; 4],
+}
+
+/// Batches of each LR range test of [`UlmfitOptions::cls_lr_find`].
+pub const CLS_LR_FIND_ITERS: usize = 100;
+
+/// Whether cycle `cycle` trains another set of layers than the trained cycle before it
+/// (`first`: it is the first trained cycle).
+fn new_layer_set(u: Unfreezing, cycle: usize, first: bool) -> bool {
+    first
+        || match u {
+            Unfreezing::Gradual => true,
+            Unfreezing::HeadFirst => cycle == 1,
+            Unfreezing::All => false,
+        }
 }
 
 /// Stage 3 of ULMFiT on an already-built classifier: the four one-cycle runs of
@@ -366,14 +391,32 @@ pub fn train_classifier(
         learn.keep_best(opts.patience);
     }
     let mut history = History::default();
+    let mut lrs = [0f64; 4];
+    let mut scale = 1.0;
+    let mut first = true;
     for (i, (&epochs, &lr)) in opts.cls_epochs.iter().zip(&opts.cls_lrs).enumerate() {
         if epochs == 0 {
             continue;
         }
         let epochs = epochs.max(opts.min_steps.div_ceil(per_epoch));
-        let stage = opts.cls_unfreezing.apply(&mut learn.opt, i, lr);
+        let mut stage = opts.cls_unfreezing.apply(&mut learn.opt, i, lr * scale);
+        if opts.cls_lr_find && new_layer_set(opts.cls_unfreezing, i, first) {
+            let f = learn.lr_find(lr * 1e-4, lr * 1e2, CLS_LR_FIND_ITERS)?;
+            scale = f.min_div_10.clamp(lr / 10.0, lr * 10.0) / lr;
+            stage = opts.cls_unfreezing.apply(&mut learn.opt, i, lr * scale);
+            if opts.learner.verbose {
+                println!(
+                    "{stage}: LR range test over {} batches, loss minimum at {:.2e}: peak LR {:.2e} (the recipe's {lr:.2e})",
+                    f.lrs.len(),
+                    f.min_div_10 * 10.0,
+                    lr * scale
+                );
+            }
+        }
+        first = false;
+        lrs[i] = lr * scale;
         learn.set_stage(stage);
-        history.append(learn.fit_one_cycle(epochs, lr)?);
+        history.append(learn.fit_one_cycle(epochs, lr * scale)?);
     }
     let best = learn.restore_best()?;
     Ok(ClassifierFit {
@@ -382,6 +425,7 @@ pub fn train_classifier(
         best,
         n_train,
         n_valid,
+        lrs,
     })
 }
 
@@ -426,6 +470,8 @@ pub struct Classification {
     pub n_train: usize,
     /// See `n_train`.
     pub n_valid: usize,
+    /// The peak learning rate of each cycle (see [`ClassifierFit::lrs`]).
+    pub lrs: [f64; 4],
     /// Class probabilities of each test item.
     pub probs: Vec<Vec<f32>>,
     /// The test items' labels.
@@ -489,6 +535,7 @@ pub fn classify(
         best: fit.best,
         n_train: fit.n_train,
         n_valid: fit.n_valid,
+        lrs: fit.lrs,
         probs,
         labels: test.iter().map(|x| x.label).collect(),
     })

@@ -26,7 +26,9 @@ pub struct ClassifyArgs {
     preset: String,
     /// Labelled sequences: a CSV or TSV (plain or gzip) with a header naming `sequence` and
     /// `label` (class names such as `promoter` or indices 0, 1, …; other columns are ignored),
-    /// or a folder with one FASTA file per class (the class is the file name).
+    /// a Parquet file with those columns (Hugging Face datasets), a folder with one FASTA file
+    /// per class (the class is the file name), or a folder with one folder per class holding
+    /// one sequence per `.txt` file or FASTA files (Genomic Benchmarks' `train/`).
     #[arg(long)]
     data: PathBuf,
     /// Output folder: metrics.json, predictions.csv, history.csv and history.svg (training
@@ -38,7 +40,8 @@ pub struct ClassifyArgs {
     /// Seed of the stratified 80/20 split, the head and the batch order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Labelled test items in the same forms as --data (CSV, or one FASTA per class), with
+    /// Labelled test items in the same forms as --data (CSV, Parquet, one FASTA or folder per
+    /// class), with
     /// classes named as in --data: all of --data trains and these are scored (e.g. a benchmark's
     /// own train/test files, or test reads from other genomes). Without it, a stratified 20 %
     /// of --data is the test set.
@@ -51,6 +54,12 @@ pub struct ClassifyArgs {
     /// `UlmfitOptions::cls_lrs`).
     #[arg(long, value_delimiter = ',')]
     lrs: Option<Vec<f64>>,
+    /// Run an LR range test at the start of each cycle that trains another set of layers
+    /// (head-first: the head's cycle and the first cycle of every layer) and scale that cycle's
+    /// and the following cycles' peak LRs to it (the loss minimum's LR ÷ 10, within 10× of the
+    /// recipe's; `lrs` in metrics.json). The CNN of --baselines uses it too.
+    #[arg(long)]
+    lr_find: bool,
     /// Which layers train in each cycle: `head-first` (the head alone in the first cycle, then
     /// every layer at the cycle's LR; the default with --lm), `gradual` (ULMFiT's: one more
     /// layer group per cycle, discriminative LRs ÷ 2.6 per group) or `all` (every layer from the
@@ -232,6 +241,7 @@ fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
         })?;
     }
     recipe.valid_fraction = a.valid_fraction;
+    recipe.cls_lr_find = a.lr_find;
     recipe.cls_drop_mult = a.drop_mult;
     recipe.cls_pool_bins = a.pool_bins;
     recipe.min_valid_per_class = a.min_valid_per_class;
@@ -493,6 +503,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     let mut metrics = test_metrics(scored, test.len(), &set.classes, &a.lm);
     metrics.insert("n_train".into(), fit.n_train.into());
     metrics.insert("n_valid".into(), fit.n_valid.into());
+    metrics.insert("lrs".into(), fit.lrs.to_vec().into());
     metrics.insert(
         "best_epoch".into(),
         fit.best

@@ -33,6 +33,22 @@ impl Learner {
     /// over at most `iters` batches, stopping when the smoothed loss exceeds 4× its
     /// minimum. The weights and optimizer are restored afterwards.
     pub fn lr_find(&mut self, start: f64, end: f64, iters: usize) -> Result<LrFinder> {
+        self.lr_find_skipping(start, end, iters, 0)
+    }
+
+    /// [`lr_find`](Self::lr_find) whose divergence test and minimum ignore the first `skip`
+    /// batches (the suggestions still cover the whole curve up to the minimum). fastai's
+    /// suggestion functions leave out the first tenth of the sweep: on a model that already
+    /// fits its training items (a classifier after its head's cycle) one easy first batch
+    /// would otherwise set a minimum that the ordinary spread of batch losses exceeds 4×, and
+    /// the sweep would stop at its smallest rates.
+    pub fn lr_find_skipping(
+        &mut self,
+        start: f64,
+        end: f64,
+        iters: usize,
+        skip: usize,
+    ) -> Result<LrFinder> {
         if !(start > 0.0 && end > start && iters >= 2) {
             return Err(Error::Config(
                 "lr_find needs 0 < start < end and at least 2 iterations".into(),
@@ -79,8 +95,10 @@ impl Learner {
                 lrs.push(lr);
                 raw.push(l);
                 losses.push(smooth);
-                best = best.min(smooth);
-                if i > 5 && smooth > 4.0 * best {
+                if i >= skip {
+                    best = best.min(smooth);
+                }
+                if i > 5.max(skip) && smooth > 4.0 * best {
                     diverged = true;
                     break 'outer;
                 }
@@ -93,9 +111,10 @@ impl Learner {
                 "lr_find ran fewer than 3 batches; give it more data".into(),
             ));
         }
-        let imin = (0..losses.len())
+        let from = skip.min(losses.len() - 1);
+        let imin = (from..losses.len())
             .min_by(|&a, &b| losses[a].total_cmp(&losses[b]))
-            .unwrap_or(0);
+            .unwrap_or(from);
         // Steepest descent of smoothed loss against log LR, before the minimum.
         let mut steep = (f64::INFINITY, lrs[imin] / 10.0);
         for i in 1..=imin {

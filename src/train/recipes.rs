@@ -158,7 +158,8 @@ pub struct UlmfitOptions {
     /// first cycle of every layer; gradual: every cycle; all: the first) and runs that cycle,
     /// and the cycles after it with the same layers, at [`cls_lrs`](Self::cls_lrs) scaled by
     /// `found / recipe's`. The found rate is the minimum of the smoothed loss ÷ 10 (fastai's
-    /// rule of thumb), kept within 10× of the recipe's rate either way.
+    /// rule of thumb; the sweep's first tenth left out, as fastai's suggestions leave it out:
+    /// [`Learner::lr_find_skipping`]), kept within 10× of the recipe's rate either way.
     pub cls_lr_find: bool,
 }
 
@@ -401,7 +402,12 @@ pub fn train_classifier(
         let epochs = epochs.max(opts.min_steps.div_ceil(per_epoch));
         let mut stage = opts.cls_unfreezing.apply(&mut learn.opt, i, lr * scale);
         if opts.cls_lr_find && new_layer_set(opts.cls_unfreezing, i, first) {
-            let f = learn.lr_find(lr * 1e-4, lr * 1e2, CLS_LR_FIND_ITERS)?;
+            let f = learn.lr_find_skipping(
+                lr * 1e-4,
+                lr * 1e2,
+                CLS_LR_FIND_ITERS,
+                CLS_LR_FIND_ITERS / 10,
+            )?;
             scale = f.min_div_10.clamp(lr / 10.0, lr * 10.0) / lr;
             stage = opts.cls_unfreezing.apply(&mut learn.opt, i, lr * scale);
             if opts.learner.verbose {

@@ -131,8 +131,19 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// Whether `f`'s text (plain or gzip) begins with a FASTA header (`>`) after blank space: a
+/// `.txt` file holding FASTA records is read as FASTA.
+fn starts_with_header(f: &Path) -> Result<bool> {
+    let (reader, _) = crate::data::io::open(f)?;
+    let mut head = Vec::with_capacity(64);
+    std::io::Read::read_to_end(&mut std::io::Read::take(reader, 64), &mut head)
+        .map_err(|e| Error::io(f, e))?;
+    Ok(head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'>'))
+}
+
 /// One class folder per class (the class is the folder's name), as Genomic Benchmarks lays out
-/// `train/` and `test/`: every FASTA/FASTQ file inside gives one item per record, every other
+/// `train/` and `test/`: every FASTA/FASTQ file inside (by its name, or a text that begins with
+/// `>`) gives one item per record, every other
 /// file (`.txt`, `.seq`, no extension; plain or gzip) one item, its whole text a sequence (line
 /// breaks ignored). Classes are the folder names in sorted order, or 0, 1, … when the folders
 /// are so named. `None` when `dir` has fewer than two subfolders.
@@ -166,7 +177,7 @@ pub(super) fn read_class_folders(dir: &Path) -> Result<Option<LabelledSet>> {
             .unwrap_or_default();
         let before = rows.len();
         for f in sorted_entries(folder)?.into_iter().filter(|p| p.is_file()) {
-            if has_ext(&f, &FASTA_EXTS) {
+            if has_ext(&f, &FASTA_EXTS) || starts_with_header(&f)? {
                 for r in crate::data::fasta::read_fasta(&f)? {
                     let seq = clean(&String::from_utf8_lossy(&r.seq)).map_err(|m| {
                         Error::Input(format!("{}: record {}: {m}", f.display(), r.name))
@@ -246,8 +257,14 @@ mod tests {
         assert!(e.contains("7.txt") && e.contains("'X'"), "{e}");
         std::fs::write(root.join("neg").join("7.txt"), "AC GT\nNNAA\n").unwrap();
         std::fs::write(root.join("neg").join("8.fa"), ">r1\nAAAA\n>r2\nCCCC\n").unwrap();
+        std::fs::write(root.join("pos").join("1.txt"), "\n>p1\nGGGG\n>p2\nTTTT\n").unwrap();
         let set = read_labelled(&root).unwrap();
-        assert_eq!(set.items.len(), 4);
+        assert_eq!(set.items.len(), 6);
+        assert!(
+            set.items[5].origin.ends_with("1.txt:p2"),
+            "{}",
+            set.items[5].origin
+        );
         assert_eq!(set.items[0].seq, b"ACGTNNAA");
         assert!(
             set.items[2].origin.ends_with("8.fa:r2"),

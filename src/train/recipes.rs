@@ -330,15 +330,14 @@ pub struct ClassifierFit {
 /// Batches of each LR range test of [`UlmfitOptions::cls_lr_find`].
 pub const CLS_LR_FIND_ITERS: usize = 100;
 
-/// Whether cycle `cycle` trains another set of layers than the trained cycle before it
-/// (`first`: it is the first trained cycle).
-fn new_layer_set(u: Unfreezing, cycle: usize, first: bool) -> bool {
-    first
-        || match u {
-            Unfreezing::Gradual => true,
-            Unfreezing::HeadFirst => cycle == 1,
-            Unfreezing::All => false,
-        }
+/// Whether a cycle trains another set of layers than `prev`, the last cycle that trained
+/// (`None`: none did).
+fn new_layer_set(u: Unfreezing, prev: Option<usize>) -> bool {
+    match (u, prev) {
+        (_, None) | (Unfreezing::Gradual, _) => true,
+        (Unfreezing::HeadFirst, Some(p)) => p == 0,
+        (Unfreezing::All, _) => false,
+    }
 }
 
 /// Stage 3 of ULMFiT on an already-built classifier: the four one-cycle runs of
@@ -394,14 +393,14 @@ pub fn train_classifier(
     let mut history = History::default();
     let mut lrs = [0f64; 4];
     let mut scale = 1.0;
-    let mut first = true;
+    let mut prev = None;
     for (i, (&epochs, &lr)) in opts.cls_epochs.iter().zip(&opts.cls_lrs).enumerate() {
         if epochs == 0 {
             continue;
         }
         let epochs = epochs.max(opts.min_steps.div_ceil(per_epoch));
         let mut stage = opts.cls_unfreezing.apply(&mut learn.opt, i, lr * scale);
-        if opts.cls_lr_find && new_layer_set(opts.cls_unfreezing, i, first) {
+        if opts.cls_lr_find && new_layer_set(opts.cls_unfreezing, prev) {
             let f = learn.lr_find_skipping(
                 lr * 1e-4,
                 lr * 1e2,
@@ -419,7 +418,7 @@ pub fn train_classifier(
                 );
             }
         }
-        first = false;
+        prev = Some(i);
         lrs[i] = lr * scale;
         learn.set_stage(stage);
         history.append(learn.fit_one_cycle(epochs, lr * scale)?);
@@ -595,5 +594,20 @@ mod tests {
             Unfreezing::HeadFirst
         );
         assert!("sideways".parse::<Unfreezing>().is_err());
+    }
+
+    /// The range tests run where the trained layers change: with the head first, the head's
+    /// cycle and the next cycle that trains (whichever it is); gradually, every cycle; with
+    /// everything from the start, the first cycle that trains.
+    #[test]
+    fn range_tests_where_the_layers_change() {
+        use Unfreezing::*;
+        assert!(new_layer_set(HeadFirst, None));
+        assert!(new_layer_set(HeadFirst, Some(0)));
+        assert!(!new_layer_set(HeadFirst, Some(1)));
+        assert!(!new_layer_set(HeadFirst, Some(2)));
+        assert!(new_layer_set(Gradual, Some(2)));
+        assert!(new_layer_set(All, None));
+        assert!(!new_layer_set(All, Some(0)));
     }
 }

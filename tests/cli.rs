@@ -578,19 +578,23 @@ fn classify_the_promoters() {
     assert!(e.contains("need a classifier"), "{e}");
 
     // class-conditional LMs: one fine-tuned LM per class, named after the class
+    let generative = |lms: &[&Path], out: &Path| {
+        let mut args = vec!["classify"];
+        for lm in lms {
+            args.extend(["--lm", s(lm)]);
+        }
+        args.extend([
+            "--data",
+            s(&csv),
+            "--generative",
+            "--generative-steps",
+            "10",
+        ]);
+        args.extend(["--out", s(out)]);
+        ok(&args)
+    };
     let gen = dir.path().join("gen");
-    let printed = ok(&[
-        "classify",
-        "--lm",
-        s(&model),
-        "--data",
-        s(&csv),
-        "--generative",
-        "--generative-steps",
-        "10",
-        "--out",
-        s(&gen),
-    ]);
+    let printed = generative(&[&model], &gen);
     assert!(printed.contains("class-conditional LMs"), "{printed}");
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(gen.join("metrics.json")).unwrap()).unwrap();
@@ -630,20 +634,7 @@ fn classify_the_promoters() {
         .save(&model2)
         .unwrap();
     let ens = dir.path().join("ens");
-    let printed = ok(&[
-        "classify",
-        "--lm",
-        s(&model),
-        "--lm",
-        s(&model2),
-        "--data",
-        s(&csv),
-        "--generative",
-        "--generative-steps",
-        "10",
-        "--out",
-        s(&ens),
-    ]);
+    let printed = generative(&[&model, &model2], &ens);
     assert!(printed.contains("several LMs averaged"), "{printed}");
     let e: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ens.join("metrics.json")).unwrap()).unwrap();
@@ -659,18 +650,7 @@ fn classify_the_promoters() {
     ok(&["predict", s(&ens), s(&fasta), "--out", s(&ens_pred)]);
     predictions_agree(&ens, &ens_pred);
     // a later one-LM run into the same folder is what `predict` then applies
-    ok(&[
-        "classify",
-        "--lm",
-        s(&model2),
-        "--data",
-        s(&csv),
-        "--generative",
-        "--generative-steps",
-        "10",
-        "--out",
-        s(&ens),
-    ]);
+    generative(&[&model2], &ens);
     assert!(!ens.join("ensemble.json").exists());
     ok(&["predict", s(&ens), s(&fasta), "--out", s(&ens_pred)]);
     predictions_agree(&ens, &ens_pred);

@@ -131,16 +131,6 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// Whether `f`'s text (plain or gzip) begins with a FASTA header (`>`) after blank space: a
-/// `.txt` file holding FASTA records is read as FASTA.
-fn starts_with_header(f: &Path) -> Result<bool> {
-    let (reader, _) = crate::data::io::open(f)?;
-    let mut head = Vec::with_capacity(64);
-    std::io::Read::read_to_end(&mut std::io::Read::take(reader, 64), &mut head)
-        .map_err(|e| Error::io(f, e))?;
-    Ok(head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'>'))
-}
-
 /// One class folder per class (the class is the folder's name), as Genomic Benchmarks lays out
 /// `train/` and `test/`: every FASTA/FASTQ file inside (by its name, or a text that begins with
 /// `>`) gives one item per record, every other
@@ -177,18 +167,21 @@ pub(super) fn read_class_folders(dir: &Path) -> Result<Option<LabelledSet>> {
             .unwrap_or_default();
         let before = rows.len();
         for f in sorted_entries(folder)?.into_iter().filter(|p| p.is_file()) {
-            if has_ext(&f, &FASTA_EXTS) || starts_with_header(&f)? {
-                for r in crate::data::fasta::read_fasta(&f)? {
-                    let seq = clean(&String::from_utf8_lossy(&r.seq)).map_err(|m| {
-                        Error::Input(format!("{}: record {}: {m}", f.display(), r.name))
-                    })?;
-                    rows.push((seq, class.clone(), format!("{}:{}", f.display(), r.name)));
+            // each file read once (plain or gzip), then as FASTA or as one sequence
+            let (mut reader, _) = crate::data::io::open(&f)?;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| Error::io(&f, e))?;
+            let header = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'>');
+            if has_ext(&f, &FASTA_EXTS) || header {
+                let name = f.display().to_string();
+                for r in crate::data::fasta::read_fasta_bytes(&bytes, &name)? {
+                    let seq = clean(&String::from_utf8_lossy(&r.seq))
+                        .map_err(|m| Error::Input(format!("{name}: record {}: {m}", r.name)))?;
+                    rows.push((seq, class.clone(), format!("{name}:{}", r.name)));
                 }
                 continue;
             }
-            let (mut reader, _) = crate::data::io::open(&f)?;
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut reader, &mut text)
+            let text = std::str::from_utf8(&bytes)
                 .map_err(|e| Error::Input(format!("{}: not a text file: {e}", f.display())))?;
             let joined: String = text.split_whitespace().collect();
             let seq = clean(&joined).map_err(|m| Error::Input(format!("{}: {m}", f.display())))?;

@@ -58,6 +58,21 @@ fn fixtures(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (fa, gbk, model)
 }
 
+/// A run folder's `metrics.json`.
+fn metrics(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap()
+}
+
+/// `genolm classify` of the tiny preset from scratch (two epochs of the last cycle) on the
+/// given data arguments into `out`: what it printed and its `metrics.json`.
+fn classify_tiny(data: &[&str], out: &Path) -> (String, serde_json::Value) {
+    let mut args = vec!["classify", "--preset", "tiny"];
+    args.extend_from_slice(data);
+    args.extend(["--epochs", "0,0,0,2", "--out", s(out)]);
+    let printed = ok(&args);
+    (printed, metrics(out))
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -456,8 +471,7 @@ fn classify_from_scratch_next_to_the_baselines() {
     }
     // per-epoch lines unless --quiet
     assert!(printed.contains("epoch 1/"), "{printed}");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let m = metrics(&out);
     for name in ["markov_per_class", "kmer_logreg", "cnn_scratch"] {
         let b = &m["baselines"][name];
         let acc = b["accuracy"].as_f64().unwrap_or(f64::NAN);
@@ -508,8 +522,7 @@ fn classify_the_promoters() {
         s(&out),
     ]);
     assert!(printed.contains("test accuracy"), "{printed}");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let m = metrics(&out);
     let acc = m["accuracy"].as_f64().unwrap();
     assert!(
         (0.0..=1.0).contains(&acc) && m["n_test"].as_u64().unwrap() > 10,
@@ -596,8 +609,7 @@ fn classify_the_promoters() {
     let gen = dir.path().join("gen");
     let printed = generative(&[&model], &gen);
     assert!(printed.contains("class-conditional LMs"), "{printed}");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(gen.join("metrics.json")).unwrap()).unwrap();
+    let m = metrics(&gen);
     assert!(
         (0.0..=1.0).contains(&m["accuracy"].as_f64().unwrap()),
         "{m}"
@@ -636,8 +648,7 @@ fn classify_the_promoters() {
     let ens = dir.path().join("ens");
     let printed = generative(&[&model, &model2], &ens);
     assert!(printed.contains("several LMs averaged"), "{printed}");
-    let e: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ens.join("metrics.json")).unwrap()).unwrap();
+    let e = metrics(&ens);
     let members = e["members"].as_array().unwrap();
     assert_eq!(members.len(), 2, "{e}");
     assert_eq!(members[0]["accuracy"], m["accuracy"], "{e}");
@@ -768,8 +779,7 @@ fn classify_the_promoters() {
         "--out",
         s(&cal),
     ]);
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cal.join("metrics.json")).unwrap()).unwrap();
+    let m = metrics(&cal);
     assert!(m["calibration"]["scale"].as_f64().unwrap() > 0.0, "{m}");
     for c in &classes {
         let e = &m["class_lm_epochs"][c.as_str()];
@@ -967,20 +977,8 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
     let named_csv = dir.path().join("named.csv");
     std::fs::write(&named_csv, named).unwrap();
     let out = dir.path().join("named");
-    let printed = ok(&[
-        "classify",
-        "--preset",
-        "tiny",
-        "--data",
-        s(&named_csv),
-        "--epochs",
-        "0,0,0,2",
-        "--out",
-        s(&out),
-    ]);
+    let (printed, m) = classify_tiny(&["--data", s(&named_csv)], &out);
     assert!(printed.contains("test accuracy"), "{printed}");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(m["classes"], serde_json::json!(["background", "promoter"]));
     assert!(m["pretrained"].is_null());
     let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
@@ -1014,19 +1012,7 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
         std::fs::write(folder.join(format!("{class}.fasta")), fa).unwrap();
     }
     let out = dir.path().join("folder");
-    ok(&[
-        "classify",
-        "--preset",
-        "tiny",
-        "--data",
-        s(&folder),
-        "--epochs",
-        "0,0,0,2",
-        "--out",
-        s(&out),
-    ]);
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let (_, m) = classify_tiny(&["--data", s(&folder)], &out);
     assert_eq!(m["classes"], serde_json::json!(["chloroplast", "phage"]));
     assert_eq!(m["n_test"], 12);
 
@@ -1043,21 +1029,15 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
         }
     }
     let out_gb = dir.path().join("gb_out");
-    ok(&[
-        "classify",
-        "--preset",
-        "tiny",
-        "--data",
-        s(&gb.join("train")),
-        "--test",
-        s(&gb.join("test")),
-        "--epochs",
-        "0,0,0,2",
-        "--out",
-        s(&out_gb),
-    ]);
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_gb.join("metrics.json")).unwrap()).unwrap();
+    let (_, m) = classify_tiny(
+        &[
+            "--data",
+            s(&gb.join("train")),
+            "--test",
+            s(&gb.join("test")),
+        ],
+        &out_gb,
+    );
     assert_eq!(m["classes"], serde_json::json!(["chloroplast", "phage"]));
     assert_eq!(m["n_test"], 12);
     assert_eq!(m["n_train"], 48);

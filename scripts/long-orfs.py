@@ -39,20 +39,21 @@ def read_fasta(path):
 
 
 def read_genbank(path):
-    """The sequence and the CDS (strand, stop-codon end) pairs of a GenBank file."""
+    """The sequence, the CDS (strand, stop-codon end) pairs and the CDS count of a GenBank file."""
     text = open(path).read()
     seq = "".join(re.findall(r"[a-z]+", text.split("\nORIGIN", 1)[1].split("//")[0])).upper()
-    ends = set()
+    ends, count = set(), 0
     for m in re.finditer(r"\n {5}CDS {13}(.+?)\n {21}/", text, re.S):
         loc = m.group(1).replace("\n", "").replace(" ", "")
         nums = [int(x) for x in re.findall(r"\d+", loc)]
-        if "complement" in loc and not loc.startswith("join"):
-            ends.add(("-", min(nums)))
-        elif loc.startswith("complement"):
+        # complement(...), complement(join(...)) and join(complement(...), ...) end at their
+        # lowest coordinate (a trans-spliced gene with parts on both strands counts as minus)
+        if "complement" in loc:
             ends.add(("-", min(nums)))
         else:
             ends.add(("+", max(nums)))
-    return seq, ends
+        count += 1
+    return seq, ends, count
 
 
 def orfs_one_strand(seq, min_nt):
@@ -93,11 +94,11 @@ def main():
     ap.add_argument("--max-overlap", type=int, default=60)
     a = ap.parse_args()
     if a.check:
-        seq, ends = read_genbank(a.check)
+        seq, ends, n_cds = read_genbank(a.check)
         found = long_orfs(seq, a.min_nt, a.max_overlap)
         hit = sum(1 for s, e, st in found if (st, e if st == "+" else s + 1) in ends)
         print(f"{a.check}: {len(found)} ORFs >= {a.min_nt} nt, {hit} end at an annotated CDS stop "
-              f"({hit / max(len(found), 1):.1%}); {len(ends)} annotated CDS")
+              f"({hit / max(len(found), 1):.1%}); {n_cds} annotated CDS")
         return
     if not a.genome:
         ap.error("give a genome or --check")

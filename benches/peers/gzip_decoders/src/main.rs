@@ -1,7 +1,12 @@
 //! MB of decompressed output per second for each decoder, one line of JSON per decoder and
 //! round, rounds alternating. The output buffer of libdeflate is allocated inside the timed
 //! region (as a reader would have to), the streaming decoders read into a reused 1 MiB buffer.
-use std::io::Read;
+//!
+//! The same text is also written as BGZF twice, in memory: by noodles (libdeflate at its
+//! default level, what genolm's k-mer bench reads) and with zlib-rs at level 6 (as Biopython's
+//! `Bio.bgzf` and zlib-based bgzip write it), and both are decoded block by block with one
+//! reused libdeflate decompressor and through noodles' reader.
+use std::io::{Read, Write};
 use std::time::Instant;
 
 fn drain(mut r: impl Read) -> usize {
@@ -14,14 +19,63 @@ fn drain(mut r: impl Read) -> usize {
     }
 }
 
+/// BGZF of `text` with raw deflate at zlib `level`, 65 280-byte blocks (htslib's), then the
+/// empty end-of-file block.
+fn bgzf_zlib(text: &[u8], level: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in text.chunks(65280).chain(std::iter::once(&[][..])) {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(chunk).expect("deflate");
+        let cdata = e.finish().expect("deflate");
+        let bsize = (cdata.len() + 25) as u16; // total block size − 1
+        out.extend_from_slice(&[31, 139, 8, 4, 0, 0, 0, 0, 0, 255, 6, 0, b'B', b'C', 2, 0]);
+        out.extend_from_slice(&bsize.to_le_bytes());
+        out.extend_from_slice(&cdata);
+        let mut crc = flate2::Crc::new();
+        crc.update(chunk);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+    }
+    out
+}
+
+/// Decode BGZF block by block with one libdeflate decompressor, checking each CRC.
+fn bgzf_blocks(comp: &[u8]) -> usize {
+    let mut d = libdeflater::Decompressor::new();
+    let mut out = vec![0u8; 1 << 16];
+    let (mut pos, mut n) = (0, 0);
+    while pos + 18 <= comp.len() {
+        let bsize = u16::from_le_bytes([comp[pos + 16], comp[pos + 17]]) as usize + 1;
+        let blk = &comp[pos..pos + bsize];
+        let isize = u32::from_le_bytes(blk[bsize - 4..].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(blk[bsize - 8..bsize - 4].try_into().unwrap());
+        let k = d
+            .deflate_decompress(&blk[18..bsize - 8], &mut out[..isize])
+            .expect("libdeflate");
+        assert_eq!(libdeflater::crc32(&out[..k]), crc, "block checksum");
+        n += k;
+        pos += bsize;
+    }
+    n
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: gzip-decoders FILE.gz [ROUNDS]");
     let rounds: usize = args.get(2).map_or(7, |s| s.parse().expect("ROUNDS"));
     let comp = std::fs::read(path).expect("read");
     let isize = u32::from_le_bytes(comp[comp.len() - 4..].try_into().unwrap()) as usize;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(&comp[..])
+        .read_to_end(&mut text)
+        .expect("gzip");
+    let mut w = noodles_bgzf::io::Writer::new(Vec::new());
+    w.write_all(&text).expect("bgzf");
+    let bgzf_noodles = w.finish().expect("bgzf");
+    let bgzf_zlib6 = bgzf_zlib(&text, 6);
     let report = |round: usize, name: &str, n: usize, t: Instant| {
         let s = t.elapsed().as_secs_f64();
+        assert_eq!(n, text.len(), "{name}: wrong length");
         println!(
             "{{\"round\": {round}, \"decoder\": \"{name}\", \"bytes\": {n}, \"mb_per_s\": {:.1}}}",
             n as f64 / s / 1e6
@@ -46,5 +100,29 @@ fn main() {
             let n = drain(dec.open(path).expect("open"));
             report(round, &format!("rapidgzip-core, {threads} thread(s)"), n, t);
         }
+        for (name, bgzf) in [("noodles", &bgzf_noodles), ("zlib 6", &bgzf_zlib6)] {
+            let t = Instant::now();
+            let n = bgzf_blocks(bgzf);
+            report(
+                round,
+                &format!("BGZF written by {name}: libdeflate per block"),
+                n,
+                t,
+            );
+            let t = Instant::now();
+            let n = drain(noodles_bgzf::io::Reader::new(&bgzf[..]));
+            report(
+                round,
+                &format!("BGZF written by {name}: noodles reader"),
+                n,
+                t,
+            );
+        }
     }
+    eprintln!(
+        "BGZF sizes: noodles {} bytes, zlib 6 {} bytes; gzip input {} bytes",
+        bgzf_noodles.len(),
+        bgzf_zlib6.len(),
+        comp.len()
+    );
 }

@@ -68,8 +68,11 @@ pub fn from_reader<R: BufRead + Send + 'static>(
 
 /// Decompression runs beside the parser when rayon may use more than one thread
 /// (`RAYON_NUM_THREADS=1` keeps everything on the calling thread): gzip on one thread of its
-/// own, a few blocks ahead ([`Prefetch`]); BGZF's independent blocks on all other cores, up to
-/// four (noodles' multithreaded reader, inflating with libdeflate).
+/// own, a few blocks ahead ([`Prefetch`]); BGZF's independent blocks on as many workers as
+/// rayon has threads, up to four (noodles' multithreaded reader, inflating with libdeflate).
+/// The parser is one more thread: it waits while blocks are inflated, and decoding is the
+/// slower half (docs/benchmarks.md: one worker on two cores left one core idle part of the
+/// time).
 fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBufRead {
     let threads = rayon::current_num_threads();
     match compression {
@@ -82,8 +85,7 @@ fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBuf
             flate2::bufread::MultiGzDecoder::new(raw),
         )),
         Compression::Bgzf if threads > 1 => {
-            // One core stays with the parser.
-            let workers = std::num::NonZeroUsize::new((threads - 1).min(4)).expect("threads > 1");
+            let workers = std::num::NonZeroUsize::new(threads.min(4)).expect("threads > 1");
             Box::new(noodles_bgzf::io::MultithreadedReader::with_worker_count(
                 workers, raw,
             ))

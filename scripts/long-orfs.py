@@ -23,7 +23,8 @@ COMP = str.maketrans("ACGTacgtNn", "TGCAtgcaNn")
 
 
 def read_fasta(path):
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    with open(path, "rb") as f:
+        opener = gzip.open if f.read(2) == b"\x1f\x8b" else open
     recs, name, seq = [], None, []
     with opener(path, "rt") as f:
         for line in f:
@@ -40,7 +41,8 @@ def read_fasta(path):
 
 def read_genbank(path):
     """The sequence, the CDS (strand, stop-codon end) pairs and the CDS count of a GenBank file."""
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     seq = "".join(re.findall(r"[a-z]+", text.split("\nORIGIN", 1)[1].split("//")[0])).upper()
     ends, count = set(), 0
     for m in re.finditer(r"\n {5}CDS {13}(.+?)\n {21}/", text, re.S):

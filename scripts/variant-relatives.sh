@@ -16,7 +16,7 @@ mkdir -p "$out" "$work/orfs"
 for d in pro euk vir; do ln -s "$PWD/datasets/$d" "$work/$d"; done
 for gb in ../shared/data/euk/arabidopsis_thaliana_chloroplast.gb ../shared/data/vir/phiX174.gbk \
   ../shared/data/pro/yersinia_pestis_pPCP1.gb; do
-  [ -f "$gb" ] && python3 scripts/long-orfs.py --check "$gb"
+  if [ -f "$gb" ]; then python3 scripts/long-orfs.py --check "$gb"; fi
 done > "$out/long-orfs-check.txt"
 for g in G27 Puno120; do
   python3 scripts/long-orfs.py "datasets/pro/helicobacter_pylori_$g.fa.gz" > "$work/orfs/hpylori_$g.gff3"

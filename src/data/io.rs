@@ -70,9 +70,7 @@ pub fn from_reader<R: BufRead + Send + 'static>(
 /// (`RAYON_NUM_THREADS=1` keeps everything on the calling thread): gzip on one thread of its
 /// own, a few blocks ahead ([`Prefetch`]); BGZF's independent blocks on as many workers as
 /// rayon has threads, up to four (noodles' multithreaded reader, inflating with libdeflate).
-/// The parser is one more thread: it waits while blocks are inflated, and decoding is the
-/// slower half (docs/benchmarks.md: one worker on two cores left one core idle part of the
-/// time).
+/// The parser is one more thread, which waits while blocks are inflated.
 fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBufRead {
     let threads = rayon::current_num_threads();
     match compression {

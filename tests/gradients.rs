@@ -848,3 +848,41 @@ fn fused_linear_matches_matmul_and_finite_differences() {
         )
     });
 }
+
+/// candle's backpropagation as patched in vendor/candle-core (the first gradient to reach a
+/// node is stored, not added to zeros): a node read by several ops gets the sum of their
+/// gradients, in upstream's order, whatever the first one's layout; the subtracting rules
+/// (`Sub`'s right side, `neg`) still negate; the stored gradients are contiguous.
+#[test]
+fn backprop_sums_fan_in_after_storing_the_first_gradient() {
+    let x = Var::from_vec(vec![1f32, -2.0, 3.0, 0.5, -1.5, 2.5], (2, 3), &Device::Cpu).unwrap();
+    let w = Var::from_vec(vec![0.5f32, -1.0, 2.0], 3, &Device::Cpu).unwrap();
+    // x: read by a transpose (a non-contiguous first gradient), a product with itself, a
+    // broadcast product with w and the right side of a subtraction.
+    let t = x.t().unwrap().sqr().unwrap().sum_all().unwrap();
+    let sq = (x.as_tensor() * x.as_tensor()).unwrap().sum_all().unwrap();
+    let bw = x.broadcast_mul(&w).unwrap().sum_all().unwrap();
+    let sub = (x.as_tensor().ones_like().unwrap() - x.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let neg = w.neg().unwrap().sum_all().unwrap();
+    let loss = (((t + sq).unwrap() + bw).unwrap() + sub).unwrap();
+    let loss = (loss + neg).unwrap();
+    let g = loss.backward().unwrap();
+    let gx = g.get(&x).unwrap();
+    assert!(gx.is_contiguous());
+    let gx: Vec<f32> = gx.flatten_all().unwrap().to_vec1().unwrap();
+    let xs = [1f32, -2.0, 3.0, 0.5, -1.5, 2.5];
+    let ws = [0.5f32, -1.0, 2.0];
+    for (i, (gv, xv)) in gx.iter().zip(xs).enumerate() {
+        // d/dx of x² (twice), x·w and −x
+        let want = 4.0 * xv + ws[i % 3] - 1.0;
+        assert_eq!(*gv, want, "x[{i}]");
+    }
+    let gw: Vec<f32> = g.get(&w).unwrap().to_vec1().unwrap();
+    for (j, gv) in gw.iter().enumerate() {
+        let want = xs[j] + xs[j + 3] - 1.0;
+        assert_eq!(*gv, want, "w[{j}]");
+    }
+}

@@ -8,7 +8,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use num_traits::Float;
 
 use super::{lane_reduce, lane_sum, t, tensor, values, KFloat, CUT};
-use crate::cpu::{contiguous, matmul, run_chunks, simd};
+use crate::cpu::{contiguous, matmul, run_chunks, simd, written};
 use crate::Result;
 
 /// The attention op: its constant inputs (RoPE tables, key bias, dropout mask) and the
@@ -82,9 +82,26 @@ fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
 }
 
 /// Write the `t × hd` head `h` of batch row `bi` into `out: (b, t, d)`.
-fn scatter<T: KFloat>(out: &mut [T], h: &[T], bi: usize, hi: usize, z: Dims) {
-    for s in 0..z.t {
-        out[(bi * z.t + s) * z.d + hi * z.hd..][..z.hd].copy_from_slice(&h[s * z.hd..][..z.hd]);
+/// `(b, t, d)` from the heads' `t × hd` blocks (`blocks[bi * heads + hi]`), each batch row's
+/// part written by one thread of the pool, without zero-filling the output first.
+fn merge_heads<T: KFloat>(blocks: &[&[T]], z: Dims) -> Vec<T> {
+    // SAFETY: batch row `bi`'s `t × d` chunk gets, at each of its `t` positions, the `hd` values
+    // of each of its `heads` heads: `heads · hd = d` values, so every element is written.
+    unsafe {
+        written(z.b * z.t * z.d, |out| {
+            let rows: Vec<_> = out.chunks_mut(z.t * z.d).enumerate().collect();
+            run_chunks(rows, |_, (bi, ob)| {
+                for hi in 0..z.heads {
+                    let h = blocks[bi * z.heads + hi];
+                    for s in 0..z.t {
+                        let dst = &mut ob[s * z.d + hi * z.hd..][..z.hd];
+                        for (o, &x) in dst.iter_mut().zip(&h[s * z.hd..][..z.hd]) {
+                            o.write(x);
+                        }
+                    }
+                }
+            });
+        })
     }
 }
 
@@ -212,14 +229,14 @@ impl Attention {
                 },
             )
         });
-        let mut out = vec![T::zero(); z.b * z.t * z.d];
-        let mut probs = Vec::with_capacity(if self.keep { res.len() } else { 0 });
-        for (item, (o, p)) in res.into_iter().enumerate() {
-            scatter(&mut out, &o, item / z.heads, item % z.heads, z);
-            if self.keep {
-                probs.push(p);
-            }
-        }
+        let blocks: Vec<&[T]> = res.iter().map(|(o, _)| o.as_slice()).collect();
+        let out = merge_heads(&blocks, z);
+        drop(blocks);
+        let probs: Vec<Vec<T>> = if self.keep {
+            res.into_iter().map(|(_, p)| p).collect()
+        } else {
+            Vec::new()
+        };
         if self.keep {
             *self.saved.lock().expect("attention probabilities") = Some(Box::new(probs));
         }
@@ -360,14 +377,12 @@ impl Attention {
                 },
             )
         });
-        let n = z.b * z.t * z.d;
-        let (mut dq, mut dk, mut dv) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);
-        for (item, (a, b, c)) in res.into_iter().enumerate() {
-            let (bi, hi) = (item / z.heads, item % z.heads);
-            scatter(&mut dq, &a, bi, hi, z);
-            scatter(&mut dk, &b, bi, hi, z);
-            scatter(&mut dv, &c, bi, hi, z);
-        }
+        let merge = |part: fn(&(Vec<T>, Vec<T>, Vec<T>)) -> &[T]| {
+            merge_heads(&res.iter().map(part).collect::<Vec<_>>(), z)
+        };
+        let dq = merge(|r| &r.0);
+        let dk = merge(|r| &r.1);
+        let dv = merge(|r| &r.2);
         let sh = Shape::from((z.b, z.t, z.d));
         Ok((tensor(dq, &sh)?, tensor(dk, &sh)?, tensor(dv, &sh)?))
     }

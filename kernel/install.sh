@@ -99,6 +99,17 @@ TOML
 cat > "$cfg/init.evcxr" <<INIT
 :dep genolm = { path = "$repo" }
 INIT
+# genolm builds candle-core from vendor/ (its backpropagation stores the first gradient instead
+# of adding it to zeros: vendor/README.md). A [patch] in genolm's Cargo.toml applies only where
+# genolm is the root crate, not in evcxr's generated crate, so the same patch goes in a Cargo
+# config file above the kernel's build slots, where Cargo looks for one.
+kbuild="${GENOLM_KERNEL_BUILD:-$genolm_home/kernel-build}"
+mkdir -p "$kbuild/.cargo"
+cat > "$kbuild/.cargo/config.toml" <<TOML
+# Written by kernel/install.sh: notebooks train with the same candle-core as genolm's own builds.
+[patch.crates-io]
+candle-core = { path = "$repo/vendor/candle-core" }
+TOML
 
 # 5. The kernelspec "Rust (genolm)" inside the venv (and for the user with --user).
 write_spec() {

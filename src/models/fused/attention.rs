@@ -81,7 +81,6 @@ fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
     }
 }
 
-/// Write the `t × hd` head `h` of batch row `bi` into `out: (b, t, d)`.
 /// `(b, t, d)` from the heads' `t × hd` blocks (`blocks[bi * heads + hi]`), each batch row's
 /// part written by one thread of the pool, without zero-filling the output first.
 fn merge_heads<T: KFloat>(blocks: &[&[T]], z: Dims) -> Vec<T> {
@@ -231,13 +230,8 @@ impl Attention {
         });
         let blocks: Vec<&[T]> = res.iter().map(|(o, _)| o.as_slice()).collect();
         let out = merge_heads(&blocks, z);
-        drop(blocks);
-        let probs: Vec<Vec<T>> = if self.keep {
-            res.into_iter().map(|(_, p)| p).collect()
-        } else {
-            Vec::new()
-        };
         if self.keep {
+            let probs: Vec<Vec<T>> = res.into_iter().map(|(_, p)| p).collect();
             *self.saved.lock().expect("attention probabilities") = Some(Box::new(probs));
         }
         Ok(out)

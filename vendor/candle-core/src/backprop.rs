@@ -1,3 +1,5 @@
+// Modified by the genolm project (2026-12-06): `GradStore::accumulate` stores the first
+// gradient to reach a node instead of adding it to zeros; see vendor/README.md in genolm.
 //! Methods for backpropagation of gradients.
 use crate::op::{BinaryOp, Op, ReduceOp, UnaryOp};
 use crate::{Error, Result, Tensor, TensorId};

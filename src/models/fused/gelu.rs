@@ -2,8 +2,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
-use super::{t, tensor, values, KFloat, ROWS};
-use crate::cpu::{contiguous, run_chunks, simd, with_values, written};
+use super::{row_blocks, t, tensor, values, KFloat};
+use crate::cpu::{contiguous, simd, with_values};
 use crate::Result;
 
 struct BiasGelu;
@@ -19,58 +19,46 @@ fn cdf_pdf<T: KFloat>(u: T) -> (T, T) {
 
 fn gelu_fwd<T: KFloat>(x: &[T], b: &[T]) -> Vec<T> {
     let f = b.len();
-    // SAFETY: the chunks cover `y` and every element of each is written.
-    unsafe {
-        written(x.len(), |y| {
-            let chunks: Vec<_> = x.chunks(ROWS * f).zip(y.chunks_mut(ROWS * f)).collect();
-            run_chunks(chunks, |_, (xs, ys)| {
-                simd(
-                    #[inline(always)]
-                    || {
-                        for (xr, yr) in xs.chunks(f).zip(ys.chunks_mut(f)) {
-                            for j in 0..f {
-                                let u = xr[j] + b[j];
-                                yr[j].write(u * cdf_pdf(u).0);
-                            }
+    // SAFETY: every row of each block is written.
+    let (y, _) = unsafe {
+        row_blocks(x, x, f, |xs, _, ys| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (xr, yr) in xs.chunks(f).zip(ys.chunks_mut(f)) {
+                        for j in 0..f {
+                            let u = xr[j] + b[j];
+                            yr[j].write(u * cdf_pdf(u).0);
                         }
-                    },
-                )
-            });
+                    }
+                },
+            )
         })
-    }
+    };
+    y
 }
 
 fn gelu_bwd<T: KFloat>(x: &[T], b: &[T], gr: &[T]) -> (Vec<T>, Vec<T>) {
     let f = b.len();
-    let mut parts = Vec::new();
-    // SAFETY: the chunks cover `dx` and every element of each is written.
-    let dx = unsafe {
-        written(x.len(), |dx| {
-            let chunks: Vec<_> = x
-                .chunks(ROWS * f)
-                .zip(gr.chunks(ROWS * f))
-                .zip(dx.chunks_mut(ROWS * f))
-                .collect();
-            parts = run_chunks(chunks, |_, ((xs, gs), dxs)| {
-                simd(
-                    #[inline(always)]
-                    || {
-                        let mut db = vec![T::zero(); f];
-                        for ((xr, grr), dxr) in
-                            xs.chunks(f).zip(gs.chunks(f)).zip(dxs.chunks_mut(f))
-                        {
-                            for j in 0..f {
-                                let u = xr[j] + b[j];
-                                let (cdf, pdf) = cdf_pdf(u);
-                                let g = grr[j] * (cdf + u * pdf);
-                                dxr[j].write(g);
-                                db[j] += g;
-                            }
+    // SAFETY: every row of each block is written.
+    let (dx, parts) = unsafe {
+        row_blocks(x, gr, f, |xs, gs, dxs| {
+            simd(
+                #[inline(always)]
+                || {
+                    let mut db = vec![T::zero(); f];
+                    for ((xr, grr), dxr) in xs.chunks(f).zip(gs.chunks(f)).zip(dxs.chunks_mut(f)) {
+                        for j in 0..f {
+                            let u = xr[j] + b[j];
+                            let (cdf, pdf) = cdf_pdf(u);
+                            let g = grr[j] * (cdf + u * pdf);
+                            dxr[j].write(g);
+                            db[j] += g;
                         }
-                        db
-                    },
-                )
-            });
+                    }
+                    db
+                },
+            )
         })
     };
     let mut db = vec![T::zero(); f];

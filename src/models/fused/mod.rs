@@ -47,6 +47,35 @@ pub use norm::layer_norm;
 /// gains and biases) are added in the same order whatever the thread count.
 const ROWS: usize = 64;
 
+/// `f(x_rows, g_rows, out_rows)` over blocks of [`ROWS`] rows of `d` values of `x` and of `g`
+/// (the same length as `x`; pass `x` again where there is no second operand), on candle's
+/// pool, into a fresh output of `x.len()` values that is not zero-filled first (a serial
+/// `memset` on the main thread otherwise). Returns the output and each block's result, in
+/// block order (so partial sums are added in a fixed order).
+///
+/// # Safety
+/// `f` must write every element of the output rows it is given.
+unsafe fn row_blocks<T: Copy + Send + Sync, R: Send>(
+    x: &[T],
+    g: &[T],
+    d: usize,
+    f: impl Fn(&[T], &[T], &mut [std::mem::MaybeUninit<T>]) -> R + Sync,
+) -> (Vec<T>, Vec<R>) {
+    let mut parts = Vec::new();
+    // SAFETY: the blocks cover the output and `f` writes all of each (the caller's contract).
+    let out = unsafe {
+        crate::cpu::written(x.len(), |out| {
+            let blocks: Vec<_> = x
+                .chunks(ROWS * d)
+                .zip(g.chunks(ROWS * d))
+                .zip(out.chunks_mut(ROWS * d))
+                .collect();
+            parts = crate::cpu::run_chunks(blocks, |_, ((xs, gs), os)| f(xs, gs, os));
+        })
+    };
+    (out, parts)
+}
+
 /// Scores this far below their row's maximum get probability exactly 0: `e^-60 ≈ 1e-26`
 /// is far below the rounding of the row's largest term, and exact zeros keep the products
 /// of the backward pass out of the (slow) subnormal range.

@@ -2,8 +2,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 
-use super::{lane_sum, t, tensor, values, KFloat, ROWS};
-use crate::cpu::{contiguous, run_chunks, simd, with_values, written};
+use super::{lane_sum, row_blocks, t, tensor, values, KFloat};
+use crate::cpu::{contiguous, simd, with_values};
 use crate::Result;
 
 struct LayerNorm {
@@ -12,25 +12,23 @@ struct LayerNorm {
 
 fn ln_fwd<T: KFloat>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
     let d = g.len();
-    // SAFETY: the chunks cover `y` and every element of each is written.
-    unsafe {
-        written(x.len(), |y| {
-            let chunks: Vec<_> = x.chunks(ROWS * d).zip(y.chunks_mut(ROWS * d)).collect();
-            run_chunks(chunks, |_, (xs, ys)| {
-                simd(
-                    #[inline(always)]
-                    || {
-                        for (xr, yr) in xs.chunks(d).zip(ys.chunks_mut(d)) {
-                            let (mean, rstd) = moments(xr, eps);
-                            for j in 0..d {
-                                yr[j].write((xr[j] - mean) * rstd * g[j] + b[j]);
-                            }
+    // SAFETY: every row of each block is written.
+    let (y, _) = unsafe {
+        row_blocks(x, x, d, |xs, _, ys| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (xr, yr) in xs.chunks(d).zip(ys.chunks_mut(d)) {
+                        let (mean, rstd) = moments(xr, eps);
+                        for j in 0..d {
+                            yr[j].write((xr[j] - mean) * rstd * g[j] + b[j]);
                         }
-                    },
-                )
-            });
+                    }
+                },
+            )
         })
-    }
+    };
+    y
 }
 
 /// Mean and `1/√(var + eps)` of a row.
@@ -46,43 +44,33 @@ fn moments<T: KFloat>(xr: &[T], eps: f64) -> (T, T) {
 fn ln_bwd<T: KFloat>(x: &[T], g: &[T], gr: &[T], eps: f64) -> (Vec<T>, Vec<T>, Vec<T>) {
     let d = g.len();
     let n = t::<T>(d as f64);
-    let mut parts = Vec::new();
-    // SAFETY: the chunks cover `dx` and every element of each is written.
-    let dx = unsafe {
-        written(x.len(), |dx| {
-            let chunks: Vec<_> = x
-                .chunks(ROWS * d)
-                .zip(gr.chunks(ROWS * d))
-                .zip(dx.chunks_mut(ROWS * d))
-                .collect();
-            parts = run_chunks(chunks, |_, ((xs, gs), dxs)| {
-                simd(
-                    #[inline(always)]
-                    || {
-                        let mut dg = vec![T::zero(); d];
-                        let mut db = vec![T::zero(); d];
-                        let mut xhat = vec![T::zero(); d];
-                        let mut dxh = vec![T::zero(); d];
-                        for ((xr, grr), dxr) in
-                            xs.chunks(d).zip(gs.chunks(d)).zip(dxs.chunks_mut(d))
-                        {
-                            let (mean, rstd) = moments(xr, eps);
-                            for j in 0..d {
-                                xhat[j] = (xr[j] - mean) * rstd;
-                                dxh[j] = grr[j] * g[j];
-                                dg[j] += grr[j] * xhat[j];
-                                db[j] += grr[j];
-                            }
-                            let a = lane_sum(&dxh, &dxh, |v, _| v) / n;
-                            let bq = lane_sum(&dxh, &xhat, |v, xh| v * xh) / n;
-                            for j in 0..d {
-                                dxr[j].write(rstd * (dxh[j] - a - xhat[j] * bq));
-                            }
+    // SAFETY: every row of each block is written.
+    let (dx, parts) = unsafe {
+        row_blocks(x, gr, d, |xs, gs, dxs| {
+            simd(
+                #[inline(always)]
+                || {
+                    let mut dg = vec![T::zero(); d];
+                    let mut db = vec![T::zero(); d];
+                    let mut xhat = vec![T::zero(); d];
+                    let mut dxh = vec![T::zero(); d];
+                    for ((xr, grr), dxr) in xs.chunks(d).zip(gs.chunks(d)).zip(dxs.chunks_mut(d)) {
+                        let (mean, rstd) = moments(xr, eps);
+                        for j in 0..d {
+                            xhat[j] = (xr[j] - mean) * rstd;
+                            dxh[j] = grr[j] * g[j];
+                            dg[j] += grr[j] * xhat[j];
+                            db[j] += grr[j];
                         }
-                        (dg, db)
-                    },
-                )
-            });
+                        let a = lane_sum(&dxh, &dxh, |v, _| v) / n;
+                        let bq = lane_sum(&dxh, &xhat, |v, xh| v * xh) / n;
+                        for j in 0..d {
+                            dxr[j].write(rstd * (dxh[j] - a - xhat[j] * bq));
+                        }
+                    }
+                    (dg, db)
+                },
+            )
         })
     };
     let mut dg = vec![T::zero(); d];

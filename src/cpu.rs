@@ -294,6 +294,15 @@ pub(crate) fn matmul_into<T: 'static + Copy + num_traits::One + num_traits::Zero
     }
 }
 
+/// `dst = src`, element by element, into memory that may be uninitialised (the rows a
+/// [`written`] fill copies in).
+pub(crate) fn write_all<T: Copy>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
+    assert_eq!(dst.len(), src.len());
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
+    }
+}
+
 /// A vector of `n` values that `fill` writes, without zero-filling it first (a fresh output of
 /// tens of megabytes costs a serial `memset` otherwise: glibc's `calloc` clears heap memory).
 ///

@@ -8,7 +8,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use num_traits::Float;
 
 use super::{lane_reduce, lane_sum, t, tensor, values, KFloat, CUT};
-use crate::cpu::{contiguous, matmul, run_chunks, simd, written};
+use crate::cpu::{contiguous, matmul, run_chunks, simd, write_all, written};
 use crate::Result;
 
 /// The attention op: its constant inputs (RoPE tables, key bias, dropout mask) and the
@@ -94,9 +94,7 @@ fn merge_heads<T: KFloat>(blocks: &[&[T]], z: Dims) -> Vec<T> {
                     let h = blocks[bi * z.heads + hi];
                     for s in 0..z.t {
                         let dst = &mut ob[s * z.d + hi * z.hd..][..z.hd];
-                        for (o, &x) in dst.iter_mut().zip(&h[s * z.hd..][..z.hd]) {
-                            o.write(x);
-                        }
+                        write_all(dst, &h[s * z.hd..][..z.hd]);
                     }
                 }
             });

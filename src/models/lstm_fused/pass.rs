@@ -3,11 +3,11 @@
 
 use std::mem::MaybeUninit;
 
-use crate::cpu::{cpu_slice, matmul, run_chunks, with_values, written};
+use crate::cpu::{cpu_slice, matmul, run_chunks, with_values, write_all, written};
 use candle_core::{Result, Tensor};
 
 use super::cell::LstmFloat;
-use super::rhs::{transpose_w_hh, write_all, Rhs};
+use super::rhs::{transpose_w_hh, Rhs};
 use super::{rows_per_chunk, split_weights, ChunkSaved, LstmSeq};
 
 impl LstmSeq {

@@ -1,8 +1,6 @@
 //! The recurrent matrix as the right operand of each step's GEMM: whole, or in column panels
 //! when large.
 
-use std::mem::MaybeUninit;
-
 use crate::cpu::matmul;
 
 /// Bytes of a recurrent matrix above which it is stored in column panels (see [`Rhs`]). The
@@ -70,14 +68,6 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
                 self.k,
             );
         }
-    }
-}
-
-/// `dst = src`, element by element, into memory that may be uninitialised.
-pub(super) fn write_all<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
-    assert_eq!(dst.len(), src.len());
-    for (d, &v) in dst.iter_mut().zip(src) {
-        d.write(v);
     }
 }
 

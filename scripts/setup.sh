@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Install what genolm needs to build on a Debian/Ubuntu machine: HDF5 headers and pkg-config
-# (for hdf5-metno), a C compiler, and for the tests of data-parallel training (feature `mpi`)
-# Open MPI and libclang (the `mpi` crate generates its bindings). Safe to run again; does
-# nothing when all is present.
+# (for hdf5-metno), a C compiler, nasm and the autotools (isal-sys builds Intel's ISA-L, which
+# inflates gzip input: feature `isal`, on by default), and for the tests of data-parallel
+# training (feature `mpi`) Open MPI and libclang (the `mpi` crate generates its bindings).
+# Safe to run again; does nothing when all is present.
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v autoreconf >/dev/null 2>&1 || need+=(autoconf)
+command -v automake >/dev/null 2>&1 || need+=(automake)
+command -v libtoolize >/dev/null 2>&1 || need+=(libtool)
+if [ "$(uname -m)" = x86_64 ]; then command -v nasm >/dev/null 2>&1 || need+=(nasm); fi
 pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 [ -e /usr/include/x86_64-linux-gnu/openmpi/mpi.h ] || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] \

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`alphabet`] | 2-bit codes, IUPAC, reverse complement, ambiguity policies |
 //! | [`io`] | plain / gzip / bgzip detection, line-counting reader |
+//! | [`gzip`] | multi-member gzip decoding (ISA-L, or zlib-rs without the `isal` feature) |
 //! | [`fasta`] | FASTA and FASTQ records and constant-memory streaming |
 //! | [`annotation`] | GenBank and GFF3 into one feature model |
 //! | [`genetic_code`] | NCBI translation tables |
@@ -19,6 +20,7 @@ pub mod batch;
 pub mod corpus;
 pub mod fasta;
 pub mod genetic_code;
+pub mod gzip;
 pub mod input;
 pub mod io;
 pub mod shards;

@@ -39,8 +39,9 @@ fn bgzf_zlib(text: &[u8], level: u32) -> Vec<u8> {
     out
 }
 
-/// Decode BGZF block by block with one libdeflate decompressor, checking each CRC.
-fn bgzf_blocks(comp: &[u8]) -> usize {
+/// Decode BGZF block by block with one libdeflate decompressor (or ISA-L's stateless inflate),
+/// checking each CRC.
+fn bgzf_blocks(comp: &[u8], isal: bool) -> usize {
     let mut d = libdeflater::Decompressor::new();
     let mut out = vec![0u8; 1 << 16];
     let (mut pos, mut n) = (0, 0);
@@ -49,9 +50,13 @@ fn bgzf_blocks(comp: &[u8]) -> usize {
         let blk = &comp[pos..pos + bsize];
         let isize = u32::from_le_bytes(blk[bsize - 4..].try_into().unwrap()) as usize;
         let crc = u32::from_le_bytes(blk[bsize - 8..bsize - 4].try_into().unwrap());
-        let k = d
-            .deflate_decompress(&blk[18..bsize - 8], &mut out[..isize])
-            .expect("libdeflate");
+        let k = if isal {
+            isal::decompress_into(&blk[18..bsize - 8], &mut out[..isize], isal::Codec::Deflate)
+                .expect("isal")
+        } else {
+            d.deflate_decompress(&blk[18..bsize - 8], &mut out[..isize])
+                .expect("libdeflate")
+        };
         assert_eq!(libdeflater::crc32(&out[..k]), crc, "block checksum");
         n += k;
         pos += bsize;
@@ -86,6 +91,9 @@ fn main() {
         let n = drain(flate2::read::MultiGzDecoder::new(&comp[..]));
         report(round, "zlib-rs (flate2, streaming)", n, t);
         let t = Instant::now();
+        let n = drain(isal::read::GzipDecoder::new(&comp[..]));
+        report(round, "ISA-L (isal-rs, streaming)", n, t);
+        let t = Instant::now();
         let mut out = vec![0u8; isize];
         let n = libdeflater::Decompressor::new()
             .gzip_decompress(&comp, &mut out)
@@ -101,14 +109,16 @@ fn main() {
             report(round, &format!("rapidgzip-core, {threads} thread(s)"), n, t);
         }
         for (name, bgzf) in [("noodles", &bgzf_noodles), ("zlib 6", &bgzf_zlib6)] {
-            let t = Instant::now();
-            let n = bgzf_blocks(bgzf);
-            report(
-                round,
-                &format!("BGZF written by {name}: libdeflate per block"),
-                n,
-                t,
-            );
+            for (lib, isal) in [("libdeflate", false), ("ISA-L", true)] {
+                let t = Instant::now();
+                let n = bgzf_blocks(bgzf, isal);
+                report(
+                    round,
+                    &format!("BGZF written by {name}: {lib} per block"),
+                    n,
+                    t,
+                );
+            }
             let t = Instant::now();
             let n = drain(noodles_bgzf::io::Reader::new(&bgzf[..]));
             report(

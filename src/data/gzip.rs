@@ -1,12 +1,13 @@
-//! gzip decompression of one or several concatenated members, as a streaming [`Read`].
+//! gzip decompression of one or several concatenated members (BGZF's blocks are members too),
+//! as a streaming [`std::io::Read`].
 //!
 //! With the default feature `isal`, [`MultiGzDecoder`] inflates with Intel's ISA-L (`igzip`,
 //! built from source by the `isal-sys` crate; on x86-64 its kernels need `nasm` at build
 //! time): about 1.6 times zlib-rs's speed on a bacterial genome, streaming. Without the
-//! feature it is flate2's decoder (zlib-rs), with the same behaviour: every member's CRC-32
-//! and length are checked, a truncated stream is an [`io::ErrorKind::UnexpectedEof`] error,
-//! anything that is not a gzip member (after the first) is an [`io::ErrorKind::InvalidData`]
-//! error, never silently dropped.
+//! feature it is flate2's decoder (zlib-rs). Both check every member's CRC-32 and length; a
+//! truncated stream is an [`std::io::ErrorKind::UnexpectedEof`] error, and corrupt data or
+//! bytes after a member that do not start another are an error too
+//! ([`std::io::ErrorKind::InvalidData`]; zlib-rs says `InvalidInput`), never a shorter stream.
 //!
 //! ```
 //! use std::io::{Read, Write};

@@ -104,6 +104,7 @@ mod isal_decoder {
                 return Ok(0);
             }
             let want = out.len().min(u32::MAX as usize);
+            let mut stalls = 0;
             loop {
                 if self.done {
                     return Ok(0);
@@ -137,9 +138,20 @@ mod isal_decoder {
                 if produced > 0 {
                     return Ok(produced);
                 }
-                if !finished && eof && consumed == 0 {
-                    let msg = "unexpected end of file inside a gzip member".to_string();
-                    return Err(self.fail(io::ErrorKind::UnexpectedEof, msg));
+                if !finished && consumed == 0 {
+                    if eof {
+                        let msg = "unexpected end of file inside a gzip member".to_string();
+                        return Err(self.fail(io::ErrorKind::UnexpectedEof, msg));
+                    }
+                    // Input there and room for output, yet nothing taken or given: never
+                    // expected of ISA-L, but an error rather than a loop without end.
+                    stalls += 1;
+                    if stalls > 2 {
+                        let msg = "corrupt gzip stream: the decoder made no progress".to_string();
+                        return Err(self.fail(io::ErrorKind::InvalidData, msg));
+                    }
+                } else {
+                    stalls = 0;
                 }
             }
         }

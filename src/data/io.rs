@@ -76,8 +76,7 @@ pub fn from_reader<R: BufRead + Send + 'static>(
 fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBufRead {
     use crate::data::gzip::MultiGzDecoder;
     let threads = rayon::current_num_threads();
-    let gzip = compression == Compression::Gzip
-        || (compression == Compression::Bgzf && cfg!(feature = "isal"));
+    let gzip = as_gzip_members(compression);
     match compression {
         Compression::None => Box::new(raw),
         _ if gzip && threads > 1 => Box::new(Prefetch::spawn(MultiGzDecoder::new(raw))),
@@ -90,6 +89,12 @@ fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBuf
         }
         _ => Box::new(noodles_bgzf::io::Reader::new(raw)),
     }
+}
+
+/// Whether [`crate::data::gzip::MultiGzDecoder`] reads this input: gzip, and BGZF (whose blocks
+/// are gzip members) when ISA-L inflates (feature `isal`); otherwise BGZF goes to noodles.
+fn as_gzip_members(compression: Compression) -> bool {
+    compression == Compression::Gzip || (compression == Compression::Bgzf && cfg!(feature = "isal"))
 }
 
 /// A [`BufRead`] whose source is read on a thread of its own, up to [`Prefetch::DEPTH`]
@@ -221,11 +226,10 @@ pub fn decompress(bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     match detect_compression(bytes) {
         Compression::None => return Ok(bytes.to_vec()),
-        Compression::Gzip => crate::data::gzip::MultiGzDecoder::new(bytes).read_to_end(&mut out)?,
-        Compression::Bgzf if cfg!(feature = "isal") => {
+        c if as_gzip_members(c) => {
             crate::data::gzip::MultiGzDecoder::new(bytes).read_to_end(&mut out)?
         }
-        Compression::Bgzf => noodles_bgzf::io::Reader::new(bytes).read_to_end(&mut out)?,
+        _ => noodles_bgzf::io::Reader::new(bytes).read_to_end(&mut out)?,
     };
     Ok(out)
 }

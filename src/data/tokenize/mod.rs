@@ -360,7 +360,7 @@ impl StreamEncoder {
             if n >= 16 && crate::cpu::has_avx512() {
                 // SAFETY: AVX-512F is present, 1 <= k <= 15 (`KmerTokenizer::new`), `seq` is
                 // only ACGTacgt (the caller checked), and `dst` has `n = seq.len()` slots.
-                done = unsafe { simd::clean_stride1(seq, self.k, code, N_SPECIAL, dst) };
+                done = unsafe { simd::clean_stride1(seq, self.k, code, dst) };
                 // The window after those bases: the last k of them (k <= 15 < 16 <= done).
                 code = seq[done - self.k..done]
                     .iter()

@@ -9,8 +9,8 @@
 use std::mem::MaybeUninit;
 
 /// Encode the first `seq.len() / 16 * 16` bases of `seq` (only `ACGTacgt`), whose window
-/// before them holds the codes in `code` (the last base in the lowest two bits), into `dst`;
-/// returns how many bases (and ids) were done.
+/// before them holds the codes in `code` (the last base in the lowest two bits), into `dst` as
+/// ids (`N_SPECIAL` + k-mer code); returns how many bases (and ids) were done.
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `1 <= k <= 15`; `dst` must hold at least `seq.len()` slots.
@@ -20,7 +20,6 @@ pub(super) unsafe fn clean_stride1(
     seq: &[u8],
     k: usize,
     code: u64,
-    first_id: u32,
     dst: &mut [MaybeUninit<u32>],
 ) -> usize {
     use std::arch::x86_64::*;
@@ -39,7 +38,7 @@ pub(super) unsafe fn clean_stride1(
     let (three, one, base) = (
         _mm512_set1_epi32(3),
         _mm512_set1_epi32(1),
-        _mm512_set1_epi32(first_id as i32),
+        _mm512_set1_epi32(super::N_SPECIAL as i32),
     );
     let out = dst.as_mut_ptr().cast::<u32>();
     for b in 0..blocks {

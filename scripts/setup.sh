@@ -14,8 +14,9 @@ command -v libtoolize >/dev/null 2>&1 || need+=(libtool)
 if [ "$(uname -m)" = x86_64 ]; then command -v nasm >/dev/null 2>&1 || need+=(nasm); fi
 pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
-[ -e /usr/include/x86_64-linux-gnu/openmpi/mpi.h ] || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] \
-  || command -v mpicc >/dev/null 2>&1 || need+=(libopenmpi-dev)
+# Open MPI's headers and link library (mpicc alone proves nothing: openmpi-bin brings it)
+pkg-config --exists ompi-c 2>/dev/null || [ -e /usr/include/x86_64-linux-gnu/openmpi/mpi.h ] \
+  || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] || need+=(libopenmpi-dev)
 # libclang itself (libclang.so.N / libclang-N.so.N), not libclang-cpp, which LLVM's other
 # packages bring and bindgen cannot use
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so* >/dev/null 2>&1 \

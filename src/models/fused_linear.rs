@@ -21,7 +21,7 @@ use crate::cpu::{contiguous, matmul, matmul_into, run_chunks, with_values, writt
 use crate::Result;
 
 /// Rows of `x` per block of the forward pass and of `dx`.
-const ROW_BLOCK: usize = 256;
+pub(crate) const ROW_BLOCK: usize = 256;
 /// Output features per block of `dw` and `db`.
 const OUT_BLOCK: usize = 32;
 

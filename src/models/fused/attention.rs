@@ -31,12 +31,12 @@ struct Attention {
 
 /// Shapes of one attention call.
 #[derive(Clone, Copy)]
-struct Dims {
-    b: usize,
-    t: usize,
-    d: usize,
-    heads: usize,
-    hd: usize,
+pub(super) struct Dims {
+    pub b: usize,
+    pub t: usize,
+    pub d: usize,
+    pub heads: usize,
+    pub hd: usize,
 }
 
 /// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`:
@@ -51,8 +51,25 @@ fn rotate<T: KFloat>(
     sin: &[T],
     scale: T,
 ) -> Vec<T> {
-    let half = z.hd / 2;
     let mut out = vec![T::zero(); z.t * z.hd];
+    rotate_into(&mut out, x, bi, hi, z, cos, sin, scale);
+    out
+}
+
+/// [`rotate`] into `out` (`t × hd`, every element written).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rotate_into<T: KFloat>(
+    out: &mut [T],
+    x: &[T],
+    bi: usize,
+    hi: usize,
+    z: Dims,
+    cos: &[T],
+    sin: &[T],
+    scale: T,
+) {
+    let half = z.hd / 2;
     for s in 0..z.t {
         let row = &x[(bi * z.t + s) * z.d + hi * z.hd..][..z.hd];
         let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
@@ -63,7 +80,6 @@ fn rotate<T: KFloat>(
             o[half + i] = (x1 * sn[i] + x2 * c[i]) * scale;
         }
     }
-    out
 }
 
 /// The gradient through [`rotate`]: `g (t × hd)` → the gradient of the unrotated head.
@@ -106,18 +122,137 @@ fn merge_heads<T: KFloat>(blocks: &[&[T]], z: Dims) -> Vec<T> {
 /// skipped block by block (a quarter of the length, at most this many rows).
 const CAUSAL_BLOCK: usize = 64;
 
-impl Attention {
-    /// Blocks of query rows `(r0, r1, keys)`: the rows `r0..r1` need the keys `0..keys` (all of
-    /// them without the causal mask; `0..r1` with it).
-    fn row_blocks(&self, t: usize) -> Vec<(usize, usize, usize)> {
-        if !self.causal {
-            return vec![(0, t, t)];
+/// Blocks of query rows `(r0, r1, keys)`: the rows `r0..r1` need the keys `0..keys` (all of
+/// them without the causal mask; `0..r1` with it).
+fn query_blocks(causal: bool, t: usize) -> Vec<(usize, usize, usize)> {
+    if !causal {
+        return vec![(0, t, t)];
+    }
+    let bs = (t / 4).clamp(1, CAUSAL_BLOCK);
+    (0..t)
+        .step_by(bs)
+        .map(|r0| (r0, (r0 + bs).min(t), (r0 + bs).min(t)))
+        .collect()
+}
+
+/// Scratch of one `(batch, head)` pair's forward pass: the rotated head's queries (scaled) and
+/// keys (`t × hd` each) and the probabilities (`t × t`), reused from pair to pair.
+pub(super) struct Scratch<T> {
+    qs: Vec<T>,
+    kr: Vec<T>,
+    pub p: Vec<T>,
+}
+
+impl<T: KFloat> Scratch<T> {
+    pub fn new(z: Dims) -> Self {
+        Scratch {
+            qs: vec![T::zero(); z.t * z.hd],
+            kr: vec![T::zero(); z.t * z.hd],
+            p: vec![T::zero(); z.t * z.t],
         }
-        let bs = (t / 4).clamp(1, CAUSAL_BLOCK);
-        (0..t)
-            .step_by(bs)
-            .map(|r0| (r0, (r0 + bs).min(t), (r0 + bs).min(t)))
-            .collect()
+    }
+}
+
+/// What every `(batch, head)` pair of one attention call reads besides its projections: the
+/// shapes, RoPE tables `(t, hd/2)`, the causal mask and the additive key bias `(b, t)`.
+pub(super) struct Heads<'a, T> {
+    pub z: Dims,
+    pub cos: &'a [T],
+    pub sin: &'a [T],
+    pub causal: bool,
+    pub bias: Option<&'a [T]>,
+}
+
+impl<T: KFloat> Heads<'_, T> {
+    /// Head `hi` of batch row `bi` of the projections `q, k, v: (b, t, d)`: RoPE, scaled scores,
+    /// masks, softmax (the probabilities are left in `sc.p`), the inverted-dropout `mask`
+    /// (`t × t`) and `P·V`, written into `out` (`t` rows of `hd` values, row stride `out_rs`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        q: &[T],
+        k: &[T],
+        v: &[T],
+        (bi, hi): (usize, usize),
+        mask: Option<&[T]>,
+        sc: &mut Scratch<T>,
+        out: &mut [T],
+        out_rs: usize,
+    ) {
+        let z = self.z;
+        let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
+        rotate_into(&mut sc.qs, q, bi, hi, z, self.cos, self.sin, scale);
+        rotate_into(&mut sc.kr, k, bi, hi, z, self.cos, self.sin, T::one());
+        let p = &mut sc.p;
+        for (r0, r1, kend) in query_blocks(self.causal, z.t) {
+            matmul(
+                &mut p[r0 * z.t..],
+                z.t,
+                false,
+                &sc.qs[r0 * z.hd..],
+                1,
+                z.hd as isize,
+                &sc.kr,
+                z.hd as isize,
+                1,
+                r1 - r0,
+                kend,
+                z.hd,
+            );
+        }
+        let cut = t::<T>(CUT);
+        for i in 0..z.t {
+            let row = &mut p[i * z.t..][..z.t];
+            // causal: the keys after the query get probability 0 (not exp of a large negative
+            // number: products of such tiny values go subnormal, which slows every following
+            // multiplication by orders of magnitude)
+            let (live, dead) = row.split_at_mut(if self.causal { i + 1 } else { z.t });
+            dead.fill(T::zero());
+            if let Some(bias) = self.bias {
+                for (r, &bb) in live.iter_mut().zip(&bias[bi * z.t..]) {
+                    *r += bb;
+                }
+            }
+            let m = lane_reduce(live, live, T::neg_infinity(), |v, _| v, Float::max);
+            for r in live.iter_mut() {
+                let e = *r - m;
+                *r = if e < cut { T::zero() } else { e.exp_() };
+            }
+            let sum = lane_sum(live, live, |v, _| v);
+            let inv = T::one() / sum;
+            for r in live.iter_mut() {
+                *r *= inv;
+            }
+        }
+        let pd: std::borrow::Cow<[T]> = match mask {
+            Some(m) => p.iter().zip(m).map(|(&a, &b)| a * b).collect(),
+            None => std::borrow::Cow::Borrowed(&p[..]),
+        };
+        let vh = &v[bi * z.t * z.d + hi * z.hd..];
+        for (r0, r1, kend) in query_blocks(self.causal, z.t) {
+            matmul(
+                &mut out[r0 * out_rs..],
+                out_rs,
+                false,
+                &pd[r0 * z.t..],
+                1,
+                z.t as isize,
+                vh,
+                1,
+                z.d as isize,
+                r1 - r0,
+                z.hd,
+                kend,
+            );
+        }
+    }
+}
+
+impl Attention {
+    /// Blocks of query rows: [`query_blocks`] of this call's mask.
+    fn row_blocks(&self, t: usize) -> Vec<(usize, usize, usize)> {
+        query_blocks(self.causal, t)
     }
 
     /// Blocks of key columns `(c0, c1, first query)`: the keys `c0..c1` are seen by the queries
@@ -144,85 +279,25 @@ impl Attention {
         let (cos, sin) = (values::<T>(&self.cos)?, values::<T>(&self.sin)?);
         let bias = self.bias.as_ref().map(values::<T>).transpose()?;
         let mask = self.mask.as_ref().map(values::<T>).transpose()?;
-        let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
         let tt = z.t * z.t;
         let items: Vec<usize> = (0..z.b * z.heads).collect();
         let res = run_chunks(items, |_, item| {
             simd(
                 #[inline(always)]
                 || {
-                    let (bi, hi) = (item / z.heads, item % z.heads);
-                    let qs = rotate(q, bi, hi, z, &cos, &sin, scale);
-                    let kr = rotate(k, bi, hi, z, &cos, &sin, T::one());
-                    let mut p = vec![T::zero(); tt];
-                    for (r0, r1, kend) in self.row_blocks(z.t) {
-                        matmul(
-                            &mut p[r0 * z.t..],
-                            z.t,
-                            false,
-                            &qs[r0 * z.hd..],
-                            1,
-                            z.hd as isize,
-                            &kr,
-                            z.hd as isize,
-                            1,
-                            r1 - r0,
-                            kend,
-                            z.hd,
-                        );
-                    }
-                    let cut = t::<T>(CUT);
-                    for i in 0..z.t {
-                        let row = &mut p[i * z.t..][..z.t];
-                        // causal: the keys after the query get probability 0 (not exp of a large
-                        // negative number: products of such tiny values go subnormal, which slows
-                        // every following multiplication by orders of magnitude)
-                        let (live, dead) = row.split_at_mut(if self.causal { i + 1 } else { z.t });
-                        dead.fill(T::zero());
-                        if let Some(bias) = &bias {
-                            for (r, &bb) in live.iter_mut().zip(&bias[bi * z.t..]) {
-                                *r += bb;
-                            }
-                        }
-                        let m = lane_reduce(live, live, T::neg_infinity(), |v, _| v, Float::max);
-                        for r in live.iter_mut() {
-                            let e = *r - m;
-                            *r = if e < cut { T::zero() } else { e.exp_() };
-                        }
-                        let sum = lane_sum(live, live, |v, _| v);
-                        let inv = T::one() / sum;
-                        for r in live.iter_mut() {
-                            *r *= inv;
-                        }
-                    }
-                    let pd: std::borrow::Cow<[T]> = match &mask {
-                        Some(m) => p
-                            .iter()
-                            .zip(&m[item * tt..][..tt])
-                            .map(|(&a, &b)| a * b)
-                            .collect(),
-                        None => std::borrow::Cow::Borrowed(&p),
+                    let heads = Heads {
+                        z,
+                        cos: &cos,
+                        sin: &sin,
+                        causal: self.causal,
+                        bias: bias.as_deref(),
                     };
+                    let m = mask.as_ref().map(|m| &m[item * tt..][..tt]);
+                    let mut sc = Scratch::new(z);
                     let mut o = vec![T::zero(); z.t * z.hd];
-                    let vh = &v[bi * z.t * z.d + hi * z.hd..];
-                    for (r0, r1, kend) in self.row_blocks(z.t) {
-                        matmul(
-                            &mut o[r0 * z.hd..],
-                            z.hd,
-                            false,
-                            &pd[r0 * z.t..],
-                            1,
-                            z.t as isize,
-                            vh,
-                            1,
-                            z.d as isize,
-                            r1 - r0,
-                            z.hd,
-                            kend,
-                        );
-                    }
-                    drop(pd);
-                    (o, p)
+                    let pair = (item / z.heads, item % z.heads);
+                    heads.forward(q, k, v, pair, m, &mut sc, &mut o, z.hd);
+                    (o, sc.p)
                 },
             )
         });

@@ -17,6 +17,12 @@ fn cdf_pdf<T: KFloat>(u: T) -> (T, T) {
     (cdf, pdf)
 }
 
+/// `GELU(u) = u·Φ(u)`.
+#[inline(always)]
+pub(super) fn gelu<T: KFloat>(u: T) -> T {
+    u * cdf_pdf(u).0
+}
+
 fn gelu_fwd<T: KFloat>(x: &[T], b: &[T]) -> Vec<T> {
     let f = b.len();
     // SAFETY: every row of each block is written.
@@ -27,8 +33,7 @@ fn gelu_fwd<T: KFloat>(x: &[T], b: &[T]) -> Vec<T> {
                 || {
                     for (xr, yr) in xs.chunks(f).zip(ys.chunks_mut(f)) {
                         for j in 0..f {
-                            let u = xr[j] + b[j];
-                            yr[j].write(u * cdf_pdf(u).0);
+                            yr[j].write(gelu(xr[j] + b[j]));
                         }
                     }
                 },

@@ -38,6 +38,7 @@ use crate::cpu::exp_f32;
 mod attention;
 mod gelu;
 mod norm;
+pub(crate) mod stack;
 
 pub use attention::self_attention;
 pub use gelu::bias_gelu;

@@ -19,16 +19,30 @@ fn ln_fwd<T: KFloat>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
                 #[inline(always)]
                 || {
                     for (xr, yr) in xs.chunks(d).zip(ys.chunks_mut(d)) {
-                        let (mean, rstd) = moments(xr, eps);
-                        for j in 0..d {
-                            yr[j].write((xr[j] - mean) * rstd * g[j] + b[j]);
-                        }
+                        ln_row(xr, g, b, eps, |j, v| {
+                            yr[j].write(v);
+                        });
                     }
                 },
             )
         })
     };
     y
+}
+
+/// One row `xr` normalised, scaled by `g` and shifted by `b`: `put(j, y_j)` for every `j`.
+#[inline(always)]
+pub(super) fn ln_row<T: KFloat>(
+    xr: &[T],
+    g: &[T],
+    b: &[T],
+    eps: f64,
+    mut put: impl FnMut(usize, T),
+) {
+    let (mean, rstd) = moments(xr, eps);
+    for j in 0..g.len() {
+        put(j, (xr[j] - mean) * rstd * g[j] + b[j]);
+    }
 }
 
 /// Mean and `1/√(var + eps)` of a row.

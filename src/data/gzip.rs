@@ -26,6 +26,8 @@ pub use flate2::bufread::MultiGzDecoder;
 
 #[cfg(feature = "isal")]
 pub use isal_decoder::MultiGzDecoder;
+#[cfg(feature = "isal")]
+pub(crate) use isal_decoder::{bgzf_blocks, BlockInflater};
 
 #[cfg(feature = "isal")]
 mod isal_decoder {
@@ -83,6 +85,115 @@ mod isal_decoder {
         fn fail(&mut self, kind: io::ErrorKind, msg: String) -> io::Error {
             self.done = true;
             io::Error::new(kind, msg)
+        }
+    }
+
+    /// One BGZF block of a file: where its bytes lie and how many bytes it inflates to.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub(crate) struct BgzfBlock {
+        pub start: usize,
+        pub end: usize,
+        /// Uncompressed size (the member's ISIZE).
+        pub len: usize,
+    }
+
+    /// The blocks of a whole BGZF file, from their headers (each gives its own size) and
+    /// trailers: no inflating. `None` unless every member is a BGZF block (gzip magic,
+    /// deflate, only the extra field, a `BC` subfield) ending inside the file, back to back to
+    /// the end.
+    pub(crate) fn bgzf_blocks(file: &[u8]) -> Option<Vec<BgzfBlock>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < file.len() {
+            let h = file.get(pos..pos + 12)?;
+            if h[..4] != [0x1f, 0x8b, 8, 4] {
+                return None;
+            }
+            let xlen = u16::from_le_bytes([h[10], h[11]]) as usize;
+            let mut extra = file.get(pos + 12..pos + 12 + xlen)?;
+            let mut bsize = None;
+            while extra.len() >= 4 {
+                let n = u16::from_le_bytes([extra[2], extra[3]]) as usize;
+                let field = extra.get(4..4 + n)?;
+                if extra[..2] == *b"BC" && n == 2 {
+                    bsize = Some(u16::from_le_bytes([field[0], field[1]]) as usize + 1);
+                }
+                extra = &extra[4 + n..];
+            }
+            let end = pos + bsize?;
+            if end > file.len() || end < pos + 12 + xlen + 8 {
+                return None;
+            }
+            let isize = u32::from_le_bytes(file[end - 4..end].try_into().ok()?) as usize;
+            out.push(BgzfBlock {
+                start: pos,
+                end,
+                len: isize,
+            });
+            pos = end;
+        }
+        Some(out)
+    }
+
+    /// ISA-L's one-call inflate for whole BGZF blocks, its state reused from block to block.
+    pub(crate) struct BlockInflater {
+        state: Box<isal::inflate_state>,
+    }
+
+    // As for MultiGzDecoder: the state's pointers are set at every call and not kept.
+    unsafe impl Send for BlockInflater {}
+
+    impl BlockInflater {
+        pub fn new() -> Self {
+            let layout = std::alloc::Layout::new::<isal::inflate_state>();
+            // SAFETY: as in MultiGzDecoder::new: zeroed plain data, set up by isal_inflate_init.
+            let state = unsafe {
+                let p = std::alloc::alloc_zeroed(layout) as *mut isal::inflate_state;
+                if p.is_null() {
+                    std::alloc::handle_alloc_error(layout);
+                }
+                Box::from_raw(p)
+            };
+            BlockInflater { state }
+        }
+
+        /// Inflate the BGZF block `block` (found by [`bgzf_blocks`]) into `out`, exactly its
+        /// uncompressed size; `false` unless it inflates to exactly that many bytes with the
+        /// CRC-32 of its trailer.
+        pub fn inflate(&mut self, block: &[u8], out: &mut [u8]) -> bool {
+            let Some(&[x0, x1]) = block.get(10..12) else {
+                return false;
+            };
+            let data_start = 12 + u16::from_le_bytes([x0, x1]) as usize;
+            let Some(data) = block.get(data_start..block.len().saturating_sub(8)) else {
+                return false;
+            };
+            let crc = u32::from_le_bytes(
+                block[block.len() - 8..block.len() - 4]
+                    .try_into()
+                    .expect("4 bytes"),
+            );
+            if data.len() > u32::MAX as usize || out.len() > u32::MAX as usize {
+                return false;
+            }
+            let st = &mut *self.state;
+            // SAFETY: the state is valid plain data; the pointers address `data` and `out`,
+            // which outlive the call, with their lengths.
+            let ret = unsafe {
+                isal::isal_inflate_init(st);
+                st.crc_flag = isal::ISAL_DEFLATE;
+                st.next_in = data.as_ptr() as *mut u8;
+                st.avail_in = data.len() as u32;
+                st.next_out = out.as_mut_ptr();
+                st.avail_out = out.len() as u32;
+                isal::isal_inflate_stateless(st)
+            };
+            if ret != isal::ISAL_DECOMP_OK as i32 || st.avail_out != 0 {
+                return false;
+            }
+            let mut c = flate2::Crc::new();
+            c.update(out);
+            c.sum() == crc
         }
     }
 

@@ -1,5 +1,5 @@
-//! Whole files to k-mer ids: [`tokenize_file`], streaming for compressed input and FASTQ, and
-//! split between threads for plain FASTA.
+//! Whole files to k-mer ids: [`tokenize_file`], streaming for gzip input and FASTQ, and
+//! split between threads for plain FASTA and BGZF.
 
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -23,13 +23,19 @@ const BLOCK: usize = 1 << 16;
 /// least a mebibyte, when rayon may use more than one thread, is memory-mapped and split at
 /// line boundaries between the threads: each piece's bases are counted, then each piece is
 /// encoded into its own part of the record's ids, starting from the `k - 1` bases before it.
-/// Both ways give the same ids (the tests compare them); a file with anything unusual (an
-/// invalid letter, a header noodles would not accept) is read the streaming way, which
-/// reports it.
+/// A BGZF file (feature `isal`, the default) whose text and ids fit in half the available
+/// memory has its blocks inflated in parallel into one buffer, which is then split the same
+/// way. Both ways give the same ids (the tests compare them); a file with anything unusual (an
+/// invalid letter, a header noodles would not accept, a damaged block) is read the streaming
+/// way, which reports it.
 pub fn tokenize_file(path: impl AsRef<Path>, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> {
     let path = path.as_ref();
     if rayon::current_num_threads() > 1 {
         if let Some(out) = parallel_plain(path, t) {
+            return Ok(out);
+        }
+        #[cfg(feature = "isal")]
+        if let Some(out) = parallel_bgzf(path, t) {
             return Ok(out);
         }
     }
@@ -143,8 +149,60 @@ fn parallel_plain(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32
     // SAFETY: the map is read-only; a file truncated while mapped would fault (SIGBUS), the
     // usual caveat of memory-mapped input, as for the token shards.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let text: &[u8] = &map;
-    if detect_compression(&text[..text.len().min(18)]) != Compression::None || text[0] != b'>' {
+    if detect_compression(&map[..map.len().min(18)]) != Compression::None {
+        return None;
+    }
+    parallel_text(&map, t)
+}
+
+/// A BGZF file whose text fits in memory: its blocks (each one's size in its own header, its
+/// text's size in its trailer) inflated in parallel into one buffer, which is then split
+/// between the threads as a plain file is. gzip's single stream cannot be cut this way;
+/// BGZF's independent blocks can, and one core's inflate would otherwise bound the whole pass.
+/// `None` (the streaming path, which reports errors by line) for anything else: not BGZF, a
+/// block that does not inflate to its size and CRC, text and ids over half the available
+/// memory, or anything [`parallel_text`] declines.
+#[cfg(feature = "isal")]
+fn parallel_bgzf(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
+    use crate::data::gzip::{bgzf_blocks, BlockInflater};
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: read-only map, as in `parallel_plain`.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    if detect_compression(&map[..map.len().min(18)]) != Compression::Bgzf {
+        return None;
+    }
+    let blocks = bgzf_blocks(&map)?;
+    let total: usize = blocks.iter().map(|b| b.len).sum();
+    // the text and the ids it gives (4 bytes per token) within half the available memory
+    let avail = crate::cpu::available_mib() * (1 << 20) as f64;
+    let need = total as f64 * (1.0 + 4.0 / t.stride as f64);
+    // (no reading of the available memory: `avail` is NaN, and nothing fits)
+    if (total as u64) < MIN_PARALLEL || avail.is_nan() || need > avail / 2.0 {
+        return None;
+    }
+    let mut text = vec![0u8; total];
+    let mut parts: Vec<(&[u8], &mut [u8])> = Vec::with_capacity(blocks.len());
+    let mut rest = &mut text[..];
+    for b in &blocks {
+        let (head, tail) = rest.split_at_mut(b.len);
+        parts.push((&map[b.start..b.end], head));
+        rest = tail;
+    }
+    let ok = parts
+        .into_par_iter()
+        .map_init(BlockInflater::new, |inf, (block, out)| {
+            inf.inflate(block, out)
+        })
+        .all(|ok| ok);
+    if !ok {
+        return None;
+    }
+    parallel_text(&text, t)
+}
+
+/// A whole plain FASTA text split between threads (see [`tokenize_file`]).
+fn parallel_text(text: &[u8], t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
+    if text.first() != Some(&b'>') {
         return None;
     }
     // Records: a '>' at the start of a line.
@@ -256,11 +314,9 @@ fn encode_body(body: &[u8], t: &KmerTokenizer) -> Option<Vec<u32>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parallel_pieces_give_the_streaming_ids() {
-        // Three records, two of them several pieces long, with N runs across piece ends, lower
-        // case, short and long lines, blank lines and CRLF in one record: the parallel path
-        // must take the file and give the streaming path's ids for every k and stride.
+    /// Three records, two of them several pieces long, with N runs across piece ends, lower
+    /// case, short and long lines, blank lines and CRLF in one record.
+    fn three_records() -> Vec<u8> {
         let mut x = 11u64;
         let mut next = move || {
             x = x
@@ -289,19 +345,32 @@ mod tests {
                 }
             }
         }
+        text
+    }
+
+    /// Both ways give the same records and ids for every k and stride.
+    fn same_as_streaming(par: &[(String, Vec<u32>)], path: &Path, t: &KmerTokenizer) {
+        let seq = streaming(path, t).unwrap();
+        assert_eq!(par.len(), 3);
+        assert_eq!(seq.len(), 3);
+        for (p, q) in par.iter().zip(&seq) {
+            assert_eq!(p.0, q.0);
+            assert_eq!(p.1.len(), q.1.len(), "k={} s={} {}", t.k, t.stride, p.0);
+            assert!(p.1 == q.1, "k={} s={} {}: ids differ", t.k, t.stride, p.0);
+        }
+    }
+
+    #[test]
+    fn parallel_pieces_give_the_streaming_ids() {
+        // The parallel path must take the file and give the streaming path's ids.
+        let text = three_records();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.fa");
         std::fs::write(&path, &text).unwrap();
         for (k, s) in [(1, 1), (3, 1), (6, 1), (6, 3), (4, 7), (15, 2)] {
             let t = KmerTokenizer::new(k, s).unwrap();
             let par = parallel_plain(&path, &t).expect("plain FASTA takes the parallel path");
-            let seq = streaming(&path, &t).unwrap();
-            assert_eq!(par.len(), 3);
-            for (p, q) in par.iter().zip(&seq) {
-                assert_eq!(p.0, q.0);
-                assert_eq!(p.1.len(), q.1.len(), "k={k} s={s} {}", p.0);
-                assert!(p.1 == q.1, "k={k} s={s} {}: ids differ", p.0);
-            }
+            same_as_streaming(&par, &path, &t);
         }
         // An invalid letter: the parallel path declines, the streaming path names the line.
         let mut bad = text.clone();
@@ -317,5 +386,46 @@ mod tests {
             err.contains(&format!(":{line}")) && err.contains("'!'"),
             "{err}"
         );
+    }
+
+    #[cfg(feature = "isal")]
+    #[test]
+    fn bgzf_blocks_inflated_in_parallel_give_the_streaming_ids() {
+        use std::io::Write;
+        let text = three_records();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.fa.bgz");
+        let bgzf = |text: &[u8]| {
+            let mut w = noodles_bgzf::io::Writer::new(Vec::new());
+            w.write_all(text).unwrap();
+            w.finish().unwrap()
+        };
+        let good = bgzf(&text);
+        std::fs::write(&path, &good).unwrap();
+        for (k, s) in [(1, 1), (3, 1), (6, 3), (15, 2)] {
+            let t = KmerTokenizer::new(k, s).unwrap();
+            let par = parallel_bgzf(&path, &t).expect("BGZF takes the parallel path");
+            same_as_streaming(&par, &path, &t);
+        }
+        let t = KmerTokenizer::new(3, 1).unwrap();
+        // Plain gzip (one member without BGZF's extra field) is not split.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        assert!(parallel_bgzf(&path, &t).is_none());
+        // A damaged block (a CRC, a deflate byte) or a truncated file: the parallel path
+        // declines, and the streaming path reports the damage.
+        let blocks = crate::data::gzip::bgzf_blocks(&good).unwrap();
+        let b = blocks[blocks.len() / 2];
+        for at in [b.end - 6, b.start + 40] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x55;
+            std::fs::write(&path, &bad).unwrap();
+            assert!(parallel_bgzf(&path, &t).is_none(), "byte {at} changed");
+            assert!(tokenize_file(&path, &t).is_err(), "byte {at} changed");
+        }
+        std::fs::write(&path, &good[..b.end - 3]).unwrap();
+        assert!(parallel_bgzf(&path, &t).is_none());
+        assert!(tokenize_file(&path, &t).is_err());
     }
 }

@@ -2,13 +2,14 @@
 //! dropout on the probabilities and `P·V`, over all heads, reading the heads in place.
 
 use std::any::Any;
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use num_traits::Float;
 
 use super::{lane_reduce, lane_sum, t, tensor, values, KFloat, CUT};
-use crate::cpu::{contiguous, matmul, run_chunks, simd, write_all, written};
+use crate::cpu::{contiguous, cpu_slice, matmul, run_chunks, simd, write_all, written};
 use crate::Result;
 
 /// The attention op: its constant inputs (RoPE tables, key bias, dropout mask) and the
@@ -280,31 +281,73 @@ impl Attention {
         let bias = self.bias.as_ref().map(values::<T>).transpose()?;
         let mask = self.mask.as_ref().map(values::<T>).transpose()?;
         let tt = z.t * z.t;
-        let items: Vec<usize> = (0..z.b * z.heads).collect();
-        let res = run_chunks(items, |_, item| {
-            simd(
-                #[inline(always)]
-                || {
-                    let heads = Heads {
-                        z,
-                        cos: &cos,
-                        sin: &sin,
-                        causal: self.causal,
-                        bias: bias.as_deref(),
-                    };
-                    let m = mask.as_ref().map(|m| &m[item * tt..][..tt]);
-                    let mut sc = Scratch::new(z);
-                    let mut o = vec![T::zero(); z.t * z.hd];
-                    let pair = (item / z.heads, item % z.heads);
-                    heads.forward(q, k, v, pair, m, &mut sc, &mut o, z.hd);
-                    (o, sc.p)
-                },
-            )
-        });
-        let blocks: Vec<&[T]> = res.iter().map(|(o, _)| o.as_slice()).collect();
-        let out = merge_heads(&blocks, z);
+        let heads = Heads {
+            z,
+            cos: &cos,
+            sin: &sin,
+            causal: self.causal,
+            bias: bias.as_deref(),
+        };
+        let mask_of = |item: usize| mask.as_ref().map(|m| &m[item * tt..][..tt]);
+        let (out, probs) = if z.b >= crate::cpu::pool_threads() {
+            // One batch row per item: its heads write their `P·V` into the row's part of the
+            // output, the rotated heads' scratch reused from head to head.
+            let mut probs = Vec::new();
+            // SAFETY: each row's part is written whole (zeros, then every head's columns).
+            let out = unsafe {
+                written(z.b * z.t * z.d, |out| {
+                    let rows: Vec<_> = out.chunks_mut(z.t * z.d).enumerate().collect();
+                    let res = run_chunks(rows, |_, (bi, ob)| {
+                        simd(
+                            #[inline(always)]
+                            || {
+                                for o in ob.iter_mut() {
+                                    o.write(T::zero());
+                                }
+                                // SAFETY: every element was just initialised.
+                                let ob = &mut *(ob as *mut [MaybeUninit<T>] as *mut [T]);
+                                let mut sc = Scratch::new(z);
+                                let mut kept = Vec::new();
+                                for hi in 0..z.heads {
+                                    if sc.p.is_empty() {
+                                        sc.p = vec![T::zero(); tt];
+                                    }
+                                    let m = mask_of(bi * z.heads + hi);
+                                    let dst = &mut ob[hi * z.hd..];
+                                    heads.forward(q, k, v, (bi, hi), m, &mut sc, dst, z.d);
+                                    if self.keep {
+                                        kept.push(std::mem::take(&mut sc.p));
+                                    }
+                                }
+                                kept
+                            },
+                        )
+                    });
+                    probs = res.into_iter().flatten().collect::<Vec<Vec<T>>>();
+                })
+            };
+            (out, probs)
+        } else {
+            // Fewer rows than threads (one long window): one (row, head) pair per item, the
+            // heads merged after.
+            let items: Vec<usize> = (0..z.b * z.heads).collect();
+            let res = run_chunks(items, |_, item| {
+                simd(
+                    #[inline(always)]
+                    || {
+                        let mut sc = Scratch::new(z);
+                        let mut o = vec![T::zero(); z.t * z.hd];
+                        let pair = (item / z.heads, item % z.heads);
+                        heads.forward(q, k, v, pair, mask_of(item), &mut sc, &mut o, z.hd);
+                        (o, sc.p)
+                    },
+                )
+            });
+            let blocks: Vec<&[T]> = res.iter().map(|(o, _)| o.as_slice()).collect();
+            let out = merge_heads(&blocks, z);
+            (out, res.into_iter().map(|(_, p)| p).collect())
+        };
         if self.keep {
-            let probs: Vec<Vec<T>> = res.into_iter().map(|(_, p)| p).collect();
             *self.saved.lock().expect("attention probabilities") = Some(Box::new(probs));
         }
         Ok(out)
@@ -325,12 +368,17 @@ impl Attention {
                 "fused attention: backward without a forward pass that kept its probabilities"
             )
         };
-        let (q, k, v, gr) = (
-            values::<T>(q)?,
-            values::<T>(k)?,
-            values::<T>(v)?,
-            values::<T>(grad)?,
-        );
+        // the projections and the gradient read in place, not copied out of candle
+        let conts = [q, k, v, grad]
+            .into_iter()
+            .map(|x| x.contiguous())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let guards: Vec<_> = conts.iter().map(|x| x.storage_and_layout()).collect();
+        let vals = guards
+            .iter()
+            .map(|(st, l)| cpu_slice::<T>(st, l))
+            .collect::<candle_core::Result<Vec<&[T]>>>()?;
+        let (q, k, v, gr) = (vals[0], vals[1], vals[2], vals[3]);
         let (cos, sin) = (values::<T>(&self.cos)?, values::<T>(&self.sin)?);
         let mask = self.mask.as_ref().map(values::<T>).transpose()?;
         let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
@@ -402,8 +450,8 @@ impl Attention {
                         dead.fill(T::zero());
                     }
                     // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
-                    let qs = rotate(&q, bi, hi, z, &cos, &sin, scale);
-                    let kr = rotate(&k, bi, hi, z, &cos, &sin, T::one());
+                    let qs = rotate(q, bi, hi, z, &cos, &sin, scale);
+                    let kr = rotate(k, bi, hi, z, &cos, &sin, T::one());
                     let mut dq = vec![T::zero(); z.t * z.hd];
                     for (r0, r1, kend) in self.row_blocks(z.t) {
                         matmul(
@@ -549,4 +597,57 @@ pub fn self_attention(
     };
     let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     Ok(q.apply_op3(&k, &v, op)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A batch of at least as many rows as threads (one row per item, heads written in place)
+    /// and each of its rows alone (one `(row, head)` pair per item, merged after, wherever
+    /// the pool has two threads or more) give the same bits, causal or not, with a key bias.
+    #[test]
+    fn rows_and_pairs_give_the_same_bits() {
+        let dev = candle_core::Device::Cpu;
+        let (b, t, d, heads) = (crate::cpu::pool_threads() + 1, 37, 16, 4);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut rand = |shape: (usize, usize, usize)| {
+            let v: Vec<f32> = (0..shape.0 * shape.1 * shape.2)
+                .map(|_| rng.random_range(-1.5..1.5))
+                .collect();
+            Tensor::from_vec(v, shape, &dev).unwrap()
+        };
+        let (q, k, v) = (rand((b, t, d)), rand((b, t, d)), rand((b, t, d)));
+        let kb: Vec<f32> = (0..b * t)
+            .map(|i| if i % 11 == 3 { -1e9 } else { 0.0 })
+            .collect();
+        let kb = Tensor::from_vec(kb, (b, t), &dev).unwrap();
+        let (cos, sin) =
+            crate::models::layers::rope_tables(t, 0, d / heads, 100.0, 1.0, &dev).unwrap();
+        let bits = |x: &Tensor| -> Vec<u32> {
+            let v = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            v.into_iter().map(f32::to_bits).collect()
+        };
+        for causal in [false, true] {
+            let all =
+                self_attention(&q, &k, &v, heads, &cos, &sin, causal, Some(&kb), None).unwrap();
+            for bi in 0..b {
+                let row = |x: &Tensor| x.narrow(0, bi, 1).unwrap();
+                let one = self_attention(
+                    &row(&q),
+                    &row(&k),
+                    &row(&v),
+                    heads,
+                    &cos,
+                    &sin,
+                    causal,
+                    Some(&row(&kb)),
+                    None,
+                )
+                .unwrap();
+                assert_eq!(bits(&row(&all)), bits(&one), "row {bi}, causal {causal}");
+            }
+        }
+    }
 }

@@ -188,7 +188,17 @@ fn parallel_bgzf(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>
         parts.push((&map[b.start..b.end], head));
         rest = tail;
     }
-    let ok = parts
+    // The blocks up to the first with text first: FASTQ (or anything but FASTA) goes the
+    // streaming way before the rest is inflated for nothing.
+    let first = blocks.iter().position(|b| b.len > 0)?;
+    let later = parts.split_off(first + 1);
+    let mut inf = BlockInflater::new();
+    for (block, out) in parts {
+        if !inf.inflate(block, out) || out.first().is_some_and(|&c| c != b'>') {
+            return None;
+        }
+    }
+    let ok = later
         .into_par_iter()
         .map_init(BlockInflater::new, |inf, (block, out)| {
             inf.inflate(block, out)
@@ -408,6 +418,13 @@ mod tests {
             same_as_streaming(&par, &path, &t);
         }
         let t = KmerTokenizer::new(3, 1).unwrap();
+        // FASTQ in BGZF is not split (its first block tells).
+        let fastq: Vec<u8> = (0..40_000)
+            .flat_map(|i| format!("@r{i}\nACGTTGCAACGTTGCA\n+\nIIIIIIIIIIIIIIII\n").into_bytes())
+            .collect();
+        std::fs::write(&path, bgzf(&fastq)).unwrap();
+        assert!(parallel_bgzf(&path, &t).is_none());
+        assert_eq!(tokenize_file(&path, &t).unwrap().len(), 40_000);
         // Plain gzip (one member without BGZF's extra field) is not split.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&text).unwrap();

@@ -40,24 +40,8 @@ pub(super) struct Dims {
     pub hd: usize,
 }
 
-/// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`:
-/// `t × hd`.
-#[inline(always)]
-fn rotate<T: KFloat>(
-    x: &[T],
-    bi: usize,
-    hi: usize,
-    z: Dims,
-    cos: &[T],
-    sin: &[T],
-    scale: T,
-) -> Vec<T> {
-    let mut out = vec![T::zero(); z.t * z.hd];
-    rotate_into(&mut out, x, bi, hi, z, cos, sin, scale);
-    out
-}
-
-/// [`rotate`] into `out` (`t × hd`, every element written).
+/// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`,
+/// into `out` (`t × hd`, every element written).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn rotate_into<T: KFloat>(
@@ -83,7 +67,7 @@ fn rotate_into<T: KFloat>(
     }
 }
 
-/// The gradient through [`rotate`]: `g (t × hd)` → the gradient of the unrotated head.
+/// The gradient through [`rotate_into`]: `g (t × hd)` → the gradient of the unrotated head.
 #[inline(always)]
 fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
     let half = z.hd / 2;
@@ -450,8 +434,10 @@ impl Attention {
                         dead.fill(T::zero());
                     }
                     // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
-                    let qs = rotate(q, bi, hi, z, &cos, &sin, scale);
-                    let kr = rotate(k, bi, hi, z, &cos, &sin, T::one());
+                    let mut qs = vec![T::zero(); z.t * z.hd];
+                    let mut kr = vec![T::zero(); z.t * z.hd];
+                    rotate_into(&mut qs, q, bi, hi, z, &cos, &sin, scale);
+                    rotate_into(&mut kr, k, bi, hi, z, &cos, &sin, T::one());
                     let mut dq = vec![T::zero(); z.t * z.hd];
                     for (r0, r1, kend) in self.row_blocks(z.t) {
                         matmul(

@@ -27,7 +27,7 @@ pub use flate2::bufread::MultiGzDecoder;
 #[cfg(feature = "isal")]
 pub use isal_decoder::MultiGzDecoder;
 #[cfg(feature = "isal")]
-pub(crate) use isal_decoder::{bgzf_blocks, BlockInflater};
+pub(crate) use isal_decoder::{bgzf_blocks, BgzfBlock, BlockInflater};
 
 #[cfg(feature = "isal")]
 mod isal_decoder {
@@ -49,23 +49,30 @@ mod isal_decoder {
     // not used between calls; everything else it holds is plain data.
     unsafe impl<R: Send> Send for MultiGzDecoder<R> {}
 
+    /// A fresh inflate state, set up by `isal_inflate_init`. A zeroed state is valid plain
+    /// data; it is allocated on the heap directly, being tens of kilobytes.
+    fn new_state() -> Box<isal::inflate_state> {
+        let layout = std::alloc::Layout::new::<isal::inflate_state>();
+        // SAFETY: a zeroed `inflate_state` is valid plain data (integers, arrays and null
+        // pointers), allocated with its own layout and handed to the Box whole.
+        let mut state: Box<isal::inflate_state> = unsafe {
+            let p = std::alloc::alloc_zeroed(layout) as *mut isal::inflate_state;
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(p)
+        };
+        // SAFETY: the state is valid, initialised memory.
+        unsafe { isal::isal_inflate_init(&mut *state) };
+        state
+    }
+
     impl<R: BufRead> MultiGzDecoder<R> {
         /// Decode the gzip members read from `inner`.
         pub fn new(inner: R) -> Self {
-            // A zeroed state is valid plain data (isal_inflate_init then sets it up); it is
-            // allocated on the heap directly, being tens of kilobytes.
-            let layout = std::alloc::Layout::new::<isal::inflate_state>();
-            let mut state: Box<isal::inflate_state> = unsafe {
-                let p = std::alloc::alloc_zeroed(layout) as *mut isal::inflate_state;
-                if p.is_null() {
-                    std::alloc::handle_alloc_error(layout);
-                }
-                Box::from_raw(p)
-            };
-            unsafe { isal::isal_inflate_init(&mut *state) };
             Self {
                 inner,
-                state,
+                state: new_state(),
                 in_member: false,
                 done: false,
             }
@@ -88,10 +95,13 @@ mod isal_decoder {
         }
     }
 
-    /// One BGZF block of a file: where its bytes lie and how many bytes it inflates to.
-    #[derive(Clone, Copy, Debug, PartialEq)]
+    /// One BGZF block of a file: where its deflate data and its end lie, and how many bytes it
+    /// inflates to.
+    #[derive(Clone, Copy)]
     pub(crate) struct BgzfBlock {
-        pub start: usize,
+        /// Where the deflate data begins (after the header and its extra field).
+        pub data: usize,
+        /// The block's end; its last 8 bytes are the CRC-32 and the length of its text.
         pub end: usize,
         /// Uncompressed size (the member's ISIZE).
         pub len: usize,
@@ -126,7 +136,7 @@ mod isal_decoder {
             }
             let isize = u32::from_le_bytes(file[end - 4..end].try_into().ok()?) as usize;
             out.push(BgzfBlock {
-                start: pos,
+                data: pos + 12 + xlen,
                 end,
                 len: isize,
             });
@@ -145,34 +155,15 @@ mod isal_decoder {
 
     impl BlockInflater {
         pub fn new() -> Self {
-            let layout = std::alloc::Layout::new::<isal::inflate_state>();
-            // SAFETY: as in MultiGzDecoder::new: zeroed plain data, set up by isal_inflate_init.
-            let state = unsafe {
-                let p = std::alloc::alloc_zeroed(layout) as *mut isal::inflate_state;
-                if p.is_null() {
-                    std::alloc::handle_alloc_error(layout);
-                }
-                Box::from_raw(p)
-            };
-            BlockInflater { state }
+            BlockInflater { state: new_state() }
         }
 
-        /// Inflate the BGZF block `block` (found by [`bgzf_blocks`]) into `out`, exactly its
-        /// uncompressed size; `false` unless it inflates to exactly that many bytes with the
-        /// CRC-32 of its trailer.
-        pub fn inflate(&mut self, block: &[u8], out: &mut [u8]) -> bool {
-            let Some(&[x0, x1]) = block.get(10..12) else {
-                return false;
-            };
-            let data_start = 12 + u16::from_le_bytes([x0, x1]) as usize;
-            let Some(data) = block.get(data_start..block.len().saturating_sub(8)) else {
-                return false;
-            };
-            let crc = u32::from_le_bytes(
-                block[block.len() - 8..block.len() - 4]
-                    .try_into()
-                    .expect("4 bytes"),
-            );
+        /// Inflate block `b` of the BGZF file `file` (as [`bgzf_blocks`] found it) into `out`,
+        /// exactly its uncompressed size; `false` unless it inflates to exactly that many bytes
+        /// with the CRC-32 of its trailer.
+        pub fn inflate(&mut self, file: &[u8], b: &BgzfBlock, out: &mut [u8]) -> bool {
+            let data = &file[b.data..b.end - 8];
+            let crc = u32::from_le_bytes(file[b.end - 8..b.end - 4].try_into().expect("4 bytes"));
             if data.len() > u32::MAX as usize || out.len() > u32::MAX as usize {
                 return false;
             }

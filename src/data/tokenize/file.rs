@@ -31,11 +31,7 @@ const BLOCK: usize = 1 << 16;
 pub fn tokenize_file(path: impl AsRef<Path>, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> {
     let path = path.as_ref();
     if rayon::current_num_threads() > 1 {
-        if let Some(out) = parallel_plain(path, t) {
-            return Ok(out);
-        }
-        #[cfg(feature = "isal")]
-        if let Some(out) = parallel_bgzf(path, t) {
+        if let Some(out) = parallel(path, t) {
             return Ok(out);
         }
     }
@@ -139,20 +135,20 @@ fn for_each_line(body: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> bool {
     f(l.strip_suffix(b"\r").unwrap_or(l))
 }
 
-/// Plain FASTA split between threads; `None` sends the file down the streaming path (not
-/// plain, not FASTA, small, or anything unusual in it).
-fn parallel_plain(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
+/// Plain FASTA (a mebibyte or more) or BGZF split between threads, the file opened and
+/// memory-mapped once; `None` sends the file down the streaming path (gzip, FASTQ, small, or
+/// anything unusual in it).
+fn parallel(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
     let file = std::fs::File::open(path).ok()?;
-    if file.metadata().ok()?.len() < MIN_PARALLEL {
-        return None;
-    }
     // SAFETY: the map is read-only; a file truncated while mapped would fault (SIGBUS), the
     // usual caveat of memory-mapped input, as for the token shards.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    if detect_compression(&map[..map.len().min(18)]) != Compression::None {
-        return None;
+    match detect_compression(&map[..map.len().min(18)]) {
+        Compression::None if map.len() as u64 >= MIN_PARALLEL => parallel_text(&map, t),
+        #[cfg(feature = "isal")]
+        Compression::Bgzf => parallel_bgzf(&map, t),
+        _ => None,
     }
-    parallel_text(&map, t)
 }
 
 /// A BGZF file whose text fits in memory: its blocks (each one's size in its own header, its
@@ -163,15 +159,9 @@ fn parallel_plain(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32
 /// block that does not inflate to its size and CRC, text and ids over half the available
 /// memory, or anything [`parallel_text`] declines.
 #[cfg(feature = "isal")]
-fn parallel_bgzf(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
-    use crate::data::gzip::{bgzf_blocks, BlockInflater};
-    let file = std::fs::File::open(path).ok()?;
-    // SAFETY: read-only map, as in `parallel_plain`.
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    if detect_compression(&map[..map.len().min(18)]) != Compression::Bgzf {
-        return None;
-    }
-    let blocks = bgzf_blocks(&map)?;
+fn parallel_bgzf(file: &[u8], t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>)>> {
+    use crate::data::gzip::{bgzf_blocks, BgzfBlock, BlockInflater};
+    let blocks = bgzf_blocks(file)?;
     let total: usize = blocks.iter().map(|b| b.len).sum();
     // the text and the ids it gives (4 bytes per token) within half the available memory
     let avail = crate::cpu::available_mib() * (1 << 20) as f64;
@@ -181,11 +171,11 @@ fn parallel_bgzf(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>
         return None;
     }
     let mut text = vec![0u8; total];
-    let mut parts: Vec<(&[u8], &mut [u8])> = Vec::with_capacity(blocks.len());
+    let mut parts: Vec<(&BgzfBlock, &mut [u8])> = Vec::with_capacity(blocks.len());
     let mut rest = &mut text[..];
     for b in &blocks {
         let (head, tail) = rest.split_at_mut(b.len);
-        parts.push((&map[b.start..b.end], head));
+        parts.push((b, head));
         rest = tail;
     }
     // The blocks up to the first with text first: FASTQ (or anything but FASTA) goes the
@@ -194,14 +184,14 @@ fn parallel_bgzf(path: &Path, t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>
     let later = parts.split_off(first + 1);
     let mut inf = BlockInflater::new();
     for (block, out) in parts {
-        if !inf.inflate(block, out) || out.first().is_some_and(|&c| c != b'>') {
+        if !inf.inflate(file, block, out) || out.first().is_some_and(|&c| c != b'>') {
             return None;
         }
     }
     let ok = later
         .into_par_iter()
         .map_init(BlockInflater::new, |inf, (block, out)| {
-            inf.inflate(block, out)
+            inf.inflate(file, block, out)
         })
         .all(|ok| ok);
     if !ok {
@@ -379,7 +369,7 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         for (k, s) in [(1, 1), (3, 1), (6, 1), (6, 3), (4, 7), (15, 2)] {
             let t = KmerTokenizer::new(k, s).unwrap();
-            let par = parallel_plain(&path, &t).expect("plain FASTA takes the parallel path");
+            let par = parallel(&path, &t).expect("plain FASTA takes the parallel path");
             same_as_streaming(&par, &path, &t);
         }
         // An invalid letter: the parallel path declines, the streaming path names the line.
@@ -389,7 +379,7 @@ mod tests {
         bad[at] = b'!';
         std::fs::write(&path, &bad).unwrap();
         let t = KmerTokenizer::new(3, 1).unwrap();
-        assert!(parallel_plain(&path, &t).is_none());
+        assert!(parallel(&path, &t).is_none());
         let line = 1 + bad[..at].iter().filter(|&&b| b == b'\n').count();
         let err = tokenize_file(&path, &t).unwrap_err().to_string();
         assert!(
@@ -414,7 +404,7 @@ mod tests {
         std::fs::write(&path, &good).unwrap();
         for (k, s) in [(1, 1), (3, 1), (6, 3), (15, 2)] {
             let t = KmerTokenizer::new(k, s).unwrap();
-            let par = parallel_bgzf(&path, &t).expect("BGZF takes the parallel path");
+            let par = parallel(&path, &t).expect("BGZF takes the parallel path");
             same_as_streaming(&par, &path, &t);
         }
         let t = KmerTokenizer::new(3, 1).unwrap();
@@ -423,26 +413,27 @@ mod tests {
             .flat_map(|i| format!("@r{i}\nACGTTGCAACGTTGCA\n+\nIIIIIIIIIIIIIIII\n").into_bytes())
             .collect();
         std::fs::write(&path, bgzf(&fastq)).unwrap();
-        assert!(parallel_bgzf(&path, &t).is_none());
+        assert!(parallel(&path, &t).is_none());
         assert_eq!(tokenize_file(&path, &t).unwrap().len(), 40_000);
         // Plain gzip (one member without BGZF's extra field) is not split.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&text).unwrap();
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
-        assert!(parallel_bgzf(&path, &t).is_none());
+        assert!(parallel(&path, &t).is_none());
         // A damaged block (a CRC, a deflate byte) or a truncated file: the parallel path
         // declines, and the streaming path reports the damage.
         let blocks = crate::data::gzip::bgzf_blocks(&good).unwrap();
         let b = blocks[blocks.len() / 2];
-        for at in [b.end - 6, b.start + 40] {
+        // (b.data + 22: the block's 40th byte, its header being 18)
+        for at in [b.end - 6, b.data + 22] {
             let mut bad = good.clone();
             bad[at] ^= 0x55;
             std::fs::write(&path, &bad).unwrap();
-            assert!(parallel_bgzf(&path, &t).is_none(), "byte {at} changed");
+            assert!(parallel(&path, &t).is_none(), "byte {at} changed");
             assert!(tokenize_file(&path, &t).is_err(), "byte {at} changed");
         }
         std::fs::write(&path, &good[..b.end - 3]).unwrap();
-        assert!(parallel_bgzf(&path, &t).is_none());
+        assert!(parallel(&path, &t).is_none());
         assert!(tokenize_file(&path, &t).is_err());
     }
 }

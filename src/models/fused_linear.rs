@@ -34,24 +34,36 @@ pub(super) fn forward_values<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: us
             .chunks(ROW_BLOCK * i)
             .zip(y.chunks_mut(ROW_BLOCK * o))
             .collect();
-        run_chunks(items, |_, (xs, ys)| {
-            let rows = ys.len() / o;
-            match b {
-                None => matmul_into(ys, xs, 1, i as isize, w, i as isize, 1, rows, o, i),
-                Some(b) => {
-                    for (d, &v) in ys.iter_mut().zip(b.iter().cycle()) {
-                        d.write(v);
-                    }
-                    // SAFETY: every element was just written (the bias, row by row).
-                    let ys = unsafe { &mut *(ys as *mut [MaybeUninit<T>] as *mut [T]) };
-                    matmul(ys, o, true, xs, 1, i as isize, w, i as isize, 1, rows, o, i);
-                }
-            }
-        });
+        run_chunks(items, |_, (xs, ys)| block(ys, xs, w, b, o));
     };
-    // SAFETY: the row blocks cover `y`, and each block is written whole (bias then
-    // accumulate, or the GEMM alone).
+    // SAFETY: the row blocks cover `y`, and each block is written whole by `block`.
     unsafe { written(n * o, fill) }
+}
+
+/// One row block of [`forward_values`]: `ys (rows × o) = xs (rows × i) · wᵀ (+ b)`, every
+/// element written: the bias first and the product added to it, or the product alone. The
+/// stack's evaluation pass ([`fused::stack`](super::fused::stack)) runs its projections through
+/// this too, so both give the same bits.
+pub(crate) fn block<T: KFloat>(
+    ys: &mut [MaybeUninit<T>],
+    xs: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    o: usize,
+) {
+    let i = w.len() / o.max(1);
+    let rows = ys.len() / o.max(1);
+    match b {
+        None => matmul_into(ys, xs, 1, i as isize, w, i as isize, 1, rows, o, i),
+        Some(b) => {
+            for (d, &v) in ys.iter_mut().zip(b.iter().cycle()) {
+                d.write(v);
+            }
+            // SAFETY: every element was just written (the bias, row by row).
+            let ys = unsafe { &mut *(ys as *mut [MaybeUninit<T>] as *mut [T]) };
+            matmul(ys, o, true, xs, 1, i as isize, w, i as isize, 1, rows, o, i);
+        }
+    }
 }
 
 /// `(dx, dw, db)`: `dx = g·w`, `dw = gᵀ·x`, `db = Σ rows g`.

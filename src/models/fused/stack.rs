@@ -17,8 +17,8 @@ use super::attention::{Dims, Heads, Scratch};
 use super::gelu::gelu;
 use super::norm::ln_row;
 use super::KFloat;
-use crate::cpu::{matmul, run_chunks, simd, written};
-use crate::models::fused_linear::ROW_BLOCK;
+use crate::cpu::{run_chunks, simd, written};
+use crate::models::fused_linear::{self, ROW_BLOCK};
 use std::mem::MaybeUninit;
 
 /// One layer's parameters (values, row-major as the model holds them).
@@ -57,32 +57,15 @@ pub(crate) fn group_size(t: usize) -> usize {
     (ROW_BLOCK / t.max(1)).max(1)
 }
 
-/// `y (rows × o) = x (rows × i) · wᵀ (+ b)`, in the fused linear op's row blocks and calls:
-/// the bias written first and the product added to it, or the product alone.
+/// `y (rows × o) = x (rows × i) · wᵀ (+ b)`, in the fused linear op's row blocks, each by its
+/// own block function (so the same GEMM calls).
 #[inline(always)]
 fn linear<T: KFloat>(y: &mut [T], x: &[T], w: &[T], b: Option<&[T]>, o: usize) {
     let i = w.len() / o;
     for (ys, xs) in y.chunks_mut(ROW_BLOCK * o).zip(x.chunks(ROW_BLOCK * i)) {
-        let rows = ys.len() / o;
-        if let Some(b) = b {
-            for (d, &v) in ys.iter_mut().zip(b.iter().cycle()) {
-                *d = v;
-            }
-        }
-        matmul(
-            ys,
-            o,
-            b.is_some(),
-            xs,
-            1,
-            i as isize,
-            w,
-            i as isize,
-            1,
-            rows,
-            o,
-            i,
-        );
+        // SAFETY: `MaybeUninit<T>` has the layout of `T`; the block only writes, with values.
+        let ys = unsafe { &mut *(ys as *mut [T] as *mut [MaybeUninit<T>]) };
+        fused_linear::block(ys, xs, w, b, o);
     }
 }
 

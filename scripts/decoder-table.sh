@@ -7,6 +7,10 @@
 # With MLM=<run folder of a masked LM> it prints instead the table of the MLM's refinement
 # settings (the task's default 6 gaps per genome; ≈ 20 minutes on 2 cores):
 #   MLM=runs/arch20/transformer_mlm_small scripts/decoder-table.sh
+# CORPUS=<manifest or folder> draws the gaps from that corpus's held-out annotated genomes instead
+# of the model's own corpus, e.g. the held-out H. pylori strains annotated by their long ORFs:
+#   scripts/long-orfs-corpus.sh datasets/extended2_gorilla.json runs/orfs
+#   CORPUS=runs/orfs/corpus.json scripts/decoder-table.sh pretrained:lstm_small_extended2_gorilla runs/decoders-relatives
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model="${1:-pretrained}"
@@ -48,7 +52,8 @@ if [ -n "${MLM:-}" ]; then
   names="confidence1 confidence16 outside_in1 outside_in8 outside_in32 outside_in16_i30"
   for d in $names; do
     printf "[fragment_refine]\n${ref[$d]}\n" > "$out/mlm_$d.toml"
-    "$bin" bench "$MLM" --tasks impute_fragment --sizes "$out/mlm_$d.toml" --out "$out/mlm_$d" >&2
+    "$bin" bench "$MLM" --tasks impute_fragment --sizes "$out/mlm_$d.toml" --out "$out/mlm_$d" \
+      ${CORPUS:+--corpus "$CORPUS"} >&2
   done
   table refinement mlm_ 0 $names
   exit 0
@@ -63,6 +68,7 @@ declare -A dec=(
 )
 for d in greedy beam4 beam8 consensus32 consensus32_t07 sample; do
   printf 'fragments = 24\nfragment_decoder = %s\n' "${dec[$d]}" > "$out/$d.toml"
-  "$bin" bench "$model" --tasks impute_fragment --sizes "$out/$d.toml" --out "$out/$d" >&2
+  "$bin" bench "$model" --tasks impute_fragment --sizes "$out/$d.toml" --out "$out/$d" \
+    ${CORPUS:+--corpus "$CORPUS"} >&2
 done
 table decoder "" 1 greedy beam4 beam8 consensus32 consensus32_t07 sample

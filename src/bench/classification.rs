@@ -227,6 +227,9 @@ fn score_split(
                     eval_batch_size: opts.eval_batch_size,
                     min_steps: ctx.opts.classification_generative_steps,
                     lr: ctx.opts.classification_generative_lr,
+                    adapt_steps: ctx.opts.classification_generative_adapt_steps,
+                    joint_steps: ctx.opts.classification_generative_joint_steps,
+                    joint_lr: ctx.opts.classification_generative_joint_lr,
                     ..Default::default()
                 },
             )?,

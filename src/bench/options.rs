@@ -169,6 +169,15 @@ pub struct BenchOptions {
     /// Peak learning rate of the class-conditional LMs
     /// ([`GenerativeOptions::lr`](crate::bench::generative::GenerativeOptions::lr)).
     pub classification_generative_lr: f64,
+    /// Steps of ULMFiT's second stage before the class-conditional LMs, 0 for none
+    /// ([`GenerativeOptions::adapt_steps`](crate::bench::generative::GenerativeOptions::adapt_steps)).
+    pub classification_generative_adapt_steps: usize,
+    /// Steps of the class-conditional LMs' joint discriminative stage, 0 for none
+    /// ([`GenerativeOptions::joint_steps`](crate::bench::generative::GenerativeOptions::joint_steps)).
+    pub classification_generative_joint_steps: usize,
+    /// Its peak learning rate
+    /// ([`GenerativeOptions::joint_lr`](crate::bench::generative::GenerativeOptions::joint_lr)).
+    pub classification_generative_joint_lr: f64,
     /// Bases of context the linear probe reads before each item
     /// ([`ProbeOptions::context`](crate::bench::probe::ProbeOptions::context)).
     pub classification_probe_context: usize,
@@ -228,6 +237,12 @@ impl Default for BenchOptions {
             classification_generative_steps: crate::bench::generative::GenerativeOptions::default()
                 .min_steps,
             classification_generative_lr: crate::bench::generative::GenerativeOptions::default().lr,
+            classification_generative_adapt_steps:
+                crate::bench::generative::GenerativeOptions::default().adapt_steps,
+            classification_generative_joint_steps:
+                crate::bench::generative::GenerativeOptions::default().joint_steps,
+            classification_generative_joint_lr:
+                crate::bench::generative::GenerativeOptions::default().joint_lr,
             classification_probe_context: 0,
             variants_per_genome: 300,
             variant_flank: 256,

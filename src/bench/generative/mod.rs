@@ -4,6 +4,8 @@
 //! The per-class Markov chain of the benchmark is the same classifier with a count model in
 //! place of the LM; here the pretrained LM is the starting point of every class model.
 
+mod joint;
+
 use crate::data::alphabet::revcomp;
 use crate::data::batch::LmBatcher;
 use crate::data::input::Records;
@@ -33,6 +35,16 @@ pub struct GenerativeOptions {
     pub lr_factor: f64,
     /// Optimizer steps per class at least (epochs grow on small classes).
     pub min_steps: usize,
+    /// ULMFiT's second stage before the class LMs: fine-tune the LM on the training items of
+    /// every class together for at least this many steps (same learning rates, one cycle),
+    /// and start each class LM from that adapted LM instead of the pretrained one. 0: off.
+    pub adapt_steps: usize,
+    /// After the class LMs: train them together for this many steps on the cross-entropy of
+    /// the class posterior (Bayes' rule over their log-likelihoods; discriminative training of
+    /// the generative classifier), at `joint_lr` falling to zero on a half cosine. 0: off.
+    pub joint_steps: usize,
+    /// Peak learning rate of the joint stage.
+    pub joint_lr: f64,
     /// Rows per training batch.
     pub batch_size: usize,
     /// Train on both strands of each sequence and average a test item's log-likelihood over
@@ -66,6 +78,9 @@ impl Default for GenerativeOptions {
             lr: 2e-3,
             lr_factor: 1.0,
             min_steps: 60,
+            adapt_steps: 0,
+            joint_steps: 0,
+            joint_lr: 2e-4,
             batch_size: 16,
             both_strands: false,
             valid_fraction: 0.0,
@@ -276,6 +291,33 @@ pub fn generative_classify(
         let batch = opts.batch_size.min(streams.len()).max(1);
         Ok(Some(LmBatcher::new(streams, batch, bptt, false, seed)?))
     };
+    // ULMFiT's second stage: the LM adapted to every class's items together
+    let adapted = if opts.adapt_steps > 0 {
+        let all: Vec<&LabelledSeq> = fit_items.iter().flatten().copied().collect();
+        let seed = opts.seed + n_classes as u64;
+        let Some(data) = batcher(encode(&all), seed)? else {
+            return Err(Error::Input(
+                "no training sequence of more than two tokens to adapt the LM to".into(),
+            ));
+        };
+        let epochs = opts
+            .adapt_steps
+            .div_ceil(data.iter_epoch(0).len().max(1))
+            .max(1);
+        let lo = LearnerOptions {
+            seed,
+            verbose: false,
+            ..Default::default()
+        };
+        let mut learn = Learner::new(lm.rebuilt()?, Data::Lm(data), None, lo)?;
+        learn.opt.set_discriminative(opts.lr, opts.lr_factor);
+        learn.set_stage("adapted LM");
+        learn.fit_one_cycle(epochs, opts.lr)?;
+        Some(learn.model)
+    } else {
+        None
+    };
+    let start = adapted.as_ref().unwrap_or(lm);
     for (c, items) in fit_items.iter().enumerate() {
         let seed = opts.seed + c as u64;
         let Some(data) = batcher(encode(items), seed)? else {
@@ -297,7 +339,7 @@ pub fn generative_classify(
             ..Default::default()
         };
         let has_valid = valid.is_some();
-        let mut learn = Learner::new(lm.rebuilt()?, Data::Lm(data), valid.map(Data::Lm), lo)?;
+        let mut learn = Learner::new(start.rebuilt()?, Data::Lm(data), valid.map(Data::Lm), lo)?;
         learn.opt.set_discriminative(opts.lr, opts.lr_factor);
         learn.set_stage("class LM");
         if has_valid {
@@ -311,6 +353,26 @@ pub fn generative_classify(
         epochs_kept.push((kept, epochs));
         log_priors.push((items.len() as f64 / n_fit as f64).ln());
         class_lms.push(learn.model);
+    }
+    if opts.joint_steps > 0 {
+        let rows: Vec<(Vec<u32>, u32)> = fit_items
+            .iter()
+            .flatten()
+            .flat_map(|x| {
+                strands(&x.seq)
+                    .into_iter()
+                    .map(|s| (tok.encode(&s), x.label))
+            })
+            .collect();
+        joint::joint_finetune(
+            &mut class_lms,
+            &log_priors,
+            &rows,
+            opts.joint_steps,
+            opts.joint_lr,
+            opts.batch_size,
+            opts.seed + 1000 + n_classes as u64,
+        )?;
     }
     let scores = |items: &[&LabelledSeq]| {
         let n = items.len();
@@ -601,6 +663,38 @@ mod tests {
             .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
             .count();
         assert!(right >= 11, "calibrated: {right} of 12 right");
+        // ULMFiT's second stage first: the class LMs start from the adapted LM, so their
+        // weights move (the probabilities of these well-separated items are 0 and 1 either
+        // way), and the classes still separate
+        let fit_adapted = generative_classify(
+            &lm,
+            &train,
+            &test,
+            2,
+            &GenerativeOptions {
+                adapt_steps: 20,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
+        let plain = generative_classify(&lm, &train, &test, 2, &opts).unwrap();
+        let moved = (fit_adapted.class_lms[0].embedding_matrix()
+            - plain.class_lms[0].embedding_matrix())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+        assert!(moved > 1e-6, "adapting moved no weight");
+        let adapted = fit_adapted.probs;
+        let right = adapted
+            .iter()
+            .zip(&test)
+            .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
+            .count();
+        assert!(right >= 11, "adapted: {right} of 12 right");
         // an MLM has no likelihood to compare
         let mlm = GenomicModel::new(
             ModelConfig {

@@ -108,6 +108,19 @@ pub struct ClassifyArgs {
     /// --generative-lr).
     #[arg(long, default_value_t = genolm::bench::generative::GenerativeOptions::default().lr_factor)]
     generative_lr_factor: f64,
+    /// With --generative: first fine-tune the LM on the training items of every class together
+    /// for at least this many steps (ULMFiT's second stage) and start each class LM from it;
+    /// 0 starts them from --lm directly.
+    #[arg(long, default_value_t = genolm::bench::generative::GenerativeOptions::default().adapt_steps)]
+    generative_adapt_steps: usize,
+    /// With --generative: after the class LMs, train them together for this many steps on the
+    /// class posterior (discriminative training of the generative classifier), at a peak
+    /// learning rate of --generative-joint-lr; 0: off.
+    #[arg(long, default_value_t = genolm::bench::generative::GenerativeOptions::default().joint_steps)]
+    generative_joint_steps: usize,
+    /// With --generative-joint-steps: the joint stage's peak learning rate.
+    #[arg(long, default_value_t = genolm::bench::generative::GenerativeOptions::default().joint_lr)]
+    generative_joint_lr: f64,
     /// With --generative: share of each class's training items held out to pick each class
     /// LM's best epoch and to calibrate the class scores (e.g. 0.2; classes need at least 8
     /// items). Off by default: on the benchmark's tasks the items held out cost more accuracy
@@ -325,6 +338,9 @@ fn classify_generative(
         lr: a.generative_lr,
         lr_factor: a.generative_lr_factor,
         min_steps: a.generative_steps,
+        adapt_steps: a.generative_adapt_steps,
+        joint_steps: a.generative_joint_steps,
+        joint_lr: a.generative_joint_lr,
         valid_fraction: a.generative_valid,
         both_strands: a.both_strands,
         seed: a.seed,

@@ -627,11 +627,14 @@ mod tests {
             ..Default::default()
         };
         let probs = generative_probs(&lm, &train, &test, 2, &opts).unwrap();
-        let right = probs
-            .iter()
-            .zip(&test)
-            .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
-            .count();
+        let right_of = |probs: &[Vec<f64>]| {
+            probs
+                .iter()
+                .zip(&test)
+                .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
+                .count()
+        };
+        let right = right_of(&probs);
         assert!(probs
             .iter()
             .all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-9));
@@ -656,12 +659,7 @@ mod tests {
             .epochs
             .iter()
             .all(|&(kept, run)| kept >= 1 && kept <= run));
-        let right = fit
-            .probs
-            .iter()
-            .zip(&test)
-            .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
-            .count();
+        let right = right_of(&fit.probs);
         assert!(right >= 11, "calibrated: {right} of 12 right");
         // ULMFiT's second stage first: the class LMs start from the adapted LM, so their
         // weights move (the probabilities of these well-separated items are 0 and 1 either
@@ -689,11 +687,7 @@ mod tests {
         .unwrap();
         assert!(moved > 1e-6, "adapting moved no weight");
         let adapted = fit_adapted.probs;
-        let right = adapted
-            .iter()
-            .zip(&test)
-            .filter(|(p, x)| (p[1] > p[0]) == (x.label == 1))
-            .count();
+        let right = right_of(&adapted);
         assert!(right >= 11, "adapted: {right} of 12 right");
         // an MLM has no likelihood to compare
         let mlm = GenomicModel::new(

@@ -5,9 +5,10 @@
 //! kernels) run on its barrier pool; on a small machine the idle threads of one pool spin
 //! while the other works, and the bias costs a separate broadcast pass each way (plus a
 //! reduction for its gradient). This op splits the rows of `x` (forward, `dx`) and the
-//! output features (`dw`, `db`) into blocks of a fixed size, each one single-threaded GEMM on
-//! a thread of the barrier pool, with the bias written into the output before the GEMM adds
-//! to it. Block sizes do not depend on the thread count, so neither do the results.
+//! output features (`dw`, `db`) into blocks, each one single-threaded GEMM on a thread of the
+//! barrier pool, with the bias written into the output before the GEMM adds to it. Each
+//! element of a result is the same sum in the same order whatever the blocks (see
+//! [`out_block`]), so the results do not depend on the thread count.
 //!
 //! Used by [`layers::linear`](super::layers::linear) on the CPU in f32/f64;
 //! `tests/gradients.rs` checks it against candle's matmul and finite differences.
@@ -22,8 +23,23 @@ use crate::Result;
 
 /// Rows of `x` per block of the forward pass and of `dx`.
 pub(crate) const ROW_BLOCK: usize = 256;
-/// Output features per block of `dw` and `db`.
-const OUT_BLOCK: usize = 32;
+/// Output features per block of `dw` and `db` (`o` outputs, `i` inputs). Each block is one GEMM
+/// whose depth is the rows of `x`, and every block packs the whole of `x` for it, so the fewer
+/// blocks the better: one per thread. The `gemm` crate splits the depth by the depth alone,
+/// except in its small-matrix path (both other sides ≤ 64), where the blocks are shorter; so
+/// with `i ≤ 64` the blocks keep to at most 64 outputs (64, or 32 or 16 where 64 would leave a
+/// thread without one). Either way every element is the same sum in the same order whatever the
+/// block size, and the results do not depend on the thread count.
+fn out_block(o: usize, i: usize) -> usize {
+    let threads = crate::cpu::pool_threads();
+    if i > 64 {
+        return o.div_ceil(threads).max(1);
+    }
+    [64, 32]
+        .into_iter()
+        .find(|&b| o.div_ceil(b) >= threads)
+        .unwrap_or(16)
+}
 
 /// `y (n × o) = x (n × i) · wᵀ (+ b)`.
 pub(super) fn forward_values<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
@@ -56,8 +72,10 @@ pub(crate) fn block<T: KFloat>(
     match b {
         None => matmul_into(ys, xs, 1, i as isize, w, i as isize, 1, rows, o, i),
         Some(b) => {
-            for (d, &v) in ys.iter_mut().zip(b.iter().cycle()) {
-                d.write(v);
+            for row in ys.chunks_mut(o) {
+                for (d, &v) in row.iter_mut().zip(b) {
+                    d.write(v);
+                }
             }
             // SAFETY: every element was just written (the bias, row by row).
             let ys = unsafe { &mut *(ys as *mut [MaybeUninit<T>] as *mut [T]) };
@@ -94,11 +112,24 @@ pub(super) fn backward_values<T: KFloat>(
     if !weights {
         return (dx, Vec::new(), Vec::new());
     }
+    let (dw, db) = weight_grads(x, g, (o, i), bias, out_block(o, i));
+    (dx, dw, db)
+}
+
+/// `(dw, db)` of [`backward_values`] in blocks of `ob` output features.
+fn weight_grads<T: KFloat>(
+    x: &[T],
+    g: &[T],
+    (o, i): (usize, usize),
+    bias: bool,
+    ob: usize,
+) -> (Vec<T>, Vec<T>) {
+    let n = x.len() / i.max(1);
     let mut dw = vec![T::zero(); o * i];
     let mut db = vec![T::zero(); if bias { o } else { 0 }];
-    let blocks: Vec<(usize, &mut [T])> = dw.chunks_mut(OUT_BLOCK * i).enumerate().collect();
+    let blocks: Vec<(usize, &mut [T])> = dw.chunks_mut(ob * i).enumerate().collect();
     let sums = run_chunks(blocks, |_, (bi, dws)| {
-        let o0 = bi * OUT_BLOCK;
+        let o0 = bi * ob;
         let m = dws.len() / i;
         matmul(
             dws,
@@ -126,10 +157,10 @@ pub(super) fn backward_values<T: KFloat>(
     });
     if bias {
         for (bi, s) in sums.into_iter().enumerate() {
-            db[bi * OUT_BLOCK..][..s.len()].copy_from_slice(&s);
+            db[bi * ob..][..s.len()].copy_from_slice(&s);
         }
     }
-    (dx, dw, db)
+    (dw, db)
 }
 
 /// The op without a bias (`x`, `w`) and with one (`x`, `w`, `b`).
@@ -300,4 +331,37 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         Some(b) => x.apply_op3(&w, &b.contiguous()?, Linear)?,
         None => x.apply_op2(&w, Linear)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The weight gradient has the same bits whatever the output block (within `out_block`'s
+    /// rule), so training does not depend on the thread count: `x` has 2 100 rows, more than
+    /// one depth block of the `gemm` crate on either of its paths.
+    #[test]
+    fn weight_grads_do_not_depend_on_the_block_size() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let n = 2100;
+        for (o, i, sizes) in [(96, 128, vec![16, 32, 48, 96]), (96, 48, vec![16, 32, 64])] {
+            let x: Vec<f32> = (0..n * i).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let g: Vec<f32> = (0..n * o).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let bits = |ob: usize| {
+                let (dw, db) = weight_grads(&x, &g, (o, i), true, ob);
+                let b: Vec<u32> = dw.iter().chain(&db).map(|v| v.to_bits()).collect();
+                b
+            };
+            let first = bits(sizes[0]);
+            for &ob in &sizes[1..] {
+                assert!(
+                    bits(ob) == first,
+                    "o {o}, i {i}: blocks of {ob} against {}",
+                    sizes[0]
+                );
+            }
+            assert!(sizes.contains(&out_block(o, i)) || i > 64);
+        }
+    }
 }

@@ -6,7 +6,6 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
-use num_traits::Float;
 
 use super::{lane_reduce, lane_sum, t, tensor, values, KFloat, CUT};
 use crate::cpu::{contiguous, cpu_slice, matmul, run_chunks, simd, write_all, written};
@@ -199,7 +198,21 @@ impl<T: KFloat> Heads<'_, T> {
                     *r += bb;
                 }
             }
-            let m = lane_reduce(live, live, T::neg_infinity(), |v, _| v, Float::max);
+            // the larger of two by a plain comparison, which vectorises (`Float::max`'s NaN
+            // rule does not; a NaN score makes the row NaN either way)
+            let m = lane_reduce(
+                live,
+                live,
+                T::neg_infinity(),
+                |v, _| v,
+                |a, b| {
+                    if b > a {
+                        b
+                    } else {
+                        a
+                    }
+                },
+            );
             for r in live.iter_mut() {
                 let e = *r - m;
                 *r = if e < cut { T::zero() } else { e.exp_() };

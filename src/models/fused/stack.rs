@@ -7,18 +7,22 @@
 //! [`bias_gelu`](super::bias_gelu)) makes about fifteen passes over the activations per
 //! layer, each a fresh tensor and a round of the thread pool, and merges the heads with a
 //! copy. Without a backward pass to serve, none of that is needed: here a group of sequences
-//! (`ROW_BLOCK` rows: the fused linear op's block) goes through every layer in buffers reused
-//! from layer to layer; the heads write their `P·V` into place, the residual adds and the
-//! bias + GELU run on rows still in the cache. Each value is computed by the same kernels in the
-//! same order as in the op-by-op pass (the same GEMM calls over the same rows, the same row
-//! functions), so the two give the same bits; `tests` in `models::attention` check it.
+//! (up to [`GROUP_ROWS`] rows) goes through every layer in buffers reused from layer to layer;
+//! each projection is one GEMM over the group's rows, the heads write their `P·V` into place,
+//! the residual adds and the bias + GELU run on rows still in the cache. Each value is computed
+//! by the same kernels in the same order as in the op-by-op pass (the same row functions; GEMMs
+//! whose every element sums the same products in the same order: the `gemm` crate splits a
+//! depth of at most 512 never, and a longer one by its length, except that a call with at most
+//! 64 rows and 64 columns cuts it at 512 — which a projection of more than 512 inputs onto at
+//! most 64 outputs, an unusual shape, would meet in the op-by-op pass's last partial block), so
+//! the two give the same bits; `tests` in `models::attention` check it.
 
 use super::attention::{Dims, Heads, Scratch};
 use super::gelu::gelu;
 use super::norm::ln_row;
 use super::KFloat;
 use crate::cpu::{run_chunks, simd, written};
-use crate::models::fused_linear::{self, ROW_BLOCK};
+use crate::models::fused_linear;
 use std::mem::MaybeUninit;
 
 /// One layer's parameters (values, row-major as the model holds them).
@@ -52,21 +56,23 @@ pub(crate) struct StackValues<'a, T> {
     pub eps: f64,
 }
 
-/// Sequences per group: as many as fill the fused linear op's row block (at least one).
-pub(crate) fn group_size(t: usize) -> usize {
-    (ROW_BLOCK / t.max(1)).max(1)
+/// Rows of a group at most. Larger groups pack each weight matrix for the GEMM once per more
+/// rows: 512 rows (four 128-position windows) ran 7 % faster than 256 on a 2-core Xeon with
+/// 2 MiB of L2 per core (docs/benchmarks.md), 1 024 no faster than 512.
+pub(crate) const GROUP_ROWS: usize = 512;
+
+/// Sequences per group for `b` sequences of `t` positions on `threads` threads: as many as fit
+/// in [`GROUP_ROWS`] rows, but few enough that every thread gets a group (at least one).
+pub(crate) fn group_size(b: usize, t: usize, threads: usize) -> usize {
+    (GROUP_ROWS / t.max(1)).min(b / threads.max(1)).max(1)
 }
 
-/// `y (rows × o) = x (rows × i) · wᵀ (+ b)`, in the fused linear op's row blocks, each by its
-/// own block function (so the same GEMM calls).
+/// `y (rows × o) = x (rows × i) · wᵀ (+ b)`: one GEMM by the fused linear op's block function.
 #[inline(always)]
 fn linear<T: KFloat>(y: &mut [T], x: &[T], w: &[T], b: Option<&[T]>, o: usize) {
-    let i = w.len() / o;
-    for (ys, xs) in y.chunks_mut(ROW_BLOCK * o).zip(x.chunks(ROW_BLOCK * i)) {
-        // SAFETY: `MaybeUninit<T>` has the layout of `T`; the block only writes, with values.
-        let ys = unsafe { &mut *(ys as *mut [T] as *mut [MaybeUninit<T>]) };
-        fused_linear::block(ys, xs, w, b, o);
-    }
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`; the block only writes, with values.
+    let ys = unsafe { &mut *(y as *mut [T] as *mut [MaybeUninit<T>]) };
+    fused_linear::block(ys, x, w, b, o);
 }
 
 /// Every row of `x` (`d` wide) layer-normalised into `y`.
@@ -86,7 +92,7 @@ pub(crate) fn eval<T: KFloat>(
     s: &StackValues<'_, T>,
     collect: bool,
 ) -> (Vec<T>, Vec<Vec<T>>) {
-    let per = group_size(t);
+    let per = group_size(b, t, crate::cpu::pool_threads());
     let rows = per * t;
     let n_layers = if collect { s.layers.len() } else { 0 };
     let mut layer_outs: Vec<Vec<MaybeUninit<T>>> = (0..n_layers)
@@ -114,10 +120,18 @@ pub(crate) fn eval<T: KFloat>(
                 (gi, hs, os, ls)
             })
             .collect();
+        // one set of buffers per thread, reused from group to group (thread `k` takes groups
+        // `k`, `k + threads`, …, so each lock is its own thread's)
+        let threads = crate::cpu::pool_threads();
+        let ff = s.layers.first().map_or(0, |l| l.ff1.1.len());
+        let bufs: Vec<std::sync::Mutex<Option<Buffers<T>>>> =
+            (0..threads).map(|_| std::sync::Mutex::new(None)).collect();
         run_chunks(items, |_, (gi, hs, os, ls)| {
+            let mut guard = bufs[gi % threads].lock().expect("group buffers");
+            let buf = guard.get_or_insert_with(|| Buffers::new(rows, d, ff, s.heads, t));
             simd(
                 #[inline(always)]
-                || group(hs, gi * per, (t, d), s, os, ls),
+                || group(hs, gi * per, (t, d), s, buf, os, ls),
             )
         });
     };
@@ -135,6 +149,43 @@ pub(crate) fn eval<T: KFloat>(
     (out, layers)
 }
 
+/// The working buffers of one group of at most `rows` rows (`d` wide; `ff` in the feed-forward
+/// block), every element written before it is read.
+struct Buffers<T> {
+    x: Vec<T>,
+    nrm: Vec<T>,
+    tmp: Vec<T>,
+    y: Vec<T>,
+    q: Vec<T>,
+    k: Vec<T>,
+    v: Vec<T>,
+    f: Vec<T>,
+    sc: Scratch<T>,
+}
+
+impl<T: KFloat> Buffers<T> {
+    fn new(rows: usize, d: usize, ff: usize, heads: usize, t: usize) -> Self {
+        let z = || vec![T::zero(); rows * d];
+        Buffers {
+            x: z(),
+            nrm: z(),
+            tmp: z(),
+            y: z(),
+            q: z(),
+            k: z(),
+            v: z(),
+            f: vec![T::zero(); rows * ff],
+            sc: Scratch::new(Dims {
+                b: 1,
+                t,
+                d,
+                heads,
+                hd: d / heads.max(1),
+            }),
+        }
+    }
+}
+
 /// One group: the sequences `seq0..` whose embeddings are `hs` (`n × t` rows of `d`) through
 /// every layer into `out`, each layer's output into `layer_out` when given.
 #[inline(always)]
@@ -143,6 +194,7 @@ fn group<T: KFloat>(
     seq0: usize,
     (t, d): (usize, usize),
     s: &StackValues<'_, T>,
+    buf: &mut Buffers<T>,
     out: &mut [MaybeUninit<T>],
     mut layer_out: Vec<&mut [MaybeUninit<T>]>,
 ) {
@@ -164,48 +216,59 @@ fn group<T: KFloat>(
         bias: s.key_bias.map(|kb| &kb[seq0 * t..][..n * t]),
     };
     let ff = s.layers.first().map_or(0, |l| l.ff1.1.len());
-    let mut x = hs.to_vec();
-    let (mut nrm, mut tmp, mut y) = (
-        vec![T::zero(); len],
-        vec![T::zero(); len],
-        vec![T::zero(); len],
+    let Buffers {
+        x,
+        nrm,
+        tmp,
+        y,
+        q,
+        k,
+        v,
+        f,
+        sc,
+    } = buf;
+    let (x, nrm, tmp, y) = (
+        &mut x[..len],
+        &mut nrm[..len],
+        &mut tmp[..len],
+        &mut y[..len],
     );
-    let (mut q, mut k, mut v) = (
-        vec![T::zero(); len],
-        vec![T::zero(); len],
-        vec![T::zero(); len],
+    let (q, k, v, f) = (
+        &mut q[..len],
+        &mut k[..len],
+        &mut v[..len],
+        &mut f[..n * t * ff],
     );
-    let mut f = vec![T::zero(); n * t * ff];
-    let mut sc = Scratch::new(z);
+    x.copy_from_slice(hs);
     for (li, l) in s.layers.iter().enumerate() {
-        norm(&mut nrm, &x, l.ln1, s.eps);
-        linear(&mut q, &nrm, l.wq, None, d);
-        linear(&mut k, &nrm, l.wk, None, d);
-        linear(&mut v, &nrm, l.wv, None, d);
+        norm(nrm, x, l.ln1, s.eps);
+        linear(q, nrm, l.wq, None, d);
+        linear(k, nrm, l.wk, None, d);
+        linear(v, nrm, l.wv, None, d);
         for bi in 0..n {
             for hi in 0..s.heads {
                 let dst = &mut y[bi * t * d + hi * hd..];
-                heads.forward(&q, &k, &v, (bi, hi), None, &mut sc, dst, d);
+                heads.forward(q, k, v, (bi, hi), None, sc, dst, d);
             }
         }
-        linear(&mut tmp, &y, l.wo, Some(l.bo), d);
-        for (a, &r) in x.iter_mut().zip(&tmp) {
+        linear(tmp, y, l.wo, Some(l.bo), d);
+        for (a, &r) in x.iter_mut().zip(tmp.iter()) {
             *a += r;
         }
-        norm(&mut nrm, &x, l.ln2, s.eps);
+        norm(nrm, x, l.ln2, s.eps);
         let o = l.ff1.1.len();
-        linear(&mut f, &nrm, l.ff1.0, None, o);
+        linear(f, nrm, l.ff1.0, None, o);
         for row in f.chunks_mut(o) {
             for (u, &bb) in row.iter_mut().zip(l.ff1.1) {
                 *u = gelu(*u + bb);
             }
         }
-        linear(&mut tmp, &f, l.ff2.0, Some(l.ff2.1), d);
-        for (a, &r) in x.iter_mut().zip(&tmp) {
+        linear(tmp, f, l.ff2.0, Some(l.ff2.1), d);
+        for (a, &r) in x.iter_mut().zip(tmp.iter()) {
             *a += r;
         }
         if let Some(dst) = layer_out.get_mut(li) {
-            for (o, &v) in dst.iter_mut().zip(&x) {
+            for (o, &v) in dst.iter_mut().zip(x.iter()) {
                 o.write(v);
             }
         }
@@ -219,7 +282,7 @@ fn group<T: KFloat>(
             }
         }
         None => {
-            for (o, &v) in out.iter_mut().zip(&x) {
+            for (o, &v) in out.iter_mut().zip(x.iter()) {
                 o.write(v);
             }
         }

@@ -39,6 +39,25 @@ pub(super) struct Dims {
     pub hd: usize,
 }
 
+/// `f(i, &mut a[i], &mut b[i])` for every `i` of two halves of one length. A head's half is
+/// short (16 for 32-wide heads), too short for the compiler's vector loop, which wants more
+/// than one vector's worth of iterations; blocks of a constant 16 become one vector each.
+#[inline(always)]
+fn pairs<T: KFloat>(a: &mut [T], b: &mut [T], f: impl Fn(usize, &mut T, &mut T)) {
+    const W: usize = 16;
+    let n = a.len().min(b.len());
+    let whole = n - n % W;
+    for k in (0..whole).step_by(W) {
+        let (ak, bk) = (&mut a[k..k + W], &mut b[k..k + W]);
+        for j in 0..W {
+            f(k + j, &mut ak[j], &mut bk[j]);
+        }
+    }
+    for i in whole..n {
+        f(i, &mut a[i], &mut b[i]);
+    }
+}
+
 /// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`,
 /// into `out` (`t × hd`, every element written).
 #[inline(always)]
@@ -57,12 +76,13 @@ fn rotate_into<T: KFloat>(
     for s in 0..z.t {
         let row = &x[(bi * z.t + s) * z.d + hi * z.hd..][..z.hd];
         let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
-        let o = &mut out[s * z.hd..][..z.hd];
-        for i in 0..half {
-            let (x1, x2) = (row[i], row[half + i]);
-            o[i] = (x1 * c[i] - x2 * sn[i]) * scale;
-            o[half + i] = (x1 * sn[i] + x2 * c[i]) * scale;
-        }
+        let (o1, o2) = out[s * z.hd..][..z.hd].split_at_mut(half);
+        let (x1s, x2s) = row.split_at(half);
+        pairs(o1, o2, |i, a, b| {
+            let (x1, x2) = (x1s[i], x2s[i]);
+            *a = (x1 * c[i] - x2 * sn[i]) * scale;
+            *b = (x1 * sn[i] + x2 * c[i]) * scale;
+        });
     }
 }
 
@@ -72,12 +92,12 @@ fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
     let half = z.hd / 2;
     for s in 0..z.t {
         let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
-        let r = &mut g[s * z.hd..][..z.hd];
-        for i in 0..half {
-            let (g1, g2) = (r[i], r[half + i]);
-            r[i] = (g1 * c[i] + g2 * sn[i]) * scale;
-            r[half + i] = (g2 * c[i] - g1 * sn[i]) * scale;
-        }
+        let (r1, r2) = g[s * z.hd..][..z.hd].split_at_mut(half);
+        pairs(r1, r2, |i, a, b| {
+            let (g1, g2) = (*a, *b);
+            *a = (g1 * c[i] + g2 * sn[i]) * scale;
+            *b = (g2 * c[i] - g1 * sn[i]) * scale;
+        });
     }
 }
 

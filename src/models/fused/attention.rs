@@ -39,24 +39,10 @@ pub(super) struct Dims {
     pub hd: usize,
 }
 
-/// `f(i, &mut a[i], &mut b[i])` for every `i` of two halves of one length. A head's half is
-/// short (16 for 32-wide heads), too short for the compiler's vector loop, which wants more
-/// than one vector's worth of iterations; blocks of a constant 16 become one vector each.
-#[inline(always)]
-fn pairs<T: KFloat>(a: &mut [T], b: &mut [T], f: impl Fn(usize, &mut T, &mut T)) {
-    const W: usize = 16;
-    let n = a.len().min(b.len());
-    let whole = n - n % W;
-    for k in (0..whole).step_by(W) {
-        let (ak, bk) = (&mut a[k..k + W], &mut b[k..k + W]);
-        for j in 0..W {
-            f(k + j, &mut ak[j], &mut bk[j]);
-        }
-    }
-    for i in whole..n {
-        f(i, &mut a[i], &mut b[i]);
-    }
-}
+/// Values per block of RoPE's loops. A head's half is short (16 for 32-wide heads), too short
+/// for the compiler's vector loop, which wants more than one vector's worth of iterations;
+/// blocks of a constant 16 (`chunks_exact`) become one AVX-512 vector each.
+const ROT: usize = 16;
 
 /// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`,
 /// into `out` (`t × hd`, every element written).
@@ -78,11 +64,31 @@ fn rotate_into<T: KFloat>(
         let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
         let (o1, o2) = out[s * z.hd..][..z.hd].split_at_mut(half);
         let (x1s, x2s) = row.split_at(half);
-        pairs(o1, o2, |i, a, b| {
-            let (x1, x2) = (x1s[i], x2s[i]);
-            *a = (x1 * c[i] - x2 * sn[i]) * scale;
-            *b = (x1 * sn[i] + x2 * c[i]) * scale;
-        });
+        let rot = |a: &mut [T], b: &mut [T], x1: &[T], x2: &[T], c: &[T], sn: &[T]| {
+            for j in 0..a.len() {
+                a[j] = (x1[j] * c[j] - x2[j] * sn[j]) * scale;
+                b[j] = (x1[j] * sn[j] + x2[j] * c[j]) * scale;
+            }
+        };
+        let whole = half - half % ROT;
+        for (((((a, b), x1), x2), c), sn) in o1
+            .chunks_exact_mut(ROT)
+            .zip(o2.chunks_exact_mut(ROT))
+            .zip(x1s.chunks_exact(ROT))
+            .zip(x2s.chunks_exact(ROT))
+            .zip(c.chunks_exact(ROT))
+            .zip(sn.chunks_exact(ROT))
+        {
+            rot(a, b, x1, x2, c, sn);
+        }
+        rot(
+            &mut o1[whole..],
+            &mut o2[whole..],
+            &x1s[whole..],
+            &x2s[whole..],
+            &c[whole..],
+            &sn[whole..],
+        );
     }
 }
 
@@ -93,11 +99,28 @@ fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
     for s in 0..z.t {
         let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
         let (r1, r2) = g[s * z.hd..][..z.hd].split_at_mut(half);
-        pairs(r1, r2, |i, a, b| {
-            let (g1, g2) = (*a, *b);
-            *a = (g1 * c[i] + g2 * sn[i]) * scale;
-            *b = (g2 * c[i] - g1 * sn[i]) * scale;
-        });
+        let rot = |a: &mut [T], b: &mut [T], c: &[T], sn: &[T]| {
+            for j in 0..a.len() {
+                let (g1, g2) = (a[j], b[j]);
+                a[j] = (g1 * c[j] + g2 * sn[j]) * scale;
+                b[j] = (g2 * c[j] - g1 * sn[j]) * scale;
+            }
+        };
+        let whole = half - half % ROT;
+        for (((a, b), c), sn) in r1
+            .chunks_exact_mut(ROT)
+            .zip(r2.chunks_exact_mut(ROT))
+            .zip(c.chunks_exact(ROT))
+            .zip(sn.chunks_exact(ROT))
+        {
+            rot(a, b, c, sn);
+        }
+        rot(
+            &mut r1[whole..],
+            &mut r2[whole..],
+            &c[whole..],
+            &sn[whole..],
+        );
     }
 }
 

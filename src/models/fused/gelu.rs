@@ -31,7 +31,9 @@ fn gelu_fwd<T: KFloat>(x: &[T], b: &[T]) -> Vec<T> {
             simd(
                 #[inline(always)]
                 || {
+                    let b = &b[..f];
                     for (xr, yr) in xs.chunks(f).zip(ys.chunks_mut(f)) {
+                        let (xr, yr) = (&xr[..f], &mut yr[..f]);
                         for j in 0..f {
                             yr[j].write(gelu(xr[j] + b[j]));
                         }
@@ -52,13 +54,15 @@ fn gelu_bwd<T: KFloat>(x: &[T], b: &[T], gr: &[T]) -> (Vec<T>, Vec<T>) {
                 #[inline(always)]
                 || {
                     let mut db = vec![T::zero(); f];
+                    let (b, dbs) = (&b[..f], &mut db[..f]);
                     for ((xr, grr), dxr) in xs.chunks(f).zip(gs.chunks(f)).zip(dxs.chunks_mut(f)) {
+                        let (xr, grr, dxr) = (&xr[..f], &grr[..f], &mut dxr[..f]);
                         for j in 0..f {
                             let u = xr[j] + b[j];
                             let (cdf, pdf) = cdf_pdf(u);
                             let g = grr[j] * (cdf + u * pdf);
                             dxr[j].write(g);
-                            db[j] += g;
+                            dbs[j] += g;
                         }
                     }
                     db

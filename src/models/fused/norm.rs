@@ -19,8 +19,8 @@ fn ln_fwd<T: KFloat>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
                 #[inline(always)]
                 || {
                     for (xr, yr) in xs.chunks(d).zip(ys.chunks_mut(d)) {
-                        ln_row(xr, g, b, eps, |j, v| {
-                            yr[j].write(v);
+                        ln_row(xr, g, b, eps, yr, |o, v| {
+                            o.write(v);
                         });
                     }
                 },
@@ -30,18 +30,24 @@ fn ln_fwd<T: KFloat>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
     y
 }
 
-/// One row `xr` normalised, scaled by `g` and shifted by `b`: `put(j, y_j)` for every `j`.
+/// One row `xr` normalised, scaled by `g` and shifted by `b`, into `out` (`put(&mut out[j],
+/// y_j)` for every `j`).
+///
+/// Here and in the other row loops, every slice is zipped or cut to the row's length first:
+/// then no index needs a bounds check and the loops vectorise (with the checks, or with the
+/// output written through a captured slice, they ran one float at a time).
 #[inline(always)]
-pub(super) fn ln_row<T: KFloat>(
+pub(super) fn ln_row<T: KFloat, O>(
     xr: &[T],
     g: &[T],
     b: &[T],
     eps: f64,
-    mut put: impl FnMut(usize, T),
+    out: &mut [O],
+    put: impl Fn(&mut O, T),
 ) {
     let (mean, rstd) = moments(xr, eps);
-    for j in 0..g.len() {
-        put(j, (xr[j] - mean) * rstd * g[j] + b[j]);
+    for (((o, &x), &gj), &bj) in out.iter_mut().zip(xr).zip(g).zip(b) {
+        put(o, (x - mean) * rstd * gj + bj);
     }
 }
 
@@ -68,16 +74,19 @@ fn ln_bwd<T: KFloat>(x: &[T], g: &[T], gr: &[T], eps: f64) -> (Vec<T>, Vec<T>, V
                     let mut db = vec![T::zero(); d];
                     let mut xhat = vec![T::zero(); d];
                     let mut dxh = vec![T::zero(); d];
+                    let (g, dgs, dbs) = (&g[..d], &mut dg[..d], &mut db[..d]);
+                    let (xhat, dxh) = (&mut xhat[..d], &mut dxh[..d]);
                     for ((xr, grr), dxr) in xs.chunks(d).zip(gs.chunks(d)).zip(dxs.chunks_mut(d)) {
+                        let (xr, grr, dxr) = (&xr[..d], &grr[..d], &mut dxr[..d]);
                         let (mean, rstd) = moments(xr, eps);
                         for j in 0..d {
                             xhat[j] = (xr[j] - mean) * rstd;
                             dxh[j] = grr[j] * g[j];
-                            dg[j] += grr[j] * xhat[j];
-                            db[j] += grr[j];
+                            dgs[j] += grr[j] * xhat[j];
+                            dbs[j] += grr[j];
                         }
-                        let a = lane_sum(&dxh, &dxh, |v, _| v) / n;
-                        let bq = lane_sum(&dxh, &xhat, |v, xh| v * xh) / n;
+                        let a = lane_sum(dxh, dxh, |v, _| v) / n;
+                        let bq = lane_sum(dxh, xhat, |v, xh| v * xh) / n;
                         for j in 0..d {
                             dxr[j].write(rstd * (dxh[j] - a - xhat[j] * bq));
                         }

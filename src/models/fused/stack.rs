@@ -80,7 +80,7 @@ fn linear<T: KFloat>(y: &mut [T], x: &[T], w: &[T], b: Option<&[T]>, o: usize) {
 fn norm<T: KFloat>(y: &mut [T], x: &[T], (g, b): (&[T], &[T]), eps: f64) {
     let d = g.len();
     for (xr, yr) in x.chunks(d).zip(y.chunks_mut(d)) {
-        ln_row(xr, g, b, eps, |j, v| yr[j] = v);
+        ln_row(xr, g, b, eps, yr, |o, v| *o = v);
     }
 }
 
@@ -276,8 +276,8 @@ fn group<T: KFloat>(
     match s.ln_f {
         Some((g, b)) => {
             for (xr, orow) in x.chunks(d).zip(out.chunks_mut(d)) {
-                ln_row(xr, g, b, s.eps, |j, v| {
-                    orow[j].write(v);
+                ln_row(xr, g, b, s.eps, orow, |o, v| {
+                    o.write(v);
                 });
             }
         }

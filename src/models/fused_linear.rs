@@ -8,7 +8,7 @@
 //! output features (`dw`, `db`) into blocks, each one single-threaded GEMM on a thread of the
 //! barrier pool, with the bias written into the output before the GEMM adds to it. Each
 //! element of a result is the same sum in the same order whatever the blocks (see
-//! [`out_block`]), so the results do not depend on the thread count.
+//! `out_block`), so the results do not depend on the thread count.
 //!
 //! Used by [`layers::linear`](super::layers::linear) on the CPU in f32/f64;
 //! `tests/gradients.rs` checks it against candle's matmul and finite differences.

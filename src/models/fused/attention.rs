@@ -424,7 +424,18 @@ impl Attention {
         let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
         let tt = z.t * z.t;
         let items: Vec<(usize, Vec<T>)> = probs.into_iter().enumerate().collect();
+        // scratch for `dS` and the rotated heads, one set per thread, reused from item to item
+        // (thread `k` takes items `k`, `k + threads`, …, so each lock is its own thread's);
+        // every element read is written first for each item
+        let threads = crate::cpu::pool_threads();
+        type Bufs<T> = (Vec<T>, Vec<T>, Vec<T>);
+        let bufs: Vec<Mutex<Option<Bufs<T>>>> = (0..threads).map(|_| Mutex::new(None)).collect();
         let res = run_chunks(items, |_, (item, p)| {
+            let mut guard = bufs[item % threads].lock().expect("attention scratch");
+            let (ds, qs, kr) = guard.get_or_insert_with(|| {
+                let z0 = || vec![T::zero(); z.t * z.hd];
+                (vec![T::zero(); tt], z0(), z0())
+            });
             simd(
                 #[inline(always)]
                 || {
@@ -456,7 +467,7 @@ impl Attention {
                     }
                     drop(pd);
                     // dP = (dO · Vᵀ) ⊙ M; dS = P ⊙ (dP − rowsum(P ⊙ dP))
-                    let mut ds = vec![T::zero(); tt];
+                    // rows `r0..r1` up to `kend` here, the causal rest zeroed below
                     for (r0, r1, kend) in self.row_blocks(z.t) {
                         matmul(
                             &mut ds[r0 * z.t..],
@@ -490,10 +501,8 @@ impl Attention {
                         dead.fill(T::zero());
                     }
                     // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
-                    let mut qs = vec![T::zero(); z.t * z.hd];
-                    let mut kr = vec![T::zero(); z.t * z.hd];
-                    rotate_into(&mut qs, q, bi, hi, z, &cos, &sin, scale);
-                    rotate_into(&mut kr, k, bi, hi, z, &cos, &sin, T::one());
+                    rotate_into(qs, q, bi, hi, z, &cos, &sin, scale);
+                    rotate_into(kr, k, bi, hi, z, &cos, &sin, T::one());
                     let mut dq = vec![T::zero(); z.t * z.hd];
                     for (r0, r1, kend) in self.row_blocks(z.t) {
                         matmul(
@@ -503,7 +512,7 @@ impl Attention {
                             &ds[r0 * z.t..],
                             1,
                             z.t as isize,
-                            &kr,
+                            kr,
                             1,
                             z.hd as isize,
                             r1 - r0,

@@ -336,12 +336,23 @@ pub(crate) fn run_chunks<W: Send, R: Send>(
     items: Vec<W>,
     f: impl Fn(usize, W) -> R + Sync,
 ) -> Vec<R> {
+    run_chunks_with(items, || (), |_, i, w| f(i, w))
+}
+
+/// [`run_chunks`] with a scratch value per thread: `f(&mut scratch, i, item)`, the scratch made
+/// by `make` on a thread's first item and reused for its later ones (buffers that every item
+/// overwrites, allocated once per thread instead of once per item).
+pub(crate) fn run_chunks_with<W: Send, R: Send, S>(
+    items: Vec<W>,
+    make: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize, W) -> R + Sync,
+) -> Vec<R> {
     let n = items.len();
     if n <= 1 {
         return items
             .into_iter()
             .enumerate()
-            .map(|(i, w)| f(i, w))
+            .map(|(i, w)| f(&mut make(), i, w))
             .collect();
     }
     let pool = candle_core::utils::barrier_pool();
@@ -351,11 +362,13 @@ pub(crate) fn run_chunks<W: Send, R: Send>(
         .map(|w| Mutex::new((Some(w), None)))
         .collect();
     pool.execute(|tid| {
+        let mut scratch: Option<S> = None;
         let mut k = tid;
         while k < n {
             let w = slots[k].lock().expect("chunk slot").0.take();
             if let Some(w) = w {
-                let r = f(k, w);
+                let s = scratch.get_or_insert_with(&make);
+                let r = f(s, k, w);
                 slots[k].lock().expect("chunk slot").1 = Some(r);
             }
             k += t;

@@ -627,6 +627,8 @@ mod tests {
             ..Default::default()
         };
         let probs = generative_probs(&lm, &train, &test, 2, &opts).unwrap();
+        let fit_with =
+            |o: GenerativeOptions| generative_classify(&lm, &train, &test, 2, &o).unwrap();
         let right_of = |probs: &[Vec<f64>]| {
             probs
                 .iter()
@@ -640,17 +642,10 @@ mod tests {
             .all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-9));
         assert!(right >= 11, "{right} of 12 right");
         // with a validation split: the best epoch kept, the scores calibrated
-        let fit = generative_classify(
-            &lm,
-            &train,
-            &test,
-            2,
-            &GenerativeOptions {
-                valid_fraction: 0.25,
-                ..opts.clone()
-            },
-        )
-        .unwrap();
+        let fit = fit_with(GenerativeOptions {
+            valid_fraction: 0.25,
+            ..opts.clone()
+        });
         let cal = fit
             .calibration
             .expect("24 items per class are enough to calibrate");
@@ -664,18 +659,11 @@ mod tests {
         // ULMFiT's second stage first: the class LMs start from the adapted LM, so their
         // weights move (the probabilities of these well-separated items are 0 and 1 either
         // way), and the classes still separate
-        let fit_adapted = generative_classify(
-            &lm,
-            &train,
-            &test,
-            2,
-            &GenerativeOptions {
-                adapt_steps: 20,
-                ..opts.clone()
-            },
-        )
-        .unwrap();
-        let plain = generative_classify(&lm, &train, &test, 2, &opts).unwrap();
+        let fit_adapted = fit_with(GenerativeOptions {
+            adapt_steps: 20,
+            ..opts.clone()
+        });
+        let plain = fit_with(opts.clone());
         let moved = (fit_adapted.class_lms[0].embedding_matrix()
             - plain.class_lms[0].embedding_matrix())
         .unwrap()

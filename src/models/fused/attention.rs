@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 
 use super::{lane_reduce, lane_sum, t, tensor, values, KFloat, CUT};
-use crate::cpu::{contiguous, cpu_slice, matmul, run_chunks, simd, write_all, written};
+use crate::cpu::{
+    contiguous, cpu_slice, matmul, run_chunks, run_chunks_with, simd, write_all, written,
+};
 use crate::Result;
 
 /// The attention op: its constant inputs (RoPE tables, key bias, dropout mask) and the
@@ -424,18 +426,13 @@ impl Attention {
         let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
         let tt = z.t * z.t;
         let items: Vec<(usize, Vec<T>)> = probs.into_iter().enumerate().collect();
-        // scratch for `dS` and the rotated heads, one set per thread, reused from item to item
-        // (thread `k` takes items `k`, `k + threads`, …, so each lock is its own thread's);
+        // scratch for `dS` and the rotated heads, one set per thread, reused from item to item;
         // every element read is written first for each item
-        let threads = crate::cpu::pool_threads();
-        type Bufs<T> = (Vec<T>, Vec<T>, Vec<T>);
-        let bufs: Vec<Mutex<Option<Bufs<T>>>> = (0..threads).map(|_| Mutex::new(None)).collect();
-        let res = run_chunks(items, |_, (item, p)| {
-            let mut guard = bufs[item % threads].lock().expect("attention scratch");
-            let (ds, qs, kr) = guard.get_or_insert_with(|| {
-                let z0 = || vec![T::zero(); z.t * z.hd];
-                (vec![T::zero(); tt], z0(), z0())
-            });
+        let make = || {
+            let z0 = || vec![T::zero(); z.t * z.hd];
+            (vec![T::zero(); tt], z0(), z0())
+        };
+        let res = run_chunks_with(items, make, |(ds, qs, kr), _, (item, p)| {
             simd(
                 #[inline(always)]
                 || {

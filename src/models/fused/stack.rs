@@ -21,7 +21,7 @@ use super::attention::{Dims, Heads, Scratch};
 use super::gelu::gelu;
 use super::norm::ln_row;
 use super::KFloat;
-use crate::cpu::{run_chunks, simd, written};
+use crate::cpu::{run_chunks_with, simd, written};
 use crate::models::fused_linear;
 use std::mem::MaybeUninit;
 
@@ -120,15 +120,10 @@ pub(crate) fn eval<T: KFloat>(
                 (gi, hs, os, ls)
             })
             .collect();
-        // one set of buffers per thread, reused from group to group (thread `k` takes groups
-        // `k`, `k + threads`, …, so each lock is its own thread's)
-        let threads = crate::cpu::pool_threads();
+        // one set of buffers per thread, reused from group to group
         let ff = s.layers.first().map_or(0, |l| l.ff1.1.len());
-        let bufs: Vec<std::sync::Mutex<Option<Buffers<T>>>> =
-            (0..threads).map(|_| std::sync::Mutex::new(None)).collect();
-        run_chunks(items, |_, (gi, hs, os, ls)| {
-            let mut guard = bufs[gi % threads].lock().expect("group buffers");
-            let buf = guard.get_or_insert_with(|| Buffers::new(rows, d, ff, s.heads, t));
+        let make = || Buffers::new(rows, d, ff, s.heads, t);
+        run_chunks_with(items, make, |buf, _, (gi, hs, os, ls)| {
             simd(
                 #[inline(always)]
                 || group(hs, gi * per, (t, d), s, buf, os, ls),

@@ -1,5 +1,6 @@
 //! Multi-head self-attention as one op: RoPE, scaling, the causal and padding masks, softmax,
-//! dropout on the probabilities and `P·V`, over all heads, reading the heads in place.
+//! dropout on the probabilities and `P·V`, over all heads, reading the heads in place; each
+//! `(batch, head)` pair's arithmetic is [`Heads`]' (`heads.rs`).
 
 use std::any::Any;
 use std::mem::MaybeUninit;
@@ -7,10 +8,9 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 
-use super::{lane_reduce, lane_sum, t, tensor, values, KFloat, CUT};
-use crate::cpu::{
-    contiguous, cpu_slice, matmul, run_chunks, run_chunks_with, simd, write_all, written,
-};
+use super::heads::{Dims, Heads, Scratch};
+use super::{tensor, values, KFloat};
+use crate::cpu::{contiguous, cpu_slice, run_chunks, run_chunks_with, simd, write_all, written};
 use crate::Result;
 
 /// The attention op: its constant inputs (RoPE tables, key bias, dropout mask) and the
@@ -29,101 +29,6 @@ struct Attention {
     keep: bool,
     /// `Vec<Vec<T>>`: the probabilities of each `(batch, head)`, `t × t`.
     saved: Mutex<Option<Box<dyn Any + Send>>>,
-}
-
-/// Shapes of one attention call.
-#[derive(Clone, Copy)]
-pub(super) struct Dims {
-    pub b: usize,
-    pub t: usize,
-    pub d: usize,
-    pub heads: usize,
-    pub hd: usize,
-}
-
-/// Values per block of RoPE's loops. A head's half is short (16 for 32-wide heads), too short
-/// for the compiler's vector loop, which wants more than one vector's worth of iterations;
-/// blocks of a constant 16 (`chunks_exact`) become one AVX-512 vector each.
-const ROT: usize = 16;
-
-/// Head `hi` of batch row `bi` of `x: (b, t, d)`, rotated by RoPE and multiplied by `scale`,
-/// into `out` (`t × hd`, every element written).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn rotate_into<T: KFloat>(
-    out: &mut [T],
-    x: &[T],
-    bi: usize,
-    hi: usize,
-    z: Dims,
-    cos: &[T],
-    sin: &[T],
-    scale: T,
-) {
-    let half = z.hd / 2;
-    for s in 0..z.t {
-        let row = &x[(bi * z.t + s) * z.d + hi * z.hd..][..z.hd];
-        let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
-        let (o1, o2) = out[s * z.hd..][..z.hd].split_at_mut(half);
-        let (x1s, x2s) = row.split_at(half);
-        let rot = |a: &mut [T], b: &mut [T], x1: &[T], x2: &[T], c: &[T], sn: &[T]| {
-            for j in 0..a.len() {
-                a[j] = (x1[j] * c[j] - x2[j] * sn[j]) * scale;
-                b[j] = (x1[j] * sn[j] + x2[j] * c[j]) * scale;
-            }
-        };
-        let whole = half - half % ROT;
-        for (((((a, b), x1), x2), c), sn) in o1
-            .chunks_exact_mut(ROT)
-            .zip(o2.chunks_exact_mut(ROT))
-            .zip(x1s.chunks_exact(ROT))
-            .zip(x2s.chunks_exact(ROT))
-            .zip(c.chunks_exact(ROT))
-            .zip(sn.chunks_exact(ROT))
-        {
-            rot(a, b, x1, x2, c, sn);
-        }
-        rot(
-            &mut o1[whole..],
-            &mut o2[whole..],
-            &x1s[whole..],
-            &x2s[whole..],
-            &c[whole..],
-            &sn[whole..],
-        );
-    }
-}
-
-/// The gradient through [`rotate_into`]: `g (t × hd)` → the gradient of the unrotated head.
-#[inline(always)]
-fn unrotate<T: KFloat>(g: &mut [T], z: Dims, cos: &[T], sin: &[T], scale: T) {
-    let half = z.hd / 2;
-    for s in 0..z.t {
-        let (c, sn) = (&cos[s * half..][..half], &sin[s * half..][..half]);
-        let (r1, r2) = g[s * z.hd..][..z.hd].split_at_mut(half);
-        let rot = |a: &mut [T], b: &mut [T], c: &[T], sn: &[T]| {
-            for j in 0..a.len() {
-                let (g1, g2) = (a[j], b[j]);
-                a[j] = (g1 * c[j] + g2 * sn[j]) * scale;
-                b[j] = (g2 * c[j] - g1 * sn[j]) * scale;
-            }
-        };
-        let whole = half - half % ROT;
-        for (((a, b), c), sn) in r1
-            .chunks_exact_mut(ROT)
-            .zip(r2.chunks_exact_mut(ROT))
-            .zip(c.chunks_exact(ROT))
-            .zip(sn.chunks_exact(ROT))
-        {
-            rot(a, b, c, sn);
-        }
-        rot(
-            &mut r1[whole..],
-            &mut r2[whole..],
-            &c[whole..],
-            &sn[whole..],
-        );
-    }
 }
 
 /// `(b, t, d)` from the heads' `t × hd` blocks (`blocks[bi * heads + hi]`), each batch row's
@@ -147,166 +52,7 @@ fn merge_heads<T: KFloat>(blocks: &[&[T]], z: Dims) -> Vec<T> {
     }
 }
 
-/// Rows per block of causal attention's products: the masked half of the score matrix is
-/// skipped block by block (a quarter of the length, at most this many rows).
-const CAUSAL_BLOCK: usize = 64;
-
-/// Blocks of query rows `(r0, r1, keys)`: the rows `r0..r1` need the keys `0..keys` (all of
-/// them without the causal mask; `0..r1` with it).
-fn query_blocks(causal: bool, t: usize) -> Vec<(usize, usize, usize)> {
-    if !causal {
-        return vec![(0, t, t)];
-    }
-    let bs = (t / 4).clamp(1, CAUSAL_BLOCK);
-    (0..t)
-        .step_by(bs)
-        .map(|r0| (r0, (r0 + bs).min(t), (r0 + bs).min(t)))
-        .collect()
-}
-
-/// Scratch of one `(batch, head)` pair's forward pass: the rotated head's queries (scaled) and
-/// keys (`t × hd` each) and the probabilities (`t × t`), reused from pair to pair.
-pub(super) struct Scratch<T> {
-    qs: Vec<T>,
-    kr: Vec<T>,
-    pub p: Vec<T>,
-}
-
-impl<T: KFloat> Scratch<T> {
-    pub fn new(z: Dims) -> Self {
-        Scratch {
-            qs: vec![T::zero(); z.t * z.hd],
-            kr: vec![T::zero(); z.t * z.hd],
-            p: vec![T::zero(); z.t * z.t],
-        }
-    }
-}
-
-/// What every `(batch, head)` pair of one attention call reads besides its projections: the
-/// shapes, RoPE tables `(t, hd/2)`, the causal mask and the additive key bias `(b, t)`.
-pub(super) struct Heads<'a, T> {
-    pub z: Dims,
-    pub cos: &'a [T],
-    pub sin: &'a [T],
-    pub causal: bool,
-    pub bias: Option<&'a [T]>,
-}
-
-impl<T: KFloat> Heads<'_, T> {
-    /// Head `hi` of batch row `bi` of the projections `q, k, v: (b, t, d)`: RoPE, scaled scores,
-    /// masks, softmax (the probabilities are left in `sc.p`), the inverted-dropout `mask`
-    /// (`t × t`) and `P·V`, written into `out` (`t` rows of `hd` values, row stride `out_rs`).
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward(
-        &self,
-        q: &[T],
-        k: &[T],
-        v: &[T],
-        (bi, hi): (usize, usize),
-        mask: Option<&[T]>,
-        sc: &mut Scratch<T>,
-        out: &mut [T],
-        out_rs: usize,
-    ) {
-        let z = self.z;
-        let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
-        rotate_into(&mut sc.qs, q, bi, hi, z, self.cos, self.sin, scale);
-        rotate_into(&mut sc.kr, k, bi, hi, z, self.cos, self.sin, T::one());
-        let p = &mut sc.p;
-        for (r0, r1, kend) in query_blocks(self.causal, z.t) {
-            matmul(
-                &mut p[r0 * z.t..],
-                z.t,
-                false,
-                &sc.qs[r0 * z.hd..],
-                1,
-                z.hd as isize,
-                &sc.kr,
-                z.hd as isize,
-                1,
-                r1 - r0,
-                kend,
-                z.hd,
-            );
-        }
-        let cut = t::<T>(CUT);
-        for i in 0..z.t {
-            let row = &mut p[i * z.t..][..z.t];
-            // causal: the keys after the query get probability 0 (not exp of a large negative
-            // number: products of such tiny values go subnormal, which slows every following
-            // multiplication by orders of magnitude)
-            let (live, dead) = row.split_at_mut(if self.causal { i + 1 } else { z.t });
-            dead.fill(T::zero());
-            if let Some(bias) = self.bias {
-                for (r, &bb) in live.iter_mut().zip(&bias[bi * z.t..]) {
-                    *r += bb;
-                }
-            }
-            // the larger of two by a plain comparison, which vectorises (`Float::max`'s NaN
-            // rule does not; a NaN score makes the row NaN either way)
-            let m = lane_reduce(
-                live,
-                live,
-                T::neg_infinity(),
-                |v, _| v,
-                |a, b| {
-                    if b > a {
-                        b
-                    } else {
-                        a
-                    }
-                },
-            );
-            for r in live.iter_mut() {
-                let e = *r - m;
-                *r = if e < cut { T::zero() } else { e.exp_() };
-            }
-            let sum = lane_sum(live, live, |v, _| v);
-            let inv = T::one() / sum;
-            for r in live.iter_mut() {
-                *r *= inv;
-            }
-        }
-        let pd: std::borrow::Cow<[T]> = match mask {
-            Some(m) => p.iter().zip(m).map(|(&a, &b)| a * b).collect(),
-            None => std::borrow::Cow::Borrowed(&p[..]),
-        };
-        let vh = &v[bi * z.t * z.d + hi * z.hd..];
-        for (r0, r1, kend) in query_blocks(self.causal, z.t) {
-            matmul(
-                &mut out[r0 * out_rs..],
-                out_rs,
-                false,
-                &pd[r0 * z.t..],
-                1,
-                z.t as isize,
-                vh,
-                1,
-                z.d as isize,
-                r1 - r0,
-                z.hd,
-                kend,
-            );
-        }
-    }
-}
-
 impl Attention {
-    /// Blocks of query rows: [`query_blocks`] of this call's mask.
-    fn row_blocks(&self, t: usize) -> Vec<(usize, usize, usize)> {
-        query_blocks(self.causal, t)
-    }
-
-    /// Blocks of key columns `(c0, c1, first query)`: the keys `c0..c1` are seen by the queries
-    /// from `first query` on (`c0` with the causal mask, 0 without).
-    fn col_blocks(&self, t: usize) -> Vec<(usize, usize, usize)> {
-        self.row_blocks(t)
-            .into_iter()
-            .map(|(c0, c1, _)| (c0, c1, if self.causal { c0 } else { 0 }))
-            .collect()
-    }
-
     fn dims(&self, shape: &Shape) -> candle_core::Result<Dims> {
         let (b, t, d) = shape.dims3()?;
         Ok(Dims {
@@ -420,132 +166,94 @@ impl Attention {
             .iter()
             .map(|(st, l)| cpu_slice::<T>(st, l))
             .collect::<candle_core::Result<Vec<&[T]>>>()?;
-        let (q, k, v, gr) = (vals[0], vals[1], vals[2], vals[3]);
+        let ops = (vals[0], vals[1], vals[2], vals[3]);
         let (cos, sin) = (values::<T>(&self.cos)?, values::<T>(&self.sin)?);
         let mask = self.mask.as_ref().map(values::<T>).transpose()?;
-        let scale = t::<T>(1.0 / (z.hd as f64).sqrt());
+        let heads = Heads {
+            z,
+            cos: &cos,
+            sin: &sin,
+            causal: self.causal,
+            bias: None,
+        };
         let tt = z.t * z.t;
-        let items: Vec<(usize, Vec<T>)> = probs.into_iter().enumerate().collect();
-        // scratch for `dS` and the rotated heads, one set per thread, reused from item to item;
-        // every element read is written first for each item
-        let make = || {
-            let z0 = || vec![T::zero(); z.t * z.hd];
-            (vec![T::zero(); tt], z0(), z0())
+        let mask_of = |item: usize| mask.as_ref().map(|m| &m[item * tt..][..tt]);
+        let n = z.b * z.t * z.d;
+        let (dq, dk, dv) = if z.b >= crate::cpu::pool_threads() {
+            // One batch row per item: its heads write their gradients into the row's part of
+            // `dq, dk, dv` in place, one scratch set per thread reused from head to head.
+            let mut probs = probs.into_iter();
+            let per_row: Vec<Vec<Vec<T>>> = (0..z.b)
+                .map(|_| probs.by_ref().take(z.heads).collect())
+                .collect();
+            let (mut dk, mut dv) = (Vec::new(), Vec::new());
+            // SAFETY: each row's parts are zeroed whole before the heads write their columns.
+            let dq = unsafe {
+                written(n, |dq| {
+                    dk = written(n, |dk| {
+                        dv = written(n, |dv| {
+                            let rows: Vec<_> = dq
+                                .chunks_mut(z.t * z.d)
+                                .zip(dk.chunks_mut(z.t * z.d))
+                                .zip(dv.chunks_mut(z.t * z.d))
+                                .zip(per_row)
+                                .enumerate()
+                                .collect();
+                            let make = || Scratch::new(z);
+                            run_chunks_with(rows, make, |sc, _, (bi, (((q_, k_), v_), ps))| {
+                                simd(
+                                    #[inline(always)]
+                                    || {
+                                        let [gq, gk, gv] = [q_, k_, v_].map(|o| {
+                                            for x in o.iter_mut() {
+                                                x.write(T::zero());
+                                            }
+                                            // SAFETY: every element was just initialised.
+                                            &mut *(o as *mut [MaybeUninit<T>] as *mut [T])
+                                        });
+                                        for (hi, p) in ps.iter().enumerate() {
+                                            let c = hi * z.hd;
+                                            heads.backward(
+                                                ops,
+                                                (bi, hi),
+                                                p,
+                                                mask_of(bi * z.heads + hi),
+                                                sc,
+                                                (&mut gq[c..], &mut gk[c..], &mut gv[c..]),
+                                                z.d,
+                                            );
+                                        }
+                                    },
+                                )
+                            });
+                        })
+                    })
+                })
+            };
+            (dq, dk, dv)
+        } else {
+            // Fewer rows than threads (one long window): one (row, head) pair per item, the
+            // heads merged after.
+            let items: Vec<(usize, Vec<T>)> = probs.into_iter().enumerate().collect();
+            let make = || Scratch::new(z);
+            let res = run_chunks_with(items, make, |sc, _, (item, p)| {
+                simd(
+                    #[inline(always)]
+                    || {
+                        let zero = || vec![T::zero(); z.t * z.hd];
+                        let (mut gq, mut gk, mut gv) = (zero(), zero(), zero());
+                        let pair = (item / z.heads, item % z.heads);
+                        let out = (&mut gq[..], &mut gk[..], &mut gv[..]);
+                        heads.backward(ops, pair, &p, mask_of(item), sc, out, z.hd);
+                        (gq, gk, gv)
+                    },
+                )
+            });
+            let merge = |part: fn(&(Vec<T>, Vec<T>, Vec<T>)) -> &[T]| {
+                merge_heads(&res.iter().map(part).collect::<Vec<_>>(), z)
+            };
+            (merge(|r| &r.0), merge(|r| &r.1), merge(|r| &r.2))
         };
-        let res = run_chunks_with(items, make, |(ds, qs, kr), _, (item, p)| {
-            simd(
-                #[inline(always)]
-                || {
-                    let (bi, hi) = (item / z.heads, item % z.heads);
-                    let off = bi * z.t * z.d + hi * z.hd;
-                    let (go, vh) = (&gr[off..], &v[off..]);
-                    let m = mask.as_ref().map(|m| &m[item * tt..][..tt]);
-                    let pd: std::borrow::Cow<[T]> = match m {
-                        Some(m) => p.iter().zip(m).map(|(&a, &b)| a * b).collect(),
-                        None => std::borrow::Cow::Borrowed(&p),
-                    };
-                    // dV = Pdᵀ · dO (a causal key j gets gradient from the queries i ≥ j only)
-                    let mut dv = vec![T::zero(); z.t * z.hd];
-                    for (c0, c1, i0) in self.col_blocks(z.t) {
-                        matmul(
-                            &mut dv[c0 * z.hd..],
-                            z.hd,
-                            false,
-                            &pd[i0 * z.t + c0..],
-                            z.t as isize,
-                            1,
-                            &go[i0 * z.d..],
-                            1,
-                            z.d as isize,
-                            c1 - c0,
-                            z.hd,
-                            z.t - i0,
-                        );
-                    }
-                    drop(pd);
-                    // dP = (dO · Vᵀ) ⊙ M; dS = P ⊙ (dP − rowsum(P ⊙ dP))
-                    // rows `r0..r1` up to `kend` here, the causal rest zeroed below
-                    for (r0, r1, kend) in self.row_blocks(z.t) {
-                        matmul(
-                            &mut ds[r0 * z.t..],
-                            z.t,
-                            false,
-                            &go[r0 * z.d..],
-                            1,
-                            z.d as isize,
-                            vh,
-                            z.d as isize,
-                            1,
-                            r1 - r0,
-                            kend,
-                            z.hd,
-                        );
-                    }
-                    if let Some(m) = m {
-                        for (a, &b) in ds.iter_mut().zip(m) {
-                            *a *= b;
-                        }
-                    }
-                    for i in 0..z.t {
-                        // a causal row's probabilities after the query are exact zeros
-                        let live = if self.causal { i + 1 } else { z.t };
-                        let (pr, dr) = (&p[i * z.t..][..live], &mut ds[i * z.t..][..z.t]);
-                        let (dr, dead) = dr.split_at_mut(live);
-                        let delta = lane_sum(pr, dr, |x, y| x * y);
-                        for (d, &pp) in dr.iter_mut().zip(pr) {
-                            *d = pp * (*d - delta);
-                        }
-                        dead.fill(T::zero());
-                    }
-                    // S = (c·Qr)·Krᵀ: dQr = c·dS·Kr, dKr = dSᵀ·(c·Qr)
-                    rotate_into(qs, q, bi, hi, z, &cos, &sin, scale);
-                    rotate_into(kr, k, bi, hi, z, &cos, &sin, T::one());
-                    let mut dq = vec![T::zero(); z.t * z.hd];
-                    for (r0, r1, kend) in self.row_blocks(z.t) {
-                        matmul(
-                            &mut dq[r0 * z.hd..],
-                            z.hd,
-                            false,
-                            &ds[r0 * z.t..],
-                            1,
-                            z.t as isize,
-                            kr,
-                            1,
-                            z.hd as isize,
-                            r1 - r0,
-                            z.hd,
-                            kend,
-                        );
-                    }
-                    let mut dk = vec![T::zero(); z.t * z.hd];
-                    for (c0, c1, i0) in self.col_blocks(z.t) {
-                        matmul(
-                            &mut dk[c0 * z.hd..],
-                            z.hd,
-                            false,
-                            &ds[i0 * z.t + c0..],
-                            z.t as isize,
-                            1,
-                            &qs[i0 * z.hd..],
-                            1,
-                            z.hd as isize,
-                            c1 - c0,
-                            z.hd,
-                            z.t - i0,
-                        );
-                    }
-                    unrotate(&mut dq, z, &cos, &sin, scale);
-                    unrotate(&mut dk, z, &cos, &sin, T::one());
-                    (dq, dk, dv)
-                },
-            )
-        });
-        let merge = |part: fn(&(Vec<T>, Vec<T>, Vec<T>)) -> &[T]| {
-            merge_heads(&res.iter().map(part).collect::<Vec<_>>(), z)
-        };
-        let dq = merge(|r| &r.0);
-        let dk = merge(|r| &r.1);
-        let dv = merge(|r| &r.2);
         let sh = Shape::from((z.b, z.t, z.d));
         Ok((tensor(dq, &sh)?, tensor(dk, &sh)?, tensor(dv, &sh)?))
     }
@@ -652,69 +360,30 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    /// RoPE's rotation and its gradient, in blocks of [`ROT`] and a tail, equal the plain
-    /// per-element formulas to the bit, for heads narrower than a block, of whole blocks and
-    /// with a tail (half-widths 4, 16 and 20).
-    #[test]
-    fn rope_blocks_match_the_plain_loop() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        for hd in [8, 32, 40] {
-            let (b, t, heads) = (2, 5, 3);
-            let d = hd * heads;
-            let z = Dims { b, t, d, heads, hd };
-            let half = hd / 2;
-            let mut r =
-                |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-2.0..2.0)).collect() };
-            let (x, cos, sin, g0) = (r(b * t * d), r(t * half), r(t * half), r(t * hd));
-            let scale = 0.37f32;
-            for (bi, hi) in [(0, 0), (1, 2)] {
-                let mut out = vec![0f32; t * hd];
-                rotate_into(&mut out, &x, bi, hi, z, &cos, &sin, scale);
-                let mut g = g0.clone();
-                unrotate(&mut g, z, &cos, &sin, scale);
-                for s in 0..t {
-                    let row = &x[(bi * t + s) * d + hi * hd..];
-                    for i in 0..half {
-                        let (c, sn) = (cos[s * half + i], sin[s * half + i]);
-                        let (x1, x2) = (row[i], row[half + i]);
-                        assert_eq!(
-                            out[s * hd + i].to_bits(),
-                            ((x1 * c - x2 * sn) * scale).to_bits()
-                        );
-                        assert_eq!(
-                            out[s * hd + half + i].to_bits(),
-                            ((x1 * sn + x2 * c) * scale).to_bits()
-                        );
-                        let (g1, g2) = (g0[s * hd + i], g0[s * hd + half + i]);
-                        assert_eq!(
-                            g[s * hd + i].to_bits(),
-                            ((g1 * c + g2 * sn) * scale).to_bits()
-                        );
-                        assert_eq!(
-                            g[s * hd + half + i].to_bits(),
-                            ((g2 * c - g1 * sn) * scale).to_bits()
-                        );
-                    }
-                }
-            }
-        }
-    }
-
     /// A batch of at least as many rows as threads (one row per item, heads written in place)
     /// and each of its rows alone (one `(row, head)` pair per item, merged after, wherever
-    /// the pool has two threads or more) give the same bits, causal or not, with a key bias.
+    /// the pool has two threads or more) give the same bits, values and the gradients of
+    /// `q, k, v`, causal or not, with a key bias and a dropout mask.
     #[test]
     fn rows_and_pairs_give_the_same_bits() {
         let dev = candle_core::Device::Cpu;
         let (b, t, d, heads) = (crate::cpu::pool_threads() + 1, 37, 16, 4);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-        let mut rand = |shape: (usize, usize, usize)| {
-            let v: Vec<f32> = (0..shape.0 * shape.1 * shape.2)
+        let mut rand = |shape: &[usize]| {
+            let v: Vec<f32> = (0..shape.iter().product())
                 .map(|_| rng.random_range(-1.5..1.5))
                 .collect();
             Tensor::from_vec(v, shape, &dev).unwrap()
         };
-        let (q, k, v) = (rand((b, t, d)), rand((b, t, d)), rand((b, t, d)));
+        let (q, k, v, r) = (
+            rand(&[b, t, d]),
+            rand(&[b, t, d]),
+            rand(&[b, t, d]),
+            rand(&[b, t, d]),
+        );
+        // inverted dropout at rate 1/2: 0 or 2
+        let mask = rand(&[b, heads, t, t]).ge(0.0).unwrap();
+        let mask = (mask.to_dtype(DType::F32).unwrap() * 2.0).unwrap();
         let kb: Vec<f32> = (0..b * t)
             .map(|i| if i % 11 == 3 { -1e9 } else { 0.0 })
             .collect();
@@ -725,24 +394,34 @@ mod tests {
             let v = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             v.into_iter().map(f32::to_bits).collect()
         };
+        // values and the gradients of `(out · r).sum()` with respect to `q, k, v`
+        let run = |[q, k, v, r, kb, mask]: [&Tensor; 6], causal: bool| {
+            let vars = [q, k, v].map(|x| candle_core::Var::from_tensor(x).unwrap());
+            let (q, k, v) = (
+                vars[0].as_tensor(),
+                vars[1].as_tensor(),
+                vars[2].as_tensor(),
+            );
+            let out =
+                self_attention(q, k, v, heads, &cos, &sin, causal, Some(kb), Some(mask)).unwrap();
+            let g = (&out * r).unwrap().sum_all().unwrap().backward().unwrap();
+            let grads = vars.map(|x| g.get(x.as_tensor()).unwrap().clone());
+            (out, grads)
+        };
         for causal in [false, true] {
-            let all =
-                self_attention(&q, &k, &v, heads, &cos, &sin, causal, Some(&kb), None).unwrap();
+            let (all, all_g) = run([&q, &k, &v, &r, &kb, &mask], causal);
             for bi in 0..b {
-                let row = |x: &Tensor| x.narrow(0, bi, 1).unwrap();
-                let one = self_attention(
-                    &row(&q),
-                    &row(&k),
-                    &row(&v),
-                    heads,
-                    &cos,
-                    &sin,
-                    causal,
-                    Some(&row(&kb)),
-                    None,
-                )
-                .unwrap();
+                let row = |x: &Tensor| x.narrow(0, bi, 1).unwrap().copy().unwrap();
+                let xs = [&q, &k, &v, &r, &kb, &mask].map(row);
+                let (one, one_g) = run(xs.each_ref(), causal);
                 assert_eq!(bits(&row(&all)), bits(&one), "row {bi}, causal {causal}");
+                for (a, o) in all_g.iter().zip(&one_g) {
+                    assert_eq!(
+                        bits(&row(a)),
+                        bits(o),
+                        "gradient, row {bi}, causal {causal}"
+                    );
+                }
             }
         }
     }

@@ -37,6 +37,7 @@ use crate::cpu::exp_f32;
 
 mod attention;
 mod gelu;
+mod heads;
 mod norm;
 pub(crate) mod stack;
 

@@ -17,8 +17,8 @@
 //! most 64 outputs, an unusual shape, would meet in the op-by-op pass's last partial block), so
 //! the two give the same bits; `tests` in `models::attention` check it.
 
-use super::attention::{Dims, Heads, Scratch};
 use super::gelu::gelu;
+use super::heads::{Dims, Heads, Scratch};
 use super::norm::ln_row;
 use super::KFloat;
 use crate::cpu::{run_chunks_with, simd, written};

@@ -25,7 +25,7 @@
 use std::cell::Cell;
 use std::sync::Mutex;
 
-use crate::cpu::{contiguous, pool_threads};
+use crate::cpu::{contiguous, pool_threads, run_chunks, write_all, written};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 mod cell;
@@ -225,16 +225,51 @@ impl CustomOp3 for LstmSeq {
 
 /// `[W_ih | W_hh | b] (4h × (d + h + 1))` split into `W_ih (4h × d)` and the next `rec`
 /// columns of each row (`h + 1`: `[W_hh | b]`; `h`: `W_hh` alone), each contiguous.
-fn split_weights<T: Copy>(wcat: &[T], g4: usize, d: usize, rec: usize) -> (Vec<T>, Vec<T>) {
+/// Blocks of [`COPY_ROWS`] rows of the weights run on candle's pool (a copy: the same values
+/// whatever the blocks).
+fn split_weights<T: Copy + Send + Sync>(
+    wcat: &[T],
+    g4: usize,
+    d: usize,
+    rec: usize,
+) -> (Vec<T>, Vec<T>) {
     let cols = wcat.len() / g4.max(1);
-    let mut w_ih = Vec::with_capacity(g4 * d);
-    let mut w_rec = Vec::with_capacity(g4 * rec);
-    for row in wcat.chunks_exact(cols) {
-        w_ih.extend_from_slice(&row[..d]);
-        w_rec.extend_from_slice(&row[d..d + rec]);
+    if d == 0 || rec == 0 || g4 == 0 {
+        let (mut w_ih, mut w_rec) = (Vec::new(), Vec::new());
+        for row in wcat.chunks_exact(cols.max(1)) {
+            w_ih.extend_from_slice(&row[..d]);
+            w_rec.extend_from_slice(&row[d..d + rec]);
+        }
+        return (w_ih, w_rec);
     }
+    let mut w_rec = Vec::new();
+    // SAFETY: every block's rows are written whole in both outputs (`d` and `rec` values each).
+    let w_ih = unsafe {
+        written(g4 * d, |a| {
+            w_rec = written(g4 * rec, |r| {
+                let items: Vec<_> = a
+                    .chunks_mut(COPY_ROWS * d)
+                    .zip(r.chunks_mut(COPY_ROWS * rec))
+                    .zip(wcat.chunks(COPY_ROWS * cols))
+                    .collect();
+                run_chunks(items, |_, ((a, r), w)| {
+                    for ((a, r), row) in a
+                        .chunks_exact_mut(d)
+                        .zip(r.chunks_exact_mut(rec))
+                        .zip(w.chunks_exact(cols))
+                    {
+                        write_all(a, &row[..d]);
+                        write_all(r, &row[d..d + rec]);
+                    }
+                });
+            })
+        })
+    };
     (w_ih, w_rec)
 }
+
+/// Rows per block of the weight copies ([`split_weights`], the weight gradient's assembly).
+const COPY_ROWS: usize = 64;
 
 /// Run the fused LSTM layer: `x: (B, T, D)` the input, `w_ih: (4H, D)`, `w_hh: (4H, H)`,
 /// `bias: (4H)` (the summed input and recurrent gate biases), `h0`, `c0: (B, H)`. The input

@@ -8,7 +8,7 @@ use candle_core::{Result, Tensor};
 
 use super::cell::LstmFloat;
 use super::rhs::{transpose_w_hh, Rhs};
-use super::{rows_per_chunk, split_weights, ChunkSaved, LstmSeq};
+use super::{rows_per_chunk, split_weights, ChunkSaved, LstmSeq, COPY_ROWS};
 
 impl LstmSeq {
     /// Forward over all rows: `xp (b, t, 4h)`, `w (4h, h + 1)` (`[W_hh | b]`), `hc0 (2, b, h)`;
@@ -261,14 +261,7 @@ impl LstmSeq {
             (dx, dw_ih)
         })?;
         let dw = weights
-            .then(|| {
-                let mut dw = Vec::with_capacity(g4 * (d + ws));
-                for (a, r) in dw_ih.chunks_exact(d.max(1)).zip(acc.chunks_exact(ws)) {
-                    dw.extend_from_slice(&a[..d]);
-                    dw.extend_from_slice(r);
-                }
-                Tensor::from_vec(dw, (g4, d + ws), &dev)
-            })
+            .then(|| Tensor::from_vec(join_weights(&dw_ih, &acc, g4, d, ws), (g4, d + ws), &dev))
             .transpose()?;
         let dx = Tensor::from_vec(dx, (b, t_len, d), &dev)?;
         let dhc0 = Tensor::cat(
@@ -279,6 +272,36 @@ impl LstmSeq {
             0,
         )?;
         Ok((dx, dw, dhc0))
+    }
+}
+
+/// `[a | r] (g4 × (d + ws))` from `a (g4 × d)` and `r (g4 × ws)`, in blocks of rows on candle's
+/// pool (a copy: the same values whatever the blocks).
+fn join_weights<T: Copy + Send + Sync>(a: &[T], r: &[T], g4: usize, d: usize, ws: usize) -> Vec<T> {
+    let cols = d + ws;
+    if d == 0 {
+        return r.to_vec();
+    }
+    // SAFETY: every output row gets its `d` values of `a` and `ws` of `r`: `cols` in all.
+    unsafe {
+        written(g4 * cols, |out| {
+            let items: Vec<_> = out
+                .chunks_mut(COPY_ROWS * cols)
+                .zip(a.chunks(COPY_ROWS * d))
+                .zip(r.chunks(COPY_ROWS * ws))
+                .collect();
+            run_chunks(items, |_, ((o, a), r)| {
+                for ((o, a), r) in o
+                    .chunks_exact_mut(cols)
+                    .zip(a.chunks_exact(d))
+                    .zip(r.chunks_exact(ws))
+                {
+                    let (oa, or) = o.split_at_mut(d);
+                    write_all(oa, a);
+                    write_all(or, r);
+                }
+            });
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The recurrent matrix as the right operand of each step's GEMM: whole, or in column panels
 //! when large.
 
-use crate::cpu::matmul;
+use crate::cpu::{matmul, run_chunks, written};
 
 /// Bytes of a recurrent matrix above which it is stored in column panels (see [`Rhs`]). The
 /// small presets' matrices (256 units: 1 MiB) stay below, so their checkpoints keep their
@@ -72,22 +72,34 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
 }
 
 /// `W_hhᵀ (h × 4h)` from `[W_hh | b] (4h × (h + 1))`, in 16 × 16 tiles: the column-wise walk
-/// of a plain double loop missed the cache on every element.
-pub(super) fn transpose_w_hh<T: Copy + num_traits::Zero>(w: &[T], g4: usize, h: usize) -> Vec<T> {
+/// of a plain double loop missed the cache on every element. Blocks of 16 rows of the result
+/// run on candle's pool (a copy: the same values whatever the blocks).
+pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(w: &[T], g4: usize, h: usize) -> Vec<T> {
     const TILE: usize = 16;
     let ws = h + 1;
-    let mut wt = vec![T::zero(); h * g4];
-    for q0 in (0..g4).step_by(TILE) {
-        let q1 = (q0 + TILE).min(g4);
-        for j0 in (0..h).step_by(TILE) {
-            // Writes run along rows of wt (contiguous); reads step by h + 1 values, which
-            // unlike wt's 4h (a power of two times 4 bytes) do not all map to one cache set.
-            for j in j0..(j0 + TILE).min(h) {
-                for (q, d) in (q0..q1).zip(&mut wt[j * g4 + q0..j * g4 + q1]) {
-                    *d = w[q * ws + j];
-                }
-            }
-        }
+    if g4 == 0 || h == 0 {
+        return Vec::new();
     }
-    wt
+    // SAFETY: block `jb` holds rows `16·jb ..` of the result, and every (j, q) of them is
+    // written (all q in 0..g4 for each of its rows).
+    unsafe {
+        written(h * g4, |wt| {
+            let items: Vec<_> = wt.chunks_mut(TILE * g4).enumerate().collect();
+            run_chunks(items, |_, (jb, rows)| {
+                let j0 = jb * TILE;
+                for q0 in (0..g4).step_by(TILE) {
+                    let q1 = (q0 + TILE).min(g4);
+                    // Writes run along rows of wt (contiguous); reads step by h + 1 values,
+                    // which unlike wt's 4h (a power of two times 4 bytes) do not all map to
+                    // one cache set.
+                    for (jj, row) in rows.chunks_exact_mut(g4).enumerate() {
+                        let j = j0 + jj;
+                        for (q, d) in (q0..q1).zip(&mut row[q0..q1]) {
+                            d.write(w[q * ws + j]);
+                        }
+                    }
+                }
+            });
+        })
+    }
 }

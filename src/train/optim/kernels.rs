@@ -1,10 +1,33 @@
 //! The fused in-place AdamW update on the CPU: the two moments and the weight step as candle
 //! in-place ops reading the gradient where it lies (no temporaries), and the squared gradient
-//! norm read in place.
+//! norm read in place. The updates are elementwise, so they run in blocks on candle's pool in
+//! the widest vector instructions the CPU has, with the same bits as one plain loop.
 
 use candle_core::{CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Storage, Tensor, WithDType};
 
-use crate::cpu::contiguous;
+use crate::cpu::{contiguous, run_chunks, simd};
+
+/// Values per block of the elementwise updates (64 KiB of f32 per operand).
+const BLOCK: usize = 1 << 14;
+
+/// `f(dst_block, [src_block; N])` over blocks of [`BLOCK`] values of `dst` and the sources
+/// (each as long as `dst`), on candle's pool (a tensor of one block runs on the calling
+/// thread), compiled for the CPU's vector instructions. Elementwise `f` gives the same values
+/// whatever the blocks.
+fn blocks<T: Send + Sync, const N: usize>(
+    dst: &mut [T],
+    src: [&[T]; N],
+    f: impl Fn(&mut [T], [&[T]; N]) + Sync,
+) {
+    let items: Vec<_> = dst.chunks_mut(BLOCK).enumerate().collect();
+    run_chunks(items, |_, (i, d)| {
+        let s = src.map(|x| &x[i * BLOCK..][..d.len()]);
+        simd(
+            #[inline(always)]
+            || f(d, s),
+        )
+    });
+}
 
 /// Whether `t` can join the fused in-place update of `w`: both contiguous on the CPU with
 /// the same float dtype (f32 or f64) and shape.
@@ -38,7 +61,7 @@ pub(super) fn cpu_sum_sq(t: &Tensor) -> Option<f64> {
 }
 
 /// Floats of the fused update, with mutable access to their CPU storage.
-pub(super) trait AdamFloat: WithDType + num_traits::Float {
+pub(super) trait AdamFloat: WithDType + num_traits::Float + Send + Sync {
     fn slice_mut(s: &mut CpuStorage) -> candle_core::Result<&mut [Self]>;
 }
 
@@ -105,14 +128,18 @@ impl Moment {
         let one_m = T::from(1.0 - self.beta).expect("float");
         let s = T::from(self.scale).expect("float");
         if self.square {
-            for (m, &g) in m.iter_mut().zip(g) {
-                let g = g * s;
-                *m = *m * beta + g * g * one_m;
-            }
+            blocks(m, [g], |m, [g]| {
+                for (m, &g) in m.iter_mut().zip(g) {
+                    let g = g * s;
+                    *m = *m * beta + g * g * one_m;
+                }
+            });
         } else {
-            for (m, &g) in m.iter_mut().zip(g) {
-                *m = *m * beta + g * s * one_m;
-            }
+            blocks(m, [g], |m, [g]| {
+                for (m, &g) in m.iter_mut().zip(g) {
+                    *m = *m * beta + g * s * one_m;
+                }
+            });
         }
         Ok(())
     }
@@ -165,9 +192,11 @@ impl Apply {
         let ibc1 = T::from(1.0 / self.bc1).expect("float");
         let ibc2 = T::from(1.0 / self.bc2).expect("float");
         let eps = T::from(self.eps).expect("float");
-        for ((w, &m), &v) in w.iter_mut().zip(m).zip(v) {
-            *w = *w * keep - lr * (m * ibc1) / ((v * ibc2).sqrt() + eps);
-        }
+        blocks(w, [m, v], |w, [m, v]| {
+            for ((w, &m), &v) in w.iter_mut().zip(m).zip(v) {
+                *w = *w * keep - lr * (m * ibc1) / ((v * ibc2).sqrt() + eps);
+            }
+        });
         Ok(())
     }
 }
@@ -190,5 +219,82 @@ impl InplaceOp3 for Apply {
             CpuStorage::F64(_) => self.run::<f64>(s1, l1, s2, l2, s3, l3),
             _ => candle_core::bail!("adamw: f32 or f64 only"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The updates in blocks on the pool (three blocks and a tail) give the bits of one plain
+    /// loop over the same formulas.
+    #[test]
+    fn blocks_give_the_bits_of_one_loop() {
+        let n = 3 * BLOCK + 7;
+        let val = |i: usize, a: f32| ((i as f32 * a).sin() + 0.1) * 0.3;
+        let (g0, m0, v0, w0): (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) = (
+            (0..n).map(|i| val(i, 0.37)).collect(),
+            (0..n).map(|i| val(i, 0.11)).collect(),
+            (0..n).map(|i| val(i, 0.23).abs()).collect(),
+            (0..n).map(|i| val(i, 0.05)).collect(),
+        );
+        let t = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+        let (g, m, v, w) = (t(&g0), t(&m0), t(&v0), t(&w0));
+        let (b1, b2, s) = (0.9, 0.99, 0.7);
+        m.inplace_op2(
+            &g,
+            &Moment {
+                beta: b1,
+                scale: s,
+                square: false,
+            },
+        )
+        .unwrap();
+        v.inplace_op2(
+            &g,
+            &Moment {
+                beta: b2,
+                scale: s,
+                square: true,
+            },
+        )
+        .unwrap();
+        let a = Apply {
+            lr: 0.01,
+            decay: 0.1,
+            bc1: 0.19,
+            bc2: 0.0199,
+            eps: 1e-6,
+        };
+        w.inplace_op3(&m, &v, &a).unwrap();
+        let (b1f, b2f, sf) = (b1 as f32, b2 as f32, s as f32);
+        let (o1, o2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
+        let keep = (1.0 - a.lr * a.decay) as f32;
+        let (lr, ibc1, ibc2, eps) = (
+            a.lr as f32,
+            (1.0 / a.bc1) as f32,
+            (1.0 / a.bc2) as f32,
+            a.eps as f32,
+        );
+        let bits = |x: &Tensor| -> Vec<u32> {
+            x.to_vec1::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect()
+        };
+        let (mut em, mut ev, mut ew) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let mi = m0[i] * b1f + g0[i] * sf * o1;
+            let gs = g0[i] * sf;
+            let vi = v0[i] * b2f + gs * gs * o2;
+            em.push(mi.to_bits());
+            ev.push(vi.to_bits());
+            ew.push((w0[i] * keep - lr * (mi * ibc1) / ((vi * ibc2).sqrt() + eps)).to_bits());
+        }
+        assert_eq!(bits(&m), em);
+        assert_eq!(bits(&v), ev);
+        assert_eq!(bits(&w), ew);
     }
 }

@@ -266,20 +266,25 @@ impl AdamW {
         // Sum on the device and read back once (not once per parameter).
         let mut sq: Option<Tensor> = None;
         let mut host = 0f64; // sums read straight from CPU storage
-        for g in self.groups.iter().filter(|g| !g.frozen) {
-            for (_, v) in &g.vars {
-                if let Some(gr) = grads.get(v.as_tensor()) {
-                    if let Some(s) = cpu_sum_sq(gr) {
-                        host += s;
-                        continue;
-                    }
-                    let s = gr.to_dtype(DType::F64)?.sqr()?.sum_all()?;
-                    sq = Some(match sq {
-                        Some(acc) => (acc + s)?,
-                        None => s,
-                    });
-                }
+        let grs: Vec<&Tensor> = self
+            .groups
+            .iter()
+            .filter(|g| !g.frozen)
+            .flat_map(|g| g.vars.iter().filter_map(|(_, v)| grads.get(v.as_tensor())))
+            .collect();
+        // Each tensor's sum is one sequential chain whatever thread runs it, and the sums are
+        // added in parameter order below: the same bits as one loop over the tensors.
+        let sums = crate::cpu::run_chunks(grs.clone(), |_, gr| cpu_sum_sq(gr));
+        for (gr, s) in grs.into_iter().zip(sums) {
+            if let Some(s) = s {
+                host += s;
+                continue;
             }
+            let s = gr.to_dtype(DType::F64)?.sqr()?.sum_all()?;
+            sq = Some(match sq {
+                Some(acc) => (acc + s)?,
+                None => s,
+            });
         }
         let sq = host
             + match sq {

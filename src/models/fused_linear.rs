@@ -21,8 +21,15 @@ use std::mem::MaybeUninit;
 use crate::cpu::{contiguous, matmul, matmul_into, run_chunks, with_values, written};
 use crate::Result;
 
-/// Rows of `x` per block of the forward pass and of `dx`.
+/// Rows of `x` per block of the forward pass and of `dx`, at least.
 pub(crate) const ROW_BLOCK: usize = 256;
+
+/// Rows per block of the forward pass and of `dx` for `n` rows: one block per thread (each
+/// block's GEMM packs the whole weight matrix for itself, so more blocks pack it more often),
+/// and at least [`ROW_BLOCK`]. Every element is the same sum whatever the blocks.
+fn row_block(n: usize) -> usize {
+    n.div_ceil(crate::cpu::pool_threads()).max(ROW_BLOCK)
+}
 /// Output features per block of `dw` and `db` (`o` outputs, `i` inputs). Each block is one GEMM
 /// whose depth is the rows of `x`, and every block packs the whole of `x` for it, so the fewer
 /// blocks the better: one per thread. The `gemm` crate splits the depth by the depth alone,
@@ -43,13 +50,17 @@ fn out_block(o: usize, i: usize) -> usize {
 
 /// `y (n × o) = x (n × i) · wᵀ (+ b)`.
 pub(super) fn forward_values<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize) -> Vec<T> {
+    let n = x.len() / (w.len() / o.max(1)).max(1);
+    forward_rows(x, w, b, o, row_block(n))
+}
+
+/// [`forward_values`] in blocks of `rb` rows.
+fn forward_rows<T: KFloat>(x: &[T], w: &[T], b: Option<&[T]>, o: usize, rb: usize) -> Vec<T> {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
     let fill = |y: &mut [MaybeUninit<T>]| {
-        let items: Vec<(&[T], &mut [MaybeUninit<T>])> = x
-            .chunks(ROW_BLOCK * i)
-            .zip(y.chunks_mut(ROW_BLOCK * o))
-            .collect();
+        let items: Vec<(&[T], &mut [MaybeUninit<T>])> =
+            x.chunks(rb * i).zip(y.chunks_mut(rb * o)).collect();
         run_chunks(items, |_, (xs, ys)| block(ys, xs, w, b, o));
     };
     // SAFETY: the row blocks cover `y`, and each block is written whole by `block`.
@@ -97,23 +108,28 @@ pub(super) fn backward_values<T: KFloat>(
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let i = w.len() / o.max(1);
     let n = x.len() / i.max(1);
+    let dx = input_grad(g, w, o, row_block(n));
+    if !weights {
+        return (dx, Vec::new(), Vec::new());
+    }
+    let (dw, db) = weight_grads(x, g, (o, i), bias, out_block(o, i));
+    (dx, dw, db)
+}
+
+/// `dx = g·w` of [`backward_values`] in blocks of `rb` rows.
+fn input_grad<T: KFloat>(g: &[T], w: &[T], o: usize, rb: usize) -> Vec<T> {
+    let i = w.len() / o.max(1);
+    let n = g.len() / o.max(1);
     let fill = |dx: &mut [MaybeUninit<T>]| {
-        let items: Vec<(&[T], &mut [MaybeUninit<T>])> = g
-            .chunks(ROW_BLOCK * o)
-            .zip(dx.chunks_mut(ROW_BLOCK * i))
-            .collect();
+        let items: Vec<(&[T], &mut [MaybeUninit<T>])> =
+            g.chunks(rb * o).zip(dx.chunks_mut(rb * i)).collect();
         run_chunks(items, |_, (gs, dxs)| {
             let rows = gs.len() / o;
             matmul_into(dxs, gs, 1, o as isize, w, 1, i as isize, rows, i, o);
         });
     };
     // SAFETY: the row blocks cover `dx`, each written whole by its GEMM.
-    let dx = unsafe { written(n * i, fill) };
-    if !weights {
-        return (dx, Vec::new(), Vec::new());
-    }
-    let (dw, db) = weight_grads(x, g, (o, i), bias, out_block(o, i));
-    (dx, dw, db)
+    unsafe { written(n * i, fill) }
 }
 
 /// `(dw, db)` of [`backward_values`] in blocks of `ob` output features.
@@ -362,6 +378,36 @@ mod tests {
                 );
             }
             assert!(sizes.contains(&out_block(o, i)) || i > 64);
+        }
+    }
+
+    /// The output and the input gradient have the same bits whatever the row blocks (the
+    /// fixed 256 rows of before, or one block per thread of 2, 3 or 16), with and without the
+    /// bias, so training does not depend on the thread count either.
+    #[test]
+    fn rows_do_not_depend_on_the_block_size() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (n, o, i) = (2100, 96, 128);
+        let rnd = |rng: &mut rand_chacha::ChaCha8Rng, len: usize| -> Vec<f32> {
+            (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+        };
+        let (x, w, b, g) = (
+            rnd(&mut rng, n * i),
+            rnd(&mut rng, o * i),
+            rnd(&mut rng, o),
+            rnd(&mut rng, n * o),
+        );
+        let bits = |v: Vec<f32>| v.iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+        for bias in [None, Some(&b[..])] {
+            let first = bits(forward_rows(&x, &w, bias, o, 256));
+            let dx = bits(input_grad(&g, &w, o, 256));
+            for rb in [n.div_ceil(2), n.div_ceil(3), n.div_ceil(16), n] {
+                assert!(
+                    bits(forward_rows(&x, &w, bias, o, rb)) == first,
+                    "y, rows {rb}"
+                );
+                assert!(bits(input_grad(&g, &w, o, rb)) == dx, "dx, rows {rb}");
+            }
         }
     }
 }

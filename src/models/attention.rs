@@ -424,13 +424,15 @@ mod tests {
 
     #[test]
     fn stack_pass_matches_the_graph_causal_odd_length() {
-        // 100 positions: groups of 200 rows, not the linear op's 256-row blocks
+        // 100 positions: groups of 200 rows, not the linear op's blocks (one per thread, at
+        // least 256 rows)
         same_bits(ModelConfig::transformer_small(), 100);
     }
 
     #[test]
     fn stack_pass_matches_the_graph_long_windows() {
-        // 300 positions: one sequence per group, its GEMMs in blocks of 256 + 44 rows
+        // 300 positions: one sequence per group, 300 rows, against the linear op's blocks of
+        // the whole batch's rows
         let cfg = ModelConfig {
             emb_dim: 32,
             attn_heads: 2,

@@ -22,7 +22,7 @@ use crate::cpu::{contiguous, matmul, matmul_into, run_chunks, with_values, writt
 use crate::Result;
 
 /// Rows of `x` per block of the forward pass and of `dx`, at least.
-pub(crate) const ROW_BLOCK: usize = 256;
+const ROW_BLOCK: usize = 256;
 
 /// Rows per block of the forward pass and of `dx` for `n` rows: one block per thread (each
 /// block's GEMM packs the whole weight matrix for itself, so more blocks pack it more often),

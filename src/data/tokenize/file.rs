@@ -230,7 +230,7 @@ fn parallel_text(text: &[u8], t: &KmerTokenizer) -> Option<Vec<(String, Vec<u32>
         return None;
     }
     // Records: a '>' at the start of a line, looked for in pieces on the pool (one scan of
-    // the whole text on one thread was a tenth of a BGZF genome's time on two).
+    // the whole text on one thread took 4–10 % of a BGZF genome's time on two).
     let n_chunks = text.len().div_ceil(PIECE);
     let found: Vec<Vec<usize>> = (0..n_chunks)
         .into_par_iter()

@@ -25,7 +25,7 @@
 use std::cell::Cell;
 use std::sync::Mutex;
 
-use crate::cpu::{contiguous, pool_threads, run_chunks, write_all, written};
+use crate::cpu::{contiguous, cpu_slice, pool_threads, run_chunks, write_all, written};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 mod cell;
@@ -290,14 +290,58 @@ pub fn lstm_seq(
     let h = g4 / 4;
     let hc0 = Tensor::stack(&[h0, c0], 0)?.contiguous()?;
     let x = x.contiguous()?;
-    let wcat = Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?;
-    // candle records the op for backward exactly when one of its inputs is tracked
-    let op = LstmSeq::new(x.track_op() || wcat.track_op() || hc0.track_op());
-    let out = x.apply_op3_arc(&wcat, &hc0, std::sync::Arc::new(Box::new(op)))?;
+    let tracked = [&x, w_ih, w_hh, bias, &hc0].iter().any(|t| t.track_op());
+    let out = match x.dtype() {
+        // Nothing to differentiate (an inference view) on the CPU: the pass from the weights as
+        // they are, with no op in a graph and no joined weight matrix.
+        DType::F32 if !tracked && x.device().is_cpu() => {
+            untracked::<f32>(&x, w_ih, w_hh, bias, &hc0)?
+        }
+        DType::F64 if !tracked && x.device().is_cpu() => {
+            untracked::<f64>(&x, w_ih, w_hh, bias, &hc0)?
+        }
+        _ => {
+            let wcat = Tensor::cat(&[w_ih, w_hh, &bias.reshape((g4, 1))?], 1)?.contiguous()?;
+            // candle records the op for backward exactly when one of its inputs is tracked
+            let op = LstmSeq::new(tracked);
+            x.apply_op3_arc(&wcat, &hc0, std::sync::Arc::new(Box::new(op)))?
+        }
+    };
     let hs = out.narrow(0, 0, b * t_len * h)?.reshape((b, t_len, h))?;
     let h_last = hs.narrow(1, t_len - 1, 1)?.squeeze(1)?;
     let c_last = out.narrow(0, b * t_len * h, b * h)?.reshape((b, h))?;
     Ok((hs, h_last, c_last))
+}
+
+/// [`lstm_seq`]'s flat output when no input is tracked, on the CPU (see
+/// [`LstmSeq::fwd_from_parts`]).
+fn untracked<T: cell::LstmFloat>(
+    x: &Tensor,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    bias: &Tensor,
+    hc0: &Tensor,
+) -> Result<Tensor> {
+    let (b, t_len, _) = x.dims3()?;
+    let h = w_hh.dim(0)? / 4;
+    let (w_ih, w_hh, bias) = (w_ih.contiguous()?, w_hh.contiguous()?, bias.contiguous()?);
+    let (xs, xl) = x.storage_and_layout();
+    let (is, il) = w_ih.storage_and_layout();
+    let (hs, hl) = w_hh.storage_and_layout();
+    let (bs, bl) = bias.storage_and_layout();
+    let (cs, cl) = hc0.storage_and_layout();
+    let out = LstmSeq::fwd_from_parts(
+        cpu_slice::<T>(&xs, xl)?,
+        (
+            cpu_slice::<T>(&is, il)?,
+            cpu_slice::<T>(&hs, hl)?,
+            cpu_slice::<T>(&bs, bl)?,
+        ),
+        cpu_slice::<T>(&cs, cl)?,
+        (b, t_len, h),
+    )?;
+    let n = out.len();
+    Tensor::from_vec(out, n, x.device())
 }
 
 #[cfg(test)]
@@ -405,13 +449,21 @@ mod tests {
         }
     }
 
-    /// Without a tracked input (an inference view) the op keeps no per-step state and gives
-    /// the same bits as the pass that keeps it, over several chunks and a final cell state.
+    /// Without a tracked input (an inference view) the pass takes the weights as they are and
+    /// keeps no per-step state, and gives the same bits as the op that joins them and keeps
+    /// it, over several chunks and a final cell state; also at 520 units, where the recurrent
+    /// matrix is stored in panels.
     #[test]
     fn unsaved_forward_equals_the_saving_one() {
+        for dims in [(5, 7, 6, 8), (3, 3, 5, 520)] {
+            unsaved_equals_saving(dims);
+        }
+    }
+
+    fn unsaved_equals_saving((b, t, d, h): (usize, usize, usize, usize)) {
         use candle_core::{Device, Tensor, Var};
         let dev = Device::Cpu;
-        let (b, t, d, h) = (5, 7, 6, 8);
+        assert!(h < 500 || 4 * h * h * 4 > super::rhs::PANEL_BYTES);
         let r = lcg_values;
         let x = Tensor::from_vec(r(b * t * d, 1), (b, t, d), &dev).unwrap();
         let w_ih = Tensor::from_vec(r(4 * h * d, 2), (4 * h, d), &dev).unwrap();
@@ -429,9 +481,25 @@ mod tests {
                 for (a, b) in [(o1, o2), (h1, h2), (c1, c2)] {
                     let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
                     let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                    assert_eq!(a, b, "{chunks} chunks");
+                    assert_eq!(a, b, "{chunks} chunks, {h} units");
                 }
             });
+        }
+    }
+
+    /// The operand written straight into panels is the transposed matrix copied into them,
+    /// value for value, from `[W_hh | b]` rows and from `W_hh` alone; small ones stay whole.
+    #[test]
+    fn transposed_panels_are_the_transpose_in_panels() {
+        use super::rhs::transpose_w_hh;
+        for (h, extra) in [(8, 0), (8, 1), (520, 0), (530, 1)] {
+            let (g4, ws) = (4 * h, h + extra);
+            let w = lcg_values(g4 * ws, h as u64);
+            let direct = Rhs::transposed(&w, g4, h, ws);
+            let copied = Rhs::new(transpose_w_hh(&w, g4, h, ws), h, g4);
+            assert_eq!(direct.width, copied.width, "{h} units");
+            assert_eq!(direct.width == PANEL, h >= 520, "{h} units");
+            assert!(direct.data == copied.data, "{h} units, stride {ws}");
         }
     }
 

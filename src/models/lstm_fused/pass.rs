@@ -7,27 +7,24 @@ use crate::cpu::{cpu_slice, matmul, run_chunks, with_values, write_all, written}
 use candle_core::{Result, Tensor};
 
 use super::cell::LstmFloat;
-use super::rhs::{transpose_w_hh, Rhs};
+use super::rhs::Rhs;
 use super::{rows_per_chunk, split_weights, ChunkSaved, LstmSeq, COPY_ROWS};
 
 impl LstmSeq {
-    /// Forward over all rows: `xp (b, t, 4h)`, `w (4h, h + 1)` (`[W_hh | b]`), `hc0 (2, b, h)`;
-    /// returns the flat output `(b, t, h)` then `(b, h)`.
+    /// Forward over all rows: `xp (b, t, 4h)`, the gate bias `(4h)`, `W_hhᵀ (h × 4h)` as the
+    /// steps' right operand, `hc0 (2, b, h)`; returns the flat output `(b, t, h)` then `(b, h)`.
+    #[allow(clippy::too_many_arguments)]
     fn fwd<T: LstmFloat>(
         &self,
         xp: &[T],
-        w: &[T],
+        bias: &[T],
+        wt: &Rhs<T>,
         hc0: &[T],
         t_len: usize,
         b: usize,
         h: usize,
     ) -> Result<Vec<T>> {
         let g4 = 4 * h;
-        let ws = h + 1; // row stride of [W_hh | b]
-        let bias: Vec<T> = (0..g4).map(|q| w[q * ws + h]).collect();
-        // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
-        // operand instead of repacking 4h × h values at every step.
-        let wt = Rhs::new(transpose_w_hh(w, g4, h), h, g4);
         let rpc = rows_per_chunk(b);
         let mut saved: Vec<ChunkSaved<T>> = Vec::new();
         let mut fill = |out: &mut [MaybeUninit<T>]| {
@@ -40,7 +37,7 @@ impl LstmSeq {
                 let r0 = ci * rpc;
                 let n = c_last.len() / h;
                 if !self.save {
-                    return fwd_unsaved((xp, &bias, &wt, hc0), (hs, c_last), (r0, n, b, t_len, h));
+                    return fwd_unsaved((xp, bias, wt, hc0), (hs, c_last), (r0, n, b, t_len, h));
                 }
                 // The pre-activation gates of every step start as xp + bias, written once here
                 // rather than zero-filled and overwritten step by step.
@@ -48,7 +45,7 @@ impl LstmSeq {
                 for t in 0..t_len {
                     for r in 0..n {
                         let src = &xp[((r0 + r) * t_len + t) * g4..][..g4];
-                        gates.extend(src.iter().zip(&bias).map(|(&x, &bq)| x + bq));
+                        gates.extend(src.iter().zip(bias).map(|(&x, &bq)| x + bq));
                     }
                 }
                 let mut cells = vec![T::zero(); (t_len + 1) * n * h];
@@ -58,15 +55,7 @@ impl LstmSeq {
                 for t in 0..t_len {
                     let g = &mut gates[t * n * g4..(t + 1) * n * g4];
                     let (c_prev, c_next) = cells[t * n * h..(t + 2) * n * h].split_at_mut(n * h);
-                    step(
-                        &wt,
-                        g,
-                        (c_prev, c_next),
-                        &mut hprev,
-                        hs,
-                        (t, t_len),
-                        &mut tc,
-                    );
+                    step(wt, g, (c_prev, c_next), &mut hprev, hs, (t, t_len), &mut tc);
                 }
                 write_all(c_last, &cells[t_len * n * h..]);
                 ChunkSaved { gates, cells }
@@ -164,9 +153,32 @@ impl LstmSeq {
         hc0: &[T],
         (b, t_len, d, h): (usize, usize, usize, usize),
     ) -> Result<Vec<T>> {
-        let (w_ih, w_rec) = split_weights(wcat, 4 * h, d, h + 1);
-        let xp = crate::models::fused_linear::forward_values(x, &w_ih, None, 4 * h);
-        self.fwd(&xp, &w_rec, hc0, t_len, b, h)
+        let g4 = 4 * h;
+        let (w_ih, w_rec) = split_weights(wcat, g4, d, h + 1);
+        let xp = crate::models::fused_linear::forward_values(x, &w_ih, None, g4);
+        let bias: Vec<T> = (0..g4).map(|q| w_rec[q * (h + 1) + h]).collect();
+        // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
+        // operand instead of repacking 4h × h values at every step.
+        let wt = Rhs::transposed(&w_rec, g4, h, h + 1);
+        self.fwd(&xp, &bias, &wt, hc0, t_len, b, h)
+    }
+
+    /// The forward pass from the weights as they are, for an inference view (nothing tracked,
+    /// so nothing saved): `x (b, t, d)`, `W_ih (4h × d)`, `W_hh (4h × h)`, the gate bias `(4h)`,
+    /// `hc0 (2, b, h)`, all contiguous. The same values as [`fwd_from_input`] (the same
+    /// products of the same operands), without first joining `[W_ih | W_hh | b]` into one
+    /// tensor and splitting it again: two copies of every weight per layer and batch, 84 MB of
+    /// fresh memory for a layer of seed 003's 1 150 units.
+    pub(super) fn fwd_from_parts<T: LstmFloat>(
+        x: &[T],
+        (w_ih, w_hh, bias): (&[T], &[T], &[T]),
+        hc0: &[T],
+        (b, t_len, h): (usize, usize, usize),
+    ) -> Result<Vec<T>> {
+        let g4 = 4 * h;
+        let xp = crate::models::fused_linear::forward_values(x, w_ih, None, g4);
+        let wt = Rhs::transposed(w_hh, g4, h, h);
+        super::LstmSeq::new(false).fwd(&xp, bias, &wt, hc0, t_len, b, h)
     }
 
     pub(super) fn bwd_impl<T: LstmFloat>(

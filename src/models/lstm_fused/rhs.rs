@@ -47,6 +47,43 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
         }
     }
 
+    /// `W_hhᵀ (h × 4h)` as the right operand, from the `4h` rows of `w`, `ws` values apart
+    /// (see [`transpose_w_hh`]): the same operand as `Rhs::new(transpose_w_hh(…))`, but a
+    /// paneled one is written straight from `w`, one panel per task on candle's pool, instead
+    /// of transposed whole and then copied into panels (seed 003's 1 150 units: 21 MB less
+    /// to write per layer and pass).
+    pub(super) fn transposed(w: &[T], g4: usize, h: usize, ws: usize) -> Self
+    where
+        T: Send + Sync,
+    {
+        let (k, n) = (h, g4);
+        if k * n * std::mem::size_of::<T>() <= PANEL_BYTES || n <= PANEL {
+            return Rhs::new(transpose_w_hh(w, g4, h, ws), k, n);
+        }
+        // SAFETY: panel `p` (columns c0..c1 of the result) is the `k · (c1 − c0)` values from
+        // `c0 · k` on, and every one of them is written (rows j, then columns q).
+        let data = unsafe {
+            written(k * n, |out| {
+                let items: Vec<_> = out.chunks_mut(PANEL * k).enumerate().collect();
+                run_chunks(items, |_, (p, panel)| {
+                    let c0 = p * PANEL;
+                    let width = panel.len() / k;
+                    for (j, row) in panel.chunks_exact_mut(width).enumerate() {
+                        for (dq, d) in row.iter_mut().enumerate() {
+                            d.write(w[(c0 + dq) * ws + j]);
+                        }
+                    }
+                });
+            })
+        };
+        Rhs {
+            data,
+            k,
+            n,
+            width: PANEL,
+        }
+    }
+
     /// `dst (m × n, rows contiguous) (+)= lhs (m × k) · self`.
     pub(super) fn mul(&self, dst: &mut [T], accumulate: bool, lhs: (&[T], isize, isize), m: usize) {
         let (l, lc, lr) = lhs;
@@ -71,12 +108,17 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
     }
 }
 
-/// `W_hhᵀ (h × 4h)` from `[W_hh | b] (4h × (h + 1))`, in 16 × 16 tiles: the column-wise walk
-/// of a plain double loop missed the cache on every element. Blocks of 16 rows of the result
-/// run on candle's pool (a copy: the same values whatever the blocks).
-pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(w: &[T], g4: usize, h: usize) -> Vec<T> {
+/// `W_hhᵀ (h × 4h)` from the `4h` rows of `w`, `ws` values apart, whose first `h` values are
+/// `W_hh`'s row (`[W_hh | b]`: `ws = h + 1`; `W_hh` alone: `h`), in 16 × 16 tiles: the
+/// column-wise walk of a plain double loop missed the cache on every element. Blocks of 16
+/// rows of the result run on candle's pool (a copy: the same values whatever the blocks).
+pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(
+    w: &[T],
+    g4: usize,
+    h: usize,
+    ws: usize,
+) -> Vec<T> {
     const TILE: usize = 16;
-    let ws = h + 1;
     if g4 == 0 || h == 0 {
         return Vec::new();
     }
@@ -89,9 +131,9 @@ pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(w: &[T], g4: usize, h: usize
                 let j0 = jb * TILE;
                 for q0 in (0..g4).step_by(TILE) {
                     let q1 = (q0 + TILE).min(g4);
-                    // Writes run along rows of wt (contiguous); reads step by h + 1 values,
-                    // which unlike wt's 4h (a power of two times 4 bytes) do not all map to
-                    // one cache set.
+                    // Writes run along rows of wt (contiguous); reads step by `ws` values
+                    // (h + 1 for [W_hh | b], which unlike wt's 4h, a power of two times 4
+                    // bytes, do not all map to one cache set).
                     for (jj, row) in rows.chunks_exact_mut(g4).enumerate() {
                         let j = j0 + jj;
                         for (q, d) in (q0..q1).zip(&mut row[q0..q1]) {

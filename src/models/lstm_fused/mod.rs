@@ -322,8 +322,22 @@ fn untracked<T: cell::LstmFloat>(
     bias: &Tensor,
     hc0: &Tensor,
 ) -> Result<Tensor> {
-    let (b, t_len, _) = x.dims3()?;
-    let h = w_hh.dim(0)? / 4;
+    let (b, t_len, d) = x.dims3()?;
+    let (g4, h) = w_hh.dims2()?;
+    if g4 != 4 * h
+        || w_ih.dims() != [g4, d]
+        || bias.elem_count() != g4
+        || hc0.elem_count() != 2 * b * h
+    {
+        candle_core::bail!(
+            "lstm-seq: W_ih {:?}, W_hh {:?}, bias {:?} and state {:?} do not fit an input of {d} \
+             values and {h} units",
+            w_ih.dims(),
+            w_hh.dims(),
+            bias.dims(),
+            hc0.dims()
+        )
+    }
     let (w_ih, w_hh, bias) = (w_ih.contiguous()?, w_hh.contiguous()?, bias.contiguous()?);
     let (xs, xl) = x.storage_and_layout();
     let (is, il) = w_ih.storage_and_layout();
@@ -458,6 +472,13 @@ mod tests {
         for dims in [(5, 7, 6, 8), (3, 3, 5, 520)] {
             unsaved_equals_saving(dims);
         }
+        // Weights that do not fit the input are an error, not a panic.
+        use candle_core::{Device, Tensor};
+        let z =
+            |shape: &[usize]| Tensor::zeros(shape, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let (x, h0) = (z(&[2, 3, 5]), z(&[2, 8]));
+        let err = super::lstm_seq(&x, &z(&[32, 4]), &z(&[32, 8]), &z(&[32]), &h0, &h0);
+        assert!(err.unwrap_err().to_string().contains("do not fit"));
     }
 
     fn unsaved_equals_saving((b, t, d, h): (usize, usize, usize, usize)) {

@@ -162,9 +162,7 @@ impl StreamEncoder {
                 // only ACGTacgt (the caller checked), and `dst` has `n = seq.len()` slots.
                 done = unsafe { simd::clean_stride1(seq, self.k, code, dst) };
                 // The window after those bases: the last k of them (k <= 15 < 16 <= done).
-                code = seq[done - self.k..done]
-                    .iter()
-                    .fold(0, |c, &b| (c << 2) | CODE[b as usize] as u64);
+                code = window_code(&seq[done - self.k..done]);
             }
             for (d, &b) in dst[done..].iter_mut().zip(&seq[done..]) {
                 code = (code << 2) | CODE[b as usize] as u64;
@@ -178,12 +176,7 @@ impl StreamEncoder {
             let mut done = 0;
             #[cfg(target_arch = "x86_64")]
             if crate::cpu::has_avx512() {
-                done = strided_blocks(seq, self.k, s, code, dst);
-                if done > 0 {
-                    code = seq[done - self.k..done]
-                        .iter()
-                        .fold(0, |c, &b| (c << 2) | CODE[b as usize] as u64);
-                }
+                (done, code) = strided_blocks(seq, self.k, s, code, dst);
             }
             for (d, step) in dst[done / s..].iter_mut().zip(seq[done..].chunks_exact(s)) {
                 for &b in step {
@@ -303,8 +296,8 @@ impl Sink for SliceSink<'_> {
 /// Stride-`s` ids of clean bases (the window before them in `code`, a token just emitted)
 /// from the AVX-512 stride-1 kernel: blocks of a multiple of `lcm(16, s)` bases, at most
 /// 1 024, each encoded at stride 1 into a buffer of which every `s`-th id is kept. Returns the
-/// bases done (a multiple of `s`; their `done / s` ids are in `dst`); 0 when `lcm(16, s)` is
-/// over 1 024 or `seq` shorter than it.
+/// bases done (a multiple of `s`; their `done / s` ids are in `dst`) and the window after
+/// them; `(0, code)` when `lcm(16, s)` is over 1 024 or `seq` shorter than it.
 #[cfg(target_arch = "x86_64")]
 fn strided_blocks(
     seq: &[u8],
@@ -312,11 +305,11 @@ fn strided_blocks(
     s: usize,
     mut code: u64,
     dst: &mut [std::mem::MaybeUninit<u32>],
-) -> usize {
+) -> (usize, u64) {
     const BUF: usize = 1024;
     let unit = 16 / gcd(16, s) * s;
     if unit > BUF || seq.len() < unit.max(k) {
-        return 0;
+        return (0, code);
     }
     let block = BUF / unit * unit;
     let whole = seq.len() / unit * unit;
@@ -333,12 +326,19 @@ fn strided_blocks(
             // SAFETY: the kernel wrote all `len` slots.
             d.write(unsafe { buf[j * s + s - 1].assume_init() });
         }
-        code = bases[len - k..]
-            .iter()
-            .fold(0, |c, &b| (c << 2) | CODE[b as usize] as u64);
+        code = window_code(&bases[len - k..]);
         at += len;
     }
-    whole
+    (whole, code)
+}
+
+/// The 2-bit codes of clean bases, the last in the lowest two bits: the window an encoder
+/// holds after them.
+#[cfg(target_arch = "x86_64")]
+fn window_code(bases: &[u8]) -> u64 {
+    bases
+        .iter()
+        .fold(0, |c, &b| (c << 2) | CODE[b as usize] as u64)
 }
 
 #[cfg(target_arch = "x86_64")]

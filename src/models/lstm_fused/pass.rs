@@ -154,22 +154,19 @@ impl LstmSeq {
         (b, t_len, d, h): (usize, usize, usize, usize),
     ) -> Result<Vec<T>> {
         let g4 = 4 * h;
-        let (w_ih, w_rec) = split_weights(wcat, g4, d, h + 1);
-        let xp = crate::models::fused_linear::forward_values(x, &w_ih, None, g4);
-        let bias: Vec<T> = (0..g4).map(|q| w_rec[q * (h + 1) + h]).collect();
-        // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
-        // operand instead of repacking 4h × h values at every step.
-        let wt = Rhs::transposed(&w_rec, g4, h, h + 1);
-        self.fwd(&xp, &bias, &wt, hc0, t_len, b, h)
+        let (w_ih, w_hh) = split_weights(wcat, g4, d, h);
+        let bias: Vec<T> = (0..g4).map(|q| wcat[q * (d + h + 1) + d + h]).collect();
+        self.fwd_from_parts(x, (&w_ih, &w_hh, &bias), hc0, (b, t_len, h))
     }
 
-    /// The forward pass from the weights as they are, for an inference view (nothing tracked,
-    /// so nothing saved): `x (b, t, d)`, `W_ih (4h × d)`, `W_hh (4h × h)`, the gate bias `(4h)`,
-    /// `hc0 (2, b, h)`, all contiguous. The same values as [`fwd_from_input`] (the same
-    /// products of the same operands), without first joining `[W_ih | W_hh | b]` into one
-    /// tensor and splitting it again: two copies of every weight per layer and batch, 84 MB of
-    /// fresh memory for a layer of seed 003's 1 150 units.
+    /// The forward pass from the weights as separate, contiguous parts: `x (b, t, d)`,
+    /// `W_ih (4h × d)`, `W_hh (4h × h)`, the gate bias `(4h)`, `hc0 (2, b, h)`. An inference
+    /// view (nothing tracked, so nothing saved) calls it with the weights as they are, without
+    /// first joining `[W_ih | W_hh | b]` into one tensor for the op and splitting it again:
+    /// two copies of every weight per layer and batch, 84 MB of fresh memory for a layer of
+    /// seed 003's 1 150 units.
     pub(super) fn fwd_from_parts<T: LstmFloat>(
+        &self,
         x: &[T],
         (w_ih, w_hh, bias): (&[T], &[T], &[T]),
         hc0: &[T],
@@ -177,8 +174,10 @@ impl LstmSeq {
     ) -> Result<Vec<T>> {
         let g4 = 4 * h;
         let xp = crate::models::fused_linear::forward_values(x, w_ih, None, g4);
-        let wt = Rhs::transposed(w_hh, g4, h, h);
-        super::LstmSeq::new(false).fwd(&xp, bias, &wt, hc0, t_len, b, h)
+        // W_hhᵀ (h × 4h) contiguous: the GEMM reads it as an already packed (column-major)
+        // operand instead of repacking 4h × h values at every step.
+        let wt = Rhs::transposed(w_hh, g4, h);
+        self.fwd(&xp, bias, &wt, hc0, t_len, b, h)
     }
 
     pub(super) fn bwd_impl<T: LstmFloat>(

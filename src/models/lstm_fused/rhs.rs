@@ -47,18 +47,17 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
         }
     }
 
-    /// `W_hhᵀ (h × 4h)` as the right operand, from the `4h` rows of `w`, `ws` values apart
-    /// (see [`transpose_w_hh`]): the same operand as `Rhs::new(transpose_w_hh(…))`, but a
-    /// paneled one is written straight from `w`, one panel per task on candle's pool, instead
-    /// of transposed whole and then copied into panels (seed 003's 1 150 units: 21 MB less
-    /// to write per layer and pass).
-    pub(super) fn transposed(w: &[T], g4: usize, h: usize, ws: usize) -> Self
+    /// `W_hhᵀ (h × 4h)` as the right operand, from `W_hh (4h × h)` (see [`transpose_w_hh`]):
+    /// the same operand as `Rhs::new(transpose_w_hh(…))`, but a paneled one is written
+    /// straight from `w`, one panel per task on candle's pool, instead of transposed whole and
+    /// then copied into panels (seed 003's 1 150 units: 21 MB less to write per layer and pass).
+    pub(super) fn transposed(w: &[T], g4: usize, h: usize) -> Self
     where
         T: Send + Sync,
     {
         let (k, n) = (h, g4);
         if k * n * std::mem::size_of::<T>() <= PANEL_BYTES || n <= PANEL {
-            return Rhs::new(transpose_w_hh(w, g4, h, ws), k, n);
+            return Rhs::new(transpose_w_hh(w, g4, h), k, n);
         }
         // SAFETY: panel `p` (columns c0..c1 of the result) is the `k · (c1 − c0)` values from
         // `c0 · k` on, and every one of them is written (rows j, then columns q).
@@ -70,7 +69,7 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
                     let width = panel.len() / k;
                     for (j, row) in panel.chunks_exact_mut(width).enumerate() {
                         for (dq, d) in row.iter_mut().enumerate() {
-                            d.write(w[(c0 + dq) * ws + j]);
+                            d.write(w[(c0 + dq) * h + j]);
                         }
                     }
                 });
@@ -108,16 +107,10 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
     }
 }
 
-/// `W_hhᵀ (h × 4h)` from the `4h` rows of `w`, `ws` values apart, whose first `h` values are
-/// `W_hh`'s row (`[W_hh | b]`: `ws = h + 1`; `W_hh` alone: `h`), in 16 × 16 tiles: the
-/// column-wise walk of a plain double loop missed the cache on every element. Blocks of 16
-/// rows of the result run on candle's pool (a copy: the same values whatever the blocks).
-pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(
-    w: &[T],
-    g4: usize,
-    h: usize,
-    ws: usize,
-) -> Vec<T> {
+/// `W_hhᵀ (h × 4h)` from `W_hh (4h × h)`, in 16 × 16 tiles: the column-wise walk of a plain
+/// double loop missed the cache on every element. Blocks of 16 rows of the result run on
+/// candle's pool (a copy: the same values whatever the blocks).
+pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(w: &[T], g4: usize, h: usize) -> Vec<T> {
     const TILE: usize = 16;
     if g4 == 0 || h == 0 {
         return Vec::new();
@@ -131,13 +124,11 @@ pub(super) fn transpose_w_hh<T: Copy + Send + Sync>(
                 let j0 = jb * TILE;
                 for q0 in (0..g4).step_by(TILE) {
                     let q1 = (q0 + TILE).min(g4);
-                    // Writes run along rows of wt (contiguous); reads step by `ws` values
-                    // (h + 1 for [W_hh | b], which unlike wt's 4h, a power of two times 4
-                    // bytes, do not all map to one cache set).
+                    // Writes run along rows of wt (contiguous); reads step by h values.
                     for (jj, row) in rows.chunks_exact_mut(g4).enumerate() {
                         let j = j0 + jj;
                         for (q, d) in (q0..q1).zip(&mut row[q0..q1]) {
-                            d.write(w[q * ws + j]);
+                            d.write(w[q * h + j]);
                         }
                     }
                 }

@@ -168,8 +168,8 @@ fn the_whole_suite_runs_on_a_tiny_model() {
             "{r:?}"
         );
     }
-    // the shipped labelled sets: promoters and the (subsampled) splice junctions
-    for ds in ["promoters", "splice_junctions"] {
+    // the shipped labelled sets: both promoter sets and the (subsampled) splice junctions
+    for ds in ["promoters", "promoters_genome", "splice_junctions"] {
         assert!(
             rep.rows
                 .iter()
@@ -501,6 +501,65 @@ fn kmer_logistic_regression_learns_the_promoters() {
     let mean = accs.iter().sum::<f64>() / accs.len() as f64;
     eprintln!("k-mer logistic regression on the UCI promoters: {accs:?} (mean {mean:.3})");
     assert!(mean > 0.7, "{accs:?}");
+}
+
+#[test]
+fn the_genome_promoter_set_keeps_the_uci_promoters_and_distinct_windows() {
+    use genolm::bench::classification::{PROMOTERS_CSV, PROMOTERS_GENOME_CSV};
+    use genolm::data::alphabet::revcomp;
+    use genolm::data::tasks::parse_labelled_csv;
+    use std::collections::HashSet;
+    // the promoters are the UCI promoters, in order; the negatives are 57-nt windows that share
+    // no 20-mer (either strand) with each other or with any promoter, unlike the UCI
+    // non-promoters, overlapping windows of one sequence
+    let uci = parse_labelled_csv(PROMOTERS_CSV, "uci").unwrap();
+    let genome = parse_labelled_csv(PROMOTERS_GENOME_CSV, "genome").unwrap();
+    let pos = |v: &[genolm::data::tasks::LabelledSeq]| -> Vec<Vec<u8>> {
+        v.iter()
+            .filter(|x| x.label == 1)
+            .map(|x| x.seq.clone())
+            .collect()
+    };
+    assert_eq!(pos(&uci), pos(&genome));
+    let neg: Vec<&[u8]> = genome
+        .iter()
+        .filter(|x| x.label == 0)
+        .map(|x| &x.seq[..])
+        .collect();
+    assert_eq!(neg.len(), 53);
+    let kmers = |s: &[u8]| -> HashSet<Vec<u8>> {
+        let r = revcomp(s);
+        s.windows(20)
+            .chain(r.windows(20))
+            .map(|w| w.to_vec())
+            .collect()
+    };
+    let mut seen: HashSet<Vec<u8>> = pos(&uci).iter().flat_map(|s| kmers(s)).collect();
+    for s in neg {
+        assert_eq!(s.len(), 57);
+        assert!(s.iter().all(|b| b"ACGT".contains(b)));
+        let k = kmers(s);
+        assert!(k.is_disjoint(&seen), "{}", String::from_utf8_lossy(s));
+        seen.extend(k);
+    }
+    // the UCI non-promoters do overlap one another
+    let uci_neg: Vec<&[u8]> = uci
+        .iter()
+        .filter(|x| x.label == 0)
+        .map(|x| &x.seq[..])
+        .collect();
+    let overlapping = uci_neg
+        .iter()
+        .enumerate()
+        .filter(|&(i, a)| {
+            let k = kmers(a);
+            uci_neg
+                .iter()
+                .enumerate()
+                .any(|(j, b)| j != i && !k.is_disjoint(&kmers(b)))
+        })
+        .count();
+    assert!(overlapping > 40, "{overlapping}");
 }
 
 #[test]

@@ -6,6 +6,11 @@
 //! * `promoters`: the UCI E. coli promoter sequences (106 × 57 nt, shipped), by stratified
 //!   `classification_folds`-fold cross-validation (5 by default: every item is tested once,
 //!   [`evaluate_folds`]; 1 = one stratified 80/20 split, 22 test items);
+//! * `promoters_genome`: the same 53 promoters against 53 random 57-nt windows of their own
+//!   genome (E. coli K-12 MG1655, shipped; `scripts/promoters-genome.py`), by the same
+//!   cross-validation — the UCI negatives are 53 overlapping windows of one ≈ 1.2-kb sequence
+//!   from outside the E. coli chromosome, so a test negative is mostly in the training
+//!   negatives and the class is also "this one sequence or not";
 //! * `splice_junctions`: primate splice junctions (Statlog's DNA set: 3 186 windows of 60 nt,
 //!   exon→intron `ei`, intron→exon `ie`, neither `n`; shipped), stratified 80/20 of at most
 //!   40 × `classification_items` of them — a task decided by what sits at which position of
@@ -42,6 +47,13 @@ use crate::Result;
 
 /// The shipped UCI E. coli promoter set (`datasets/labelled/ecoli_promoters_uci.csv`).
 pub const PROMOTERS_CSV: &[u8] = include_bytes!("../../datasets/labelled/ecoli_promoters_uci.csv");
+
+/// The UCI promoters against 57-nt windows of their own genome, E. coli K-12 MG1655
+/// (`datasets/labelled/ecoli_promoters_genome.csv`, built by `scripts/promoters-genome.py`): the
+/// promoters task without the UCI negatives' construction (53 overlapping windows of one
+/// ≈ 1.2-kb sequence from outside the E. coli chromosome, docs/training.md).
+pub const PROMOTERS_GENOME_CSV: &[u8] =
+    include_bytes!("../../datasets/labelled/ecoli_promoters_genome.csv");
 
 /// The shipped primate splice junctions (`datasets/labelled/splice_junctions_statlog.csv.gz`,
 /// gzip; [`splice_junctions`] reads them).
@@ -295,8 +307,9 @@ fn row(
 }
 
 /// The task's datasets, in report order (`BenchOptions::classification_datasets` picks some).
-pub const CLASSIFICATION_DATASETS: [&str; 5] = [
+pub const CLASSIFICATION_DATASETS: [&str; 6] = [
     "promoters",
+    "promoters_genome",
     "splice_junctions",
     "coding_vs_intergenic",
     "read_kingdom",
@@ -335,7 +348,25 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let want = |d: &str| wanted.is_empty() || wanted.iter().any(|w| w == d);
     let mut rows = Vec::new();
     if want("promoters") {
-        promoters(ctx, &mut rows)?;
+        let names = vec!["UCI E. coli promoters".into()];
+        rows.push(promoters(
+            ctx,
+            "promoters",
+            PROMOTERS_CSV,
+            "ecoli_promoters_uci.csv",
+            names,
+        )?);
+    }
+    if want("promoters_genome") {
+        let names = vec!["UCI E. coli promoters, MG1655 windows".into()];
+        let file = "ecoli_promoters_genome.csv";
+        rows.push(promoters(
+            ctx,
+            "promoters_genome",
+            PROMOTERS_GENOME_CSV,
+            file,
+            names,
+        )?);
     }
     if want("splice_junctions") {
         splice(ctx, &mut rows)?;
@@ -352,17 +383,23 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     Ok(Outcome::from_rows(rows))
 }
 
-fn promoters(ctx: &BenchContext, rows: &mut Vec<BenchRow>) -> Result<()> {
-    let prom = parse_labelled_csv(PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
-    let names = vec!["UCI E. coli promoters".into()];
-    rows.push(match ctx.opts.classification_folds {
+/// A small shipped set scored by `classification_folds`-fold cross-validation (1: one
+/// stratified 80/20 split).
+fn promoters(
+    ctx: &BenchContext,
+    dataset: &str,
+    csv: &[u8],
+    file: &str,
+    names: Vec<String>,
+) -> Result<BenchRow> {
+    let items = parse_labelled_csv(csv, file)?;
+    match ctx.opts.classification_folds {
         0 | 1 => {
-            let (tr, te) = stratified_split(&prom, ctx.opts.seed);
-            evaluate_task(ctx, "promoters", &tr, &te, names, None)?
+            let (tr, te) = stratified_split(&items, ctx.opts.seed);
+            evaluate_task(ctx, dataset, &tr, &te, names, None)
         }
-        k => evaluate_folds(ctx, "promoters", &prom, k, names)?,
-    });
-    Ok(())
+        k => evaluate_folds(ctx, dataset, &items, k, names),
+    }
 }
 
 /// Splice junctions: which class depends on what sits at the window's centre.

@@ -146,9 +146,9 @@ pub struct BenchOptions {
     /// empty (the default) runs all of them. More seeds of one row cost minutes instead of
     /// the half hour of the whole task.
     pub classification_datasets: Vec<String>,
-    /// Cross-validation folds of the `promoters` row (106 items): every item is tested once
-    /// and each method trains this many times; 0 or 1 = one stratified 80/20 split (22 test
-    /// items, ±0.06 of accuracy from the split alone). The other rows have test sets of
+    /// Cross-validation folds of the `promoters` and `promoters_genome` rows (106 items each):
+    /// every item is tested once and each method trains this many times; 0 or 1 = one
+    /// stratified 80/20 split (22 test items, ±0.06 of accuracy from the split alone). The other rows have test sets of
     /// 80–600 items and keep one split.
     pub classification_folds: usize,
     /// Only the LM's classifier head and each row's Markov baseline: no supervised baselines

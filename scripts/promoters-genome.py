@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The UCI E. coli promoters against windows of the E. coli genome itself.
 
-Usage: scripts/promoters-genome.py MG1655.fa.gz UCI.csv OUT.csv > construction.txt
+Usage: scripts/promoters-genome.py MG1655.fa.gz UCI.csv OUT.csv.gz [SEED] > construction.txt
 
 Checks how the UCI promoter set (datasets/labelled/ecoli_promoters_uci.csv) was built, and
 writes a promoter task whose negatives come from the genome the promoters come from:
@@ -10,15 +10,19 @@ writes a promoter task whose negatives come from the genome the promoters come f
    chromosome (both strands), exactly and by shared 20-mers; and every item's 15-mers are
    compared with every other item of its class (both strands), which finds items cut from one
    longer sequence with overlaps.
-2. OUT.csv: the 53 UCI promoters (label 1) and 53 windows of 57 nt of the MG1655 chromosome
-   (label 0): uniform random starts and strands (Python's `random`, seed 20261206), none within
-   1 000 nt of a located promoter, none overlapping another. Column `source` gives each item's
-   origin (`uci:<row>` or `MG1655:<strand>:<start>-<end>`, 1-based closed), which the benchmark's
-   reader ignores. About 3 % of such windows may hold one of the genome's few thousand
-   promoters, unannotated here: label noise the task states rather than hides.
+2. OUT.csv.gz (gzip): the 53 UCI promoters (label 1) and a pool of 20 windows of 57 nt of the
+   MG1655 chromosome per promoter (label 0), from which the benchmark's `promoters_genome` row
+   draws as many as there are promoters with each seed: uniform random starts and strands
+   (Python's `random`, seed SEED; the default, 20261206, gives the shipped file), none within
+   1 000 nt of a located promoter, none sharing a 20-mer (either strand) with a promoter or an
+   earlier window (so repeats such as the rRNA operons give at most one). Column `source` gives
+   each item's origin (`uci:<line>` or `MG1655:<strand>:<start>-<end>`, 1-based closed), which
+   the benchmark's reader ignores. About 3 % of such windows may hold one of the genome's few
+   thousand promoters, unannotated here: label noise the task states rather than hides.
 """
 import csv
 import gzip
+import io
 import random
 import sys
 
@@ -26,6 +30,7 @@ K_EXACT = 20
 K_OVERLAP = 15
 MARGIN = 1000
 SEED = 20261206
+POOL = 20
 COMP = str.maketrans("ACGT", "TGCA")
 
 
@@ -45,6 +50,7 @@ def kmers(s, k):
 
 def main():
     genome_path, uci_path, out_path = sys.argv[1:4]
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else SEED
     genome = read_fasta(genome_path)
     rev = rc(genome)
     rows = list(csv.DictReader(open(uci_path)))
@@ -100,7 +106,7 @@ def main():
         )
 
     # 2. negatives from the genome
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     blocked = sorted((max(0, a - MARGIN), min(n, b + MARGIN)) for a, b in located)
     taken = []
     width = 57
@@ -111,8 +117,13 @@ def main():
             b <= x or a >= y for x, y in taken
         )
 
+    seen = set()
+    for _, s, l in items:
+        if l == "1":
+            seen |= kmers(s, K_EXACT) | kmers(rc(s), K_EXACT)
     negs = []
-    while len(negs) < sum(1 for _, _, l in items if l == "1"):
+    n_pos = sum(1 for _, _, l in items if l == "1")
+    while len(negs) < POOL * n_pos:
         a = rng.randrange(0, n - width)
         strand = rng.choice("+-")
         if not free(a):
@@ -122,9 +133,16 @@ def main():
             s = rc(s)
         if set(s) - set("ACGT"):
             continue
+        k = kmers(s, K_EXACT) | kmers(rc(s), K_EXACT)
+        if k & seen:
+            continue
+        seen |= k
         taken.append((a, a + width))
         negs.append((s, f"MG1655:{strand}:{a + 1}-{a + width}"))
-    with open(out_path, "w", newline="") as f:
+    # no time stamp or name in the gzip header: the same seed writes the same bytes
+    with open(out_path, "wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, mtime=0
+    ) as gz, io.TextIOWrapper(gz, newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["sequence", "label", "source"])
         for line, s, l in items:
@@ -137,7 +155,7 @@ def main():
     neg_uci = [s for _, s, l in items if l == "0"]
     print(
         f"wrote {out_path}: {len(pos)} promoters, {len(negs)} genome windows "
-        f"(seed {SEED}, {MARGIN} nt from {len(located)} located promoter stretches)"
+        f"(seed {seed}, {MARGIN} nt from {len(located)} located promoter stretches)"
     )
     print(
         f"GC: UCI promoters {gc(pos):.3f}, UCI non-promoters {gc(neg_uci):.3f}, "

@@ -509,11 +509,12 @@ fn the_genome_promoter_set_keeps_the_uci_promoters_and_distinct_windows() {
     use genolm::data::alphabet::revcomp;
     use genolm::data::tasks::parse_labelled_csv;
     use std::collections::HashSet;
-    // the promoters are the UCI promoters, in order; the negatives are 57-nt windows that share
-    // no 20-mer (either strand) with each other or with any promoter, unlike the UCI
-    // non-promoters, overlapping windows of one sequence
+    // the promoters are the UCI promoters, in order; the pool's negatives are 57-nt windows
+    // that share no 20-mer (either strand) with each other or with any promoter, unlike the UCI
+    // non-promoters, overlapping windows of one sequence; each seed draws 53 of them
     let uci = parse_labelled_csv(PROMOTERS_CSV, "uci").unwrap();
-    let genome = parse_labelled_csv(PROMOTERS_GENOME_CSV, "genome").unwrap();
+    let csv = genolm::data::io::decompress(PROMOTERS_GENOME_CSV).unwrap();
+    let genome = parse_labelled_csv(&csv, "genome").unwrap();
     let pos = |v: &[genolm::data::tasks::LabelledSeq]| -> Vec<Vec<u8>> {
         v.iter()
             .filter(|x| x.label == 1)
@@ -526,7 +527,7 @@ fn the_genome_promoter_set_keeps_the_uci_promoters_and_distinct_windows() {
         .filter(|x| x.label == 0)
         .map(|x| &x.seq[..])
         .collect();
-    assert_eq!(neg.len(), 53);
+    assert_eq!(neg.len(), 20 * 53);
     let kmers = |s: &[u8]| -> HashSet<Vec<u8>> {
         let r = revcomp(s);
         s.windows(20)
@@ -542,6 +543,13 @@ fn the_genome_promoter_set_keeps_the_uci_promoters_and_distinct_windows() {
         assert!(k.is_disjoint(&seen), "{}", String::from_utf8_lossy(s));
         seen.extend(k);
     }
+    for seed in [1, 2] {
+        let drawn = genolm::data::tasks::balanced_subsample(&genome, seed);
+        assert_eq!(drawn.len(), 106);
+        assert_eq!(pos(&drawn), pos(&uci));
+    }
+    let draw = |seed| genolm::data::tasks::balanced_subsample(&genome, seed);
+    assert_ne!(draw(1), draw(2));
     // the UCI non-promoters do overlap one another
     let uci_neg: Vec<&[u8]> = uci
         .iter()

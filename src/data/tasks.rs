@@ -450,6 +450,51 @@ pub fn stratified_subsample(items: &[LabelledSeq], n: usize, seed: u64) -> Vec<L
     out
 }
 
+/// Every class cut to the size of the smallest one (a seeded choice within each class; the
+/// smallest keeps all its items), the items kept in their order: a balanced task from a pool
+/// with many more items of one class, e.g. a few promoters against many genome windows. A
+/// balanced set comes back unchanged.
+///
+/// ```
+/// use genolm::data::tasks::{balanced_subsample, LabelledSeq};
+/// let item = |label| LabelledSeq { seq: b"ACGT".to_vec(), label, origin: String::new() };
+/// let pool: Vec<_> = (0..10).map(|i| item(u32::from(i < 7))).collect(); // 3 of class 0, 7 of class 1
+/// let b = balanced_subsample(&pool, 1);
+/// assert_eq!(b.iter().filter(|x| x.label == 1).count(), 3);
+/// assert_eq!(b.len(), 6);
+/// assert_eq!(balanced_subsample(&b, 2), b);
+/// ```
+pub fn balanced_subsample(items: &[LabelledSeq], seed: u64) -> Vec<LabelledSeq> {
+    let n_classes = items.iter().map(|x| x.label + 1).max().unwrap_or(0) as usize;
+    let mut per: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, x) in items.iter().enumerate() {
+        per[x.label as usize].push(i);
+    }
+    let keep = per
+        .iter()
+        .map(Vec::len)
+        .filter(|&n| n > 0)
+        .min()
+        .unwrap_or(0);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut kept = vec![false; items.len()];
+    for mut v in per {
+        if v.len() > keep {
+            v.shuffle(&mut rng);
+            v.truncate(keep);
+        }
+        for i in v {
+            kept[i] = true;
+        }
+    }
+    items
+        .iter()
+        .zip(kept)
+        .filter(|(_, k)| *k)
+        .map(|(x, _)| x.clone())
+        .collect()
+}
+
 /// Windows of `len` bases from the annotated contigs of `genome`: label 1 when every base is
 /// inside a CDS (either strand), label 0 when every base is intergenic (no gene or RNA), at
 /// most `per_class` of each, non-overlapping, chosen with `seed`. Windows with ambiguous bases

@@ -8,9 +8,10 @@
 //!   [`evaluate_folds`]; 1 = one stratified 80/20 split, 22 test items);
 //! * `promoters_genome`: the same 53 promoters against 53 random 57-nt windows of their own
 //!   genome (E. coli K-12 MG1655), drawn with the seed from a shipped pool of 1 060
-//!   (`scripts/promoters-genome.py`), by the same cross-validation — the UCI negatives are 53 overlapping windows of one ≈ 1.2-kb sequence
-//!   from outside the E. coli chromosome, so a test negative is mostly in the training
-//!   negatives and the class is also "this one sequence or not";
+//!   (`scripts/promoters-genome.py`), by the same cross-validation — the UCI negatives are 53
+//!   overlapping windows of one ≈ 1.2-kb sequence from outside the E. coli chromosome, so a
+//!   test negative is mostly in the training negatives and the class is also "this one
+//!   sequence or not";
 //! * `splice_junctions`: primate splice junctions (Statlog's DNA set: 3 186 windows of 60 nt,
 //!   exon→intron `ei`, intron→exon `ie`, neither `n`; shipped), stratified 80/20 of at most
 //!   40 × `classification_items` of them — a task decided by what sits at which position of

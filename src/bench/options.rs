@@ -148,8 +148,8 @@ pub struct BenchOptions {
     pub classification_datasets: Vec<String>,
     /// Cross-validation folds of the `promoters` and `promoters_genome` rows (106 items each):
     /// every item is tested once and each method trains this many times; 0 or 1 = one
-    /// stratified 80/20 split (22 test items, ±0.06 of accuracy from the split alone). The other rows have test sets of
-    /// 80–600 items and keep one split.
+    /// stratified 80/20 split (22 test items, ±0.06 of accuracy from the split alone). The
+    /// other rows have test sets of 80–600 items and keep one split.
     pub classification_folds: usize,
     /// Only the LM's classifier head and each row's Markov baseline: no supervised baselines
     /// and no class-conditional LMs, so a change to the head's recipe is measured in minutes

@@ -505,7 +505,7 @@ fn kmer_logistic_regression_learns_the_promoters() {
 
 #[test]
 fn the_genome_promoter_set_keeps_the_uci_promoters_and_distinct_windows() {
-    use genolm::bench::classification::{PROMOTERS_CSV, PROMOTERS_GENOME_CSV};
+    use genolm::bench::classification::{promoters_genome, PROMOTERS_CSV};
     use genolm::data::alphabet::revcomp;
     use genolm::data::tasks::parse_labelled_csv;
     use std::collections::HashSet;
@@ -513,8 +513,7 @@ fn the_genome_promoter_set_keeps_the_uci_promoters_and_distinct_windows() {
     // that share no 20-mer (either strand) with each other or with any promoter, unlike the UCI
     // non-promoters, overlapping windows of one sequence; each seed draws 53 of them
     let uci = parse_labelled_csv(PROMOTERS_CSV, "uci").unwrap();
-    let csv = genolm::data::io::decompress(PROMOTERS_GENOME_CSV).unwrap();
-    let genome = parse_labelled_csv(&csv, "genome").unwrap();
+    let genome = promoters_genome().unwrap().items;
     let pos = |v: &[genolm::data::tasks::LabelledSeq]| -> Vec<Vec<u8>> {
         v.iter()
             .filter(|x| x.label == 1)

@@ -39,8 +39,8 @@ use std::time::Instant;
 use super::baselines;
 use super::{BenchContext, BenchRow, Outcome, KINGDOMS};
 use crate::data::tasks::{
-    balanced_subsample, coding_vs_intergenic, parse_labelled_csv, stratified_folds,
-    stratified_split, stratified_subsample, LabelledSeq,
+    balanced_subsample, coding_vs_intergenic, stratified_folds, stratified_split,
+    stratified_subsample, LabelledSeq, LabelledSet,
 };
 pub use crate::stats::class_metrics;
 use crate::train::recipes::{classify, ClassifyOptions, UlmfitOptions};
@@ -74,9 +74,19 @@ pub const SPLICE_CSV_GZ: &[u8] =
 /// assert!(gt > 750);
 /// # Ok::<(), genolm::Error>(())
 /// ```
-pub fn splice_junctions() -> Result<crate::data::tasks::LabelledSet> {
-    let name = "splice_junctions_statlog.csv.gz";
-    let csv = crate::data::io::decompress(SPLICE_CSV_GZ)
+pub fn splice_junctions() -> Result<LabelledSet> {
+    shipped_set(SPLICE_CSV_GZ, "splice_junctions_statlog.csv.gz")
+}
+
+/// The shipped promoters and genome-window pool of the `promoters_genome` row
+/// ([`PROMOTERS_GENOME_CSV`]; the row draws a balanced set from it with each seed).
+pub fn promoters_genome() -> Result<LabelledSet> {
+    shipped_set(PROMOTERS_GENOME_CSV, "ecoli_promoters_genome.csv.gz")
+}
+
+/// A labelled set embedded in the binary, plain or gzip.
+fn shipped_set(bytes: &[u8], name: &str) -> Result<LabelledSet> {
+    let csv = crate::data::io::decompress(bytes)
         .map_err(|e| crate::Error::parse(name, 0, e.to_string()))?;
     crate::data::tasks::parse_labelled(&csv, name)
 }
@@ -351,21 +361,18 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
     let want = |d: &str| wanted.is_empty() || wanted.iter().any(|w| w == d);
     let mut rows = Vec::new();
     if want("promoters") {
+        let set = shipped_set(PROMOTERS_CSV, "ecoli_promoters_uci.csv")?;
         let names = vec!["UCI E. coli promoters".into()];
-        rows.push(promoters(
-            ctx,
-            "promoters",
-            PROMOTERS_CSV,
-            "ecoli_promoters_uci.csv",
-            names,
-        )?);
+        rows.push(promoters(ctx, "promoters", &set.items, names)?);
     }
     if want("promoters_genome") {
         let names = vec!["UCI E. coli promoters, MG1655 windows".into()];
-        let file = "ecoli_promoters_genome.csv.gz";
-        let csv = crate::data::io::decompress(PROMOTERS_GENOME_CSV)
-            .map_err(|e| crate::Error::parse(file, 0, e.to_string()))?;
-        rows.push(promoters(ctx, "promoters_genome", &csv, file, names)?);
+        rows.push(promoters(
+            ctx,
+            "promoters_genome",
+            &promoters_genome()?.items,
+            names,
+        )?);
     }
     if want("splice_junctions") {
         splice(ctx, &mut rows)?;
@@ -387,12 +394,11 @@ pub fn run(ctx: &BenchContext) -> Result<Outcome> {
 fn promoters(
     ctx: &BenchContext,
     dataset: &str,
-    csv: &[u8],
-    file: &str,
+    items: &[LabelledSeq],
     names: Vec<String>,
 ) -> Result<BenchRow> {
     // a pool with more items of one class (the genome windows) gives each seed its own draw
-    let items = balanced_subsample(&parse_labelled_csv(csv, file)?, ctx.opts.seed);
+    let items = balanced_subsample(items, ctx.opts.seed);
     match ctx.opts.classification_folds {
         0 | 1 => {
             let (tr, te) = stratified_split(&items, ctx.opts.seed);

@@ -22,9 +22,14 @@ pub(super) struct Rhs<T> {
     pub(super) width: usize,
 }
 
+/// Is a `k × n` operand of `T` stored in column panels?
+fn paneled<T>(k: usize, n: usize) -> bool {
+    k * n * std::mem::size_of::<T>() > PANEL_BYTES && n > PANEL
+}
+
 impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
     pub(super) fn new(m: Vec<T>, k: usize, n: usize) -> Self {
-        if k * n * std::mem::size_of::<T>() <= PANEL_BYTES || n <= PANEL {
+        if !paneled::<T>(k, n) {
             return Rhs {
                 data: m,
                 k,
@@ -56,7 +61,7 @@ impl<T: Copy + num_traits::Zero + num_traits::One + 'static> Rhs<T> {
         T: Send + Sync,
     {
         let (k, n) = (h, g4);
-        if k * n * std::mem::size_of::<T>() <= PANEL_BYTES || n <= PANEL {
+        if !paneled::<T>(k, n) {
             return Rhs::new(transpose_w_hh(w, g4, h), k, n);
         }
         // SAFETY: panel `p` (columns c0..c1 of the result) is the `k · (c1 − c0)` values from

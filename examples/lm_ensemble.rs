@@ -52,7 +52,7 @@ fn main() -> genolm::Result<()> {
         let mut kmer = Vec::new();
         for (train, test) in stratified_folds(&items, 5, seed) {
             labels.extend(test.iter().map(|x| x.label));
-            kmer.extend(kmer_logreg_probs(&train, &test, 2, seed, false));
+            kmer.extend(kmer_logreg_probs(&train, &test, 2, seed, false, false));
             let fits = (0..n_ft)
                 .map(|r| {
                     let opts = GenerativeOptions {

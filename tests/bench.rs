@@ -490,7 +490,7 @@ fn kmer_logistic_regression_learns_the_promoters() {
     let mut accs = Vec::new();
     for seed in 0..5 {
         let (tr, te) = stratified_split(&items, seed);
-        let p = kmer_logreg_probs(&tr, &te, 2, seed, false);
+        let p = kmer_logreg_probs(&tr, &te, 2, seed, false, false);
         let ok = p
             .iter()
             .zip(&te)
@@ -595,8 +595,8 @@ fn both_strand_baselines_do_not_depend_on_the_strand_given() {
     for both in [true, false] {
         let m = markov_per_class_probs(&tr, &te, 2, both).unwrap();
         let m_rc = markov_per_class_probs(&tr, &rc, 2, both).unwrap();
-        let k = kmer_logreg_probs(&tr, &te, 2, 1, both);
-        let k_rc = kmer_logreg_probs(&tr, &rc, 2, 1, both);
+        let k = kmer_logreg_probs(&tr, &te, 2, 1, both, false);
+        let k_rc = kmer_logreg_probs(&tr, &rc, 2, 1, both, false);
         assert_eq!(close(&m, &m_rc), both, "Markov, both strands {both}");
         assert_eq!(
             close(&k, &k_rc),

@@ -498,6 +498,48 @@ fn classify_from_scratch_next_to_the_baselines() {
         clf.config().cls_pool_bins,
         genolm::models::config::CLS_POOL_BINS
     );
+    // one class rare (every fourth promoter kept: 14 against 53), weighed equally: the flag is
+    // recorded and every method reports the mean of the classes' recalls
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut promoters = 0;
+    let kept: Vec<&str> = lines
+        .filter(|l| {
+            let promoter = l.trim_end().ends_with(",1");
+            promoters += usize::from(promoter);
+            !promoter || promoters % 4 == 1
+        })
+        .collect();
+    let rare = dir.path().join("rare.csv");
+    std::fs::write(&rare, format!("{header}\n{}\n", kept.join("\n"))).unwrap();
+    let out = dir.path().join("rare");
+    ok(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&rare),
+        "--epochs",
+        "0,0,0,1",
+        "--balanced",
+        "--baselines",
+        "-q",
+        "--out",
+        s(&out),
+    ]);
+    let m = metrics(&out);
+    assert_eq!(m["balanced"].as_bool(), Some(true), "{m}");
+    for b in [
+        &m,
+        &m["baselines"]["kmer_logreg"],
+        &m["baselines"]["cnn_scratch"],
+    ] {
+        assert!(
+            (0.0..=1.0).contains(&b["balanced_accuracy"].as_f64().unwrap()),
+            "{m}"
+        );
+    }
 }
 
 #[test]
@@ -665,6 +707,64 @@ fn classify_the_promoters() {
     assert!(!ens.join("ensemble.json").exists());
     ok(&["predict", s(&ens), s(&fasta), "--out", s(&ens_pred)]);
     predictions_agree(&ens, &ens_pred);
+    // a linear probe of the frozen LM, the classes weighed equally: saved with its LM (the
+    // folder is complete on its own) and applied by `predict`
+    let probe = dir.path().join("probe");
+    let printed = ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--probe",
+        "--balanced",
+        "--out",
+        s(&probe),
+    ]);
+    assert!(printed.contains("linear probe"), "{printed}");
+    let p = metrics(&probe);
+    assert_eq!(
+        (p["method"].as_str(), p["balanced"].as_bool()),
+        (Some("linear probe"), Some(true)),
+        "{p}"
+    );
+    assert!(
+        (0.0..=1.0).contains(&p["balanced_accuracy"].as_f64().unwrap()),
+        "{p}"
+    );
+    for f in ["probe.json", "probe.safetensors", "probe_lm.safetensors"] {
+        assert!(probe.join(f).is_file(), "{f}");
+    }
+    let probe_pred = dir.path().join("probe-pred.csv");
+    ok(&["predict", s(&probe), s(&fasta), "--out", s(&probe_pred)]);
+    predictions_agree(&probe, &probe_pred);
+    // a probe run into a class-LM folder is what `predict` then applies
+    ok(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--probe",
+        "--out",
+        s(&gen),
+    ]);
+    assert!(!gen.join("generative.json").exists());
+    ok(&["predict", s(&gen), s(&fasta), "--out", s(&probe_pred)]);
+    predictions_agree(&gen, &probe_pred);
+    // a probe reads one LM, and is not class LMs
+    let e = fails(&[
+        "classify",
+        "--lm",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--probe",
+        "--generative",
+        "--out",
+        s(&probe),
+    ]);
+    assert!(e.contains("--generative") || e.contains("--probe"), "{e}");
     // a classifier head fine-tunes one LM
     let e = fails(&[
         "classify",

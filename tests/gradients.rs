@@ -372,6 +372,15 @@ fn finite_differences_conv_norms_and_heads() {
             .to_dtype(DType::F64)
             .unwrap()
     });
+    // class-weighted cross-entropy (`genolm classify --balanced`): the weights' sum divides
+    let weights = Tensor::new(&[0.5f32, 3.0, 1.25], &Device::Cpu).unwrap();
+    let wl = [rvar(&[5, 3], 2.0, 13)];
+    fd_check("weighted cross-entropy", &wl, &|a| {
+        layers::weighted_cross_entropy(&a[0], &targets, &weights)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+    });
     let lg = [rvar(&[4, 7], 2.0, 12)];
     let labels = Tensor::new(&[3i64, -100, 0, 6], &Device::Cpu).unwrap();
     fd_check("masked cross-entropy", &lg, &|a| {

@@ -22,7 +22,10 @@ use super::markov::MarkovModel;
 use crate::data::alphabet::revcomp;
 use crate::data::tasks::{stratified_split_indices, LabelledSeq};
 use crate::models::{GenomicModel, ModelConfig};
-use crate::stats::regression::{softmax_regression, standardised};
+use crate::stats::regression::{
+    balanced_class_weights, standardised, weighted_softmax_regression, SoftmaxRegression,
+    Standardiser,
+};
 use crate::train::recipes::{classify, ClassifyOptions};
 use crate::Result;
 
@@ -66,12 +69,16 @@ pub fn kmer_features(seq: &[u8]) -> Vec<f64> {
     out
 }
 
-fn log_loss(p: &[Vec<f64>], y: &[u32]) -> f64 {
-    p.iter()
+/// Mean log loss, weighted by `w` when given (`Σ wᵢ (−log pᵢ) / Σ wᵢ`).
+fn log_loss(p: &[Vec<f64>], y: &[u32], w: Option<&[f64]>) -> f64 {
+    let nll = p
+        .iter()
         .zip(y)
-        .map(|(p, &y)| -(p[y as usize].max(1e-12)).ln())
-        .sum::<f64>()
-        / y.len().max(1) as f64
+        .map(|(p, &y)| -(p[y as usize].max(1e-12)).ln());
+    match w {
+        None => nll.sum::<f64>() / y.len().max(1) as f64,
+        Some(w) => nll.zip(w).map(|(l, w)| l * w).sum::<f64>() / w.iter().sum::<f64>().max(1e-300),
+    }
 }
 
 /// Order of the per-class Markov chains of [`markov_per_class_probs`].
@@ -133,13 +140,15 @@ pub fn markov_per_class_probs(
 
 /// Class probabilities of the test items from a k-mer logistic regression fitted on `train`.
 /// With `both_strands` an item's features are the mean of its own and its reverse complement's
-/// (the regression then cannot tell the strands apart).
+/// (the regression then cannot tell the strands apart); with `balanced` every class weighs the
+/// same in the fit ([`logreg_fit`]).
 pub fn kmer_logreg_probs(
     train: &[LabelledSeq],
     test: &[LabelledSeq],
     k: usize,
     seed: u64,
     both_strands: bool,
+    balanced: bool,
 ) -> Vec<Vec<f64>> {
     let item_features = |seq: &[u8]| {
         let mut f = kmer_features(seq);
@@ -150,9 +159,9 @@ pub fn kmer_logreg_probs(
         }
         f
     };
-    let feats = |v: &[LabelledSeq]| Ok(v.iter().map(|x| item_features(&x.seq)).collect());
-    logreg_probs(train, test, k, seed, &[1e-4, 1e-3, 1e-2, 1e-1], feats)
-        .expect("k-mer features cannot fail")
+    let feats = |v: &[LabelledSeq]| v.iter().map(|x| item_features(&x.seq)).collect::<Vec<_>>();
+    let lambdas = [1e-4, 1e-3, 1e-2, 1e-1];
+    logreg_fit(train, &feats(train), k, seed, &lambdas, balanced).predict(&feats(test))
 }
 
 /// Class probabilities of the test items from a multinomial logistic regression on the
@@ -160,7 +169,7 @@ pub fn kmer_logreg_probs(
 /// of `lambdas` that has the lowest log loss on a stratified fifth of the training items
 /// (fitted on the other four fifths), refitted on all of them. `feats` is called once on the
 /// training items and once on the test items (a probe's features are forward passes). The
-/// k-mer regression and the LM's linear probe share it.
+/// k-mer regression and the LM's linear probe share it ([`logreg_fit`]).
 pub fn logreg_probs(
     train: &[LabelledSeq],
     test: &[LabelledSeq],
@@ -169,30 +178,73 @@ pub fn logreg_probs(
     lambdas: &[f64],
     feats: impl Fn(&[LabelledSeq]) -> Result<Vec<Vec<f64>>>,
 ) -> Result<Vec<Vec<f64>>> {
-    // each item's features once: the penalty's split takes rows of them
-    let x_train = feats(train)?;
+    let fit = logreg_fit(train, &feats(train)?, k, seed, lambdas, false);
+    Ok(fit.predict(&feats(test)?))
+}
+
+/// A fitted [`logreg_fit`]: the training items' standardisation, the regression and its
+/// penalty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogReg {
+    /// Column means and standard deviations of the training features.
+    pub scaler: Standardiser,
+    /// The regression on standardised features.
+    pub model: SoftmaxRegression,
+    /// The L2 penalty chosen.
+    pub lambda: f64,
+}
+
+impl LogReg {
+    /// Class probabilities of feature rows (raw, standardised here).
+    pub fn predict(&self, rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.model.predict(&self.scaler.apply(rows))
+    }
+}
+
+/// The regression of [`logreg_probs`] on the training items' features `x_train` (one row per
+/// item of `train`, whose labels and classes the penalty's stratified split reads). With
+/// `balanced` every class weighs the same in the loss and in the penalty's validation loss
+/// ([`balanced_class_weights`]): for sets where one class is much rarer than the other.
+pub fn logreg_fit(
+    train: &[LabelledSeq],
+    x_train: &[Vec<f64>],
+    k: usize,
+    seed: u64,
+    lambdas: &[f64],
+    balanced: bool,
+) -> LogReg {
     let y_train: Vec<u32> = train.iter().map(|x| x.label).collect();
     let rows = |idx: &[usize]| idx.iter().map(|&i| x_train[i].clone()).collect::<Vec<_>>();
     let ys = |idx: &[usize]| idx.iter().map(|&i| y_train[i]).collect::<Vec<_>>();
+    let weights = |y: &[u32]| balanced.then(|| balanced_class_weights(y, k));
     // the penalty, chosen on a held-out fifth of the training items
     let (fit, val) = stratified_split_indices(train, seed ^ 0x5eed);
     let mut lambda = lambdas.get(lambdas.len() / 2).copied().unwrap_or(1e-2);
     if !fit.is_empty() && !val.is_empty() && lambdas.len() > 1 {
         let (xf, xv) = standardised(&rows(&fit), &rows(&val));
         let d = xf.len() / fit.len();
+        let (yf, yv) = (ys(&fit), ys(&val));
+        let (wf, wv) = (weights(&yf), weights(&yv));
         let mut best = f64::INFINITY;
         for &l in lambdas {
-            let m = softmax_regression(&xf, d, &ys(&fit), k, l, 300);
-            let loss = log_loss(&m.predict(&xv), &ys(&val));
+            let m = weighted_softmax_regression(&xf, d, &yf, k, l, 300, wf.as_deref());
+            let loss = log_loss(&m.predict(&xv), &yv, wv.as_deref());
             if loss < best {
                 best = loss;
                 lambda = l;
             }
         }
     }
-    let (xt, xs) = standardised(&x_train, &feats(test)?);
+    let scaler = Standardiser::fit(x_train);
+    let xt = scaler.apply(x_train);
     let d = xt.len() / train.len().max(1);
-    Ok(softmax_regression(&xt, d, &y_train, k, lambda, 300).predict(&xs))
+    let w = weights(&y_train);
+    let model = weighted_softmax_regression(&xt, d, &y_train, k, lambda, 300, w.as_deref());
+    LogReg {
+        scaler,
+        model,
+        lambda,
+    }
 }
 
 /// The one-hot CNN trained from scratch ([module docs](self)).
@@ -258,7 +310,14 @@ pub fn all_baselines(
         ),
         (
             "kmer_logreg",
-            kmer_logreg_probs(train, test, n_classes, opts.ulmfit.seed, opts.both_strands),
+            kmer_logreg_probs(
+                train,
+                test,
+                n_classes,
+                opts.ulmfit.seed,
+                opts.both_strands,
+                opts.balanced,
+            ),
         ),
         ("cnn_scratch", cnn_scratch_probs(train, test, opts, device)?),
     ])

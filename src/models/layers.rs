@@ -583,6 +583,45 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     Ok(picked.mean_all()?.neg()?)
 }
 
+/// Weighted mean cross-entropy of `logits: (n, classes)` against `targets: (n,)`:
+/// `Σ w[yᵢ] (−log p(yᵢ)) / Σ w[yᵢ]` with `weights: (classes,)` (PyTorch's
+/// `cross_entropy(weight=…)`), in f32 (f64 logits stay f64); all weights 1 is
+/// [`cross_entropy`].
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use genolm::models::layers::{cross_entropy, weighted_cross_entropy};
+/// let dev = Device::Cpu;
+/// let logits = Tensor::new(&[[2f32, 0.0], [0.0, 1.0], [1.0, 0.0]], &dev)?;
+/// let y = Tensor::new(&[0u32, 1, 1], &dev)?;
+/// let ones = Tensor::new(&[1f32, 1.0], &dev)?;
+/// let a = cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
+/// let b = weighted_cross_entropy(&logits, &y, &ones)?.to_scalar::<f32>()?;
+/// assert!((a - b).abs() < 1e-6);
+/// // class 1 alone: the mean over its two rows
+/// let only1 = Tensor::new(&[0f32, 1.0], &dev)?;
+/// let c = weighted_cross_entropy(&logits, &y, &only1)?.to_scalar::<f32>()?;
+/// let l1 = (1.0 + (-1f32).exp()).ln();
+/// let l2 = (1.0 + 1f32.exp()).ln();
+/// assert!((c - (l1 + l2) / 2.0).abs() < 1e-5);
+/// # Ok::<(), genolm::Error>(())
+/// ```
+pub fn weighted_cross_entropy(
+    logits: &Tensor,
+    targets: &Tensor,
+    weights: &Tensor,
+) -> Result<Tensor> {
+    let lp = log_softmax(&upcast(logits)?)?;
+    let t = targets.to_dtype(DType::U32)?;
+    let picked = lp.gather(&t.unsqueeze(1)?, 1)?.squeeze(1)?;
+    let w = weights
+        .to_dtype(lp.dtype())?
+        .to_device(logits.device())?
+        .index_select(&t, 0)?;
+    let total = w.sum_all()?;
+    Ok(((picked * &w)?.sum_all()? / total)?.neg()?)
+}
+
 /// Mean cross-entropy over the positions whose label is not
 /// [`IGNORE_INDEX`](crate::data::batch::IGNORE_INDEX) (`labels: (n,)`, i64). Returns the loss
 /// and the number of counted positions.

@@ -288,7 +288,36 @@ pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static 
     for x in &mut sums {
         x.1 /= classes.len() as f64;
     }
+    sums.push(("balanced_accuracy", balanced_accuracy(probs, labels)));
     (acc, sums)
+}
+
+/// The mean over classes of the share of each class's items whose arg-max is that class
+/// (the mean recall; classes without items left out): accuracy that a classifier calling
+/// every item the common class does not reach on unbalanced data.
+///
+/// ```
+/// // 3 items of class 0, 1 of class 1, everything called class 0
+/// let p = vec![vec![0.9, 0.1]; 4];
+/// assert_eq!(genolm::stats::accuracy(&p, &[0, 0, 0, 1]), 0.75);
+/// assert_eq!(genolm::stats::balanced_accuracy(&p, &[0, 0, 0, 1]), 0.5);
+/// ```
+pub fn balanced_accuracy(probs: &[Vec<f64>], labels: &[u32]) -> f64 {
+    let k = probs.first().map_or(0, Vec::len);
+    let (mut hit, mut n) = (vec![0usize; k], vec![0usize; k]);
+    for (p, &y) in probs.iter().zip(labels) {
+        if let Some(c) = n.get_mut(y as usize) {
+            *c += 1;
+            hit[y as usize] += usize::from(argmax(p) == y as usize);
+        }
+    }
+    let recalls: Vec<f64> = hit
+        .iter()
+        .zip(&n)
+        .filter(|(_, &n)| n > 0)
+        .map(|(&h, &n)| h as f64 / n as f64)
+        .collect();
+    recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
 }
 
 /// Class posteriors from per-class log-likelihoods (each plus its log prior, if any): the

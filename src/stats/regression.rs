@@ -183,9 +183,48 @@ pub fn softmax_regression(
     lambda: f64,
     iters: usize,
 ) -> SoftmaxRegression {
+    weighted_softmax_regression(x, d, y, k, lambda, iters, None)
+}
+
+/// [`softmax_regression`] with a weight per row: the loss is the weighted mean
+/// `Σ wᵢ (−log p(yᵢ|xᵢ)) / Σ wᵢ` (PyTorch's weighted cross-entropy; with
+/// [`balanced_class_weights`], every class counts as much as every other whatever its size),
+/// and L = Σ wᵢ ‖xᵢ‖² / (2 Σ wᵢ) + λ. `None` is every weight 1, bit for bit.
+///
+/// ```
+/// use genolm::stats::regression::{balanced_class_weights, weighted_softmax_regression};
+/// // 9 items of class 0 around -1, 1 of class 1 at +1, overlapping
+/// let x = vec![-1.5, -1.2, -1.0, -0.8, -0.6, -0.3, 0.0, 0.3, 0.9, 0.6];
+/// let y = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+/// let plain = weighted_softmax_regression(&x, 1, &y, 2, 1e-2, 500, None);
+/// let w = balanced_class_weights(&y, 2);
+/// let balanced = weighted_softmax_regression(&x, 1, &y, 2, 1e-2, 500, Some(&w));
+/// // the rare class's own item: unlikely unweighted, likely when both classes weigh the same
+/// assert!(plain.predict(&[0.6])[0][1] < 0.5);
+/// assert!(balanced.predict(&[0.6])[0][1] > 0.5);
+/// ```
+pub fn weighted_softmax_regression(
+    x: &[f64],
+    d: usize,
+    y: &[u32],
+    k: usize,
+    lambda: f64,
+    iters: usize,
+    weights: Option<&[f64]>,
+) -> SoftmaxRegression {
     let m = y.len().max(1);
-    let fro: f64 = x.iter().map(|v| v * v).sum::<f64>();
-    let lip = fro / (2.0 * m as f64) + lambda + 1e-12;
+    let wsum = weights.map(|w| w.iter().sum::<f64>().max(1e-300));
+    let lip = match weights {
+        None => x.iter().map(|v| v * v).sum::<f64>() / (2.0 * m as f64),
+        Some(w) => {
+            x.chunks(d.max(1))
+                .zip(w)
+                .map(|(r, wi)| wi * r.iter().map(|v| v * v).sum::<f64>())
+                .sum::<f64>()
+                / (2.0 * wsum.unwrap_or(1.0))
+        }
+    } + lambda
+        + 1e-12;
     let step = 1.0 / lip;
     let n = k * d + k;
     let (mut theta, mut prev) = (vec![0.0; n], vec![0.0; n]);
@@ -208,7 +247,11 @@ pub fn softmax_regression(
         let mut g = vec![0.0; n];
         for (i, (row, pi)) in x.chunks(d).zip(&p).enumerate() {
             for c in 0..k {
-                let r = (pi[c] - f64::from(u8::from(y[i] as usize == c))) / m as f64;
+                let e = pi[c] - f64::from(u8::from(y[i] as usize == c));
+                let r = match (weights, wsum) {
+                    (Some(w), Some(s)) => e * w[i] / s,
+                    _ => e / m as f64,
+                };
                 for (gj, xj) in g[c * d..(c + 1) * d].iter_mut().zip(row) {
                     *gj += r * xj;
                 }
@@ -229,6 +272,81 @@ pub fn softmax_regression(
     }
 }
 
+/// Row weights that make each of `k` classes weigh the same in total: `m / (k · mᶜ)` for a row
+/// of class `c` with `mᶜ` rows (scikit-learn's `class_weight="balanced"`); 1 for a balanced set.
+///
+/// ```
+/// let w = genolm::stats::regression::balanced_class_weights(&[0, 0, 0, 1], 2);
+/// assert_eq!(w, vec![4.0 / 6.0, 4.0 / 6.0, 4.0 / 6.0, 2.0]);
+/// ```
+pub fn balanced_class_weights(y: &[u32], k: usize) -> Vec<f64> {
+    let per = class_weights(y, k);
+    y.iter().map(|&c| per[c as usize]).collect()
+}
+
+/// The weight of each class under [`balanced_class_weights`] (`m / (k · mᶜ)`; 1 for a class
+/// without rows).
+pub fn class_weights(y: &[u32], k: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; k];
+    for &c in y {
+        counts[c as usize] += 1;
+    }
+    counts
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                1.0
+            } else {
+                y.len() as f64 / (k as f64 * n as f64)
+            }
+        })
+        .collect()
+}
+
+/// Column means and standard deviations of training rows, applied to any rows: what
+/// [`standardised`] fits, kept so that a fitted model can standardise new items the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardiser {
+    /// Column means.
+    pub mean: Vec<f64>,
+    /// Column standard deviations (1 for a column without variance).
+    pub sd: Vec<f64>,
+}
+
+impl Standardiser {
+    /// Fit to `train` rows.
+    pub fn fit(train: &[Vec<f64>]) -> Self {
+        let d = train.first().map_or(0, Vec::len);
+        let m = train.len().max(1) as f64;
+        let mean: Vec<f64> = (0..d)
+            .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / m)
+            .collect();
+        let sd: Vec<f64> = (0..d)
+            .map(|j| {
+                let v = train.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / m;
+                if v > 1e-12 {
+                    v.sqrt()
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Standardiser { mean, sd }
+    }
+
+    /// `rows` standardised, row-major.
+    pub fn apply(&self, rows: &[Vec<f64>]) -> Vec<f64> {
+        rows.iter()
+            .flat_map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(j, v)| (v - self.mean[j]) / self.sd[j])
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
 /// Standardise the columns of `train` rows to mean 0 and standard deviation 1 (columns
 /// without variance keep scale 1) and apply the same transform to `other`; both returned
 /// row-major, ready for [`softmax_regression`].
@@ -240,32 +358,8 @@ pub fn softmax_regression(
 /// assert_eq!(b, vec![0.0, 1.0]);
 /// ```
 pub fn standardised(train: &[Vec<f64>], other: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
-    let d = train.first().map_or(0, Vec::len);
-    let m = train.len().max(1) as f64;
-    let mean: Vec<f64> = (0..d)
-        .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / m)
-        .collect();
-    let sd: Vec<f64> = (0..d)
-        .map(|j| {
-            let v = train.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / m;
-            if v > 1e-12 {
-                v.sqrt()
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    let flat = |rows: &[Vec<f64>]| -> Vec<f64> {
-        rows.iter()
-            .flat_map(|r| {
-                r.iter()
-                    .enumerate()
-                    .map(|(j, v)| (v - mean[j]) / sd[j])
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
-    (flat(train), flat(other))
+    let s = Standardiser::fit(train);
+    (s.apply(train), s.apply(other))
 }
 
 #[cfg(test)]
@@ -327,5 +421,33 @@ mod tests {
         assert!(w[3] > 0.5 && w[7] < -0.2, "{w:?}");
         let others = (0..d).filter(|&j| j != 3 && j != 7);
         assert!(others.map(|j| w[j].abs()).sum::<f64>() < 0.1, "{w:?}");
+    }
+
+    /// Weights all 1 are the unweighted fit; integer weights are the same as repeating the
+    /// rows (the weighted mean is the mean over the repeated set).
+    #[test]
+    fn weights_of_one_and_repeated_rows() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (m, d, k) = (30, 4, 3);
+        let x: Vec<f64> = (0..m * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let y: Vec<u32> = (0..m).map(|i| (i % k) as u32).collect();
+        let plain = softmax_regression(&x, d, &y, k, 1e-2, 200);
+        let ones = weighted_softmax_regression(&x, d, &y, k, 1e-2, 200, Some(&vec![1.0; m]));
+        for (a, b) in plain.w.iter().zip(&ones.w) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        // row 0 twice as heavy = row 0 repeated (the step size's bound is the same too)
+        let mut w = vec![1.0; m];
+        w[0] = 2.0;
+        let heavy = weighted_softmax_regression(&x, d, &y, k, 1e-2, 200, Some(&w));
+        let mut x2 = x.clone();
+        x2.extend_from_slice(&x[..d]);
+        let mut y2 = y.clone();
+        y2.push(y[0]);
+        let repeated = softmax_regression(&x2, d, &y2, k, 1e-2, 200);
+        for (a, b) in heavy.w.iter().zip(&repeated.w) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        assert_eq!(class_weights(&[0, 0, 1], 3), vec![0.5, 1.0, 1.0]);
     }
 }

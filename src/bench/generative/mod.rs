@@ -64,6 +64,10 @@ pub struct GenerativeOptions {
     pub seed: u64,
     /// Rows per forward pass when scoring.
     pub eval_batch_size: usize,
+    /// Equal class priors in Bayes' rule instead of each class's share of the training items:
+    /// every class weighs the same whatever its size (a rare class's items are not called the
+    /// common class for its prior alone).
+    pub balanced: bool,
 }
 
 /// Longest training window (tokens); items up to one token longer are read whole.
@@ -87,6 +91,7 @@ impl Default for GenerativeOptions {
             calibration_prior_sd: 2.0,
             seed: 42,
             eval_batch_size: 32,
+            balanced: false,
         }
     }
 }
@@ -351,7 +356,11 @@ pub fn generative_classify(
             None => epochs,
         };
         epochs_kept.push((kept, epochs));
-        log_priors.push((items.len() as f64 / n_fit as f64).ln());
+        log_priors.push(if opts.balanced {
+            -(n_classes as f64).ln()
+        } else {
+            (items.len() as f64 / n_fit as f64).ln()
+        });
         class_lms.push(learn.model);
     }
     if opts.joint_steps > 0 {

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 use genolm::data::corpus::SplitLevel;
 
-use crate::{analyses, classify, data, long_context, watch};
+use crate::{analyses, classify, data, long_context, predict, watch};
 
 #[derive(Parser)]
 #[command(
@@ -178,7 +178,7 @@ pub enum Cmd {
     Classify(classify::ClassifyArgs),
     /// Apply a trained classifier (`genolm classify`'s output) to new sequences: each record
     /// whole, or windows scanned along it → CSV of class probabilities.
-    Predict(classify::PredictArgs),
+    Predict(predict::PredictArgs),
     /// One HTML report of a run folder (`genolm train`'s output): configuration, corpus and
     /// split, learning curve, held-out quality, the loss along a held-out genome, and the
     /// benchmark when given.

@@ -1,14 +1,13 @@
-//! `genolm classify` (train and evaluate a classifier on labelled sequences) and `genolm
-//! predict` (apply it to new sequences, whole or in windows along them).
+//! `genolm classify`: train and evaluate a classifier on labelled sequences (`genolm predict`,
+//! in [`predict`](crate::predict), applies it to new sequences).
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use genolm::infer::{class_probs, ClassProbs, ClassProbsOptions};
 use genolm::models::{DeviceChoice, GenomicModel};
 use genolm::{Error, Result};
 
-use crate::analyses::{load_model, out_dir, records};
+use crate::analyses::{load_model, out_dir};
 
 /// `genolm classify`.
 #[derive(Args)]
@@ -127,6 +126,22 @@ pub struct ClassifyArgs {
     /// than the calibration gains (docs/training.md).
     #[arg(long, default_value_t = 0.0)]
     generative_valid: f64,
+    /// Classify with a linear probe of the frozen --lm instead of fine-tuning it: every layer
+    /// pooled over each item (its mean and the means of 4 stretches), a logistic regression
+    /// with an L2 penalty chosen on a fifth of the training items (writes probe.json,
+    /// probe.safetensors and the LM as probe_lm.safetensors; --epochs, --lrs and the
+    /// --generative options do not apply). Seconds instead of minutes, and on the
+    /// genome-background promoters (docs/training.md) the best of the LM's classifiers.
+    #[arg(long, requires = "lm", conflicts_with = "generative")]
+    probe: bool,
+    /// Weigh the classes equally whatever their sizes (scikit-learn's
+    /// `class_weight="balanced"`): the head's and the probe's loss weighted per class, the
+    /// class LMs' Bayes rule with equal priors, and the baselines of --baselines the same way.
+    /// For data where one class is rare (promoters among genome windows), where an unweighted
+    /// classifier calls most rare items the common class; `balanced_accuracy` in metrics.json
+    /// is the mean of the classes' recalls.
+    #[arg(long)]
+    balanced: bool,
     /// Also train and score the baselines on the same training and test items: a Markov chain
     /// per class, a k-mer (1–4) logistic regression and a one-hot CNN trained from scratch with
     /// the same recipe (`baselines` in metrics.json, a table on stdout), so that whether the
@@ -154,6 +169,7 @@ fn baselines(
     let opts = genolm::train::recipes::ClassifyOptions {
         ulmfit: recipe(a)?,
         both_strands: a.both_strands,
+        balanced: a.balanced,
         ..Default::default()
     };
     if !a.quiet {
@@ -321,6 +337,94 @@ fn test_metrics(
     metrics
 }
 
+/// metrics.json, predictions.csv and the curves of any classifier, with the baselines under
+/// --baselines (scored on the same items) and the method named; returns the test accuracy.
+fn write_results<P: Copy + std::fmt::Display + Into<f64>>(
+    a: &ClassifyArgs,
+    classes: &[String],
+    (train, test): (
+        &[genolm::data::tasks::LabelledSeq],
+        &[genolm::data::tasks::LabelledSeq],
+    ),
+    (method, shown): (&str, &[Vec<P>]),
+    mut metrics: serde_json::Map<String, serde_json::Value>,
+    device: &candle_core::Device,
+) -> Result<f64> {
+    let probs: Vec<Vec<f64>> = shown
+        .iter()
+        .map(|p| p.iter().map(|&v| v.into()).collect())
+        .collect();
+    let probs = &probs[..];
+    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
+    let scored = genolm::stats::class_metrics(probs, &labels);
+    let accuracy = scored.0;
+    let mut all = test_metrics(scored, test.len(), classes, &a.lm);
+    all.insert("method".into(), method.into());
+    all.insert("balanced".into(), a.balanced.into());
+    all.insert("n_train".into(), train.len().into());
+    all.append(&mut metrics);
+    let mut curves: Curves = vec![(method.into(), probs.to_vec())];
+    if a.baselines {
+        let (b, more) = baselines(a, train, test, classes.len(), (method, probs), device)?;
+        all.insert("baselines".into(), b);
+        curves.extend(more);
+    }
+    out_dir(&a.out)?;
+    let json = serde_json::to_vec_pretty(&all).expect("metrics serialise");
+    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
+    write_predictions(&a.out, classes, test, shown)?;
+    write_curves(&a.out, classes, test, &curves)?;
+    Ok(accuracy)
+}
+
+/// `genolm classify --probe`: a linear probe of the frozen `--lm`.
+fn classify_probe(
+    a: &ClassifyArgs,
+    classes: &[String],
+    train: &[genolm::data::tasks::LabelledSeq],
+    test: &[genolm::data::tasks::LabelledSeq],
+) -> Result<()> {
+    use genolm::bench::probe::{LinearProbe, ProbeClassifier, ProbeOptions};
+    let lm = load_model(&a.lm[0])?;
+    let opts = ProbeOptions {
+        both_strands: a.both_strands,
+        seed: a.seed,
+        balanced: a.balanced,
+        ..Default::default()
+    };
+    let mut probe = LinearProbe::fit(&lm, train, classes.len(), &opts)?;
+    probe.classes = classes.to_vec();
+    let probs = probe.probs(&lm, test)?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("lambda".into(), probe.fit.lambda.into());
+    extra.insert("features".into(), probe.fit.model.d.into());
+    let accuracy = write_results(
+        a,
+        classes,
+        (train, test),
+        ("linear probe", &probs),
+        extra,
+        lm.device(),
+    )?;
+    forget_other_classifiers(
+        &a.out,
+        &[
+            genolm::bench::generative::GENERATIVE_JSON,
+            genolm::bench::ensemble::ENSEMBLE_JSON,
+            "classifier.safetensors",
+        ],
+    )?;
+    ProbeClassifier { lm, probe }.save(&a.out)?;
+    println!(
+        "{} train / {} test items; linear probe of the frozen LM; test accuracy {accuracy:.3}; \
+         wrote {}",
+        train.len(),
+        test.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
 /// `genolm classify --generative`: class-conditional LMs fine-tuned from `--lm`.
 fn classify_generative(
     a: &ClassifyArgs,
@@ -330,6 +434,7 @@ fn classify_generative(
 ) -> Result<()> {
     use genolm::bench::ensemble::{generative_ensemble, ENSEMBLE_JSON};
     use genolm::bench::generative::GenerativeOptions;
+    use genolm::bench::probe::PROBE_JSON;
     let lms =
         a.lm.iter()
             .map(|p| load_model(p))
@@ -343,24 +448,19 @@ fn classify_generative(
         joint_lr: a.generative_joint_lr,
         valid_fraction: a.generative_valid,
         both_strands: a.both_strands,
+        balanced: a.balanced,
         seed: a.seed,
         ..Default::default()
     };
     let mut fit = generative_ensemble(&lms, train, test, classes.len(), &opts)?;
     fit.set_classes(classes);
     let probs = &fit.probs;
-    out_dir(&a.out)?;
     let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let scored = genolm::stats::class_metrics(probs, &labels);
-    let accuracy = scored.0;
-    let mut metrics = test_metrics(scored, test.len(), classes, &a.lm);
     let method = if lms.len() > 1 {
         "class-conditional LMs, several LMs averaged"
     } else {
         "class-conditional LMs"
     };
-    metrics.insert("method".into(), method.into());
-    metrics.insert("n_train".into(), train.len().into());
     let member = |m: &genolm::bench::generative::GenerativeClassifier| {
         let mut j = serde_json::Map::new();
         j.insert(
@@ -383,8 +483,9 @@ fn classify_generative(
         .iter()
         .map(|m| genolm::stats::accuracy(&m.probs, &labels))
         .collect();
+    let mut extra = serde_json::Map::new();
     if let [one] = &fit.members[..] {
-        metrics.extend(member(one));
+        extra.extend(member(one));
     } else {
         let each: Vec<serde_json::Value> = fit
             .members
@@ -398,31 +499,25 @@ fn classify_generative(
                 j.into()
             })
             .collect();
-        metrics.insert("members".into(), each.into());
+        extra.insert("members".into(), each.into());
     }
-    let mut curves: Curves = vec![(method.into(), probs.to_vec())];
-    if a.baselines {
-        let (b, more) = baselines(
-            a,
-            train,
-            test,
-            classes.len(),
-            (method, probs),
-            lms[0].device(),
-        )?;
-        metrics.insert("baselines".into(), b);
-        curves.extend(more);
-    }
-    let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
-    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
-    write_predictions(&a.out, classes, test, probs)?;
-    write_curves(&a.out, classes, test, &curves)?;
+    let accuracy = write_results(
+        a,
+        classes,
+        (train, test),
+        (method, probs),
+        extra,
+        lms[0].device(),
+    )?;
     match &fit.members[..] {
         [one] => {
-            forget_other_classifiers(&a.out, &[ENSEMBLE_JSON])?;
+            forget_other_classifiers(&a.out, &[ENSEMBLE_JSON, PROBE_JSON])?;
             one.save(&a.out)?
         }
-        _ => fit.save(&a.out)?,
+        _ => {
+            forget_other_classifiers(&a.out, &[PROBE_JSON])?;
+            fit.save(&a.out)?
+        }
     }
     if lms.len() > 1 {
         for (path, acc) in a.lm.iter().zip(&member_acc) {
@@ -488,6 +583,15 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     if a.generative {
         return classify_generative(&a, &set.classes, &train, &test);
     }
+    if a.probe {
+        if a.lm.len() > 1 {
+            return Err(Error::Input(format!(
+                "{} --lm given: a probe reads one LM",
+                a.lm.len()
+            )));
+        }
+        return classify_probe(&a, &set.classes, &train, &test);
+    }
     if a.lm.len() > 1 {
         return Err(Error::Input(format!(
             "{} --lm given: several LMs make an ensemble of class-conditional LMs \
@@ -510,17 +614,15 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         &ClassifyOptions {
             ulmfit: recipe,
             both_strands: a.both_strands,
+            balanced: a.balanced,
             ..Default::default()
         },
     )?;
-    out_dir(&a.out)?;
-    let scored = fit.metrics();
-    let accuracy = scored.0;
-    let mut metrics = test_metrics(scored, test.len(), &set.classes, &a.lm);
-    metrics.insert("n_train".into(), fit.n_train.into());
-    metrics.insert("n_valid".into(), fit.n_valid.into());
-    metrics.insert("lrs".into(), fit.lrs.to_vec().into());
-    metrics.insert(
+    let mut extra = serde_json::Map::new();
+    extra.insert("n_train".into(), fit.n_train.into());
+    extra.insert("n_valid".into(), fit.n_valid.into());
+    extra.insert("lrs".into(), fit.lrs.to_vec().into());
+    extra.insert(
         "best_epoch".into(),
         fit.best
             .as_ref()
@@ -534,30 +636,16 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     } else {
         "from scratch"
     };
-    let probs: Vec<Vec<f64>> = fit
-        .probs
-        .iter()
-        .map(|p| p.iter().map(|&v| v as f64).collect())
-        .collect();
-    let mut curves: Curves = vec![(name.into(), probs)];
-    if a.baselines {
-        let (b, more) = baselines(
-            &a,
-            &train,
-            &test,
-            set.classes.len(),
-            (name, &curves[0].1),
-            lm.device(),
-        )?;
-        metrics.insert("baselines".into(), b);
-        curves.extend(more);
-    }
-    let json = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
-    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
-    write_predictions(&a.out, &set.classes, &test, &fit.probs)?;
+    let accuracy = write_results(
+        &a,
+        &set.classes,
+        (&train, &test),
+        (name, &fit.probs),
+        extra,
+        lm.device(),
+    )?;
     fit.history.table()?.to_csv(a.out.join("history.csv"))?;
     fit.history.plot()?.save(a.out.join("history.svg"))?;
-    write_curves(&a.out, &set.classes, &test, &curves)?;
     let mut classifier = fit.classifier;
     classifier.set_class_names(set.classes.clone())?;
     forget_other_classifiers(
@@ -565,6 +653,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         &[
             genolm::bench::generative::GENERATIVE_JSON,
             genolm::bench::ensemble::ENSEMBLE_JSON,
+            genolm::bench::probe::PROBE_JSON,
         ],
     )?;
     classifier.save(a.out.join("classifier.safetensors"))?;
@@ -572,94 +661,6 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         "{} train / {} test items; test accuracy {accuracy:.3}; wrote {}",
         train.len(),
         test.len(),
-        a.out.display()
-    );
-    Ok(())
-}
-
-/// `genolm predict`.
-#[derive(Args)]
-pub struct PredictArgs {
-    /// The classifier: a `genolm classify` output folder (its classifier.safetensors, or the
-    /// class LMs of --generative, from one LM or several) or a classifier `.safetensors` file.
-    classifier: PathBuf,
-    /// Sequences: FASTA/FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip).
-    seqs: PathBuf,
-    /// Output CSV: record, start, end (0-based, end exclusive), predicted class, p_<class>….
-    #[arg(long, short)]
-    out: PathBuf,
-    /// Scan windows of this many bases along each record (e.g. the length of the training
-    /// items), one row per window; 0 classifies each record whole.
-    #[arg(long, default_value_t = 0)]
-    window: usize,
-    /// Bases between window starts (default: the window, windows side by side); a last window
-    /// ends at each record's end.
-    #[arg(long, default_value_t = 0)]
-    step: usize,
-    /// Average each window's class probabilities over both strands (a classifier head; class
-    /// LMs read both strands when they were trained so).
-    #[arg(long)]
-    both_strands: bool,
-    /// Also draw the result (SVG): the probabilities along the first scanned record, or how
-    /// many records each class got.
-    #[arg(long)]
-    plot: Option<PathBuf>,
-    /// Windows per forward pass.
-    #[arg(long, default_value_t = ClassProbsOptions::default().batch_size)]
-    batch_size: usize,
-}
-
-/// `genolm predict`.
-pub fn predict(a: PredictArgs) -> Result<()> {
-    use genolm::bench::ensemble::{GenerativeEnsemble, ENSEMBLE_JSON};
-    use genolm::bench::generative::{GenerativeClassifier, GENERATIVE_JSON};
-    let recs = records(&a.seqs)?;
-    let opts = ClassProbsOptions {
-        window: a.window,
-        step: a.step,
-        both_strands: a.both_strands,
-        batch_size: a.batch_size,
-    };
-    let generative = a.classifier.join(GENERATIVE_JSON);
-    let probs: ClassProbs = if a.classifier.join(ENSEMBLE_JSON).is_file() {
-        let fit = GenerativeEnsemble::load(&a.classifier, &DeviceChoice::Auto.open()?)?;
-        fit.class_probs(&recs, &opts)?
-    } else if generative.is_file() {
-        let fit = GenerativeClassifier::load(&a.classifier, &DeviceChoice::Auto.open()?)?;
-        fit.class_probs(&recs, &opts)?
-    } else {
-        let path = if a.classifier.is_dir() {
-            a.classifier.join("classifier.safetensors")
-        } else {
-            a.classifier.clone()
-        };
-        if !path.is_file() {
-            return Err(Error::Input(format!(
-                "{}: neither a classifier checkpoint nor a `genolm classify` folder \
-                 (classifier.safetensors, {GENERATIVE_JSON} or {ENSEMBLE_JSON})",
-                a.classifier.display()
-            )));
-        }
-        let model = load_model(&path)?;
-        class_probs(&model, &recs, &opts)?
-    };
-    probs.table()?.to_csv(&a.out)?;
-    if let Some(p) = &a.plot {
-        probs.plot()?.save(p)?;
-    }
-    let counts = probs.counts();
-    let what = if a.window > 0 { "windows" } else { "records" };
-    println!(
-        "{} {what} of {} records classified: {} → {}",
-        probs.rows.len(),
-        recs.len(),
-        probs
-            .classes
-            .iter()
-            .zip(&counts)
-            .map(|(c, n)| format!("{c} {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
         a.out.display()
     );
     Ok(())

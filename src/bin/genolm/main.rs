@@ -11,6 +11,7 @@ mod classify;
 mod data;
 mod long_context;
 mod motifs;
+mod predict;
 mod reproduce;
 mod watch;
 use args::{AnnCmd, Cli, Cmd};
@@ -236,7 +237,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         Cmd::Explain { cmd } => analyses::explain(cmd).map(|()| ExitCode::SUCCESS),
         Cmd::Variants(a) => analyses::variants(a).map(|()| ExitCode::SUCCESS),
         Cmd::Classify(a) => classify::classify(a).map(|()| ExitCode::SUCCESS),
-        Cmd::Predict(a) => classify::predict(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Predict(a) => predict::predict(a).map(|()| ExitCode::SUCCESS),
         Cmd::Report { run, bench, out } => {
             let bench = match bench {
                 Some(b) if b.is_dir() => Some(genolm::bench::BenchmarkReport::load_json(

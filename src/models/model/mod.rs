@@ -393,6 +393,18 @@ impl GenomicModel {
     /// positions; classifier: one label per row) plus the AR/TAR penalty.
     /// Returns `(loss with penalty, cross-entropy alone)`.
     pub fn loss(&self, out: &Output, targets: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.loss_weighted(out, targets, None)
+    }
+
+    /// [`loss`](Self::loss) with a classifier's cross-entropy weighted per class
+    /// (`class_weights: (classes,)`, see [`layers::weighted_cross_entropy`]); the weights are
+    /// ignored by LM and MLM heads.
+    pub fn loss_weighted(
+        &self,
+        out: &Output,
+        targets: &Tensor,
+        class_weights: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
         let ce = match self.cfg.head {
             Head::Lm => {
                 let v = out.logits.dim(D::Minus1)?;
@@ -406,7 +418,10 @@ impl GenomicModel {
                 )?
                 .0
             }
-            Head::Classifier => layers::cross_entropy(&out.logits, &targets.flatten_all()?)?,
+            Head::Classifier => match class_weights {
+                Some(w) => layers::weighted_cross_entropy(&out.logits, &targets.flatten_all()?, w)?,
+                None => layers::cross_entropy(&out.logits, &targets.flatten_all()?)?,
+            },
         };
         let total = match &out.penalty {
             Some(p) => (&ce + p)?,

@@ -1,7 +1,7 @@
 //! Scoring a model on batches: cross-entropy and accuracy of an LM or classifier (also
 //! data-parallel), class probabilities, and the state carried between LM batches.
 
-use candle_core::{DType, D};
+use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::data::batch::ClassificationBatcher;
@@ -46,6 +46,19 @@ pub fn evaluate_with(
     max_batches: usize,
     collective: Option<&dyn Collective>,
 ) -> Result<EvalResult> {
+    evaluate_weighted(model, data, max_batches, collective, None)
+}
+
+/// [`evaluate_with`], a classifier's loss weighted per class: the weighted mean over all
+/// items (`Σ w[yᵢ] ℓᵢ / Σ w[yᵢ]`), the accuracy unweighted.
+pub(super) fn evaluate_weighted(
+    model: &GenomicModel,
+    data: &Data,
+    max_batches: usize,
+    collective: Option<&dyn Collective>,
+    class_weights: Option<&[f32]>,
+) -> Result<EvalResult> {
+    let class_weights = class_weights.filter(|_| matches!(data, Data::Cls(_)));
     let (rank, world) = collective.map_or((0, 1), |c| (c.rank(), c.world_size()));
     // no graph: each batch's activations are freed as soon as its loss is read
     let model = &model.inference()?;
@@ -54,6 +67,10 @@ pub fn evaluate_with(
     let stateful = data.stateful() && model.config().lstm_layers > 0;
     let mut state: Option<RnnState> = None;
     let (mut loss_sum, mut correct, mut n) = (0f64, 0f64, 0usize);
+    let weights = class_weights
+        .map(|w| Tensor::from_slice(w, w.len(), &dev))
+        .transpose()?;
+    let mut weight_sum = 0f64;
     for global in batches {
         let global = &global;
         let mine;
@@ -74,9 +91,15 @@ pub fn evaluate_with(
         if stateful {
             state = out.state.clone();
         }
-        let (_, ce) = model.loss(&out, &y)?;
+        let (_, ce) = model.loss_weighted(&out, &y, weights.as_ref())?;
         let k = hb.n_targets();
-        loss_sum += ce.to_dtype(DType::F64)?.to_scalar::<f64>()? * k as f64;
+        // a weighted mean counts each batch by its items' weights
+        let wk = match class_weights {
+            Some(w) => hb.y_u32.iter().map(|&c| f64::from(w[c as usize])).sum(),
+            None => k as f64,
+        };
+        loss_sum += ce.to_dtype(DType::F64)?.to_scalar::<f64>()? * wk;
+        weight_sum += wk;
         n += k;
         let pred = out
             .logits
@@ -93,14 +116,14 @@ pub fn evaluate_with(
         } as f64;
     }
     if let Some(c) = collective.filter(|_| world > 1) {
-        let s = c.sum(&[loss_sum, correct, n as f64])?;
-        (loss_sum, correct, n) = (s[0], s[1], s[2] as usize);
+        let s = c.sum(&[loss_sum, correct, n as f64, weight_sum])?;
+        (loss_sum, correct, n, weight_sum) = (s[0], s[1], s[2] as usize, s[3]);
     }
     if n == 0 {
         return Err(Error::Input("no validation targets".into()));
     }
     Ok(EvalResult {
-        loss: loss_sum / n as f64,
+        loss: loss_sum / weight_sum,
         accuracy: correct / n as f64,
         n,
     })

@@ -2,16 +2,23 @@
 //! once, every layer of its body pooled over the item (the mean, and the mean of each of a few
 //! equal stretches of positions: [`binned_states`]), and a multinomial logistic regression
 //! with an L2 penalty chosen on a fifth of the training items is fitted on those features
-//! ([`logreg_probs`], the k-mer regression's fitting). This is how the Nucleotide Transformer
-//! and BEND compare pretrained models: what a frozen representation already knows, without
-//! the variance of fine-tuning a million weights on a hundred items.
+//! ([`logreg_fit`](crate::bench::baselines::logreg_fit), the k-mer regression's fitting). This
+//! is how the Nucleotide Transformer and BEND compare pretrained models: what a frozen
+//! representation already knows, without the variance of fine-tuning a million weights on a
+//! hundred items.
+//!
+//! [`LinearProbe`] is the fitted probe (what `genolm classify --probe` trains) and
+//! [`ProbeClassifier`] the probe with its LM, saved to and loaded from a folder and applied to
+//! new sequences by `genolm predict`.
 
-use crate::bench::baselines::logreg_probs;
+mod classifier;
+
 use crate::data::alphabet::revcomp;
 use crate::data::tasks::LabelledSeq;
 use crate::infer::{binned_states, RowOptions};
 use crate::models::GenomicModel;
 use crate::{Error, Result};
+pub use classifier::{LinearProbe, ProbeClassifier, PROBE_JSON};
 
 /// Settings of [`probe_probs`].
 #[derive(Debug, Clone)]
@@ -34,6 +41,11 @@ pub struct ProbeOptions {
     pub seed: u64,
     /// Rows per forward pass.
     pub eval_batch_size: usize,
+    /// Weigh the classes equally in the regression's loss whatever their sizes
+    /// ([`balanced_class_weights`](crate::stats::regression::balanced_class_weights)): for
+    /// data where one class is much rarer, such as promoters among genome windows, whose
+    /// unweighted probe calls most rare items the common class.
+    pub balanced: bool,
 }
 
 impl Default for ProbeOptions {
@@ -45,6 +57,7 @@ impl Default for ProbeOptions {
             context: 0,
             seed: 42,
             eval_batch_size: 32,
+            balanced: false,
         }
     }
 }
@@ -150,20 +163,19 @@ pub fn probe_probs(
     n_classes: usize,
     opts: &ProbeOptions,
 ) -> Result<Vec<Vec<f64>>> {
-    if let Some(x) = train
-        .iter()
-        .chain(test)
-        .find(|x| x.label as usize >= n_classes)
-    {
-        return Err(Error::Input(format!(
+    check_labels(test, n_classes)?;
+    LinearProbe::fit(model, train, n_classes, opts)?.probs(model, test)
+}
+
+/// An error naming the first item whose label is not below `n_classes`.
+fn check_labels(items: &[LabelledSeq], n_classes: usize) -> Result<()> {
+    match items.iter().find(|x| x.label as usize >= n_classes) {
+        Some(x) => Err(Error::Input(format!(
             "label {} is not below {n_classes} classes",
             x.label
-        )));
+        ))),
+        None => Ok(()),
     }
-    let prefix = context_prefix(train, opts.context, opts.seed);
-    logreg_probs(train, test, n_classes, opts.seed, &opts.lambdas, |v| {
-        probe_features(model, v, &prefix, opts)
-    })
 }
 
 /// The last `bases` bases of the training items concatenated in a seeded order (their classes

@@ -11,7 +11,7 @@ for d in sorted(out.glob("*-seed*")):
         continue
     method, weighting, _ = d.name.split("-")
     m = json.loads((d / "metrics.json").read_text())
-    name = "linear probe" if method == "probe" else "ULMFiT head"
+    name = {"probe": "linear probe", "head": "ULMFiT head", "gen": "class LMs"}[method]
     rows.setdefault((name, weighting), []).append(m)
     for b, bm in (m.get("baselines") or {}).items():
         rows.setdefault((b, weighting), []).append(bm)
@@ -27,7 +27,7 @@ def cell(vals):
 
 print("| classifier | classes | seeds | " + " | ".join(keys) + " |")
 print("|---|---|---|" + "---|" * len(keys))
-order = ["linear probe", "ULMFiT head", "markov_per_class", "kmer_logreg", "cnn_scratch"]
+order = ["linear probe", "ULMFiT head", "class LMs", "markov_per_class", "kmer_logreg", "cnn_scratch"]
 for name in order:
     for w in ["plain", "balanced"]:
         ms = rows.get((name, w))

@@ -381,6 +381,15 @@ fn finite_differences_conv_norms_and_heads() {
             .to_dtype(DType::F64)
             .unwrap()
     });
+    // and logit adjustment (the head's): log priors added to the logits inside the loss
+    let adjusted = layers::ClassBalance::logit_adjustment(&[40, 2, 7]);
+    fd_check("logit-adjusted cross-entropy", &wl, &|a| {
+        adjusted
+            .cross_entropy(&a[0], &targets)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+    });
     let lg = [rvar(&[4, 7], 2.0, 12)];
     let labels = Tensor::new(&[3i64, -100, 0, 6], &Device::Cpu).unwrap();
     fd_check("masked cross-entropy", &lg, &|a| {

@@ -622,6 +622,64 @@ pub fn weighted_cross_entropy(
     Ok(((picked * &w)?.sum_all()? / total)?.neg()?)
 }
 
+/// How a classifier's cross-entropy treats classes of unequal size
+/// ([`ClassBalance::cross_entropy`]; `genolm classify --balanced`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassBalance {
+    /// Each item's cross-entropy weighted by its class's weight
+    /// ([`weighted_cross_entropy`]).
+    Weights(Vec<f32>),
+    /// The training classes' log priors added to the logits inside the loss, so that the
+    /// logits themselves learn the posterior under equal priors (logit adjustment, Menon et
+    /// al. 2021, "Long-tail learning via logit adjustment"). Unlike weights, which a network
+    /// that fits its training items exactly soon ignores (every item's loss near zero,
+    /// whatever its weight), it moves the decision boundary by a margin that stays.
+    LogitAdjustment(Vec<f32>),
+}
+
+impl ClassBalance {
+    /// The logit adjustment of classes with `counts` training items each: their log shares
+    /// (a class without items counts as one).
+    ///
+    /// ```
+    /// use genolm::models::layers::ClassBalance;
+    /// let ClassBalance::LogitAdjustment(lp) = ClassBalance::logit_adjustment(&[3, 1]) else {
+    ///     unreachable!()
+    /// };
+    /// assert!((lp[0] - 0.75f32.ln()).abs() < 1e-6 && (lp[1] - 0.25f32.ln()).abs() < 1e-6);
+    /// ```
+    pub fn logit_adjustment(counts: &[usize]) -> Self {
+        let c: Vec<f64> = counts.iter().map(|&n| n.max(1) as f64).collect();
+        let total: f64 = c.iter().sum();
+        ClassBalance::LogitAdjustment(c.iter().map(|n| (n / total).ln() as f32).collect())
+    }
+
+    /// Mean cross-entropy of `logits: (n, classes)` against `targets: (n,)` under this
+    /// balance: weighted, or of the logits plus the log priors.
+    pub fn cross_entropy(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        match self {
+            ClassBalance::Weights(w) => {
+                let w = Tensor::from_slice(w, w.len(), logits.device())?;
+                weighted_cross_entropy(logits, targets, &w)
+            }
+            ClassBalance::LogitAdjustment(lp) => {
+                let lp = Tensor::from_slice(lp, lp.len(), logits.device())?;
+                let z = upcast(logits)?;
+                cross_entropy(&z.broadcast_add(&lp.to_dtype(z.dtype())?)?, targets)
+            }
+        }
+    }
+
+    /// What an item of class `c` counts for in a mean over items: its weight, or 1.
+    pub fn item_weight(&self, c: u32) -> f64 {
+        match self {
+            ClassBalance::Weights(w) => f64::from(w[c as usize]),
+            ClassBalance::LogitAdjustment(_) => 1.0,
+        }
+    }
+}
+
 /// Mean cross-entropy over the positions whose label is not
 /// [`IGNORE_INDEX`](crate::data::batch::IGNORE_INDEX) (`labels: (n,)`, i64). Returns the loss
 /// and the number of counted positions.

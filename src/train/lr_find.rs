@@ -59,7 +59,7 @@ impl Learner {
         let mut opt = AdamW::for_model(&self.model, start, self.opts.adamw)?;
         opt.apply_description(&self.opt.describe());
         let dev = self.model.device().clone();
-        let weights = self.class_weights()?;
+        let balance = self.opts.class_balance.clone();
         let (mut lrs, mut losses, mut raw) = (Vec::new(), Vec::new(), Vec::new());
         let (mut avg, mut best) = (0f64, f64::INFINITY);
         let mut diverged = false;
@@ -84,7 +84,7 @@ impl Learner {
                         seed: mix(self.opts.seed, i as u64),
                     },
                 )?;
-                let (loss, ce) = self.model.loss_weighted(&out, &y, weights.as_ref())?;
+                let (loss, ce) = self.model.loss_balanced(&out, &y, balance.as_ref())?;
                 let l = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 if !l.is_finite() {
                     diverged = true;

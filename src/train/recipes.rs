@@ -11,6 +11,7 @@ use super::history::History;
 use super::learner::{predict_proba, Data, Learner, LearnerOptions};
 use crate::data::batch::ClassificationBatcher;
 use crate::data::tasks::LabelledSeq;
+use crate::models::layers::ClassBalance;
 use crate::models::GenomicModel;
 use crate::{Error, Result};
 
@@ -450,11 +451,12 @@ pub struct ClassifyOptions {
     /// `bench::baselines::all_baselines` given these options read both
     /// strands too.
     pub both_strands: bool,
-    /// Weigh the classes equally in the loss whatever their sizes (each item's cross-entropy
-    /// weighted by `m / (k · m_class)` over the training items, scikit-learn's
-    /// `class_weight="balanced"`), in training and in the validation loss that picks the
-    /// epoch: for sets where one class is much rarer, such as promoters among genome windows.
-    /// The baselines of `all_baselines` weigh them equally too (the Markov chains always do).
+    /// Weigh the classes equally whatever their sizes: the training classes' log priors added
+    /// to the logits inside the loss ([`ClassBalance::LogitAdjustment`]), in training and in
+    /// the validation loss that picks the epoch, so that the classifier's probabilities are
+    /// those of equal priors — for sets where one class is much rarer, such as promoters
+    /// among genome windows. The baselines of `all_baselines` weigh the classes equally too
+    /// (the Markov chains always do; the k-mer regression by class weights).
     pub balanced: bool,
 }
 
@@ -528,9 +530,11 @@ pub fn classify(
     let tr = ClassificationBatcher::new(enc(train), opts.batch_size, true, seed)?;
     let mut ulmfit = opts.ulmfit.clone();
     if opts.balanced {
-        let y: Vec<u32> = train.iter().map(|x| x.label).collect();
-        let w = crate::stats::regression::class_weights(&y, n_classes);
-        ulmfit.learner.class_weights = Some(w.iter().map(|&v| v as f32).collect());
+        let mut counts = vec![0usize; n_classes];
+        for x in train {
+            counts[x.label as usize] += 1;
+        }
+        ulmfit.learner.class_balance = Some(ClassBalance::logit_adjustment(&counts));
     }
     let fit = train_classifier(clf, tr, None, &ulmfit)?;
     let te = ClassificationBatcher::new(enc(test), opts.eval_batch_size.max(1), false, 0)?;

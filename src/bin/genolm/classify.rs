@@ -134,9 +134,11 @@ pub struct ClassifyArgs {
     /// genome-background promoters (docs/training.md) the best of the LM's classifiers.
     #[arg(long, requires = "lm", conflicts_with = "generative")]
     probe: bool,
-    /// Weigh the classes equally whatever their sizes (scikit-learn's
-    /// `class_weight="balanced"`): the head's and the probe's loss weighted per class, the
-    /// class LMs' Bayes rule with equal priors, and the baselines of --baselines the same way.
+    /// Weigh the classes equally whatever their sizes, so that probabilities are those of
+    /// equal class priors: the head's loss with the training classes' log priors added to its
+    /// logits (logit adjustment), the probe's loss weighted per class (scikit-learn's
+    /// `class_weight="balanced"`), the class LMs' Bayes rule with equal priors, and the
+    /// baselines of --baselines the same way.
     /// For data where one class is rare (promoters among genome windows), where an unweighted
     /// classifier calls most rare items the common class; `balanced_accuracy` in metrics.json
     /// is the mean of the classes' recalls.

@@ -393,17 +393,18 @@ impl GenomicModel {
     /// positions; classifier: one label per row) plus the AR/TAR penalty.
     /// Returns `(loss with penalty, cross-entropy alone)`.
     pub fn loss(&self, out: &Output, targets: &Tensor) -> Result<(Tensor, Tensor)> {
-        self.loss_weighted(out, targets, None)
+        self.loss_balanced(out, targets, None)
     }
 
-    /// [`loss`](Self::loss) with a classifier's cross-entropy weighted per class
-    /// (`class_weights: (classes,)`, see [`layers::weighted_cross_entropy`]); the weights are
-    /// ignored by LM and MLM heads.
-    pub fn loss_weighted(
+    /// [`loss`](Self::loss) with a classifier's cross-entropy under a [`ClassBalance`]
+    /// (class weights or logit adjustment); LM and MLM heads ignore it.
+    ///
+    /// [`ClassBalance`]: layers::ClassBalance
+    pub fn loss_balanced(
         &self,
         out: &Output,
         targets: &Tensor,
-        class_weights: Option<&Tensor>,
+        balance: Option<&layers::ClassBalance>,
     ) -> Result<(Tensor, Tensor)> {
         let ce = match self.cfg.head {
             Head::Lm => {
@@ -418,8 +419,8 @@ impl GenomicModel {
                 )?
                 .0
             }
-            Head::Classifier => match class_weights {
-                Some(w) => layers::weighted_cross_entropy(&out.logits, &targets.flatten_all()?, w)?,
+            Head::Classifier => match balance {
+                Some(b) => b.cross_entropy(&out.logits, &targets.flatten_all()?)?,
                 None => layers::cross_entropy(&out.logits, &targets.flatten_all()?)?,
             },
         };

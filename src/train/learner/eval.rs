@@ -1,10 +1,11 @@
 //! Scoring a model on batches: cross-entropy and accuracy of an LM or classifier (also
 //! data-parallel), class probabilities, and the state carried between LM batches.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, D};
 use serde::{Deserialize, Serialize};
 
 use crate::data::batch::ClassificationBatcher;
+use crate::models::layers::ClassBalance;
 use crate::models::{GenomicModel, Mode, RnnState};
 use crate::train::data::{Data, ShortEpochs};
 use crate::train::dist::{self, Collective};
@@ -49,16 +50,16 @@ pub fn evaluate_with(
     evaluate_weighted(model, data, max_batches, collective, None)
 }
 
-/// [`evaluate_with`], a classifier's loss weighted per class: the weighted mean over all
-/// items (`Σ w[yᵢ] ℓᵢ / Σ w[yᵢ]`), the accuracy unweighted.
+/// [`evaluate_with`], a classifier's loss under a [`ClassBalance`]: with class weights the
+/// weighted mean over all items (`Σ w[yᵢ] ℓᵢ / Σ w[yᵢ]`); the accuracy unweighted.
 pub(super) fn evaluate_weighted(
     model: &GenomicModel,
     data: &Data,
     max_batches: usize,
     collective: Option<&dyn Collective>,
-    class_weights: Option<&[f32]>,
+    balance: Option<&ClassBalance>,
 ) -> Result<EvalResult> {
-    let class_weights = class_weights.filter(|_| matches!(data, Data::Cls(_)));
+    let balance = balance.filter(|_| matches!(data, Data::Cls(_)));
     let (rank, world) = collective.map_or((0, 1), |c| (c.rank(), c.world_size()));
     // no graph: each batch's activations are freed as soon as its loss is read
     let model = &model.inference()?;
@@ -67,9 +68,6 @@ pub(super) fn evaluate_weighted(
     let stateful = data.stateful() && model.config().lstm_layers > 0;
     let mut state: Option<RnnState> = None;
     let (mut loss_sum, mut correct, mut n) = (0f64, 0f64, 0usize);
-    let weights = class_weights
-        .map(|w| Tensor::from_slice(w, w.len(), &dev))
-        .transpose()?;
     let mut weight_sum = 0f64;
     for global in batches {
         let global = &global;
@@ -91,11 +89,11 @@ pub(super) fn evaluate_weighted(
         if stateful {
             state = out.state.clone();
         }
-        let (_, ce) = model.loss_weighted(&out, &y, weights.as_ref())?;
+        let (_, ce) = model.loss_balanced(&out, &y, balance)?;
         let k = hb.n_targets();
         // a weighted mean counts each batch by its items' weights
-        let wk = match class_weights {
-            Some(w) => hb.y_u32.iter().map(|&c| f64::from(w[c as usize])).sum(),
+        let wk = match balance {
+            Some(b) => hb.y_u32.iter().map(|&c| b.item_weight(c)).sum(),
             None => k as f64,
         };
         loss_sum += ce.to_dtype(DType::F64)?.to_scalar::<f64>()? * wk;

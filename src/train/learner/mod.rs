@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use serde::{Deserialize, Serialize};
 
 use super::best::BestTracker;
@@ -38,6 +38,7 @@ pub use super::lr_find::LrFinder;
 use super::metrics_log::MetricsLog;
 use super::optim::{AdamW, AdamWOptions};
 use super::schedule::Schedule;
+use crate::models::layers::ClassBalance;
 use crate::models::{GenomicModel, Mode, RnnState};
 use crate::{Error, Result};
 
@@ -101,12 +102,12 @@ pub struct LearnerOptions {
     /// Append every step and epoch to `metrics.jsonl` and TensorBoard events here
     /// ([`metrics_log`](super::metrics_log); `genolm train` uses the run folder).
     pub log_dir: Option<PathBuf>,
-    /// A classifier's cross-entropy weighted per class, in training and validation (`None`:
-    /// every item counts the same). [`classify`](crate::train::recipes::classify) sets them
-    /// from the training labels with
+    /// How a classifier's cross-entropy treats unequal classes, in training, the LR range
+    /// test and validation (`None`: plain cross-entropy, every item the same).
+    /// [`classify`](crate::train::recipes::classify) sets it from the training labels with
     /// [`ClassifyOptions::balanced`](crate::train::recipes::ClassifyOptions::balanced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class_weights: Option<Vec<f32>>,
+    pub class_balance: Option<ClassBalance>,
 }
 
 fn restart() -> ShortEpochs {
@@ -125,7 +126,7 @@ impl Default for LearnerOptions {
             checkpoint_dir: None,
             verbose: true,
             log_dir: None,
-            class_weights: None,
+            class_balance: None,
         }
     }
 }
@@ -371,7 +372,7 @@ impl Learner {
         let n_batches = self.train_iter(0).len().max(1);
         let total = (epochs * n_batches) as f64;
         let dev = self.model.device().clone();
-        let weights = self.class_weights()?;
+        let balance = self.opts.class_balance.clone();
         let is_cls = matches!(self.train, Data::Cls(_));
         let stateful = self.train.stateful() && self.model.config().lstm_layers > 0;
         let mut new_records = History::default();
@@ -426,7 +427,7 @@ impl Learner {
                 let out = self
                     .model
                     .forward(&x, state.as_ref(), Mode::Train { seed })?;
-                let (loss, ce) = self.model.loss_weighted(&out, &y, weights.as_ref())?;
+                let (loss, ce) = self.model.loss_balanced(&out, &y, balance.as_ref())?;
                 let ce_v = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let loss_v = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let scaled = if self.loss_scale != 1.0 {
@@ -650,15 +651,7 @@ impl Learner {
             data,
             self.opts.valid_max_batches,
             self.collective.as_deref(),
-            self.opts.class_weights.as_deref(),
+            self.opts.class_balance.as_ref(),
         )
-    }
-
-    /// [`LearnerOptions::class_weights`] as a tensor on the model's device.
-    pub(crate) fn class_weights(&self) -> Result<Option<Tensor>> {
-        Ok(match &self.opts.class_weights {
-            Some(w) => Some(Tensor::from_slice(w, w.len(), self.model.device())?),
-            None => None,
-        })
     }
 }

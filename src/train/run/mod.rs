@@ -242,7 +242,7 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
         checkpoint_dir: Some(cfg.output.clone()),
         verbose: ro.verbose && lead,
         log_dir: Some(cfg.output.clone()),
-        class_weights: None,
+        class_balance: None,
     };
     let ckpt_state = cfg.output.join("state.json");
     let mut learn = if resume && ckpt_state.exists() {

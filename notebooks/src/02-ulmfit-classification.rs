@@ -106,10 +106,15 @@ clf_history.table()?
 //
 // Read the result as a lesson, not a promoter map: about 40 % of the windows get p > 0.5 (549 of 1 390 here), and the
 // highest ones need not be at pL or pR. The 84 training sequences are half promoters, and their
-// negatives are a few dozen chosen sequences; a classifier trained on them learns what
-// separates those two sets, not what marks a promoter in a genome where promoters are rare.
+// negatives are overlapping windows of one 1.2-kb sequence from outside the E. coli chromosome
+// (docs/training.md, "Promoters against their own genome"); a classifier trained on them learns
+// what separates those two sets, not what marks a promoter in a genome where promoters are rare.
 // To scan genomes, train with genomic background as the negative class, many times more
-// negatives than promoters (`genolm classify` on such a CSV), and pick the threshold there.
+// negatives than promoters, and weigh the classes equally: `genolm classify --balanced` on such
+// a CSV, for instance `datasets/labelled/ecoli_promoters_genome.csv.gz` (these promoters with
+// 1 060 windows of the E. coli genome; with `--probe`, a linear probe of the frozen LM). There
+// `--balanced` doubles to triples the share of test promoters found (docs/training.md, "Rare
+// classes").
 
 // %%
 let mut clf = clf;

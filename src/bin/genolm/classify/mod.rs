@@ -7,7 +7,10 @@ use clap::Args;
 use genolm::models::{DeviceChoice, GenomicModel};
 use genolm::{Error, Result};
 
-use crate::analyses::{load_model, out_dir};
+use crate::analyses::load_model;
+
+mod kinds;
+mod results;
 
 /// `genolm classify`.
 #[derive(Args)]
@@ -155,104 +158,6 @@ pub struct ClassifyArgs {
     quiet: bool,
 }
 
-/// A method's name and its class probabilities for every test item.
-type Curves = Vec<(String, Vec<Vec<f64>>)>;
-
-/// `--baselines`: each baseline's test metrics (for metrics.json) and class probabilities,
-/// printed as a table under the model's.
-fn baselines(
-    a: &ClassifyArgs,
-    train: &[genolm::data::tasks::LabelledSeq],
-    test: &[genolm::data::tasks::LabelledSeq],
-    n_classes: usize,
-    model: (&str, &[Vec<f64>]),
-    device: &candle_core::Device,
-) -> Result<(serde_json::Value, Curves)> {
-    let opts = genolm::train::recipes::ClassifyOptions {
-        ulmfit: recipe(a)?,
-        both_strands: a.both_strands,
-        balanced: a.balanced,
-        ..Default::default()
-    };
-    if !a.quiet {
-        println!(
-            "baselines on the same {} train / {} test items …",
-            train.len(),
-            test.len()
-        );
-    }
-    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let line = |name: &str, probs: &[Vec<f64>]| {
-        let (acc, named) = genolm::stats::class_metrics(probs, &labels);
-        let auroc = named.iter().find(|x| x.0 == "auroc").map(|x| x.1);
-        let text = format!(
-            "  {name:<22} accuracy {acc:.3}{}",
-            auroc.map(|v| format!("  AUROC {v:.3}")).unwrap_or_default()
-        );
-        (acc, named, text)
-    };
-    let mut out = serde_json::Map::new();
-    let mut lines = vec![line(model.0, model.1).2];
-    let mut curves = Curves::new();
-    for (name, probs) in
-        genolm::bench::baselines::all_baselines(train, test, n_classes, &opts, device)?
-    {
-        let (acc, named, text) = line(name, &probs);
-        let mut m = serde_json::Map::new();
-        m.insert("accuracy".into(), acc.into());
-        for (n, v) in named {
-            m.insert(n.into(), v.into());
-        }
-        lines.push(text);
-        out.insert(name.into(), m.into());
-        curves.push((name.to_string(), probs));
-    }
-    println!("{}", lines.join("\n"));
-    Ok((out.into(), curves))
-}
-
-/// `roc.svg` and `pr.svg`: with two classes, the second class's curve for every method (the
-/// model first, then any baselines); with more, the model's one-vs-rest curve per class.
-fn write_curves(
-    out: &Path,
-    classes: &[String],
-    test: &[genolm::data::tasks::LabelledSeq],
-    curves: &Curves,
-) -> Result<()> {
-    use genolm::plot::Figure;
-    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let one_vs_rest = |name: &str, probs: &[Vec<f64>], c: usize| {
-        (
-            name.to_string(),
-            probs.iter().map(|p| p[c]).collect::<Vec<f64>>(),
-            labels
-                .iter()
-                .map(|&l| l as usize == c)
-                .collect::<Vec<bool>>(),
-        )
-    };
-    let (sets, what) = if classes.len() == 2 {
-        let sets: Vec<_> = curves.iter().map(|(n, p)| one_vs_rest(n, p, 1)).collect();
-        (sets, format!("class {} against {}", classes[1], classes[0]))
-    } else {
-        let (name, probs) = &curves[0];
-        let sets: Vec<_> = (0..classes.len())
-            .map(|c| one_vs_rest(&classes[c], probs, c))
-            .collect();
-        (sets, format!("{name}, each class against the rest"))
-    };
-    // a class without test items (or with only them) has no curve
-    let sets: Vec<_> = sets
-        .into_iter()
-        .filter(|(_, _, l)| l.iter().any(|&b| b) && l.iter().any(|&b| !b))
-        .collect();
-    if sets.is_empty() {
-        return Ok(());
-    }
-    Figure::roc(&format!("ROC, test items: {what}"), &sets)?.save(out.join("roc.svg"))?;
-    Figure::pr(&format!("Precision–recall, test items: {what}"), &sets)?.save(out.join("pr.svg"))
-}
-
 /// The stage-3 recipe of the command line: `--seed`, `--lrs`, per-epoch lines unless `--quiet`.
 fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
     let mut recipe = genolm::train::recipes::UlmfitOptions::quiet(a.seed);
@@ -285,259 +190,9 @@ fn recipe(a: &ClassifyArgs) -> Result<genolm::train::recipes::UlmfitOptions> {
     Ok(recipe)
 }
 
-/// `predictions.csv`: each test item's origin, label, arg-max class and class probabilities.
-fn write_predictions<P: Copy + std::fmt::Display + Into<f64>>(
-    out: &Path,
-    classes: &[String],
-    test: &[genolm::data::tasks::LabelledSeq],
-    probs: &[Vec<P>],
-) -> Result<()> {
-    let name = |i: usize| classes[i].replace([',', '"'], "_");
-    let mut csv = String::from("origin,label,predicted");
-    for i in 0..classes.len() {
-        csv.push_str(&format!(",p_{}", name(i)));
-    }
-    csv.push('\n');
-    for (x, p) in test.iter().zip(probs) {
-        let arg = genolm::stats::argmax(p);
-        csv.push_str(&format!(
-            "\"{}\",{},{}",
-            x.origin.replace('"', "'"),
-            name(x.label as usize),
-            name(arg)
-        ));
-        for v in p {
-            csv.push_str(&format!(",{v}"));
-        }
-        csv.push('\n');
-    }
-    genolm::fsio::atomic_write(&out.join("predictions.csv"), csv.as_bytes())
-}
-
-/// The part of `metrics.json` every classifier writes: test accuracy and the other metrics, the
-/// test size, the classes and the pretrained LM.
-fn test_metrics(
-    (accuracy, named): (f64, Vec<(&str, f64)>),
-    n_test: usize,
-    classes: &[String],
-    pretrained: &[PathBuf],
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("accuracy".into(), accuracy.into());
-    for (n, v) in named {
-        metrics.insert(n.into(), v.into());
-    }
-    metrics.insert("n_test".into(), n_test.into());
-    metrics.insert("classes".into(), classes.to_vec().into());
-    let names: Vec<String> = pretrained.iter().map(|p| p.display().to_string()).collect();
-    let value: serde_json::Value = match &names[..] {
-        [] => serde_json::Value::Null,
-        [one] => one.clone().into(),
-        many => many.to_vec().into(),
-    };
-    metrics.insert("pretrained".into(), value);
-    metrics
-}
-
-/// metrics.json, predictions.csv and the curves of any classifier, with the baselines under
-/// --baselines (scored on the same items) and the method named; returns the test accuracy.
-fn write_results<P: Copy + std::fmt::Display + Into<f64>>(
-    a: &ClassifyArgs,
-    classes: &[String],
-    (train, test): (
-        &[genolm::data::tasks::LabelledSeq],
-        &[genolm::data::tasks::LabelledSeq],
-    ),
-    (method, shown): (&str, &[Vec<P>]),
-    mut metrics: serde_json::Map<String, serde_json::Value>,
-    device: &candle_core::Device,
-) -> Result<f64> {
-    let probs: Vec<Vec<f64>> = shown
-        .iter()
-        .map(|p| p.iter().map(|&v| v.into()).collect())
-        .collect();
-    let probs = &probs[..];
-    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let scored = genolm::stats::class_metrics(probs, &labels);
-    let accuracy = scored.0;
-    let mut all = test_metrics(scored, test.len(), classes, &a.lm);
-    all.insert("method".into(), method.into());
-    all.insert("balanced".into(), a.balanced.into());
-    all.insert("n_train".into(), train.len().into());
-    all.append(&mut metrics);
-    let mut curves: Curves = vec![(method.into(), probs.to_vec())];
-    if a.baselines {
-        let (b, more) = baselines(a, train, test, classes.len(), (method, probs), device)?;
-        all.insert("baselines".into(), b);
-        curves.extend(more);
-    }
-    out_dir(&a.out)?;
-    let json = serde_json::to_vec_pretty(&all).expect("metrics serialise");
-    genolm::fsio::atomic_write(&a.out.join("metrics.json"), &json)?;
-    write_predictions(&a.out, classes, test, shown)?;
-    write_curves(&a.out, classes, test, &curves)?;
-    Ok(accuracy)
-}
-
-/// `genolm classify --probe`: a linear probe of the frozen `--lm`.
-fn classify_probe(
-    a: &ClassifyArgs,
-    classes: &[String],
-    train: &[genolm::data::tasks::LabelledSeq],
-    test: &[genolm::data::tasks::LabelledSeq],
-) -> Result<()> {
-    use genolm::bench::probe::{LinearProbe, ProbeClassifier, ProbeOptions};
-    let lm = load_model(&a.lm[0])?;
-    let opts = ProbeOptions {
-        both_strands: a.both_strands,
-        seed: a.seed,
-        balanced: a.balanced,
-        ..Default::default()
-    };
-    let mut probe = LinearProbe::fit(&lm, train, classes.len(), &opts)?;
-    probe.classes = classes.to_vec();
-    let probs = probe.probs(&lm, test)?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("lambda".into(), probe.fit.lambda.into());
-    extra.insert("features".into(), probe.fit.model.d.into());
-    let accuracy = write_results(
-        a,
-        classes,
-        (train, test),
-        ("linear probe", &probs),
-        extra,
-        lm.device(),
-    )?;
-    forget_other_classifiers(
-        &a.out,
-        &[
-            genolm::bench::generative::GENERATIVE_JSON,
-            genolm::bench::ensemble::ENSEMBLE_JSON,
-            "classifier.safetensors",
-        ],
-    )?;
-    ProbeClassifier { lm, probe }.save(&a.out)?;
-    println!(
-        "{} train / {} test items; linear probe of the frozen LM; test accuracy {accuracy:.3}; \
-         wrote {}",
-        train.len(),
-        test.len(),
-        a.out.display()
-    );
-    Ok(())
-}
-
-/// `genolm classify --generative`: class-conditional LMs fine-tuned from `--lm`.
-fn classify_generative(
-    a: &ClassifyArgs,
-    classes: &[String],
-    train: &[genolm::data::tasks::LabelledSeq],
-    test: &[genolm::data::tasks::LabelledSeq],
-) -> Result<()> {
-    use genolm::bench::ensemble::{generative_ensemble, ENSEMBLE_JSON};
-    use genolm::bench::generative::GenerativeOptions;
-    use genolm::bench::probe::PROBE_JSON;
-    let lms =
-        a.lm.iter()
-            .map(|p| load_model(p))
-            .collect::<Result<Vec<GenomicModel>>>()?;
-    let opts = GenerativeOptions {
-        lr: a.generative_lr,
-        lr_factor: a.generative_lr_factor,
-        min_steps: a.generative_steps,
-        adapt_steps: a.generative_adapt_steps,
-        joint_steps: a.generative_joint_steps,
-        joint_lr: a.generative_joint_lr,
-        valid_fraction: a.generative_valid,
-        both_strands: a.both_strands,
-        balanced: a.balanced,
-        seed: a.seed,
-        ..Default::default()
-    };
-    let mut fit = generative_ensemble(&lms, train, test, classes.len(), &opts)?;
-    fit.set_classes(classes);
-    let probs = &fit.probs;
-    let labels: Vec<u32> = test.iter().map(|x| x.label).collect();
-    let method = if lms.len() > 1 {
-        "class-conditional LMs, several LMs averaged"
-    } else {
-        "class-conditional LMs"
-    };
-    let member = |m: &genolm::bench::generative::GenerativeClassifier| {
-        let mut j = serde_json::Map::new();
-        j.insert(
-            "calibration".into(),
-            serde_json::to_value(&m.calibration).expect("calibration serialises"),
-        );
-        j.insert(
-            "class_lm_epochs".into(),
-            serde_json::json!(classes
-                .iter()
-                .zip(&m.epochs)
-                .map(|(c, (kept, run))| (c.clone(), serde_json::json!({"kept": kept, "run": run})))
-                .collect::<serde_json::Map<_, _>>()),
-        );
-        j
-    };
-    // each member's test accuracy, for metrics.json and stdout
-    let member_acc: Vec<f64> = fit
-        .members
-        .iter()
-        .map(|m| genolm::stats::accuracy(&m.probs, &labels))
-        .collect();
-    let mut extra = serde_json::Map::new();
-    if let [one] = &fit.members[..] {
-        extra.extend(member(one));
-    } else {
-        let each: Vec<serde_json::Value> = fit
-            .members
-            .iter()
-            .zip(&a.lm)
-            .zip(&member_acc)
-            .map(|((m, path), &acc)| {
-                let mut j = member(m);
-                j.insert("lm".into(), path.display().to_string().into());
-                j.insert("accuracy".into(), acc.into());
-                j.into()
-            })
-            .collect();
-        extra.insert("members".into(), each.into());
-    }
-    let accuracy = write_results(
-        a,
-        classes,
-        (train, test),
-        (method, probs),
-        extra,
-        lms[0].device(),
-    )?;
-    match &fit.members[..] {
-        [one] => {
-            forget_other_classifiers(&a.out, &[ENSEMBLE_JSON, PROBE_JSON])?;
-            one.save(&a.out)?
-        }
-        _ => {
-            forget_other_classifiers(&a.out, &[PROBE_JSON])?;
-            fit.save(&a.out)?
-        }
-    }
-    if lms.len() > 1 {
-        for (path, acc) in a.lm.iter().zip(&member_acc) {
-            println!("  from {}: test accuracy {acc:.3}", path.display());
-        }
-    }
-    println!(
-        "{} train / {} test items; {method}; test accuracy {accuracy:.3}; wrote {}",
-        train.len(),
-        test.len(),
-        a.out.display()
-    );
-    Ok(())
-}
-
 /// Remove the files by which `genolm predict` would take an earlier run's classifier of another
 /// kind in `out` for this run's (it prefers ensemble.json, then generative.json, then
-/// classifier.safetensors).
+/// probe.json, then classifier.safetensors).
 fn forget_other_classifiers(out: &Path, names: &[&str]) -> Result<()> {
     for n in names {
         let p = out.join(n);
@@ -583,7 +238,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
         }
     };
     if a.generative {
-        return classify_generative(&a, &set.classes, &train, &test);
+        return kinds::classify_generative(&a, &set.classes, &train, &test);
     }
     if a.probe {
         if a.lm.len() > 1 {
@@ -592,7 +247,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
                 a.lm.len()
             )));
         }
-        return classify_probe(&a, &set.classes, &train, &test);
+        return kinds::classify_probe(&a, &set.classes, &train, &test);
     }
     if a.lm.len() > 1 {
         return Err(Error::Input(format!(
@@ -638,7 +293,7 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
     } else {
         "from scratch"
     };
-    let accuracy = write_results(
+    let accuracy = results::write_results(
         &a,
         &set.classes,
         (&train, &test),

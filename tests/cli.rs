@@ -530,6 +530,21 @@ fn classify_from_scratch_next_to_the_baselines() {
     ]);
     let m = metrics(&out);
     assert_eq!(m["balanced"].as_bool(), Some(true), "{m}");
+    // without --balanced, a note says the classes are unbalanced and what to do
+    let o = genolm(&[
+        "classify",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&rare),
+        "--epochs",
+        "0,0,0,1",
+        "-q",
+        "--out",
+        s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("--balanced"), "{err}");
     for b in [
         &m,
         &m["baselines"]["kmer_logreg"],

@@ -203,6 +203,34 @@ fn forget_other_classifiers(out: &Path, names: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// A note for training classes of very unequal sizes (the largest at least 3 times the
+/// smallest) classified without `--balanced`: every classifier then learns the imbalance as a
+/// prior, and at p > 0.5 calls many items of the rare class the common one.
+fn imbalance_hint(
+    train: &[genolm::data::tasks::LabelledSeq],
+    classes: &[String],
+    balanced: bool,
+) -> Option<String> {
+    let mut counts = vec![0usize; classes.len()];
+    for x in train {
+        counts[x.label as usize] += 1;
+    }
+    let (lo, hi) = counts.iter().enumerate().fold((0, 0), |(lo, hi), (i, &n)| {
+        (
+            if n < counts[lo] { i } else { lo },
+            if n > counts[hi] { i } else { hi },
+        )
+    });
+    (!balanced && counts[lo] > 0 && counts[hi] >= 3 * counts[lo]).then(|| {
+        format!(
+            "note: the training classes are unbalanced ({} items of class {}, {} of class {}); \
+             without --balanced the classifier learns that as a prior and tends to call items of \
+             class {} class {} (docs/training.md, \"Rare classes\")",
+            counts[hi], classes[hi], counts[lo], classes[lo], classes[lo], classes[hi]
+        )
+    })
+}
+
 /// `genolm classify`.
 pub fn classify(a: ClassifyArgs) -> Result<()> {
     use genolm::data::tasks::{read_labelled, stratified_split};
@@ -237,6 +265,9 @@ pub fn classify(a: ClassifyArgs) -> Result<()> {
             (train, test)
         }
     };
+    if let Some(hint) = imbalance_hint(&train, &set.classes, a.balanced) {
+        eprintln!("{hint}");
+    }
     if a.generative {
         return kinds::classify_generative(&a, &set.classes, &train, &test);
     }

@@ -174,7 +174,8 @@ pub enum Cmd {
     },
     /// Score the single-base substitutions of a VCF with a model (LLR, embedding distance).
     Variants(analyses::VariantsArgs),
-    /// Fine-tune a classifier from a language model on labelled sequences (ULMFiT stage 3).
+    /// Train a classifier on labelled sequences: an LM fine-tuned with a head (ULMFiT stage 3),
+    /// class-conditional LMs, a linear probe of the frozen LM, or a model from scratch.
     Classify(classify::ClassifyArgs),
     /// Apply a trained classifier (`genolm classify`'s output) to new sequences: each record
     /// whole, or windows scanned along it → CSV of class probabilities.

@@ -13,8 +13,9 @@ use crate::analyses::{load_model, records};
 /// `genolm predict`.
 #[derive(Args)]
 pub struct PredictArgs {
-    /// The classifier: a `genolm classify` output folder (its classifier.safetensors, or the
-    /// class LMs of --generative, from one LM or several) or a classifier `.safetensors` file.
+    /// The classifier: a `genolm classify` output folder (its classifier.safetensors, the probe
+    /// of --probe, or the class LMs of --generative, from one LM or several) or a classifier
+    /// `.safetensors` file.
     classifier: PathBuf,
     /// Sequences: FASTA/FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip).
     seqs: PathBuf,
@@ -30,7 +31,7 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = 0)]
     step: usize,
     /// Average each window's class probabilities over both strands (a classifier head; class
-    /// LMs read both strands when they were trained so).
+    /// LMs and a probe read both strands when they were trained so, `classify --both-strands`).
     #[arg(long)]
     both_strands: bool,
     /// Also draw the result (SVG): the probabilities along the first scanned record, or how

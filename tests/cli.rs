@@ -514,37 +514,17 @@ fn classify_from_scratch_next_to_the_baselines() {
     let rare = dir.path().join("rare.csv");
     std::fs::write(&rare, format!("{header}\n{}\n", kept.join("\n"))).unwrap();
     let out = dir.path().join("rare");
-    ok(&[
-        "classify",
-        "--preset",
-        "tiny",
-        "--data",
-        s(&rare),
-        "--epochs",
-        "0,0,0,1",
-        "--balanced",
-        "--baselines",
-        "-q",
-        "--out",
-        s(&out),
-    ]);
+    let rare_run = |extra: &[&str]| {
+        let mut args = vec!["classify", "--preset", "tiny", "--data", s(&rare), "-q"];
+        args.extend(["--epochs", "0,0,0,1", "--out", s(&out)]);
+        args.extend_from_slice(extra);
+        let o = genolm(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    rare_run(&["--balanced", "--baselines"]);
     let m = metrics(&out);
     assert_eq!(m["balanced"].as_bool(), Some(true), "{m}");
-    // without --balanced, a note says the classes are unbalanced and what to do
-    let o = genolm(&[
-        "classify",
-        "--preset",
-        "tiny",
-        "--data",
-        s(&rare),
-        "--epochs",
-        "0,0,0,1",
-        "-q",
-        "--out",
-        s(&out),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success() && err.contains("--balanced"), "{err}");
     for b in [
         &m,
         &m["baselines"]["kmer_logreg"],
@@ -555,6 +535,10 @@ fn classify_from_scratch_next_to_the_baselines() {
             "{m}"
         );
     }
+    // without --balanced, a note says the classes are unbalanced and what to do
+    let o = rare_run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--balanced"), "{err}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 LM=${1:-pretrained:lstm_small_extended2_gorilla}
 SEEDS=${2:-"1 2 3 4 5"}
 OUT=${3:-runs/unbalanced}
-DATA=datasets/labelled/ecoli_promoters_genome.csv.gz
+DATA=${DATA:-datasets/labelled/ecoli_promoters_genome.csv.gz}
 cargo build --release --bin genolm -q
 BIN="${CARGO_TARGET_DIR:-target}/release/genolm"
 mkdir -p "$OUT"

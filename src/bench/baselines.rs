@@ -164,24 +164,6 @@ pub fn kmer_logreg_probs(
     logreg_fit(train, &feats(train), k, seed, &lambdas, balanced).predict(&feats(test))
 }
 
-/// Class probabilities of the test items from a multinomial logistic regression on the
-/// features `feats` gives each item (standardised on the training items), with the L2 penalty
-/// of `lambdas` that has the lowest log loss on a stratified fifth of the training items
-/// (fitted on the other four fifths), refitted on all of them. `feats` is called once on the
-/// training items and once on the test items (a probe's features are forward passes). The
-/// k-mer regression and the LM's linear probe share it ([`logreg_fit`]).
-pub fn logreg_probs(
-    train: &[LabelledSeq],
-    test: &[LabelledSeq],
-    k: usize,
-    seed: u64,
-    lambdas: &[f64],
-    feats: impl Fn(&[LabelledSeq]) -> Result<Vec<Vec<f64>>>,
-) -> Result<Vec<Vec<f64>>> {
-    let fit = logreg_fit(train, &feats(train)?, k, seed, lambdas, false);
-    Ok(fit.predict(&feats(test)?))
-}
-
 /// A fitted [`logreg_fit`]: the training items' standardisation, the regression and its
 /// penalty.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,8 +183,11 @@ impl LogReg {
     }
 }
 
-/// The regression of [`logreg_probs`] on the training items' features `x_train` (one row per
-/// item of `train`, whose labels and classes the penalty's stratified split reads). With
+/// A multinomial logistic regression on the training items' features `x_train` (one row per
+/// item of `train`, whose labels and classes the penalty's stratified split reads),
+/// standardised on them, with the L2 penalty of `lambdas` that has the lowest log loss on a
+/// stratified fifth of the items (fitted on the other four fifths), refitted on all of them:
+/// the k-mer regression's and the LM's linear probe's fit. With
 /// `balanced` every class weighs the same in the loss and in the penalty's validation loss
 /// ([`balanced_class_weights`]): for sets where one class is much rarer than the other.
 pub fn logreg_fit(

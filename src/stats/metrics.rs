@@ -292,6 +292,22 @@ pub fn class_metrics(probs: &[Vec<f64>], labels: &[u32]) -> (f64, Vec<(&'static 
     (acc, sums)
 }
 
+/// How many of `labels` fall in each of `k` classes (labels from 0; a label ≥ `k` is not
+/// counted).
+///
+/// ```
+/// assert_eq!(genolm::stats::class_counts([0, 2, 2, 0, 2], 3), vec![2, 0, 3]);
+/// ```
+pub fn class_counts(labels: impl IntoIterator<Item = u32>, k: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; k];
+    for c in labels {
+        if let Some(n) = counts.get_mut(c as usize) {
+            *n += 1;
+        }
+    }
+    counts
+}
+
 /// The mean over classes of the share of each class's items whose arg-max is that class
 /// (the mean recall; classes without items left out): accuracy that a classifier calling
 /// every item the common class does not reach on unbalanced data.

@@ -287,11 +287,7 @@ pub fn balanced_class_weights(y: &[u32], k: usize) -> Vec<f64> {
 /// The weight of each class under [`balanced_class_weights`] (`m / (k · mᶜ)`; 1 for a class
 /// without rows).
 pub fn class_weights(y: &[u32], k: usize) -> Vec<f64> {
-    let mut counts = vec![0usize; k];
-    for &c in y {
-        counts[c as usize] += 1;
-    }
-    counts
+    super::class_counts(y.iter().copied(), k)
         .iter()
         .map(|&n| {
             if n == 0 {

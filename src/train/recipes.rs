@@ -530,10 +530,7 @@ pub fn classify(
     let tr = ClassificationBatcher::new(enc(train), opts.batch_size, true, seed)?;
     let mut ulmfit = opts.ulmfit.clone();
     if opts.balanced {
-        let mut counts = vec![0usize; n_classes];
-        for x in train {
-            counts[x.label as usize] += 1;
-        }
+        let counts = crate::stats::class_counts(train.iter().map(|x| x.label), n_classes);
         ulmfit.learner.class_balance = Some(ClassBalance::logit_adjustment(&counts));
     }
     let fit = train_classifier(clf, tr, None, &ulmfit)?;

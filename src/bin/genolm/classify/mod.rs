@@ -211,10 +211,7 @@ fn imbalance_hint(
     classes: &[String],
     balanced: bool,
 ) -> Option<String> {
-    let mut counts = vec![0usize; classes.len()];
-    for x in train {
-        counts[x.label as usize] += 1;
-    }
+    let counts = genolm::stats::class_counts(train.iter().map(|x| x.label), classes.len());
     let (lo, hi) = counts.iter().enumerate().fold((0, 0), |(lo, hi), (i, &n)| {
         (
             if n < counts[lo] { i } else { lo },

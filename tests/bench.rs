@@ -460,6 +460,34 @@ fn users_variants_from_vcf_and_fasta() {
     .unwrap();
     let e = read_vcf_variants(&vcf, &fa).unwrap_err().to_string();
     assert!(e.contains("v.vcf:6") && e.contains("REF"), "{e}");
+    // the reference downloaded with NCBI's older headers (`gi|…|ref|<accession>|`): the VCF's
+    // CHROM is a field of the record's name; the output keeps the VCF's spelling
+    let ncbi = dir.path().join("phix_ncbi.fa");
+    std::fs::write(
+        &ncbi,
+        format!(
+            ">gi|9626372|ref|{}| Enterobacteria phage phiX174\n{}\n",
+            phix.name,
+            String::from_utf8_lossy(&phix.seq)
+        ),
+    )
+    .unwrap();
+    std::fs::write(&vcf, format!("{header}{body}")).unwrap();
+    let named = read_vcf_variants(&vcf, &ncbi).unwrap();
+    assert_eq!(named.variants.len(), 3);
+    let t2 = score_variants(&model, &named, &opts).unwrap();
+    assert_eq!(col(&t2, "llr"), col(&t, "llr"));
+    assert_eq!(
+        t2.df.column("chrom").unwrap().str().unwrap().get(0),
+        Some(phix.name.as_str())
+    );
+    // a CHROM that fits no record is still an error that lists the records
+    std::fs::write(&vcf, format!("{header}chr9\t5\tx\tA\tC\t.\tPASS\t.\n")).unwrap();
+    let e = read_vcf_variants(&vcf, &ncbi).unwrap_err().to_string();
+    assert!(
+        e.contains("v.vcf:3") && e.contains("gi|9626372|ref|"),
+        "{e}"
+    );
 }
 
 #[test]

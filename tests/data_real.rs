@@ -118,6 +118,15 @@ fn yeast_gff3_every_gene_is_a_clean_orf() {
     let frac = t.coding_fraction();
     assert!((0.5..0.8).contains(&frac), "{frac}");
     assert!(t.region.contains(&genolm::data::tracks::Region::Trna));
+    // SGD's GFF3 says `chrI`; Ensembl's FASTA of the same chromosome says `I`: the GFF3 rows
+    // find their sequence all the same
+    let dir = tempfile::tempdir().unwrap();
+    let ensembl = dir.path().join("I.fa");
+    let text = String::from_utf8(genolm::data::io::read_all(&fa).unwrap()).unwrap();
+    std::fs::write(&ensembl, text.replacen(">chrI", ">I dna:chromosome", 1)).unwrap();
+    let renamed = read_gff3(&gff, Some(&ensembl)).unwrap();
+    assert_eq!(renamed[0].name, "I");
+    assert_eq!(renamed[0].cds().count(), s.cds().count());
 }
 
 #[test]

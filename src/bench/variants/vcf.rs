@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bench::markov::code;
 use crate::bench::BenchContext;
+use crate::data::names::SeqNames;
 use crate::models::GenomicModel;
 use crate::table::Table;
 use crate::{Error, Result};
@@ -105,6 +106,7 @@ pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resul
         .into_iter()
         .map(|r| (r.name, r.seq))
         .collect();
+    let names = SeqNames::new(genome.iter().map(|(n, _)| n.as_str()));
     let (inner, _) = crate::data::io::open(vcf)?;
     let mut reader = nv::io::Reader::new(inner);
     reader
@@ -131,15 +133,15 @@ pub fn read_vcf_alleles(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resul
             _ => return Err(Error::parse(&label, line, "missing or bad POS")),
         };
         let r = rec.reference_bases().to_ascii_uppercase();
-        let seq = &genome
-            .iter()
-            .find(|(n, _)| n == &chrom || n.split_whitespace().next() == Some(chrom.as_str()))
+        let seq = &names
+            .find(&chrom)
+            .map(|i| &genome[i])
             .ok_or_else(|| {
                 Error::parse(
                     &label,
                     line,
                     format!(
-                        "contig {chrom:?} is not in the FASTA, whose records are {}{}",
+                        "contig {chrom:?} is not in the FASTA (matched as written, by a record's first word, a field of an NCBI `gi|…|ref|…|` name, or without its version or `chr` when one record fits), whose records are {}{}",
                         genome
                             .iter()
                             .take(5)
@@ -229,6 +231,7 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
 /// `flank` column); one on a missing contig gets NaN.
 pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions) -> Result<Table> {
     let (alleles, genome, flank) = (&input.alleles, &input.genome, opts.flank()?);
+    let names = SeqNames::new(genome.iter().map(|g| g.0.as_str()));
     use crate::explain::variant::{variant_effect, Allele, VariantOptions};
     use polars::prelude::*;
     let opts = VariantOptions {
@@ -239,10 +242,7 @@ pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions
     let (mut kind, mut delta, mut right, mut used) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for a in alleles {
-        let seq = genome
-            .iter()
-            .find(|g| g.0 == a.chrom || g.0.split_whitespace().next() == Some(a.chrom.as_str()))
-            .map(|g| &g.1);
+        let seq = names.find(&a.chrom).map(|i| &genome[i].1);
         let al = Allele {
             position: a.pos - 1,
             reference: a.reference.as_bytes(),
@@ -311,6 +311,7 @@ fn header_line_count(path: &Path) -> usize {
 /// than one token).
 pub fn score_variants(model: &GenomicModel, input: &VcfInput, opts: &VcfOptions) -> Result<Table> {
     let (variants, genome, flank) = (&input.variants, &input.genome, opts.flank()?);
+    let names = SeqNames::new(genome.iter().map(|g| g.0.as_str()));
     use polars::prelude::*;
     let opts = crate::bench::BenchOptions::default();
     let ctx = BenchContext {
@@ -339,10 +340,7 @@ pub fn score_variants(model: &GenomicModel, input: &VcfInput, opts: &VcfOptions)
         Default::default();
     let mut flanks = vec![(0u64, 0u64); variants.len()];
     for (i, v) in variants.iter().enumerate() {
-        let seq = genome
-            .iter()
-            .find(|g| g.0 == v.chrom || g.0.split_whitespace().next() == Some(v.chrom.as_str()))
-            .map(|g| &g.1);
+        let seq = names.find(&v.chrom).map(|i| &genome[i].1);
         let Some(seq) = seq else { continue };
         let p = v.pos - 1;
         if p >= seq.len() || code(seq[p]) == 4 || code(v.alt) == 4 {

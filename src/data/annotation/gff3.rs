@@ -70,13 +70,9 @@ pub fn parse_gff3_bytes(
             "{label}: a GFF3 file needs its sequences: pass the FASTA file (or embed a ##FASTA section)"
         )));
     }
-    let index: HashMap<&str, usize> = seqs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.name.as_str(), i))
-        .collect();
-    let resolved = parsed.resolve(label, |id| index.get(id).map(|&i| (i, seqs[i].seq.len())))?;
-    drop(index);
+    let names = crate::data::names::SeqNames::new(seqs.iter().map(|r| r.name.as_str()));
+    let resolved = parsed.resolve(label, |id| names.find(id).map(|i| (i, seqs[i].seq.len())))?;
+    drop(names);
     Ok(resolved
         .into_iter()
         .map(|(i, features)| AnnotatedSequence {

@@ -254,11 +254,9 @@ fn load_genome(
                 });
             }
         }
+        let names = crate::data::names::SeqNames::new(contigs.iter().map(|c| c.name.as_str()));
         let resolved = parsed.resolve(&label, |id| {
-            contigs
-                .iter()
-                .position(|c| c.name == id)
-                .map(|i| (i, contigs[i].seq.len()))
+            names.find(id).map(|i| (i, contigs[i].seq.len()))
         })?;
         for (i, feats) in resolved {
             contigs[i]

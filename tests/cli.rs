@@ -677,6 +677,31 @@ fn classify_the_promoters() {
     // the class LMs applied to new sequences (generative.json beside them)
     ok(&["predict", s(&gen), s(&fasta), "--out", s(&pred)]);
     predictions_agree(&gen, &pred);
+    // records too short for class LMs (two tokens) get no row, and a note names them
+    let short = dir.path().join("short.fa");
+    let first: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&short, format!("{}\n>empty\n\n>one\nA\n", first.join("\n"))).unwrap();
+    let o = genolm(&["predict", s(&gen), s(&short), "--out", s(&pred)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("2 record(s) too short") && err.contains("empty (0 nt), one (1 nt)"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&pred).unwrap().lines().count(), 2);
+    let e = fails(&[
+        "predict",
+        s(&gen),
+        s(&short),
+        "--out",
+        s(&pred),
+        "--window",
+        "1",
+    ]);
+    assert!(
+        e.contains("shorter than this classifier's shortest input"),
+        "{e}"
+    );
     // several LMs: one class-LM folder per LM, probabilities averaged; the first member is
     // the single-LM run above, and `predict` applies the ensemble folder
     let model2 = dir.path().join("model2.safetensors");

@@ -132,4 +132,4 @@ lambda_scan.plot()?
 // %%
 let mut top = lambda_scan.rows.clone();
 top.sort_by(|a, b| b.probs[1].total_cmp(&a.probs[1]));
-ClassProbs { classes: lambda_scan.classes.clone(), rows: top[..8].to_vec() }.table()?
+ClassProbs { rows: top[..8].to_vec(), ..lambda_scan.clone() }.table()?

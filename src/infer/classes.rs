@@ -65,6 +65,10 @@ pub struct ClassProbs {
     pub classes: Vec<String>,
     /// One row per window, records in input order, windows by start.
     pub rows: Vec<ClassProbRow>,
+    /// Records too short for the classifier to read (fewer bases than it needs for its
+    /// shortest input: one k-mer for a head or a probe, two for class LMs), with their
+    /// lengths, in input order: they have no rows.
+    pub skipped: Vec<(String, usize)>,
 }
 
 impl ClassProbs {
@@ -252,7 +256,7 @@ pub fn class_probs<R: Records + ?Sized>(
         )));
     }
     let tok = cfg.tokenizer()?;
-    scan_windows(records, opts, cfg.class_labels(), |recs, part| {
+    scan_windows(records, opts, cfg.class_labels(), tok.k, |recs, part| {
         let strand = |rc: bool| -> Result<Vec<(Vec<u32>, u32)>> {
             part.iter()
                 .map(|&(r, a, b)| {
@@ -297,15 +301,30 @@ pub fn class_probs<R: Records + ?Sized>(
 
 /// The windows of `records` ([`windows`]) in parts of [`WINDOWS_PER_CALL`], each part's class
 /// probabilities from `probs_of(records, part)` (one row per window of the part), with a
-/// progress bar: the loop shared by a classifier head and the class-conditional LMs.
+/// progress bar: the loop shared by a classifier head, a probe and the class-conditional LMs.
+/// A record of fewer than `min_bases` bases (the classifier's shortest input) gets no row and
+/// is listed in [`ClassProbs::skipped`]; windows shorter than that are a configuration error.
 pub(crate) fn scan_windows<R: Records + ?Sized>(
     records: &R,
     opts: &ClassProbsOptions,
     classes: Vec<String>,
+    min_bases: usize,
     mut probs_of: impl FnMut(&[(&str, &[u8])], &[(usize, usize, usize)]) -> Result<Vec<Vec<f64>>>,
 ) -> Result<ClassProbs> {
+    if opts.window > 0 && opts.window < min_bases {
+        return Err(Error::Config(format!(
+            "windows of {} bases are shorter than this classifier's shortest input ({min_bases} bases)",
+            opts.window
+        )));
+    }
     let recs = records.records();
-    let wins = windows(&recs, opts.window, opts.step);
+    let (wins, short): (Vec<_>, Vec<_>) = windows(&recs, opts.window, opts.step)
+        .into_iter()
+        .partition(|&(_, a, b)| b - a >= min_bases);
+    let skipped = short
+        .iter()
+        .map(|&(r, _, _)| (recs[r].0.to_string(), recs[r].1.len()))
+        .collect();
     let mut rows = Vec::with_capacity(wins.len());
     // a bar on a terminal: a genome scanned every few bases is minutes of work
     let mut bar = crate::progress::Progress::new("windows", wins.len(), false);
@@ -322,5 +341,9 @@ pub(crate) fn scan_windows<R: Records + ?Sized>(
         bar.inc(part.len(), recs[part[0].0].0);
     }
     bar.finish();
-    Ok(ClassProbs { classes, rows })
+    Ok(ClassProbs {
+        classes,
+        rows,
+        skipped,
+    })
 }

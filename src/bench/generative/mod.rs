@@ -461,8 +461,9 @@ impl GenerativeClassifier {
     /// // the test item again, as a record: the same probabilities
     /// let p = fit.class_probs(&[("t", &test[0].seq[..])], &ClassProbsOptions::default())?;
     /// assert!((p.rows[0].probs[0] - fit.probs[0][0]).abs() < 1e-9);
-    /// // a sequence too short to score is an error, not a probability
-    /// assert!(fit.class_probs(&[("s", &b"A"[..])], &ClassProbsOptions::default()).is_err());
+    /// // a sequence too short to score (one token) gets no probability: it is listed instead
+    /// let short = fit.class_probs(&[("s", &b"A"[..])], &ClassProbsOptions::default())?;
+    /// assert!(short.rows.is_empty() && short.skipped == [("s".to_string(), 1)]);
     /// // saved and loaded: the same classifier
     /// let dir = tempfile::tempdir().unwrap();
     /// fit.save(dir.path())?;
@@ -481,28 +482,36 @@ impl GenerativeClassifier {
             .ok_or_else(|| Error::Input("a classifier without class LMs".into()))?;
         let tok = first.config().tokenizer()?;
         let n_strands = if self.both_strands { 2.0 } else { 1.0 };
-        scan_windows(records, opts, self.classes.clone(), |recs, part| {
-            let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
-            let groups = group(seqs, &tok, self.both_strands, |i| {
-                let (r, a, b) = part[i];
-                format!("{} ({a}..{b})", recs[r].0)
-            })?;
-            let ll = class_scores(
-                &self.class_lms,
-                &self.log_priors,
-                &groups,
-                part.len(),
-                n_strands,
-                opts.batch_size,
-            )?;
-            Ok(ll
-                .iter()
-                .map(|l| match &self.calibration {
-                    Some(cal) => cal.probs(l),
-                    None => crate::stats::posterior(l),
-                })
-                .collect())
-        })
+        // class LMs score a sequence from its second token on
+        let min_bases = tok.k + tok.stride;
+        scan_windows(
+            records,
+            opts,
+            self.classes.clone(),
+            min_bases,
+            |recs, part| {
+                let seqs: Vec<&[u8]> = part.iter().map(|&(r, a, b)| &recs[r].1[a..b]).collect();
+                let groups = group(seqs, &tok, self.both_strands, |i| {
+                    let (r, a, b) = part[i];
+                    format!("{} ({a}..{b})", recs[r].0)
+                })?;
+                let ll = class_scores(
+                    &self.class_lms,
+                    &self.log_priors,
+                    &groups,
+                    part.len(),
+                    n_strands,
+                    opts.batch_size,
+                )?;
+                Ok(ll
+                    .iter()
+                    .map(|l| match &self.calibration {
+                        Some(cal) => cal.probs(l),
+                        None => crate::stats::posterior(l),
+                    })
+                    .collect())
+            },
+        )
     }
 
     /// Write the class LMs (`class_lm_<class>.safetensors`) and `generative.json` (classes,

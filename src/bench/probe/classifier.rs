@@ -177,17 +177,24 @@ impl ProbeClassifier {
             eval_batch_size: opts.batch_size.max(1),
             ..self.probe.clone()
         };
-        scan_windows(records, opts, self.probe.classes.clone(), |recs, part| {
-            let items: Vec<LabelledSeq> = part
-                .iter()
-                .map(|&(r, a, b)| LabelledSeq {
-                    seq: recs[r].1[a..b].to_vec(),
-                    label: 0,
-                    origin: format!("{} ({a}..{b})", recs[r].0),
-                })
-                .collect();
-            probe.probs(&self.lm, &items)
-        })
+        let k = self.lm.config().tokenizer()?.k;
+        scan_windows(
+            records,
+            opts,
+            self.probe.classes.clone(),
+            k,
+            |recs, part| {
+                let items: Vec<LabelledSeq> = part
+                    .iter()
+                    .map(|&(r, a, b)| LabelledSeq {
+                        seq: recs[r].1[a..b].to_vec(),
+                        label: 0,
+                        origin: format!("{} ({a}..{b})", recs[r].0),
+                    })
+                    .collect();
+                probe.probs(&self.lm, &items)
+            },
+        )
     }
 
     /// Write `probe.json` (classes, pooling, strands, context, penalty), `probe.safetensors`

@@ -81,6 +81,20 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         let model = load_model(&path)?;
         class_probs(&model, &recs, &opts)?
     };
+    if !probs.skipped.is_empty() {
+        let names: Vec<String> = probs
+            .skipped
+            .iter()
+            .take(5)
+            .map(|(n, len)| format!("{n} ({len} nt)"))
+            .collect();
+        eprintln!(
+            "note: {} record(s) too short for this classifier, no rows for them: {}{}",
+            probs.skipped.len(),
+            names.join(", "),
+            if probs.skipped.len() > 5 { ", …" } else { "" }
+        );
+    }
     probs.table()?.to_csv(&a.out)?;
     if let Some(p) = &a.plot {
         probs.plot()?.save(p)?;

@@ -1336,3 +1336,43 @@ fn corpus_summary_of_a_manifest_file() {
     assert!(ok(&["corpus", "embedded"]).contains("13 genomes"));
     fails(&["corpus", "no/such/manifest.json"]);
 }
+
+#[test]
+fn bench_a_shipped_model_on_your_genomes_from_any_folder() {
+    // `pretrained:lstm_small_extended` trained on a corpus named relative to genolm's source
+    // tree (datasets/extended.json). Benchmarked on a folder of the user's genomes from
+    // another working folder, its training genomes are still found there, for the Markov
+    // chain that counts what the model saw, and the user's genome is held out.
+    let dir = tempfile::tempdir().unwrap();
+    let vir = dir.path().join("mine/vir");
+    std::fs::create_dir_all(&vir).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/vir/phiX174.gbk");
+    std::fs::copy(&src, vir.join("phiX174.gbk")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_genolm"))
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "pretrained:lstm_small_extended",
+            "--corpus",
+            "mine",
+            "--tasks",
+            "transfer",
+            "--sizes",
+            "quick",
+            "--out",
+            "bench",
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("read from the run's corpus") && out.contains("datasets/extended.json"),
+        "{out}"
+    );
+    let metrics = std::fs::read_to_string(dir.path().join("bench/metrics.csv")).unwrap();
+    assert!(metrics.contains("vir_phix174"), "{metrics}");
+}

@@ -78,6 +78,26 @@ fn read_summary(ckpt: &Path) -> Result<Option<RunSummary>> {
     RunSummary::load(dir).map(Some)
 }
 
+/// A run's corpus as its summary names it: relative to the folder the run was trained in. A
+/// shipped model ([`pretrained`](crate::models::pretrained)) was trained in genolm's source
+/// tree, so a relative corpus of one resolves there when the working folder lacks it: the
+/// shipped LMs can be benchmarked on your genomes from any folder.
+fn shipped_corpus_path(corpus: &str, ckpt: Option<&Path>) -> String {
+    let p = Path::new(corpus);
+    if corpus == "embedded" || p.is_absolute() || p.exists() {
+        return corpus.to_string();
+    }
+    let root = crate::models::pretrained::root();
+    let shipped = ckpt
+        .and_then(|c| c.canonicalize().ok())
+        .zip(root.canonicalize().ok())
+        .is_some_and(|(c, r)| c.starts_with(r));
+    match root.parent().and_then(Path::parent).map(|src| src.join(p)) {
+        Some(q) if shipped && q.exists() => q.display().to_string(),
+        _ => corpus.to_string(),
+    }
+}
+
 /// Training genome ids from a run summary: `train_genomes`, else everything not listed as
 /// validation or test genomes.
 fn train_from_summary(summary: &RunSummary, corpus: &Corpus) -> Vec<String> {
@@ -150,7 +170,8 @@ pub fn open_context<'a>(
     // the corpus the run trained on (its summary), and the one benchmarked on
     let run_corpus = summary
         .as_ref()
-        .and_then(|s| Some(s.data.as_ref()?.corpus.clone()));
+        .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
+        .map(|c| shipped_corpus_path(&c, ckpt));
     let corpus_name = opts.corpus.clone().or_else(|| run_corpus.clone());
     let mut corpus = Corpus::open(corpus_name.as_deref().unwrap_or("embedded"))?;
     let (train_ids, mut train_source) = if let Some(t) = &opts.train_genomes {

@@ -126,6 +126,27 @@ pub fn load_corpus(d: &DataConfig) -> Result<Corpus> {
     Corpus::open(&d.corpus)
 }
 
+/// The note for a corpus whose split holds out no validation or no test genome (one or two
+/// genomes of a kingdom): what a run then lacks, and how to hold one out.
+fn nothing_held_out(corpus: &str, no_valid: bool, no_test: bool) -> String {
+    let what = match (no_valid, no_test) {
+        (true, true) => "no validation and no test genome",
+        (true, false) => "no validation genome",
+        _ => "no test genome",
+    };
+    format!(
+        "note: the split of corpus {corpus} holds out {what}: a kingdom's genome-level split \
+         keeps one genome for validation and one for test only from three genomes on. Training \
+         runs, but {} Add genomes, or pin one with `\"split\": \"valid\"` (or \"test\") in \
+         a manifest.json (docs/datasets.md).",
+        if no_valid {
+            "reports no validation loss and keeps the last epoch's weights."
+        } else {
+            "reports no test loss."
+        }
+    )
+}
+
 /// The training, validation and test genomes of a run: the corpus split of `d` after its
 /// kingdom filter (genomes of other kingdoms are in none of the three). The one place the
 /// split of a run is decided: the trainer, [`train_or_load`], the training report and the
@@ -211,6 +232,12 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
     let (tr, va, te) = (&splits.train, &splits.valid, &splits.test);
     let tok = cfg.model.tokenizer()?;
     let metas = corpus.metas();
+    if ro.verbose && lead && (va.is_empty() || te.is_empty()) {
+        eprintln!(
+            "{}",
+            nothing_held_out(&cfg.data.corpus, va.is_empty(), te.is_empty())
+        );
+    }
     let mix = cfg.data.repeated(tr, |g| metas[g].kingdom)?;
     let train_streams = corpus.streams(&mix, &tok, cfg.data.reverse_complement)?;
     let stateful = cfg.model.stateful && cfg.model.lstm_layers > 0;
@@ -436,5 +463,19 @@ mod tests {
             assert_eq!(corpus.genomes[*g].meta.kingdom, Kingdom::Vir);
         }
         assert!(vir.train.iter().all(|g| all.train.contains(g)));
+    }
+
+    #[test]
+    fn a_split_without_held_out_genomes_is_noted() {
+        // one genome: nothing held out, and the note says what that costs and what to do
+        let one = crate::data::corpus::Corpus::open("embedded").unwrap();
+        let g = one.index_of("phiX174").unwrap();
+        let metas = [&one.genomes[g].meta];
+        let s = super::super::source::splits_of(&metas, &DataConfig::default()).unwrap();
+        assert!(s.valid.is_empty() && s.test.is_empty() && s.train == [0]);
+        let note = nothing_held_out("mine", true, true);
+        assert!(note.contains("no validation and no test genome"), "{note}");
+        assert!(note.contains("no validation loss") && note.contains("\"split\": \"valid\""));
+        assert!(nothing_held_out("mine", false, true).contains("no test loss"));
     }
 }

@@ -1017,6 +1017,34 @@ fn train_then_report_a_run_folder() {
         "{}",
         m["metrics"]
     );
+    // the report records how to make the run again, and `reproduce` does (into rep/reproduced,
+    // never over the run) with every metric the same
+    assert_eq!(m["command"][0], "train", "{}", m["command"]);
+    let again = ok(&["reproduce", s(&rep.join("manifest.json"))]);
+    assert!(again.contains("metrics identical"), "{again}");
+    assert!(rep.join("reproduced/run/model.safetensors").is_file());
+    assert_eq!(
+        std::fs::read(run.join("model.safetensors")).unwrap(),
+        std::fs::read(rep.join("reproduced/run/model.safetensors")).unwrap(),
+    );
+    // `train --report` writes the same report with its own command line recorded
+    let rep2 = dir.path().join("rep2");
+    let run3 = dir.path().join("run3");
+    ok(&[
+        "train",
+        "-c",
+        s(&toml),
+        "--output",
+        s(&run3),
+        "--report",
+        s(&rep2),
+    ]);
+    let m2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rep2.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m2["metrics"], m["metrics"]);
+    assert_eq!(m2["command"][1], "-c", "{}", m2["command"]);
+    let again = ok(&["reproduce", s(&rep2.join("manifest.json"))]);
+    assert!(again.contains("metrics identical"), "{again}");
 
     // a folder that is not a run
     let e = fails(&["report", s(dir.path()), "--out", s(&rep)]);

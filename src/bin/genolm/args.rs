@@ -117,6 +117,11 @@ pub enum Cmd {
         /// windows each epoch reads, and in which order.
         #[arg(long)]
         batch_seed: Option<u64>,
+        /// Also write the run's report into this folder (what `genolm report` writes), with
+        /// this command recorded: `genolm reproduce DIR/manifest.json` trains again and lists
+        /// every metric that differs.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Benchmark a trained LM (seed 002): every task, next to a Markov baseline.
     Bench {

@@ -70,6 +70,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             stop_at_step,
             seed,
             batch_seed,
+            report,
         } => {
             let mut cfg = genolm::train::run::RunConfig::from_file(&config)?;
             if let Some(m) = rope_scaling {
@@ -122,6 +123,18 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             let s = genolm::train::run::run_training_with(&cfg, resume, &ro)?;
             if lead {
                 println!("{}", s.text());
+                if let Some(dir) = report {
+                    let mut rep = genolm::report::run_report(&cfg.output, None)?;
+                    // this command as given, for `genolm reproduce` (`--resume` ends a run
+                    // with the same weights as one uninterrupted run, so it is left out)
+                    let args: Vec<String> = std::env::args()
+                        .skip(1)
+                        .filter(|a| a != "--resume")
+                        .collect();
+                    rep.command(&args);
+                    rep.write(&dir)?;
+                    println!("report: {}", dir.join("index.html").display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -246,9 +259,23 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 Some(b) => Some(genolm::bench::BenchmarkReport::load_json(&b)?),
                 None => None,
             };
-            // no command is recorded: the report collects a run, re-running it is `genolm train`
-            let rep = genolm::report::run_report(&run, bench.as_ref())?;
+            let mut rep = genolm::report::run_report(&run, bench.as_ref())?;
             let dir = out.unwrap_or_else(|| run.join("report"));
+            // re-creating the report is training the run again from its run.toml (the
+            // effective run file, overrides applied); with a benchmark, re-running it too is
+            // `genolm bench`, so such a report records no command
+            if bench.is_none() {
+                let d = |p: &std::path::Path| p.display().to_string();
+                rep.command(&[
+                    "train".into(),
+                    "--config".into(),
+                    d(&run.join("run.toml")),
+                    "--output".into(),
+                    d(&run),
+                    "--report".into(),
+                    d(&dir),
+                ]);
+            }
             rep.write(&dir)?;
             println!("report: {}", dir.join("index.html").display());
             Ok(ExitCode::SUCCESS)

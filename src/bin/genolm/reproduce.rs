@@ -33,17 +33,35 @@ pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Res
     let mut args = vec!["genolm".to_string()];
     let mut it = before.command.iter();
     while let Some(a) = it.next() {
+        // `--out=DIR` is `--out DIR`
+        if let Some((flag, _)) = a.split_once('=').filter(|(f, _)| f.starts_with("--")) {
+            if ["--out", "--output", "--report"].contains(&flag) {
+                let to = if flag == "--report" { "report" } else { "run" };
+                args.push(format!("{flag}={}", base.join(to).display()));
+                continue;
+            }
+        }
         args.push(a.clone());
-        if a == "--out" || a == "--report" {
+        if a == "--out" || a == "--output" || a == "--report" {
             it.next();
             args.push(
-                base.join(if a == "--out" { "run" } else { "report" })
+                base.join(if a == "--report" { "report" } else { "run" })
                     .display()
                     .to_string(),
             );
         }
     }
-    if !args.iter().any(|a| a == "--report") {
+    // a training run writes into its run file's output folder unless told otherwise: never
+    // over the run being reproduced
+    let given = |args: &[String], flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    if args.get(1).is_some_and(|c| c == "train") && !given(&args, "--output") {
+        args.push("--output".into());
+        args.push(base.join("run").display().to_string());
+    }
+    if !given(&args, "--report") {
         args.push("--report".into());
         args.push(base.join("report").display().to_string());
     }

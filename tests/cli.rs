@@ -296,6 +296,26 @@ fn attribution_and_depmap_write_tables_and_figures() {
         s(&dd),
     ]);
     assert!(e.contains("window") && e.contains("5386"), "{e}");
+    // a record too short for the window is left out with a note; the others are explained
+    let two = dir.path().join("two.fa");
+    let text = std::fs::read_to_string(&fa).unwrap();
+    std::fs::write(&two, format!("{text}\n>tiny\nACGTACGT\n")).unwrap();
+    let o = genolm(&[
+        "explain",
+        "depmap",
+        s(&model),
+        s(&two),
+        "--start",
+        "10",
+        "--end",
+        "30",
+        "--out",
+        s(&dd),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("left out: tiny (8 nt)"), "{err}");
+    assert!(!dd.join("tiny.csv").exists());
     let junk = dir.path().join("junk.fa");
     std::fs::write(&junk, "this is not a sequence file\n").unwrap();
     let e = fails(&[

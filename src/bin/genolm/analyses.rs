@@ -196,17 +196,43 @@ pub(crate) fn file_stem(name: &str) -> String {
         .collect()
 }
 
-/// `start..end` of a record, checked.
-fn window(r: &SeqRecord, start: usize, end: Option<usize>, default_len: usize) -> Result<&[u8]> {
-    let end = end.unwrap_or(start + default_len).min(r.seq.len());
-    if start >= end {
+/// `start..end` of every record (`end` default: `start + default_len`, cut at the record's
+/// end). A record too short to hold any of the window is left out with a note on stderr (a
+/// multi-record file's short records do not stop the others); none left is an error.
+fn windows<'a>(
+    recs: &'a [SeqRecord],
+    start: usize,
+    end: Option<usize>,
+    default_len: usize,
+) -> Result<Vec<(&'a SeqRecord, &'a [u8])>> {
+    let mut out = Vec::new();
+    let mut short = Vec::new();
+    for r in recs {
+        let e = end.unwrap_or(start + default_len).min(r.seq.len());
+        if start < e {
+            out.push((r, &r.seq[start..e]));
+        } else {
+            short.push(format!("{} ({} nt)", r.name, r.seq.len()));
+        }
+    }
+    let what = format!(
+        "window {start}..{}",
+        end.map_or_else(|| format!("{start} + {default_len}"), |e| e.to_string())
+    );
+    if out.is_empty() {
         return Err(Error::Input(format!(
-            "{}: window {start}..{end} is empty (the record has {} bases)",
-            r.name,
-            r.seq.len()
+            "{what} is empty in every record: {}",
+            short.join(", ")
         )));
     }
-    Ok(&r.seq[start..end])
+    if !short.is_empty() {
+        eprintln!(
+            "note: {what} is empty in {} record(s), left out: {}",
+            short.len(),
+            short.join(", ")
+        );
+    }
+    Ok(out)
 }
 
 /// `genolm states`.
@@ -342,8 +368,7 @@ fn attribution(a: AttributionArgs) -> Result<()> {
         seed: 1,
         ..Default::default()
     };
-    for r in &recs {
-        let seq = window(r, w.start, w.end, 2000)?;
+    for (r, seq) in windows(&recs, w.start, w.end, 2000)? {
         let stem = w.out.join(file_stem(&r.name));
         let (table, fig) = if a.method == AttributionMethod::Ism {
             // ISM keeps its own table and heatmap (every substitution's effect)
@@ -384,8 +409,7 @@ fn depmap(a: DepmapArgs) -> Result<()> {
     let model = load_model(&w.model)?;
     let recs = records(&w.seqs)?;
     out_dir(&w.out)?;
-    for r in &recs {
-        let seq = window(r, w.start, w.end, 200)?;
+    for (r, seq) in windows(&recs, w.start, w.end, 200)? {
         let dm = dependency_map(&model, seq, &DepMapOptions::default())?;
         let stem = w.out.join(file_stem(&r.name));
         dm.table()?.to_csv(stem.with_extension("csv"))?;

@@ -1062,9 +1062,20 @@ fn train_then_report_a_run_folder() {
     let m2: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rep2.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m2["metrics"], m["metrics"]);
-    assert_eq!(m2["command"][1], "-c", "{}", m2["command"]);
+    assert_eq!(
+        m2["command"][2],
+        s(&run3.join("run.toml")),
+        "{}",
+        m2["command"]
+    );
     let again = ok(&["reproduce", s(&rep2.join("manifest.json"))]);
     assert!(again.contains("metrics identical"), "{again}");
+    // the reproduced report records the same kind of command, so it reproduces in turn
+    let m3: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(rep2.join("reproduced/report/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m3["command"][0], "train", "{}", m3["command"]);
 
     // a folder that is not a run
     let e = fails(&["report", s(dir.path()), "--out", s(&rep)]);

@@ -199,12 +199,12 @@ pub(crate) fn file_stem(name: &str) -> String {
 /// `start..end` of every record (`end` default: `start + default_len`, cut at the record's
 /// end). A record too short to hold any of the window is left out with a note on stderr (a
 /// multi-record file's short records do not stop the others); none left is an error.
-fn windows<'a>(
-    recs: &'a [SeqRecord],
+fn windows(
+    recs: &[SeqRecord],
     start: usize,
     end: Option<usize>,
     default_len: usize,
-) -> Result<Vec<(&'a SeqRecord, &'a [u8])>> {
+) -> Result<Vec<(&SeqRecord, &[u8])>> {
     let mut out = Vec::new();
     let mut short = Vec::new();
     for r in recs {

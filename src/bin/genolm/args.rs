@@ -118,8 +118,9 @@ pub enum Cmd {
         #[arg(long)]
         batch_seed: Option<u64>,
         /// Also write the run's report into this folder (what `genolm report` writes), with
-        /// this command recorded: `genolm reproduce DIR/manifest.json` trains again and lists
-        /// every metric that differs.
+        /// the command that trains the run again recorded (its run.toml, overrides applied):
+        /// `genolm reproduce DIR/manifest.json` trains again and lists every metric that
+        /// differs.
         #[arg(long)]
         report: Option<PathBuf>,
     },

@@ -46,6 +46,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command a run's report records for `genolm reproduce`: train again from the run's
+/// `run.toml` (the run file with every command-line override applied, so `--resume` and the
+/// overrides need not be repeated), writing the report into `report`.
+fn retrain_command(run: &std::path::Path, report: &std::path::Path) -> Vec<String> {
+    let d = |p: &std::path::Path| p.display().to_string();
+    vec![
+        "train".into(),
+        "--config".into(),
+        d(&run.join("run.toml")),
+        "--output".into(),
+        d(run),
+        "--report".into(),
+        d(report),
+    ]
+}
+
 fn run(cli: Cli) -> genolm::Result<ExitCode> {
     match cli.cmd {
         Cmd::Monitor(a) => {
@@ -125,13 +141,11 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 println!("{}", s.text());
                 if let Some(dir) = report {
                     let mut rep = genolm::report::run_report(&cfg.output, None)?;
-                    // this command as given, for `genolm reproduce` (`--resume` ends a run
-                    // with the same weights as one uninterrupted run, so it is left out)
-                    let args: Vec<String> = std::env::args()
-                        .skip(1)
-                        .filter(|a| a != "--resume")
-                        .collect();
-                    rep.command(&args);
+                    let mut cmd = retrain_command(&cfg.output, &dir);
+                    if let Some(n) = stop_at_step {
+                        cmd.extend(["--stop-at-step".into(), n.to_string()]);
+                    }
+                    rep.command(&cmd);
                     rep.write(&dir)?;
                     println!("report: {}", dir.join("index.html").display());
                 }
@@ -265,16 +279,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
             // effective run file, overrides applied); with a benchmark, re-running it too is
             // `genolm bench`, so such a report records no command
             if bench.is_none() {
-                let d = |p: &std::path::Path| p.display().to_string();
-                rep.command(&[
-                    "train".into(),
-                    "--config".into(),
-                    d(&run.join("run.toml")),
-                    "--output".into(),
-                    d(&run),
-                    "--report".into(),
-                    d(&dir),
-                ]);
+                rep.command(&retrain_command(&run, &dir));
             }
             rep.write(&dir)?;
             println!("report: {}", dir.join("index.html").display());

@@ -132,3 +132,68 @@ fn scan_p_values_match_enumeration_on_a_real_genome() {
         assert!(h.q >= h.p);
     }
 }
+
+#[test]
+fn the_jaspar_database_written_in_memes_format_reads_the_same() {
+    // every JASPAR 2024 vertebrate matrix, written as JASPAR's MEME export writes it (each
+    // column's counts over the motif's sites, nsites the site count), read back: the same
+    // motifs, ids, names and probabilities
+    let text = String::from_utf8(
+        genolm::data::io::read_all(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut meme = String::from("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n");
+    let (mut id, mut rows) = (String::new(), Vec::<Vec<f64>>::new());
+    let flush = |id: &str, rows: &mut Vec<Vec<f64>>, meme: &mut String| {
+        if rows.is_empty() {
+            return;
+        }
+        let sites: f64 = rows.iter().map(|r| r[0]).sum();
+        meme.push_str(&format!(
+            "MOTIF {id}\nletter-probability matrix: alength= 4 w= {} nsites= {sites} E= 0\n",
+            rows[0].len()
+        ));
+        for j in 0..rows[0].len() {
+            let col: Vec<f64> = rows.iter().map(|r| r[j]).collect();
+            let n: f64 = col.iter().sum();
+            let p: Vec<String> = col.iter().map(|c| format!("{}", c / n)).collect();
+            meme.push_str(&format!("{}\n", p.join(" ")));
+        }
+        meme.push('\n');
+        rows.clear();
+    };
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix('>') {
+            flush(&id, &mut rows, &mut meme);
+            id = h.trim().to_string();
+        } else if !line.trim().is_empty() {
+            let body = line.trim()[1..].replace(['[', ']'], " ");
+            rows.push(
+                body.split_whitespace()
+                    .map(|v| v.parse().unwrap())
+                    .collect(),
+            );
+        }
+    }
+    flush(&id, &mut rows, &mut meme);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("JASPAR2024_CORE_vertebrates.meme");
+    std::fs::write(&path, meme).unwrap();
+    let (a, b) = (jaspar(), read_jaspar(&path).unwrap());
+    assert!(a.len() > 800, "{}", a.len());
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((&x.id, &x.name, x.len()), (&y.id, &y.name, y.len()));
+        for (p, q) in x.probs.iter().zip(&y.probs) {
+            for (u, v) in p.iter().zip(q) {
+                // some JASPAR matrices' columns sum to different site counts, where MEME keeps
+                // one nsites: the pseudocount (0.01 a base) then weighs a little differently
+                assert!((u - v).abs() < 1e-3, "{}: {p:?} {q:?}", x.id);
+            }
+        }
+    }
+}

@@ -38,7 +38,7 @@ pub struct MotifArgs {
     /// FASTA or FASTQ, or GenBank (plain, gzip or bgzip): the sequences explained (e.g.
     /// promoters, peaks; each record up to `--max-len` bases).
     seqs: PathBuf,
-    /// JASPAR-format motif database (plain or gzip), e.g. datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz.
+    /// Motif database (plain or gzip) in JASPAR format, e.g. datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz, or in MEME's motif format (MEME Suite, HOCOMOCO).
     #[arg(long)]
     jaspar: Option<PathBuf>,
     /// Output folder: motifs.csv, matches.csv, seqlets.csv, motifs.jaspar, logos/<motif>.svg.

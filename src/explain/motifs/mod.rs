@@ -23,6 +23,7 @@ use crate::plot::Figure;
 use crate::table::Table;
 use crate::{Error, Result};
 
+pub mod meme;
 pub mod scan;
 pub mod tomtom;
 pub use tomtom::{matches_table, tomtom, Distance, MotifMatch, TomtomOptions};
@@ -225,14 +226,19 @@ pub fn parse_jaspar(text: &str, file: &str) -> Result<Vec<Pwm>> {
     Ok(out)
 }
 
-/// Read a JASPAR file.
+/// Read a motif file (plain or gzip): JASPAR format, or MEME's minimal motif format
+/// ([`meme`]: MEME Suite's and HOCOMOCO's databases, JASPAR's MEME export), told by its first
+/// line.
 pub fn read_jaspar(path: impl AsRef<Path>) -> Result<Vec<Pwm>> {
     let path = path.as_ref();
     let bytes = crate::data::io::read_all(path)?;
-    parse_jaspar(
-        &String::from_utf8_lossy(&bytes),
-        &path.display().to_string(),
-    )
+    let text = String::from_utf8_lossy(&bytes);
+    let name = path.display().to_string();
+    if meme::is_meme(&text) {
+        meme::parse_meme(&text, &name)
+    } else {
+        parse_jaspar(&text, &name)
+    }
 }
 
 /// PWMs of the first convolution layer's filters: for each filter, the bases of the windows

@@ -30,40 +30,37 @@ pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Res
             .join("reproduced")
     });
     // the same command, writing into `base`
+    // the flags that name where a command writes, redirected into `base`
+    const WRITES: [&str; 3] = ["--out", "--output", "--report"];
+    let dest = |flag: &str| {
+        let sub = if flag == "--report" { "report" } else { "run" };
+        base.join(sub).display().to_string()
+    };
     let mut args = vec!["genolm".to_string()];
     let mut it = before.command.iter();
     while let Some(a) = it.next() {
         // `--out=DIR` is `--out DIR`
-        if let Some((flag, _)) = a.split_once('=').filter(|(f, _)| f.starts_with("--")) {
-            if ["--out", "--output", "--report"].contains(&flag) {
-                let to = if flag == "--report" { "report" } else { "run" };
-                args.push(format!("{flag}={}", base.join(to).display()));
-                continue;
-            }
+        if let Some((flag, _)) = a.split_once('=').filter(|(f, _)| WRITES.contains(f)) {
+            args.push(format!("{flag}={}", dest(flag)));
+            continue;
         }
         args.push(a.clone());
-        if a == "--out" || a == "--output" || a == "--report" {
+        if WRITES.contains(&a.as_str()) {
             it.next();
-            args.push(
-                base.join(if a == "--report" { "report" } else { "run" })
-                    .display()
-                    .to_string(),
-            );
+            args.push(dest(a));
         }
     }
-    // a training run writes into its run file's output folder unless told otherwise: never
-    // over the run being reproduced
     let given = |args: &[String], flag: &str| {
         args.iter()
             .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
     };
+    // a training run writes into its run file's output folder unless told otherwise: never
+    // over the run being reproduced
     if args.get(1).is_some_and(|c| c == "train") && !given(&args, "--output") {
-        args.push("--output".into());
-        args.push(base.join("run").display().to_string());
+        args.extend(["--output".into(), dest("--output")]);
     }
     if !given(&args, "--report") {
-        args.push("--report".into());
-        args.push(base.join("report").display().to_string());
+        args.extend(["--report".into(), dest("--report")]);
     }
     println!("re-running: {}", args[1..].join(" "));
     let cli = Cli::try_parse_from(&args)

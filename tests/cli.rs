@@ -1435,3 +1435,61 @@ fn bench_a_shipped_model_on_your_genomes_from_any_folder() {
     let metrics = std::fs::read_to_string(dir.path().join("bench/metrics.csv")).unwrap();
     assert!(metrics.contains("vir_phix174"), "{metrics}");
 }
+
+fn ok_in(cwd: &Path, args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_genolm"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    );
+    assert!(o.status.success(), "genolm {args:?} in {cwd:?} failed:\n{out}\n{err}");
+    out
+}
+
+#[test]
+fn a_run_on_your_genomes_reports_and_retrains_from_any_folder() {
+    // A run file names its corpus relative to the folder `genolm train` ran in; the run
+    // folder, read later from elsewhere, still finds it (the folder it was trained in is
+    // where the run folder is, less its `output`).
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
+    for (k, f) in [
+        ("vir", "phiX174.gbk"),
+        ("vir", "enterobacteria_phage_lambda.fa.gz"),
+        ("vir", "influenza_A_EU851978.gbk"),
+        ("pro", "yersinia_pestis_pPCP1.gb"),
+    ] {
+        std::fs::create_dir_all(proj.join("mine").join(k)).unwrap();
+        std::fs::copy(data.join(k).join(f), proj.join("mine").join(k).join(f)).unwrap();
+    }
+    std::fs::write(
+        proj.join("tiny.toml"),
+        "output = \"runs/a\"\n[data]\ncorpus = \"mine\"\nbptt = 32\nbatch_size = 8\n\
+         [model]\npreset = \"tiny\"\n[train]\nepochs = 1\nmax_batches = 3\n\
+         valid_max_batches = 2\ndevice = \"cpu\"\n",
+    )
+    .unwrap();
+    ok_in(&proj, &["train", "--config", "tiny.toml"]);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = ok_in(&elsewhere, &["report", "../proj/runs/a", "--out", "rep"]);
+    assert!(out.contains("index.html"), "{out}");
+    // its run.toml trains again from here (the corpus found the same way), the same bytes
+    ok_in(
+        &elsewhere,
+        &["train", "-c", "../proj/runs/a/run.toml", "--output", "again"],
+    );
+    assert_eq!(
+        std::fs::read(proj.join("runs/a/model.safetensors")).unwrap(),
+        std::fs::read(elsewhere.join("again/model.safetensors")).unwrap(),
+    );
+    // a run file's corpus next to the file is found too
+    std::fs::rename(proj.join("tiny.toml"), proj.join("mine/../tiny2.toml")).unwrap();
+    ok_in(dir.path(), &["train", "-c", "proj/tiny2.toml", "--output", "b"]);
+    assert!(dir.path().join("b/model.safetensors").is_file());
+}

@@ -204,3 +204,33 @@ fn workers_share_a_folder_survive_a_kill_and_resume_without_rework() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("different search"));
 }
+
+#[test]
+fn a_search_names_its_corpus_the_same_for_every_worker() {
+    // A relative corpus is anchored when the search file is read (from the working folder,
+    // else the file's folder): workers started elsewhere, every trial's run file and
+    // best.toml then name the same corpus.
+    let tmp = tempfile::tempdir().unwrap();
+    let vir = tmp.path().join("proj/mine/vir");
+    std::fs::create_dir_all(&vir).unwrap();
+    let phix = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/vir/phiX174.gbk");
+    std::fs::copy(phix, vir.join("phiX174.gbk")).unwrap();
+    let text = SPACE.replace("[base.data]\n", "[base.data]\ncorpus = \"mine\"\n");
+    let file = tmp.path().join("proj/space.toml");
+    std::fs::write(&file, &text).unwrap();
+    let spec = SearchSpec::from_file(&file).unwrap();
+    let run = spec
+        .run_config(&spec.sample(0), Path::new("t/0"), 1, 4)
+        .unwrap();
+    let corpus = Path::new(&run.data.corpus);
+    assert!(corpus.is_absolute(), "{}", run.data.corpus);
+    assert_eq!(corpus, vir.parent().unwrap().canonicalize().unwrap());
+    // the folder's copy reads back the same, from anywhere
+    let copy = tmp.path().join("copy.toml");
+    std::fs::write(&copy, toml::to_string(&spec).unwrap()).unwrap();
+    assert_eq!(SearchSpec::from_file(&copy).unwrap(), spec);
+    // a corpus that is nowhere is refused when the file is read, not by every trial
+    std::fs::write(&file, text.replace("\"mine\"", "\"yours\"")).unwrap();
+    let e = SearchSpec::from_file(&file).unwrap_err().to_string();
+    assert!(e.contains("base.data.corpus") && e.contains("yours"), "{e}");
+}

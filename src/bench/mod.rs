@@ -78,24 +78,35 @@ fn read_summary(ckpt: &Path) -> Result<Option<RunSummary>> {
     RunSummary::load(dir).map(Some)
 }
 
-/// A run's corpus as its summary names it: relative to the folder the run was trained in. A
-/// shipped model ([`pretrained`](crate::models::pretrained)) was trained in genolm's source
-/// tree, so a relative corpus of one resolves there when the working folder lacks it: the
-/// shipped LMs can be benchmarked on your genomes from any folder.
-fn shipped_corpus_path(corpus: &str, ckpt: Option<&Path>) -> String {
-    let p = Path::new(corpus);
-    if corpus == "embedded" || p.is_absolute() || p.exists() {
-        return corpus.to_string();
+/// A run's corpus as its summary names it: relative to the folder the run was trained in
+/// ([`trained_in`](crate::train::run::trained_in), found from where the run's folder is now),
+/// so a run can be benchmarked from any folder. A shipped model
+/// ([`pretrained`](crate::models::pretrained)) was trained in genolm's source tree, so a
+/// relative corpus of one resolves there: the shipped LMs can be benchmarked on your genomes
+/// from any folder.
+fn run_corpus_path(corpus: &str, ckpt: Option<&Path>, summary: &RunSummary) -> String {
+    let mut bases = Vec::new();
+    if let Some(c) = ckpt {
+        let dir = if c.is_dir() {
+            c
+        } else {
+            c.parent().unwrap_or(Path::new("."))
+        };
+        let out = &summary.checkpoint;
+        bases.extend(crate::train::run::trained_in(dir, out));
+        if out.extension().is_some() {
+            bases.extend(out.parent().and_then(|o| crate::train::run::trained_in(dir, o)));
+        }
     }
     let root = crate::models::pretrained::root();
     let shipped = ckpt
         .and_then(|c| c.canonicalize().ok())
         .zip(root.canonicalize().ok())
         .is_some_and(|(c, r)| c.starts_with(r));
-    match root.parent().and_then(Path::parent).map(|src| src.join(p)) {
-        Some(q) if shipped && q.exists() => q.display().to_string(),
-        _ => corpus.to_string(),
+    if shipped {
+        bases.extend(root.parent().and_then(Path::parent).map(Path::to_path_buf));
     }
+    crate::train::run::corpus_path(corpus, &bases)
 }
 
 /// Training genome ids from a run summary: `train_genomes`, else everything not listed as
@@ -170,8 +181,7 @@ pub fn open_context<'a>(
     // the corpus the run trained on (its summary), and the one benchmarked on
     let run_corpus = summary
         .as_ref()
-        .and_then(|s| Some(s.data.as_ref()?.corpus.clone()))
-        .map(|c| shipped_corpus_path(&c, ckpt));
+        .and_then(|s| Some(run_corpus_path(&s.data.as_ref()?.corpus, ckpt, s)));
     let corpus_name = opts.corpus.clone().or_else(|| run_corpus.clone());
     let mut corpus = Corpus::open(corpus_name.as_deref().unwrap_or("embedded"))?;
     let (train_ids, mut train_source) = if let Some(t) = &opts.train_genomes {

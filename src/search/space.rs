@@ -224,10 +224,48 @@ impl SearchSpec {
     /// Read a search file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&s).map_err(|e| match e {
+        let mut spec = Self::from_toml_str(&s).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
             e => e,
-        })
+        })?;
+        spec.anchor_corpus(path)?;
+        Ok(spec)
+    }
+
+    /// `base.data.corpus` as an absolute path: every worker (a process started in another
+    /// folder, a task of a cluster's job array) and every trial's run file then name the same
+    /// corpus, and `best.toml` trains from any folder. A relative path is read from the
+    /// working folder, else from the search file's folder; one found in neither is an error
+    /// now rather than a failure of every trial.
+    fn anchor_corpus(&mut self, file: &Path) -> Result<()> {
+        let Some(toml::Value::Table(data)) = self.base.get_mut("data") else {
+            return Ok(());
+        };
+        let Some(toml::Value::String(corpus)) = data.get_mut("corpus") else {
+            return Ok(());
+        };
+        if corpus.as_str() == "embedded" || Path::new(corpus.as_str()).is_absolute() {
+            return Ok(());
+        }
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let found = crate::train::run::corpus_path(corpus, &[dir.to_path_buf()]);
+        let p = Path::new(&found);
+        if !p.exists() {
+            return Err(Error::Config(format!(
+                "{}: base.data.corpus \"{corpus}\" is neither in the working folder nor in {}",
+                file.display(),
+                dir.display()
+            )));
+        }
+        *corpus = p
+            .canonicalize()
+            .map_err(|e| Error::io(p, e))?
+            .display()
+            .to_string();
+        Ok(())
     }
 
     /// The values of trial `id` (a function of the search seed and the id only, so every

@@ -176,11 +176,88 @@ impl RunConfig {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&s).map_err(|e| match e {
+        let mut cfg = Self::from_toml_str(&s).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
             e => e,
-        })
+        })?;
+        // A relative corpus is read from the working folder; failing that, from the folder
+        // the run was trained in (a run's own run.toml, read from elsewhere), then from the
+        // file's folder.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let bases: Vec<PathBuf> = trained_in(dir, &cfg.output)
+            .into_iter()
+            .chain([dir.to_path_buf()])
+            .collect();
+        cfg.data.corpus = corpus_path(&cfg.data.corpus, &bases);
+        Ok(cfg)
     }
+}
+
+/// The folder a run was trained in (the working folder of `genolm train`), from where the
+/// run's folder is now and the `output` it was trained with: `/home/me/proj/runs/a`, trained
+/// with `output = "runs/a"`, was trained in `/home/me/proj`. A run file's relative paths
+/// (its corpus) are relative to that folder. `None` when `output` is absolute or is not how
+/// the folder's path ends.
+///
+/// ```
+/// use std::path::Path;
+/// use genolm::train::run::trained_in;
+/// let dir = std::env::temp_dir().join("genolm-doc-trained-in/runs/a");
+/// std::fs::create_dir_all(&dir)?;
+/// let base = trained_in(&dir, Path::new("runs/a")).unwrap();
+/// assert!(base.ends_with("genolm-doc-trained-in"));
+/// assert_eq!(trained_in(&dir, Path::new("runs/b")), None);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn trained_in(run_dir: &Path, output: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if output.is_absolute() {
+        return None;
+    }
+    let parts: Vec<Component> = output
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if parts.is_empty() || parts.iter().any(|c| !matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    // the path as given (made absolute), then with its links resolved
+    let candidates = [
+        std::path::absolute(run_dir).ok(),
+        run_dir.canonicalize().ok(),
+    ];
+    candidates.into_iter().flatten().find_map(|dir| {
+        let mut base = dir.as_path();
+        for c in parts.iter().rev() {
+            if base.file_name() != Some(c.as_os_str()) {
+                return None;
+            }
+            base = base.parent()?;
+        }
+        Some(base.to_path_buf())
+    })
+}
+
+/// A corpus as run files name it (`embedded`, a folder, a manifest or a shard folder), as a
+/// path that opens from the working folder: as written when it does (or is `embedded` or
+/// absolute), else joined to the first of `bases` where it exists; as written when none has
+/// it (opening it then names the path that is missing).
+pub fn corpus_path(corpus: &str, bases: &[PathBuf]) -> String {
+    let p = Path::new(corpus);
+    if corpus.is_empty() || corpus == "embedded" || p.is_absolute() || p.exists() {
+        return corpus.to_string();
+    }
+    bases
+        .iter()
+        .map(|b| b.join(p))
+        .find(|q| q.exists())
+        .map_or_else(
+            || corpus.to_string(),
+            |q| q.canonicalize().unwrap_or(q).display().to_string(),
+        )
 }
 
 impl RunConfig {

@@ -38,7 +38,7 @@ use crate::{Error, Result};
 mod config;
 mod summary;
 
-pub use config::{DataConfig, RunConfig, TrainConfig};
+pub use config::{corpus_path, trained_in, DataConfig, RunConfig, TrainConfig};
 pub use summary::{eval_by_kingdom, eval_source_by_kingdom, KingdomEval, RunSummary};
 
 fn lm_data(

@@ -1446,7 +1446,10 @@ fn ok_in(cwd: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stdout).to_string(),
         String::from_utf8_lossy(&o.stderr).to_string(),
     );
-    assert!(o.status.success(), "genolm {args:?} in {cwd:?} failed:\n{out}\n{err}");
+    assert!(
+        o.status.success(),
+        "genolm {args:?} in {cwd:?} failed:\n{out}\n{err}"
+    );
     out
 }
 
@@ -1482,14 +1485,39 @@ fn a_run_on_your_genomes_reports_and_retrains_from_any_folder() {
     // its run.toml trains again from here (the corpus found the same way), the same bytes
     ok_in(
         &elsewhere,
-        &["train", "-c", "../proj/runs/a/run.toml", "--output", "again"],
+        &[
+            "train",
+            "-c",
+            "../proj/runs/a/run.toml",
+            "--output",
+            "again",
+        ],
     );
     assert_eq!(
         std::fs::read(proj.join("runs/a/model.safetensors")).unwrap(),
         std::fs::read(elsewhere.join("again/model.safetensors")).unwrap(),
     );
+    // a run trained on token shards reports from the genomes they were built from
+    ok_in(
+        &proj,
+        &["shards", "mine", "--out", "shards", "--preset", "tiny"],
+    );
+    std::fs::write(
+        proj.join("shards.toml"),
+        std::fs::read_to_string(proj.join("tiny.toml"))
+            .unwrap()
+            .replace("\"mine\"", "\"shards\"")
+            .replace("runs/a", "runs/s"),
+    )
+    .unwrap();
+    ok_in(&proj, &["train", "--config", "shards.toml"]);
+    let out = ok_in(&elsewhere, &["report", "../proj/runs/s", "--out", "rep_s"]);
+    assert!(out.contains("index.html"), "{out}");
     // a run file's corpus next to the file is found too
     std::fs::rename(proj.join("tiny.toml"), proj.join("mine/../tiny2.toml")).unwrap();
-    ok_in(dir.path(), &["train", "-c", "proj/tiny2.toml", "--output", "b"]);
+    ok_in(
+        dir.path(),
+        &["train", "-c", "proj/tiny2.toml", "--output", "b"],
+    );
     assert!(dir.path().join("b/model.safetensors").is_file());
 }

@@ -140,9 +140,29 @@ fn damaged_shards_are_clear_errors() {
     std::fs::write(&first, &bytes[..bytes.len() - 4]).unwrap();
     let e = TokenShards::open(tmp.path()).unwrap_err();
     assert!(e.to_string().contains("truncated"), "{e}");
-    // analyses that need genomes say what to give them instead
+    // analyses that need genomes (a report or benchmark of a run trained on shards) read the
+    // corpus the shards were built from; when it is gone they say what to give instead
+    let c = Corpus::open(tmp.path().to_str().unwrap()).unwrap();
+    assert_eq!(
+        c.ids(&(0..c.genomes.len()).collect::<Vec<_>>()),
+        Corpus::embedded()
+            .unwrap()
+            .ids(&(0..c.genomes.len()).collect::<Vec<_>>())
+    );
+    let json = tmp.path().join("shards.json");
+    let text = std::fs::read_to_string(&json).unwrap();
+    let moved = text.replace(
+        "\"source\": \"embedded\"",
+        "\"source\": \"/no/such/genomes\"",
+    );
+    assert_ne!(moved, text);
+    std::fs::write(&json, moved).unwrap();
     let e = Corpus::open(tmp.path().to_str().unwrap()).unwrap_err();
-    assert!(e.to_string().contains("token shards"), "{e}");
+    assert!(
+        e.to_string().contains("token shards") && e.to_string().contains("/no/such/genomes"),
+        "{e}"
+    );
+    std::fs::write(&json, text).unwrap();
     // the command line: build, verify, and a bad corpus with exit code 2
     let bin = env!("CARGO_BIN_EXE_genolm");
     let out = tmp.path().join("cli");

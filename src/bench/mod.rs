@@ -95,7 +95,10 @@ fn run_corpus_path(corpus: &str, ckpt: Option<&Path>, summary: &RunSummary) -> S
         let out = &summary.checkpoint;
         bases.extend(crate::train::run::trained_in(dir, out));
         if out.extension().is_some() {
-            bases.extend(out.parent().and_then(|o| crate::train::run::trained_in(dir, o)));
+            bases.extend(
+                out.parent()
+                    .and_then(|o| crate::train::run::trained_in(dir, o)),
+            );
         }
     }
     let root = crate::models::pretrained::root();

@@ -108,7 +108,8 @@ pub struct ShardManifest {
     pub version: u32,
     /// The genolm that wrote it.
     pub genolm_version: String,
-    /// The corpus it was built from.
+    /// The corpus it was built from (`embedded`, or a folder or manifest: an absolute path
+    /// since 2026-12-07, as given before).
     pub source: String,
     /// The tokenizer of every stream.
     pub tokenizer: KmerTokenizer,
@@ -267,7 +268,12 @@ impl TokenShards {
             format: FORMAT.into(),
             version: 1,
             genolm_version: env!("CARGO_PKG_VERSION").into(),
-            source: source.into(),
+            // as an absolute path when it is one: what the run reports and benchmarks read
+            // for the genomes themselves, wherever they run (Corpus::open on this folder)
+            source: match Path::new(source).canonicalize() {
+                Ok(p) if source != "embedded" => p.display().to_string(),
+                _ => source.into(),
+            },
             tokenizer: *tok,
             reverse_complement: opts.reverse_complement,
             genomes,

@@ -282,7 +282,9 @@ fn load_genome(
 impl Corpus {
     /// Open a corpus by name, as run files and the command line give it: `embedded` (the
     /// shipped corpus, [`Corpus::embedded`]), a `manifest.json` ([`Corpus::from_manifest`]) or a
-    /// folder ([`Corpus::from_dir`]).
+    /// folder ([`Corpus::from_dir`]). A folder of token shards (`genolm shards`) opens the
+    /// corpus it was built from (its `source`), whose genomes the shards hold as tokens: what a
+    /// report or benchmark of a run trained on shards reads.
     ///
     /// ```
     /// let c = genolm::data::corpus::Corpus::open("embedded")?;
@@ -296,17 +298,69 @@ impl Corpus {
         }
         let p = Path::new(name);
         if p.join("shards.json").is_file() || p.ends_with("shards.json") {
-            return Err(Error::Config(format!(
-                "{name} holds token shards (genolm shards), which training reads; this step \
-                 needs the genomes themselves: give the corpus the shards were built from (the \
-                 `source` in its shards.json)"
-            )));
+            return Corpus::from_shards_source(p);
         }
         if p.is_file() {
             Corpus::from_manifest(p)
         } else {
             Corpus::from_dir(p)
         }
+    }
+
+    /// The corpus a folder of token shards was built from: its manifest's `source`, read as
+    /// written (absolute since 2026-12-07), else next to the shard folder (an older folder
+    /// built where it sits); it must hold every genome the shards do.
+    fn from_shards_source(p: &Path) -> Result<Corpus> {
+        let (dir, json) = if p.ends_with("shards.json") {
+            (p.parent().unwrap_or(Path::new(".")), p.to_path_buf())
+        } else {
+            (p, p.join("shards.json"))
+        };
+        let text = std::fs::read(&json).map_err(|e| Error::io(&json, e))?;
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Head {
+            source: String,
+            genomes: Vec<Id>,
+        }
+        let head: Head = serde_json::from_slice(&text)
+            .map_err(|e| Error::parse(json.display().to_string(), e.line(), e.to_string()))?;
+        let src = Path::new(&head.source);
+        let mut candidates = vec![src.to_path_buf()];
+        if src.is_relative() && head.source != "embedded" {
+            let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            candidates.extend(abs.parent().map(|d| d.join(src)));
+        }
+        let found = candidates.into_iter().find(|c| {
+            (head.source == "embedded" || c.exists()) && !c.join("shards.json").is_file()
+        });
+        let Some(found) = found else {
+            return Err(Error::Config(format!(
+                "{} holds token shards (genolm shards), which training reads; this step needs \
+                 the genomes themselves, and the corpus they were built from (\"{}\") is not \
+                 here: give that corpus instead",
+                p.display(),
+                head.source
+            )));
+        };
+        let corpus = Corpus::open(&found.display().to_string())?;
+        if let Some(g) = head
+            .genomes
+            .iter()
+            .find(|g| !corpus.genomes.iter().any(|c| c.meta.id == g.id))
+        {
+            return Err(Error::Config(format!(
+                "{}: the shards hold genome {} but {} (the corpus they were built from) no \
+                 longer does: give the corpus the shards were built from",
+                p.display(),
+                g.id,
+                found.display()
+            )));
+        }
+        Ok(corpus)
     }
 
     /// The default corpus shipped inside the library (≈ 12.7 Mb of sequence from 13 genomes of

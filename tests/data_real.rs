@@ -127,6 +127,17 @@ fn yeast_gff3_every_gene_is_a_clean_orf() {
     let renamed = read_gff3(&gff, Some(&ensembl)).unwrap();
     assert_eq!(renamed[0].name, "I");
     assert_eq!(renamed[0].cds().count(), s.cds().count());
+    // without a FASTA given, the one beside the GFF3 file under the same name is read
+    // (SGD's and NCBI's downloads); a second candidate makes it ambiguous: an error
+    let beside = dir.path().join("SGD_chrI.gff3.gz");
+    std::fs::copy(&gff, &beside).unwrap();
+    let e = read_annotation(&beside, None).unwrap_err().to_string();
+    assert!(e.contains("--fasta") && e.contains("beside"), "{e}");
+    std::fs::copy(&fa, dir.path().join("sgd_chrI.fna.gz")).unwrap();
+    let found = read_annotation(&beside, None).unwrap();
+    assert_eq!(found[0].cds().count(), s.cds().count());
+    std::fs::copy(&fa, dir.path().join("SGD_chrI.fa")).unwrap();
+    assert!(read_annotation(&beside, None).is_err(), "two FASTA files beside it");
 }
 
 #[test]

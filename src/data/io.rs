@@ -299,6 +299,32 @@ impl<R: BufRead> BufRead for LineCounter<R> {
     }
 }
 
+/// A sequence file's stem and kind from its name, whatever its case and compression suffix:
+/// `NC_1.fna.gz` → (`nc_1`, `fasta`); kinds `fasta` (FASTA and FASTQ), `genbank`, `gff3` and
+/// `other`. How a corpus folder and a GFF3 file find the files that go together.
+pub(crate) fn file_kind(p: &Path) -> (String, &'static str) {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".bgz"))
+        .unwrap_or(&name)
+        .to_string();
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) => (s.to_string(), e.to_string()),
+        None => (name.clone(), String::new()),
+    };
+    let kind = match ext.as_str() {
+        "fa" | "fasta" | "fna" | "fas" | "ffn" | "fastq" | "fq" => "fasta",
+        "gb" | "gbk" | "gbff" | "genbank" => "genbank",
+        "gff" | "gff3" => "gff3",
+        _ => "other",
+    };
+    (stem, kind)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,21 +3,64 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{check_bounds, AnnotatedSequence, Feature, Segment, Strand};
 use crate::data::io::{describe_io, LineCounter};
 use crate::{Error, Result};
 
-/// Read a GFF3 file (plain or gzip) with the sequences from `fasta` (or its own `##FASTA`).
+/// Read a GFF3 file (plain or gzip) with the sequences from `fasta`, else its own `##FASTA`
+/// section, else the FASTA file beside it with the same name ([`sibling_fasta`]).
 pub fn read_gff3(path: impl AsRef<Path>, fasta: Option<&Path>) -> Result<Vec<AnnotatedSequence>> {
     let path = path.as_ref();
     let bytes = crate::data::io::read_all(path)?;
-    let seqs = match fasta {
+    gff3_with_sequences(path, &bytes, fasta)
+}
+
+/// [`read_gff3`] of bytes already read from `path`.
+pub(super) fn gff3_with_sequences(
+    path: &Path,
+    bytes: &[u8],
+    fasta: Option<&Path>,
+) -> Result<Vec<AnnotatedSequence>> {
+    let embeds =
+        bytes.starts_with(b"##FASTA") || memchr::memmem::find(bytes, b"\n##FASTA").is_some();
+    let beside = (fasta.is_none() && !embeds)
+        .then(|| sibling_fasta(path))
+        .flatten();
+    let seqs = match fasta.or(beside.as_deref()) {
         Some(f) => Some(crate::data::fasta::read_fasta(f)?),
         None => None,
     };
-    parse_gff3_bytes(&bytes, &path.display().to_string(), seqs)
+    parse_gff3_bytes(bytes, &path.display().to_string(), seqs)
+}
+
+/// The FASTA file beside a GFF3 file with the same name but for its extension, as NCBI
+/// (`…_genomic.gff` and `…_genomic.fna`) and SGD write them: `x.gff3` finds `x.fa`, `x.fna`,
+/// `x.fasta` (any case, plain or compressed) when exactly one such file is there.
+///
+/// ```
+/// use genolm::data::annotation::sibling_fasta;
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("chrI.fa"), ">chrI\nACGT\n").unwrap();
+/// std::fs::write(dir.path().join("chrI.gff3"), "##gff-version 3\n").unwrap();
+/// assert_eq!(sibling_fasta(&dir.path().join("chrI.gff3")), Some(dir.path().join("chrI.fa")));
+/// assert_eq!(sibling_fasta(&dir.path().join("other.gff3")), None);
+/// ```
+pub fn sibling_fasta(gff3: &Path) -> Option<PathBuf> {
+    use crate::data::io::file_kind;
+    let (stem, _) = file_kind(gff3);
+    let dir = match gff3.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && file_kind(p) == (stem.clone(), "fasta"))
+        .collect();
+    (found.len() == 1).then(|| found.remove(0))
 }
 
 /// The features of a GFF3 file, per sequence id, before they meet their sequences.
@@ -67,7 +110,9 @@ pub fn parse_gff3_bytes(
     seqs.append(&mut parsed.fasta);
     if seqs.is_empty() {
         return Err(Error::Input(format!(
-            "{label}: a GFF3 file needs its sequences: pass the FASTA file (or embed a ##FASTA section)"
+            "{label}: a GFF3 file needs its sequences: give the FASTA file (--fasta), put it \
+             beside the GFF3 file under the same name (x.gff3 and x.fa, x.fna or x.fasta, \
+             plain or gzip), or embed a ##FASTA section"
         )));
     }
     let names = crate::data::names::SeqNames::new(seqs.iter().map(|r| r.name.as_str()));

@@ -35,7 +35,7 @@ mod gff3;
 
 pub use bed::{parse_bed, read_bed};
 pub use genbank::{parse_genbank_bytes, read_genbank};
-pub use gff3::{parse_gff3_bytes, parse_gff3_features, read_gff3, Gff3Features};
+pub use gff3::{parse_gff3_bytes, parse_gff3_features, read_gff3, sibling_fasta, Gff3Features};
 
 /// Strand of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -257,8 +257,9 @@ pub fn detect_format(head: &[u8]) -> Option<AnnotationFormat> {
     }
 }
 
-/// Read an annotation file of either format. For GFF3, `fasta` supplies the sequences
-/// unless the file embeds them after `##FASTA`.
+/// Read an annotation file of either format. For GFF3, `fasta` supplies the sequences, else
+/// the file's own `##FASTA` section, else the FASTA file beside it under the same name
+/// ([`sibling_fasta`]).
 pub fn read_annotation(
     path: impl AsRef<Path>,
     fasta: Option<&Path>,
@@ -268,13 +269,7 @@ pub fn read_annotation(
     let label = path.display().to_string();
     match detect_format(&bytes) {
         Some(AnnotationFormat::GenBank) => parse_genbank_bytes(&bytes, &label),
-        Some(AnnotationFormat::Gff3) => {
-            let seqs = match fasta {
-                Some(f) => Some(super::fasta::read_fasta(f)?),
-                None => None,
-            };
-            parse_gff3_bytes(&bytes, &label, seqs)
-        }
+        Some(AnnotationFormat::Gff3) => gff3::gff3_with_sequences(path, &bytes, fasta),
         None => Err(Error::parse(
             label,
             1,

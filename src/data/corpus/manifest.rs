@@ -420,7 +420,7 @@ fn dir_manifest(dir: &Path) -> Result<(Manifest, Vec<String>)> {
         let files = list(&sub)?;
         for f in &files {
             if let Some(meta) = genome_meta(dir, f, &files, kingdom) {
-                stems.push(classify(f).0);
+                stems.push(crate::data::io::file_kind(f).0);
                 metas.push(meta);
             }
         }
@@ -431,14 +431,14 @@ fn dir_manifest(dir: &Path) -> Result<(Manifest, Vec<String>)> {
         let files = list(dir)?;
         let mut unknown = Vec::new();
         for f in &files {
-            let kingdom = match classify(f).1 {
+            let kingdom = match crate::data::io::file_kind(f).1 {
                 "genbank" => lineage_kingdom(f)?,
                 "fasta" => None,
                 _ => continue,
             };
             match kingdom.and_then(|k| genome_meta(dir, f, &files, k)) {
                 Some(meta) => {
-                    stems.push(classify(f).0);
+                    stems.push(crate::data::io::file_kind(f).0);
                     metas.push(meta);
                 }
                 None => unknown.push(
@@ -492,7 +492,7 @@ fn genome_meta(dir: &Path, f: &Path, files: &[PathBuf], kingdom: Kingdom) -> Opt
     if !f.is_file() {
         return None;
     }
-    let (stem, kind) = classify(f);
+    let (stem, kind) = crate::data::io::file_kind(f);
     let entry = |p: &Path, fmt: &str| FileEntry {
         path: p
             .strip_prefix(dir)
@@ -513,7 +513,10 @@ fn genome_meta(dir: &Path, f: &Path, files: &[PathBuf], kingdom: Kingdom) -> Opt
         _ => return None,
     };
     if kind == "fasta" {
-        if let Some(g) = files.iter().find(|o| classify(o) == (stem.clone(), "gff3")) {
+        if let Some(g) = files
+            .iter()
+            .find(|o| crate::data::io::file_kind(o) == (stem.clone(), "gff3"))
+        {
             fe.push(entry(g, "gff3"));
         }
     }
@@ -716,29 +719,6 @@ impl GenomeSource {
         }
         Ok(g)
     }
-}
-
-fn classify(p: &Path) -> (String, &'static str) {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let name = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".bgz"))
-        .unwrap_or(&name)
-        .to_string();
-    let (stem, ext) = match name.rsplit_once('.') {
-        Some((s, e)) => (s.to_string(), e.to_string()),
-        None => (name.clone(), String::new()),
-    };
-    let kind = match ext.as_str() {
-        "fa" | "fasta" | "fna" | "fas" | "ffn" | "fastq" | "fq" => "fasta",
-        "gb" | "gbk" | "gbff" | "genbank" => "genbank",
-        "gff" | "gff3" => "gff3",
-        _ => "other",
-    };
-    (stem, kind)
 }
 
 fn first_two_words(s: &str) -> String {

@@ -137,7 +137,10 @@ fn yeast_gff3_every_gene_is_a_clean_orf() {
     let found = read_annotation(&beside, None).unwrap();
     assert_eq!(found[0].cds().count(), s.cds().count());
     std::fs::copy(&fa, dir.path().join("SGD_chrI.fa")).unwrap();
-    assert!(read_annotation(&beside, None).is_err(), "two FASTA files beside it");
+    assert!(
+        read_annotation(&beside, None).is_err(),
+        "two FASTA files beside it"
+    );
 }
 
 #[test]
@@ -568,4 +571,88 @@ fn streaming_reader_on_real_genome_in_small_chunks() {
     }
     assert_eq!(pos, whole[0].len());
     assert!(n > 40);
+}
+
+#[test]
+fn ncbi_downloads_nested_under_kingdom_folders_are_a_corpus() {
+    // NCBI Datasets (`ncbi_dataset/data/<accession>/…`) and the FTP site (one folder per
+    // assembly) nest their files; the by-products beside a genome (CDS, RNA, proteins) are not
+    // genomes, and a GenBank file stands for the FASTA of the same assembly beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let put = |src: &str, dst: &str| {
+        let to = root.join(dst);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(ds(src), to).unwrap();
+    };
+    let text = |dst: &str, s: &str| std::fs::write(root.join(dst), s).unwrap();
+    // Datasets, FASTA + genomic.gff (yeast chrI, SGD's annotation)
+    let y = "euk/ncbi_dataset/data/GCF_000146045.2";
+    put(
+        "euk/saccharomyces_cerevisiae_chrI.fa.gz",
+        &format!("{y}/GCF_000146045.2_R64_genomic.fna.gz"),
+    );
+    put(
+        "euk/saccharomyces_cerevisiae_chrI.gff3.gz",
+        &format!("{y}/genomic.gff.gz"),
+    );
+    text(&format!("{y}/cds_from_genomic.fna"), ">cds\nATG\n");
+    text(&format!("{y}/rna.fna"), ">rna\nACGU\n");
+    text(&format!("{y}/protein.faa"), ">p\nMK\n");
+    text("euk/ncbi_dataset/data/assembly_data_report.jsonl", "{}\n");
+    // Datasets, GenBank only: every file is called genomic.gbff
+    put(
+        "vir/phiX174.gbk",
+        "vir/ncbi_dataset/data/GCF_000819615.1/genomic.gbff",
+    );
+    put(
+        "vir/influenza_A_EU851978.gbk",
+        "vir/ncbi_dataset/data/GCA_000000001.1/genomic.gbff",
+    );
+    // the FTP site: GenBank, FASTA of the same assembly, CDS and RNA by-products
+    let f = "pro/GCF_000006765.1_ASM676v1";
+    put(
+        "pro/yersinia_pestis_pPCP1.gb",
+        &format!("{f}/GCF_000006765.1_ASM676v1_genomic.gbff"),
+    );
+    text(
+        &format!("{f}/GCF_000006765.1_ASM676v1_genomic.fna"),
+        ">same\nACGT\n",
+    );
+    text(
+        &format!("{f}/GCF_000006765.1_ASM676v1_cds_from_genomic.fna"),
+        ">c\nATG\n",
+    );
+    text(
+        &format!("{f}/GCF_000006765.1_ASM676v1_rna_from_genomic.fna"),
+        ">r\nACG\n",
+    );
+    text("pro/.hidden.fa", ">h\nACGT\n");
+    let c = Corpus::from_dir(root).unwrap();
+    let ids = c.ids(&(0..c.genomes.len()).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        [
+            "euk_gcf_000146045.2_r64_genomic",
+            "pro_gcf_000006765.1_asm676v1_genomic",
+            "vir_gca_000000001.1_genomic",
+            "vir_gcf_000819615.1_genomic",
+        ]
+    );
+    let yeast = &c.genomes[0];
+    assert_eq!(yeast.meta.kingdom, Kingdom::Euk);
+    assert_eq!(yeast.meta.files.len(), 2, "{:?}", yeast.meta.files);
+    let cds: usize = yeast
+        .contigs
+        .iter()
+        .map(|k| {
+            k.features
+                .as_ref()
+                .map_or(0, |f| f.iter().filter(|x| x.is_cds()).count())
+        })
+        .sum();
+    assert!(cds >= 100, "{cds}");
+    assert_eq!(c.genomes[1].meta.species, "Yersinia pestis");
+    assert_eq!(c.genomes[1].len(), 9_609);
+    assert_eq!(c.genomes[3].len(), 5_386);
 }

@@ -72,7 +72,7 @@ pub struct GenomeMeta {
     pub files: Vec<FileEntry>,
 }
 
-fn default_topology() -> String {
+pub(super) fn default_topology() -> String {
     "linear".into()
 }
 fn default_code() -> u8 {
@@ -389,10 +389,15 @@ impl Corpus {
     ///
     /// * With a `manifest.json` in the folder, that manifest is used.
     /// * Otherwise sub-folders name the kingdom (`pro/`, `euk/`, `vir/`, or `bacteria/`,
-    ///   `eukaryotes/`, `viruses/` …). Without such sub-folders, GenBank files directly in the
-    ///   folder (as NCBI downloads come) take the kingdom their ORGANISM lineage starts with
-    ///   (`Bacteria`, `Archaea`, `Eukaryota`, `Viruses`); a FASTA file there is an error that
-    ///   asks for a sub-folder, as its kingdom cannot be told. Each FASTA file (`.fa`, `.fasta`, `.fna`, `.fa.gz`, …)
+    ///   `eukaryotes/`, `viruses/` …), with the genomes at any depth below them, as NCBI
+    ///   downloads nest them (`pro/ncbi_dataset/data/GCF_…/GCF_…_genomic.fna` with
+    ///   `genomic.gff`, or the FTP site's folder per assembly). NCBI's by-products beside a
+    ///   genome (`cds_from_genomic.fna`, `rna.fna`, `…_rna_from_genomic.fna`) are not genomes,
+    ///   and a GenBank file stands for the FASTA of the same assembly beside it. Genomes whose
+    ///   files share a name (Datasets' `genomic.gbff`) take their folder's name into the id.
+    ///   Without kingdom sub-folders, GenBank files in the folder or below it take the kingdom
+    ///   their ORGANISM lineage starts with (`Bacteria`, `Archaea`, `Eukaryota`, `Viruses`); a
+    ///   FASTA file there is an error that asks for a sub-folder, as its kingdom cannot be told. Each FASTA file (`.fa`, `.fasta`, `.fna`, `.fa.gz`, …)
     ///   is one genome (its records are contigs); a GFF3 file with the same stem annotates it.
     ///   Each GenBank file (`.gb`, `.gbk`, `.gbff`, gzip allowed) is one genome. The species
     ///   is taken from GenBank's ORGANISM or the first FASTA description (first two words),
@@ -400,159 +405,6 @@ impl Corpus {
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Corpus> {
         GenomeSource::from_dir(dir.as_ref())?.load_all()
     }
-}
-
-/// The manifest [`Corpus::from_dir`] reads a folder without one as, and each genome's file
-/// stem (its species when the files do not name one).
-fn dir_manifest(dir: &Path) -> Result<(Manifest, Vec<String>)> {
-    let mut metas = Vec::new();
-    let mut stems: Vec<String> = Vec::new();
-    let mut subdirs: Vec<PathBuf> = list(dir)?.into_iter().filter(|p| p.is_dir()).collect();
-    subdirs.sort();
-    for sub in subdirs {
-        let Some(kingdom) = sub
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(Kingdom::from_name)
-        else {
-            continue;
-        };
-        let files = list(&sub)?;
-        for f in &files {
-            if let Some(meta) = genome_meta(dir, f, &files, kingdom) {
-                stems.push(crate::data::io::file_kind(f).0);
-                metas.push(meta);
-            }
-        }
-    }
-    if metas.is_empty() {
-        // A flat folder (as NCBI downloads come): GenBank files name their kingdom in the
-        // ORGANISM lineage; FASTA files do not.
-        let files = list(dir)?;
-        let mut unknown = Vec::new();
-        for f in &files {
-            let kingdom = match crate::data::io::file_kind(f).1 {
-                "genbank" => lineage_kingdom(f)?,
-                "fasta" => None,
-                _ => continue,
-            };
-            match kingdom.and_then(|k| genome_meta(dir, f, &files, k)) {
-                Some(meta) => {
-                    stems.push(crate::data::io::file_kind(f).0);
-                    metas.push(meta);
-                }
-                None => unknown.push(
-                    f.file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned(),
-                ),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(Error::Input(format!(
-                "{}: the kingdom of {} file(s) is unknown ({}{}): put each genome in a sub-folder pro/, euk/ or vir/, or write a manifest.json (GenBank files whose ORGANISM lineage starts with Bacteria, Archaea, Eukaryota or Viruses need neither)",
-                dir.display(),
-                unknown.len(),
-                unknown[..unknown.len().min(3)].join(", "),
-                if unknown.len() > 3 { ", …" } else { "" }
-            )));
-        }
-    }
-    if metas.is_empty() {
-        return Err(Error::Input(format!(
-            "{}: no genomes found (expected a manifest.json, sub-folders pro/, euk/, vir/ with FASTA or GenBank files, or GenBank files)",
-            dir.display()
-        )));
-    }
-    let m = Manifest {
-        name: dir
-            .file_name()
-            .map_or("corpus".into(), |n| n.to_string_lossy().into_owned()),
-        version: 1,
-        description: String::new(),
-        genomes: metas,
-    };
-    Ok((m, stems))
-}
-
-/// The files and folders of `dir`, sorted.
-fn list(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-/// The manifest entry of the genome in file `f` (FASTA, with a GFF3 of the same stem among
-/// `files` when there is one, or GenBank); `None` for other files.
-fn genome_meta(dir: &Path, f: &Path, files: &[PathBuf], kingdom: Kingdom) -> Option<GenomeMeta> {
-    if !f.is_file() {
-        return None;
-    }
-    let (stem, kind) = crate::data::io::file_kind(f);
-    let entry = |p: &Path, fmt: &str| FileEntry {
-        path: p
-            .strip_prefix(dir)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .into_owned(),
-        format: fmt.into(),
-        sha256: None,
-        sha256_uncompressed: None,
-        source_package: None,
-        path_in_package: None,
-        license: None,
-        note: None,
-    };
-    let mut fe = match kind {
-        "fasta" => vec![entry(f, "fasta")],
-        "genbank" => vec![entry(f, "genbank")],
-        _ => return None,
-    };
-    if kind == "fasta" {
-        if let Some(g) = files
-            .iter()
-            .find(|o| crate::data::io::file_kind(o) == (stem.clone(), "gff3"))
-        {
-            fe.push(entry(g, "gff3"));
-        }
-    }
-    Some(GenomeMeta {
-        id: format!("{}_{stem}", kingdom.as_str().to_lowercase()),
-        kingdom,
-        // Inferred on load from ORGANISM / the FASTA description; else the stem.
-        species: String::new(),
-        strain: String::new(),
-        organism: String::new(),
-        accession: String::new(),
-        topology: default_topology(),
-        genetic_code: if kingdom == Kingdom::Euk { 1 } else { 11 },
-        split: None,
-        files: fe,
-    })
-}
-
-/// The kingdom a GenBank file's first ORGANISM lineage names (`Bacteria; …`, `Archaea; …`,
-/// `Eukaryota; …`, `Viruses; …`), read from its first 64 kB.
-fn lineage_kingdom(f: &Path) -> Result<Option<Kingdom>> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    crate::data::io::open(f)?
-        .0
-        .take(1 << 16)
-        .read_to_end(&mut head)
-        .map_err(|e| Error::io(f, e))?;
-    let text = String::from_utf8_lossy(&head);
-    let mut lines = text
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("ORGANISM"));
-    Ok(lines.nth(1).and_then(|l| {
-        let first = l.trim().split([';', '.']).next()?.trim();
-        Kingdom::from_name(first)
-    }))
 }
 
 type Fetch = Box<dyn Fn(&str) -> Result<Vec<u8>> + Send + Sync>;
@@ -618,7 +470,7 @@ impl GenomeSource {
         if manifest.exists() {
             return GenomeSource::from_manifest(&manifest);
         }
-        let (m, stems) = dir_manifest(dir)?;
+        let (m, stems) = super::folder::dir_manifest(dir)?;
         GenomeSource::in_folder(m, dir.to_path_buf(), Some(stems))
     }
 

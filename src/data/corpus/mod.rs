@@ -23,6 +23,7 @@ use super::annotation::Feature;
 use super::tracks::{TrackOptions, Tracks};
 use crate::{Error, Result};
 
+mod folder;
 mod manifest;
 mod reads;
 mod split;

@@ -1198,6 +1198,31 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
     let (_, m) = classify_tiny(&["--data", s(&folder)], &out);
     assert_eq!(m["classes"], serde_json::json!(["chloroplast", "phage"]));
     assert_eq!(m["n_test"], 12);
+    // the classifier explained from its folder: the class each window is predicted as, or
+    // the one named
+    let attr = |extra: &[&str]| {
+        let mut args = vec!["explain", "attribution", s(&out)];
+        let fa = folder.join("phage.fasta");
+        let ad = dir.path().join("attr_cls");
+        args.extend([s(&fa), "--steps", "4", "--out", s(&ad)]);
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let printed = ok(&attr(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(printed.contains("phage0: explaining class "), "{printed}");
+    let printed = ok(&attr(&["--class", "phage"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert!(!printed.contains("explaining class"), "{printed}");
+    assert!(dir.path().join("attr_cls/phage29.csv").is_file());
+    let e = fails(
+        &attr(&["--class", "virus"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(e.contains("chloroplast, phage"), "{e}");
 
     // Genomic Benchmarks' layout: train/<class>/<id>.txt and test/<class>/<id>.txt, one
     // sequence per file (the same windows, 24 training and 6 test items per class)

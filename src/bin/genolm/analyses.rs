@@ -13,14 +13,17 @@ use genolm::explain::attribution::{ism, AttributionOptions};
 use genolm::explain::depmap::{dependency_map, DepMapOptions};
 use genolm::explain::methods::{attribute, AttributionMethod, MethodOptions};
 use genolm::explain::neurons::{identify_explainable_neurons, targets_from_tracks, NeuronOptions};
-use genolm::infer::{read_states, write_states, H5Layout, PredictOptions};
+use genolm::infer::{
+    class_probs, read_states, write_states, ClassProbsOptions, H5Layout, Objective, PredictOptions,
+};
 use genolm::models::{DeviceChoice, GenomicModel};
 use genolm::{Error, Result};
 
 /// `genolm states`.
 #[derive(Args)]
 pub struct StatesArgs {
-    /// Checkpoint: a `.safetensors` file or a run folder.
+    /// Checkpoint: a `.safetensors` file, a run folder, a `genolm classify` folder (its
+    /// classifier) or `pretrained[:<name>]`.
     model: PathBuf,
     /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip): one row per
     /// kept token of every record.
@@ -106,7 +109,8 @@ pub struct NeuronArgs {
 /// A model and windows of the records of a FASTA/FASTQ file, one output pair per record.
 #[derive(Args)]
 pub struct Windows {
-    /// Checkpoint: a `.safetensors` file or a run folder.
+    /// Checkpoint: a `.safetensors` file, a run folder, a `genolm classify` folder (its
+    /// classifier) or `pretrained[:<name>]`.
     model: PathBuf,
     /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip); each record's
     /// `--start..--end` window is analysed.
@@ -134,6 +138,11 @@ pub struct AttributionArgs {
     /// Integrated gradients: steps.
     #[arg(long, default_value_t = 64)]
     steps: usize,
+    /// For a classifier (`genolm classify`'s output): the class whose logit is explained, by
+    /// name or index. Default: the class each window is predicted as (named on stdout).
+    /// Language models explain the window's log-likelihood.
+    #[arg(long)]
+    class: Option<String>,
 }
 
 /// `genolm explain depmap`.
@@ -368,8 +377,19 @@ fn attribution(a: AttributionArgs) -> Result<()> {
         seed: 1,
         ..Default::default()
     };
-    for (r, seq) in windows(&recs, w.start, w.end, 2000)? {
+    let wins = windows(&recs, w.start, w.end, 2000)?;
+    let named: Vec<(&str, &[u8])> = wins.iter().map(|(r, s)| (r.name.as_str(), *s)).collect();
+    let objectives = explained(&model, a.class.as_deref(), &named)?;
+    let labels = model.config().class_labels();
+    for ((r, seq), (objective, p)) in wins.into_iter().zip(objectives) {
         let stem = w.out.join(file_stem(&r.name));
+        if let (Objective::Class(c), Some(p)) = (objective, p) {
+            println!(
+                "{}: explaining class {} (predicted, p = {p:.3}; --class for another)",
+                r.name, labels[c]
+            );
+        }
+        let opts = MethodOptions { objective, ..opts };
         let (table, fig) = if a.method == AttributionMethod::Ism {
             // ISM keeps its own table and heatmap (every substitution's effect)
             let m = ism(&model, seq, &AttributionOptions::of(opts.objective))?;
@@ -402,6 +422,61 @@ fn attribution(a: AttributionArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A classifier's class by name or index (`--class`); an error for a language model.
+pub(crate) fn class_index(model: &GenomicModel, class: &str) -> Result<usize> {
+    let labels = model.config().class_labels();
+    if model.config().head != genolm::models::Head::Classifier {
+        return Err(Error::Input(format!(
+            "--class {class}: this model is a language model (it explains each window's \
+             log-likelihood); --class is for classifiers (`genolm classify`'s output)"
+        )));
+    }
+    labels
+        .iter()
+        .position(|l| l == class)
+        .or_else(|| class.parse::<usize>().ok().filter(|&i| i < labels.len()))
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "--class {class}: not a class of this classifier ({})",
+                labels.join(", ")
+            ))
+        })
+}
+
+/// What each sequence's attribution explains: a language model's log-likelihood of it; a
+/// classifier's logit of the `class` given (name or index, [`class_index`]), else of the
+/// class it predicts for the sequence (through the one predict path, [`class_probs`]) with
+/// that class's probability.
+pub(crate) fn explained(
+    model: &GenomicModel,
+    class: Option<&str>,
+    seqs: &[(&str, &[u8])],
+) -> Result<Vec<(Objective, Option<f64>)>> {
+    if model.config().head != genolm::models::Head::Classifier {
+        if let Some(c) = class {
+            class_index(model, c)?; // the error for a language model
+        }
+        return Ok(vec![(Objective::LogLikelihood, None); seqs.len()]);
+    }
+    if let Some(c) = class {
+        let c = class_index(model, c)?;
+        return Ok(vec![(Objective::Class(c), None); seqs.len()]);
+    }
+    let p = class_probs(model, seqs, &ClassProbsOptions::default())?;
+    if let Some((name, len)) = p.skipped.first() {
+        return Err(Error::Input(format!(
+            "{name}: {len} bases, too short for this classifier"
+        )));
+    }
+    Ok(p.rows
+        .iter()
+        .map(|r| {
+            let c = r.predicted();
+            (Objective::Class(c), Some(r.probs[c]))
+        })
+        .collect())
 }
 
 fn depmap(a: DepmapArgs) -> Result<()> {

@@ -10,11 +10,10 @@ use genolm::explain::motifs::{
     filter_pwms, matches_table, read_jaspar, tomtom, Pwm, TomtomOptions,
 };
 use genolm::explain::seqlets::SeqletOptions;
-use genolm::infer::{score_rows, Objective, RowOptions};
-use genolm::models::Head;
+use genolm::infer::Objective;
 use genolm::{Error, Result};
 
-use super::analyses::{file_stem, load_model, out_dir, records};
+use super::analyses::{explained, file_stem, load_model, out_dir, records};
 
 /// `--method`: an attribution method, or `filters` (`None`: first-layer convolution filters).
 #[derive(Clone, Copy)]
@@ -50,8 +49,9 @@ pub struct MotifArgs {
     method: Source,
     /// Classifier: explain this class's logit (default: each sequence's predicted class);
     /// language models explain the sequence log-likelihood.
+    /// By name or index.
     #[arg(long)]
-    class: Option<usize>,
+    class: Option<String>,
     /// At most this many sequences.
     #[arg(long, default_value_t = 1000)]
     max_seqs: usize,
@@ -126,35 +126,11 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
         )));
     }
     // what is explained, per sequence
-    let objectives: Vec<Objective> = if model.config().head == Head::Classifier {
-        match a.class {
-            Some(c) if c >= model.config().n_classes => {
-                return Err(Error::Input(format!(
-                    "--class {c}: the classifier has {} classes",
-                    model.config().n_classes
-                )))
-            }
-            Some(c) => vec![Objective::Class(c); seqs.len()],
-            None => {
-                // each sequence's predicted class: the arg-max logit
-                let tok = model.config().tokenizer()?;
-                let ids: Vec<Vec<u32>> = seqs.iter().map(|s| tok.encode(s)).collect();
-                let logits: Vec<Vec<f64>> = (0..model.config().n_classes)
-                    .map(|c| score_rows(&model, &ids, Objective::Class(c), &RowOptions::batch(32)))
-                    .collect::<Result<_>>()?;
-                (0..seqs.len())
-                    .map(|i| {
-                        let c = (0..logits.len())
-                            .max_by(|&x, &y| logits[x][i].total_cmp(&logits[y][i]))
-                            .unwrap_or(0);
-                        Objective::Class(c)
-                    })
-                    .collect()
-            }
-        }
-    } else {
-        vec![Objective::LogLikelihood; seqs.len()]
-    };
+    let named: Vec<(&str, &[u8])> = seqs.iter().map(|s| ("", s.as_slice())).collect();
+    let objectives: Vec<Objective> = explained(&model, a.class.as_deref(), &named)?
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect();
     let mut bar = genolm::progress::Progress::new("attributions", seqs.len(), false);
     let mut attrs = Vec::with_capacity(seqs.len());
     for (s, obj) in seqs.iter().zip(&objectives) {

@@ -149,13 +149,19 @@ impl GenomicModel {
     }
 
     /// Load a model saved by [`save`](Self::save). `path` may be the `.safetensors` file, a
-    /// checkpoint folder holding `model.safetensors`, or `pretrained` (the
+    /// checkpoint folder holding `model.safetensors`, a `genolm classify` folder holding
+    /// `classifier.safetensors`, or `pretrained` (the
     /// [shipped model](crate::models::pretrained)).
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         if let Some(Err(e)) = crate::models::pretrained::resolve(path.as_ref()) {
             return Err(e);
         }
         let path = resolve_checkpoint(path.as_ref());
+        if !path.exists() {
+            if let Some(e) = path.parent().and_then(no_model_in) {
+                return Err(e);
+            }
+        }
         let (tensors, meta) = params::load_safetensors(&path, device)?;
         let cfg_json = meta.get("genolm_config").ok_or_else(|| {
             Error::Input(format!(
@@ -170,16 +176,52 @@ impl GenomicModel {
     }
 }
 
-/// `dir/model.safetensors` for a folder, the path itself otherwise; `pretrained` and
-/// `pretrained:<name>` name a [shipped model](crate::models::pretrained) (a missing one stays as
-/// given, so loading it reports the path).
+/// `dir/model.safetensors` for a folder (a `genolm classify` folder's
+/// `classifier.safetensors` when it has no `model.safetensors`), the path itself otherwise;
+/// `pretrained` and `pretrained:<name>` name a [shipped model](crate::models::pretrained) (a
+/// missing one stays as given, so loading it reports the path).
 pub fn resolve_checkpoint(path: &Path) -> PathBuf {
     if let Some(Ok(dir)) = crate::models::pretrained::resolve(path) {
         return dir.join("model.safetensors");
     }
     if path.is_dir() {
-        path.join("model.safetensors")
+        let run = path.join("model.safetensors");
+        let classifier = path.join("classifier.safetensors");
+        if !run.is_file() && classifier.is_file() {
+            return classifier;
+        }
+        run
     } else {
         path.to_path_buf()
     }
+}
+
+/// Why a folder given as a model holds none: a `genolm classify --probe` or `--generative`
+/// folder holds several models, so one of its files must be named.
+fn no_model_in(dir: &Path) -> Option<Error> {
+    if !dir.is_dir() || dir.join("model.safetensors").is_file() {
+        return None;
+    }
+    let mut several: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".safetensors") && n != "optimizer.safetensors")
+        .collect();
+    several.sort();
+    Some(Error::Input(if several.is_empty() {
+        format!(
+            "{}: no model.safetensors (a run folder) or classifier.safetensors (a `genolm \
+             classify` folder) in this folder",
+            dir.display()
+        )
+    } else {
+        format!(
+            "{}: this folder holds several models ({}); give the file of the one you mean \
+             (a --probe folder's language model is probe_lm.safetensors, a --generative \
+             folder's class LMs are class_lm_<class>.safetensors)",
+            dir.display(),
+            several.join(", ")
+        )
+    }))
 }

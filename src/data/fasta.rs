@@ -1,4 +1,4 @@
-//! FASTA and FASTQ reading (noodles underneath), plain, gzip or bgzip.
+//! FASTA and FASTQ reading (noodles underneath), plain, gzip, bgzip or zstd.
 //!
 //! * Records come out normalised: upper case, `U` → `T`, gap letters (`-`, `.`, `*`) → `N`;
 //!   other IUPAC codes are kept so that an [`AmbiguityPolicy`](super::alphabet::AmbiguityPolicy)
@@ -191,7 +191,7 @@ pub struct SeqReader {
 }
 
 impl SeqReader {
-    /// Open a FASTA or FASTQ file (plain, gzip or bgzip; detected from content).
+    /// Open a FASTA or FASTQ file (plain, gzip, bgzip or zstd; detected from content).
     pub fn from_path(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self> {
         let path = path.as_ref();
         let (r, _) = open(path)?;
@@ -475,7 +475,7 @@ impl Iterator for SeqReader {
     }
 }
 
-/// Read every record of a FASTA/FASTQ file (plain, gzip or bgzip) into memory.
+/// Read every record of a FASTA/FASTQ file (plain, gzip, bgzip or zstd) into memory.
 pub fn read_fasta(path: impl AsRef<Path>) -> Result<Vec<SeqRecord>> {
     SeqReader::from_path(path, ReadOptions::default())?.collect()
 }

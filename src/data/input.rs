@@ -35,7 +35,7 @@ pub fn is_annotation_file(path: impl AsRef<Path>) -> Result<bool> {
 }
 
 /// The sequences of a file as users have them: FASTA or FASTQ, a GenBank file's records, or the
-/// `##FASTA` section of a GFF3 file; plain, gzip or bgzip. The format is told by the first
+/// `##FASTA` section of a GFF3 file; plain, gzip, bgzip or zstd. The format is told by the first
 /// bytes. An annotation file's features are not needed here (see
 /// [`read_annotation`](super::annotation::read_annotation) for them).
 ///

@@ -24,6 +24,8 @@ pub enum Compression {
     Gzip,
     /// Blocked gzip (bgzip / BGZF), the indexed variant used by samtools and htslib.
     Bgzf,
+    /// Zstandard (`.zst`, one or several frames).
+    Zstd,
 }
 
 /// Detect the compression of a stream from its first bytes (at least 18 for BGZF detection).
@@ -35,8 +37,24 @@ pub fn detect_compression(head: &[u8]) -> Compression {
         } else {
             Compression::Gzip
         }
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
     } else {
         Compression::None
+    }
+}
+
+/// Compressions recognised by their first bytes that genolm does not read, with what to do:
+/// a clear error instead of a FASTA parser's complaint about binary bytes.
+fn unsupported(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"BZh") {
+        Some("bzip2-compressed: decompress it (`bunzip2 -k FILE`) or recompress it with gzip, bgzip or zstd")
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some("xz-compressed: decompress it (`unxz -k FILE`) or recompress it with gzip, bgzip or zstd")
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some("a zip archive: unzip it first (an NCBI Datasets download unzips into ncbi_dataset/)")
+    } else {
+        None
     }
 }
 
@@ -45,7 +63,8 @@ pub type DynBufRead = Box<dyn BufRead + Send>;
 
 const BUF: usize = 1 << 17;
 
-/// Open `path` for reading, transparently decompressing gzip and BGZF.
+/// Open `path` for reading, transparently decompressing gzip, BGZF and zstd (bzip2, xz and
+/// zip are clear errors).
 ///
 /// Returns the reader and the detected compression.
 pub fn open(path: impl AsRef<Path>) -> Result<(DynBufRead, Compression)> {
@@ -53,6 +72,9 @@ pub fn open(path: impl AsRef<Path>) -> Result<(DynBufRead, Compression)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut raw = BufReader::with_capacity(BUF, file);
     let head = raw.fill_buf().map_err(|e| Error::io(path, e))?;
+    if let Some(why) = unsupported(head) {
+        return Err(Error::Input(format!("{}: {why}", path.display())));
+    }
     let compression = detect_compression(head);
     Ok((wrap(raw, compression), compression))
 }
@@ -62,6 +84,9 @@ pub fn from_reader<R: BufRead + Send + 'static>(
     mut raw: R,
 ) -> io::Result<(DynBufRead, Compression)> {
     let head = raw.fill_buf()?;
+    if let Some(why) = unsupported(head) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+    }
     let compression = detect_compression(head);
     Ok((wrap(raw, compression), compression))
 }
@@ -79,6 +104,12 @@ fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBuf
     let gzip = as_gzip_members(compression);
     match compression {
         Compression::None => Box::new(raw),
+        Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(raw) {
+            Ok(z) if threads > 1 => Box::new(Prefetch::spawn(z)),
+            Ok(z) => Box::new(BufReader::with_capacity(BUF, z)),
+            // the decoder's context could not be made: the error surfaces on the first read
+            Err(e) => Box::new(io::BufReader::new(FailedRead(Some(e)))),
+        },
         _ if gzip && threads > 1 => Box::new(Prefetch::spawn(MultiGzDecoder::new(raw))),
         _ if gzip => Box::new(BufReader::with_capacity(BUF, MultiGzDecoder::new(raw))),
         Compression::Bgzf if threads > 1 => {
@@ -88,6 +119,18 @@ fn wrap<R: BufRead + Send + 'static>(raw: R, compression: Compression) -> DynBuf
             ))
         }
         _ => Box::new(noodles_bgzf::io::Reader::new(raw)),
+    }
+}
+
+/// A reader whose first read fails with the error it holds.
+struct FailedRead(Option<io::Error>);
+
+impl Read for FailedRead {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("decoder unavailable")))
     }
 }
 
@@ -224,8 +267,12 @@ pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 /// Decompress an in-memory buffer (plain bytes are returned as they are).
 pub fn decompress(bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
+    if let Some(why) = unsupported(bytes) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+    }
     match detect_compression(bytes) {
         Compression::None => return Ok(bytes.to_vec()),
+        Compression::Zstd => return zstd::stream::decode_all(bytes),
         c if as_gzip_members(c) => {
             crate::data::gzip::MultiGzDecoder::new(bytes).read_to_end(&mut out)?
         }
@@ -329,6 +376,35 @@ pub(crate) fn file_kind(p: &Path) -> (String, &'static str) {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn zstd_reads_and_bzip2_xz_zip_are_named() {
+        let text = b">chr\nACGT\n".repeat(50_000);
+        let dir = tempfile::tempdir().unwrap();
+        let zst = dir.path().join("x.fa.zst");
+        // two frames, as `zstd` writes a concatenated file
+        let mut bytes = zstd::stream::encode_all(&text[..200_000], 3).unwrap();
+        bytes.extend(zstd::stream::encode_all(&text[200_000..], 3).unwrap());
+        std::fs::write(&zst, &bytes).unwrap();
+        assert_eq!(read_all(&zst).unwrap(), text);
+        assert_eq!(open(&zst).unwrap().1, Compression::Zstd);
+        assert_eq!(decompress(&bytes).unwrap(), text);
+        for (name, head, word) in [
+            ("x.fa.bz2", &b"BZh91AY&SY"[..], "bzip2"),
+            (
+                "x.fa.xz",
+                &[0xfd, b'7', b'z', b'X', b'Z', 0, 0, 4][..],
+                "xz",
+            ),
+            ("x.zip", &b"PK\x03\x04\x14\x00"[..], "zip"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, head).unwrap();
+            let e = open(&p).err().unwrap().to_string();
+            assert!(e.contains(word) && e.contains(name), "{e}");
+            assert!(decompress(head).is_err());
+        }
+    }
 
     #[test]
     fn gzip_and_bgzf_round_trip() {

@@ -25,7 +25,7 @@ pub struct StatesArgs {
     /// Checkpoint: a `.safetensors` file, a run folder, a `genolm classify` folder (its
     /// classifier) or `pretrained[:<name>]`.
     model: PathBuf,
-    /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip): one row per
+    /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip, bgzip or zstd): one row per
     /// kept token of every record.
     seqs: PathBuf,
     /// The HDF5 file to write (atomically).
@@ -112,7 +112,7 @@ pub struct Windows {
     /// Checkpoint: a `.safetensors` file, a run folder, a `genolm classify` folder (its
     /// classifier) or `pretrained[:<name>]`.
     model: PathBuf,
-    /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip); each record's
+    /// FASTA or FASTQ, or GenBank / GFF3 with its sequence (plain, gzip, bgzip or zstd); each record's
     /// `--start..--end` window is analysed.
     seqs: PathBuf,
     /// Output folder: `<record>.csv` and `<record>.svg` per record.

@@ -209,7 +209,7 @@ pub enum Cmd {
     Shards(data::ShardsArgs),
     /// Tokenize a FASTA/FASTQ file into k-mer ids and report counts.
     Tokenize {
-        /// FASTA or FASTQ file, or GenBank / GFF3 with its sequence (plain, gzip or bgzip).
+        /// FASTA or FASTQ file, or GenBank / GFF3 with its sequence (plain, gzip, bgzip or zstd).
         file: PathBuf,
         /// k-mer length.
         #[arg(short, long, default_value_t = 3)]

@@ -34,7 +34,7 @@ pub struct MotifArgs {
     /// Checkpoint: a `.safetensors` file or a run folder (a nucleotide model, k = 1, for
     /// attribution methods; convolution layers for `--method filters`).
     model: PathBuf,
-    /// FASTA or FASTQ, or GenBank (plain, gzip or bgzip): the sequences explained (e.g.
+    /// FASTA or FASTQ, or GenBank (plain, gzip, bgzip or zstd): the sequences explained (e.g.
     /// promoters, peaks; each record up to `--max-len` bases).
     seqs: PathBuf,
     /// Motif database (plain or gzip) in JASPAR format, e.g. datasets/motifs/JASPAR2024_CORE_vertebrates.jaspar.gz, or in MEME's motif format (MEME Suite, HOCOMOCO).

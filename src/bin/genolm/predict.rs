@@ -17,7 +17,7 @@ pub struct PredictArgs {
     /// of --probe, or the class LMs of --generative, from one LM or several) or a classifier
     /// `.safetensors` file.
     classifier: PathBuf,
-    /// Sequences: FASTA/FASTQ, or GenBank / GFF3 with its sequence (plain, gzip or bgzip).
+    /// Sequences: FASTA/FASTQ, or GenBank / GFF3 with its sequence (plain, gzip, bgzip or zstd).
     seqs: PathBuf,
     /// Output CSV: record, start, end (0-based, end exclusive), predicted class, p_<class>….
     #[arg(long, short)]

@@ -156,12 +156,10 @@ impl GenomicModel {
         if let Some(Err(e)) = crate::models::pretrained::resolve(path.as_ref()) {
             return Err(e);
         }
-        let path = resolve_checkpoint(path.as_ref());
-        if !path.exists() {
-            if let Some(e) = path.parent().and_then(no_model_in) {
-                return Err(e);
-            }
+        if let Some(e) = no_model_in(path.as_ref()) {
+            return Err(e);
         }
+        let path = resolve_checkpoint(path.as_ref());
         let (tensors, meta) = params::load_safetensors(&path, device)?;
         let cfg_json = meta.get("genolm_config").ok_or_else(|| {
             Error::Input(format!(
@@ -199,7 +197,10 @@ pub fn resolve_checkpoint(path: &Path) -> PathBuf {
 /// Why a folder given as a model holds none: a `genolm classify --probe` or `--generative`
 /// folder holds several models, so one of its files must be named.
 fn no_model_in(dir: &Path) -> Option<Error> {
-    if !dir.is_dir() || dir.join("model.safetensors").is_file() {
+    if !dir.is_dir()
+        || dir.join("model.safetensors").is_file()
+        || dir.join("classifier.safetensors").is_file()
+    {
         return None;
     }
     let mut several: Vec<String> = std::fs::read_dir(dir)

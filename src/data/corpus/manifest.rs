@@ -335,7 +335,10 @@ impl Corpus {
             candidates.extend(abs.parent().map(|d| d.join(src)));
         }
         let found = candidates.into_iter().find(|c| {
-            (head.source == "embedded" || c.exists()) && !c.join("shards.json").is_file()
+            // never shards again (a source naming itself would never end)
+            (head.source == "embedded" || c.exists())
+                && !c.join("shards.json").is_file()
+                && !c.ends_with("shards.json")
         });
         let Some(found) = found else {
             return Err(Error::Config(format!(

@@ -1223,6 +1223,9 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
             .collect::<Vec<_>>(),
     );
     assert!(e.contains("chloroplast, phage"), "{e}");
+    // `genolm report` of a classify folder says what the folder is instead
+    let e = fails(&["report", s(&out), "--out", s(&dir.path().join("rep"))]);
+    assert!(e.contains("`genolm classify` folder"), "{e}");
 
     // Genomic Benchmarks' layout: train/<class>/<id>.txt and test/<class>/<id>.txt, one
     // sequence per file (the same windows, 24 training and 6 test items per class)

@@ -110,6 +110,9 @@ pub fn run_report(
     run: &std::path::Path,
     bench: Option<&crate::bench::BenchmarkReport>,
 ) -> Result<Report> {
+    if let Some(e) = not_a_run(run) {
+        return Err(e);
+    }
     let cfg = RunConfig::load(run)?;
     let summary = RunSummary::load(run)?;
     let corpus = Corpus::open(&cfg.data.corpus)?;
@@ -155,4 +158,30 @@ pub fn run_report(
         }
     }
     Ok(r)
+}
+
+/// What a folder given as a run is instead, when it is the output of another command: a
+/// `genolm classify` folder or a search folder (which hold their own results, not a run).
+fn not_a_run(dir: &std::path::Path) -> Option<crate::Error> {
+    if dir.join("run.toml").exists() || !dir.is_dir() {
+        return None;
+    }
+    let what = if dir.join("search.toml").is_file() {
+        format!(
+            "a search folder (genolm search): its results are trials.csv, best.toml and the \
+             figures; each trial is a run, e.g. `genolm report {}`",
+            dir.join("trials/0000/run").display()
+        )
+    } else if dir.join("metrics.json").is_file() && dir.join("predictions.csv").is_file() {
+        "a `genolm classify` folder: its results are metrics.json, predictions.csv and the \
+         figures beside them (history.svg, roc.svg, pr.svg)"
+            .to_string()
+    } else {
+        return None;
+    };
+    Some(crate::Error::Input(format!(
+        "{}: not a training run (no run.toml) but {what}; `genolm report` takes a folder \
+         that `genolm train` wrote",
+        dir.display()
+    )))
 }

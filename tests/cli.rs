@@ -1223,8 +1223,29 @@ fn classify_from_class_names_and_fasta_folders_from_scratch() {
             .collect::<Vec<_>>(),
     );
     assert!(e.contains("chloroplast, phage"), "{e}");
-    // `genolm report` of a classify folder says what the folder is instead
-    let e = fails(&["report", s(&out), "--out", s(&dir.path().join("rep"))]);
+    // `genolm report` of a classify folder: the classifier's report
+    let rep = dir.path().join("rep");
+    ok(&["report", s(&out), "--out", s(&rep)]);
+    let html = std::fs::read_to_string(rep.join("index.html")).unwrap();
+    for part in [
+        "Test metrics",
+        "predicted phage",
+        "ROC curve",
+        "Training and validation",
+    ] {
+        assert!(html.contains(part), "the report lacks {part}");
+    }
+    for fig in ["roc", "pr", "history"] {
+        assert!(rep.join(format!("figures/{fig}.png")).is_file(), "{fig}");
+    }
+    let confusion = std::fs::read_to_string(rep.join("tables/confusion.csv")).unwrap();
+    let total: u64 = confusion
+        .lines()
+        .skip(1)
+        .flat_map(|l| l.split(',').skip(1).map(|v| v.parse::<u64>().unwrap()))
+        .sum();
+    assert_eq!(total, 12, "every test item once: {confusion}");
+    let e = fails(&["report", s(&out), "--bench", s(&rep), "--out", s(&rep)]);
     assert!(e.contains("`genolm classify` folder"), "{e}");
 
     // Genomic Benchmarks' layout: train/<class>/<id>.txt and test/<class>/<id>.txt, one

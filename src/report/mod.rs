@@ -33,10 +33,12 @@ use crate::plot::Figure;
 use crate::table::Table;
 use crate::{Error, Result};
 
+mod classification;
 mod pipeline;
 mod quickstart;
 mod training;
 
+pub use classification::{classifier_report, is_classifier_folder};
 pub use pipeline::{
     analyse, findings_sections, floor_figure, floor_text, Findings, PipelineOptions,
 };

@@ -172,10 +172,8 @@ fn not_a_run(dir: &std::path::Path) -> Option<crate::Error> {
              figures; each trial is a run, e.g. `genolm report {}`",
             dir.join("trials/0000/run").display()
         )
-    } else if dir.join("metrics.json").is_file() && dir.join("predictions.csv").is_file() {
-        "a `genolm classify` folder: its results are metrics.json, predictions.csv and the \
-         figures beside them (history.svg, roc.svg, pr.svg)"
-            .to_string()
+    } else if super::is_classifier_folder(dir) {
+        "a `genolm classify` folder: its report is `classifier_report`".to_string()
     } else {
         return None;
     };

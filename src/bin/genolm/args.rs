@@ -188,9 +188,11 @@ pub enum Cmd {
     Predict(predict::PredictArgs),
     /// One HTML report of a run folder (`genolm train`'s output): configuration, corpus and
     /// split, learning curve, held-out quality, the loss along a held-out genome, and the
-    /// benchmark when given.
+    /// benchmark when given. Of a `genolm classify` folder: test metrics next to the
+    /// baselines', confusion matrix, ROC / PR / training curves.
     Report {
-        /// The run folder (with run.toml, summary.json, model.safetensors).
+        /// The run folder (with run.toml, summary.json, model.safetensors), or a `genolm
+        /// classify` folder (with metrics.json, predictions.csv).
         run: PathBuf,
         /// A benchmark of this model: `genolm bench … --out DIR` (the folder or its report.json).
         #[arg(long)]

@@ -266,6 +266,15 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
         Cmd::Classify(a) => classify::classify(a).map(|()| ExitCode::SUCCESS),
         Cmd::Predict(a) => predict::predict(a).map(|()| ExitCode::SUCCESS),
         Cmd::Report { run, bench, out } => {
+            let classifier =
+                !run.join("run.toml").exists() && genolm::report::is_classifier_folder(&run);
+            if classifier && bench.is_some() {
+                return Err(genolm::Error::Input(format!(
+                    "{}: a `genolm classify` folder, whose report `genolm report` writes \
+                     without --bench (a benchmark is of a language model's run)",
+                    run.display()
+                )));
+            }
             let bench = match bench {
                 Some(b) if b.is_dir() => Some(genolm::bench::BenchmarkReport::load_json(
                     b.join("report.json"),
@@ -273,14 +282,19 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 Some(b) => Some(genolm::bench::BenchmarkReport::load_json(&b)?),
                 None => None,
             };
-            let mut rep = genolm::report::run_report(&run, bench.as_ref())?;
             let dir = out.unwrap_or_else(|| run.join("report"));
-            // re-creating the report is training the run again from its run.toml (the
-            // effective run file, overrides applied); with a benchmark, re-running it too is
-            // `genolm bench`, so such a report records no command
-            if bench.is_none() {
-                rep.command(&retrain_command(&run, &dir));
-            }
+            let rep = if classifier {
+                genolm::report::classifier_report(&run)?
+            } else {
+                let mut rep = genolm::report::run_report(&run, bench.as_ref())?;
+                // re-creating the report is training the run again from its run.toml (the
+                // effective run file, overrides applied); with a benchmark, re-running it too
+                // is `genolm bench`, so such a report records no command
+                if bench.is_none() {
+                    rep.command(&retrain_command(&run, &dir));
+                }
+                rep
+            };
             rep.write(&dir)?;
             println!("report: {}", dir.join("index.html").display());
             Ok(ExitCode::SUCCESS)

@@ -104,10 +104,11 @@ fn jaspar_text(pwms: &[Pwm]) -> String {
 /// `genolm explain motifs`.
 pub fn motifs(a: MotifArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let seqs: Vec<Vec<u8>> = records(&a.seqs)?
-        .into_iter()
-        .take(a.max_seqs)
-        .map(|r| r.seq.into_iter().take(a.max_len).collect())
+    let recs = records(&a.seqs)?;
+    let recs = &recs[..recs.len().min(a.max_seqs)];
+    let seqs: Vec<Vec<u8>> = recs
+        .iter()
+        .map(|r| r.seq[..r.seq.len().min(a.max_len)].to_vec())
         .collect();
     let db = match &a.jaspar {
         Some(p) => read_jaspar(p)?,
@@ -126,7 +127,12 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
         )));
     }
     // what is explained, per sequence
-    let named: Vec<(&str, &[u8])> = seqs.iter().map(|s| ("", s.as_slice())).collect();
+    // named, so a record too short for the classifier is named in the error
+    let named: Vec<(&str, &[u8])> = recs
+        .iter()
+        .zip(&seqs)
+        .map(|(r, s)| (r.name.as_str(), s.as_slice()))
+        .collect();
     let objectives: Vec<Objective> = explained(&model, a.class.as_deref(), &named)?
         .into_iter()
         .map(|(o, _)| o)

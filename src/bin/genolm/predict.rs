@@ -66,11 +66,8 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         let fit = ProbeClassifier::load(&a.classifier, &DeviceChoice::Auto.open()?)?;
         fit.class_probs(&recs, &opts)?
     } else {
-        let path = if a.classifier.is_dir() {
-            a.classifier.join("classifier.safetensors")
-        } else {
-            a.classifier.clone()
-        };
+        // a classify folder's classifier.safetensors, as every command that reads a model
+        let path = genolm::models::model::resolve_checkpoint(&a.classifier);
         if !path.is_file() {
             return Err(Error::Input(format!(
                 "{}: neither a classifier checkpoint nor a `genolm classify` folder \

@@ -376,9 +376,16 @@ fn variants_from_a_vcf() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(printed.contains("2 other alleles skipped"), "{printed}");
-    // every allele, indels included, with a finite window LLR
+    // every allele, indels included, with a finite window LLR and (a causal LM of overlapping
+    // 3-mers) a finite right-flank LLR, on 20 bases a side
     let all = std::fs::read_to_string(&alleles).unwrap();
     assert_eq!(all.lines().count(), 5, "{all}");
+    assert!(
+        all.starts_with(
+            "chrom,pos,id,ref,alt,kind,window_llr,right_flank_llr,left_flank,right_flank\n"
+        ),
+        "{all}"
+    );
     for (line, kind) in
         all.lines()
             .skip(1)
@@ -387,6 +394,8 @@ fn variants_from_a_vcf() {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f[5], kind, "{line}");
         assert!(f[6].parse::<f64>().unwrap().is_finite(), "{line}");
+        assert!(f[7].parse::<f64>().unwrap().is_finite(), "{line}");
+        assert_eq!(&f[8..], ["20", "20"], "{line}");
     }
     // a REF that disagrees with the FASTA: the error names the file and line
     std::fs::write(

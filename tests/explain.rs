@@ -397,3 +397,66 @@ fn filter_pwms_have_the_receptive_field_width() {
         }
     }
 }
+
+/// The shipped LM (overlapping 3-mers) reads a frameshift in the bases after it: on a genome it
+/// never saw (the A. thaliana chloroplast, held out of its training), 1-base deletions inside
+/// long CDS lower the right flank's log-likelihood more than 3-base (in-frame) deletions at the
+/// same places. The window LLR cannot tell them apart this way (it also counts the deleted
+/// bases' own log-probabilities), which is why the right flank is scored: before 2026-12-07 it
+/// was NaN for every k-mer model. Full run (150 pairs, 256-base flanks):
+/// `scripts/frameshift-check.py`, docs/interpretation.md §5.
+#[test]
+fn the_shipped_lm_reads_frameshifts_in_the_right_flank_of_a_held_out_genome() {
+    use genolm::data::annotation::read_annotation;
+    use genolm::explain::variant::{variant_effect, Allele, VariantOptions};
+    use rand::{Rng, SeedableRng};
+    let model = GenomicModel::load("pretrained", &Device::Cpu).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets/euk/arabidopsis_thaliana_chloroplast.gb.gz");
+    let rec = read_annotation(&path, None).unwrap().remove(0);
+    let long: Vec<_> = rec
+        .features
+        .iter()
+        .filter(|f| f.is_cds() && f.segments.len() == 1 && f.segments[0].len() >= 800)
+        .map(|f| f.segments[0])
+        .collect();
+    assert!(long.len() >= 20, "{} long CDS", long.len());
+    let opts = VariantOptions {
+        flank: 128,
+        attribution: None,
+        ..Default::default()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let (mut lower, mut pairs, mut sum_fs, mut sum_if) = (0, 0, 0.0, 0.0);
+    while pairs < 40 {
+        let s = long[rng.random_range(0..long.len())];
+        let p = rng.random_range(s.start + 20..s.end - 150);
+        let r = &rec.seq[p..p + 4];
+        if r.iter().any(|b| !b"ACGT".contains(b)) {
+            continue;
+        }
+        let score = |len: usize| {
+            let a = Allele {
+                position: p,
+                reference: &r[..len],
+                alt: &r[..1],
+            };
+            variant_effect(&model, &rec.seq, &a, &opts)
+                .unwrap()
+                .right_flank_delta
+                .unwrap()
+        };
+        let (fs, inf) = (score(2), score(4));
+        lower += usize::from(fs < inf);
+        sum_fs += fs;
+        sum_if += inf;
+        pairs += 1;
+    }
+    eprintln!(
+        "frameshift lower in {lower} of {pairs} pairs; mean right-flank LLR {:.3} against {:.3}",
+        sum_fs / pairs as f64,
+        sum_if / pairs as f64
+    );
+    assert!(lower >= 26, "frameshift lower in {lower} of {pairs} pairs");
+    assert!(sum_fs < sum_if - pairs as f64, "{sum_fs} vs {sum_if}");
+}

@@ -2,7 +2,8 @@
 //! insertions and deletions — with twin reference/alternative attributions aligned around the
 //! variant, so a user sees which bases changed their contribution.
 //!
-//! Both windows share the same flanks (`flank` bases on each side of the reference allele);
+//! Both windows share the same flanks (up to `flank` bases on each side of the reference
+//! allele, fewer where the sequence ends or an ambiguous base lies closer: [`clear_flanks`]);
 //! the alternative window carries the alternative allele instead. The score is the change of
 //! the objective (by default the window's log-likelihood: for a causal LM the alternative
 //! bases' own log-probabilities plus their effect on the right flank's predictions), and the
@@ -22,6 +23,10 @@
 //! assert_eq!(e.kind, "deletion");
 //! assert_eq!(e.alt_window.len() + 2, e.ref_window.len());
 //! assert_eq!(e.aligned.len(), 40); // the two flanks, base by base
+//! // near the end: the right flank is what is left of the sequence
+//! let near_end = Allele { position: 55, reference: b"G", alt: b"A" };
+//! let e = variant_effect(&model, seq, &near_end, &VariantOptions { flank: 20, ..Default::default() })?;
+//! assert_eq!((e.left_flank, e.right_flank), (20, 3));
 //! # Ok::<(), genolm::Error>(())
 //! ```
 
@@ -29,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attribution::{Attribution, ModelScorer, SequenceScorer};
 use super::methods::{attribute, AttributionMethod, MethodOptions};
+use crate::data::alphabet::base_index;
 use crate::data::input::Sequence;
 use crate::infer::{token_scores, Objective, PredictOptions};
 use crate::models::{GenomicModel, Head};
@@ -51,7 +57,9 @@ pub struct Allele<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VariantOptions {
-    /// Bases on each side of the reference allele.
+    /// Bases on each side of the reference allele, at most: a window stops at a sequence end
+    /// and before the nearest ambiguous base (`N`, IUPAC codes), so an allele near either is
+    /// scored on the context it has ([`VariantEffect::left_flank`], `right_flank`).
     pub flank: usize,
     /// The scalar compared (LM log-likelihood, or a class logit).
     pub objective: Objective,
@@ -80,17 +88,24 @@ impl Default for VariantOptions {
 pub struct VariantEffect {
     /// `substitution`, `mnp`, `insertion`, `deletion` or `complex`.
     pub kind: String,
-    /// The reference window (flank + REF + flank).
+    /// The reference window (left flank + REF + right flank).
     pub ref_window: Vec<u8>,
-    /// The alternative window (flank + ALT + flank).
+    /// The alternative window (left flank + ALT + right flank).
     pub alt_window: Vec<u8>,
+    /// Bases of context left of the allele (at most [`VariantOptions::flank`]).
+    pub left_flank: usize,
+    /// Bases of context right of the allele.
+    pub right_flank: usize,
     /// Objective of the reference window.
     pub ref_score: f64,
     /// Objective of the alternative window.
     pub alt_score: f64,
     /// `alt_score − ref_score`.
     pub delta: f64,
-    /// LM objectives of a causal LM: change of the right flank's summed log-probabilities.
+    /// LM objectives of a causal LM: change of the right flank's summed log-probabilities
+    /// (the tokens that start in the right flank; `None` when it holds no whole token, or when
+    /// a k-mer model's tokens would not fall on the same bases in both windows: an allele
+    /// length change that is not a multiple of the tokens' stride).
     pub right_flank_delta: Option<f64>,
     /// Twin attributions, reference then alternative.
     pub attributions: Option<(Attribution, Attribution)>,
@@ -109,7 +124,33 @@ fn kind(r: &[u8], a: &[u8]) -> &'static str {
     }
 }
 
-/// Score (and attribute) `allele` on `seq`.
+/// The flanks of the allele at `p..end` of `seq`: up to `flank` bases on each side, stopping
+/// at a sequence end and before the nearest ambiguous base (anything but A, C, G, T in either
+/// case). Returns `(left, right)` base counts. Variant scoring (`genolm variants`: SNVs and
+/// every allele) cuts its windows with it.
+///
+/// ```
+/// use genolm::explain::variant::clear_flanks;
+/// assert_eq!(clear_flanks(b"ACGTNACGTACGT", 7, 8, 5), (2, 5)); // an N three bases to the left
+/// assert_eq!(clear_flanks(b"ACGTACGT", 6, 7, 5), (5, 1)); // one base before the end
+/// ```
+pub fn clear_flanks(seq: &[u8], p: usize, end: usize, flank: usize) -> (usize, usize) {
+    let clean = |b: &&u8| base_index(**b).is_some();
+    let left = seq[p.saturating_sub(flank)..p]
+        .iter()
+        .rev()
+        .take_while(clean)
+        .count();
+    let right = seq[end.min(seq.len())..(end + flank).min(seq.len())]
+        .iter()
+        .take_while(clean)
+        .count();
+    (left, right)
+}
+
+/// Score (and attribute) `allele` on `seq`: windows of up to `opts.flank` bases a side (see
+/// [`clear_flanks`]); an error when the REF does not match `seq`, an allele has an ambiguous
+/// base, or the window is shorter than one token.
 pub fn variant_effect(
     model: &GenomicModel,
     seq: &(impl Sequence + ?Sized),
@@ -135,38 +176,51 @@ pub fn variant_effect(
             String::from_utf8_lossy(seq.get(p..end.min(seq.len())).unwrap_or(&[]))
         )));
     }
-    if p < opts.flank || end + opts.flank > seq.len() {
+    if r.iter().chain(&a).any(|&b| base_index(b).is_none()) {
         return Err(Error::Input(format!(
-            "the allele at {p} is closer than the flank of {} to a sequence end",
-            opts.flank
+            "the allele {} → {} has a base other than A, C, G, T",
+            String::from_utf8_lossy(&r),
+            String::from_utf8_lossy(&a)
         )));
     }
-    let left = &seq[p - opts.flank..p];
-    let right = &seq[end..end + opts.flank];
+    let (lf, rf) = clear_flanks(&seq, p, end, opts.flank);
+    let left = &seq[p - lf..p];
+    let right = &seq[end..end + rf];
     let ref_window = [left, &r, right].concat();
     let alt_window = [left, &a, right].concat();
+    let tok = model.config().tokenizer()?;
+    if ref_window.len().min(alt_window.len()) < tok.k.max(1) {
+        return Err(Error::Input(format!(
+            "the allele at {p} has {} bases of context between sequence ends and ambiguous \
+             bases: too few for one {}-mer token",
+            lf + rf,
+            tok.k
+        )));
+    }
     let scorer = ModelScorer {
         model,
         objective: opts.objective,
     };
     let ref_score = scorer.score(std::slice::from_ref(&ref_window))?[0];
     let alt_score = scorer.score(std::slice::from_ref(&alt_window))?[0];
-    let lm = model.config().head == Head::Lm && model.config().k == 1;
+    let stride = tok.stride.max(1);
+    // The right flank's tokens are the same k-mers in both windows when the allele's length
+    // change keeps them on the same bases (always for single bases, stride 1).
+    let aligned_tokens = (r.len() as i64 - a.len() as i64).rem_euclid(stride as i64) == 0;
+    let lm = model.config().head == Head::Lm && aligned_tokens && rf >= tok.k.max(1);
     let right_flank_delta = if lm && matches!(opts.objective, Objective::LogLikelihood) {
         let po = PredictOptions::default();
+        // the scored tokens that start at base `from` or later (token i starts at i · stride)
         let sum_right = |w: &[u8], from: usize| -> Result<f64> {
             let t = token_scores(model, w, &po)?;
             Ok(t.index
                 .iter()
                 .zip(&t.logp)
-                .filter(|(i, _)| **i >= from)
+                .filter(|(i, _)| **i * stride >= from)
                 .map(|(_, &l)| l as f64)
                 .sum())
         };
-        Some(
-            sum_right(&alt_window, opts.flank + a.len())?
-                - sum_right(&ref_window, opts.flank + r.len())?,
-        )
+        Some(sum_right(&alt_window, lf + a.len())? - sum_right(&ref_window, lf + r.len())?)
     } else {
         None
     };
@@ -181,17 +235,13 @@ pub fn variant_effect(
             };
             let ra = attribute(model, &ref_window, &mo)?;
             let aa = attribute(model, &alt_window, &mo)?;
-            let mut al = Vec::with_capacity(2 * opts.flank);
+            let mut al = Vec::with_capacity(lf + rf);
             if ra.k == 1 {
-                for i in 0..opts.flank {
-                    al.push((
-                        i as i64 - opts.flank as i64,
-                        ra.per_token[i],
-                        aa.per_token[i],
-                    ));
+                for i in 0..lf {
+                    al.push((i as i64 - lf as i64, ra.per_token[i], aa.per_token[i]));
                 }
-                for j in 0..opts.flank {
-                    let (ir, ia) = (opts.flank + r.len() + j, opts.flank + a.len() + j);
+                for j in 0..rf {
+                    let (ir, ia) = (lf + r.len() + j, lf + a.len() + j);
                     al.push((j as i64, ra.per_token[ir], aa.per_token[ia]));
                 }
             }
@@ -203,6 +253,8 @@ pub fn variant_effect(
         kind: kind(&r, &a).into(),
         ref_window,
         alt_window,
+        left_flank: lf,
+        right_flank: rf,
         ref_score,
         alt_score,
         delta: alt_score - ref_score,
@@ -265,5 +317,110 @@ impl VariantEffect {
         if let Ok(f) = self.plot() {
             f.evcxr_display();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelConfig;
+    use candle_core::Device;
+
+    /// A fixed 200-base sequence (mechanics only).
+    fn seq() -> Vec<u8> {
+        let mut x = 7u64;
+        (0..200)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                b"ACGT"[(x >> 62) as usize]
+            })
+            .collect()
+    }
+
+    fn lm(stride: usize) -> GenomicModel {
+        let mut cfg = ModelConfig::tiny();
+        cfg.stride = stride;
+        GenomicModel::new(cfg, &Device::Cpu, 3).unwrap()
+    }
+
+    fn scores_only(flank: usize) -> VariantOptions {
+        VariantOptions {
+            flank,
+            attribution: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_k_mer_lm_scores_the_right_flank_when_its_tokens_stay_on_the_same_bases() {
+        let s = seq();
+        let del3 = Allele {
+            position: 100,
+            reference: &s[100..104],
+            alt: &s[100..101],
+        };
+        let del1 = Allele {
+            position: 100,
+            reference: &s[100..102],
+            alt: &s[100..101],
+        };
+        // overlapping 3-mers: every allele
+        let e = variant_effect(&lm(1), &s, &del1, &scores_only(40)).unwrap();
+        assert!(e.right_flank_delta.unwrap().is_finite());
+        // 3-mers at stride 3: a 3-base deletion keeps the right flank's tokens, one base does not
+        let m3 = lm(3);
+        assert!(variant_effect(&m3, &s, &del3, &scores_only(40))
+            .unwrap()
+            .right_flank_delta
+            .unwrap()
+            .is_finite());
+        assert_eq!(
+            variant_effect(&m3, &s, &del1, &scores_only(40))
+                .unwrap()
+                .right_flank_delta,
+            None
+        );
+    }
+
+    #[test]
+    fn windows_stop_at_sequence_ends_and_ambiguous_bases() {
+        let mut s = seq();
+        s[95] = b'N';
+        let snv = |p: usize, s: &[u8]| {
+            let alt = if s[p] == b'A' { b"C" } else { b"A" };
+            let r = [s[p]];
+            let m = lm(1);
+            variant_effect(
+                &m,
+                s,
+                &Allele {
+                    position: p,
+                    reference: &r,
+                    alt,
+                },
+                &VariantOptions {
+                    flank: 30,
+                    attribution: None,
+                    ..Default::default()
+                },
+            )
+        };
+        let e = snv(100, &s).unwrap();
+        assert_eq!((e.left_flank, e.right_flank), (4, 30));
+        assert!(!e.ref_window.contains(&b'N'));
+        assert_eq!(e.ref_window.len(), 35);
+        assert!(e.delta.is_finite());
+        // the last base: no right flank, so no right-flank score, but a window score
+        let e = snv(199, &s).unwrap();
+        assert_eq!((e.left_flank, e.right_flank), (30, 0));
+        assert_eq!(e.right_flank_delta, None);
+        assert!(e.delta.is_finite());
+        // one base between two Ns: shorter than a 3-mer
+        s[98] = b'N';
+        s[100] = b'N';
+        let e = snv(99, &s).unwrap_err();
+        assert!(e.to_string().contains("too few for one 3-mer"), "{e}");
     }
 }

@@ -226,9 +226,11 @@ pub fn read_vcf_variants(vcf: impl AsRef<Path>, fasta: impl AsRef<Path>) -> Resu
 }
 
 /// Score every allele (indels included) with [`variant_effect`](crate::explain::variant::variant_effect):
-/// window log-likelihood change and, for causal LMs, the right flank's change. An allele closer
-/// than `flank` to a contig end is scored with the largest flank that fits on both sides (the
-/// `flank` column); one on a missing contig gets NaN.
+/// window log-likelihood change and, for causal LMs, the right flank's change. Windows are cut
+/// at a contig end and before the nearest ambiguous base as for SNVs
+/// ([`clear_flanks`](crate::explain::variant::clear_flanks)); the columns `left_flank` and
+/// `right_flank` say how many bases each score saw on each side (both 0 and NaN scores: a
+/// missing contig, or a window shorter than one token).
 pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions) -> Result<Table> {
     let (alleles, genome, flank) = (&input.alleles, &input.genome, opts.flank()?);
     let names = SeqNames::new(genome.iter().map(|g| g.0.as_str()));
@@ -239,7 +241,7 @@ pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions
         attribution: None,
         ..Default::default()
     };
-    let (mut kind, mut delta, mut right, mut used) =
+    let (mut kind, mut delta, mut right, mut flanks) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for a in alleles {
         let seq = names.find(&a.chrom).map(|i| &genome[i].1);
@@ -248,32 +250,20 @@ pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions
             reference: a.reference.as_bytes(),
             alt: a.alt.as_bytes(),
         };
-        // the largest flank up to `flank` that fits on both sides of the allele
-        let fits = |s: &Vec<u8>| {
-            let end = (al.position + al.reference.len()).min(s.len());
-            VariantOptions {
-                flank: flank.min(al.position).min(s.len() - end),
-                ..opts
-            }
-        };
-        let scored = seq.map(|s| {
-            let o = fits(s);
-            (o.flank, variant_effect(model, s, &al, &o))
-        });
-        match scored {
-            Some((f, Ok(e))) => {
-                used.push(f as u64);
+        match seq.map(|s| variant_effect(model, s, &al, &opts)) {
+            Some(Ok(e)) => {
+                flanks.push((e.left_flank as u64, e.right_flank as u64));
                 kind.push(e.kind.clone());
                 delta.push(e.delta);
                 right.push(e.right_flank_delta.unwrap_or(f64::NAN));
             }
-            Some((_, Err(Error::Input(_)))) | None => {
-                used.push(0);
+            Some(Err(Error::Input(_))) | None => {
+                flanks.push((0, 0));
                 kind.push("unscored".to_string());
                 delta.push(f64::NAN);
                 right.push(f64::NAN);
             }
-            Some((_, Err(e))) => return Err(e),
+            Some(Err(e)) => return Err(e),
         }
     }
     let df = df!(
@@ -285,7 +275,8 @@ pub fn score_alleles(model: &GenomicModel, input: &VcfAlleles, opts: &VcfOptions
         "kind" => kind,
         "window_llr" => delta,
         "right_flank_llr" => right,
-        "flank" => used,
+        "left_flank" => flanks.iter().map(|f| f.0).collect::<Vec<_>>(),
+        "right_flank" => flanks.iter().map(|f| f.1).collect::<Vec<_>>(),
     )?;
     Ok(Table::new("allele_scores", df))
 }
@@ -346,16 +337,8 @@ pub fn score_variants(model: &GenomicModel, input: &VcfInput, opts: &VcfOptions)
         if p >= seq.len() || code(seq[p]) == 4 || code(v.alt) == 4 {
             continue;
         }
-        let clean = |j: &usize| code(seq[*j]) != 4;
-        let lo = (p.saturating_sub(flank)..p)
-            .rev()
-            .take_while(clean)
-            .last()
-            .unwrap_or(p);
-        let hi = (p + 1..(p + flank + 1).min(seq.len()))
-            .take_while(clean)
-            .last()
-            .unwrap_or(p);
+        let (left, right) = crate::explain::variant::clear_flanks(seq, p, p + 1, flank);
+        let (lo, hi) = (p - left, p + right);
         if hi + 1 - lo < k {
             continue;
         }

@@ -509,18 +509,7 @@ pub fn variants(a: VariantsArgs) -> Result<()> {
     let opts = VcfOptions { flank: a.flank };
     let t = score_variants(&model, &input, &opts)?;
     t.to_csv(&a.out)?;
-    let (llr, left, right) = (
-        t.df.column("llr")?.f64()?,
-        t.df.column("left_flank")?.u64()?,
-        t.df.column("right_flank")?.u64()?,
-    );
-    let (mut scored, mut short) = (0, 0);
-    for ((l, lf), rf) in llr.iter().zip(left.iter()).zip(right.iter()) {
-        if l.is_some_and(f64::is_finite) {
-            scored += 1;
-            short += usize::from(lf.unwrap_or(0).min(rf.unwrap_or(0)) < a.flank as u64);
-        }
-    }
+    let (scored, short) = scored_and_short(&t, "llr", a.flank)?;
     println!(
         "{} substitutions: {scored} scored ({short} of them with under {} bases on a side: a contig end or an ambiguous base nearby), {} not ({} other alleles skipped) → {}",
         input.variants.len(),
@@ -532,13 +521,35 @@ pub fn variants(a: VariantsArgs) -> Result<()> {
     if let Some(path) = &a.alleles {
         use genolm::bench::variants::{read_vcf_alleles, score_alleles};
         let alleles = read_vcf_alleles(&a.vcf, &a.fasta)?;
-        score_alleles(&model, &alleles, &opts)?.to_csv(path)?;
+        let t = score_alleles(&model, &alleles, &opts)?;
+        t.to_csv(path)?;
+        let (scored, short) = scored_and_short(&t, "window_llr", a.flank)?;
         println!(
-            "{} alleles (indels included) scored ({} symbolic or ambiguous skipped) → {}",
+            "{} alleles (indels included): {scored} scored ({short} of them with under {} bases on a side), {} not ({} symbolic or ambiguous skipped) → {}",
             alleles.alleles.len(),
+            a.flank,
+            alleles.alleles.len() - scored,
             alleles.skipped,
             path.display()
         );
     }
     Ok(())
+}
+
+/// Of a variant table: the rows with a finite `score`, and how many of those saw fewer than
+/// `flank` bases on a side (`left_flank`, `right_flank`).
+fn scored_and_short(t: &genolm::table::Table, score: &str, flank: usize) -> Result<(usize, usize)> {
+    let (llr, left, right) = (
+        t.df.column(score)?.f64()?,
+        t.df.column("left_flank")?.u64()?,
+        t.df.column("right_flank")?.u64()?,
+    );
+    let (mut scored, mut short) = (0, 0);
+    for ((l, lf), rf) in llr.iter().zip(left.iter()).zip(right.iter()) {
+        if l.is_some_and(f64::is_finite) {
+            scored += 1;
+            short += usize::from(lf.unwrap_or(0).min(rf.unwrap_or(0)) < flank as u64);
+        }
+    }
+    Ok((scored, short))
 }

@@ -1555,6 +1555,41 @@ fn a_run_on_your_genomes_reports_and_retrains_from_any_folder() {
         std::fs::read(proj.join("runs/a/model.safetensors")).unwrap(),
         std::fs::read(elsewhere.join("again/model.safetensors")).unwrap(),
     );
+    // the report reproduces from a third folder, given as its folder: the recorded command's
+    // `../proj/runs/a/run.toml` is found from the folder the report was made in
+    let third = dir.path().join("third/deeper");
+    std::fs::create_dir_all(&third).unwrap();
+    let again = ok_in(&third, &["reproduce", "../../elsewhere/rep", "--out", "re"]);
+    assert!(again.contains("metrics identical"), "{again}");
+    assert_eq!(
+        std::fs::read(proj.join("runs/a/model.safetensors")).unwrap(),
+        std::fs::read(third.join("re/run/model.safetensors")).unwrap(),
+    );
+    // a manifest from before it recorded its folder: found from the folders above it
+    let m = elsewhere.join("rep/manifest.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("cwd");
+    std::fs::write(&m, serde_json::to_vec(&v).unwrap()).unwrap();
+    let again = ok_in(
+        &third,
+        &[
+            "reproduce",
+            "../../elsewhere/rep/manifest.json",
+            "--out",
+            "re2",
+        ],
+    );
+    assert!(again.contains("metrics identical"), "{again}");
+    let e = String::from_utf8_lossy(
+        &Command::new(env!("CARGO_BIN_EXE_genolm"))
+            .current_dir(&third)
+            .args(["reproduce", "."])
+            .output()
+            .unwrap()
+            .stderr,
+    )
+    .to_string();
+    assert!(e.contains("neither a report folder"), "{e}");
     // a run trained on token shards reports from the genomes they were built from
     ok_in(
         &proj,

@@ -88,6 +88,9 @@ pub struct Manifest {
     pub device: String,
     /// The `genolm` command line that produced it (for `genolm reproduce`).
     pub command: Vec<String>,
+    /// The folder the command ran in (absolute), so that `genolm reproduce` finds the
+    /// command's relative paths from any folder; `None` in manifests from before 2026-12-07.
+    pub cwd: Option<String>,
     /// Seeds by name.
     pub seeds: BTreeMap<String, u64>,
     /// Genomes used, with checksums.
@@ -259,6 +262,9 @@ impl Report {
     /// The command line that re-creates this report (`genolm reproduce` runs it).
     pub fn command(&mut self, args: &[String]) -> &mut Self {
         self.manifest.command = args.to_vec();
+        self.manifest.cwd = std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string());
         self
     }
     /// Record the genomes of a corpus (all, or the given ids) with their checksums.

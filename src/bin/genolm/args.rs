@@ -59,8 +59,9 @@ pub enum Cmd {
     /// Re-run the command recorded in a report's manifest.json and list every metric that differs;
     /// or retrain a shipped model from its provenance.json and compare the checkpoint's SHA-256.
     Reproduce {
-        /// The manifest.json of a report, or the provenance.json of a shipped model
-        /// (models/pretrained/NAME/provenance.json).
+        /// A report (its folder or manifest.json), or a shipped model (`pretrained[:NAME]`, its
+        /// folder or its provenance.json). The recorded command's relative paths are found
+        /// from the folder it ran in, so this works from any folder.
         manifest: PathBuf,
         /// Relative tolerance (0: identical, the goal on CPU).
         #[arg(long, default_value_t = 0.0)]

@@ -13,6 +13,7 @@ use crate::args::{Cli, Cmd};
 /// provenance.json goes to [`reproduce_checkpoint`].
 pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Result<ExitCode> {
     use genolm::report::{compare_metrics, Manifest};
+    let manifest = &record_file(manifest)?;
     if manifest.file_name().is_some_and(|n| n == "provenance.json") {
         return reproduce_checkpoint(manifest, out);
     }
@@ -37,7 +38,9 @@ pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Res
         base.join(sub).display().to_string()
     };
     let mut args = vec!["genolm".to_string()];
-    let mut it = before.command.iter();
+    let command = before.command.clone();
+    let _ = find_paths;
+    let mut it = command.iter();
     while let Some(a) = it.next() {
         // `--out=DIR` is `--out DIR`
         if let Some((flag, _)) = a.split_once('=').filter(|(f, _)| WRITES.contains(f)) {
@@ -101,6 +104,60 @@ pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Res
         }
         Ok(ExitCode::from(1))
     }
+}
+
+/// The record `genolm reproduce` was given: a report's `manifest.json` or a shipped model's
+/// `provenance.json` as named, the folder holding one (a report folder, a shipped model's
+/// folder), or `pretrained` / `pretrained:NAME` (that model's provenance).
+fn record_file(given: &Path) -> genolm::Result<PathBuf> {
+    if let Some(dir) = genolm::models::pretrained::resolve(given) {
+        return Ok(dir?.join("provenance.json"));
+    }
+    if !given.is_dir() {
+        return Ok(given.to_path_buf());
+    }
+    ["manifest.json", "provenance.json"]
+        .iter()
+        .map(|f| given.join(f))
+        .find(|f| f.is_file())
+        .ok_or_else(|| {
+            genolm::Error::Input(format!(
+                "{}: neither a report folder (manifest.json) nor a shipped model's folder \
+                 (provenance.json)",
+                given.display()
+            ))
+        })
+}
+
+/// The recorded command with its relative paths found from here: a value that names no file
+/// or folder from the current folder but does from the folder the command ran in (`cwd`), or
+/// else from a folder above the manifest (a report under its run folder, moved with it), is
+/// replaced by that path. Other values stay as recorded.
+fn find_paths(command: &[String], cwd: Option<&str>, manifest: &Path) -> Vec<String> {
+    let manifest = std::path::absolute(manifest).unwrap_or_else(|_| manifest.to_path_buf());
+    let roots: Vec<PathBuf> = cwd
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(manifest.ancestors().skip(1).map(Path::to_path_buf))
+        .collect();
+    let find = |v: &str| -> String {
+        let p = Path::new(v);
+        if v.is_empty() || v.starts_with('-') || p.is_absolute() || p.exists() {
+            return v.to_string();
+        }
+        roots
+            .iter()
+            .map(|r| r.join(p))
+            .find(|c| c.exists())
+            .map_or_else(|| v.to_string(), |c| c.display().to_string())
+    };
+    command
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((flag, v)) if flag.starts_with("--") => format!("{flag}={}", find(v)),
+            _ => find(a),
+        })
+        .collect()
 }
 
 /// `genolm reproduce models/pretrained/NAME/provenance.json`: train again from the model's

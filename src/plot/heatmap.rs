@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use plotters::prelude::RGBColor;
 
-use super::{diverging, finite_range, fmt_num, hex, sequential, Figure, FONT};
+use super::{diverging, finite_extent, fmt_num, hex, sequential, Figure, FONT};
 use crate::fsio::xml;
 use crate::{Error, Result};
 
@@ -27,10 +27,8 @@ impl Figure {
                 values.len()
             )));
         }
-        let (lo, hi) = {
-            let (a, b) = finite_range(values.iter().copied());
-            (a, b)
-        };
+        // the colour scale spans the data exactly (no axis margin)
+        let (lo, hi) = finite_extent(values.iter().copied());
         let m = lo.abs().max(hi.abs()).max(1e-12);
         let col_of = |v: f64| -> RGBColor {
             if !v.is_finite() {

@@ -163,6 +163,15 @@ pub(crate) fn perr<E: std::fmt::Debug>(e: E) -> Error {
 }
 
 pub(crate) fn finite_range(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = finite_extent(v);
+    let pad = (hi - lo) * 0.04;
+    (lo - pad, hi + pad)
+}
+
+/// The smallest and largest finite values, without [`finite_range`]'s margin: a colour scale
+/// spans the data, so a non-negative quantity's colour bar does not start below zero. `(0, 1)`
+/// when nothing is finite, `x ± 0.5` when every value is `x`.
+pub(crate) fn finite_extent(v: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for x in v.filter(|x| x.is_finite()) {
         lo = lo.min(x);
@@ -174,8 +183,7 @@ pub(crate) fn finite_range(v: impl Iterator<Item = f64>) -> (f64, f64) {
     if hi - lo < 1e-12 {
         return (lo - 0.5, hi + 0.5);
     }
-    let pad = (hi - lo) * 0.04;
-    (lo - pad, hi + pad)
+    (lo, hi)
 }
 
 /// Viridis-like sequential colour map on `[0, 1]`.

@@ -16,6 +16,24 @@ fn every_chart_kind_renders() {
     .unwrap();
     assert!(h.svg().contains("r2 / r1"));
     assert!(Figure::heatmap("h", &lab(3), &lab(2), &[0.0; 5], "r", true).is_err());
+    // a colour bar spans the data: a non-negative quantity's starts at 0, not below it
+    let nonneg = Figure::heatmap("d", &lab(2), &lab(2), &[0.0, 1.0, 2.0, 6.0], "dep", false)
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(
+        nonneg.contains(">6.00</text>") && nonneg.contains(">0.00</text>"),
+        "{nonneg}"
+    );
+    assert!(!nonneg.contains(">-"), "{nonneg}");
+    let div = Figure::heatmap("i", &lab(2), &lab(1), &[-0.5, 2.0], "Δ", true)
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(
+        div.contains(">2.00</text>") && div.contains(">-2.00</text>"),
+        "{div}"
+    );
     let s = Figure::scatter(
         "s",
         "x",

@@ -1381,7 +1381,8 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
     }
     let head = std::fs::read_to_string(out2.join("motifs.csv")).unwrap();
     assert!(head.starts_with("method,motif,seqlets,consensus"), "{head}");
-    // a k-mer model cannot give per-base attributions: a clear error
+    // a k-mer model (the shipped LMs read 3-mers): per-base effects by in-silico mutagenesis
+    // by default; its gradients are per token, so a gradient method is a clear error
     let mut k3 = ModelConfig::tiny();
     k3.k = 3;
     let k3_path = dir.path().join("k3.safetensors");
@@ -1389,8 +1390,40 @@ fn explain_motifs_of_conv_filters_against_jaspar() {
         .unwrap()
         .save(&k3_path)
         .unwrap();
-    let e = fails(&["explain", "motifs", s(&k3_path), s(&fa), "--out", s(&out2)]);
-    assert!(e.contains("nucleotide model (k = 1)"), "{e}");
+    let out3 = dir.path().join("modisco_k3");
+    let printed = ok(&[
+        "explain",
+        "motifs",
+        s(&k3_path),
+        s(&fa),
+        "--max-seqs",
+        "4",
+        "--max-len",
+        "150",
+        "--min-seqlets",
+        "2",
+        "--out",
+        s(&out3),
+    ]);
+    assert!(printed.contains("in-silico mutagenesis"), "{printed}");
+    let head = std::fs::read_to_string(out3.join("motifs.csv")).unwrap();
+    assert!(head.starts_with("method,motif,seqlets,consensus"), "{head}");
+    let seqlets = std::fs::read_to_string(out3.join("seqlets.csv")).unwrap();
+    assert!(seqlets.lines().count() > 1, "{seqlets}");
+    let e = fails(&[
+        "explain",
+        "motifs",
+        s(&k3_path),
+        s(&fa),
+        "--method",
+        "deepshap",
+        "--out",
+        s(&out2),
+    ]);
+    assert!(
+        e.contains("nucleotide model (k = 1)") && e.contains("--method ism"),
+        "{e}"
+    );
 }
 
 #[test]

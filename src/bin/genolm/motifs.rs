@@ -31,8 +31,9 @@ fn parse_source(s: &str) -> std::result::Result<Source, String> {
 /// `genolm explain motifs`.
 #[derive(Args)]
 pub struct MotifArgs {
-    /// Checkpoint: a `.safetensors` file or a run folder (a nucleotide model, k = 1, for
-    /// attribution methods; convolution layers for `--method filters`).
+    /// Checkpoint: a `.safetensors` file, a run folder or a `genolm classify` folder (any
+    /// model with `--method ism`; a nucleotide model, k = 1, for the gradient methods;
+    /// convolution layers for `--method filters`).
     model: PathBuf,
     /// FASTA or FASTQ, or GenBank (plain, gzip, bgzip or zstd): the sequences explained (e.g.
     /// promoters, peaks; each record up to `--max-len` bases).
@@ -45,8 +46,10 @@ pub struct MotifArgs {
     out: PathBuf,
     /// Where motifs come from: deepshap, integrated-gradients, ism, input-x-gradient,
     /// saliency (attributions), or filters (first-layer convolution filters, no attributions).
-    #[arg(long, default_value = "deepshap", value_parser = parse_source)]
-    method: Source,
+    /// Default: deepshap for a nucleotide model (k = 1), ism for a k-mer model (every single
+    /// substitution scored: per-base effects whatever the tokens).
+    #[arg(long, value_parser = parse_source)]
+    method: Option<Source>,
     /// Classifier: explain this class's logit (default: each sequence's predicted class);
     /// language models explain the sequence log-likelihood.
     /// By name or index.
@@ -115,15 +118,26 @@ pub fn motifs(a: MotifArgs) -> Result<()> {
         None => Vec::new(),
     };
     out_dir(&a.out)?;
-    let Some(method) = a.method.0 else {
-        return filters(&a, &model, &seqs, &db);
+    let k = model.config().k;
+    let method = match a.method {
+        Some(Source(None)) => return filters(&a, &model, &seqs, &db),
+        Some(Source(Some(m))) => m,
+        None if k == 1 => AttributionMethod::DeepShap,
+        None => {
+            println!(
+                "{} reads {k}-mers: per-base effects by in-silico mutagenesis (--method ism)",
+                a.model.display()
+            );
+            AttributionMethod::Ism
+        }
     };
-    if model.config().k != 1 {
+    if k != 1 && method != AttributionMethod::Ism {
         return Err(Error::Input(format!(
-            "motifs from attributions need a nucleotide model (k = 1); {} has k = {} \
-             (use --method filters)",
+            "{} needs a nucleotide model (k = 1): its gradients are per token; {} has k = {k} \
+             (use --method ism, which scores every single substitution, or --method filters \
+             for a convolutional model)",
+            method.name(),
             a.model.display(),
-            model.config().k
         )));
     }
     // what is explained, per sequence

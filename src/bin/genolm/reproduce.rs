@@ -38,8 +38,7 @@ pub fn reproduce(manifest: &Path, tol: f64, out: Option<PathBuf>) -> genolm::Res
         base.join(sub).display().to_string()
     };
     let mut args = vec!["genolm".to_string()];
-    let command = before.command.clone();
-    let _ = find_paths;
+    let command = find_paths(&before.command, before.cwd.as_deref(), manifest);
     let mut it = command.iter();
     while let Some(a) = it.next() {
         // `--out=DIR` is `--out DIR`

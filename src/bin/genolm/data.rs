@@ -93,16 +93,36 @@ pub fn check_annotations(file: &Path, fasta: Option<&Path>, code: u8) -> genolm:
         let disagree = verify_tracks(s, &tracks, &opts)?;
         let n_ok = checks.iter().filter(|c| c.ok).count();
         let against_tr = checks.iter().filter(|c| c.against == "translation").count();
+        let excepted: Vec<_> = checks.iter().filter(|c| c.exception.is_some()).collect();
         println!(
-            "{}: {} of {} CDS re-translate ({} against /translation, {} as clean ORFs); tracks agree for {} of {}",
+            "{}: {} of {} CDS re-translate ({} against /translation, {} as clean ORFs{}); tracks agree for {} of {}",
             s.name,
             n_ok,
             checks.len(),
             against_tr,
             checks.len() - against_tr,
+            if excepted.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} of them {} from the genome as the /exception says",
+                    excepted.len(),
+                    if excepted.len() == 1 { "differs" } else { "differ" }
+                )
+            },
             checks.len() - disagree.len(),
             checks.len()
         );
+        for c in &excepted {
+            println!(
+                "  {}:{} {} — /exception=\"{}\": {}",
+                file.display(),
+                c.line,
+                c.label,
+                c.exception.as_deref().unwrap_or_default(),
+                c.reason.as_deref().unwrap_or_default()
+            );
+        }
         total += checks.len();
         ok += n_ok;
         for c in checks.iter().filter(|c| !c.ok) {

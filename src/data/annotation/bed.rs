@@ -76,6 +76,7 @@ pub fn parse_bed(bytes: &[u8], label: &str, kind: &str) -> Result<Vec<(String, F
                 translation: None,
                 transl_except: Vec::new(),
                 pseudo: false,
+                exception: None,
                 line: i + 1,
             },
         ));

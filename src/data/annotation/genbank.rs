@@ -259,6 +259,7 @@ fn convert_gb(
                 .filter_map(parse_transl_except)
                 .collect(),
             pseudo: has("pseudo") || has("pseudogene"),
+            exception: q("exception"),
             line,
         });
     }

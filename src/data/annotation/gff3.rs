@@ -248,6 +248,7 @@ pub fn parse_gff3_features(bytes: &[u8], label: &str) -> Result<Gff3Features> {
                 translation: None,
                 transl_except: Vec::new(),
                 pseudo: false,
+                exception: attr("exception"),
                 line: line_no,
             });
         } else {
@@ -263,6 +264,7 @@ pub fn parse_gff3_features(bytes: &[u8], label: &str) -> Result<Gff3Features> {
                 transl_table,
                 translation: None,
                 transl_except: Vec::new(),
+                exception: attr("exception"),
                 line: line_no,
             });
         }

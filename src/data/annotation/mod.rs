@@ -110,6 +110,10 @@ pub struct Feature {
     pub transl_except: Vec<(usize, u8)>,
     /// `/pseudo` or `/pseudogene`: not expected to translate.
     pub pseudo: bool,
+    /// `/exception` (GenBank) or the `exception` attribute (GFF3): why the recorded protein
+    /// may differ from the genome's translation — `RNA editing`, `ribosomal slippage`,
+    /// `annotated by transcript or proteomic data`, …
+    pub exception: Option<String>,
     /// 1-based line of the feature in its file.
     pub line: usize,
 }
@@ -289,12 +293,18 @@ pub struct CdsCheck {
     pub ok: bool,
     /// What was compared: `translation` or `orf`.
     pub against: &'static str,
-    /// Why not, when not.
+    /// Why not, when not; for a CDS with an `/exception`, how its translation differs.
     pub reason: Option<String>,
+    /// The feature's `/exception` when its translation differs from the recorded protein as
+    /// the exception says it may (RNA editing, …): counted as ok, with `reason` saying where.
+    pub exception: Option<String>,
 }
 
 /// Re-translate every CDS and compare with its `/translation`, or, where none is recorded,
-/// check that it is a clean ORF (start codon … one final stop, length a multiple of 3).
+/// check that it is a clean ORF (start codon … one final stop, length a multiple of 3). A CDS
+/// whose `/exception` says its protein differs from the genome's translation (RNA editing in
+/// plastids and mitochondria, ribosomal slippage, …) and does differ is ok, with the
+/// exception and the first difference recorded ([`CdsCheck::exception`]).
 /// `default_code` is used for CDS without `/transl_table`. Pseudogenes are skipped.
 pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<Vec<CdsCheck>> {
     let mut out = Vec::new();
@@ -307,6 +317,7 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
             ok: true,
             against: "translation",
             reason: None,
+            exception: None,
         };
         if let Some(expected) = &f.translation {
             if prot.last() == Some(&b'*') {
@@ -338,6 +349,11 @@ pub fn check_translations(seq: &AnnotatedSequence, default_code: u8) -> Result<V
                     got.len(),
                     expected.len()
                 ));
+                // the record says its protein is not the genome's translation
+                if let Some(e) = &f.exception {
+                    check.ok = true;
+                    check.exception = Some(e.clone());
+                }
             }
         } else {
             check.against = "orf";

@@ -205,6 +205,15 @@ impl super::callbacks::Callback for StopAtStep {
     }
 }
 
+/// The name of a reduced precision asked for (`bf16`, `f16`), `None` for f32 and `auto`.
+fn reduced_precision(p: crate::train::Precision) -> Option<&'static str> {
+    match p {
+        crate::train::Precision::Bf16 => Some("bf16"),
+        crate::train::Precision::F16 => Some("f16"),
+        _ => None,
+    }
+}
+
 /// [`run_training`] with [`RunOptions`].
 pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Result<RunSummary> {
     let t0 = Instant::now();
@@ -226,6 +235,14 @@ pub fn run_training_with(cfg: &RunConfig, resume: bool, ro: &RunOptions) -> Resu
             &cfg.output.join("run.toml"),
             cfg.to_toml_string()?.as_bytes(),
         )?;
+    }
+    if ro.verbose && lead && device.is_cpu() {
+        if let Some(p) = reduced_precision(cfg.train.precision) {
+            eprintln!(
+                "note: precision {p} is a GPU setting; on the CPU genolm trains in f32 \
+                 (the same numbers as precision = \"f32\")"
+            );
+        }
     }
     let corpus = CorpusSource::open(&cfg.data)?;
     let splits = corpus.splits(&cfg.data)?;

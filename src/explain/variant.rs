@@ -326,17 +326,11 @@ mod tests {
     use crate::models::ModelConfig;
     use candle_core::Device;
 
-    /// A fixed 200-base sequence (mechanics only).
+    /// 200 bases of phiX174 (the embedded corpus).
     fn seq() -> Vec<u8> {
-        let mut x = 7u64;
-        (0..200)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                b"ACGT"[(x >> 62) as usize]
-            })
-            .collect()
+        let c = crate::data::corpus::Corpus::embedded().unwrap();
+        let g = &c.genomes[c.index_of("phiX174").unwrap()];
+        g.contigs[0].seq[1000..1200].to_vec()
     }
 
     fn lm(stride: usize) -> GenomicModel {

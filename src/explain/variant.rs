@@ -133,8 +133,10 @@ fn kind(r: &[u8], a: &[u8]) -> &'static str {
 /// use genolm::explain::variant::clear_flanks;
 /// assert_eq!(clear_flanks(b"ACGTNACGTACGT", 7, 8, 5), (2, 5)); // an N three bases to the left
 /// assert_eq!(clear_flanks(b"ACGTACGT", 6, 7, 5), (5, 1)); // one base before the end
+/// assert_eq!(clear_flanks(b"ACGT", 9, 10, 5), (4, 0)); // past the end: what there is
 /// ```
 pub fn clear_flanks(seq: &[u8], p: usize, end: usize, flank: usize) -> (usize, usize) {
+    let p = p.min(seq.len());
     let clean = |b: &&u8| base_index(**b).is_some();
     let left = seq[p.saturating_sub(flank)..p]
         .iter()

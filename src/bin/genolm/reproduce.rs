@@ -141,7 +141,13 @@ fn find_paths(command: &[String], cwd: Option<&str>, manifest: &Path) -> Vec<Str
         .collect();
     let find = |v: &str| -> String {
         let p = Path::new(v);
-        if v.is_empty() || v.starts_with('-') || p.is_absolute() || p.exists() {
+        // numbers (`--seed 7`) are never paths, whatever files the folder holds
+        if v.is_empty()
+            || v.starts_with('-')
+            || v.parse::<f64>().is_ok()
+            || p.is_absolute()
+            || p.exists()
+        {
             return v.to_string();
         }
         roots

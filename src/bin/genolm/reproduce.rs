@@ -156,9 +156,12 @@ fn find_paths(command: &[String], cwd: Option<&str>, manifest: &Path) -> Vec<Str
             .find(|c| c.exists())
             .map_or_else(|| v.to_string(), |c| c.display().to_string())
     };
+    // the subcommand (`train`, …) first, as recorded
     command
         .iter()
-        .map(|a| match a.split_once('=') {
+        .enumerate()
+        .map(|(i, a)| match a.split_once('=') {
+            _ if i == 0 => a.clone(),
             Some((flag, v)) if flag.starts_with("--") => format!("{flag}={}", find(v)),
             _ => find(a),
         })

@@ -111,6 +111,7 @@ pub struct VariantEffect {
     pub attributions: Option<(Attribution, Attribution)>,
     /// Flank bases aligned across the two windows: (offset from the allele — negative on the
     /// left, 0 = first base after it —, reference contribution, alternative contribution).
+    /// A k-mer model's token contributions are shared equally by the bases each token covers.
     pub aligned: Vec<(i64, f32, f32)>,
 }
 
@@ -148,6 +149,27 @@ pub fn clear_flanks(seq: &[u8], p: usize, end: usize, flank: usize) -> (usize, u
         .take_while(clean)
         .count();
     (left, right)
+}
+
+/// One value per base of a window of `len` bases from an attribution's per-token values:
+/// the values themselves for single-nucleotide tokens, else each k-mer's value shared equally
+/// by the `k` bases it covers (token `i` covers bases `i·stride ..`), so the bases' values add
+/// up to the tokens'.
+fn base_values(at: &Attribution, len: usize, stride: usize) -> Vec<f32> {
+    let k = at.k.max(1);
+    if k == 1 {
+        let mut v = at.per_token.clone();
+        v.resize(len, 0.0);
+        return v;
+    }
+    let mut v = vec![0f32; len];
+    for (i, &x) in at.per_token.iter().enumerate() {
+        let start = i * stride.max(1);
+        for b in v.iter_mut().skip(start).take(k) {
+            *b += x / k as f32;
+        }
+    }
+    v
 }
 
 /// Score (and attribute) `allele` on `seq`: windows of up to `opts.flank` bases a side (see
@@ -237,15 +259,19 @@ pub fn variant_effect(
             };
             let ra = attribute(model, &ref_window, &mo)?;
             let aa = attribute(model, &alt_window, &mo)?;
+            // per base: a nucleotide model's tokens are bases; a k-mer model's token values
+            // are spread over the bases each token covers
+            let (rb, ab) = (
+                base_values(&ra, ref_window.len(), tok.stride),
+                base_values(&aa, alt_window.len(), tok.stride),
+            );
             let mut al = Vec::with_capacity(lf + rf);
-            if ra.k == 1 {
-                for i in 0..lf {
-                    al.push((i as i64 - lf as i64, ra.per_token[i], aa.per_token[i]));
-                }
-                for j in 0..rf {
-                    let (ir, ia) = (lf + r.len() + j, lf + a.len() + j);
-                    al.push((j as i64, ra.per_token[ir], aa.per_token[ia]));
-                }
+            for i in 0..lf {
+                al.push((i as i64 - lf as i64, rb[i], ab[i]));
+            }
+            for j in 0..rf {
+                let (ir, ia) = (lf + r.len() + j, lf + a.len() + j);
+                al.push((j as i64, rb[ir], ab[ia]));
             }
             (Some((ra, aa)), al)
         }
@@ -378,6 +404,32 @@ mod tests {
                 .right_flank_delta,
             None
         );
+    }
+
+    #[test]
+    fn a_k_mer_model_s_twin_attributions_are_aligned_base_by_base() {
+        let s = seq();
+        let del = Allele {
+            position: 100,
+            reference: &s[100..103],
+            alt: &s[100..101],
+        };
+        let opts = VariantOptions {
+            flank: 30,
+            attribution: Some(AttributionMethod::DeepShap),
+            references: 2,
+            ..Default::default()
+        };
+        let e = variant_effect(&lm(1), &s, &del, &opts).unwrap();
+        assert_eq!(e.aligned.len(), 60);
+        let (ra, _) = e.attributions.as_ref().unwrap();
+        assert_eq!(ra.k, 3);
+        // every token's value is shared by its three bases: the bases add up to the tokens
+        let bases = base_values(ra, e.ref_window.len(), 1);
+        let (tb, tt): (f32, f32) = (bases.iter().sum(), ra.per_token.iter().sum());
+        assert!((tb - tt).abs() <= 1e-4 * tt.abs().max(1.0), "{tb} vs {tt}");
+        assert!(e.aligned.iter().any(|x| x.1 != 0.0 && x.2 != 0.0));
+        assert!(e.plot().is_ok());
     }
 
     #[test]

@@ -36,7 +36,7 @@ use super::attribution::{Attribution, ModelScorer, SequenceScorer};
 use super::methods::{attribute, AttributionMethod, MethodOptions};
 use crate::data::alphabet::base_index;
 use crate::data::input::Sequence;
-use crate::infer::{token_scores, Objective, PredictOptions};
+use crate::infer::{token_scores_many, Objective, PredictOptions, TokenScores};
 use crate::models::{GenomicModel, Head};
 use crate::plot::{Figure, Series};
 use crate::table::Table;
@@ -233,18 +233,22 @@ pub fn variant_effect(
     let aligned_tokens = (r.len() as i64 - a.len() as i64).rem_euclid(stride as i64) == 0;
     let lm = model.config().head == Head::Lm && aligned_tokens && rf >= tok.k.max(1);
     let right_flank_delta = if lm && matches!(opts.objective, Objective::LogLikelihood) {
-        let po = PredictOptions::default();
+        // both windows' token scores in one batch
+        let t = token_scores_many(
+            model,
+            &[&alt_window, &ref_window],
+            &PredictOptions::default(),
+        )?;
         // the scored tokens that start at base `from` or later (token i starts at i · stride)
-        let sum_right = |w: &[u8], from: usize| -> Result<f64> {
-            let t = token_scores(model, w, &po)?;
-            Ok(t.index
+        let sum_right = |t: &TokenScores, from: usize| -> f64 {
+            t.index
                 .iter()
                 .zip(&t.logp)
                 .filter(|(i, _)| **i * stride >= from)
                 .map(|(_, &l)| l as f64)
-                .sum())
+                .sum()
         };
-        Some(sum_right(&alt_window, lf + a.len())? - sum_right(&ref_window, lf + r.len())?)
+        Some(sum_right(&t[0], lf + a.len()) - sum_right(&t[1], lf + r.len()))
     } else {
         None
     };
@@ -367,6 +371,15 @@ mod tests {
         GenomicModel::new(cfg, &Device::Cpu, 3).unwrap()
     }
 
+    /// The deletion of `n` bases after base 100 of `s` (REF: base 100 and the `n` after it).
+    fn deletion(s: &[u8], n: usize) -> Allele<'_> {
+        Allele {
+            position: 100,
+            reference: &s[100..101 + n],
+            alt: &s[100..101],
+        }
+    }
+
     fn scores_only(flank: usize) -> VariantOptions {
         VariantOptions {
             flank,
@@ -378,16 +391,7 @@ mod tests {
     #[test]
     fn a_k_mer_lm_scores_the_right_flank_when_its_tokens_stay_on_the_same_bases() {
         let s = seq();
-        let del3 = Allele {
-            position: 100,
-            reference: &s[100..104],
-            alt: &s[100..101],
-        };
-        let del1 = Allele {
-            position: 100,
-            reference: &s[100..102],
-            alt: &s[100..101],
-        };
+        let (del3, del1) = (deletion(&s, 3), deletion(&s, 1));
         // overlapping 3-mers: every allele
         let e = variant_effect(&lm(1), &s, &del1, &scores_only(40)).unwrap();
         assert!(e.right_flank_delta.unwrap().is_finite());
@@ -409,11 +413,7 @@ mod tests {
     #[test]
     fn a_k_mer_model_s_twin_attributions_are_aligned_base_by_base() {
         let s = seq();
-        let del = Allele {
-            position: 100,
-            reference: &s[100..103],
-            alt: &s[100..101],
-        };
+        let del = deletion(&s, 2);
         let opts = VariantOptions {
             flank: 30,
             attribution: Some(AttributionMethod::DeepShap),
@@ -448,11 +448,7 @@ mod tests {
                     reference: &r,
                     alt,
                 },
-                &VariantOptions {
-                    flank: 30,
-                    attribution: None,
-                    ..Default::default()
-                },
+                &scores_only(30),
             )
         };
         let e = snv(100, &s).unwrap();

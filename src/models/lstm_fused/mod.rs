@@ -33,6 +33,7 @@ mod cell;
 mod cuda;
 mod pass;
 mod rhs;
+mod units;
 
 /// Activations saved by the forward pass of one chunk of batch rows.
 struct ChunkSaved<T> {
@@ -466,10 +467,16 @@ mod tests {
     /// Without a tracked input (an inference view) the pass takes the weights as they are and
     /// keeps no per-step state, and gives the same bits as the op that joins them and keeps
     /// it, over several chunks and a final cell state; also at 520 units, where the recurrent
-    /// matrix is stored in panels.
+    /// matrix is stored in panels and the unsaved pass splits the units over the threads
+    /// (one row, and more rows than one GEMM call takes, too).
     #[test]
     fn unsaved_forward_equals_the_saving_one() {
-        for dims in [(5, 7, 6, 8), (3, 3, 5, 520)] {
+        for dims in [
+            (5, 7, 6, 8),
+            (3, 3, 5, 520),
+            (1, 4, 3, 520),
+            (70, 2, 3, 520),
+        ] {
             unsaved_equals_saving(dims);
         }
         // Weights that do not fit the input are an error, not a panic.

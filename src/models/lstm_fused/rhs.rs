@@ -23,7 +23,7 @@ pub(super) struct Rhs<T> {
 }
 
 /// Is a `k × n` operand of `T` stored in column panels?
-fn paneled<T>(k: usize, n: usize) -> bool {
+pub(super) fn paneled<T>(k: usize, n: usize) -> bool {
     k * n * std::mem::size_of::<T>() > PANEL_BYTES && n > PANEL
 }
 

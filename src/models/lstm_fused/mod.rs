@@ -468,7 +468,8 @@ mod tests {
     /// keeps no per-step state, and gives the same bits as the op that joins them and keeps
     /// it, over several chunks and a final cell state; also at 520 units, where the recurrent
     /// matrix is stored in panels and the unsaved pass splits the units over the threads
-    /// (one row, and more rows than one GEMM call takes, too).
+    /// (one row, and more rows than one GEMM call takes, too), and with whole matrices and too
+    /// few rows for the row split (split by units too, the GEMM reading the share in panels).
     #[test]
     fn unsaved_forward_equals_the_saving_one() {
         for dims in [
@@ -476,6 +477,8 @@ mod tests {
             (3, 3, 5, 520),
             (1, 4, 3, 520),
             (70, 2, 3, 520),
+            (1, 5, 3, 256),
+            (3, 4, 6, 200),
         ] {
             unsaved_equals_saving(dims);
         }

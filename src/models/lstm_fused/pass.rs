@@ -175,7 +175,7 @@ impl LstmSeq {
         let g4 = 4 * h;
         let xp = crate::models::fused_linear::forward_values(x, w_ih, None, g4);
         if !self.save {
-            let parts = units::parts::<T>(h, CHUNKS.get().unwrap_or_else(pool_threads));
+            let parts = units::parts::<T>(h, b, CHUNKS.get().unwrap_or_else(pool_threads));
             if parts > 1 {
                 let hc = (b, t_len, h);
                 return Ok(units::fwd_units(&xp, bias, w_hh, hc0, hc, parts));

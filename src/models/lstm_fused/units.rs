@@ -1,5 +1,5 @@
 //! The inference recurrence split by units instead of rows, for recurrent matrices stored in
-//! panels (seed 003's 1 150 units: 21 MB a layer).
+//! panels (seed 003's 1 150 units: 21 MB a layer) and for batches of a few rows.
 //!
 //! The row split ([`LstmSeq::fwd`](super::LstmSeq)) gives each thread its own rows and the whole
 //! `W_hhᵀ`: every thread reads all 21 MB at every step, for its 16 rows. Here each of `P` threads
@@ -7,7 +7,8 @@
 //! `[i_p | f_p | g_p | o_p]`, a `1/P` share), for all rows: at each step it multiplies every
 //! row's previous hidden state by its share, updates its units' cells, writes their new hidden
 //! values, and waits for the others (one barrier per step) before the next step reads them. A
-//! thread reads `1/P` of the matrix per step for all rows, as PyTorch's threads do.
+//! thread reads `1/P` of the matrix per step for all rows, as PyTorch's threads do, and a batch
+//! of one row keeps every thread busy.
 //!
 //! Same bits as the row split: every GEMM call is `≤ 64` rows × one panel of `≤ 64` columns ×
 //! all `h` units, summed in the same order whichever rows and columns it holds
@@ -22,10 +23,12 @@ use super::cell::LstmFloat;
 use super::rhs::{paneled, Rhs, PANEL};
 use super::MAX_CHUNK_ROWS;
 
-/// Unit blocks for `h` units over `threads` threads: 1 (use the row split) unless the recurrent
-/// matrix is stored in panels, and at most as many blocks as blocks of 64 units.
-pub(super) fn parts<T>(h: usize, threads: usize) -> usize {
-    if !paneled::<T>(h, 4 * h) {
+/// Unit blocks for `h` units and `b` rows over `threads` threads: 1 (use the row split) unless
+/// the recurrent matrix is stored in panels or the rows are too few to give every thread 4 (a
+/// record shorter than two segments is read as one row, and the row split left all threads but
+/// one idle); at most one block per 64 units.
+pub(super) fn parts<T>(h: usize, b: usize, threads: usize) -> usize {
+    if !paneled::<T>(h, 4 * h) && b >= 4 * threads {
         return 1;
     }
     threads.min(h / 64).max(1)
@@ -236,8 +239,10 @@ mod tests {
             assert!(b.windows(2).all(|w| w[0] < w[1]), "{b:?}");
             assert!(b[..parts].iter().all(|x| x % 16 == 0));
         }
-        assert_eq!(super::parts::<f32>(256, 2), 1); // 1 MiB: whole, the row split
-        assert_eq!(super::parts::<f32>(1_150, 2), 2);
-        assert_eq!(super::parts::<f32>(1_150, 1), 1);
+        assert_eq!(super::parts::<f32>(256, 32, 2), 1); // 1 MiB, 16 rows a thread: the row split
+        assert_eq!(super::parts::<f32>(256, 3, 2), 2); // too few rows
+        assert_eq!(super::parts::<f32>(1_150, 32, 2), 2); // panels
+        assert_eq!(super::parts::<f32>(1_150, 32, 1), 1);
+        assert_eq!(super::parts::<f32>(8, 1, 2), 1);
     }
 }

@@ -7,7 +7,7 @@ weights, locked dropout, AR/TAR, dropouts scaled by genolm's drop_mult (0.2 / 0.
 Tokens are real: k-mers of the embedded genomes read from the datasets folder.
 
 Prints one JSON line like the Rust bench.
-Usage: awd_lstm_torch.py [--batches N] [--threads T] [--preset NAME]
+Usage: awd_lstm_torch.py [--batches N] [--threads T] [--preset NAME] [--batch B] [--bptt T]
 """
 import argparse, gzip, json, os, resource, time, glob
 
@@ -22,6 +22,8 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--warmup", type=int, default=3)
 ap.add_argument("--device", default="cpu", help="cpu or cuda (timings synchronise the GPU)")
 ap.add_argument("--preset", default="awd_lstm_small", choices=["awd_lstm_small", "ulmfit_paper"])
+ap.add_argument("--batch", type=int, default=32, help="rows per batch (genolm: --batch)")
+ap.add_argument("--bptt", type=int, default=64, help="tokens per row (genolm: --bptt)")
 args = ap.parse_args()
 dev = torch.device(args.device)
 
@@ -93,7 +95,7 @@ class AWD(nn.Module):
 
 model = AWD().to(dev)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-6, weight_decay=1e-2)
-B, T = 32, 64
+B, T = args.batch, args.bptt
 n = (len(data) - 1) // (B * T)
 
 

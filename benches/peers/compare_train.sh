@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side LM training throughput: genolm (candle, CPU) vs PyTorch, same config, same
 # machine and threads, in one run. PRESET=awd_lstm_small (default) or ulmfit_paper (peer awd_lstm_torch.py) or
-# PRESET=transformer_mlm_small (peer transformer_mlm_torch.py, BPTT=128 by default). Runs ROUNDS alternating rounds (genolm, then PyTorch)
+# PRESET=transformer_mlm_small (peer transformer_mlm_torch.py, BPTT=128 by default). BATCH=B rows
+# per batch (32 by default). Runs ROUNDS alternating rounds (genolm, then PyTorch)
 # and prints every JSON line, each round's ratio and the median ratio: on a shared VM the
 # machine's speed drifts by tens of per cent within minutes, so only ratios taken seconds
 # apart mean anything.
@@ -16,16 +17,17 @@ case "$PRESET" in
   *) PEER=benches/peers/awd_lstm_torch.py; BPTT=${BPTT:-64} ;;
 esac
 ROUNDS=${ROUNDS:-3}
+BATCH=${BATCH:-32}
 THREADS=${THREADS:-$(nproc)}
 export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 cargo bench -q --bench train_throughput --no-run
 lines=()
 for _ in $(seq "$ROUNDS"); do
-  R=$(cargo bench -q --bench train_throughput -- --bench --batches "$BATCHES" --preset "$PRESET" --bptt "$BPTT" | tail -1)
+  R=$(cargo bench -q --bench train_throughput -- --bench --batches "$BATCHES" --preset "$PRESET" --bptt "$BPTT" --batch "$BATCH" | tail -1)
   if [ "$PEER" = benches/peers/transformer_mlm_torch.py ]; then
-    P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" --bptt "$BPTT" | tail -1)
+    P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" --bptt "$BPTT" --batch "$BATCH" | tail -1)
   else
-    P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" --preset "$PRESET" | tail -1)
+    P=$("$PY" "$PEER" --batches "$BATCHES" --threads "$THREADS" --preset "$PRESET" --batch "$BATCH" --bptt "$BPTT" | tail -1)
   fi
   echo "$R"
   echo "$P"

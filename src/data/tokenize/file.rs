@@ -58,7 +58,18 @@ fn streaming(path: &Path, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> 
                      enc: &mut StreamEncoder,
                      ids: &mut Vec<u32>|
          -> Result<()> {
-            if let Err(b) = enc.push(buf, ids) {
+            let (before, n0) = (enc.clone(), ids.len());
+            let mut pushed = enc.push(buf, ids);
+            if matches!(pushed, Err(b' ' | b'\t' | b'\r')) {
+                // Spaces, tabs and stray carriage returns inside sequence lines are skipped,
+                // as the reader of every other command skips them (and Biopython): the block
+                // again without them (looked for only here, so clean input pays nothing).
+                (*enc, pushed) = (before, Ok(()));
+                ids.truncate(n0);
+                strip_blanks(buf, starts);
+                pushed = pushed.and_then(|()| enc.push(buf, ids));
+            }
+            if let Err(b) = pushed {
                 let at = buf
                     .iter()
                     .position(|&x| CODE[x as usize] == INVALID)
@@ -93,6 +104,27 @@ fn streaming(path: &Path, t: &KmerTokenizer) -> Result<Vec<(String, Vec<u32>)>> 
         out.push((h.name, ids));
     }
     Ok(out)
+}
+
+/// Removes spaces, tabs and carriage returns from a block of sequence lines, moving the lines'
+/// start offsets (`(offset in buf, line number)`) with their bytes.
+fn strip_blanks(buf: &mut Vec<u8>, starts: &mut [(usize, usize)]) {
+    let mut kept = 0;
+    let mut line = 0;
+    for i in 0..buf.len() {
+        while line < starts.len() && starts[line].0 == i {
+            starts[line].0 = kept;
+            line += 1;
+        }
+        if !matches!(buf[i], b' ' | b'\t' | b'\r') {
+            buf[kept] = buf[i];
+            kept += 1;
+        }
+    }
+    for s in &mut starts[line..] {
+        s.0 = kept;
+    }
+    buf.truncate(kept);
 }
 
 /// Token ids to reserve for a file's first record: as many as its bases could give if it
@@ -426,6 +458,30 @@ mod tests {
             err.contains(&format!(":{line}")) && err.contains("'!'"),
             "{err}"
         );
+    }
+
+    /// Spaces, tabs and carriage returns inside sequence lines are skipped, as the sequence
+    /// reader of the other commands skips them: the same ids as the clean file's and as
+    /// tokenising what that reader reads.
+    #[test]
+    fn whitespace_inside_sequence_lines_is_skipped_as_the_reader_skips_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (clean, spaced) = (dir.path().join("clean.fa"), dir.path().join("spaced.fa"));
+        std::fs::write(&clean, ">a\nACGTACGTNNAC\nGGTT\n>b\nACGTA\n").unwrap();
+        std::fs::write(&spaced, ">a\nACGT ACGT\tNNAC \r\nGG\rTT\n>b\n AC GTA\n").unwrap();
+        let t = KmerTokenizer::new(3, 1).unwrap();
+        let want = tokenize_file(&clean, &t).unwrap();
+        assert_eq!(tokenize_file(&spaced, &t).unwrap(), want);
+        let mut r = crate::data::fasta::SeqReader::from_path(&spaced, Default::default()).unwrap();
+        let mut read = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            read.push((rec.name, t.encode(&rec.seq)));
+        }
+        assert_eq!(read, want);
+        // A letter that is not a base, after blanks, is still named at its line.
+        std::fs::write(&spaced, ">a\nAC GT\nACGT\nAC!T\n").unwrap();
+        let err = tokenize_file(&spaced, &t).unwrap_err().to_string();
+        assert!(err.contains(":4") && err.contains("'!'"), "{err}");
     }
 
     #[test]

@@ -51,7 +51,79 @@ fn fmt_f(x: f64) -> String {
     }
 }
 
+/// Rows of cells as plain text in aligned columns (two spaces apart; a column whose cells all
+/// read as numbers aligned right), for a terminal: a header line, a rule, one line per row.
+///
+/// ```
+/// let t = genolm::table::aligned_text(&["task", "skill"], &[
+///     vec!["transfer".into(), "+0.0518".into()],
+///     vec!["variants".into(), "-0.0269".into()],
+/// ]);
+/// assert_eq!(t.lines().nth(2), Some("transfer  +0.0518"));
+/// ```
+pub fn aligned_text(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let width = |c: usize| {
+        rows.iter()
+            .filter_map(|r| r.get(c))
+            .map(|s| s.chars().count())
+            .chain([header[c].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..n).map(width).collect();
+    let numeric: Vec<bool> = (0..n)
+        .map(|c| {
+            rows.iter().filter_map(|r| r.get(c)).all(|s| {
+                let t = s.trim_start_matches('+');
+                t.is_empty() || t == "–" || t.parse::<f64>().is_ok()
+            })
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                let pad = widths[c].saturating_sub(s.chars().count());
+                if numeric[c] {
+                    format!("{}{s}", " ".repeat(pad))
+                } else if c + 1 == n {
+                    s.to_string()
+                } else {
+                    format!("{s}{}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    let mut out = line(header.to_vec());
+    out.push('\n');
+    let rules: Vec<String> = widths.iter().map(|&w| "─".repeat(w)).collect();
+    out.push_str(&line(rules.iter().map(String::as_str).collect()));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
 impl Table {
+    /// The table as plain text in aligned columns ([`aligned_text`]): every row, for a
+    /// terminal (polars' own display elides rows and wraps long cells).
+    pub fn to_text(&self) -> String {
+        let names: Vec<String> = self
+            .df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let header: Vec<&str> = names.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = (0..self.height()).map(|r| self.row_strings(r)).collect();
+        aligned_text(&header, &rows)
+    }
+
     /// A table named `name`.
     pub fn new(name: impl Into<String>, df: DataFrame) -> Self {
         Self {

@@ -192,6 +192,18 @@ fn the_whole_suite_runs_on_a_tiny_model() {
     assert_eq!(back.rows.len(), rep.rows.len());
     assert!(rep.plot().unwrap().svg().contains("<svg"));
     assert!(rep.to_markdown().contains("| transfer | PRO |"));
+    // the terminal table: a header, a rule and one line per row, every skill in one column
+    let text = rep.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("task") && lines[1].starts_with("────"));
+    assert!(lines.len() >= rep.rows.len() + 2);
+    let col = lines[0].find("skill").unwrap() + "skill".len();
+    for (line, r) in lines[2..].iter().zip(&rep.rows) {
+        let end: String = line.chars().take(col).collect();
+        if !r.skill().is_nan() {
+            assert!(end.ends_with(&format!("{:+.4}", r.skill())), "{line}");
+        }
+    }
 }
 
 #[test]

@@ -248,33 +248,58 @@ impl BenchmarkReport {
             .map_err(|e| Error::parse(p.display().to_string(), e.line(), e.to_string()))
     }
 
+    /// The main table's cells as text: task, dataset, metric, model, baseline (with its name),
+    /// skill, n; what [`to_markdown`](Self::to_markdown) and [`text`](Self::text) lay out.
+    fn summary_rows(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.task.clone(),
+                    r.dataset.clone(),
+                    r.metric.clone(),
+                    format!("{:.4}", r.value),
+                    if r.baseline.is_nan() {
+                        "–".into()
+                    } else {
+                        format!("{:.4} ({})", r.baseline, r.baseline_name)
+                    },
+                    if r.skill().is_nan() {
+                        "–".into()
+                    } else {
+                        format!("{:+.4}", r.skill())
+                    },
+                    r.n.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    const SUMMARY_HEADER: [&'static str; 7] = [
+        "task", "dataset", "metric", "model", "baseline", "skill", "n",
+    ];
+
     /// Markdown of the main table (for docs and reports).
     pub fn to_markdown(&self) -> String {
-        let mut s = String::from(
-            "| task | dataset | metric | model | baseline | skill | n |\n|---|---|---|---|---|---|---|\n",
+        let mut s = format!(
+            "| {} |\n|---|---|---|---|---|---|---|\n",
+            Self::SUMMARY_HEADER.join(" | ")
         );
-        for r in &self.rows {
-            s.push_str(&format!(
-                "| {} | {} | {} | {:.4} | {} | {} | {} |\n",
-                r.task,
-                r.dataset,
-                r.metric,
-                r.value,
-                if r.baseline.is_nan() {
-                    "–".into()
-                } else {
-                    format!("{:.4} ({})", r.baseline, r.baseline_name)
-                },
-                if r.skill().is_nan() {
-                    "–".into()
-                } else {
-                    format!("{:+.4}", r.skill())
-                },
-                r.n
-            ));
+        for r in self.summary_rows() {
+            s.push_str(&format!("| {} |\n", r.join(" | ")));
         }
         for (t, why) in &self.skipped {
             s.push_str(&format!("| {t} | – | skipped: {why} | | | | |\n"));
+        }
+        s
+    }
+
+    /// The main table as plain text in aligned columns, for a terminal (`genolm bench` prints
+    /// it), then the skipped tasks: the columns of [`to_markdown`](Self::to_markdown).
+    pub fn text(&self) -> String {
+        let mut s = crate::table::aligned_text(&Self::SUMMARY_HEADER, &self.summary_rows());
+        for (t, why) in &self.skipped {
+            s.push_str(&format!("skipped {t}: {why}\n"));
         }
         s
     }

@@ -80,9 +80,9 @@ pub fn run(
         ..LongContextOptions::default()
     };
     let r = long_context(&model, &corpus, &opts)?;
-    println!("{}", r.table()?.df);
+    print!("{}", r.table()?.to_text());
     if !r.probe.is_empty() {
-        println!("{}", r.probe_table()?.df);
+        print!("{}", r.probe_table()?.to_text());
     }
     if let Some(dir) = out {
         r.write(&dir)?;

@@ -224,10 +224,7 @@ fn run(cli: Cli) -> genolm::Result<ExitCode> {
                 opts.corpus = corpus;
             }
             let rep = benchmark(model.as_path(), &opts)?;
-            println!("{}", rep.table()?.df);
-            for (t, why) in &rep.skipped {
-                println!("skipped {t}: {why}");
-            }
+            print!("{}", rep.text());
             println!(
                 "{} ({}), training genomes from {}; {:.1} s",
                 rep.model, rep.arch, rep.train_source, rep.seconds

@@ -55,10 +55,20 @@ pub fn layer_plan(model: &GenomicModel, opts: &PredictOptions) -> Result<Vec<(St
 }
 
 pub(crate) fn check_opts(opts: &PredictOptions) -> Result<()> {
-    if opts.batch_size == 0 || opts.window == 0 || opts.every == 0 {
-        return Err(Error::Config(
-            "batch_size, window and every must be at least 1".into(),
-        ));
+    let zero: Vec<&str> = [
+        ("batch_size", opts.batch_size),
+        ("window", opts.window),
+        ("every", opts.every),
+    ]
+    .iter()
+    .filter(|(_, v)| *v == 0)
+    .map(|(name, _)| *name)
+    .collect();
+    if !zero.is_empty() {
+        return Err(Error::Config(format!(
+            "PredictOptions: {} must be at least 1 (got 0)",
+            zero.join(" and ")
+        )));
     }
     Ok(())
 }

@@ -259,7 +259,10 @@ fn states_file_reads_back_in_rust_and_in_h5py() {
     };
     let e = write_states(&model, &recs, &path, &zero, H5Layout::Genolm).unwrap_err();
     assert!(e.to_string().contains("every must be at least 1"), "{e}");
-    assert!(!e.to_string().contains("batch_size"), "names only what is 0: {e}");
+    assert!(
+        !e.to_string().contains("batch_size"),
+        "names only what is 0: {e}"
+    );
     let sum = write_states(&model, &recs, &path, &opts, H5Layout::Genolm).unwrap();
     assert_eq!(sum.n_rows, mem.n_rows());
     let names: Vec<&str> = sum.layers.iter().map(|l| l.0.as_str()).collect();

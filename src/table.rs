@@ -88,8 +88,6 @@ pub fn aligned_text(header: &[&str], rows: &[Vec<String>]) -> String {
                 let pad = widths[c].saturating_sub(s.chars().count());
                 if numeric[c] {
                     format!("{}{s}", " ".repeat(pad))
-                } else if c + 1 == n {
-                    s.to_string()
                 } else {
                     format!("{s}{}", " ".repeat(pad))
                 }

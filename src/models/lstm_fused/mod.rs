@@ -96,10 +96,16 @@ pub fn with_chunk_count<R>(chunks: usize, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// The parts a pass splits its work into: the threads, or the count a test sets
+/// ([`with_chunk_count`]).
+fn chunk_count() -> usize {
+    CHUNKS.get().unwrap_or_else(pool_threads)
+}
+
 /// Rows per chunk: the batch split evenly over the threads, within the bounds that keep every
 /// row's bits independent of the split (see [`chunk_rows_for`]).
 fn rows_per_chunk(b: usize) -> usize {
-    chunk_rows_for(b, CHUNKS.get().unwrap_or_else(pool_threads))
+    chunk_rows_for(b, chunk_count())
 }
 
 /// Most rows in a chunk: up to 64 rows a step's GEMM blocks its sums the same way (beyond,

@@ -3,12 +3,12 @@
 
 use std::mem::MaybeUninit;
 
-use crate::cpu::{cpu_slice, matmul, pool_threads, run_chunks, with_values, write_all, written};
+use crate::cpu::{cpu_slice, matmul, run_chunks, with_values, write_all, written};
 use candle_core::{Result, Tensor};
 
 use super::cell::LstmFloat;
 use super::rhs::Rhs;
-use super::{rows_per_chunk, split_weights, units, ChunkSaved, LstmSeq, CHUNKS, COPY_ROWS};
+use super::{chunk_count, rows_per_chunk, split_weights, units, ChunkSaved, LstmSeq, COPY_ROWS};
 
 impl LstmSeq {
     /// Forward over all rows: `xp (b, t, 4h)`, the gate bias `(4h)`, `W_hhᵀ (h × 4h)` as the
@@ -175,7 +175,7 @@ impl LstmSeq {
         let g4 = 4 * h;
         let xp = crate::models::fused_linear::forward_values(x, w_ih, None, g4);
         if !self.save {
-            let parts = units::parts::<T>(h, b, CHUNKS.get().unwrap_or_else(pool_threads));
+            let parts = units::parts::<T>(h, b, chunk_count());
             if parts > 1 {
                 let hc = (b, t_len, h);
                 return Ok(units::fwd_units(&xp, bias, w_hh, hc0, hc, parts));
